@@ -1,0 +1,37 @@
+# Every target CI runs is here; `.ci/run` calls `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install demo serve test test-fast lint format bench-sync
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Start the server on embedded SQLite with the demo city loaded.
+demo: install
+	$(VENV)/bin/ronda demo
+
+## The whole test suite (PostgreSQL included; installs what it needs).
+test:
+	scripts/test
+
+## The quick suite: skips slow fault and load tests, and PostgreSQL unless RONDA_TEST_PG_URL is set.
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench-sync: install
+	$(PY) bench/sync.py

@@ -1,0 +1,1 @@
+"""HTTP server of Ronda: app factory, settings, auth, routes, CLI."""

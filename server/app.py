@@ -1,0 +1,84 @@
+"""The app factory: ``create_app(settings)`` builds one independent server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server import errors, logs
+from server.context import AppContext
+from server.metrics import Metrics
+from server.middleware import ObserveMiddleware
+from server.openapi import openapi_document
+from server.routes import admin, health
+from server.routes import sync as sync_routes
+from server.routes.common import json_response
+from server.settings import Settings
+from sync.engine import Enricher, SyncEngine, SyncLimits
+from sync.store.base import Store
+from sync.store.sql import SQLStore
+
+
+def build_store(settings: Settings) -> Store:
+    db = settings.database
+    return SQLStore(db.url, sqlite_synchronous=db.sqlite_synchronous, pool_size=db.pool_size)
+
+
+def build_engine(settings: Settings, store: Store, enricher: Enricher | None = None) -> SyncEngine:
+    s = settings.sync
+    limits = SyncLimits(
+        max_changes=s.max_changes,
+        max_clock_ahead_ms=s.max_clock_ahead_ms,
+        pull_default_limit=s.pull_default_limit,
+        pull_max_limit=s.pull_max_limit,
+        pii_roles=frozenset(s.pii_roles),
+    )
+    return SyncEngine(store, limits, enricher)
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(openapi_document())
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
+    """Build the app. Pass ``store`` to share one (tests); otherwise it comes from settings."""
+    settings = settings or Settings()
+    logs.configure(settings.server.log_level)
+    store = store or build_store(settings)
+    metrics = Metrics()
+    context = AppContext(settings, store, build_engine(settings, store), metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        app.state.ctx = context
+        try:
+            yield
+        finally:
+            await store.close()
+
+    routes = [
+        *health.routes,
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *sync_routes.routes,
+        *admin.routes,
+    ]
+    middleware = [
+        Middleware(ObserveMiddleware, metrics=metrics, timeout_s=settings.server.request_timeout_s),
+        Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=errors.HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    return app

@@ -1,0 +1,62 @@
+"""Reading request bodies within limits: size as sent, encoding, size after decompression."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from sync.errors import InvalidJSON, InvalidRequest, PayloadTooLarge, UnsupportedEncoding
+
+_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
+async def read_json(request: Request, max_bytes: int, max_decompressed: int) -> Any:
+    """The JSON value of the body; refuses oversized, badly encoded and bomb bodies."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in _WBITS and encoding not in ("", "identity"):
+        raise UnsupportedEncoding(
+            "unsupported Content-Encoding",
+            {"encoding": encoding[:40], "supported": ["gzip", "deflate"]},
+        )
+    raw = await _read_capped(request, max_bytes)
+    if encoding in _WBITS:
+        raw = _decompress(raw, _WBITS[encoding], max_decompressed)
+    elif len(raw) > max_decompressed:
+        raise PayloadTooLarge("the body is too large", {"max_bytes": max_decompressed})
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJSON("the body is not valid JSON", {"position": exc.pos}) from exc
+
+
+async def _read_capped(request: Request, max_bytes: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge("the body is too large", {"max_bytes": max_bytes})
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge("the body is too large", {"max_bytes": max_bytes})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decompress(raw: bytes, wbits: int, limit: int) -> bytes:
+    # Decompress at most limit+1 bytes: a bomb is refused without ever being inflated.
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise InvalidRequest("the compressed body is corrupt", {"reason": str(exc)[:80]}) from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(
+            "the body is too large once decompressed", {"max_decompressed_bytes": limit}
+        )
+    if not inflater.eof:
+        raise InvalidRequest("the compressed body is truncated")
+    return out

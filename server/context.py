@@ -1,0 +1,25 @@
+"""What a request handler reaches through ``request.app.state.ctx``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from server.metrics import Metrics
+from server.settings import Settings
+from sync.engine import SyncEngine
+from sync.store.base import Store
+
+
+@dataclass(slots=True)
+class AppContext:
+    settings: Settings
+    store: Store
+    engine: SyncEngine
+    metrics: Metrics
+
+
+def ctx(request: Request) -> AppContext:
+    context: AppContext = request.app.state.ctx
+    return context

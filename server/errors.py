@@ -1,0 +1,85 @@
+"""The one place where errors become HTTP answers.
+
+Shape, always: ``{"error": {"code", "message", "details"}}``.  A 500 says nothing internal and
+logs the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sync import errors as e
+
+log = logging.getLogger("ronda.errors")
+
+STATUS: dict[type[e.SyncError], int] = {
+    e.InvalidRequest: 400,
+    e.InvalidJSON: 400,
+    e.InvalidCursor: 400,
+    e.Unauthorized: 401,
+    e.TokenRevoked: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.EnrollmentInvalid: 403,
+    e.AlreadyExists: 409,
+    e.BatchIdReused: 409,
+    e.PayloadTooLarge: 413,
+    e.BatchTooLarge: 413,
+    e.UnsupportedEncoding: 415,
+    e.StoreUnavailable: 503,
+}
+
+HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+class RequestTimeout(e.SyncError):
+    code = "timeout"
+
+
+STATUS[RequestTimeout] = 503
+
+
+def status_for(exc: e.SyncError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def error_response(code: str, message: str, status: int, details: Any = None) -> Response:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+async def sync_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.SyncError)
+    return error_response(exc.code, exc.message, status_for(exc), exc.details)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(code, str(exc.detail), exc.status_code)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return error_response("internal_error", "the server failed; the error is logged", 500)
+
+
+HANDLERS: dict[Any, Any] = {
+    e.SyncError: sync_error,
+    HTTPException: http_error,
+    Exception: server_error,
+}

@@ -1,0 +1,43 @@
+"""Small helpers shared by the route modules."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.body import read_json
+from server.context import ctx
+from sync.errors import InvalidRequest
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status, headers, media_type="application/json")
+
+
+async def read_model(request: Request, model: type[M]) -> M:
+    """Read a small JSON body and validate it against ``model``."""
+    limits = ctx(request).settings.sync
+    raw = await read_json(request, 64 * 1024, limits.max_decompressed_bytes)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise InvalidRequest("the body is invalid", {"errors": errors}) from exc
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidRequest(f"{name} must be an integer from {low} to {high}", {"parameter": name})
+    return int(raw)

@@ -1,0 +1,35 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.context import ctx
+from server.errors import error_response
+from server.routes.common import json_response
+from sync.errors import StoreUnavailable
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        await ctx(request).store.ping()
+    except StoreUnavailable as exc:
+        return error_response(exc.code, exc.message, 503)
+    return json_response({"status": "ready", "last_seq": await ctx(request).store.last_seq()})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(ctx(request).metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,117 @@
+"""Sync endpoints: push, pull, who am I, conflicts, chain verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.auth import authenticate, require
+from server.body import read_json
+from server.context import ctx
+from server.routes.common import int_param, json_response
+from sync.chain import verify_chain
+from sync.clock import now_ms
+from sync.errors import Forbidden
+
+
+async def push(request: Request) -> Response:
+    c = ctx(request)
+    who = await authenticate(request)
+    limits = c.settings.sync
+    body = await read_json(request, limits.max_body_bytes, limits.max_decompressed_bytes)
+    outcome = await c.engine.push(who, body)
+    c.metrics.syncs.labels("push").inc()
+    for status, count in outcome.counts.items():
+        c.metrics.changes.labels(status).inc(count)
+    headers = {"Ronda-Replayed": "true"} if outcome.replayed else None
+    return Response(outcome.answer, 200, headers, media_type="application/json")
+
+
+async def pull(request: Request) -> Response:
+    c = ctx(request)
+    who = await authenticate(request)
+    limit = int_param(request, "limit", c.settings.sync.pull_default_limit, 1, 100_000)
+    page = await c.engine.pull(who, request.query_params.get("cursor"), limit)
+    c.metrics.syncs.labels("pull").inc()
+    return Response(page, 200, media_type="application/json")
+
+
+async def me(request: Request) -> Response:
+    c = ctx(request)
+    who = await authenticate(request)
+    scope: dict[str, Any] = {"stations": None, "pii": "none"}
+    if who.role != "admin":
+        pull_scope = c.engine.scope(who)
+        scope = {"stations": pull_scope.station_ids, "pii": pull_scope.pii}
+    return json_response(
+        {
+            "device_id": who.device_id,
+            "device_name": who.device_name,
+            "officer_id": who.officer_id,
+            "role": who.role,
+            "station_id": who.station_id,
+            "scope": scope,
+            "server_time_ms": now_ms(),
+            "limits": {
+                "max_changes": c.settings.sync.max_changes,
+                "max_body_bytes": c.settings.sync.max_body_bytes,
+                "max_decompressed_bytes": c.settings.sync.max_decompressed_bytes,
+                "max_clock_ahead_ms": c.settings.sync.max_clock_ahead_ms,
+                "pull_max_limit": c.settings.sync.pull_max_limit,
+            },
+        }
+    )
+
+
+async def conflicts(request: Request) -> Response:
+    c = ctx(request)
+    who = await require(request, "chief", "analyst")
+    scope = c.engine.scope(who)
+    after = int_param(request, "after", 0, 0, 2**62)
+    limit = int_param(request, "limit", 100, 1, 1000)
+    rows = await c.store.conflicts(scope.station_ids, after, limit)
+    items = []
+    for conflict_id, cf in rows:
+        if cf.field.startswith("pii.") and scope.pii != "all":
+            continue
+        items.append(
+            {
+                "id": conflict_id,
+                "station_id": cf.station_id,
+                "collection": cf.collection,
+                "record_id": cf.record_id,
+                "field": cf.field,
+                "losing_value": orjson.loads(cf.losing_value),
+                "losing_hlc": cf.losing_hlc,
+                "losing_device": cf.losing_device,
+                "winning_hlc": cf.winning_hlc,
+                "winning_device": cf.winning_device,
+                "seq": cf.seq,
+                "created_ms": cf.created_ms,
+            }
+        )
+    next_after = rows[-1][0] if rows else after
+    return json_response({"conflicts": items, "after": next_after, "has_more": len(rows) == limit})
+
+
+async def chain(request: Request) -> Response:
+    c = ctx(request)
+    who = await require(request, "chief", "admin")
+    device_id = request.path_params["device_id"]
+    entries = await c.store.chain(device_id)
+    if who.role == "chief" and any(e.station_id != who.station_id for e in entries):
+        raise Forbidden("this device's log belongs to another station")
+    return json_response(verify_chain(device_id, entries).as_dict())
+
+
+routes = [
+    Route("/v1/sync/push", push, methods=["POST"]),
+    Route("/v1/sync/pull", pull, methods=["GET"]),
+    Route("/v1/me", me, methods=["GET"]),
+    Route("/v1/conflicts", conflicts, methods=["GET"]),
+    Route("/v1/chains/{device_id}", chain, methods=["GET"]),
+]

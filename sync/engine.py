@@ -1,0 +1,189 @@
+"""Push and pull over the storage port.
+
+The engine validates a batch change by change, merges under the store's write lock, numbers
+what changed, and writes records, conflicts, chain heads and the batch's answer in one unit,
+so a retried batch gets the very answer it got the first time (promise 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sync.clock import Stamp, check_skew, now_ms
+from sync.errors import (
+    BatchIdReused,
+    ChangeError,
+    Forbidden,
+    InvalidCursor,
+    NotAllowed,
+    OutOfScope,
+    ReadOnlyRole,
+)
+from sync.protocol import (
+    Change,
+    IncidentChange,
+    LogEntryChange,
+    canonical_json,
+    parse_change,
+    parse_envelope,
+)
+from sync.push_batch import PushWork
+from sync.store.base import Identity, PullScope, Store, StoredAnswer
+
+# Derived fields (district, sector, cell, ...) for incidents whose place changed, in one call
+# per push so placement can be vectorised.  Injected by the server; sync never imports geo.
+Enricher = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+WRITER_ROLES = frozenset({"officer", "chief"})
+DELETER_ROLES = frozenset({"chief"})
+
+
+@dataclass(frozen=True, slots=True)
+class SyncLimits:
+    max_changes: int = 1000
+    max_clock_ahead_ms: int = 300_000
+    pull_default_limit: int = 500
+    pull_max_limit: int = 5000
+    pii_roles: frozenset[str] = frozenset({"chief"})
+    all_station_roles: frozenset[str] = frozenset({"analyst"})
+
+
+@dataclass(slots=True)
+class PushOutcome:
+    answer: bytes
+    replayed: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class SyncEngine:
+    """The sync engine for one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        limits: SyncLimits | None = None,
+        enricher: Enricher | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store = store
+        self.limits = limits or SyncLimits()
+        self.enricher = enricher
+        self.clock = clock
+
+    async def push(self, who: Identity, body: Any) -> PushOutcome:
+        """Apply a push body from an authenticated device; return the answer's bytes."""
+        envelope = parse_envelope(body, self.limits.max_changes)
+        request_hash = hashlib.sha256(canonical_json(envelope.changes)).hexdigest()
+        now = self.clock()
+        work = PushWork(who, now, self.enricher)
+        for index, raw in enumerate(envelope.changes):
+            try:
+                change, stamp = parse_change(raw)
+                check_skew(stamp, now, self.limits.max_clock_ahead_ms)
+                _check_write(who, change)
+            except ChangeError as exc:
+                work.reject(index, raw, exc)
+                continue
+            work.accept(index, change, stamp)
+        async with self.store.push_unit() as unit:
+            stored = await unit.replay(who.device_id, envelope.batch_id)
+            if stored is not None:
+                if stored.request_hash != request_hash:
+                    raise BatchIdReused(
+                        "this batch id was used before for other changes",
+                        {"batch_id": envelope.batch_id},
+                    )
+                return PushOutcome(stored.answer, True)
+            await work.apply(unit)
+            writes, conflicts, heads = await work.finish(unit)
+            answer = _answer(envelope.batch_id, now, envelope.device_time_ms, work.results())
+            stored_answer = StoredAnswer(
+                who.device_id, envelope.batch_id, request_hash, answer, now
+            )
+            await unit.save(writes, conflicts, heads, stored_answer)
+        return PushOutcome(answer, False, work.counts())
+
+    async def pull(self, who: Identity, cursor: str | None, limit: int | None) -> bytes:
+        """One page of changes after ``cursor`` in the caller's scope, as JSON bytes."""
+        after = _parse_cursor(cursor)
+        size = min(limit or self.limits.pull_default_limit, self.limits.pull_max_limit)
+        scope = self.scope(who)
+        rows = await self.store.pull(scope, after, size + 1)
+        has_more = len(rows) > size
+        rows = rows[:size]
+        parts = [r.doc if r.pii is None else f'{r.doc[:-1]},"pii":{r.pii}}}' for r in rows]
+        next_cursor = str(rows[-1].seq) if rows else str(after)
+        head = f'{{"changes":[{",".join(parts)}],"cursor":"{next_cursor}",'
+        tail = f'"has_more":{"true" if has_more else "false"},"server_time_ms":{self.clock()}}}'
+        return (head + tail).encode()
+
+    def scope(self, who: Identity) -> PullScope:
+        """What this identity may read (promise 7)."""
+        if who.role == "admin":
+            raise Forbidden("administrators manage devices; they do not sync records")
+        if who.role in self.limits.all_station_roles:
+            stations: tuple[str, ...] | None = None
+        elif who.station_id is None:
+            raise Forbidden("this officer has no station, so nothing to sync")
+        else:
+            stations = (who.station_id,)
+        if who.role in self.limits.pii_roles:
+            pii = "all"
+        elif who.role in WRITER_ROLES:
+            pii = "own"
+        else:
+            pii = "none"
+        return PullScope(stations, pii, who.officer_id)  # type: ignore[arg-type]
+
+
+def _check_write(who: Identity, change: Change) -> None:
+    if who.role not in WRITER_ROLES:
+        raise ReadOnlyRole(f"the role {who.role!r} cannot write records", {"role": who.role})
+    if who.station_id is None:
+        raise OutOfScope("this officer has no station")
+    if (
+        isinstance(change, IncidentChange)
+        and change.op == "delete"
+        and who.role not in DELETER_ROLES
+    ):
+        raise NotAllowed("only a chief may delete an incident", {"role": who.role})
+    if isinstance(change, LogEntryChange) and change.body.kind == "correction":
+        _require_amends(change)
+
+
+def _require_amends(change: LogEntryChange) -> None:
+    if change.body.amends is None:
+        raise NotAllowed("a correction must name the entry it amends (body.amends)")
+
+
+def _answer(
+    batch_id: str, now: int, device_time_ms: int | None, results: list[dict[str, Any]]
+) -> bytes:
+    summary = {"applied": 0, "unchanged": 0, "rejected": 0}
+    for result in results:
+        summary[result["status"]] += 1
+    body: dict[str, Any] = {
+        "batch_id": batch_id,
+        "server_time_ms": now,
+        "results": results,
+        "summary": summary,
+    }
+    if device_time_ms is not None:
+        body["clock_offset_ms"] = now - device_time_ms
+    return orjson.dumps(body)
+
+
+def _parse_cursor(cursor: str | None) -> int:
+    if cursor is None or cursor == "":
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidCursor("the cursor is not one this server gave", {"cursor": cursor[:40]})
+    return int(cursor)
+
+
+__all__ = ["Enricher", "PushOutcome", "Stamp", "SyncEngine", "SyncLimits"]

@@ -1,0 +1,145 @@
+"""Errors of the sync engine.
+
+Every error carries a stable machine-readable ``code`` (documented in docs/protocol.md), a
+human message and a ``details`` mapping.  The server maps the classes to HTTP statuses in one
+place (``server/errors.py``); per-change errors inside a push answer use the same codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SyncError(Exception):
+    """Base of every error the sync engine raises or reports."""
+
+    code = "sync_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidRequest(SyncError):
+    """The request as a whole cannot be understood (not one change: the envelope)."""
+
+    code = "invalid_request"
+
+
+class InvalidJSON(InvalidRequest):
+    code = "invalid_json"
+
+
+class PayloadTooLarge(SyncError):
+    code = "payload_too_large"
+
+
+class UnsupportedEncoding(SyncError):
+    code = "unsupported_encoding"
+
+
+class BatchTooLarge(SyncError):
+    code = "batch_too_large"
+
+
+class BatchIdReused(SyncError):
+    """The same batch id was sent earlier with different content."""
+
+    code = "batch_id_reused"
+
+
+class InvalidCursor(InvalidRequest):
+    code = "invalid_cursor"
+
+
+class Unauthorized(SyncError):
+    code = "unauthorized"
+
+
+class TokenRevoked(Unauthorized):
+    code = "token_revoked"
+
+
+class Forbidden(SyncError):
+    code = "forbidden"
+
+
+class NotFound(SyncError):
+    code = "not_found"
+
+
+class EnrollmentInvalid(SyncError):
+    code = "enrollment_invalid"
+
+
+class AlreadyExists(SyncError):
+    code = "already_exists"
+
+
+class StoreUnavailable(SyncError):
+    code = "store_unavailable"
+
+
+# --- per-change errors (reported inside a push answer, never raised to the client) ---
+
+
+class ChangeError(SyncError):
+    """One change of a batch is refused; the rest of the batch still applies."""
+
+    code = "invalid_change"
+
+
+class UnknownCollection(ChangeError):
+    code = "unknown_collection"
+
+
+class InvalidField(ChangeError):
+    code = "invalid_field"
+
+
+class ClockSkew(ChangeError):
+    code = "clock_skew"
+
+
+class OutOfScope(ChangeError):
+    code = "out_of_scope"
+
+
+class ReadOnlyRole(ChangeError):
+    code = "read_only"
+
+
+class NotAllowed(ChangeError):
+    code = "not_allowed"
+
+
+class RecordNotFound(ChangeError):
+    code = "record_not_found"
+
+
+class ImmutableRecord(ChangeError):
+    code = "immutable_record"
+
+
+class ChainGap(ChangeError):
+    code = "chain_gap"
+
+
+class ChainBroken(ChangeError):
+    code = "chain_broken"
+
+
+class ChainTampered(ChangeError):
+    code = "chain_tampered"
+
+
+class ChainFork(ChangeError):
+    code = "chain_fork"
+
+
+class AmendTargetMissing(ChangeError):
+    code = "amend_target_missing"

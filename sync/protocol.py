@@ -1,0 +1,183 @@
+"""Wire models of the sync protocol (docs/protocol.md is their prose twin).
+
+A push envelope is validated as a whole; each change inside it is validated on its own so that
+one bad change gets its own error and the others still apply (promise 6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sync.clock import Stamp, parse_stamp
+from sync.errors import ChangeError, InvalidField, InvalidRequest, UnknownCollection
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+HASH_PATTERN = r"^[0-9a-f]{64}$"
+CATEGORY_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
+
+RecordId = Annotated[str, Field(pattern=ID_PATTERN)]
+Text = Annotated[str, Field(max_length=4000)]
+PII_FIELDS = ("victims", "witnesses", "suspects")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class Location(_Strict):
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    accuracy_m: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] | None = None
+
+
+class Person(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    dni: Annotated[str, Field(pattern=r"^\d{8}$")] | None = None
+    phone: Annotated[str, Field(max_length=30)] | None = None
+    age: Annotated[int, Field(ge=0, le=130)] | None = None
+    notes: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class IncidentFields(_Strict):
+    """Fields an officer may set. A field absent from a change is left as it is."""
+
+    category: Annotated[str, Field(pattern=CATEGORY_PATTERN)] | None = None
+    occurred_at: datetime | None = None
+    status: Literal["open", "closed", "referred"] | None = None
+    description: Text | None = None
+    address_text: Annotated[str, Field(max_length=500)] | None = None
+    location: Location | None = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("occurred_at needs a time zone (e.g. 2026-11-26T14:05:00-05:00)")
+        return value
+
+
+class IncidentPII(_Strict):
+    """Personal data: reaches only the roles allowed to see it (promise 7)."""
+
+    victims: Annotated[list[Person], Field(max_length=50)] | None = None
+    witnesses: Annotated[list[Person], Field(max_length=50)] | None = None
+    suspects: Annotated[list[Person], Field(max_length=50)] | None = None
+
+
+class IncidentChange(_Strict):
+    collection: Literal["incidents"]
+    id: RecordId
+    op: Literal["upsert", "delete"]
+    hlc: str
+    base_seq: Annotated[int, Field(ge=0)] = 0
+    fields: IncidentFields = IncidentFields()
+    pii: IncidentPII | None = None
+
+
+class LogBody(_Strict):
+    """A patrol log entry. Numbers are integers only, so every language hashes it alike."""
+
+    kind: Literal["shift_start", "shift_end", "checkpoint", "note", "stop", "correction"]
+    at: Annotated[str, Field(min_length=20, max_length=40)]
+    text: Text = ""
+    lon_e6: Annotated[int, Field(ge=-180_000_000, le=180_000_000)] | None = None
+    lat_e6: Annotated[int, Field(ge=-90_000_000, le=90_000_000)] | None = None
+    amends: RecordId | None = None
+    incident_id: RecordId | None = None
+
+
+class LogEntryChange(_Strict):
+    collection: Literal["patrol_logs"]
+    id: RecordId
+    op: Literal["append"]
+    hlc: str
+    n: Annotated[int, Field(ge=1)]
+    prev_hash: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")]
+    hash: Annotated[str, Field(pattern=HASH_PATTERN)]
+    body: LogBody
+
+
+Change = IncidentChange | LogEntryChange
+COLLECTIONS: dict[str, type[IncidentChange] | type[LogEntryChange]] = {
+    "incidents": IncidentChange,
+    "patrol_logs": LogEntryChange,
+}
+
+
+class PushEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: RecordId
+    device_time_ms: Annotated[int, Field(ge=0)] | None = None
+    changes: list[Any]
+
+
+def parse_envelope(raw: Any, max_changes: int) -> PushEnvelope:
+    """Validate the push envelope; the changes inside are parsed one by one later."""
+    from sync.errors import BatchTooLarge
+
+    if not isinstance(raw, dict):
+        raise InvalidRequest("the push body must be a JSON object", {"got": type(raw).__name__})
+    try:
+        envelope = PushEnvelope.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRequest("the push envelope is invalid", {"errors": _errors(exc)}) from exc
+    if len(envelope.changes) > max_changes:
+        raise BatchTooLarge(
+            f"a batch holds at most {max_changes} changes",
+            {"max_changes": max_changes, "got": len(envelope.changes)},
+        )
+    return envelope
+
+
+def parse_change(raw: Any) -> tuple[Change, Stamp]:
+    """Validate one change; raise a ``ChangeError`` naming what is wrong."""
+    if not isinstance(raw, dict):
+        raise ChangeError("a change must be a JSON object", {"got": type(raw).__name__})
+    collection = raw.get("collection")
+    model = COLLECTIONS.get(collection) if isinstance(collection, str) else None
+    if model is None:
+        raise UnknownCollection(
+            "unknown collection", {"collection": collection, "known": sorted(COLLECTIONS)}
+        )
+    try:
+        change = model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidField("the change is invalid", {"errors": _errors(exc)}) from exc
+    return change, parse_stamp(change.hlc)
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    # Input values are left out on purpose: they may hold personal data.
+    return [
+        {"loc": [str(p) for p in err["loc"]], "type": err["type"], "msg": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ][:20]
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the form patrol-log hashes are computed over."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def log_body(entry: LogEntryChange) -> dict[str, Any]:
+    """The body as the device sent it, without null members: what is hashed and stored."""
+    return entry.body.model_dump(exclude_unset=True, exclude_none=True)
+
+
+def entry_hash(device_id: str, entry: LogEntryChange) -> str:
+    """The hash a patrol log entry must carry (docs/protocol.md, "Hash chain")."""
+    material = {
+        "body": log_body(entry),
+        "device_id": device_id,
+        "hlc": entry.hlc,
+        "id": entry.id,
+        "n": entry.n,
+        "prev_hash": entry.prev_hash,
+    }
+    return hashlib.sha256(canonical_json(material)).hexdigest()

@@ -1,0 +1,340 @@
+"""One push being applied: per-change results, working record states, and the writes.
+
+Kept apart from ``sync.engine`` so the engine reads as the protocol's steps and this module
+as the bookkeeping between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sync.clock import Stamp
+from sync.errors import AmendTargetMissing, ChainFork, ChangeError, OutOfScope, RecordNotFound
+from sync.merge import (
+    DELETED,
+    ExistingLink,
+    FieldConflict,
+    RecordState,
+    check_link,
+    merge_fields,
+    number_clocks,
+)
+from sync.protocol import PII_FIELDS, Change, IncidentChange, LogEntryChange, entry_hash, log_body
+from sync.store.base import (
+    ChainHead,
+    Conflict,
+    Identity,
+    PushUnit,
+    RecordWrite,
+    StoredRecord,
+)
+
+PLACE_FIELDS = frozenset({"location", "address_text"})
+REQUIRED_ON_CREATE = ("category", "occurred_at")
+
+
+@dataclass(slots=True)
+class _Incident:
+    id: str
+    station_id: str
+    author_officer: str
+    author_device: str
+    state: RecordState
+    stored: StoredRecord | None
+    changed: bool = False
+    replace_place: bool = False
+    conflicts: list[FieldConflict] = field(default_factory=list)
+    seq: int = 0
+
+
+@dataclass(slots=True)
+class _Entry:
+    change: LogEntryChange
+    hash: str
+    seq: int = 0
+
+
+class PushWork:
+    """The state of one push between validation and the write."""
+
+    def __init__(
+        self,
+        who: Identity,
+        now: int,
+        enricher: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None,
+    ) -> None:
+        self.who = who
+        self.now = now
+        self.enricher = enricher
+        self._results: dict[int, dict[str, Any]] = {}
+        self._targets: dict[int, _Incident | _Entry | StoredRecord] = {}
+        self._accepted: list[tuple[int, Change, Stamp]] = []
+        self._incidents: dict[str, _Incident] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._stored_logs: dict[str, StoredRecord] = {}
+        self._head: ChainHead | None = None
+        self._head_moved = False
+
+    def reject(self, index: int, raw: Any, exc: ChangeError) -> None:
+        result: dict[str, Any] = {"index": index, "status": "rejected", "error": exc.as_dict()}
+        if isinstance(raw, dict):
+            for key in ("collection", "id"):
+                if isinstance(raw.get(key), str):
+                    result[key] = raw[key][:64]
+        self._results[index] = result
+
+    def accept(self, index: int, change: Change, stamp: Stamp) -> None:
+        self._accepted.append((index, change, stamp))
+
+    async def apply(self, unit: PushUnit) -> None:
+        """Merge every accepted change, in batch order, against the stored records."""
+        incident_ids = [c.id for _, c, _ in self._accepted if isinstance(c, IncidentChange)]
+        log_ids: list[str] = []
+        for _, c, _ in self._accepted:
+            if isinstance(c, LogEntryChange):
+                log_ids.append(c.id)
+                if c.body.amends:
+                    log_ids.append(c.body.amends)
+        stored = await unit.load("incidents", sorted(set(incident_ids)))
+        self._stored_logs = await unit.load("patrol_logs", sorted(set(log_ids)))
+        if log_ids:
+            self._head = await unit.chain_head(self.who.device_id)
+        for index, change, _stamp in self._accepted:
+            try:
+                if isinstance(change, IncidentChange):
+                    self._apply_incident(index, change, stored.get(change.id))
+                else:
+                    self._apply_entry(index, change)
+            except ChangeError as exc:
+                self.reject(index, change.model_dump(include={"collection", "id"}), exc)
+
+    def _apply_incident(
+        self, index: int, change: IncidentChange, stored: StoredRecord | None
+    ) -> None:
+        work = self._incidents.get(change.id) or self._open_incident(change, stored)
+        if work.station_id != self.who.station_id:
+            raise OutOfScope("this record belongs to another station", {"id": change.id})
+        merged = merge_fields(
+            work.state, _updates(change), change.hlc, self.who.device_id, change.base_seq
+        )
+        self._incidents[change.id] = work
+        work.changed |= merged.changed
+        work.replace_place |= any(name in PLACE_FIELDS for name in merged.touched)
+        work.conflicts.extend(merged.conflicts)
+        self._results[index] = {
+            "index": index,
+            "collection": "incidents",
+            "id": change.id,
+            "status": "applied" if merged.changed else "unchanged",
+            "conflicts": len(merged.conflicts),
+        }
+        self._targets[index] = work
+
+    def _open_incident(self, change: IncidentChange, stored: StoredRecord | None) -> _Incident:
+        who = self.who
+        if stored is not None:
+            values = dict(stored.doc.get("fields", {}))
+            values[DELETED] = stored.deleted
+            for name, value in (stored.pii or {}).items():
+                values[f"pii.{name}"] = value
+            state = RecordState(values, {k: list(v) for k, v in stored.clocks.items()})
+            return _Incident(
+                change.id,
+                stored.station_id,
+                stored.author_officer,
+                stored.author_device,
+                state,
+                stored,
+                seq=stored.seq,
+            )
+        if change.op == "delete":
+            raise RecordNotFound("there is no such incident to delete", {"id": change.id})
+        missing = [n for n in REQUIRED_ON_CREATE if n not in change.fields.model_fields_set]
+        if missing:
+            raise ChangeError("a new incident needs these fields", {"missing": missing})
+        station = who.station_id or ""
+        return _Incident(change.id, station, who.officer_id, who.device_id, RecordState(), None)
+
+    def _apply_entry(self, index: int, change: LogEntryChange) -> None:
+        device = self.who.device_id
+        existing = self._existing_link(change.id)
+        computed = entry_hash(device, change)
+        appended = check_link(
+            self._head, device, change.n, change.prev_hash, change.hash, computed, existing
+        )
+        if appended:
+            self._check_amends(change)
+            entry = _Entry(change, computed)
+            self._entries[change.id] = entry
+            self._head = ChainHead(device, change.n, computed)
+            self._head_moved = True
+            self._targets[index] = entry
+        else:
+            self._targets[index] = self._entries.get(change.id) or self._stored_logs[change.id]
+        self._results[index] = {
+            "index": index,
+            "collection": "patrol_logs",
+            "id": change.id,
+            "status": "applied" if appended else "unchanged",
+        }
+
+    def _existing_link(self, entry_id: str) -> ExistingLink | None:
+        if entry_id in self._entries:
+            return ExistingLink(self._entries[entry_id].hash)
+        stored = self._stored_logs.get(entry_id)
+        if stored is None:
+            return None
+        if stored.author_device != self.who.device_id:
+            raise ChainFork("this entry id is taken by another device's chain", {"id": entry_id})
+        return ExistingLink(str(stored.doc["hash"]))
+
+    def _check_amends(self, change: LogEntryChange) -> None:
+        target = change.body.amends
+        if target is None or target in self._entries:
+            return
+        stored = self._stored_logs.get(target)
+        if stored is None or stored.station_id != self.who.station_id:
+            raise AmendTargetMissing("the amended entry does not exist", {"amends": target})
+
+    async def finish(
+        self, unit: PushUnit
+    ) -> tuple[list[RecordWrite], list[Conflict], list[ChainHead]]:
+        """Number what changed and build the writes."""
+        incidents = [w for w in self._incidents.values() if w.changed]
+        entries = list(self._entries.values())
+        count = len(incidents) + len(entries)
+        first = await unit.allocate(count) if count else 0
+        for offset, item in enumerate([*incidents, *entries]):
+            item.seq = first + offset
+        writes = self._incident_writes(incidents) + [self._entry_write(e) for e in entries]
+        conflicts = [c for w in incidents for c in self._conflicts(w)]
+        heads = [self._head] if self._head_moved and self._head else []
+        for index, target in self._targets.items():
+            self._results[index]["seq"] = target.seq
+        return writes, conflicts, heads
+
+    def _incident_writes(self, works: list[_Incident]) -> list[RecordWrite]:
+        derived = self._derive([w for w in works if w.replace_place or w.stored is None])
+        out = []
+        for work in works:
+            number_clocks(work.state, work.seq)
+            extra = derived.get(work.id)
+            if extra is None and work.stored is not None:
+                extra = work.stored.doc.get("derived", {})
+            out.append(self._incident_write(work, extra or {}))
+        return out
+
+    def _derive(self, works: list[_Incident]) -> dict[str, dict[str, Any]]:
+        if not works or self.enricher is None:
+            return {}
+        inputs = [_public(w.state.values) for w in works]
+        return {w.id: d for w, d in zip(works, self.enricher(inputs), strict=True)}
+
+    def _incident_write(self, work: _Incident, derived: dict[str, Any]) -> RecordWrite:
+        values = work.state.values
+        pii = {k[4:]: v for k, v in values.items() if k.startswith("pii.") and v}
+        doc = {
+            "collection": "incidents",
+            "id": work.id,
+            "seq": work.seq,
+            "station_id": work.station_id,
+            "author": work.author_officer,
+            "deleted": work.state.deleted,
+            "hlc": work.state.max_hlc(),
+            "fields": _public(values),
+            "derived": derived,
+        }
+        return RecordWrite(
+            collection="incidents",
+            id=work.id,
+            station_id=work.station_id,
+            seq=work.seq,
+            deleted=work.state.deleted,
+            doc=orjson.dumps(doc).decode(),
+            clocks=orjson.dumps(work.state.clocks).decode(),
+            pii=orjson.dumps(pii).decode() if pii else None,
+            author_officer=work.author_officer,
+            author_device=work.author_device,
+            chain_n=None,
+            updated_ms=self.now,
+            is_new=work.stored is None,
+        )
+
+    def _entry_write(self, entry: _Entry) -> RecordWrite:
+        who, change = self.who, entry.change
+        doc = {
+            "collection": "patrol_logs",
+            "id": change.id,
+            "seq": entry.seq,
+            "station_id": who.station_id,
+            "author": who.officer_id,
+            "device_id": who.device_id,
+            "deleted": False,
+            "hlc": change.hlc,
+            "n": change.n,
+            "prev_hash": change.prev_hash,
+            "hash": entry.hash,
+            "body": log_body(change),
+        }
+        return RecordWrite(
+            collection="patrol_logs",
+            id=change.id,
+            station_id=who.station_id or "",
+            seq=entry.seq,
+            deleted=False,
+            doc=orjson.dumps(doc).decode(),
+            clocks="{}",
+            pii=None,
+            author_officer=who.officer_id,
+            author_device=who.device_id,
+            chain_n=change.n,
+            updated_ms=self.now,
+            is_new=True,
+        )
+
+    def _conflicts(self, work: _Incident) -> list[Conflict]:
+        return [
+            Conflict(
+                station_id=work.station_id,
+                collection="incidents",
+                record_id=work.id,
+                field=c.field,
+                losing_value=orjson.dumps(c.losing_value).decode(),
+                losing_hlc=c.losing_hlc,
+                losing_device=c.losing_device,
+                winning_hlc=c.winning_hlc,
+                winning_device=c.winning_device,
+                seq=work.seq,
+                created_ms=self.now,
+            )
+            for c in work.conflicts
+        ]
+
+    def results(self) -> list[dict[str, Any]]:
+        return [self._results[i] for i in sorted(self._results)]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for result in self._results.values():
+            out[result["status"]] = out.get(result["status"], 0) + 1
+        return out
+
+
+def _updates(change: IncidentChange) -> dict[str, Any]:
+    if change.op == "delete":
+        return {DELETED: True}
+    updates: dict[str, Any] = change.fields.model_dump(mode="json", exclude_unset=True)
+    if change.pii is not None:
+        for name in PII_FIELDS:
+            if name in change.pii.model_fields_set:
+                updates[f"pii.{name}"] = change.pii.model_dump(mode="json")[name]
+    updates[DELETED] = False
+    return updates
+
+
+def _public(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != DELETED and not k.startswith("pii.")}

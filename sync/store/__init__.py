@@ -1,0 +1,1 @@
+"""Storage: the port (``base``) and its adapters (``sql``, ``mongo``)."""

@@ -1,0 +1,276 @@
+"""The storage port: the only way the sync engine reaches a database.
+
+Adapters (``sync.store.sql`` for SQLite and PostgreSQL, ``sync.store.mongo`` for MongoDB)
+implement these methods; ``sync.store.contract`` is the test suite every adapter must pass.
+No SQL, ODM class or driver type crosses this boundary: only the dataclasses below.
+
+Exceptions an adapter may raise: ``AlreadyExists`` (unique id taken), ``NotFound``,
+``EnrollmentInvalid`` (code unknown, used or expired), ``StoreUnavailable`` (cannot reach the
+database). Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["officer", "chief", "analyst", "admin"]
+ROLES: tuple[Role, ...] = ("officer", "chief", "analyst", "admin")
+PiiAccess = Literal["all", "own", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    id: str
+    name: str
+    district_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Officer:
+    id: str
+    name: str
+    role: Role
+    station_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    officer_id: str
+    name: str
+    created_ms: int
+    revoked_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is calling: the device behind a token, its officer, role and station."""
+
+    device_id: str
+    device_name: str
+    officer_id: str
+    role: Role
+    station_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    code_hash: str
+    officer_id: str
+    expires_ms: int
+    created_by: str
+
+
+@dataclass(slots=True)
+class StoredRecord:
+    """A record as the engine reads it back for merging."""
+
+    collection: str
+    id: str
+    station_id: str
+    seq: int
+    deleted: bool
+    doc: dict[str, Any]
+    clocks: dict[str, list[Any]]
+    pii: dict[str, Any] | None
+    author_officer: str
+    author_device: str
+    chain_n: int | None = None
+
+
+@dataclass(slots=True)
+class RecordWrite:
+    """A record version to write; ``doc``, ``clocks`` and ``pii`` are JSON text."""
+
+    collection: str
+    id: str
+    station_id: str
+    seq: int
+    deleted: bool
+    doc: str
+    clocks: str
+    pii: str | None
+    author_officer: str
+    author_device: str
+    chain_n: int | None
+    updated_ms: int
+    is_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A concurrent value that lost a merge, kept for a chief to review (promise 4)."""
+
+    station_id: str
+    collection: str
+    record_id: str
+    field: str
+    losing_value: str
+    losing_hlc: str
+    losing_device: str
+    winning_hlc: str
+    winning_device: str
+    seq: int
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    device_id: str
+    n: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The answer given to a batch, replayed verbatim when the batch is retried."""
+
+    device_id: str
+    batch_id: str
+    request_hash: str
+    answer: bytes
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PullScope:
+    """What a caller may pull: stations (None means all) and how much personal data."""
+
+    station_ids: tuple[str, ...] | None
+    pii: PiiAccess
+    officer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PullRow:
+    seq: int
+    doc: str
+    pii: str | None
+
+
+@dataclass(slots=True)
+class ConflictPage:
+    items: list[tuple[int, Conflict]] = field(default_factory=list)
+
+
+class PushUnit(ABC):
+    """One push, applied atomically under the store's single-writer lock.
+
+    Entering the unit takes the write lock, so every unit sees the effects of the ones
+    committed before it and sequence numbers commit in order (promise 5).
+    """
+
+    @abstractmethod
+    async def replay(self, device_id: str, batch_id: str) -> StoredAnswer | None:
+        """The stored answer of an earlier batch with this id, if any."""
+
+    @abstractmethod
+    async def load(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
+        """The current versions of these records (missing ids are absent)."""
+
+    @abstractmethod
+    async def chain_head(self, device_id: str) -> ChainHead | None:
+        """The last accepted patrol-log entry of a device."""
+
+    @abstractmethod
+    async def allocate(self, count: int) -> int:
+        """Reserve ``count`` sequence numbers; return the first."""
+
+    @abstractmethod
+    async def save(
+        self,
+        writes: list[RecordWrite],
+        conflicts: list[Conflict],
+        heads: list[ChainHead],
+        answer: StoredAnswer,
+    ) -> None:
+        """Write everything of the push; it becomes durable when the unit commits."""
+
+
+class Store(ABC):
+    """The storage port."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and create the schema if missing."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the database answers."""
+
+    # --- people and devices ---
+    @abstractmethod
+    async def put_station(self, station: Station) -> None:
+        """Create or replace a station."""
+
+    @abstractmethod
+    async def list_stations(self) -> list[Station]: ...
+
+    @abstractmethod
+    async def put_officer(self, officer: Officer) -> None:
+        """Create or replace an officer."""
+
+    @abstractmethod
+    async def get_officer(self, officer_id: str) -> Officer | None: ...
+
+    @abstractmethod
+    async def list_officers(self, station_id: str | None = None) -> list[Officer]: ...
+
+    @abstractmethod
+    async def add_enrollment(self, enrollment: Enrollment) -> None: ...
+
+    @abstractmethod
+    async def redeem_enrollment(
+        self, code_hash: str, device: Device, token_hash: str, now_ms: int
+    ) -> Device:
+        """Use a one-time code once: create the device with its token hash, atomically.
+
+        Raises ``EnrollmentInvalid`` if the code is unknown, used or expired; the device's
+        ``officer_id`` is taken from the enrollment.
+        """
+
+    @abstractmethod
+    async def identity_for_token(self, token_hash: str) -> Identity | None:
+        """The identity behind a token hash; None if unknown or revoked."""
+
+    @abstractmethod
+    async def revoke_device(self, device_id: str, now_ms: int) -> bool:
+        """Revoke a device; False if there is no such device."""
+
+    @abstractmethod
+    async def list_devices(self, officer_id: str | None = None) -> list[Device]: ...
+
+    @abstractmethod
+    async def add_token(self, device: Device, token_hash: str) -> None:
+        """Register a device with a token directly (CLI bootstrap of the first admin)."""
+
+    # --- sync ---
+    @abstractmethod
+    def push_unit(self) -> AbstractAsyncContextManager[PushUnit]: ...
+
+    @abstractmethod
+    async def pull(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
+        """Records changed after ``after_seq`` in scope, in sequence order, at most ``limit``."""
+
+    @abstractmethod
+    async def last_seq(self) -> int: ...
+
+    @abstractmethod
+    async def conflicts(
+        self, station_ids: tuple[str, ...] | None, after_id: int, limit: int
+    ) -> list[tuple[int, Conflict]]:
+        """Conflict log entries after ``after_id`` (their own ids), oldest first."""
+
+    @abstractmethod
+    async def chain(self, device_id: str) -> list[StoredRecord]:
+        """A device's patrol-log entries in chain order (for verification)."""
+
+    @abstractmethod
+    async def prune_answers(self, older_than_ms: int) -> int:
+        """Forget batch answers older than this; return how many."""

@@ -1,0 +1,485 @@
+"""The SQL adapter: SQLite (WAL, the embedded default) and PostgreSQL, one code path.
+
+Writers are serialised: in-process by an asyncio lock, across processes by ``BEGIN IMMEDIATE``
+on SQLite and by the row lock on the sequence counter on PostgreSQL.  Because a push takes
+that lock before it allocates sequence numbers and holds it until commit, sequence order is
+commit order, so a reader paging by sequence never skips a change that commits later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import bindparam, delete, event, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
+from sync.store import sql_tables as t
+from sync.store.base import (
+    ChainHead,
+    Conflict,
+    Device,
+    Enrollment,
+    Identity,
+    Officer,
+    PullRow,
+    PullScope,
+    PushUnit,
+    RecordWrite,
+    Station,
+    Store,
+    StoredAnswer,
+    StoredRecord,
+)
+
+_RECORD_COLUMNS = (
+    t.record.c.collection,
+    t.record.c.id,
+    t.record.c.station_id,
+    t.record.c.seq,
+    t.record.c.deleted,
+    t.record.c.doc,
+    t.record.c.clocks,
+    t.record.c.pii,
+    t.record.c.author_officer,
+    t.record.c.author_device,
+    t.record.c.chain_n,
+)
+
+
+class SQLStore(Store):
+    """Store on SQLAlchemy's async engine: ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._synchronous = sqlite_synchronous
+        self._pool_size = pool_size
+        self._engine: AsyncEngine | None = None
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StoreUnavailable("the store is not open")
+        return self._engine
+
+    async def open(self) -> None:
+        if self.is_sqlite:
+            engine = create_async_engine(self.url, pool_size=self._pool_size)
+            _sqlite_pragmas(engine, self._synchronous)
+        else:
+            engine = create_async_engine(self.url, pool_size=self._pool_size, max_overflow=5)
+        self._engine = engine
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(t.metadata.create_all)
+                await _ensure_counter(conn, self.is_sqlite)
+        except (OperationalError, OSError, SAInterfaceError) as exc:
+            raise StoreUnavailable(
+                "cannot open the database", {"reason": type(exc).__name__}
+            ) from exc
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def ping(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (OperationalError, OSError, SAInterfaceError) as exc:
+            raise StoreUnavailable("the database does not answer") from exc
+
+    # --- people and devices ---
+    async def put_station(self, station: Station) -> None:
+        row = {"id": station.id, "name": station.name, "district_code": station.district_code}
+        await self._upsert(t.station, row, ["id"])
+
+    async def list_stations(self) -> list[Station]:
+        rows = await self._fetch(select(t.station).order_by(t.station.c.id))
+        return [Station(r.id, r.name, r.district_code) for r in rows]
+
+    async def put_officer(self, officer: Officer) -> None:
+        row = {
+            "id": officer.id,
+            "name": officer.name,
+            "role": officer.role,
+            "station_id": officer.station_id,
+        }
+        await self._upsert(t.officer, row, ["id"])
+
+    async def get_officer(self, officer_id: str) -> Officer | None:
+        rows = await self._fetch(select(t.officer).where(t.officer.c.id == officer_id))
+        return _officer(rows[0]) if rows else None
+
+    async def list_officers(self, station_id: str | None = None) -> list[Officer]:
+        query = select(t.officer).order_by(t.officer.c.id)
+        if station_id is not None:
+            query = query.where(t.officer.c.station_id == station_id)
+        return [_officer(r) for r in await self._fetch(query)]
+
+    async def add_enrollment(self, enrollment: Enrollment) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(t.enrollment).values(
+                    code_hash=enrollment.code_hash,
+                    officer_id=enrollment.officer_id,
+                    expires_ms=enrollment.expires_ms,
+                    created_by=enrollment.created_by,
+                )
+            )
+
+    async def redeem_enrollment(
+        self, code_hash: str, device: Device, token_hash: str, now_ms: int
+    ) -> Device:
+        async with self.engine.begin() as conn:
+            # The guarded UPDATE is the atomic "use once": a second redeemer matches no row.
+            result = await conn.execute(
+                update(t.enrollment)
+                .where(
+                    t.enrollment.c.code_hash == code_hash,
+                    t.enrollment.c.used_ms.is_(None),
+                    t.enrollment.c.expires_ms > now_ms,
+                )
+                .values(used_ms=now_ms, device_id=device.id)
+                .returning(t.enrollment.c.officer_id)
+            )
+            officer_id = result.scalar_one_or_none()
+            if officer_id is None:
+                raise EnrollmentInvalid("the enrollment code is unknown, used or expired")
+            made = Device(device.id, officer_id, device.name, device.created_ms)
+            await conn.execute(insert(t.device).values(**_device_row(made, token_hash)))
+        return made
+
+    async def add_token(self, device: Device, token_hash: str) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(t.device).values(**_device_row(device, token_hash)))
+        except IntegrityError as exc:
+            raise AlreadyExists("a device with this id exists", {"id": device.id}) from exc
+
+    async def identity_for_token(self, token_hash: str) -> Identity | None:
+        query = (
+            select(
+                t.device.c.id,
+                t.device.c.name,
+                t.officer.c.id,
+                t.officer.c.role,
+                t.officer.c.station_id,
+            )
+            .join(t.officer, t.officer.c.id == t.device.c.officer_id)
+            .where(t.device.c.token_hash == token_hash, t.device.c.revoked_ms.is_(None))
+        )
+        rows = await self._fetch(query)
+        if not rows:
+            return None
+        r = rows[0]
+        return Identity(r[0], r[1], r[2], r[3], r[4])
+
+    async def revoke_device(self, device_id: str, now_ms: int) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(t.device)
+                .where(t.device.c.id == device_id)
+                .values(revoked_ms=text(f"COALESCE(revoked_ms, {int(now_ms)})"))
+            )
+        return bool(result.rowcount)
+
+    async def list_devices(self, officer_id: str | None = None) -> list[Device]:
+        query = select(t.device).order_by(t.device.c.created_ms, t.device.c.id)
+        if officer_id is not None:
+            query = query.where(t.device.c.officer_id == officer_id)
+        rows = await self._fetch(query)
+        return [Device(r.id, r.officer_id, r.name, r.created_ms, r.revoked_ms) for r in rows]
+
+    # --- sync ---
+    @asynccontextmanager
+    async def push_unit(self) -> AsyncIterator[PushUnit]:
+        async with self._write_lock, self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            async with conn.begin():
+                unit = _SQLPushUnit(conn, self.is_sqlite)
+                await unit.lock()
+                yield unit
+
+    async def pull(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
+        r = t.record.c
+        query = select(r.seq, r.doc, r.pii, r.author_officer).where(r.seq > after_seq)
+        if scope.station_ids is not None:
+            query = query.where(r.station_id.in_(scope.station_ids))
+        query = query.order_by(r.seq).limit(limit)
+        rows = await self._fetch(query)
+        out: list[PullRow] = []
+        for seq, doc, pii, author in rows:
+            allowed = scope.pii == "all" or (scope.pii == "own" and author == scope.officer_id)
+            out.append(PullRow(seq, doc, pii if allowed else None))
+        return out
+
+    async def last_seq(self) -> int:
+        rows = await self._fetch(select(t.counter.c.value).where(t.counter.c.name == "seq"))
+        return int(rows[0][0]) if rows else 0
+
+    async def conflicts(
+        self, station_ids: tuple[str, ...] | None, after_id: int, limit: int
+    ) -> list[tuple[int, Conflict]]:
+        c = t.conflict.c
+        query = select(t.conflict).where(c.id > after_id).order_by(c.id).limit(limit)
+        if station_ids is not None:
+            query = query.where(c.station_id.in_(station_ids))
+        rows = await self._fetch(query)
+        return [(row.id, _conflict(row)) for row in rows]
+
+    async def chain(self, device_id: str) -> list[StoredRecord]:
+        r = t.record.c
+        query = (
+            select(*_RECORD_COLUMNS)
+            .where(r.collection == "patrol_logs", r.author_device == device_id)
+            .order_by(r.chain_n)
+        )
+        return [_stored(row) for row in await self._fetch(query)]
+
+    async def prune_answers(self, older_than_ms: int) -> int:
+        async with self._write_lock, self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(t.batch_answer).where(t.batch_answer.c.created_ms < older_than_ms)
+            )
+        return int(result.rowcount or 0)
+
+    # --- helpers ---
+    async def _fetch(self, query: Any) -> Sequence[Any]:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).all()
+
+    async def _upsert(self, table: Any, row: dict[str, Any], keys: list[str]) -> None:
+        stmt = _dialect_insert(self.is_sqlite, table).values(**row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={k: v for k, v in row.items() if k not in keys}
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+
+
+class _SQLPushUnit(PushUnit):
+    def __init__(self, conn: AsyncConnection, is_sqlite: bool) -> None:
+        self.conn = conn
+        self.is_sqlite = is_sqlite
+
+    async def lock(self) -> None:
+        # On PostgreSQL the counter row lock serialises writers until commit.
+        await self.conn.execute(
+            update(t.counter).where(t.counter.c.name == "seq").values(value=t.counter.c.value)
+        )
+
+    async def replay(self, device_id: str, batch_id: str) -> StoredAnswer | None:
+        b = t.batch_answer.c
+        row = (
+            await self.conn.execute(
+                select(t.batch_answer).where(b.device_id == device_id, b.batch_id == batch_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        return StoredAnswer(
+            row.device_id, row.batch_id, row.request_hash, bytes(row.answer), row.created_ms
+        )
+
+    async def load(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
+        if not ids:
+            return {}
+        r = t.record.c
+        query = select(*_RECORD_COLUMNS).where(r.collection == collection, r.id.in_(ids))
+        rows = (await self.conn.execute(query)).all()
+        return {row.id: _stored(row) for row in rows}
+
+    async def chain_head(self, device_id: str) -> ChainHead | None:
+        query = select(t.chain_head).where(t.chain_head.c.device_id == device_id)
+        row = (await self.conn.execute(query)).first()
+        return ChainHead(row.device_id, row.n, row.hash) if row else None
+
+    async def allocate(self, count: int) -> int:
+        result = await self.conn.execute(
+            update(t.counter)
+            .where(t.counter.c.name == "seq")
+            .values(value=t.counter.c.value + count)
+            .returning(t.counter.c.value)
+        )
+        return int(result.scalar_one()) - count + 1
+
+    async def save(
+        self,
+        writes: list[RecordWrite],
+        conflicts: list[Conflict],
+        heads: list[ChainHead],
+        answer: StoredAnswer,
+    ) -> None:
+        new = [_write_row(w) for w in writes if w.is_new]
+        old = [_write_row(w) for w in writes if not w.is_new]
+        if new:
+            await self.conn.execute(insert(t.record), new)
+        if old:
+            await self.conn.execute(_UPDATE_RECORD, [_bind_keys(row) for row in old])
+        if conflicts:
+            stmt = _dialect_insert(self.is_sqlite, t.conflict).on_conflict_do_nothing()
+            await self.conn.execute(stmt, [_conflict_row(c) for c in conflicts])
+        for head in heads:
+            stmt = _dialect_insert(self.is_sqlite, t.chain_head).values(
+                device_id=head.device_id, n=head.n, hash=head.hash
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["device_id"], set_={"n": head.n, "hash": head.hash}
+            )
+            await self.conn.execute(stmt)
+        await self.conn.execute(
+            insert(t.batch_answer).values(
+                device_id=answer.device_id,
+                batch_id=answer.batch_id,
+                request_hash=answer.request_hash,
+                answer=answer.answer,
+                created_ms=answer.created_ms,
+            )
+        )
+
+
+_UPDATE_RECORD = (
+    update(t.record)
+    .where(t.record.c.collection == bindparam("k_collection"), t.record.c.id == bindparam("k_id"))
+    .values(
+        seq=bindparam("seq"),
+        deleted=bindparam("deleted"),
+        doc=bindparam("doc"),
+        clocks=bindparam("clocks"),
+        pii=bindparam("pii"),
+        updated_ms=bindparam("updated_ms"),
+    )
+)
+
+
+def _bind_keys(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "k_collection": row["collection"],
+        "k_id": row["id"],
+        "seq": row["seq"],
+        "deleted": row["deleted"],
+        "doc": row["doc"],
+        "clocks": row["clocks"],
+        "pii": row["pii"],
+        "updated_ms": row["updated_ms"],
+    }
+
+
+def _write_row(w: RecordWrite) -> dict[str, Any]:
+    return {
+        "collection": w.collection,
+        "id": w.id,
+        "station_id": w.station_id,
+        "seq": w.seq,
+        "deleted": w.deleted,
+        "doc": w.doc,
+        "clocks": w.clocks,
+        "pii": w.pii,
+        "author_officer": w.author_officer,
+        "author_device": w.author_device,
+        "chain_n": w.chain_n,
+        "updated_ms": w.updated_ms,
+    }
+
+
+def _conflict_row(c: Conflict) -> dict[str, Any]:
+    return {
+        "station_id": c.station_id,
+        "collection": c.collection,
+        "record_id": c.record_id,
+        "field": c.field,
+        "losing_value": c.losing_value,
+        "losing_hlc": c.losing_hlc,
+        "losing_device": c.losing_device,
+        "winning_hlc": c.winning_hlc,
+        "winning_device": c.winning_device,
+        "seq": c.seq,
+        "created_ms": c.created_ms,
+    }
+
+
+def _conflict(row: Any) -> Conflict:
+    return Conflict(
+        row.station_id,
+        row.collection,
+        row.record_id,
+        row.field,
+        row.losing_value,
+        row.losing_hlc,
+        row.losing_device,
+        row.winning_hlc,
+        row.winning_device,
+        row.seq,
+        row.created_ms,
+    )
+
+
+def _stored(row: Any) -> StoredRecord:
+    return StoredRecord(
+        collection=row.collection,
+        id=row.id,
+        station_id=row.station_id,
+        seq=row.seq,
+        deleted=bool(row.deleted),
+        doc=orjson.loads(row.doc),
+        clocks=orjson.loads(row.clocks),
+        pii=orjson.loads(row.pii) if row.pii else None,
+        author_officer=row.author_officer,
+        author_device=row.author_device,
+        chain_n=row.chain_n,
+    )
+
+
+def _officer(row: Any) -> Officer:
+    return Officer(row.id, row.name, cast(Any, row.role), row.station_id)
+
+
+def _device_row(device: Device, token_hash: str) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "officer_id": device.officer_id,
+        "name": device.name,
+        "token_hash": token_hash,
+        "created_ms": device.created_ms,
+        "revoked_ms": device.revoked_ms,
+    }
+
+
+def _dialect_insert(is_sqlite: bool, table: Any) -> Any:
+    return sqlite.insert(table) if is_sqlite else postgresql.insert(table)
+
+
+async def _ensure_counter(conn: AsyncConnection, is_sqlite: bool) -> None:
+    stmt = _dialect_insert(is_sqlite, t.counter).values(name="seq", value=0)
+    await conn.execute(stmt.on_conflict_do_nothing())
+
+
+def _sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
+    if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below), so the driver must not.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))

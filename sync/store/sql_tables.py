@@ -1,0 +1,120 @@
+"""SQLModel tables of the SQL adapter (SQLite and PostgreSQL from the same definitions).
+
+JSON payloads are kept as text: the pull path streams them out without parsing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+metadata = SQLModel.metadata
+
+
+class StationRow(SQLModel, table=True):
+    __tablename__ = "station"
+    id: str = Field(primary_key=True)
+    name: str
+    district_code: str | None = None
+
+
+class OfficerRow(SQLModel, table=True):
+    __tablename__ = "officer"
+    id: str = Field(primary_key=True)
+    name: str
+    role: str
+    station_id: str | None = Field(default=None, index=True)
+
+
+class DeviceRow(SQLModel, table=True):
+    __tablename__ = "device"
+    id: str = Field(primary_key=True)
+    officer_id: str = Field(index=True)
+    name: str
+    token_hash: str = Field(unique=True)
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class EnrollmentRow(SQLModel, table=True):
+    __tablename__ = "enrollment"
+    code_hash: str = Field(primary_key=True)
+    officer_id: str
+    expires_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_by: str
+    used_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    device_id: str | None = None
+
+
+class RecordRow(SQLModel, table=True):
+    __tablename__ = "record"
+    __table_args__ = (
+        Index("ix_record_station_seq", "station_id", "seq"),
+        Index("ix_record_chain", "author_device", "chain_n"),
+    )
+    collection: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    station_id: str
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    deleted: bool = False
+    doc: str = Field(sa_column=Column(Text, nullable=False))
+    clocks: str = Field(sa_column=Column(Text, nullable=False))
+    pii: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    author_officer: str
+    author_device: str
+    chain_n: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    updated_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ConflictRow(SQLModel, table=True):
+    __tablename__ = "conflict"
+    __table_args__ = (
+        UniqueConstraint("collection", "record_id", "field", "losing_hlc", "losing_device"),
+        Index("ix_conflict_station", "station_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: str
+    collection: str
+    record_id: str
+    field: str
+    losing_value: str = Field(sa_column=Column(Text, nullable=False))
+    losing_hlc: str
+    losing_device: str
+    winning_hlc: str
+    winning_device: str
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ChainHeadRow(SQLModel, table=True):
+    __tablename__ = "chain_head"
+    device_id: str = Field(primary_key=True)
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str
+
+
+class BatchAnswerRow(SQLModel, table=True):
+    __tablename__ = "batch_answer"
+    __table_args__ = (Index("ix_batch_answer_created", "created_ms"),)
+    device_id: str = Field(primary_key=True)
+    batch_id: str = Field(primary_key=True)
+    request_hash: str
+    answer: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class CounterRow(SQLModel, table=True):
+    __tablename__ = "counter"
+    name: str = Field(primary_key=True)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+station = StationRow.__table__
+officer = OfficerRow.__table__
+device = DeviceRow.__table__
+enrollment = EnrollmentRow.__table__
+record = RecordRow.__table__
+conflict = ConflictRow.__table__
+chain_head = ChainHeadRow.__table__
+batch_answer = BatchAnswerRow.__table__
+counter = CounterRow.__table__
