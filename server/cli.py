@@ -1,0 +1,196 @@
+"""The ``ronda`` command line: serve, init, demo, people and devices, simulate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from server.app import build_engine, build_store
+from server.demo import load_demo
+from server.settings import Settings
+from sync.clock import now_ms
+from sync.identity import create_device_token, issue_enrollment
+from sync.store.base import ROLES, Officer, Station, Store
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = build_store(settings)
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+@click.group()
+@click.option("--db", "db_url", envvar="RONDA_DATABASE__URL", help="Database URL.")
+@click.pass_context
+def main(ctx: click.Context, db_url: str | None) -> None:
+    """Ronda: offline-first sync server for community policing."""
+    settings = Settings()
+    if db_url:
+        settings.database.url = db_url
+    ctx.obj = settings
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+    os.environ["RONDA_DATABASE__URL"] = settings.database.url
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        workers=workers,
+        log_level=settings.server.log_level,
+        access_log=False,
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default from settings).")
+@click.option("--port", type=int, default=None, help="Listen port (default from settings).")
+@click.option("--workers", type=int, default=1, show_default=True)
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+    """Start the HTTP server."""
+    _serve(settings, host, port, workers)
+
+
+@main.command()
+@click.option("--admin-id", default="admin", show_default=True)
+@click.option("--admin-name", default="Administrador", show_default=True)
+@click.pass_obj
+def init(settings: Settings, admin_id: str, admin_name: str) -> None:
+    """Create the schema and a first administrator; print the admin token once."""
+
+    async def work(store: Store) -> str:
+        await store.put_officer(Officer(admin_id, admin_name, "admin", None))
+        _device, token = await create_device_token(store, admin_id, "admin-cli", now_ms())
+        return token
+
+    token = _with_store(settings, work)
+    console.print(f"[green]Base de datos lista / database ready:[/] {settings.database.url}")
+    click.echo(f"admin token (shown once): {token}")
+
+
+@main.command()
+@click.option("--db-file", default="ronda-demo.db", show_default=True, type=click.Path())
+@click.option("--incidents", default=2000, show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
+def demo(db_file: str, incidents: int, port: int, no_serve: bool) -> None:
+    """Start on a fresh SQLite file with the demo city loaded."""
+    path = Path(db_file).resolve()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    settings = Settings()
+    settings.database.url = f"sqlite+aiosqlite:///{path}"
+
+    async def work(store: Store) -> Any:
+        with Progress(console=console) as bar:
+            task = bar.add_task("Cargando la ciudad demo / loading the demo city", total=incidents)
+            return await load_demo(
+                store, build_engine(settings, store), incidents, lambda n: bar.advance(task, n)
+            )
+
+    result = _with_store(settings, work)
+    table = Table(title="Ronda demo")
+    table.add_column("rol / role")
+    table.add_column("token")
+    for officer_id, token in result.tokens.items():
+        table.add_row(officer_id, token)
+    console.print(table)
+    console.print(
+        f"{result.stations} comisarías, {result.incidents} incidentes. "
+        f"API: http://127.0.0.1:{port}/openapi.json  ·  health: http://127.0.0.1:{port}/readyz"
+    )
+    if not no_serve:
+        _serve(settings, "127.0.0.1", port, 1)
+
+
+@main.group()
+def station() -> None:
+    """Police stations (comisarías)."""
+
+
+@station.command("add")
+@click.argument("station_id")
+@click.argument("name")
+@click.option("--district", default=None, help="UBIGEO of its district.")
+@click.pass_obj
+def station_add(settings: Settings, station_id: str, name: str, district: str | None) -> None:
+    """Create or rename a station."""
+    _with_store(settings, lambda s: s.put_station(Station(station_id, name, district)))
+    console.print(f"station {station_id} saved")
+
+
+@main.group()
+def officer() -> None:
+    """Officers and their roles."""
+
+
+@officer.command("add")
+@click.argument("officer_id")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--station", "station_id", default=None)
+@click.pass_obj
+def officer_add(
+    settings: Settings, officer_id: str, name: str, role: str, station_id: str | None
+) -> None:
+    """Create or update an officer."""
+    officer_ = Officer(officer_id, name, role, station_id)  # type: ignore[arg-type]
+    _with_store(settings, lambda s: s.put_officer(officer_))
+    console.print(f"officer {officer_id} saved")
+
+
+@main.command()
+@click.argument("officer_id")
+@click.pass_obj
+def enroll(settings: Settings, officer_id: str) -> None:
+    """Issue a one-time enrollment code for an officer's new phone."""
+
+    async def work(store: Store) -> tuple[str, int]:
+        ttl = settings.auth.enrollment_ttl_s
+        return await issue_enrollment(store, officer_id, ttl, "cli", now_ms())
+
+    code, expires = _with_store(settings, work)
+    click.echo(code)
+    console.print(f"valid for {settings.auth.enrollment_ttl_s // 60} min (expires_ms={expires})")
+
+
+@main.command()
+@click.argument("device_id")
+@click.pass_obj
+def revoke(settings: Settings, device_id: str) -> None:
+    """Revoke a device: its token is refused from the next request on."""
+    if not _with_store(settings, lambda s: s.revoke_device(device_id, now_ms())):
+        raise click.ClickException(f"no such device: {device_id}")
+    console.print(f"device {device_id} revoked")
+
+
+@main.command()
+@click.option("--officer", "officer_id", default=None)
+@click.pass_obj
+def devices(settings: Settings, officer_id: str | None) -> None:
+    """List devices."""
+    rows = _with_store(settings, lambda s: s.list_devices(officer_id))
+    table = Table("device", "officer", "name", "revoked")
+    for d in rows:
+        table.add_row(d.id, d.officer_id, d.name, "yes" if d.revoked_ms else "")
+    Console().print(table)
