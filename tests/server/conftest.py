@@ -1,0 +1,85 @@
+"""Fixtures for HTTP tests: one real app on a fresh SQLite file, driven in-process.
+
+``served`` builds everything; the small fixtures below hand out its parts, so a test asks
+only for what it uses and all of them share one app::
+
+    async def test_me(app_client: httpx.AsyncClient, served: Served) -> None:
+        answer = await app_client.get("/v1/me", headers=served.auth("off-a"))
+
+Override ``app_settings`` in a test module to run the app with other settings; the database
+URL is filled in by ``served`` so the store always lives in ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from server.app import create_app
+from server.settings import DatabaseSettings, Settings
+from sync.store.base import Store
+from sync.store.sql import SQLStore
+from tests.support import People, seed_people
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running app and what a test needs around it."""
+
+    app: Starlette
+    client: httpx.AsyncClient
+    store: Store
+    people: People
+    settings: Settings
+
+    def auth(self, officer_id: str) -> dict[str, str]:
+        """The Authorization header of the seeded device of ``officer_id`` (e.g. "chief-a")."""
+        return {"Authorization": f"Bearer {self.people.tokens[officer_id]}"}
+
+
+@pytest.fixture
+def app_settings() -> Settings:
+    """Settings of the app under test (the database URL is replaced by ``served``).
+
+    ``_env_file=None``: a developer's ``.env`` must not change what the tests see.
+    """
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def served(app_settings: Settings, tmp_path: Path) -> AsyncIterator[Served]:
+    """The app on a fresh SQLite store, its lifespan running, people seeded with tokens."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    database = DatabaseSettings(**{**app_settings.database.model_dump(), "url": url})
+    settings = app_settings.model_copy(update={"database": database})
+    store = SQLStore(url, sqlite_synchronous=settings.database.sqlite_synchronous)
+    app = create_app(settings, store)
+    async with app.router.lifespan_context(app):  # opens the store, closes it after
+        people = await seed_people(store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Served(app, client, store, people, settings)
+
+
+@pytest.fixture
+def app_client(served: Served) -> httpx.AsyncClient:
+    """An httpx client talking to the app in-process (no network)."""
+    return served.client
+
+
+@pytest.fixture
+def app_store(served: Served) -> Store:
+    """The app's store, open, for seeding and for checking what a request wrote."""
+    return served.store
+
+
+@pytest.fixture
+def people(served: Served) -> People:
+    """Two stations and a device per role; tokens in ``people.tokens[officer_id]``."""
+    return served.people
+
