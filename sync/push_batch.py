@@ -211,7 +211,8 @@ class PushWork:
         for offset, item in enumerate([*incidents, *entries]):
             item.seq = first + offset
         writes = self._incident_writes(incidents) + [self._entry_write(e) for e in entries]
-        conflicts = [c for w in incidents for c in self._conflicts(w)]
+        # A losing change may leave its record unchanged: its conflicts are kept all the same.
+        conflicts = [c for w in self._incidents.values() for c in self._conflicts(w)]
         heads = [self._head] if self._head_moved and self._head else []
         for index, target in self._targets.items():
             self._results[index]["seq"] = target.seq
@@ -331,7 +332,9 @@ def _updates(change: IncidentChange) -> dict[str, Any]:
     if change.pii is not None:
         for name in PII_FIELDS:
             if name in change.pii.model_fields_set:
-                updates[f"pii.{name}"] = change.pii.model_dump(mode="json")[name]
+                updates[f"pii.{name}"] = change.pii.model_dump(mode="json", exclude_unset=True)[
+                    name
+                ]
     updates[DELETED] = False
     return updates
 

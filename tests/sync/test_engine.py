@@ -1,29 +1,246 @@
+"""The sync engine's promises, against the real store (SQLite; PostgreSQL when reachable)."""
+
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
+import pytest
 
-from sync.clock import HybridClock
-from sync.engine import SyncEngine
-from tests.support import People, batch, incident, new_id
+from sync.clock import HybridClock, Stamp, now_ms
+from sync.engine import SyncEngine, SyncLimits
+from sync.errors import BatchIdReused, BatchTooLarge, InvalidCursor, InvalidRequest
+from sync.store.base import Identity, Store
+from tests.support import People, batch, incident, log_entry, new_id
+
+VICTIM = {"victims": [{"name": "María Condori", "dni": "41234567"}]}
 
 
-async def pull_all(engine: SyncEngine, who, cursor: str = "") -> list[dict]:
-    out = []
+async def push(engine: SyncEngine, who: Identity, changes: list[dict], **kw: Any) -> dict:
+    return orjson.loads((await engine.push(who, batch(changes, **kw))).answer)
+
+
+async def pull_all(engine: SyncEngine, who: Identity) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    cursor = ""
     while True:
-        page = orjson.loads(await engine.pull(who, cursor, 100))
-        out.extend(page["changes"])
+        page = orjson.loads(await engine.pull(who, cursor, 3))
+        for doc in page["changes"]:
+            out[doc["id"]] = doc
         cursor = page["cursor"]
         if not page["has_more"]:
             return out
 
 
+def statuses(answer: dict) -> list[str]:
+    return [r["status"] for r in answer["results"]]
+
+
+def codes(answer: dict) -> list[str | None]:
+    return [r.get("error", {}).get("code") for r in answer["results"]]
+
+
 async def test_push_then_pull_roundtrip(engine: SyncEngine, people: People) -> None:
     clock = HybridClock()
     rid = new_id()
-    outcome = await engine.push(people.officer_a, batch([incident(rid, clock)]))
-    answer = orjson.loads(outcome.answer)
-    assert answer["results"][0]["status"] == "applied"
-    assert answer["results"][0]["seq"] == 1
-    changes = await pull_all(engine, people.officer_a2)
-    assert [c["id"] for c in changes] == [rid]
-    assert changes[0]["fields"]["category"] == "robo"
+    answer = await push(engine, people.officer_a, [incident(rid, clock)])
+    assert answer["results"][0] == {
+        "index": 0,
+        "collection": "incidents",
+        "id": rid,
+        "status": "applied",
+        "conflicts": 0,
+        "seq": 1,
+    }
+    docs = await pull_all(engine, people.officer_a2)
+    assert docs[rid]["fields"] == {"category": "robo", "occurred_at": "2026-11-20T22:15:00-05:00"}
+    assert docs[rid]["station_id"] == "st-a" and docs[rid]["deleted"] is False
+
+
+async def test_retried_batch_same_answer_no_duplicate(
+    engine: SyncEngine, people: People, store: Store
+) -> None:
+    clock = HybridClock()
+    changes = [incident(new_id(), clock) for _ in range(3)]
+    body = batch(changes, batch_id="b-retry")
+    first = await engine.push(people.officer_a, body)
+    again = await engine.push(people.officer_a, body)
+    assert again.answer == first.answer and again.replayed and not first.replayed
+    # The same changes under a new batch id: applied once, answered "unchanged".
+    third = orjson.loads((await engine.push(people.officer_a, batch(changes))).answer)
+    assert statuses(third) == ["unchanged"] * 3
+    assert await store.last_seq() == 3
+    assert len(await pull_all(engine, people.chief_a)) == 3
+
+
+async def test_batch_id_reused_for_other_changes(engine: SyncEngine, people: People) -> None:
+    clock = HybridClock()
+    await push(engine, people.officer_a, [incident(new_id(), clock)], batch_id="b1")
+    with pytest.raises(BatchIdReused):
+        await push(engine, people.officer_a, [incident(new_id(), clock)], batch_id="b1")
+
+
+async def test_station_scope_read_and_write(engine: SyncEngine, people: People) -> None:
+    clock = HybridClock()
+    rid_a, rid_b = new_id(), new_id()
+    await push(engine, people.officer_a, [incident(rid_a, clock)])
+    await push(engine, people.officer_b, [incident(rid_b, clock)])
+    assert set(await pull_all(engine, people.officer_a)) == {rid_a}
+    assert set(await pull_all(engine, people.officer_b)) == {rid_b}
+    assert set(await pull_all(engine, people.analyst)) == {rid_a, rid_b}
+    edit = incident(rid_a, clock, {"status": "closed"}, base_seq=1)
+    answer = await push(engine, people.officer_b, [edit])
+    assert codes(answer) == ["out_of_scope"]
+    assert (await pull_all(engine, people.officer_a))[rid_a]["fields"].get("status") is None
+
+
+async def test_pii_reaches_only_allowed_roles(engine: SyncEngine, people: People) -> None:
+    clock = HybridClock()
+    rid = new_id()
+    await push(engine, people.officer_a, [incident(rid, clock, pii=VICTIM)])
+    assert (await pull_all(engine, people.chief_a))[rid]["pii"] == VICTIM
+    assert (await pull_all(engine, people.officer_a))[rid]["pii"] == VICTIM  # the author
+    assert "pii" not in (await pull_all(engine, people.officer_a2))[rid]
+    assert "pii" not in (await pull_all(engine, people.analyst))[rid]
+    raw = await engine.pull(people.analyst, "", 100)
+    assert b"Condori" not in raw and b"41234567" not in raw
+
+
+async def test_analyst_and_admin_cannot_write(engine: SyncEngine, people: People) -> None:
+    clock = HybridClock()
+    answer = await push(engine, people.analyst, [incident(new_id(), clock)])
+    assert codes(answer) == ["read_only"]
+    answer = await push(engine, people.admin, [incident(new_id(), clock)])
+    assert codes(answer) == ["read_only"]
+
+
+async def test_bad_changes_rejected_rest_applied(engine: SyncEngine, people: People) -> None:
+    clock = HybridClock()
+    good = [incident(new_id(), clock) for _ in range(2)]
+    wrong_type = incident(new_id(), clock, {"category": 5, "occurred_at": "yesterday"})
+    unknown_field = incident(new_id(), clock, {"category": "robo", "colour": "red"})
+    unknown = {"collection": "weapons", "id": new_id(), "op": "upsert", "hlc": good[0]["hlc"]}
+    future = incident(new_id(), clock)
+    future["hlc"] = str(Stamp(now_ms() + 3 * 86_400_000, 0))
+    bad_hlc = incident(new_id(), clock)
+    bad_hlc["hlc"] = "yesterday"
+    no_category = incident(new_id(), clock, {"status": "open"})
+    changes = [good[0], wrong_type, unknown_field, unknown, 42, future, bad_hlc, no_category]
+    answer = await push(engine, people.officer_a, [*changes, good[1]])
+    assert codes(answer) == [
+        None,
+        "invalid_field",
+        "invalid_field",
+        "unknown_collection",
+        "invalid_change",
+        "clock_skew",
+        "invalid_field",
+        "invalid_change",
+        None,
+    ]
+    skew = answer["results"][5]["error"]["details"]
+    assert skew["offset_ms"] < -2 * 86_400_000 and skew["server_time_ms"] > 0
+    assert set(await pull_all(engine, people.officer_a)) == {good[0]["id"], good[1]["id"]}
+    assert answer["summary"] == {"applied": 2, "unchanged": 0, "rejected": 7}
+
+
+async def test_errors_carry_no_personal_data(engine: SyncEngine, people: People) -> None:
+    bad = incident(new_id(), HybridClock(), pii={"victims": [{"name": "Ana Pérez", "dni": "12"}]})
+    answer = await engine.push(people.officer_a, batch([bad]))
+    assert b"Ana P" not in answer.answer and b'"12"' not in answer.answer
+
+
+async def test_envelope_errors(engine: SyncEngine, people: People) -> None:
+    small = SyncEngine(engine.store, SyncLimits(max_changes=2))
+    clock = HybridClock()
+    with pytest.raises(BatchTooLarge):
+        await small.push(people.officer_a, batch([incident(new_id(), clock) for _ in range(3)]))
+    for body in ([], {"changes": []}, {"batch_id": "x y", "changes": []}, {"batch_id": "b"}):
+        with pytest.raises(InvalidRequest):
+            await engine.push(people.officer_a, body)
+    with pytest.raises(InvalidCursor):
+        await engine.pull(people.officer_a, "abc", 10)
+
+
+async def test_concurrent_edits_converge_and_log_loser(
+    engine: SyncEngine, people: People, store: Store
+) -> None:
+    clock_a, clock_b = HybridClock(), HybridClock(offset_ms=1000)
+    rid = new_id()
+    created = await push(engine, people.officer_a, [incident(rid, clock_a)])
+    seq = created["results"][0]["seq"]
+    loser = incident(rid, clock_a, {"status": "closed"}, base_seq=seq)
+    winner = incident(rid, clock_b, {"status": "referred"}, base_seq=seq)
+    # Deliver the winner first, then the loser: the loser is refused and logged.
+    await push(engine, people.officer_a2, [winner])
+    answer = await push(engine, people.officer_a, [loser])
+    assert answer["results"][0]["conflicts"] == 1
+    doc = (await pull_all(engine, people.chief_a))[rid]
+    assert doc["fields"]["status"] == winner["fields"]["status"]
+    logged = await store.conflicts(("st-a",), 0, 10)
+    assert [(c.field, orjson.loads(c.losing_value)) for _, c in logged] == [
+        ("status", loser["fields"]["status"])
+    ]
+
+
+async def test_delete_is_a_chief_tombstone(engine: SyncEngine, people: People) -> None:
+    clock = HybridClock()
+    rid = new_id()
+    await push(engine, people.officer_a, [incident(rid, clock)])
+    answer = await push(engine, people.officer_a, [incident(rid, clock, op="delete")])
+    assert codes(answer) == ["not_allowed"]
+    answer = await push(engine, people.chief_a, [incident(rid, clock, op="delete", base_seq=1)])
+    assert statuses(answer) == ["applied"]
+    assert (await pull_all(engine, people.officer_a))[rid]["deleted"] is True
+    answer = await push(engine, people.chief_a, [incident(new_id(), clock, op="delete")])
+    assert codes(answer) == ["record_not_found"]
+
+
+async def test_patrol_log_chain(engine: SyncEngine, people: People, store: Store) -> None:
+    from sync.chain import verify_chain
+
+    who, clock = people.officer_a, HybridClock()
+    e1 = log_entry(who.device_id, 1, "", clock)
+    e2 = log_entry(who.device_id, 2, e1["hash"], clock)
+    answer = await push(engine, who, [e1, e2])
+    assert statuses(answer) == ["applied", "applied"]
+    tampered = log_entry(who.device_id, 3, e2["hash"], clock)
+    tampered["body"]["text"] = "editado"
+    gap = log_entry(who.device_id, 5, "0" * 64, clock)
+    broken = log_entry(who.device_id, 3, "f" * 64, clock)
+    fork = log_entry(who.device_id, 2, e1["hash"], clock)
+    answer = await push(engine, who, [tampered, gap, broken, fork, e2])
+    assert codes(answer) == ["chain_tampered", "chain_gap", "chain_broken", "chain_fork", None]
+    assert answer["results"][1]["error"]["details"]["expected_n"] == 3
+    assert statuses(answer)[-1] == "unchanged"
+    correction = log_entry(
+        who.device_id,
+        3,
+        e2["hash"],
+        clock,
+        {"kind": "correction", "at": "2026-11-20T23:00:00-05:00", "amends": e1["id"]},
+    )
+    no_target = log_entry(who.device_id, 3, e2["hash"], clock, {**correction["body"]})
+    no_target["body"]["amends"] = "missing"
+    answer = await push(engine, who, [correction])
+    assert statuses(answer) == ["applied"]
+    report = verify_chain(who.device_id, await store.chain(who.device_id))
+    assert report.intact and report.head_n == 3
+    docs = await pull_all(engine, people.chief_a)
+    assert docs[correction["id"]]["body"]["amends"] == e1["id"]
+
+
+async def test_chain_verification_finds_tampering(
+    store: Store, engine: SyncEngine, people: People
+) -> None:
+    from sync.chain import verify_chain
+
+    who, clock = people.officer_a, HybridClock()
+    e1 = log_entry(who.device_id, 1, "", clock)
+    e2 = log_entry(who.device_id, 2, e1["hash"], clock)
+    await push(engine, who, [e1, e2])
+    entries = await store.chain(who.device_id)
+    entries[0].doc["body"]["text"] = "reescrito"
+    del entries[1:]
+    report = verify_chain(who.device_id, entries)
+    assert report.tampered == [1] and not report.intact

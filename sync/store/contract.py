@@ -1,0 +1,209 @@
+"""The contract every storage adapter must pass, shipped with the package (as Kinto does).
+
+Each check takes a freshly opened, empty store.  ``tests/sync/test_store_contract.py`` runs
+every check on every reachable adapter; a new adapter runs them too, unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import orjson
+
+from sync.errors import AlreadyExists, EnrollmentInvalid
+from sync.store.base import (
+    ChainHead,
+    Conflict,
+    Device,
+    Enrollment,
+    Officer,
+    PullScope,
+    RecordWrite,
+    Station,
+    Store,
+    StoredAnswer,
+)
+
+Check = Callable[[Store], Awaitable[None]]
+
+
+def _write(rid: str, seq: int, station: str = "s1", **extra: object) -> RecordWrite:
+    doc = {"collection": "incidents", "id": rid, "seq": seq, "fields": {"n": seq}}
+    values = {
+        "collection": "incidents",
+        "id": rid,
+        "station_id": station,
+        "seq": seq,
+        "deleted": False,
+        "doc": orjson.dumps(doc).decode(),
+        "clocks": '{"n":["0000000000001-00000","d1",1]}',
+        "pii": None,
+        "author_officer": "o1",
+        "author_device": "d1",
+        "chain_n": None,
+        "updated_ms": 1,
+        "is_new": True,
+    }
+    values.update(extra)
+    return RecordWrite(**values)  # type: ignore[arg-type]
+
+
+def _answer(batch: str, body: bytes = b'{"ok":1}') -> StoredAnswer:
+    return StoredAnswer("d1", batch, "h-" + batch, body, 1)
+
+
+async def _seed(store: Store) -> None:
+    await store.put_station(Station("s1", "Uno", "150101"))
+    await store.put_station(Station("s2", "Dos", None))
+    await store.put_officer(Officer("o1", "Ana", "officer", "s1"))
+    await store.put_officer(Officer("o2", "Rosa", "chief", "s1"))
+
+
+async def check_people(store: Store) -> None:
+    await _seed(store)
+    await store.put_station(Station("s1", "Uno bis", "150101"))
+    assert [s.name for s in await store.list_stations()] == ["Uno bis", "Dos"]
+    assert await store.get_officer("o1") == Officer("o1", "Ana", "officer", "s1")
+    assert await store.get_officer("nobody") is None
+    assert [o.id for o in await store.list_officers("s1")] == ["o1", "o2"]
+
+
+async def check_enrollment_once(store: Store) -> None:
+    await _seed(store)
+    await store.add_enrollment(Enrollment("code-h", "o1", expires_ms=1000, created_by="admin"))
+    device = await store.redeem_enrollment("code-h", Device("dv1", "", "phone", 10), "tok-h", 10)
+    assert device.officer_id == "o1"
+    identity = await store.identity_for_token("tok-h")
+    assert identity is not None and identity.role == "officer" and identity.station_id == "s1"
+    for code, now in (("code-h", 11), ("unknown", 11)):
+        try:
+            await store.redeem_enrollment(code, Device("dv2", "", "x", now), "tok-2", now)
+        except EnrollmentInvalid:
+            continue
+        raise AssertionError(f"code {code} redeemed twice or unknown code accepted")
+
+
+async def check_enrollment_expiry(store: Store) -> None:
+    await _seed(store)
+    await store.add_enrollment(Enrollment("code-e", "o1", expires_ms=1000, created_by="admin"))
+    try:
+        await store.redeem_enrollment("code-e", Device("dv1", "", "phone", 1000), "t", 1000)
+    except EnrollmentInvalid:
+        return
+    raise AssertionError("an expired code was accepted")
+
+
+async def check_revocation(store: Store) -> None:
+    await _seed(store)
+    await store.add_token(Device("dv1", "o1", "phone", 1), "tok-1")
+    try:
+        await store.add_token(Device("dv1", "o1", "phone", 1), "tok-other")
+        raise AssertionError("duplicate device id accepted")
+    except AlreadyExists:
+        pass
+    assert await store.identity_for_token("tok-1") is not None
+    assert await store.revoke_device("dv1", 5)
+    assert await store.identity_for_token("tok-1") is None
+    assert not await store.revoke_device("nope", 5)
+    assert [d.revoked_ms for d in await store.list_devices("o1")] == [5]
+
+
+async def check_push_unit_roundtrip(store: Store) -> None:
+    async with store.push_unit() as unit:
+        first = await unit.allocate(2)
+        assert first == 1
+        conflict = Conflict("s1", "incidents", "r1", "n", "1", "h1", "d2", "h2", "d1", 1, 1)
+        await unit.save(
+            [_write("r1", first), _write("r2", first + 1, "s2")],
+            [conflict, conflict],
+            [ChainHead("d1", 3, "ab")],
+            _answer("b1"),
+        )
+    async with store.push_unit() as unit:
+        loaded = await unit.load("incidents", ["r1", "r2", "missing"])
+        assert sorted(loaded) == ["r1", "r2"] and loaded["r1"].doc["fields"] == {"n": 1}
+        assert loaded["r1"].clocks == {"n": ["0000000000001-00000", "d1", 1]}
+        assert await unit.chain_head("d1") == ChainHead("d1", 3, "ab")
+        assert (await unit.replay("d1", "b1")) == _answer("b1")
+        assert await unit.replay("d1", "b2") is None
+        assert await unit.allocate(1) == 3
+        update = _write("r1", 3, doc='{"v":2}', is_new=False)
+        await unit.save([update], [], [ChainHead("d1", 4, "cd")], _answer("b2"))
+    assert await store.last_seq() == 3
+    assert len(await store.conflicts(None, 0, 10)) == 1  # the duplicate was ignored
+    rows = await store.pull(PullScope(None, "all", "o1"), 0, 10)
+    assert [(r.seq, r.doc) for r in rows][-1] == (3, '{"v":2}')
+
+
+async def check_push_unit_rollback(store: Store) -> None:
+    try:
+        async with store.push_unit() as unit:
+            await unit.allocate(5)
+            await unit.save([_write("r1", 1)], [], [], _answer("b1"))
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert await store.last_seq() == 0
+    assert await store.pull(PullScope(None, "all", "o1"), 0, 10) == []
+    async with store.push_unit() as unit:
+        assert await unit.replay("d1", "b1") is None
+
+
+async def check_pull_scope_and_pii(store: Store) -> None:
+    async with store.push_unit() as unit:
+        await unit.allocate(3)
+        writes = [
+            _write("a", 1, "s1", pii='{"victims":[1]}'),
+            _write("b", 2, "s2", pii='{"victims":[2]}'),
+            _write("c", 3, "s1", pii='{"victims":[3]}', author_officer="o2"),
+        ]
+        await unit.save(writes, [], [], _answer("b1"))
+    everything = await store.pull(PullScope(None, "all", "o1"), 0, 10)
+    assert [r.seq for r in everything] == [1, 2, 3] and all(r.pii for r in everything)
+    own = await store.pull(PullScope(("s1",), "own", "o1"), 0, 10)
+    assert [(r.seq, r.pii is not None) for r in own] == [(1, True), (3, False)]
+    none = await store.pull(PullScope(("s1",), "none", "o1"), 0, 10)
+    assert [r.pii for r in none] == [None, None]
+    assert [r.seq for r in await store.pull(PullScope(None, "none", "o1"), 1, 1)] == [2]
+
+
+async def check_conflicts_paging(store: Store) -> None:
+    async with store.push_unit() as unit:
+        conflicts = [
+            Conflict(f"s{i % 2 + 1}", "incidents", f"r{i}", "f", "1", "h", "d", "h2", "e", i, 1)
+            for i in range(5)
+        ]
+        await unit.save([], conflicts, [], _answer("b1"))
+    page = await store.conflicts(None, 0, 3)
+    assert len(page) == 3
+    rest = await store.conflicts(None, page[-1][0], 10)
+    assert [c.record_id for _, c in rest] == ["r3", "r4"]
+    assert all(c.station_id == "s1" for _, c in await store.conflicts(("s1",), 0, 10))
+
+
+async def check_chain_and_prune(store: Store) -> None:
+    async with store.push_unit() as unit:
+        await unit.allocate(2)
+        entries = [
+            _write("e2", 2, collection="patrol_logs", chain_n=2),
+            _write("e1", 1, collection="patrol_logs", chain_n=1),
+        ]
+        await unit.save(entries, [], [], StoredAnswer("d1", "old", "h", b"{}", 5))
+    assert [e.chain_n for e in await store.chain("d1")] == [1, 2]
+    assert await store.chain("d9") == []
+    assert await store.prune_answers(6) == 1
+    async with store.push_unit() as unit:
+        assert await unit.replay("d1", "old") is None
+
+
+CHECKS: list[Check] = [
+    check_people,
+    check_enrollment_once,
+    check_enrollment_expiry,
+    check_revocation,
+    check_push_unit_roundtrip,
+    check_push_unit_rollback,
+    check_pull_scope_and_pii,
+    check_conflicts_paging,
+    check_chain_and_prune,
+]
