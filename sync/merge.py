@@ -60,6 +60,13 @@ def merge_fields(
     by another device is concurrent with this change.
     """
     result = MergeResult()
+    if not state.clocks:
+        # A new record: every value wins, nothing to compare (the common case, made cheap).
+        state.values.update(updates)
+        state.clocks.update({name: [hlc, device, PENDING] for name in updates})
+        result.changed = bool(updates)
+        result.touched = list(updates)
+        return result
     incoming = (hlc, device)
     for name, value in updates.items():
         clock = state.clocks.get(name)

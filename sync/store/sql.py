@@ -213,17 +213,19 @@ class SQLStore(Store):
                 yield unit
 
     async def pull(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
-        r = t.record.c
-        query = select(r.seq, r.doc, r.pii, r.author_officer).where(r.seq > after_seq)
+        # Plain text SQL: Core's typed row processing cost 4x on this, the hottest read.
+        params: dict[str, Any] = {"after": after_seq, "limit": limit}
+        query = _PULL_ALL
         if scope.station_ids is not None:
-            query = query.where(r.station_id.in_(scope.station_ids))
-        query = query.order_by(r.seq).limit(limit)
-        rows = await self._fetch(query)
-        out: list[PullRow] = []
-        for seq, doc, pii, author in rows:
-            allowed = scope.pii == "all" or (scope.pii == "own" and author == scope.officer_id)
-            out.append(PullRow(seq, doc, pii if allowed else None))
-        return out
+            query, params["stations"] = _PULL_STATIONS, list(scope.station_ids)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query, params)).all()
+        pii_all, own = scope.pii == "all", scope.pii == "own"
+        officer = scope.officer_id
+        return [
+            PullRow(seq, doc, pii if pii_all or (own and author == officer) else None)
+            for seq, doc, pii, author in rows
+        ]
 
     async def last_seq(self) -> int:
         rows = await self._fetch(select(t.counter.c.value).where(t.counter.c.name == "seq"))
@@ -322,12 +324,14 @@ class _SQLPushUnit(PushUnit):
         heads: list[ChainHead],
         answer: StoredAnswer,
     ) -> None:
-        new = [_write_row(w) for w in writes if w.is_new]
-        old = [_write_row(w) for w in writes if not w.is_new]
+        # Driver-level executemany with tuples: Core's per-row dict processing was the
+        # largest cost of a 500-change push.
+        new = [_insert_tuple(w) for w in writes if w.is_new]
+        old = [_update_tuple(w) for w in writes if not w.is_new]
         if new:
-            await self.conn.execute(insert(t.record), new)
+            await self.conn.exec_driver_sql(_sql(_INSERT_RECORD, self.is_sqlite), new)
         if old:
-            await self.conn.execute(_UPDATE_RECORD, [_bind_keys(row) for row in old])
+            await self.conn.exec_driver_sql(_sql(_UPDATE_RECORD, self.is_sqlite), old)
         if conflicts:
             stmt = _dialect_insert(self.is_sqlite, t.conflict).on_conflict_do_nothing()
             await self.conn.execute(stmt, [_conflict_row(c) for c in conflicts])
@@ -350,48 +354,53 @@ class _SQLPushUnit(PushUnit):
         )
 
 
+_PULL_SQL = (
+    "SELECT seq, doc, pii, author_officer FROM record"
+    " WHERE seq > :after {} ORDER BY seq LIMIT :limit"
+)
+_PULL_ALL = text(_PULL_SQL.format(""))
+_PULL_STATIONS = text(_PULL_SQL.format("AND station_id IN :stations")).bindparams(
+    bindparam("stations", expanding=True)
+)
+
+_INSERT_RECORD = (
+    "INSERT INTO record (collection, id, station_id, seq, deleted, doc, clocks, pii,"
+    " author_officer, author_device, chain_n, updated_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _UPDATE_RECORD = (
-    update(t.record)
-    .where(t.record.c.collection == bindparam("k_collection"), t.record.c.id == bindparam("k_id"))
-    .values(
-        seq=bindparam("seq"),
-        deleted=bindparam("deleted"),
-        doc=bindparam("doc"),
-        clocks=bindparam("clocks"),
-        pii=bindparam("pii"),
-        updated_ms=bindparam("updated_ms"),
-    )
+    "UPDATE record SET seq = ?, deleted = ?, doc = ?, clocks = ?, pii = ?, updated_ms = ?"
+    " WHERE collection = ? AND id = ?"
 )
 
 
-def _bind_keys(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "k_collection": row["collection"],
-        "k_id": row["id"],
-        "seq": row["seq"],
-        "deleted": row["deleted"],
-        "doc": row["doc"],
-        "clocks": row["clocks"],
-        "pii": row["pii"],
-        "updated_ms": row["updated_ms"],
-    }
+def _sql(statement: str, is_sqlite: bool) -> str:
+    """Qmark SQL as the driver wants it: as is for sqlite3, ``$n`` for asyncpg."""
+    if is_sqlite:
+        return statement
+    parts = statement.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
-def _write_row(w: RecordWrite) -> dict[str, Any]:
-    return {
-        "collection": w.collection,
-        "id": w.id,
-        "station_id": w.station_id,
-        "seq": w.seq,
-        "deleted": w.deleted,
-        "doc": w.doc,
-        "clocks": w.clocks,
-        "pii": w.pii,
-        "author_officer": w.author_officer,
-        "author_device": w.author_device,
-        "chain_n": w.chain_n,
-        "updated_ms": w.updated_ms,
-    }
+def _insert_tuple(w: RecordWrite) -> tuple[Any, ...]:
+    return (
+        w.collection,
+        w.id,
+        w.station_id,
+        w.seq,
+        w.deleted,
+        w.doc,
+        w.clocks,
+        w.pii,
+        w.author_officer,
+        w.author_device,
+        w.chain_n,
+        w.updated_ms,
+    )
+
+
+def _update_tuple(w: RecordWrite) -> tuple[Any, ...]:
+    return (w.seq, w.deleted, w.doc, w.clocks, w.pii, w.updated_ms, w.collection, w.id)
 
 
 def _conflict_row(c: Conflict) -> dict[str, Any]:
