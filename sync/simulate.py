@@ -387,9 +387,9 @@ def _edit(device: _Device) -> None:
         client.update_incident(record_id, _some_fields(rng))
     elif roll < 0.7:
         client.create_incident(_new_fields(rng))
-    elif roll < 0.95 or not shared:
-        client.append_log(_log_body(rng))
-    else:
+    elif (roll < 0.95 or not shared) and client.me.get("device_id"):
+        client.append_log(_log_body(rng))  # the chain hash needs the device id from the server
+    elif shared:
         # Officers may not delete: the refusal must reach the rejected list, not vanish.
         client.delete_incident(rng.choice(shared))
 
