@@ -246,7 +246,22 @@ def compute_emerging(
     _, tau, mk_z, mk_p = mann_kendall(z)
     pattern = categorise(z, p, mk_z, mk_p, alpha, extended=extended)
     return EmergingResult(
-        cells=cells, slice_edges=edges, counts=cube, z=z, p=p, mk_tau=tau, mk_z=mk_z,
-        mk_p=mk_p, pattern=pattern, patterns=PATTERNS, spec=spec, k=k, time_k=time_k,
-        alpha=alpha, fdr=fdr, extended=extended, area_rule=area_rule, n_incidents=int(inside.sum()),
-    )  # fmt: skip
+        cells=cells,
+        slice_edges=edges,
+        counts=cube,
+        z=z,
+        p=p,
+        mk_tau=tau,
+        mk_z=mk_z,
+        mk_p=mk_p,
+        pattern=pattern,
+        patterns=PATTERNS,
+        spec=spec,
+        k=k,
+        time_k=time_k,
+        alpha=alpha,
+        fdr=fdr,
+        extended=extended,
+        area_rule=area_rule,
+        n_incidents=int(inside.sum()),
+    )

@@ -179,11 +179,22 @@ def compute_hotspots(
     if counts.sum() == 0:
         notes.append("no incidents in the window: every cell is not significant")
     return HotspotResult(
-        cells=cells, counts=counts, z=z, p=p, p_fdr=p_fdr, gi_bin=gbin, spec=spec,
-        weights=weights, k=k if weights == "kring" else None, band_m=band_m,
-        area_rule=area_rule, fdr=fdr, n_incidents=int(lon.size), n_outside=n_out,
+        cells=cells,
+        counts=counts,
+        z=z,
+        p=p,
+        p_fdr=p_fdr,
+        gi_bin=gbin,
+        spec=spec,
+        weights=weights,
+        k=k if weights == "kring" else None,
+        band_m=band_m,
+        area_rule=area_rule,
+        fdr=fdr,
+        n_incidents=int(lon.size),
+        n_outside=n_out,
         notes=tuple(notes),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,9 @@ def _hull_cells(observed: np.ndarray, spec: CellSpec) -> np.ndarray:
         np.arange(col.min(), col.max() + 1), np.arange(row.min(), row.max() + 1), indexing="ij"
     )
     cc, rr = cc.ravel(), rr.ravel()
-    inside = shapely.contains_xy(shapely.Polygon(np.column_stack([hx, hy])), (cc + 0.5) * size,
-                                 (rr + 0.5) * size)  # fmt: skip
+    inside = shapely.contains_xy(
+        shapely.Polygon(np.column_stack([hx, hy])), (cc + 0.5) * size, (rr + 0.5) * size
+    )
     return np.union1d(observed, square_keys(cc[inside], rr[inside]))
 
 

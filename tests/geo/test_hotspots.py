@@ -90,9 +90,16 @@ def test_compute_hotspots_equals_esda_on_synthetic_points(grid: str) -> None:
 def test_band_weights_and_window_and_categories() -> None:
     lon, lat, t, cat = _points()
     res = compute_hotspots(
-        lon, lat, t, cat, window=(10, 60), categories=[0, 2], resolution=9,
-        weights="band", band_m=600.0,
-    )  # fmt: skip
+        lon,
+        lat,
+        t,
+        cat,
+        window=(10, 60),
+        categories=[0, 2],
+        resolution=9,
+        weights="band",
+        band_m=600.0,
+    )
     sel = (t >= 10) & (t < 60) & np.isin(cat, [0, 2])
     assert res.n_incidents == int(sel.sum()) == res.counts.sum()
     w = build_weights(res.cells, res.spec, "band", 1, 600.0)
