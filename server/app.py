@@ -17,6 +17,7 @@ from server.context import AppContext
 from server.metrics import Metrics
 from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
+from server.places import load_places
 from server.routes import admin, health
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
@@ -43,6 +44,13 @@ def build_engine(settings: Settings, store: Store, enricher: Enricher | None = N
     return SyncEngine(store, limits, enricher)
 
 
+async def reload_places(context: AppContext) -> bool:
+    """(Re)build placement and geocoding from the boundary layers in the store."""
+    places = await load_places(context.store)
+    context.engine.enricher = places.enrich if places else None
+    return places is not None
+
+
 async def openapi(request: Request) -> Response:
     return json_response(openapi_document())
 
@@ -58,6 +66,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        await reload_places(context)
         app.state.ctx = context
         try:
             yield

@@ -90,10 +90,10 @@ def init(settings: Settings, admin_id: str, admin_name: str) -> None:
 
 @main.command()
 @click.option("--db-file", default="ronda-demo.db", show_default=True, type=click.Path())
-@click.option("--incidents", default=2000, show_default=True)
+@click.option("--incidents", type=int, default=None, help="Load only the first N incidents.")
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
-def demo(db_file: str, incidents: int, port: int, no_serve: bool) -> None:
+def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None:
     """Start on a fresh SQLite file with the demo city loaded."""
     path = Path(db_file).resolve()
     for suffix in ("", "-wal", "-shm"):
@@ -103,10 +103,15 @@ def demo(db_file: str, incidents: int, port: int, no_serve: bool) -> None:
 
     async def work(store: Store) -> Any:
         with Progress(console=console) as bar:
-            task = bar.add_task("Cargando la ciudad demo / loading the demo city", total=incidents)
-            return await load_demo(
-                store, build_engine(settings, store), incidents, lambda n: bar.advance(task, n)
-            )
+            task = bar.add_task("Cargando la ciudad demo / loading the demo city", total=None)
+
+            def advance(n: int) -> None:
+                if n < 0:
+                    bar.update(task, total=-n)
+                else:
+                    bar.advance(task, n)
+
+            return await load_demo(store, build_engine(settings, store), incidents, advance)
 
     result = _with_store(settings, work)
     table = Table(title="Ronda demo")

@@ -1,31 +1,29 @@
-"""Loading the demo city into a store: stations, officers, devices and incidents.
+"""Loading the demo city (``fixtures.city``) into a store.
 
-Incidents go through the sync engine as their officers' devices would push them, so the demo
-exercises the same path as the phones (placement included).
+Boundaries, streets and places go in as layers; stations, officers and one device per
+officer are created; incidents go through the sync engine as their officers' phones would
+push them, so the demo exercises the same path (placement and geocoding included).
 """
 
 from __future__ import annotations
 
-import random
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+import pandas as pd
+
+from server.places import LAYERS, load_places, store_layer
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
 from sync.store.base import Identity, Officer, Station, Store
 
 Progress = Callable[[int], None]
-CATEGORIES = ("robo", "hurto", "violencia_familiar", "lesiones", "microcomercializacion_drogas")
-# A small stand-in used until the full demo city of fixtures/ is present.
-FALLBACK_STATIONS = (
-    ("cms-miraflores", "Comisaría Miraflores", "150122", -77.0300, -12.1211),
-    ("cms-sjl", "Comisaría Zárate (SJL)", "150132", -77.0050, -12.0300),
-    ("cms-cercado", "Comisaría Cotabambas (Cercado)", "150101", -77.0428, -12.0464),
-)
+SHOWN_ROLES = ("officer", "chief", "analyst", "admin")
 
 
 @dataclass
@@ -37,60 +35,91 @@ class DemoResult:
 
 
 async def load_demo(
-    store: Store, engine: SyncEngine, incidents: int = 2000, progress: Progress | None = None
+    store: Store,
+    engine: SyncEngine,
+    limit: int | None = None,
+    progress: Progress | None = None,
 ) -> DemoResult:
-    """Fill an empty store with the demo data; return the tokens of one device per role."""
+    """Fill an empty store with the demo city; return one token per role to try."""
+    from fixtures.city import load_city
+
+    city = load_city()
+    for layer in LAYERS:
+        await store_layer(store, layer, getattr(city, layer))
+    places = await load_places(store)
+    engine.enricher = places.enrich if places else None
     result = DemoResult()
-    rng = random.Random(42)
-    identities: dict[str, Identity] = {}
-    for sid, name, ubigeo, _lon, _lat in FALLBACK_STATIONS:
-        await store.put_station(Station(sid, name, ubigeo))
+    for row in city.stations.itertuples():
+        await store.put_station(Station(str(row.code), str(row.name), str(row.district_code)))
         result.stations += 1
-        for role in ("officer", "chief"):
-            officer = Officer(f"{role}-{sid[4:]}", f"{role.title()} {name[10:]}", role, sid)
-            identities[officer.id] = await _device(store, officer, result)
-    for role in ("analyst", "admin"):
-        identities[role] = await _device(store, Officer(role, role.title(), role, None), result)
-    officers = [i for i in identities.values() if i.role == "officer"]
-    centres = {sid: (lon, lat) for sid, _n, _u, lon, lat in FALLBACK_STATIONS}
+    devices = await _people(store, city.officers, result)
+    incidents = city.incidents if limit is None else city.incidents.head(limit)
+    if progress:
+        progress(-len(incidents))  # announces the total
     clock = HybridClock()
-    for start in range(0, incidents, 500):
-        size = min(500, incidents - start)
-        who = officers[(start // 500) % len(officers)]
-        changes = [_incident(rng, clock, centres[who.station_id or ""]) for _ in range(size)]
-        await engine.push(who, {"batch_id": uuid.uuid4().hex, "changes": changes})
-        result.incidents += size
-        if progress:
-            progress(size)
+    for station_id, group in incidents.groupby("station_id", sort=True):
+        who = devices.get(str(station_id))
+        if who is None:
+            continue
+        rows = group.to_dict("records")
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            changes = [_change(r, clock) for r in chunk]
+            await engine.push(who, {"batch_id": uuid.uuid4().hex, "changes": changes})
+            result.incidents += len(chunk)
+            if progress:
+                progress(len(chunk))
     return result
 
 
-async def _device(store: Store, officer: Officer, result: DemoResult) -> Identity:
-    await store.put_officer(officer)
-    device, token = await create_device_token(store, officer.id, f"demo-{officer.id}", 0)
-    result.officers += 1
-    result.tokens[officer.id] = token
-    return Identity(device.id, device.name, officer.id, officer.role, officer.station_id)
+async def _people(store: Store, officers: pd.DataFrame, result: DemoResult) -> dict[str, Identity]:
+    """Officers with one device each; returns a pushing officer's identity per station."""
+    pushers: dict[str, Identity] = {}
+    for row in officers.itertuples():
+        station = None if pd.isna(row.station_id) else str(row.station_id)
+        officer = Officer(str(row.id), str(row.display_name), row.role, station)
+        await store.put_officer(officer)
+        device, token = await create_device_token(store, officer.id, f"demo-{officer.id}", 0)
+        result.officers += 1
+        identity = Identity(device.id, device.name, officer.id, officer.role, station)
+        if officer.role == "officer" and station and station not in pushers:
+            pushers[station] = identity
+        if officer.role in SHOWN_ROLES and officer.role not in result.tokens:
+            result.tokens[officer.role] = token
+    return pushers
 
 
-def _incident(
-    rng: random.Random, clock: HybridClock, centre: tuple[float, float]
-) -> dict[str, Any]:
-    when = datetime(2026, 11, 1, tzinfo=UTC) - timedelta(minutes=rng.randrange(0, 365 * 24 * 60))
+def _change(row: dict[str, Any], clock: HybridClock) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "category": rng.choice(CATEGORIES),
-        "occurred_at": when.isoformat(),
-        "status": rng.choice(("open", "closed")),
-        "location": {
-            "lon": round(centre[0] + rng.gauss(0, 0.01), 6),
-            "lat": round(centre[1] + rng.gauss(0, 0.01), 6),
-            "accuracy_m": round(rng.uniform(5, 40), 1),
-        },
+        "category": row["category"],
+        "occurred_at": row["occurred_at"],
+        "status": "closed",
     }
-    return {
+    if isinstance(row.get("lon"), float) and math.isfinite(row["lon"]):
+        accuracy = row.get("accuracy_m")
+        fields["location"] = {
+            "lon": row["lon"],
+            "lat": row["lat"],
+            "accuracy_m": accuracy
+            if isinstance(accuracy, float) and math.isfinite(accuracy)
+            else None,
+        }
+    if isinstance(row.get("address_text"), str):
+        fields["address_text"] = row["address_text"]
+    change: dict[str, Any] = {
         "collection": "incidents",
-        "id": uuid.UUID(int=rng.getrandbits(128)).hex,
+        "id": str(row["id"]).replace("-", ""),
         "op": "upsert",
         "hlc": str(clock.tick()),
         "fields": fields,
     }
+    pii = {k: _people_list(row.get(k)) for k in ("victims", "witnesses", "suspects")}
+    if any(pii.values()):
+        change["pii"] = {k: v for k, v in pii.items() if v}
+    return change
+
+
+def _people_list(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str) and value.startswith("["):
+        value = orjson.loads(value)
+    return list(value) if isinstance(value, list) else []

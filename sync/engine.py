@@ -32,7 +32,7 @@ from sync.protocol import (
     parse_change,
     parse_envelope,
 )
-from sync.push_batch import PushWork
+from sync.push_batch import PushWork, rewrite_derived
 from sync.store.base import Identity, PullScope, Store, StoredAnswer
 
 # Derived fields (district, sector, cell, ...) for incidents whose place changed, in one call
@@ -121,6 +121,46 @@ class SyncEngine:
         head = f'{{"changes":[{",".join(parts)}],"cursor":"{next_cursor}",'
         tail = f'"has_more":{"true" if has_more else "false"},"server_time_ms":{self.clock()}}}'
         return (head + tail).encode()
+
+    async def rederive(self, page: int = 500) -> int:
+        """Recompute the derived part of every incident (after boundaries change).
+
+        Records whose derived part changes get a new version, so devices pull the new
+        district, sector and cell. Returns how many changed.
+        """
+        if self.enricher is None:
+            return 0
+        last, after, changed = await self.store.last_seq(), 0, 0
+        everything = PullScope(None, "none", "")
+        while after < last:
+            rows = await self.store.pull(everything, after, page)
+            if not rows:
+                break
+            after = rows[-1].seq
+            ids = [
+                doc["id"]
+                for doc in map(orjson.loads, (r.doc for r in rows))
+                if doc["collection"] == "incidents"
+            ]
+            changed += await self._rederive_page(ids)
+        return changed
+
+    async def _rederive_page(self, ids: list[str]) -> int:
+        assert self.enricher is not None
+        async with self.store.push_unit() as unit:
+            records = list((await unit.load("incidents", ids)).values())
+            inputs = [{**r.doc["fields"], "station_id": r.station_id} for r in records]
+            derived = self.enricher(inputs)
+            moved = [
+                (r, d) for r, d in zip(records, derived, strict=True) if d != r.doc.get("derived")
+            ]
+            if not moved:
+                return 0
+            first = await unit.allocate(len(moved))
+            now = self.clock()
+            writes = [rewrite_derived(r, d, first + i, now) for i, (r, d) in enumerate(moved)]
+            await unit.save(writes, [], [], None)
+        return len(moved)
 
     def scope(self, who: Identity) -> PullScope:
         """What this identity may read (promise 7)."""

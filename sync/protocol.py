@@ -40,6 +40,7 @@ class Person(_Strict):
     dni: Annotated[str, Field(pattern=r"^\d{8}$")] | None = None
     phone: Annotated[str, Field(max_length=30)] | None = None
     age: Annotated[int, Field(ge=0, le=130)] | None = None
+    role: Annotated[str, Field(max_length=40)] | None = None  # e.g. denunciante, agraviado
     notes: Annotated[str, Field(max_length=1000)] | None = None
 
 

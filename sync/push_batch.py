@@ -232,7 +232,7 @@ class PushWork:
     def _derive(self, works: list[_Incident]) -> dict[str, dict[str, Any]]:
         if not works or self.enricher is None:
             return {}
-        inputs = [_public(w.state.values) for w in works]
+        inputs = [{**_public(w.state.values), "station_id": w.station_id} for w in works]
         return {w.id: d for w, d in zip(works, self.enricher(inputs), strict=True)}
 
     def _incident_write(self, work: _Incident, derived: dict[str, Any]) -> RecordWrite:
@@ -341,3 +341,25 @@ def _updates(change: IncidentChange) -> dict[str, Any]:
 
 def _public(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k != DELETED and not k.startswith("pii.")}
+
+
+def rewrite_derived(
+    record: StoredRecord, derived: dict[str, Any], seq: int, now: int
+) -> RecordWrite:
+    """A new version of a stored incident with only its derived part replaced."""
+    doc = {**record.doc, "seq": seq, "derived": derived}
+    return RecordWrite(
+        collection=record.collection,
+        id=record.id,
+        station_id=record.station_id,
+        seq=seq,
+        deleted=record.deleted,
+        doc=orjson.dumps(doc).decode(),
+        clocks=orjson.dumps(record.clocks).decode(),
+        pii=orjson.dumps(record.pii).decode() if record.pii else None,
+        author_officer=record.author_officer,
+        author_device=record.author_device,
+        chain_n=record.chain_n,
+        updated_ms=now,
+        is_new=False,
+    )

@@ -327,7 +327,7 @@ class _Fleet:
         records: set[tuple[str, str]] = set()
         for i, device in enumerate(self.devices):
             device.faults.faults.enabled = False
-            server = await _fresh_pull(device.client)
+            server = await server_view(device.client)
             records.update(server)
             local = {("incidents", d["id"]): d for d in device.client.incidents()}
             local.update({("patrol_logs", d["id"]): d for d in device.client.log_entries()})
@@ -364,7 +364,7 @@ class _Fleet:
             setattr(self.report, name, getattr(total, name))
 
 
-async def _fresh_pull(client: SyncClient) -> dict[tuple[str, str], dict[str, Any]]:
+async def server_view(client: SyncClient) -> dict[tuple[str, str], dict[str, Any]]:
     """Everything the server gives this device from the start (its pull view)."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     cursor = ""

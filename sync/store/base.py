@@ -156,6 +156,20 @@ class ConflictPage:
     items: list[tuple[int, Conflict]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """One feature of a boundary layer (districts, stations, sectors, streets, ...).
+
+    ``geometry`` is WKB in EPSG:4326; ``props`` holds the layer's other standard columns.
+    """
+
+    layer: str
+    code: str
+    name: str
+    props: dict[str, Any]
+    geometry: bytes
+
+
 class PushUnit(ABC):
     """One push, applied atomically under the store's single-writer lock.
 
@@ -185,9 +199,12 @@ class PushUnit(ABC):
         writes: list[RecordWrite],
         conflicts: list[Conflict],
         heads: list[ChainHead],
-        answer: StoredAnswer,
+        answer: StoredAnswer | None,
     ) -> None:
-        """Write everything of the push; it becomes durable when the unit commits."""
+        """Write everything of the push; it becomes durable when the unit commits.
+
+        ``answer`` is None for server-side rewrites (re-placement after an import).
+        """
 
 
 class Store(ABC):
@@ -270,6 +287,14 @@ class Store(ABC):
     @abstractmethod
     async def chain(self, device_id: str) -> list[StoredRecord]:
         """A device's patrol-log entries in chain order (for verification)."""
+
+    @abstractmethod
+    async def replace_boundaries(self, layer: str, items: list[Boundary]) -> None:
+        """Replace a whole boundary layer at once (an import)."""
+
+    @abstractmethod
+    async def boundaries(self, layer: str) -> list[Boundary]:
+        """A boundary layer's features, ordered by code."""
 
     @abstractmethod
     async def prune_answers(self, older_than_ms: int) -> int:

@@ -12,6 +12,7 @@ import orjson
 
 from sync.errors import AlreadyExists, EnrollmentInvalid
 from sync.store.base import (
+    Boundary,
     ChainHead,
     Conflict,
     Device,
@@ -196,7 +197,20 @@ async def check_chain_and_prune(store: Store) -> None:
         assert await unit.replay("d1", "old") is None
 
 
+async def check_boundaries(store: Store) -> None:
+    first = [Boundary("districts", c, f"D{c}", {"population": 10}, b"\x01wkb") for c in "ba"]
+    await store.replace_boundaries("districts", first)
+    await store.replace_boundaries("sectors", [Boundary("sectors", "s", "S", {}, b"x")])
+    assert [b.code for b in await store.boundaries("districts")] == ["a", "b"]
+    assert (await store.boundaries("districts"))[0] == first[1]
+    await store.replace_boundaries("districts", [first[0]])
+    assert [b.code for b in await store.boundaries("districts")] == ["b"]
+    assert len(await store.boundaries("sectors")) == 1
+    assert await store.boundaries("streets") == []
+
+
 CHECKS: list[Check] = [
+    check_boundaries,
     check_people,
     check_enrollment_once,
     check_enrollment_expiry,

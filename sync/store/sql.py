@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
 from sync.store import sql_tables as t
 from sync.store.base import (
+    Boundary,
     ChainHead,
     Conflict,
     Device,
@@ -250,6 +251,30 @@ class SQLStore(Store):
         )
         return [_stored(row) for row in await self._fetch(query)]
 
+    async def replace_boundaries(self, layer: str, items: list[Boundary]) -> None:
+        rows = [
+            {
+                "layer": layer,
+                "code": b.code,
+                "name": b.name,
+                "props": orjson.dumps(b.props).decode(),
+                "geometry": b.geometry,
+            }
+            for b in items
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(t.boundary).where(t.boundary.c.layer == layer))
+            if rows:
+                await conn.execute(insert(t.boundary), rows)
+
+    async def boundaries(self, layer: str) -> list[Boundary]:
+        b = t.boundary.c
+        query = select(t.boundary).where(b.layer == layer).order_by(b.code)
+        return [
+            Boundary(r.layer, r.code, r.name, orjson.loads(r.props), bytes(r.geometry))
+            for r in await self._fetch(query)
+        ]
+
     async def prune_answers(self, older_than_ms: int) -> int:
         async with self._write_lock, self.engine.begin() as conn:
             result = await conn.execute(
@@ -322,7 +347,7 @@ class _SQLPushUnit(PushUnit):
         writes: list[RecordWrite],
         conflicts: list[Conflict],
         heads: list[ChainHead],
-        answer: StoredAnswer,
+        answer: StoredAnswer | None,
     ) -> None:
         # Driver-level executemany with tuples: Core's per-row dict processing was the
         # largest cost of a 500-change push.
@@ -343,6 +368,8 @@ class _SQLPushUnit(PushUnit):
                 index_elements=["device_id"], set_={"n": head.n, "hash": head.hash}
             )
             await self.conn.execute(stmt)
+        if answer is None:
+            return
         await self.conn.execute(
             insert(t.batch_answer).values(
                 device_id=answer.device_id,

@@ -103,6 +103,15 @@ class BatchAnswerRow(SQLModel, table=True):
     created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class BoundaryRow(SQLModel, table=True):
+    __tablename__ = "boundary"
+    layer: str = Field(primary_key=True)
+    code: str = Field(primary_key=True)
+    name: str
+    props: str = Field(sa_column=Column(Text, nullable=False))
+    geometry: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class CounterRow(SQLModel, table=True):
     __tablename__ = "counter"
     name: str = Field(primary_key=True)
@@ -118,3 +127,4 @@ conflict = ConflictRow.__table__
 chain_head = ChainHeadRow.__table__
 batch_answer = BatchAnswerRow.__table__
 counter = CounterRow.__table__
+boundary = BoundaryRow.__table__
