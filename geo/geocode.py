@@ -1,0 +1,302 @@
+"""Offline geocoder for Peruvian address text.
+
+``Geocoder.from_layers(streets, districts, ...)`` (or ``from_city(city)``), then
+``geocoder.geocode("Jr. Huallaga cdra. 5, Breña", station="st-150105-1")`` returns a
+:class:`GeocodeResult`: a point or None, a quality in ``exact / interpolated / block / street /
+district / failed``, a confidence in [0, 1] and the matched components.
+
+Search scope: the district named in the text, else the district of the reporting station
+(``station=``) or the ``district=`` argument, else the whole city. A name that is only found
+outside the scope, or in several districts at once, loses confidence: a wrong confident answer
+is worse than none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from geo.geocode_fix import FixAssessment, assess_fix
+from geo.geocode_gazetteer import Gazetteer
+from geo.geocode_match import Match, best_match, name_confidence
+from geo.geocode_normalise import normalise
+from geo.geocode_parse import Parsed, parse
+from geo.geocode_reverse import interpolate, reverse_lookup
+from geo.geocode_scope import split_district
+
+__all__ = ["FixAssessment", "GeocodeResult", "Geocoder", "assess_fix"]
+
+QUALITIES = ("exact", "interpolated", "block", "street", "district", "failed")
+OUT_OF_SCOPE = 0.7  # confidence factor for a match found only outside the expected district
+
+
+@dataclass
+class GeocodeResult:
+    """One geocoding answer (lon/lat None when failed)."""
+
+    text: str
+    lon: float | None
+    lat: float | None
+    quality: str
+    confidence: float
+    components: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {
+            "text": self.text,
+            "lon": self.lon,
+            "lat": self.lat,
+            "quality": self.quality,
+            "confidence": self.confidence,
+            "components": self.components,
+        }
+
+
+@dataclass
+class _Answer:
+    xy: tuple[float, float] | None
+    quality: str
+    confidence: float
+    components: dict[str, Any]
+
+
+FAILED = _Answer(None, "failed", 0.0, {})
+
+
+class Geocoder:
+    """Geocodes address text against a :class:`~geo.geocode_gazetteer.Gazetteer`."""
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self.gaz = gazetteer
+
+    @classmethod
+    def from_layers(cls, streets: Any, districts: Any, **layers: Any) -> Geocoder:
+        """Build from GeoDataFrames; ``layers``: lotes, aa_hh, landmarks, stations, aliases."""
+        return cls(Gazetteer.build(streets, districts, **layers))
+
+    @classmethod
+    def from_city(cls, city: Any) -> Geocoder:
+        """Build from a :class:`fixtures.city.City` (or anything with the same attributes)."""
+        return cls.from_layers(
+            city.streets,
+            city.districts,
+            lotes=city.lotes,
+            aa_hh=city.aa_hh,
+            landmarks=city.landmarks,
+            stations=city.stations,
+        )
+
+    def geocode(
+        self, text: str, *, district: str | None = None, station: str | None = None
+    ) -> GeocodeResult:
+        """Geocode one address; ``district``/``station`` give the reporting context."""
+        toks = normalise(text or "").split()
+        context = district or self.gaz.station_district.get(station or "")
+        best = FAILED
+        for code, rest, explicit in split_district(self.gaz, toks):
+            scope = code or context
+            ans = self._dispatch(parse(rest), scope, explicit=code is not None)
+            if code is not None and explicit and ans.quality == "failed" and not rest:
+                ans = self._district_only(code)
+            if ans.confidence > best.confidence or (best is FAILED and ans.quality != "failed"):
+                best = ans
+        return self._result(text, best)
+
+    def _result(self, text: str, ans: _Answer) -> GeocodeResult:
+        if ans.xy is None:
+            return GeocodeResult(text, None, None, "failed", 0.0, ans.components)
+        lon, lat = self.gaz.metric.inverse(ans.xy[0], ans.xy[1])
+        return GeocodeResult(
+            text,
+            round(float(lon), 7),
+            round(float(lat), 7),
+            ans.quality,
+            round(float(ans.confidence), 3),
+            ans.components,
+        )
+
+    def reverse(
+        self, lon: float, lat: float, max_distance_m: float = 150.0
+    ) -> dict[str, Any] | None:
+        """Nearest street segment, the house number there, and the district (or None)."""
+        return reverse_lookup(self.gaz, lon, lat, max_distance_m)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _dispatch(self, p: Parsed, scope: str | None, explicit: bool) -> _Answer:
+        if p.kind in ("number", "block", "street"):
+            return self._street(p, scope)
+        if p.kind == "intersection":
+            return self._intersection(p, scope)
+        if p.kind == "mzlt":
+            return self._mzlt(p, scope)
+        if p.kind == "landmark":
+            return self._landmark(p, scope)
+        return FAILED
+
+    def _district_only(self, code: str) -> _Answer:
+        d = self.gaz.districts[code]
+        return _Answer(d["xy"], "district", 0.3, {"district_code": code, "district": d["name"]})
+
+    def _search(
+        self, table: dict, query: str | None, scope: str | None
+    ) -> tuple[list[Match], float]:
+        """Matches in scope, else city-wide with a confidence factor."""
+        if not query:
+            return [], 0.0
+        local = best_match(query, table.get(scope, {})) if scope else []
+        if local and local[0].score >= 90:
+            return local, 1.0
+        wide = best_match(query, table[None])
+        if local and (not wide or local[0].score >= wide[0].score - 3):
+            return local, 1.0
+        return wide, (OUT_OF_SCOPE if scope else 1.0)
+
+    def _districts_of(self, entries: list[int], kind: str) -> set:
+        items = (
+            self.gaz.streets
+            if kind == "street"
+            else self.gaz.aahh
+            if kind == "aahh"
+            else self.gaz.landmarks
+        )
+        return {items[e].district if kind == "street" else items[e]["district"] for e in entries}
+
+    # -- forms ----------------------------------------------------------------------------
+
+    def _street(self, p: Parsed, scope: str | None) -> _Answer:
+        matches, factor = self._search(self.gaz.street_keys, p.street, scope)
+        if not matches:
+            return FAILED
+        m = matches[0]
+        entries = self._prefer_type(m.entries, p.street_type)
+        conf = name_confidence(m.score, m.margin) * factor
+        if p.kind == "number" and p.number is not None:
+            hits = [(e, s) for e in entries if (s := self._segment_for(e, p.number)) is not None]
+            if hits:
+                e, seg = hits[0]
+                conf *= 1.0 if len(hits) == 1 else 0.4
+                xy = interpolate(self.gaz, seg, p.number)
+                return _Answer(xy, "interpolated", conf, self._comp(e, seg, number=p.number))
+        if p.kind == "block" and p.block is not None:
+            hits = [
+                (e, s)
+                for e in entries
+                if (s := self._segment_for(e, p.block * 100, any_side=True)) is not None
+            ]
+            if hits:
+                e, seg = hits[0]
+                conf *= 0.97 if len(hits) == 1 else 0.4
+                return _Answer(
+                    self._midpoint(seg), "block", conf, self._comp(e, seg, block=p.block)
+                )
+        e = entries[0]
+        street = self.gaz.streets[e]
+        seg = int(street.segs[len(street.segs) // 2])
+        cap = 0.35 if (p.number is not None or p.block is not None) else 0.5
+        conf = min(conf * (1.0 if len(entries) == 1 else 0.5), cap)
+        return _Answer(self._midpoint(seg), "street", conf, self._comp(e, seg))
+
+    def _prefer_type(self, entries: list[int], stype: str | None) -> list[int]:
+        if stype is None:
+            return entries
+        same = [e for e in entries if self.gaz.streets[e].stype == stype]
+        return same + [e for e in entries if e not in same]
+
+    def _segment_for(self, entry: int, number: int, any_side: bool = False) -> int | None:
+        """The segment of ``entry`` whose range holds ``number`` (a cuadra if ``any_side``)."""
+        odd = number % 2 == 1
+        for seg in self.gaz.streets[entry].seg_list:
+            fl, tl, fr, tr = self.gaz.ranges[seg]
+            if any_side:
+                if number // 100 == min(fl, fr) // 100 or fl <= number <= tl or fr <= number <= tr:
+                    return seg
+            elif (fl <= number <= tl) if odd else (fr <= number <= tr):
+                return seg
+        return None
+
+    def _midpoint(self, seg: int) -> tuple[float, float]:
+        g = self.gaz
+        return ((g.x0[seg] + g.x1[seg]) / 2, (g.y0[seg] + g.y1[seg]) / 2)
+
+    def _comp(self, entry: int, seg: int, **extra: Any) -> dict[str, Any]:
+        st = self.gaz.streets[entry]
+        d = self.gaz.districts.get(st.district or "", {})
+        return {
+            "street": st.label,
+            "street_type": st.stype,
+            "district_code": st.district,
+            "district": d.get("name"),
+            "segment": self.gaz.seg_code[seg],
+            **extra,
+        }
+
+    def _intersection(self, p: Parsed, scope: str | None) -> _Answer:
+        ma, fa = self._search(self.gaz.street_keys, p.street, scope)
+        mb, fb = self._search(self.gaz.street_keys, p.street2, scope)
+        found = []
+        for a in ma[:3]:
+            for b in mb[:3]:
+                for ea in a.entries:
+                    for eb in b.entries:
+                        sa, sb = self.gaz.streets[ea], self.gaz.streets[eb]
+                        common = (
+                            sa.nodes & sb.nodes
+                            if ea != eb and sa.district == sb.district
+                            else set()
+                        )
+                        if common:
+                            conf = min(
+                                name_confidence(a.score, a.margin),
+                                name_confidence(b.score, b.margin),
+                            )
+                            found.append(
+                                (a.score + b.score, conf * min(fa, fb), ea, eb, min(common))
+                            )
+        if not found:
+            return FAILED
+        found.sort(key=lambda f: -f[0])
+        total, conf, ea, eb, node = found[0]
+        rivals = {f[4] for f in found if f[0] >= total - 4 and f[4] != node}
+        if rivals:
+            conf *= 0.4
+        comp = {
+            **self._comp(ea, int(self.gaz.streets[ea].segs[0])),
+            "cross_street": self.gaz.streets[eb].label,
+        }
+        comp.pop("segment")
+        return _Answer((node[0] / 2, node[1] / 2), "exact", conf, comp)
+
+    def _mzlt(self, p: Parsed, scope: str | None) -> _Answer:
+        matches, factor = self._search(self.gaz.aahh_keys, p.aahh, scope)
+        if not matches:
+            return FAILED
+        m = matches[0]
+        conf = name_confidence(m.score, m.margin) * factor * (1.0 if len(m.entries) == 1 else 0.4)
+        k = m.entries[0]
+        area = self.gaz.aahh[k]
+        comp = {
+            "aa_hh": area["name"],
+            "aa_hh_code": area["code"],
+            "district_code": area["district"],
+            "mz": p.mz,
+            "lt": p.lt,
+        }
+        if p.mz is not None and p.lt is not None and (k, p.mz, p.lt) in self.gaz.lotes:
+            return _Answer(self.gaz.lotes[(k, p.mz, p.lt)], "exact", conf, comp)
+        if p.mz is not None and (k, p.mz) in self.gaz.manzanas:
+            return _Answer(self.gaz.manzanas[(k, p.mz)], "block", min(conf, 0.5), comp)
+        return _Answer(area["xy"], "street", min(conf, 0.3), comp)
+
+    def _landmark(self, p: Parsed, scope: str | None) -> _Answer:
+        query = f"{p.landmark_kind} {p.landmark or ''}".strip()
+        matches, factor = self._search(self.gaz.landmark_keys, query, scope)
+        matches = [m for m in matches if m.key.split(" ", 1)[0] == p.landmark_kind]
+        if not matches:
+            return FAILED
+        m = matches[0]
+        conf = name_confidence(m.score, m.margin) * factor * (1.0 if len(m.entries) == 1 else 0.4)
+        lm = self.gaz.landmarks[m.entries[0]]
+        comp = {"landmark": lm["label"], "district_code": lm["district"]}
+        return _Answer(lm["xy"], "exact", conf, comp)

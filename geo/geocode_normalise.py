@@ -1,0 +1,129 @@
+"""Normalisation of Peruvian address text into canonical tokens.
+
+``normalise("Av. Los Próceres N° 1234, San Juan de Lurigancho")`` gives
+``"av los proceres nro 1234 , san juan de lurigancho"``: lower case, no accents (ñ -> n),
+canonical markers for street types (``av jr ca psje prol``), ``cdra`` (cuadra), ``nro``,
+``mz``/``lt``, ``aahh`` and ``esq``; commas and dashes kept as a ``,`` separator token.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STREET_TYPES = ("av", "jr", "ca", "psje", "prol", "ovalo", "carretera", "malecon")
+
+# (pattern, replacement), applied in order to the folded text; words are \b-delimited.
+_RULES: list[tuple[str, str]] = [
+    (
+        r"\ba\s*\.?\s*a\s*\.?\s*h\s*\.?\s*h\b\.?|\basentamiento\s+humano\b|\basent\.?\s+humano\b",
+        " aahh ",
+    ),
+    (r"\ba\s*\.\s*h\b\.?|\bah\b\.?", " aahh "),
+    (r"\bmanzana\b|\bmz\b\.?", " mz "),
+    (r"\blote\b|\blt\b\.?|\blte\b\.?", " lt "),
+    (r"\bavenida\b|\bavda\b\.?|\bav\b\.?", " av "),
+    (r"\bjiron\b|\bjr\b\.?|\bjiro\b", " jr "),
+    (r"\bcalle\b|\bcll?\b\.?|\bca\b\.?", " ca "),
+    (r"\bpasaje\b|\bpsje?\b\.?|\bpje\b\.?|\bpsj\b\.?", " psje "),
+    (r"\bprolongacion\b|\bprol\b\.?", " prol "),
+    (r"\bcuadra\b|\bcdra\b\.?|\bcda\b\.?|\bcdr\b\.?|\bcuad\b\.?", " cdra "),
+    (r"(?:\bn\s*[°º]|\bnumero\b|\bnum\b\.?|\bnro\b\.?|\bno\b\.?|\bn\b\.?)\s*(?=\d)", " nro "),
+    (r"#\s*", " nro "),
+    (r"\bcruce\s+de\b|\bcruce\b|\besquina\b|\besq\b\.?", " esq "),
+    (
+        r"\bi\s*\.\s*e\b\.?|\bie\b|\binstitucion\s+educativa\b|\bescuela\b|\bcolegio\b|\bcol\b\.",
+        " colegio ",
+    ),
+    (r"\biglesia\b|\bparroquia\b", " iglesia "),
+    (r"\bcomisaria\b|\bcpnp\b|\bcomisaria\s+pnp\b", " comisaria "),
+    (r"\bmercado\b|\bmdo\b\.?", " mercado "),
+    (r"\bparque\b|\bpque\b\.?", " parque "),
+]
+# One pass with every rule as a named alternative (leftmost match wins, then rule order).
+_ONE_PASS = re.compile("|".join(f"(?P<r{i}>{p})" for i, (p, _) in enumerate(_RULES)))
+_REPLACEMENTS = {f"r{i}": r for i, (_, r) in enumerate(_RULES)}
+_SEPARATORS = re.compile(r"\s[-–—]\s|,|;|\(|\)")
+_PUNCT = re.compile(r"[^a-z0-9, ]+")
+_SPACES = re.compile(r"\s+")
+_GLUED = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z]{2,})")  # "mz.b12" "lt12" "123a"? keep 123a
+
+#: Phrases officers put before the address; removed at the start of the text or of a part.
+FILLERS = (
+    "a la altura de la",
+    "a la altura del",
+    "a la altura de",
+    "altura de la",
+    "altura del",
+    "altura de",
+    "a la altura",
+    "altura",
+    "frente a la",
+    "frente al",
+    "frente a",
+    "frente de",
+    "frente",
+    "cerca de la",
+    "cerca del",
+    "cerca de",
+    "cerca a la",
+    "cerca al",
+    "cerca a",
+    "cerca",
+    "al costado de la",
+    "al costado del",
+    "al costado de",
+    "costado de",
+    "al costado",
+    "ref",
+    "referencia",
+    "por la",
+    "por el",
+    "por",
+    "en la",
+    "en el",
+    "en",
+    "a la",
+    "al",
+    "del",
+    "altura de la cdra",
+    "entre",
+)
+_FILLERS_BY_HEAD: dict[str, list[tuple[str, ...]]] = {}
+for _phrase in sorted((tuple(f.split()) for f in FILLERS), key=len, reverse=True):
+    _FILLERS_BY_HEAD.setdefault(_phrase[0], []).append(_phrase)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents (ñ -> n), keeping ° and # for the number markers."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def normalise(text: str) -> str:
+    """Canonical token string for parsing and matching (see module docstring)."""
+    t = fold(text)
+    t = _SEPARATORS.sub(" , ", t)
+    t = t.replace("º", "°")
+    t = _ONE_PASS.sub(lambda m: _REPLACEMENTS[m.lastgroup or ""], t)
+    t = _PUNCT.sub(" ", t)
+    t = _GLUED.sub(" ", t)
+    return _SPACES.sub(" ", t).strip(" ,")
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised tokens of ``text``."""
+    return normalise(text).split()
+
+
+def strip_fillers(toks: list[str]) -> list[str]:
+    """Remove leading filler phrases ("a la altura de", "frente al", "por" ...)."""
+    changed = True
+    while changed and toks:
+        changed = False
+        for phrase in _FILLERS_BY_HEAD.get(toks[0], ()):
+            if tuple(toks[: len(phrase)]) == phrase and len(toks) > len(phrase):
+                toks = toks[len(phrase) :]
+                changed = True
+                break
+    return toks
