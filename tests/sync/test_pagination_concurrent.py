@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -35,7 +36,7 @@ from sync.store.base import (
     StoredRecord,
 )
 from sync.store.sql import SQLStore
-from tests.server_process import own_postgres_database, seed_database
+from tests.server_process import ServerProcess, own_postgres_database, seed_database
 from tests.support import incident, new_id, store_params
 
 WRITERS = 4
@@ -96,11 +97,29 @@ class Shared:
     done: bool = False
 
 
+Push = Callable[[dict[str, Any]], Awaitable[bytes]]
+Pull = Callable[[int, int], Awaitable[bytes]]
+
+
+def engine_push(engine: SyncEngine, who: Identity) -> Push:
+    async def push(body: dict[str, Any]) -> bytes:
+        return (await engine.push(who, body)).answer
+
+    return push
+
+
+def engine_pull(engine: SyncEngine, who: Identity) -> Pull:
+    async def pull(cursor: int, limit: int) -> bytes:
+        return await engine.pull(who, str(cursor), limit)
+
+    return pull
+
+
 async def writer(
-    engine: SyncEngine, who: Identity, shared: Shared, rng: random.Random, clock: HybridClock
+    push: Push, shared: Shared, rng: random.Random, clock: HybridClock, batches: int = BATCHES
 ) -> None:
     """Push small batches: mostly new incidents, some updates of anyone's earlier ones."""
-    for _ in range(BATCHES):
+    for _ in range(batches):
         changes = []
         for _ in range(rng.randint(1, 4)):
             if shared.ids and rng.random() < 0.3:
@@ -109,8 +128,8 @@ async def writer(
                 changes.append(incident(rid, clock, fields))
             else:
                 changes.append(incident(new_id(), clock))
-        outcome = await engine.push(who, {"batch_id": new_id(), "changes": changes})
-        for result in orjson.loads(outcome.answer)["results"]:
+        answer = await push({"batch_id": new_id(), "changes": changes})
+        for result in orjson.loads(answer)["results"]:
             assert result["status"] in ("applied", "unchanged"), result
             shared.acked.append((result["id"], result["seq"]))
             if result["id"] not in shared.ids:
@@ -119,14 +138,14 @@ async def writer(
 
 
 async def reader(
-    engine: SyncEngine, who: Identity, shared: Shared, rng: random.Random
+    pull: Pull, shared: Shared, rng: random.Random
 ) -> tuple[dict[str, dict[str, Any]], int]:
     """Page from 0 until caught up after the writers stopped; the last version seen per id."""
     seen: dict[str, dict[str, Any]] = {}
     cursor, pages = 0, 0
     while True:
         finished = shared.done  # read before the pull: a page after this sees all writes
-        page = orjson.loads(await engine.pull(who, str(cursor), rng.randint(1, 7)))
+        page = orjson.loads(await pull(cursor, rng.randint(1, 7)))
         pages += 1
         seqs = [change["seq"] for change in page["changes"]]
         assert all(s > cursor for s in seqs), f"seq {min(seqs)} after cursor {cursor}"
@@ -140,15 +159,15 @@ async def reader(
             await asyncio.sleep(0.001)
 
 
-async def final_state(engine: SyncEngine, who: Identity) -> dict[str, dict[str, Any]]:
-    page = orjson.loads(await engine.pull(who, "0", 100_000))
+async def final_state(pull: Pull) -> dict[str, dict[str, Any]]:
+    page = orjson.loads(await pull(0, 100_000))
     assert not page["has_more"]
     return {change["id"]: change for change in page["changes"]}
 
 
-async def database_for(kind: str, tmp_path: Path) -> str:
+async def database_for(kind: str, tmp_path: Path, name: str = "ronda_paging") -> str:
     if kind == "postgres":
-        return await own_postgres_database("ronda_paging")
+        return await own_postgres_database(name)
     return f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
 
 
@@ -165,20 +184,35 @@ async def test_pull_pages_skip_nothing_under_concurrent_writers(kind: str, tmp_p
     authors = [people.officer_a, people.officer_a2, people.chief_a]
     try:
         reading = [
-            asyncio.create_task(reader(SyncEngine(s), people.chief_a, shared, rng)) for s in readers
+            asyncio.create_task(reader(engine_pull(SyncEngine(s), people.chief_a), shared, rng))
+            for s in readers
         ]
         await asyncio.gather(
             *(
-                writer(SyncEngine(s), authors[i % 3], shared, random.Random(i), HybridClock())
+                writer(
+                    engine_push(SyncEngine(s), authors[i % 3]),
+                    shared,
+                    random.Random(i),
+                    HybridClock(),
+                )
                 for i, s in enumerate(writers)
             )
         )
         shared.done = True
         results = await asyncio.gather(*reading)
-        final = await final_state(SyncEngine(readers[0]), people.chief_a)
+        final = await final_state(engine_pull(SyncEngine(readers[0]), people.chief_a))
     finally:
         for store in [*writers, *readers]:
             await store.close()
+    check(final, shared, results)
+
+
+def check(
+    final: dict[str, dict[str, Any]],
+    shared: Shared,
+    results: list[tuple[dict[str, dict[str, Any]], int]],
+) -> None:
+    """Each reader ends with the final version of every acknowledged record."""
     assert set(final) == {rid for rid, _ in shared.acked}
     for rid, seq in shared.acked:
         assert final[rid]["seq"] >= seq
@@ -188,3 +222,58 @@ async def test_pull_pages_skip_nothing_under_concurrent_writers(kind: str, tmp_p
         stale = [rid for rid in final if seen[rid] != final[rid]]
         assert not stale, f"{len(stale)} records seen only in an older version"
         assert pages > len(final) // 7
+
+
+def http_push(http: httpx.AsyncClient, token: str) -> Push:
+    async def push(body: dict[str, Any]) -> bytes:
+        response = await http.post("/v1/sync/push", json=body, headers=_auth(token))
+        assert response.status_code == 200, response.text
+        return response.content
+
+    return push
+
+
+def http_pull(http: httpx.AsyncClient, token: str) -> Pull:
+    async def pull(cursor: int, limit: int) -> bytes:
+        params = {"cursor": str(cursor), "limit": str(limit)}
+        response = await http.get("/v1/sync/pull", params=params, headers=_auth(token))
+        assert response.status_code == 200, response.text
+        return response.content
+
+    return pull
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", store_params())
+async def test_pull_pages_skip_nothing_across_two_server_processes(
+    kind: str, tmp_path: Path
+) -> None:
+    """Two uvicorn processes on one database: writers use both, readers page from both."""
+    url = await database_for(kind, tmp_path, "ronda_paging_http")
+    people = await seed_database(url)
+    tokens = people.tokens
+    rng = random.Random(42)
+    shared = Shared()
+    async with (
+        ServerProcess(url, tmp_path / "one") as one,
+        ServerProcess(url, tmp_path / "two") as two,
+        httpx.AsyncClient(base_url=one.base_url, timeout=60) as http_one,
+        httpx.AsyncClient(base_url=two.base_url, timeout=60) as http_two,
+    ):
+        https = [http_one, http_two]
+        writers = [http_push(https[i % 2], tokens[("off-a", "off-a2")[i % 2]]) for i in range(4)]
+        reading = [
+            asyncio.create_task(reader(http_pull(http, tokens["chief-a"]), shared, rng))
+            for http in https
+        ]
+        await asyncio.gather(
+            *(writer(w, shared, random.Random(i), HybridClock(), 15) for i, w in enumerate(writers))
+        )
+        shared.done = True
+        results = await asyncio.gather(*reading)
+        final = await final_state(http_pull(http_one, tokens["chief-a"]))
+    check(final, shared, results)
