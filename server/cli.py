@@ -245,3 +245,72 @@ def simulate(
     click.echo(report.summary())
     if not report.converged:
         raise SystemExit(1)
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["districts", "stations", "sectors", "streets"]))
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--crs", default=None, help="CRS to assume when the file declares none.")
+@click.option("--invalid", type=click.Choice(["repair", "refuse"]), default="repair")
+@click.option("--layer", default=None, help="Layer of a multi-layer file (GeoPackage).")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Column mapping, e.g. -o code_column=IDDIST -o name_column=NOMBDIST.",
+)
+@click.pass_obj
+def import_layer(
+    settings: Settings,
+    kind: str,
+    path: str,
+    crs: str | None,
+    invalid: str,
+    layer: str | None,
+    options: tuple[str, ...],
+) -> None:
+    """Import a boundary layer (replacing the old one) and re-place the incidents."""
+    from geo import importer
+    from geo.errors import GeoError
+    from server.places import load_places, store_layer
+
+    mapping = dict(_option(o) for o in options)
+    reader = getattr(importer, f"import_{kind}")
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"Importando / importing {kind}", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{kind}: {stage}", completed=done, total=total or None)
+
+        try:
+            bset = reader(path, crs=crs, invalid=invalid, layer=layer, progress=progress, **mapping)
+        except GeoError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message} {exc.details}") from exc
+        except TypeError as exc:
+            raise click.ClickException(f"unknown option for {kind}: {exc}") from exc
+
+    async def work(store: Store) -> tuple[int, int]:
+        count = await store_layer(store, kind, bset.frame)
+        engine = build_engine(settings, store)
+        places = await load_places(store)
+        engine.enricher = places.enrich if places else None
+        return count, await engine.rederive()
+
+    with console.status("Reubicando incidentes / re-placing incidents"):
+        count, moved = _with_store(settings, work)
+    for item in bset.repaired:
+        console.print(f"[yellow]repaired[/] row {item['row']} {item['name']}: {item['reason']}")
+    for item in bset.dropped:
+        console.print(f"[red]dropped[/] row {item['row']} {item['name']}: {item['reason']}")
+    click.echo(
+        f"{kind}: {count} features from {path} (CRS {bset.source_crs}); {moved} incidents re-placed"
+    )
+
+
+def _option(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()

@@ -7,6 +7,7 @@ fix is checked and placed; text without a usable fix is geocoded first; the answ
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -143,18 +144,27 @@ class Places:
 
 
 async def load_places(store: Store) -> Places | None:
-    """Build placement (and geocoding, if streets exist) from the store; None without districts."""
-    layers = {name: boundaries_to_frame(await store.boundaries(name)) for name in LAYERS}
-    districts = layers["districts"]
-    if districts.empty:
+    """Placement (and geocoding, if streets exist) from the store; None without districts.
+
+    Building the indexes takes seconds on a city-sized street network, so it runs in a
+    worker thread and the event loop keeps serving.
+    """
+    layers = {name: await store.boundaries(name) for name in LAYERS}
+    if not layers["districts"]:
         return None
-    optional = {k: (None if layers[k].empty else layers[k]) for k in ("stations", "sectors")}
+    return await asyncio.to_thread(build_places, layers)
+
+
+def build_places(layers: dict[str, list[Boundary]]) -> Places:
+    frames = {name: boundaries_to_frame(items) for name, items in layers.items()}
+    districts = frames["districts"]
+    optional = {k: (None if frames[k].empty else frames[k]) for k in ("stations", "sectors")}
     placer = Placer.from_layers(districts, optional["stations"], optional["sectors"])
     geocoder = None
-    if not layers["streets"].empty:
-        extra = {k: layers[k] for k in ("aa_hh", "lotes", "landmarks", "stations")}
+    if not frames["streets"].empty:
+        extra = {k: frames[k] for k in ("aa_hh", "lotes", "landmarks", "stations")}
         extra = {k: v for k, v in extra.items() if not v.empty}
-        geocoder = Geocoder.from_layers(layers["streets"], districts, **extra)
+        geocoder = Geocoder.from_layers(frames["streets"], districts, **extra)
     minx, miny, maxx, maxy = (float(v) for v in districts.total_bounds)
     assert all(math.isfinite(v) for v in (minx, miny, maxx, maxy))
     return Places(placer, geocoder, (minx, miny, maxx, maxy))

@@ -143,7 +143,16 @@ async def revoke_device(request: Request) -> Response:
     return json_response({"device_id": device_id, "revoked": True})
 
 
+async def reload_places(request: Request) -> Response:
+    await require(request, "admin")
+    from server.app import reload_places as rebuild
+
+    loaded = await rebuild(ctx(request))
+    return json_response({"placement": loaded})
+
+
 routes = [
+    Route("/v1/admin/places/reload", reload_places, methods=["POST"]),
     Route("/v1/enroll", enroll, methods=["POST"]),
     Route("/v1/admin/stations", put_station, methods=["POST"]),
     Route("/v1/admin/stations", list_stations, methods=["GET"]),
