@@ -1,0 +1,89 @@
+"""Every setting is documented in docs/operations.md, under the name the environment uses."""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from server.settings import Settings
+
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+
+
+def leaves(model: type[BaseModel], path: tuple[str, ...] = ()) -> list[tuple[str, FieldInfo]]:
+    """(env var name, field) of every leaf setting, walking nested models."""
+    out: list[tuple[str, FieldInfo]] = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            out += leaves(annotation, (*path, name))
+        else:
+            out.append(("RONDA_" + "__".join((*path, name)).upper(), field))
+    return out
+
+
+SETTINGS = leaves(Settings)
+
+
+def doc_rows() -> dict[str, str]:
+    rows = {}
+    for line in OPERATIONS.read_text(encoding="utf-8").splitlines():
+        found = re.match(r"^\| `(RONDA_[A-Z_]+)` \|", line)
+        if found:
+            rows[found.group(1)] = line
+    return rows
+
+
+def rendered(default: Any) -> str:
+    return default if isinstance(default, str) else json.dumps(default)
+
+
+def test_settings_are_found() -> None:
+    assert len(SETTINGS) >= 10
+    assert all("__" in name for name, _ in SETTINGS)
+
+
+@pytest.mark.parametrize(("env", "field"), SETTINGS, ids=[name for name, _ in SETTINGS])
+def test_setting_is_documented_with_its_default(env: str, field: FieldInfo) -> None:
+    rows = doc_rows()
+    assert env in rows, f"{env} is not in a settings table of docs/operations.md"
+    assert f"`{rendered(field.default)}`" in rows[env], f"{env}: default not documented"
+    meaning = rows[env].split("|")[3].strip()
+    assert len(meaning) > 10, f"{env}: meaning not documented"
+
+
+def test_no_stale_setting_is_documented() -> None:
+    known = {name for name, _ in SETTINGS}
+    assert set(doc_rows()) <= known
+
+
+def other_value(field: FieldInfo) -> Any:
+    """A valid value different from the default, to show the env var is really read."""
+    default, annotation = field.default, field.annotation
+    if typing.get_origin(annotation) is typing.Literal:
+        return next(v for v in typing.get_args(annotation) if v != default)
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int | float):
+        return default + 1
+    if isinstance(default, list):
+        return ["analyst"]
+    return default + "x"
+
+
+@pytest.mark.parametrize(("env", "field"), SETTINGS, ids=[name for name, _ in SETTINGS])
+def test_env_var_name_is_the_one_read(
+    env: str, field: FieldInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = other_value(field)
+    monkeypatch.setenv(env, value if isinstance(value, str) else json.dumps(value))
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    group, name = env.removeprefix("RONDA_").lower().split("__")
+    assert getattr(getattr(settings, group), name) == value
