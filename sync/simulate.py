@@ -159,6 +159,7 @@ class SimulationReport:
     server_errors: int = 0
     clock_corrections: int = 0
     offline_syncs: int = 0  # syncs given up after every retry (the device tries later)
+    rejected_codes: dict[str, int] = field(default_factory=dict)  # kept on the devices
     records: int = 0
     converged: bool = False
     mismatches: list[str] = field(default_factory=list)
@@ -346,6 +347,9 @@ class _Fleet:
         total = ClientStats()
         for device in self.devices:
             total.add(device.client.stats)
+            for refused in device.client.rejected():
+                code = str(refused.error.get("code"))
+                self.report.rejected_codes[code] = self.report.rejected_codes.get(code, 0) + 1
             for name in ("lost_responses", "duplicates", "stale_replays", "server_errors"):
                 value = getattr(self.report, name) + getattr(device.faults.counts, name)
                 setattr(self.report, name, value)
