@@ -15,17 +15,20 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.app import create_app
 from server.settings import Settings
 from sync.client import Offline, RetryPolicy, SyncClient
-from sync.clock import now_ms
+from sync.clock import HybridClock, now_ms
+from sync.engine import SyncEngine
 from sync.identity import create_device_token
 from sync.simulate import server_view
 from sync.store.base import Officer, Station
 from sync.store.sql import SQLStore
+from tests.support import batch, incident, new_id, seed_people
 
 INCIDENTS = 3
 FIELDS = {
@@ -255,3 +258,28 @@ def _knowingly_replaced(w: dict[str, Any], writes: list[dict[str, Any]]) -> bool
         if o["device"] == w["device"] or o["base_seq"] >= w["seq"]:
             return True
     return False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug (sync/merge.py merge_fields, the `elif old != value` branch): an older "
+    "write delivered again under a new batch id after the same device's newer write is "
+    "logged as a conflict the device lost to itself (promise 2: no duplicate effect)",
+)
+async def test_the_same_older_change_again_logs_no_conflict(tmp_path: Path) -> None:
+    store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 's.db'}", sqlite_synchronous="NORMAL")
+    await store.open()
+    try:
+        people = await seed_people(store)
+        engine = SyncEngine(store)
+        clock = HybridClock()
+        rid = new_id()
+        first = incident(rid, clock, {"category": "robo", "occurred_at": _AT, "status": "open"})
+        second = incident(rid, clock, {"status": "closed"})
+        await engine.push(people.officer_a, batch([first]))
+        await engine.push(people.officer_a, batch([second]))
+        again = orjson.loads((await engine.push(people.officer_a, batch([first]))).answer)
+        assert again["results"][0]["conflicts"] == 0
+        assert await store.conflicts(None, 0, 100) == []
+    finally:
+        await store.close()
