@@ -94,11 +94,11 @@ class Geocoder:
         toks = normalise(text or "").split()
         context = district or self.gaz.station_district.get(station or "")
         best = FAILED
-        for code, rest, explicit in split_district(self.gaz, toks):
+        for code, rest, _ in split_district(self.gaz, toks):
             scope = code or context
-            ans = self._dispatch(parse(rest), scope, explicit=code is not None)
-            if code is not None and explicit and ans.quality == "failed" and not rest:
-                ans = self._district_only(code)
+            ans = self._dispatch(parse(rest), scope)
+            if code is not None and ans.quality == "failed":
+                ans = self._district_only(code)  # at least the district the text names
             if ans.confidence > best.confidence or (best is FAILED and ans.quality != "failed"):
                 best = ans
         return self._result(text, best)
@@ -124,7 +124,7 @@ class Geocoder:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def _dispatch(self, p: Parsed, scope: str | None, explicit: bool) -> _Answer:
+    def _dispatch(self, p: Parsed, scope: str | None) -> _Answer:
         if p.kind in ("number", "block", "street"):
             return self._street(p, scope)
         if p.kind == "intersection":

@@ -38,6 +38,9 @@ def split_district(gaz: Gazetteer, toks: list[str]) -> list[tuple[str | None, li
         if code is not None:
             return [(code, [t for t in toks[:cut] if t != ","], True)]
     words = [t for t in toks if t != ","]
+    whole = _district(gaz, words, BARE_SUFFIX)
+    if whole is not None:
+        return [(whole, [], True)]
     for n in range(min(MAX_WORDS, len(words) - 1), 0, -1):
         if words[-n].isdigit() or words[-n] in MARKERS:
             continue  # "447 san juan de lurigancho": the number is not part of the name

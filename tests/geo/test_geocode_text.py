@@ -1,0 +1,87 @@
+"""Normalisation and parsing of Peruvian address text."""
+
+from __future__ import annotations
+
+import pytest
+
+from geo.geocode_normalise import normalise, strip_fillers, tokens
+from geo.geocode_parse import landmark_kind, parse
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Av. Los Próceres N° 1234", "av los proceres nro 1234"),
+        ("AVENIDA los proceres #1234", "av los proceres nro 1234"),
+        ("Jirón Huallaga cdra. 5", "jr huallaga cdra 5"),
+        ("Jr Huallaga Cda 5", "jr huallaga cdra 5"),
+        ("Calle Tacna nro. 12", "ca tacna nro 12"),
+        ("Cl. Tacna No 12", "ca tacna nro 12"),
+        ("Psje. Las Rosas", "psje las rosas"),
+        ("Pje Las Rosas", "psje las rosas"),
+        ("Prolongación Huánuco 300", "prol huanuco 300"),
+        ("AA.HH. Señor de los Milagros Mz.B Lt.12", "aahh senor de los milagros mz b lt 12"),
+        ("A.H. Los Olivos manzana b lote 12", "aahh los olivos mz b lt 12"),
+        ("Asentamiento Humano Keiko Sofía Mz. C Lote 3", "aahh keiko sofia mz c lt 3"),
+        ("esq. Av. Brasil con Jr. Ucayali", "esq av brasil con jr ucayali"),
+        ("Jr. Tacna 123 - Breña", "jr tacna 123 , brena"),
+        ("I.E. José Olaya", "colegio jose olaya"),
+        ("Parroquia San Pedro", "iglesia san pedro"),
+    ],
+)
+def test_normalise(text: str, expected: str) -> None:
+    assert normalise(text) == expected
+
+
+def test_fillers_are_stripped_only_at_the_start() -> None:
+    assert strip_fillers(tokens("a la altura de Av. Brasil 123")) == ["av", "brasil", "123"]
+    assert strip_fillers(tokens("frente al Mercado Central")) == ["mercado", "central"]
+    assert strip_fillers(tokens("Jr. 28 de Julio 456")) == ["jr", "28", "de", "julio", "456"]
+
+
+def test_parse_number_and_names_with_numbers() -> None:
+    p = parse(tokens("Av. Los Próceres 1234"))
+    assert (p.kind, p.street_type, p.street, p.number) == ("number", "av", "los proceres", 1234)
+    p = parse(tokens("Jr. 28 de Julio 456"))
+    assert (p.kind, p.street, p.number) == ("number", "28 de julio", 456)
+    p = parse(tokens("Av. 2 de Mayo"))
+    assert (p.kind, p.street, p.number) == ("street", "2 de mayo", None)
+
+
+def test_parse_block() -> None:
+    p = parse(tokens("Jr. Huallaga cdra. 5"))
+    assert (p.kind, p.street_type, p.street, p.block) == ("block", "jr", "huallaga", 5)
+    assert parse(tokens("altura de la cuadra 7 de Av. Brasil")).kind in (
+        "block",
+        "street",
+        "unknown",
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Av. Brasil con Jr. Ucayali",
+        "esquina Av. Brasil y Jr. Ucayali",
+        "esq. Av Brasil con Jr Ucayali",
+        "cruce de Av. Brasil con Ucayali",
+        "Av. Brasil esquina con Jr. Ucayali",
+        "Av. Brasil y Jr. Ucayali",
+    ],
+)
+def test_parse_intersection(text: str) -> None:
+    p = parse(tokens(text))
+    assert (p.kind, p.street, p.street2) == ("intersection", "brasil", "ucayali")
+
+
+def test_parse_mzlt_and_landmarks() -> None:
+    p = parse(tokens("AA.HH. Los Olivos Mz. B Lt. 12"))
+    assert (p.kind, p.aahh, p.mz, p.lt) == ("mzlt", "los olivos", "B", 12)
+    p = parse(tokens("Villa Hermosa Mz.C Lt.4"))
+    assert (p.kind, p.aahh, p.mz, p.lt) == ("mzlt", "villa hermosa", "C", 4)
+    p = parse(tokens("frente al colegio José Olaya"))
+    assert (p.kind, p.landmark_kind, p.landmark) == ("landmark", "colegio", "jose olaya")
+    p = parse(tokens("cerca del Colerio Melitón Carbajal"))
+    assert (p.kind, p.landmark_kind) == ("landmark", "colegio")
+    assert landmark_kind("av") is None and landmark_kind("mercaddo") == "mercado"
+    assert parse([]).kind == "unknown"
