@@ -82,4 +82,3 @@ def app_store(served: Served) -> Store:
 def people(served: Served) -> People:
     """Two stations and a device per role; tokens in ``people.tokens[officer_id]``."""
     return served.people
-
