@@ -268,6 +268,7 @@ def _admin_answer_schemas() -> dict[str, Schema]:
         "Device": device,
         "DeviceList": _obj({"devices": {"type": "array", "items": ref("Device")}}),
         "RevokeAnswer": _obj({"device_id": STR, "revoked": {"const": True}}),
+        "PlacesAnswer": _obj({"placement": {"type": "boolean"}}),
     }
 
 
@@ -508,6 +509,14 @@ def _admin_paths() -> dict[str, Schema]:
                 (200, "RevokeAnswer", "Revoked."),
                 _errors(ROLE_ERRORS, {404: ["not_found"]}),
                 params=[_path("device_id")],
+            ),
+        },
+        "/v1/admin/places/reload": {
+            "post": _op(
+                "Rebuild placement and geocoding from the stored boundary layers",
+                "admin",
+                (200, "PlacesAnswer", "`placement` is false when no district layer is stored."),
+                _errors(ROLE_ERRORS),
             ),
         },
     }

@@ -103,6 +103,8 @@ async def test_enroll_and_admin_answers_match(served: Served) -> None:
     device_id = devices["devices"][0]["id"]
     revoke = f"/v1/admin/devices/{device_id}/revoke"
     check(await client.post(revoke, headers=admin), "/v1/admin/devices/{device_id}/revoke", "post")
+    reload = await client.post("/v1/admin/places/reload", headers=admin)
+    assert check(reload, "/v1/admin/places/reload", "post")["placement"] is False
     refused = await client.get("/v1/admin/devices", headers=served.auth("off-a"))
     assert check(refused, "/v1/admin/devices", "get")["error"]["code"] == "forbidden"
 
