@@ -10,12 +10,14 @@ Rules (the same for every layer):
   ``outside`` and gets no code. Non-finite coordinates are flagged ``missing``.
 
 Speed: a lookup grid over the layer's bounds answers every point that falls in a grid cell
-lying wholly inside one polygon with two array lookups; only points in cells crossed by a
-boundary go through shapely's STRtree with an exact predicate.
+lying wholly inside one polygon with two array lookups; a point in a cell crossed by a
+boundary is tested exactly (``intersects_xy`` on prepared polygons) against only the few
+polygons that touch its cell; the STRtree answers points beyond the grid and nearest queries.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,12 +41,13 @@ class PolygonIndex:
     """Point-in-polygon lookup for one layer, answering an index into ``codes`` or -1."""
 
     def __init__(
-        self, geoms: Any, codes: Any, tolerance_m: float = 250.0, grid_cells: int = 512
+        self, geoms: Any, codes: Any, tolerance_m: float = 250.0, grid_cells: int = 256
     ) -> None:
         codes = np.asarray(codes, dtype=str)
         order = np.argsort(codes, kind="stable")  # index order == code order: min index wins
         self.codes = codes[order].astype(object)
         self.geoms = np.asarray(geoms, dtype=object)[order]
+        shapely.prepare(self.geoms)
         self.tree = shapely.STRtree(self.geoms)
         self.metric = LocalMetric.around(self.geoms)
         self._metric_tree = shapely.STRtree(self.metric.geometry(self.geoms))
@@ -70,9 +73,39 @@ class PolygonIndex:
         grid[clear[hits[0]]] = hits[1]
         grid[clear[counts > 1]] = MIXED  # overlapping polygons: decide per point
         self._mark_far(grid, boxes)
+        self._candidates(grid, boxes)
         self._grid = grid.reshape(ny, nx)
         self._origin = (x0, y0)
         self._step = step
+
+    def _candidates(self, grid: np.ndarray, boxes: np.ndarray) -> None:
+        """For each mixed cell, the polygons that touch it (CSR arrays, polygons ascending)."""
+        mixed = np.flatnonzero(grid == MIXED)
+        pairs = self.tree.query(boxes[mixed], predicate="intersects")
+        order = np.lexsort((pairs[1], pairs[0]))
+        cells, polys = pairs[0][order], pairs[1][order]
+        self._slot = np.full(len(grid), -1, dtype=np.int64)
+        self._slot[mixed] = np.arange(len(mixed))
+        self._ptr = np.searchsorted(cells, np.arange(len(mixed) + 1))
+        self._cand = polys.astype(np.int64)
+
+    def _mixed(self, cell: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Exact answer for points in mixed cells: test only the cell's candidate polygons."""
+        slot = self._slot[cell]
+        start, count = self._ptr[slot], self._ptr[slot + 1] - self._ptr[slot]
+        point = np.repeat(np.arange(len(cell)), count)
+        first = np.repeat(np.cumsum(count) - count, count)
+        poly = self._cand[np.repeat(start, count) + np.arange(len(point)) - first]
+        order = np.argsort(poly, kind="stable")
+        point, poly = point[order], poly[order]
+        out = np.full(len(cell), OUTSIDE, dtype=np.int64)
+        bounds = np.flatnonzero(np.r_[True, poly[1:] != poly[:-1], True])
+        # Polygons in ascending code order: a point keeps the first (lowest) that covers it.
+        for a, b in itertools.pairwise(bounds):
+            pts = point[a:b]
+            pts = pts[shapely.intersects_xy(self.geoms[poly[a]], lon[pts], lat[pts])]
+            out[pts[out[pts] == OUTSIDE]] = poly[a]
+        return out
 
     def _mark_far(self, grid: np.ndarray, boxes: np.ndarray) -> None:
         """Mark cells beyond the tolerance (converted to degrees generously) as FAR."""
@@ -98,13 +131,18 @@ class PolygonIndex:
             ingrid = (fx >= 0) & (fx < nx) & (fy >= 0) & (fy < ny)
         out = np.full(len(lon), OUTSIDE, dtype=np.int64)
         gi = np.flatnonzero(ingrid)
-        out[gi] = self._grid[fy[gi].astype(np.intp), fx[gi].astype(np.intp)]
+        cell = fy[gi].astype(np.intp) * nx + fx[gi].astype(np.intp)
+        out[gi] = self._grid.ravel()[cell]
+        mixed = np.flatnonzero(out[gi] == MIXED)
+        if len(mixed):
+            sel = gi[mixed]
+            out[sel] = self._mixed(cell[mixed], lon[sel], lat[sel])
         # Points just beyond the grid (e.g. on its far edge) may still touch or be near a polygon.
         m = self._tol_deg / self._step
         with np.errstate(invalid="ignore"):
             edge = ~ingrid & (fx >= -m) & (fx < nx + m) & (fy >= -m) & (fy < ny + m)
         out[~ingrid] = FAR
-        exact = np.flatnonzero((out == MIXED) | edge)
+        exact = np.flatnonzero(edge)
         if len(exact):
             out[exact] = self._exact(lon[exact], lat[exact])
         return out
