@@ -79,7 +79,6 @@ _FACE_XYZ = np.column_stack(
         np.sin(_FACE_LATLNG[:, 0]),
     ]
 )
-_FACE_XYZ32 = _FACE_XYZ.astype(np.float32)
 _RES0_U_GNOMONIC = 0.38196601125010500003
 _AP7_ROT_RADS = 0.333473172251832115336090755351601070065900389
 _SQRT7 = 2.6457513110645905905016157536392604257102
@@ -122,19 +121,51 @@ def _pos_angle(a: np.ndarray) -> np.ndarray:
     return np.where(a < 0.0, a + _TWO_PI, a)
 
 
-def _hex_lattice(lat: np.ndarray, lng: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
-    """Key of each point's (face, lattice hexagon) and whether it is too close to call."""
+def candidate_faces(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Faces that can be the closest one for some point in the points' lon/lat box.
+
+    The box is sampled on a 33 x 33 grid; a face is a candidate when, at some sample, its
+    cosine is within 2ε + 1e-5 of the best (ε bounds the angle from any point of the box to
+    its nearest sample), so every other face is at least 1e-5 worse at every point."""
+    if lon.size == 0:
+        return np.arange(20)
+    lo = np.radians(np.linspace(lon.min(), lon.max(), 33))
+    la = np.radians(np.linspace(lat.min(), lat.max(), 33))
+    eps = float(np.hypot(lo[1] - lo[0], la[1] - la[0]))  # a full step: > half the diagonal
+    g_lo, g_la = np.meshgrid(lo, la)
+    c = np.cos(g_la.ravel())
+    pts = np.column_stack(
+        [c * np.cos(g_lo.ravel()), c * np.sin(g_lo.ravel()), np.sin(g_la.ravel())]
+    )
+    dots = np.einsum("ij,kj->ik", pts, _FACE_XYZ)
+    near = dots >= dots.max(axis=1, keepdims=True) - (2 * eps + 1e-5)
+    return np.flatnonzero(near.any(axis=0))
+
+
+def _hex_lattice(
+    lat: np.ndarray, lng: np.ndarray, res: int, faces: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Key of each point's (face, lattice hexagon) and whether it is too close to call.
+    ``faces``: the only faces that can be closest (see :func:`candidate_faces`)."""
     clat, slat = np.cos(lat), np.sin(lat)
     p = np.empty((lat.size, 3))
     np.multiply(clat, np.cos(lng), out=p[:, 0])
     np.multiply(clat, np.sin(lng), out=p[:, 1])
     p[:, 2] = slat
-    # Closest face in float32 (error ~1e-7); points whose two best faces are closer than
-    # 1e-5 in cosine are left to H3 itself.
-    dots = p.astype(np.float32) @ _FACE_XYZ32.T
-    face = np.argmax(dots, axis=1)
-    best = np.take_along_axis(dots, face[:, None], axis=1)
-    unsure = np.count_nonzero(dots > best - np.float32(1e-5), axis=1) > 1
+    faces = np.arange(20) if faces is None else np.asarray(faces)
+    # Closest face among the candidates, with elementwise products rather than a BLAS call
+    # (a tiny matmul stalls on threads when the machine is busy); points whose two best
+    # faces are within 1e-5 in cosine are left to H3 itself.
+    if faces.size == 1:
+        face = np.full(lat.size, faces[0])
+        unsure = np.zeros(lat.size, dtype=bool)
+    else:
+        f = _FACE_XYZ[faces]
+        dots = np.stack([p[:, 0] * a + p[:, 1] * b + p[:, 2] * c for a, b, c in f], axis=1)
+        pick = np.argmax(dots, axis=1)
+        face = faces[pick]
+        best = np.take_along_axis(dots, pick[:, None], axis=1)
+        unsure = np.count_nonzero(dots > best - 1e-5, axis=1) > 1
     d = _FACE_XYZ[face] - p
     sqd = np.einsum("ij,ij->i", d, d)  # H3 measures the chord, not the dot product
     r = np.arccos(1.0 - sqd / 2.0)
@@ -170,25 +201,108 @@ def _hex_lattice(lat: np.ndarray, lng: np.ndarray, res: int) -> tuple[np.ndarray
     return key, unsure
 
 
-def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
-    """H3 cell (int64) of every point at ``resolution``, exactly as ``h3.latlng_to_cell``."""
+def _group(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group id of each lattice key and one member index per group.
+
+    When the keys span a compact (face, m, n) box — any city — groups come from a dense
+    bincount over the box instead of sorting the keys, which is several times faster."""
+    face = key >> 56
+    m = (key >> 28) & ((1 << 28) - 1)
+    n = key & ((1 << 28) - 1)
+    present = np.flatnonzero(np.bincount(face, minlength=20))
+    m0, n0 = int(m.min()), int(n.min())
+    mr, nr = int(m.max()) - m0 + 1, int(n.max()) - n0 + 1
+    size = present.size * mr * nr
+    if size > max(8 * key.size, 1 << 20) or size > 1 << 27:
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        return inv.ravel(), first
+    fmap = np.zeros(20, dtype=np.int64)
+    fmap[present] = np.arange(present.size)
+    idx = (fmap[face] * mr + (m - m0)) * nr + (n - n0)
+    occupied = np.bincount(idx, minlength=size) > 0
+    table = np.cumsum(occupied) - 1
+    inv = table[idx]
+    first = np.empty(int(occupied.sum()), dtype=np.int64)
+    first[inv] = np.arange(key.size)  # any member will do: all are well inside the hexagon
+    return inv, first
+
+
+def h3_bin(lon: np.ndarray, lat: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct H3 cells (int64) of the points, and each point's index into them.
+
+    ``cells[inverse]`` equals ``h3.latlng_to_cell`` of every point exactly."""
     if not 0 <= int(resolution) <= 15:
         raise BadParameterError("H3 resolution must be 0..15", {"resolution": resolution})
     lon, lat = check_lonlat(lon, lat)
     res = int(resolution)
+    if lon.size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     key = np.empty(lon.size, dtype=np.int64)
+    unsure = np.empty(lon.size, dtype=bool)
+    faces = candidate_faces(lon, lat)
     for start in range(0, lon.size, _CHUNK):
         sl = slice(start, start + _CHUNK)
-        key[sl], unsure = _hex_lattice(np.radians(lat[sl]), np.radians(lon[sl]), res)
-        key[sl][unsure] = -1 - start - np.flatnonzero(unsure)  # unique per unsure point
-    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        la, lo = np.radians(lat[sl]), np.radians(lon[sl])
+        key[sl], unsure[sl] = _hex_lattice(la, lo, res, faces)
+    sure = np.flatnonzero(~unsure)
+    odd = np.flatnonzero(unsure)  # each its own group, decided by H3 itself
+    inv = np.empty(lon.size, dtype=np.int64)
+    first = np.empty(0, dtype=np.int64)
+    if sure.size:
+        g_inv, g_first = _group(key[sure] if odd.size else key)
+        inv[sure] = g_inv
+        first = sure[g_first]
+    inv[odd] = first.size + np.arange(odd.size)
+    first = np.concatenate([first, odd])
     la_l, lo_l = lat[first].tolist(), lon[first].tolist()
     ids = np.fromiter(
         (h3i.latlng_to_cell(a, b, res) for a, b in zip(la_l, lo_l, strict=True)),
         dtype=np.int64,
-        count=uniq.size,
+        count=first.size,
     )
-    return ids[inv]
+    cells, cell_of_group = np.unique(ids, return_inverse=True)
+    return cells, cell_of_group.ravel()[inv]
+
+
+def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
+    """H3 cell (int64) of every point at ``resolution``, exactly as ``h3.latlng_to_cell``."""
+    cells, inverse = h3_bin(lon, lat, resolution)
+    return cells[inverse]
+
+
+def lattice_keys(
+    lon: np.ndarray, lat: np.ndarray, res: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(face, m, n) lattice key of each point at ``res``, whether it is too close to call,
+    and its angular distance (radians, lower bound) to the nearest icosahedron face edge."""
+    la, lo = np.radians(lat), np.radians(lon)
+    key, unsure = _hex_lattice(la, lo, res, candidate_faces(lon, lat))
+    p = np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+    dots = np.sort(np.einsum("ij,kj->ik", p, _FACE_XYZ), axis=1)
+    return key, unsure, (dots[:, -1] - dots[:, -2]) / 2.0  # the chord between faces is < 2
+
+
+def shift_keys(key: np.ndarray, dm: int, dn: int) -> np.ndarray:
+    """Lattice keys moved by (dm, dn) on the same face."""
+    return key + ((dm << 28) + dn)
+
+
+def lattice_centres(key: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat degrees of lattice hexagon centres (inverse gnomonic projection)."""
+    face = key >> 56
+    m = ((key >> 28) & ((1 << 28) - 1)) - _LATTICE_OFFSET
+    n = (key & ((1 << 28) - 1)) - _LATTICE_OFFSET
+    x, y = m - n / 2.0, n * _SQRT3_2
+    r = np.arctan(np.hypot(x, y) / _SQRT7**res * _RES0_U_GNOMONIC)
+    theta = np.arctan2(y, x)
+    if res % 2 == 1:
+        theta = _pos_angle(theta + _AP7_ROT_RADS)
+    az = _pos_angle(_FACE_AZ0[face] - theta)
+    lat1, lng1 = _FACE_LATLNG[face, 0], _FACE_LATLNG[face, 1]
+    lat = np.arcsin(np.sin(lat1) * np.cos(r) + np.cos(lat1) * np.sin(r) * np.cos(az))
+    dlng = np.arctan2(np.sin(az) * np.sin(r) * np.cos(lat1), np.cos(r) - np.sin(lat1) * np.sin(lat))
+    lng = np.mod(lng1 + dlng + np.pi, 2 * np.pi) - np.pi
+    return np.degrees(lng), np.degrees(lat)
 
 
 def h3_cells_slow(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
@@ -300,6 +414,17 @@ def choose_h3_resolution(
         if lon.size / cells.size >= target_mean:
             return res, rule
     return min_res, rule
+
+
+def bin_points(lon: np.ndarray, lat: np.ndarray, spec: CellSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct cells of the points under ``spec`` and each point's index into them."""
+    lon, lat = check_lonlat(lon, lat)
+    if spec.kind == "h3":
+        return h3_bin(lon, lat, int(spec.resolution or 0))
+    if lon.size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    cells, inverse = np.unique(square_cells(lon, lat, spec), return_inverse=True)
+    return cells, inverse.ravel()
 
 
 def point_cells(lon: np.ndarray, lat: np.ndarray, spec: CellSpec) -> np.ndarray:

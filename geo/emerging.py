@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, special
 
-from geo.cells import CellSpec, make_spec, point_cells
+from geo.cells import CellSpec, bin_points, make_spec
 from geo.hotspot_errors import BadParameterError, InvalidInputError
-from geo.hotspots import ALGORITHM_VERSION, bh_adjust, p_two_sided
+from geo.hotspots import ALGORITHM_VERSION, area_positions, bh_adjust, p_two_sided
 from geo.weights import kring_weights, study_cells
 
 WEEK_S = 7 * 86400
@@ -231,11 +231,11 @@ def compute_emerging(
         mask &= np.isin(np.asarray(category), np.asarray(list(categories)))
     lon, lat, t = lon[mask], lat[mask], t[mask]
     spec = make_spec(lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg)
-    pc = point_cells(lon, lat, spec)
-    cells, area_rule = study_cells(np.unique(pc), spec, area, k)
-    pos = np.searchsorted(cells, pc)
-    pos = np.minimum(pos, max(cells.size - 1, 0))
-    inside = cells[pos] == pc if cells.size else np.zeros(pc.size, bool)
+    observed, inverse = bin_points(lon, lat, spec)
+    cells, area_rule = study_cells(observed, spec, area, k)
+    obs_pos, obs_found = area_positions(observed, cells)
+    inside = obs_found[inverse]
+    pos = obs_pos[inverse]
     slot = (t[inside] - edges[0]) // slice_s
     cube = np.bincount(slot * cells.size + pos[inside], minlength=n_slices * cells.size)
     cube = cube.reshape(n_slices, cells.size).astype(np.int32)

@@ -20,9 +20,9 @@ from scipy import sparse, special, stats
 
 from geo.cells import (
     CellSpec,
+    bin_points,
     cell_centres,
     make_spec,
-    point_cells,
     project,
     select,
     utm_epsg,
@@ -95,13 +95,23 @@ class HotspotResult:
         return cell_centres(self.cells, self.spec)
 
 
-def cell_counts(cell_of_point: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, int]:
-    """Incidents per study-area cell and how many fell outside the area."""
-    pos = np.searchsorted(area, cell_of_point)
-    pos = np.minimum(pos, max(area.size - 1, 0))
-    inside = area[pos] == cell_of_point if area.size else np.zeros(cell_of_point.size, bool)
-    counts = np.bincount(pos[inside], minlength=area.size).astype(np.int64)
-    return counts, int((~inside).sum())
+def area_positions(observed: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each observed cell in the sorted study ``area`` and whether it is there."""
+    pos = np.minimum(np.searchsorted(area, observed), max(area.size - 1, 0))
+    found = area[pos] == observed if area.size else np.zeros(observed.size, dtype=bool)
+    return pos, found
+
+
+def cell_counts(
+    observed: np.ndarray, inverse: np.ndarray, area: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Incidents per study-area cell from binned points (``observed[inverse]`` is each
+    point's cell), and how many fell outside the area."""
+    per_obs = np.bincount(inverse, minlength=observed.size)
+    pos, found = area_positions(observed, area)
+    counts = np.zeros(area.size, dtype=np.int64)
+    counts[pos[found]] = per_obs[found]
+    return counts, int(per_obs[~found].sum())
 
 
 def cell_xy(cells: np.ndarray, spec: CellSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -167,9 +177,9 @@ def compute_hotspots(
     mask = select(t, category, window=window, categories=categories)
     lon, lat = lon[mask], lat[mask]
     spec = make_spec(lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg)
-    pc = point_cells(lon, lat, spec)
-    cells, area_rule = study_cells(np.unique(pc), spec, area, k)
-    counts, n_out = cell_counts(pc, cells)
+    observed, inverse = bin_points(lon, lat, spec)
+    cells, area_rule = study_cells(observed, spec, area, k)
+    counts, n_out = cell_counts(observed, inverse, cells)
     notes: list[str] = []
     if weights == "band" and band_m is None:
         band_m = choose_band(cells, counts, spec).band_m

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.cells import cell_areas_km2, point_cells, select
+from geo.cells import bin_points, cell_areas_km2, select
 from geo.hotspot_errors import BadParameterError
 from geo.hotspots import HotspotResult, cell_counts, compute_hotspots
 
@@ -58,7 +58,7 @@ def score_prediction(
         raise BadParameterError("min_bin must be 1, 2 or 3", {"min_bin": min_bin})
     cells = hotspots.cells
     hot = hotspots.gi_bin >= min_bin
-    counts2, n_out = cell_counts(point_cells(lon2, lat2, hotspots.spec), cells)
+    counts2, n_out = cell_counts(*bin_points(lon2, lat2, hotspots.spec), cells)
     area = cell_areas_km2(cells, hotspots.spec)
     a, big_a = float(area[hot].sum()), float(area.sum())
     n1, big_n1 = int(hotspots.counts[hot].sum()), int(hotspots.counts.sum())

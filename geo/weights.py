@@ -24,16 +24,82 @@ import shapely
 from scipy import sparse
 from scipy.spatial import ConvexHull, cKDTree
 
-from geo.cells import CellSpec, cell_centres, project, square_colrow, square_keys
+from geo.cells import (
+    CellSpec,
+    cell_centres,
+    h3_bin,
+    lattice_centres,
+    lattice_keys,
+    project,
+    shift_keys,
+    square_colrow,
+    square_keys,
+)
 from geo.hotspot_errors import BadParameterError
 
 
 def _h3_disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(row index, neighbour id) pairs of every cell's k-disk, self included."""
+    """(row index, neighbour id) pairs of every cell's k-disk via ``h3.grid_disk``."""
     disks = [h3i.grid_disk(c, k) for c in cells.tolist()]
     lens = np.fromiter(map(len, disks), dtype=np.int64, count=len(disks))
     flat = np.fromiter(itertools.chain.from_iterable(disks), dtype=np.int64, count=int(lens.sum()))
     return np.repeat(np.arange(cells.size), lens), flat
+
+
+def hex_offsets(k: int) -> list[tuple[int, int]]:
+    """Lattice steps (dm, dn) of a k-disk: axes at 120°, so (1, 1) is a unit step."""
+    rng = range(-k, k + 1)
+    return [
+        (a, b)
+        for a in rng
+        for b in rng
+        if (max(abs(a), abs(b)) if a * b >= 0 else abs(a) + abs(b)) <= k
+    ]
+
+
+def _h3_lattice(cells: np.ndarray, res: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice key of each cell's centre, and whether its k-disk is a plain lattice disk:
+    far (4(k+2) spacings) from every icosahedron face edge, hence from pentagons too."""
+    ll = np.array([h3i.cell_to_latlng(c) for c in cells.tolist()], dtype=np.float64)
+    ll = ll.reshape(-1, 2)
+    key, unsure, gap = lattice_keys(ll[:, 1], ll[:, 0], res)
+    spacing = np.sqrt(3.0) * h3i.average_hexagon_edge_length(res, "km") / 6371.0
+    return key, ~unsure & (gap > 4 * (k + 2) * spacing)
+
+
+def _h3_positions(cells: np.ndarray, res: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) index pairs of k-disk neighbours among the sorted ``cells``.
+
+    Cells away from face edges use lattice arithmetic in numpy (checked against
+    ``grid_disk`` in the tests); the others ask ``h3.grid_disk``."""
+    key, regular = _h3_lattice(cells, res, k)
+    order = np.argsort(key)
+    skeys = key[order]
+    reg = np.flatnonzero(regular)
+    rows, cols = [], []
+    for dm, dn in hex_offsets(k):
+        nk = shift_keys(key[reg], dm, dn)
+        p = np.minimum(np.searchsorted(skeys, nk), skeys.size - 1)
+        found = skeys[p] == nk
+        rows.append(reg[found])
+        cols.append(order[p[found]])
+    irr = np.flatnonzero(~regular)
+    src, nb = _h3_disks(cells[irr], k)
+    pos, found = _lookup(cells, nb)
+    rows.append(irr[src[found]])
+    cols.append(pos[found])
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def _h3_ring(observed: np.ndarray, res: int, k: int) -> np.ndarray:
+    """Sorted cells within k of any observed cell."""
+    key, regular = _h3_lattice(observed, res, k)
+    reg_keys = key[regular]
+    nks = np.unique(np.concatenate([shift_keys(reg_keys, dm, dn) for dm, dn in hex_offsets(k)]))
+    lon, lat = lattice_centres(nks, res)
+    ring, _ = h3_bin(lon, lat, res)
+    _, nb = _h3_disks(observed[~regular], k)
+    return np.unique(np.concatenate([ring, nb, observed]))
 
 
 def _square_disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,11 +129,14 @@ def _lookup(cells: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def kring_weights(cells: np.ndarray, spec: CellSpec, k: int = 1) -> sparse.csr_matrix:
     """Binary k-ring weights (self included) among the sorted ``cells``."""
-    src, nb = disks(cells, spec, k)
-    pos, found = _lookup(cells, nb)
     n = cells.size
-    data = np.ones(int(found.sum()))
-    return sparse.csr_matrix((data, (src[found], pos[found])), shape=(n, n))
+    if spec.kind == "h3" and n:
+        rows, cols = _h3_positions(cells, int(spec.resolution or 0), k)
+    else:
+        src, nb = disks(cells, spec, k)
+        pos, found = _lookup(cells, nb)
+        rows, cols = src[found], pos[found]
+    return sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
 
 
 def distance_pairs(x: np.ndarray, y: np.ndarray, max_d: float) -> tuple[np.ndarray, ...]:
@@ -129,8 +198,11 @@ def study_cells(
     if observed.size == 0:
         return observed, f"{area}: no incidents"
     if area == "ring":
+        rule = f"observed cells and their {max(k, 1)}-ring"
+        if spec.kind == "h3":
+            return _h3_ring(observed, int(spec.resolution or 0), max(k, 1)), rule
         _, nb = disks(observed, spec, max(k, 1))
-        return np.unique(nb), f"observed cells and their {max(k, 1)}-ring"
+        return np.unique(nb), rule
     if area == "hull":
         return _hull_cells(observed, spec), "cells with centre in the convex hull, and observed"
     raise BadParameterError("area must be 'ring', 'hull' or an array of cells", {"area": area})

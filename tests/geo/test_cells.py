@@ -113,3 +113,52 @@ def test_h3_centres_and_areas() -> None:
     lon, lat = cell_centres(np.array([c]), spec)
     assert (lat[0], lon[0]) == h3i.cell_to_latlng(c)
     assert cell_areas_km2(np.array([c]), spec)[0] == pytest.approx(0.105, rel=0.2)
+
+
+@pytest.mark.parametrize(("res", "k"), [(2, 1), (5, 1), (9, 1), (9, 2), (11, 3)])
+def test_lattice_kring_equals_grid_disk(res: int, k: int) -> None:
+    from geo.weights import _h3_disks, kring_weights, study_cells
+
+    rng = np.random.default_rng(42)
+    lon = rng.uniform(-180, 180, 3000)
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, 3000)))
+    seeds = np.unique(h3_cells_slow(lon, lat, res))
+    pent = np.array([h3i.cell_to_center_child(p, res) for p in h3i.get_pentagons(0)])
+    seeds = np.union1d(seeds, pent)  # pentagons and face corners
+    spec = CellSpec("h3", resolution=res)
+    ring, _ = study_cells(seeds, spec, "ring", k)
+    _, nb = _h3_disks(seeds, k)
+    assert np.array_equal(ring, np.unique(nb))
+    cells = ring[:: max(1, ring.size // 20000)]  # a dense-enough subset keeps it quick
+    cells = np.union1d(cells, seeds)
+    w = kring_weights(cells, spec, k).tocoo()
+    got = set(zip(w.row.tolist(), w.col.tolist(), strict=True))
+    src, nb = _h3_disks(cells, k)
+    pos = np.searchsorted(cells, nb).clip(0, cells.size - 1)
+    ok = cells[pos] == nb
+    want = set(zip(src[ok].tolist(), pos[ok].tolist(), strict=True))
+    assert got == want
+
+
+def test_small_boxes_across_face_edges_and_pentagons() -> None:
+    """City-sized boxes use only the candidate faces of their box; check boxes everywhere,
+    including on face edges and around the pentagons."""
+    from geo.cells import candidate_faces
+
+    rng = np.random.default_rng(42)
+    centres = [
+        (float(a), float(b))
+        for a, b in zip(
+            rng.uniform(-180, 180, 40), np.degrees(np.arcsin(rng.uniform(-1, 1, 40))), strict=True
+        )
+    ]
+    pents = [h3i.cell_to_latlng(p) for p in h3i.get_pentagons(0)]
+    centres += [(lng, lat) for lat, lng in pents]
+    multi = 0
+    for lon0, lat0 in centres:
+        lon = np.clip(lon0 + rng.uniform(-0.3, 0.3, 3000), -180, 180)
+        lat = np.clip(lat0 + rng.uniform(-0.3, 0.3, 3000), -90, 90)
+        multi += candidate_faces(lon, lat).size > 1
+        for res in (7, 10):
+            assert np.array_equal(h3_cells(lon, lat, res), h3_cells_slow(lon, lat, res))
+    assert multi >= 12  # the pentagon boxes at least straddle several faces
