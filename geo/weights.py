@@ -24,17 +24,8 @@ import shapely
 from scipy import sparse
 from scipy.spatial import ConvexHull, cKDTree
 
-from geo.cells import (
-    CellSpec,
-    cell_centres,
-    h3_bin,
-    lattice_centres,
-    lattice_keys,
-    project,
-    shift_keys,
-    square_colrow,
-    square_keys,
-)
+from geo.cells import CellSpec, cell_centres, project, square_colrow, square_keys
+from geo.h3lattice import h3_bin, lattice_centres, lattice_keys, shift_keys
 from geo.hotspot_errors import BadParameterError
 
 

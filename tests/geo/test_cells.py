@@ -45,7 +45,7 @@ def test_h3_fast_path_equals_h3_in_lima_and_on_edges() -> None:
 
 
 def test_h3_face_centres_and_poles() -> None:
-    from geo.cells import _FACE_LATLNG
+    from geo.h3lattice import _FACE_LATLNG
 
     lat = np.degrees(np.concatenate([_FACE_LATLNG[:, 0], [np.pi / 2, -np.pi / 2]]))
     lon = np.degrees(np.concatenate([_FACE_LATLNG[:, 1], [0.0, 0.0]]))
@@ -143,7 +143,7 @@ def test_lattice_kring_equals_grid_disk(res: int, k: int) -> None:
 def test_small_boxes_across_face_edges_and_pentagons() -> None:
     """City-sized boxes use only the candidate faces of their box; check boxes everywhere,
     including on face edges and around the pentagons."""
-    from geo.cells import candidate_faces
+    from geo.h3lattice import candidate_faces
 
     rng = np.random.default_rng(42)
     centres = [
