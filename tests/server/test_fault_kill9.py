@@ -176,7 +176,9 @@ async def chain_report(server: ServerProcess, client: Client) -> dict[str, Any]:
     return report
 
 
-async def verify(server: ServerProcess, client: Client, unanswered: list[Sent]) -> None:
+async def verify(
+    server: ServerProcess, client: Client, unanswered: list[Sent]
+) -> dict[str, dict[str, Any]]:
     """Everything acknowledged is there; each unanswered batch took effect all or nothing."""
     records = await pull_all(server, client.people.tokens["chief-a"])
     for sent in unanswered:
@@ -201,13 +203,17 @@ async def verify(server: ServerProcess, client: Client, unanswered: list[Sent]) 
     report = await chain_report(server, client)
     assert report["intact"], report
     assert report["entries"] == report["head_n"] == len(entries), report
+    return records
 
 
 async def retry(
-    server: ServerProcess, client: Client, unanswered: list[Sent], rng: random.Random
+    server: ServerProcess,
+    client: Client,
+    unanswered: list[Sent],
+    records: dict[str, dict[str, Any]],
+    rng: random.Random,
 ) -> None:
     """Resend unanswered batches with their ids; resend one answered batch as a control."""
-    records = await pull_all(server, client.people.tokens["chief-a"])
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
         for sent in unanswered:
             response = await push(http, client, sent)
@@ -244,8 +250,8 @@ async def one_round(server: ServerProcess, client: Client, rng: random.Random) -
         server.kill9()
         unanswered = [s for s in await asyncio.gather(*tasks) if s is not None]
     await server.start()
-    await verify(server, client, unanswered)
-    await retry(server, client, unanswered, rng)
+    records = await verify(server, client, unanswered)
+    await retry(server, client, unanswered, records, rng)
     await verify(server, client, [])
     return sum(1 for s in unanswered if s.committed)
 
