@@ -57,6 +57,22 @@ def _int_col(frame: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(frame[col], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
 
 
+def _with_districts(streets: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Streets with a ``district_code``; when the data has none, the district of each midpoint."""
+    if "district_code" in streets.columns and streets["district_code"].notna().all():
+        return streets
+    from geo.place import PolygonIndex  # placement is only needed for such data
+
+    mid = shapely.line_interpolate_point(np.asarray(streets.geometry.values), 0.5, normalized=True)
+    index = PolygonIndex(np.asarray(districts.geometry.values), districts["code"].to_numpy(str))
+    codes, _ = index.assign(shapely.get_x(mid), shapely.get_y(mid))
+    out = streets.copy()
+    if "district_code" in out.columns:
+        codes = np.where(out["district_code"].notna(), out["district_code"], codes)
+    out["district_code"] = codes
+    return out
+
+
 def _node_key(x: float, y: float) -> tuple[int, int]:
     return round(x * 2), round(y * 2)  # half-metre grid: shared vertices coincide
 
@@ -99,7 +115,7 @@ class Gazetteer:
         """Build from layers with our standard columns (see ``geo.boundaries``)."""
         gaz = cls(LocalMetric.around(np.asarray(districts.geometry.values)))
         gaz._add_districts(districts, LIMA_ALIASES if aliases is None else aliases)
-        gaz._add_streets(streets)
+        gaz._add_streets(_with_districts(streets, districts))
         if aa_hh is not None and lotes is not None:
             gaz._add_aahh(aa_hh, lotes)
         if landmarks is not None:

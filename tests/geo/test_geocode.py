@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import shapely
 from fixtures.city import City, load_city, load_labelled
 from geo.boundaries import haversine_m
 from geo.geocode import QUALITIES, Geocoder, assess_fix
+from geo.importer import import_streets
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +144,36 @@ def test_assess_fix(city: City) -> None:
     assert assess_fix(math.nan, -12.0, 5.0, box).flags == ["missing"]
     assert assess_fix(-77.5, -12.0, 5.0, outline).flags == ["outside_city"]
     assert assess_fix(-77.03, -12.12, 150.0, box, max_accuracy_m=200).ok
+
+
+def test_geocoder_from_imported_layers(tmp_path: Path, city: City) -> None:
+    """Streets from a GeoPackage with other column names and no district column still work."""
+    streets = city.streets[city.streets.district_code == "150105"].rename(
+        columns={
+            "code": "ID",
+            "name": "NOMBRE",
+            "street_type": "TIPO",
+            "from_left": "IZQ_INI",
+            "to_left": "IZQ_FIN",
+            "from_right": "DER_INI",
+            "to_right": "DER_FIN",
+        }
+    )
+    streets = streets.drop(columns=["district_code", "node0", "node1"])
+    path = tmp_path / "calles.gpkg"
+    streets.to_file(path, engine="pyogrio")
+    imported = import_streets(
+        path,
+        code_column="ID",
+        name_column="NOMBRE",
+        type_column="TIPO",
+        from_left_column="IZQ_INI",
+        to_left_column="IZQ_FIN",
+        from_right_column="DER_INI",
+        to_right_column="DER_FIN",
+    )
+    geocoder = Geocoder.from_layers(imported.frame, city.districts)
+    seg = imported.frame.iloc[5]
+    r = geocoder.geocode(f"{seg.street_type} {seg['name']} {int(seg.from_right) + 10}, Breña")
+    assert r.quality == "interpolated" and r.confidence >= 0.9
+    assert r.components["district_code"] == "150105" and r.components["segment"] == seg.code
