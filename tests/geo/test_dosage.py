@@ -84,3 +84,39 @@ def test_outside_area_and_errors() -> None:
             hotspots=res,
             gap_cap_s=0,
         )
+
+
+CITY = __import__("pathlib").Path(__file__).resolve().parents[2] / "fixtures" / "city"
+
+
+@pytest.mark.skipif(
+    not (CITY / "tracks.csv.gz").exists() or not (CITY / "officers.csv").exists(),
+    reason="demo city tracks not generated yet",
+)
+def test_demo_city_tracks_match_an_independent_pandas_count() -> None:
+    import pandas as pd
+
+    tracks = pd.read_csv(CITY / "tracks.csv.gz")
+    officers = pd.read_csv(CITY / "officers.csv")
+    tracks = tracks.merge(officers[["id", "station_id"]], left_on="officer_id", right_on="id")
+    ts = pd.to_datetime(tracks.timestamp, utc=True).dt.tz_localize(None)
+    tracks["t"] = ts.to_numpy().astype("datetime64[s]").astype(np.int64)
+    res = _hotspots()
+    d = compute_dosage(
+        tracks.officer_id.to_numpy(),
+        tracks.t.to_numpy(),
+        tracks.lon.to_numpy(float),
+        tracks.lat.to_numpy(float),
+        tracks.station_id.to_numpy(),
+        hotspots=res,
+    )
+    tracks = tracks.sort_values(["officer_id", "t"])
+    gap = tracks.groupby("officer_id").t.diff()
+    tracks["min"] = np.where(gap.shift(-1).le(300), gap.shift(-1) / 60.0, 0.0)
+    # the interval after a fix belongs to that fix; the officer's last fix has none
+    last = tracks.officer_id.ne(tracks.officer_id.shift(-1))
+    tracks.loc[last, "min"] = 0.0
+    want = tracks.groupby("station_id")["min"].sum()
+    got = pd.Series(d.minutes).groupby(d.station).sum()
+    assert np.allclose(got.reindex(want.index).fillna(0).to_numpy(), want.to_numpy())
+    assert d.summary_minutes_by_bin.sum() == pytest.approx(d.minutes.sum())
