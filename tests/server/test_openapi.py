@@ -85,7 +85,7 @@ async def test_enroll_and_admin_answers_match(served: Served) -> None:
     issued = await client.post("/v1/admin/enrollments", json={"officer_id": "off-a"}, headers=admin)
     code = check(issued, "/v1/admin/enrollments", "post")["code"]
     enrolled = await client.post("/v1/enroll", json={"code": code, "device_name": "Moto G"})
-    check(enrolled, "/v1/enroll", "post")
+    new_device = check(enrolled, "/v1/enroll", "post")["device_id"]
     again = await client.post("/v1/enroll", json={"code": code, "device_name": "Moto G"})
     assert check(again, "/v1/enroll", "post")["error"]["code"] == "enrollment_invalid"
     station = {"id": "st-c", "name": "Comisaría C", "district_code": None}
@@ -100,8 +100,8 @@ async def test_enroll_and_admin_answers_match(served: Served) -> None:
     devices = check(
         await client.get("/v1/admin/devices", headers=admin), "/v1/admin/devices", "get"
     )
-    device_id = devices["devices"][0]["id"]
-    revoke = f"/v1/admin/devices/{device_id}/revoke"
+    assert new_device in {d["id"] for d in devices["devices"]}
+    revoke = f"/v1/admin/devices/{new_device}/revoke"
     check(await client.post(revoke, headers=admin), "/v1/admin/devices/{device_id}/revoke", "post")
     reload = await client.post("/v1/admin/places/reload", headers=admin)
     assert check(reload, "/v1/admin/places/reload", "post")["placement"] is False
