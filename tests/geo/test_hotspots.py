@@ -189,3 +189,13 @@ def test_moran_bands_equal_esda_and_scale_choice() -> None:
     assert auto.band_m == choice.band_m and auto.notes
     with pytest.raises(BadParameterError):
         compute_hotspots(lon, lat, t, cat, resolution=9, weights="queen")
+
+
+def test_square_grid_hull_area_matches_esda() -> None:
+    lon, lat, t, cat = _points()
+    res = compute_hotspots(lon, lat, t, cat, grid="square", size_m=400.0, area="hull")
+    assert "convex hull" in res.area_rule and res.spec.epsg == 32718
+    w = kring_weights(res.cells, res.spec, 1)
+    card = np.asarray(w.sum(axis=1)).ravel()
+    assert card.min() < 9 and card.max() == 9  # queen neighbourhood of a square, with self
+    assert np.abs(res.z - _esda_zs(res.counts, w)).max() < 1e-9
