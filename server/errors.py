@@ -62,19 +62,30 @@ def error_response(code: str, message: str, status: int, details: Any = None) ->
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
+def _count(request: Request, code: str) -> None:
+    context = getattr(request.app.state, "ctx", None)
+    if context is not None:
+        context.metrics.errors.labels(code).inc()
+
+
 async def sync_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.SyncError)
+    _count(request, exc.code)
     return error_response(exc.code, exc.message, status_for(exc), exc.details)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
+    _count(request, code)
     return error_response(code, str(exc.detail), exc.status_code)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    # The route, not the path: a path may carry ids, and the traceback is enough to debug.
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.exception("unhandled error", extra={"route": route, "code": "internal_error"})
+    _count(request, "internal_error")
     return error_response("internal_error", "the server failed; the error is logged", 500)
 
 

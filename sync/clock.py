@@ -33,7 +33,7 @@ def parse_stamp(text: object) -> Stamp:
     """Parse the wire form of a stamp; raise ``InvalidField`` on anything else."""
     if not isinstance(text, str) or not HLC_PATTERN.match(text):
         raise InvalidField(
-            "hlc must look like '0001764172800000-00000' (13-digit ms, dash, 5-digit counter)",
+            "hlc must look like '1764172800000-00000' (13-digit ms, dash, 5-digit counter)",
             {"field": "hlc", "value": text if isinstance(text, str) else repr(text)[:40]},
         )
     wall, counter = text.split("-")

@@ -82,7 +82,8 @@ def merge_fields(
             if concurrent and old != value:
                 result.conflicts.append(FieldConflict(name, old, clock[0], clock[1], hlc, device))
             _set(state, name, value, hlc, device, result)
-        elif old != value:
+        elif old != value and clock[1] != device:
+            # A device's own older write arriving late lost to its newer one: not a conflict.
             result.conflicts.append(FieldConflict(name, value, hlc, device, clock[0], clock[1]))
     return result
 

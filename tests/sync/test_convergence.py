@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -260,12 +259,6 @@ def _knowingly_replaced(w: dict[str, Any], writes: list[dict[str, Any]]) -> bool
     return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug (sync/merge.py merge_fields, the `elif old != value` branch): an older "
-    "write delivered again under a new batch id after the same device's newer write is "
-    "logged as a conflict the device lost to itself (promise 2: no duplicate effect)",
-)
 async def test_the_same_older_change_again_logs_no_conflict(tmp_path: Path) -> None:
     store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 's.db'}", sqlite_synchronous="NORMAL")
     await store.open()
