@@ -174,9 +174,10 @@ class Geocoder:
         conf = name_confidence(m.score, m.margin) * factor
         if p.kind == "number" and p.number is not None:
             hits = [(e, s) for e in entries if (s := self._segment_for(e, p.number)) is not None]
+            hits = self._typed(hits, p.street_type)
             if hits:
                 e, seg = hits[0]
-                conf *= 1.0 if len(hits) == 1 else 0.4
+                conf *= (1.0 if len(hits) == 1 else 0.4) * self._type_factor(e, p.street_type)
                 xy = interpolate(self.gaz, seg, p.number)
                 return _Answer(xy, "interpolated", conf, self._comp(e, seg, number=p.number))
         if p.kind == "block" and p.block is not None:
@@ -185,9 +186,10 @@ class Geocoder:
                 for e in entries
                 if (s := self._segment_for(e, p.block * 100, any_side=True)) is not None
             ]
+            hits = self._typed(hits, p.street_type)
             if hits:
                 e, seg = hits[0]
-                conf *= 0.97 if len(hits) == 1 else 0.4
+                conf *= (0.97 if len(hits) == 1 else 0.4) * self._type_factor(e, p.street_type)
                 return _Answer(
                     self._midpoint(seg), "block", conf, self._comp(e, seg, block=p.block)
                 )
@@ -195,8 +197,19 @@ class Geocoder:
         street = self.gaz.streets[e]
         seg = int(street.segs[len(street.segs) // 2])
         cap = 0.35 if (p.number is not None or p.block is not None) else 0.5
-        conf = min(conf * (1.0 if len(entries) == 1 else 0.5), cap)
+        conf *= (1.0 if len(entries) == 1 else 0.5) * self._type_factor(e, p.street_type)
+        conf = min(conf, cap)
         return _Answer(self._midpoint(seg), "street", conf, self._comp(e, seg))
+
+    def _typed(self, hits: list[tuple[int, int]], stype: str | None) -> list[tuple[int, int]]:
+        """Keep hits of the typed street type if there are any ("Jr. Tacna" vs "Av. Tacna")."""
+        same = [h for h in hits if stype is not None and self.gaz.streets[h[0]].stype == stype]
+        return same or hits
+
+    def _type_factor(self, entry: int, stype: str | None) -> float:
+        """A typed street type that differs from the street's own costs some confidence."""
+        own = self.gaz.streets[entry].stype
+        return 0.9 if stype is not None and own is not None and own != stype else 1.0
 
     def _prefer_type(self, entries: list[int], stype: str | None) -> list[int]:
         if stype is None:

@@ -3,7 +3,9 @@
 ``normalise("Av. Los Próceres N° 1234, San Juan de Lurigancho")`` gives
 ``"av los proceres nro 1234 , san juan de lurigancho"``: lower case, no accents (ñ -> n),
 canonical markers for street types (``av jr ca psje prol``), ``cdra`` (cuadra), ``nro``,
-``mz``/``lt``, ``aahh`` and ``esq``; commas and dashes kept as a ``,`` separator token.
+``mz``/``lt``, ``aahh`` and ``esq``; commas and dashes kept as a ``,`` separator token;
+number words and ordinals as digits ("quinta cuadra", "5ta cuadra" -> ``5 cdra``); ``unit``
+marks an apartment/interior/office part ("Dpto. 402") and ``sn`` "sin número" (s/n).
 """
 
 from __future__ import annotations
@@ -43,6 +45,49 @@ _RULES: list[tuple[str, str]] = [
 # One pass with every rule as a named alternative (leftmost match wins, then rule order).
 _ONE_PASS = re.compile("|".join(f"(?P<r{i}>{p})" for i, (p, _) in enumerate(_RULES)))
 _REPLACEMENTS = {f"r{i}": r for i, (_, r) in enumerate(_RULES)}
+_NUMBER_WORDS = {
+    "uno": 1,
+    "una": 1,
+    "primera": 1,
+    "primer": 1,
+    "primero": 1,
+    "dos": 2,
+    "segunda": 2,
+    "segundo": 2,
+    "tres": 3,
+    "tercera": 3,
+    "tercer": 3,
+    "tercero": 3,
+    "cuatro": 4,
+    "cuarta": 4,
+    "cuarto": 4,
+    "cinco": 5,
+    "quinta": 5,
+    "quinto": 5,
+    "seis": 6,
+    "sexta": 6,
+    "sexto": 6,
+    "siete": 7,
+    "septima": 7,
+    "setima": 7,
+    "septimo": 7,
+    "ocho": 8,
+    "octava": 8,
+    "octavo": 8,
+    "nueve": 9,
+    "novena": 9,
+    "noveno": 9,
+    "diez": 10,
+    "decima": 10,
+    "decimo": 10,
+}
+_WORD_NUMBER = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
+_ORDINAL = re.compile(r"\b(\d+)(?:era|ero|er|ra|ro|da|do|ta|to|va|vo|na|no|ma|mo)\b")
+# Apartment, interior, office, floor: not part of the street address ("Dpto. 402").
+_UNIT = re.compile(
+    r"\b(?:dpto|dpt|dto|departamento|int|interior|of|oficina|piso|tienda|puesto)\b\.?"
+)
+_NO_NUMBER = re.compile(r"\bs\s*/\s*n\b|\bsin\s+numero\b")
 _SEPARATORS = re.compile(r"\s[-–—]\s|,|;|\(|\)")
 _PUNCT = re.compile(r"[^a-z0-9, ]+")
 _SPACES = re.compile(r"\s+")
@@ -103,7 +148,11 @@ def fold(text: str) -> str:
 def normalise(text: str) -> str:
     """Canonical token string for parsing and matching (see module docstring)."""
     t = fold(text)
+    t = _NO_NUMBER.sub(" sn ", t)
     t = _SEPARATORS.sub(" , ", t)
+    t = _WORD_NUMBER.sub(lambda m: str(_NUMBER_WORDS[m.group(1)]), t)
+    t = _ORDINAL.sub(r"\1", t)
+    t = _UNIT.sub(" unit ", t)
     t = t.replace("º", "°")
     t = _ONE_PASS.sub(lambda m: _REPLACEMENTS[m.lastgroup or ""], t)
     t = _PUNCT.sub(" ", t)

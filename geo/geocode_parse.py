@@ -136,20 +136,45 @@ def _trailing_number(toks: list[str]) -> tuple[list[str], int | None]:
     return toks, None
 
 
+def _drop_units(toks: list[str]) -> list[str]:
+    """Remove "sn" (sin número) and each apartment/interior part with its value."""
+    out, skip = [], False
+    for tok in toks:
+        if skip:
+            skip = False
+        elif tok == "unit":
+            skip = True
+        elif tok != "sn":
+            out.append(tok)
+    return out
+
+
+def _parse_block(stype: str | None, rest: list[str]) -> Parsed | None:
+    k = rest.index("cdra")
+    after, before = rest[k + 1 :], [t for t in rest[:k] if t != "nro"]
+    if before and before[-1].isdigit() and not (after and after[0].isdigit()):
+        block, before = int(before[-1]), before[:-1]  # "5 cdra" (from "5ta cuadra")
+    elif after and after[0].isdigit():
+        block, after = int(after[0]), after[1:]
+    else:
+        return None
+    if not before:  # "cuadra 7 de la Av. Brasil"
+        tail = after
+        while tail and tail[0] in ("de", "del", "la", "el"):
+            tail = tail[1:]
+        stype2, tail = split_type(tail)
+        return Parsed(
+            "block", street_type=stype or stype2, street=" ".join(tail) or None, block=block
+        )
+    return Parsed("block", street_type=stype, street=" ".join(before), block=block, extra=after)
+
+
 def _parse_street(toks: list[str]) -> Parsed:
-    stype, rest = split_type(toks)
+    stype, rest = split_type(_drop_units(toks))
     if "cdra" in rest:
-        k = rest.index("cdra")
-        after = rest[k + 1 :]
-        if after and after[0].isdigit():
-            name = [t for t in rest[:k] if t != "nro"]
-            return Parsed(
-                "block",
-                street_type=stype,
-                street=" ".join(name) or None,
-                block=int(after[0]),
-                extra=after[1:],
-            )
+        block = _parse_block(stype, rest)
+        if block is not None:
+            return block
     if "nro" in rest:
         k = rest.index("nro")
         after = rest[k + 1 :]

@@ -27,6 +27,11 @@ from geo.geocode_parse import landmark_kind, parse
         ("Jr. Tacna 123 - Breña", "jr tacna 123 , brena"),
         ("I.E. José Olaya", "colegio jose olaya"),
         ("Parroquia San Pedro", "iglesia san pedro"),
+        ("Av. Grau 5ta cuadra", "av grau 5 cdra"),
+        ("quinta cuadra de Av. Grau", "5 cdra de av grau"),
+        ("Av. Dos de Mayo 300", "av 2 de mayo 300"),
+        ("Jr. Tacna 123 Dpto. 402", "jr tacna 123 unit 402"),
+        ("Jr. Tacna s/n", "jr tacna sn"),
     ],
 )
 def test_normalise(text: str, expected: str) -> None:
@@ -56,6 +61,19 @@ def test_parse_block() -> None:
         "street",
         "unknown",
     )
+
+
+def test_parse_units_ordinals_and_no_number() -> None:
+    p = parse(tokens("Jr. Tacna 123 Dpto. 402"))
+    assert (p.kind, p.street, p.number) == ("number", "tacna", 123)
+    p = parse(tokens("Jr. Tacna 123 int. 4"))
+    assert (p.kind, p.street, p.number) == ("number", "tacna", 123)
+    p = parse(tokens("Jr. Tacna s/n"))
+    assert (p.kind, p.street, p.number) == ("street", "tacna", None)
+    p = parse(tokens("a la altura de la quinta cuadra de la Av. Grau"))
+    assert (p.kind, p.street_type, p.street, p.block) == ("block", "av", "grau", 5)
+    p = parse(tokens("Av. Grau 3ra cuadra"))
+    assert (p.kind, p.street, p.block) == ("block", "grau", 3)
 
 
 @pytest.mark.parametrize(
