@@ -73,7 +73,7 @@ _SQRT7 = 2.6457513110645905905016157536392604257102
 _SQRT3_2 = 0.8660254037844386467637231707529361834714
 _TWO_PI = 2.0 * np.pi
 _MARGIN = 1e-7  # in hexagon spacings; far above float error (~1e-11 at res 15)
-_CHUNK = 1 << 18  # points per chunk: bounds the (n, 20) face-distance matrix to 40 MB
+_CHUNK = 1 << 18  # points per chunk: bounds the (n, faces) cosine matrix to 40 MB
 _LATTICE_OFFSET = 1 << 27  # lattice coordinates are below 2**23 even at resolution 15
 
 
@@ -118,7 +118,7 @@ def _hex_lattice(
     # (a tiny matmul stalls on threads when the machine is busy); points whose two best
     # faces are within 1e-5 in cosine are left to H3 itself.
     if faces.size == 1:
-        face = np.full(lat.size, faces[0])
+        face = faces[0]  # a scalar: face constants below stay scalars
         unsure = np.zeros(lat.size, dtype=bool)
     else:
         f = _FACE_XYZ[faces]
@@ -158,7 +158,7 @@ def _hex_lattice(
     n = np.where(pick_c, cand_n[2], np.where(pick_b, cand_n[1], n0)).astype(np.int64)
     m += _LATTICE_OFFSET
     n += _LATTICE_OFFSET
-    key = (face.astype(np.int64) << 56) | (m << 28) | n
+    key = (np.asarray(face, dtype=np.int64) << 56) | (m << 28) | n
     return key, unsure
 
 
