@@ -51,12 +51,12 @@ def _nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-STR = {"type": "string"}
-INT = {"type": "integer"}
-MS = {"type": "integer", "description": "milliseconds since the Unix epoch"}
-ID = {"type": "string", "pattern": ID_PATTERN}
-HLC = {"type": "string", "pattern": HLC_PATTERN.pattern}
-HASH = {"type": "string", "pattern": HASH_PATTERN}
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+MS: Schema = {"type": "integer", "description": "milliseconds since the Unix epoch"}
+ID: Schema = {"type": "string", "pattern": ID_PATTERN}
+HLC: Schema = {"type": "string", "pattern": HLC_PATTERN.pattern}
+HASH: Schema = {"type": "string", "pattern": HASH_PATTERN}
 
 
 def _model_schemas() -> dict[str, Schema]:
@@ -163,14 +163,14 @@ def _push_answer_schemas() -> dict[str, Schema]:
 
 
 def _pull_answer_schemas() -> dict[str, Schema]:
-    common = {
+    common: dict[str, Schema] = {
         "id": ID,
         "seq": {"type": "integer", "minimum": 1},
         "station_id": STR,
         "author": {"type": "string", "description": "officer who created the record"},
         "hlc": HLC,
     }
-    incident = {
+    incident: dict[str, Schema] = {
         "collection": {"const": "incidents"},
         **common,
         "deleted": {"type": "boolean", "description": "true: a tombstone"},
@@ -178,7 +178,7 @@ def _pull_answer_schemas() -> dict[str, Schema]:
         "derived": {"type": "object", "description": "placement computed by the server"},
         "pii": ref("IncidentPII"),
     }
-    entry = {
+    entry: dict[str, Schema] = {
         "collection": {"const": "patrol_logs"},
         **common,
         "device_id": STR,
@@ -359,7 +359,7 @@ def _path(name: str) -> Schema:
 
 
 def _sync_paths() -> dict[str, Schema]:
-    defaults = SyncSettings()
+    defaults = {name: f.default for name, f in SyncSettings.model_fields.items()}
     push = _op(
         "Send a batch of changes; every change gets its own result",
         "sync",
@@ -381,11 +381,13 @@ def _sync_paths() -> dict[str, Schema]:
         "type": "integer",
         "minimum": 1,
         "maximum": 100_000,
-        "default": defaults.pull_default_limit,
+        "default": defaults["pull_default_limit"],
     }
     pull_params = [
         _query("cursor", STR, "The `cursor` of the previous page; absent for the first."),
-        _query("limit", limit, f"Page size, capped at pull_max_limit ({defaults.pull_max_limit})."),
+        _query(
+            "limit", limit, f"Page size, capped at pull_max_limit ({defaults['pull_max_limit']})."
+        ),
     ]
     conflict_params = [
         _query(
