@@ -208,7 +208,8 @@ class PushWork:
         entries = list(self._entries.values())
         count = len(incidents) + len(entries)
         first = await unit.allocate(count) if count else 0
-        for offset, item in enumerate([*incidents, *entries]):
+        numbered: list[_Incident | _Entry] = [*incidents, *entries]
+        for offset, item in enumerate(numbered):
             item.seq = first + offset
         writes = self._incident_writes(incidents) + [self._entry_write(e) for e in entries]
         # A losing change may leave its record unchanged: its conflicts are kept all the same.

@@ -10,11 +10,12 @@ every record in its scope must equal what the server gives that device on a fres
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,10 @@ async def run_simulation(
     return report
 
 
+def _skewed_now(skew_ms: int) -> int:
+    return now_ms() + skew_ms
+
+
 @dataclass(slots=True)
 class _Device:
     spec: DeviceSpec
@@ -241,6 +246,7 @@ class _Fleet:
     ) -> None:
         self.options = options
         self.rng = random.Random(options.seed)
+        self._inner: Callable[[], httpx.AsyncBaseTransport]
         if isinstance(target, str):
             self.base_url, self._inner = target, lambda: httpx.AsyncHTTPTransport()
         else:
@@ -273,7 +279,7 @@ class _Fleet:
             transport=transport,
             batch_size=o.batch_size,
             retry=RetryPolicy(attempts=8, base_s=0.002, max_s=0.02),
-            wall_clock=lambda skew=skew: now_ms() + skew,
+            wall_clock=functools.partial(_skewed_now, skew),
             adopt_server_time=skew >= 0,  # devices behind stay behind: they must still converge
         )
         return _Device(spec, client, transport, rng)

@@ -118,13 +118,13 @@ class CounterRow(SQLModel, table=True):
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-station = StationRow.__table__
-officer = OfficerRow.__table__
-device = DeviceRow.__table__
-enrollment = EnrollmentRow.__table__
-record = RecordRow.__table__
-conflict = ConflictRow.__table__
-chain_head = ChainHeadRow.__table__
-batch_answer = BatchAnswerRow.__table__
-counter = CounterRow.__table__
-boundary = BoundaryRow.__table__
+station = metadata.tables[StationRow.__tablename__]
+officer = metadata.tables[OfficerRow.__tablename__]
+device = metadata.tables[DeviceRow.__tablename__]
+enrollment = metadata.tables[EnrollmentRow.__tablename__]
+record = metadata.tables[RecordRow.__tablename__]
+conflict = metadata.tables[ConflictRow.__tablename__]
+chain_head = metadata.tables[ChainHeadRow.__tablename__]
+batch_answer = metadata.tables[BatchAnswerRow.__tablename__]
+counter = metadata.tables[CounterRow.__tablename__]
+boundary = metadata.tables[BoundaryRow.__tablename__]
