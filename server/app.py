@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,9 +24,13 @@ from server.routes import admin, health
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
 from server.settings import Settings
+from sync.clock import now_ms
 from sync.engine import Enricher, SyncEngine, SyncLimits
+from sync.errors import StoreUnavailable
 from sync.store.base import Store
 from sync.store.sql import SQLStore
+
+log = logging.getLogger("ronda.app")
 
 
 def build_store(settings: Settings) -> Store:
@@ -51,6 +57,17 @@ async def reload_places(context: AppContext) -> bool:
     return places is not None
 
 
+async def prune_answers_forever(context: AppContext, every_s: float = 3600.0) -> None:
+    """Forget batch answers past their retention (a retry older than that is a new batch)."""
+    keep_ms = context.settings.sync.answer_retention_days * 86_400_000
+    while True:
+        try:
+            await context.store.prune_answers(now_ms() - keep_ms)
+        except StoreUnavailable:
+            log.warning("could not prune batch answers; will try again")
+        await asyncio.sleep(every_s)
+
+
 async def openapi(request: Request) -> Response:
     return json_response(openapi_document())
 
@@ -68,9 +85,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         await store.open()
         await reload_places(context)
         app.state.ctx = context
+        pruner = asyncio.create_task(prune_answers_forever(context))
         try:
             yield
         finally:
+            pruner.cancel()
             await store.close()
 
     routes = [
