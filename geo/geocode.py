@@ -20,7 +20,7 @@ from geo.geocode_fix import FixAssessment, assess_fix
 from geo.geocode_gazetteer import Gazetteer
 from geo.geocode_match import Match, best_match, name_confidence
 from geo.geocode_normalise import normalise
-from geo.geocode_parse import Parsed, parse
+from geo.geocode_parse import Parsed, parse_all
 from geo.geocode_reverse import interpolate, reverse_lookup
 from geo.geocode_scope import split_district
 
@@ -96,11 +96,12 @@ class Geocoder:
         best = FAILED
         for code, rest, _ in split_district(self.gaz, toks):
             scope = code or context
-            ans = self._dispatch(parse(rest), scope)
-            if code is not None and ans.quality == "failed":
-                ans = self._district_only(code)  # at least the district the text names
-            if ans.confidence > best.confidence or (best is FAILED and ans.quality != "failed"):
-                best = ans
+            for parsed in parse_all(rest):
+                ans = self._dispatch(parsed, scope)
+                if code is not None and ans.quality == "failed":
+                    ans = self._district_only(code)  # at least the district the text names
+                if ans.confidence > best.confidence or (best is FAILED and ans.quality != "failed"):
+                    best = ans
         return self._result(text, best)
 
     def _result(self, text: str, ans: _Answer) -> GeocodeResult:

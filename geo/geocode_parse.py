@@ -95,11 +95,23 @@ def _parse_mzlt(toks: list[str]) -> Parsed:
         else:
             out.extra.append(tok)
             i += 1
+    if not name and out.extra:  # "Mz. B Lt. 12 AA.HH. Los Olivos": the name comes last
+        name, out.extra = [t for t in out.extra if t != "aahh"], []
     out.aahh = " ".join(strip_fillers(name)) or None
     return out
 
 
-def _parse_intersection(toks: list[str]) -> Parsed | None:
+def parse_all(toks: list[str]) -> list[Parsed]:
+    """The parse, plus "X y Y" read as an intersection when "y" may join two street names."""
+    first = parse(toks)
+    if first.kind in ("street", "number") and "y" in toks:
+        inter = _parse_intersection(strip_fillers([t for t in toks if t != ","]), relaxed=True)
+        if inter is not None:
+            return [first, inter]
+    return [first]
+
+
+def _parse_intersection(toks: list[str], relaxed: bool = False) -> Parsed | None:
     starts_esq = toks[0] == "esq"
     body = toks[1:] if starts_esq else toks
     for i in range(1, len(body) - 1):
@@ -109,7 +121,7 @@ def _parse_intersection(toks: list[str]) -> Parsed | None:
         while j < len(body) and body[j] in _CONNECTORS:
             j += 1
         # "y" is also part of names ("Santa Rosa y ..." is rare); require a street-ish right part
-        if body[i] == "y" and not starts_esq and body[j] not in STREET_TYPES:
+        if body[i] == "y" and not (starts_esq or relaxed) and body[j] not in STREET_TYPES:
             continue
         t1, a = split_type(body[:i])
         t2, b = split_type(body[j:])

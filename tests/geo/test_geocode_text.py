@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from geo.geocode_normalise import normalise, strip_fillers, tokens
-from geo.geocode_parse import landmark_kind, parse
+from geo.geocode_parse import landmark_kind, parse, parse_all
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,20 @@ def test_parse_intersection(text: str) -> None:
     assert (p.kind, p.street, p.street2) == ("intersection", "brasil", "ucayali")
 
 
+def test_untyped_y_is_also_read_as_an_intersection() -> None:
+    first, second = parse_all(tokens("calle Naranjal y Manuel Pardo"))
+    assert (first.kind, first.street) == ("street", "naranjal y manuel pardo")
+    assert (second.kind, second.street, second.street2) == (
+        "intersection",
+        "naranjal",
+        "manuel pardo",
+    )
+    assert len(parse_all(tokens("Av. Brasil 123"))) == 1
+
+
 def test_parse_mzlt_and_landmarks() -> None:
+    p = parse(tokens("Mz. E Lt. 3 AA.HH. Pachacútec"))
+    assert (p.kind, p.aahh, p.mz, p.lt) == ("mzlt", "pachacutec", "E", 3)
     p = parse(tokens("AA.HH. Los Olivos Mz. B Lt. 12"))
     assert (p.kind, p.aahh, p.mz, p.lt) == ("mzlt", "los olivos", "B", 12)
     p = parse(tokens("Villa Hermosa Mz.C Lt.4"))
