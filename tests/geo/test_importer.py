@@ -163,3 +163,12 @@ def test_real_peru_file_imports(shared_data_dir: Path) -> None:
     with pytest.raises(InvalidGeometryError) as err:
         import_districts(shared_data_dir / "peru_distrital_simple.geojson", invalid="refuse")
     assert err.value.details["name"] == "AMANTANI"
+
+
+def test_numeric_codes_are_zero_padded(tmp_path: Path) -> None:
+    frame = _squares()
+    frame["UBI"] = [70105, 150101, 150102]
+    path = tmp_path / "numeric.shp"
+    frame.to_file(path, engine="pyogrio")
+    got = import_districts(path, code_column="UBI", name_column="NOMB")
+    assert got.codes.tolist() == ["070105", "150101", "150102"]
