@@ -127,15 +127,12 @@ def compute_density(
     lon, lat = lon[mask], lat[mask]
     if lon.size == 0 and bounds_lonlat is None:
         raise InvalidInputError("no incidents and no bounds: nothing to draw", {})
-    code = (
-        int(epsg)
-        if epsg is not None
-        else (
-            utm_epsg(lon, lat)
-            if lon.size
-            else utm_epsg(np.array(bounds_lonlat[::2]), np.array(bounds_lonlat[1::2]))
-        )
-    )
+    if epsg is not None:
+        code = int(epsg)
+    elif lon.size or bounds_lonlat is None:
+        code = utm_epsg(lon, lat)
+    else:
+        code = utm_epsg(np.array(bounds_lonlat[::2]), np.array(bounds_lonlat[1::2]))
     x, y = project(lon, lat, code)
     rule = "given"
     if bandwidth_m is None:

@@ -251,7 +251,9 @@ def lattice_centres(key: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
         theta = _pos_angle(theta + _AP7_ROT_RADS)
     az = _pos_angle(_FACE_AZ0[face] - theta)
     lat1, lng1 = _FACE_LATLNG[face, 0], _FACE_LATLNG[face, 1]
-    lat = np.arcsin(np.sin(lat1) * np.cos(r) + np.cos(lat1) * np.sin(r) * np.cos(az))
+    lat = np.arcsin(
+        np.clip(np.sin(lat1) * np.cos(r) + np.cos(lat1) * np.sin(r) * np.cos(az), -1, 1)
+    )
     dlng = np.arctan2(np.sin(az) * np.sin(r) * np.cos(lat1), np.cos(r) - np.sin(lat1) * np.sin(lat))
     lng = np.mod(lng1 + dlng + np.pi, 2 * np.pi) - np.pi
     return np.degrees(lng), np.degrees(lat)

@@ -99,8 +99,14 @@ def compute_pai(
     """Hotspots of the ``train`` window scored against the incidents of the ``test`` window
     (same categories, same cells and study area)."""
     res = compute_hotspots(
-        lon, lat, t, category, window=train, categories=categories, **hotspot_options
-    )  # type: ignore[arg-type]
+        lon,
+        lat,
+        t,
+        category,
+        window=train,
+        categories=categories,
+        **hotspot_options,  # type: ignore[arg-type]
+    )
     m2 = select(t, category, window=test, categories=categories)
     score = score_prediction(res, np.asarray(lon)[m2], np.asarray(lat)[m2], min_bin=min_bin)
     return res, score

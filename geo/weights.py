@@ -169,10 +169,10 @@ def _hull_cells(observed: np.ndarray, spec: CellSpec) -> np.ndarray:
     epsg, size = int(spec.epsg or 0), float(spec.size_m or 0.0)
     hx, hy = project(hull[:, 0], hull[:, 1], epsg)
     col, row = square_colrow(observed)
-    cc, rr = np.meshgrid(
+    gc, gr = np.meshgrid(
         np.arange(col.min(), col.max() + 1), np.arange(row.min(), row.max() + 1), indexing="ij"
     )
-    cc, rr = cc.ravel(), rr.ravel()
+    cc, rr = gc.ravel(), gr.ravel()
     inside = shapely.contains_xy(
         shapely.Polygon(np.column_stack([hx, hy])), (cc + 0.5) * size, (rr + 0.5) * size
     )
