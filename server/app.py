@@ -19,7 +19,7 @@ from server.context import AppContext
 from server.metrics import Metrics
 from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
-from server.places import load_places
+from server.places import reload_places
 from server.routes import admin, health
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
@@ -48,13 +48,6 @@ def build_engine(settings: Settings, store: Store, enricher: Enricher | None = N
         pii_roles=frozenset(s.pii_roles),
     )
     return SyncEngine(store, limits, enricher)
-
-
-async def reload_places(context: AppContext) -> bool:
-    """(Re)build placement and geocoding from the boundary layers in the store."""
-    places = await load_places(context.store)
-    context.engine.enricher = places.enrich if places else None
-    return places is not None
 
 
 async def prune_answers_forever(context: AppContext, every_s: float = 3600.0) -> None:

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -89,7 +90,17 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response("internal_error", "the server failed; the error is logged", 500)
 
 
+async def database_error(request: Request, exc: Exception) -> Response:
+    # The database went away mid-request: say so (503, retry later), never what it said.
+    log.error("database error", extra={"code": "store_unavailable"}, exc_info=exc)
+    _count(request, e.StoreUnavailable.code)
+    return error_response(e.StoreUnavailable.code, "the database is unavailable; retry", 503)
+
+
 HANDLERS: dict[Any, Any] = {
+    OperationalError: database_error,
+    InterfaceError: database_error,
+    DisconnectionError: database_error,
     e.SyncError: sync_error,
     HTTPException: http_error,
     Exception: server_error,

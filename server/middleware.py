@@ -7,9 +7,9 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.errors import RequestTimeout, error_response
 from server.metrics import Metrics
 
 log = logging.getLogger("ronda.access")
@@ -40,7 +40,9 @@ class ObserveMiddleware:
         except TimeoutError:
             if status["sent"]:
                 raise
-            await _timeout_answer(observe)
+            self.metrics.errors.labels(RequestTimeout.code).inc()
+            answer = error_response(RequestTimeout.code, "the request took too long", 503)
+            await answer(scope, receive, observe)
         finally:
             self._record(scope, int(status["code"]), time.perf_counter() - started)
 
@@ -60,12 +62,3 @@ class ObserveMiddleware:
                 "role": state.get("role"),
             },
         )
-
-
-async def _timeout_answer(send: Send) -> None:
-    body = orjson.dumps(
-        {"error": {"code": "timeout", "message": "the request took too long", "details": {}}}
-    )
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

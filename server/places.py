@@ -20,6 +20,7 @@ import shapely
 from geo.geocode import Geocoder
 from geo.geocode_fix import assess_fix
 from geo.place import Placer
+from server.context import AppContext
 from sync.store.base import Boundary, Store
 
 LAYERS = ("districts", "stations", "sectors", "streets", "aa_hh", "lotes", "landmarks")
@@ -168,3 +169,10 @@ def build_places(layers: dict[str, list[Boundary]]) -> Places:
     minx, miny, maxx, maxy = (float(v) for v in districts.total_bounds)
     assert all(math.isfinite(v) for v in (minx, miny, maxx, maxy))
     return Places(placer, geocoder, (minx, miny, maxx, maxy))
+
+
+async def reload_places(context: AppContext) -> bool:
+    """(Re)build placement and geocoding from the store's layers and hand it to the engine."""
+    places = await load_places(context.store)
+    context.engine.enricher = places.enrich if places else None
+    return places is not None

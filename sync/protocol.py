@@ -11,7 +11,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sync.clock import Stamp, parse_stamp
 from sync.errors import ChangeError, InvalidField, InvalidRequest, UnknownCollection
@@ -23,6 +31,10 @@ CATEGORY_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
 RecordId = Annotated[str, Field(pattern=ID_PATTERN)]
 Text = Annotated[str, Field(max_length=4000)]
 PII_FIELDS = ("victims", "witnesses", "suspects")
+NOT_NULL_FIELDS = ("category", "occurred_at")
+# Hashed numbers must be the integers the device hashed: "1" or 1.0 would be converted by a
+# lax validator and then fail the hash check with a misleading chain_tampered.
+HashedInt = Annotated[int, Strict()]
 
 
 class _Strict(BaseModel):
@@ -53,6 +65,13 @@ class IncidentFields(_Strict):
     description: Text | None = None
     address_text: Annotated[str, Field(max_length=500)] | None = None
     location: Location | None = None
+
+    @model_validator(mode="after")
+    def _not_cleared(self) -> IncidentFields:
+        for name in NOT_NULL_FIELDS:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null: every incident keeps one")
+        return self
 
     @field_validator("occurred_at")
     @classmethod
@@ -86,8 +105,8 @@ class LogBody(_Strict):
     kind: Literal["shift_start", "shift_end", "checkpoint", "note", "stop", "correction"]
     at: Annotated[str, Field(min_length=20, max_length=40)]
     text: Text = ""
-    lon_e6: Annotated[int, Field(ge=-180_000_000, le=180_000_000)] | None = None
-    lat_e6: Annotated[int, Field(ge=-90_000_000, le=90_000_000)] | None = None
+    lon_e6: Annotated[HashedInt, Field(ge=-180_000_000, le=180_000_000)] | None = None
+    lat_e6: Annotated[HashedInt, Field(ge=-90_000_000, le=90_000_000)] | None = None
     amends: RecordId | None = None
     incident_id: RecordId | None = None
 
@@ -97,7 +116,7 @@ class LogEntryChange(_Strict):
     id: RecordId
     op: Literal["append"]
     hlc: str
-    n: Annotated[int, Field(ge=1)]
+    n: Annotated[HashedInt, Field(ge=1)]
     prev_hash: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")]
     hash: Annotated[str, Field(pattern=HASH_PATTERN)]
     body: LogBody

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from server.auth import require
 from server.context import ctx
+from server.places import reload_places as reload_places_of
 from server.routes.common import json_response, read_model
 from sync.clock import now_ms
 from sync.errors import NotFound
@@ -145,9 +146,7 @@ async def revoke_device(request: Request) -> Response:
 
 async def reload_places(request: Request) -> Response:
     await require(request, "admin")
-    from server.app import reload_places as rebuild
-
-    loaded = await rebuild(ctx(request))
+    loaded = await reload_places_of(ctx(request))
     return json_response({"placement": loaded})
 
 

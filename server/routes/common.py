@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.body import read_json
-from server.context import ctx
 from sync.errors import InvalidRequest
 
 M = TypeVar("M", bound=BaseModel)
+SMALL_BODY_BYTES = 64 * 1024  # enrollment and administration bodies, before and after gzip
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -22,8 +22,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 async def read_model(request: Request, model: type[M]) -> M:
     """Read a small JSON body and validate it against ``model``."""
-    limits = ctx(request).settings.sync
-    raw = await read_json(request, 64 * 1024, limits.max_decompressed_bytes)
+    raw = await read_json(request, SMALL_BODY_BYTES, SMALL_BODY_BYTES)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

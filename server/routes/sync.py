@@ -43,10 +43,12 @@ async def pull(request: Request) -> Response:
 async def me(request: Request) -> Response:
     c = ctx(request)
     who = await authenticate(request)
-    scope: dict[str, Any] = {"stations": None, "pii": "none"}
-    if who.role != "admin":
+    scope: dict[str, Any] = {"stations": [], "pii": "none"}
+    try:
         pull_scope = c.engine.scope(who)
         scope = {"stations": pull_scope.station_ids, "pii": pull_scope.pii}
+    except Forbidden:
+        pass  # admins, and officers without a station, sync nothing
     return json_response(
         {
             "device_id": who.device_id,
@@ -73,7 +75,9 @@ async def conflicts(request: Request) -> Response:
     scope = c.engine.scope(who)
     after = int_param(request, "after", 0, 0, 2**62)
     limit = int_param(request, "limit", 100, 1, 1000)
-    rows = await c.store.conflicts(scope.station_ids, after, limit)
+    rows = await c.store.conflicts(scope.station_ids, after, limit + 1)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
     items = []
     for conflict_id, cf in rows:
         if cf.field.startswith("pii.") and scope.pii != "all":
@@ -95,7 +99,7 @@ async def conflicts(request: Request) -> Response:
             }
         )
     next_after = rows[-1][0] if rows else after
-    return json_response({"conflicts": items, "after": next_after, "has_more": len(rows) == limit})
+    return json_response({"conflicts": items, "after": next_after, "has_more": has_more})
 
 
 async def chain(request: Request) -> Response:

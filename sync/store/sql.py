@@ -74,10 +74,14 @@ class SQLStore(Store):
 
     async def open(self) -> None:
         if self.is_sqlite:
-            engine = create_async_engine(self.url, pool_size=self._pool_size)
+            engine = create_async_engine(
+                self.url, pool_size=self._pool_size, hide_parameters=True
+            )
             _sqlite_pragmas(engine, self._synchronous)
         else:
-            engine = create_async_engine(self.url, pool_size=self._pool_size, max_overflow=5)
+            engine = create_async_engine(
+                self.url, pool_size=self._pool_size, max_overflow=5, hide_parameters=True
+            )
         self._engine = engine
         try:
             async with engine.begin() as conn:

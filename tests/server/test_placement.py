@@ -7,8 +7,7 @@ import httpx
 import pandas as pd
 import shapely
 
-from server.app import reload_places
-from server.places import store_layer
+from server.places import reload_places, store_layer
 from sync.clock import HybridClock
 from tests.support import batch, incident, new_id
 
