@@ -192,6 +192,26 @@ class EmergingResult:
         return np.asarray(self.patterns, dtype=object)[self.pattern]
 
 
+def _count_cube(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    t: np.ndarray,
+    spec: CellSpec,
+    area: str | np.ndarray,
+    k: int,
+    edges: np.ndarray,
+) -> tuple[np.ndarray, str, np.ndarray]:
+    """Study-area cells, the area rule, and the (T, n) int32 count cube."""
+    observed, inverse = bin_points(lon, lat, spec)
+    cells, area_rule = study_cells(observed, spec, area, k)
+    obs_pos, obs_found = area_positions(observed, cells)
+    inside = obs_found[inverse]
+    n_t = edges.size - 1
+    slot = (t[inside] - edges[0]) // (edges[1] - edges[0])
+    cube = np.bincount(slot * cells.size + obs_pos[inverse][inside], minlength=n_t * cells.size)
+    return cells, area_rule, cube.reshape(n_t, cells.size).astype(np.int32)
+
+
 def compute_emerging(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -231,14 +251,7 @@ def compute_emerging(
         mask &= np.isin(np.asarray(category), np.asarray(list(categories)))
     lon, lat, t = lon[mask], lat[mask], t[mask]
     spec = make_spec(lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg)
-    observed, inverse = bin_points(lon, lat, spec)
-    cells, area_rule = study_cells(observed, spec, area, k)
-    obs_pos, obs_found = area_positions(observed, cells)
-    inside = obs_found[inverse]
-    pos = obs_pos[inverse]
-    slot = (t[inside] - edges[0]) // slice_s
-    cube = np.bincount(slot * cells.size + pos[inside], minlength=n_slices * cells.size)
-    cube = cube.reshape(n_slices, cells.size).astype(np.int32)
+    cells, area_rule, cube = _count_cube(lon, lat, t, spec, area, k, edges)
     z = space_time_gi(cube, kring_weights(cells, spec, k), time_k)
     p = p_two_sided(z)
     if fdr:
@@ -263,5 +276,5 @@ def compute_emerging(
         fdr=fdr,
         extended=extended,
         area_rule=area_rule,
-        n_incidents=int(inside.sum()),
+        n_incidents=int(cube.sum()),
     )

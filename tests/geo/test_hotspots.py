@@ -8,6 +8,8 @@ import esda
 import libpysal
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from libpysal.weights import WSP
 from scipy import sparse
 
@@ -199,3 +201,27 @@ def test_square_grid_hull_area_matches_esda() -> None:
     card = np.asarray(w.sum(axis=1)).ravel()
     assert card.min() < 9 and card.max() == 9  # queen neighbourhood of a square, with self
     assert np.abs(res.z - _esda_zs(res.counts, w)).max() < 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 50), min_size=4, max_size=40),
+    a=st.floats(0.1, 100.0),
+    b=st.floats(-50.0, 50.0),
+    seed=st.integers(0, 2**31),
+)
+def test_gi_star_affine_invariant_and_permutation_equivariant(
+    counts: list[int], a: float, b: float, seed: int
+) -> None:
+    y = np.array(counts, dtype=float)
+    n = y.size
+    rng = np.random.default_rng(seed)
+    m = sparse.random(n, n, density=0.3, random_state=int(rng.integers(1 << 30)))
+    w = ((m + m.T) > 0).astype(float).tolil()
+    w.setdiag(1.0)
+    w = w.tocsr()
+    z = gi_star(y, w)
+    assert np.allclose(gi_star(a * y + b, w), z, atol=1e-8)
+    perm = rng.permutation(n)
+    wp = w[perm][:, perm]
+    assert np.allclose(gi_star(y[perm], wp), z[perm], atol=1e-9)
