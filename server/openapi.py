@@ -417,7 +417,7 @@ def _sync_paths() -> dict[str, Schema]:
                 "The caller's device, role, scope, limits and the server time",
                 "sync",
                 (200, "MeAnswer", "Who the token belongs to."),
-                _errors(ROLE_ERRORS),
+                _errors(AUTH_ERRORS),
             )
         },
         "/v1/conflicts": {
