@@ -6,7 +6,7 @@ from rapidfuzz import fuzz, process
 
 from geo.geocode_gazetteer import Gazetteer
 
-AFTER_COMMA = 84.0  # a part after a comma or dash is very likely a district
+AFTER_COMMA = 80.0  # a part after a comma or dash is very likely a district
 BARE_SUFFIX = 90.0  # without a separator, demand a closer match
 MAX_WORDS = 5
 MARKERS = ("cdra", "nro", "mz", "lt", "esq", "con", "y", "aahh")
