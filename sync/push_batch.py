@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from sync.store.base import (
     ChainHead,
     Conflict,
     Identity,
+    IncidentPoint,
     PushUnit,
     RecordWrite,
     StoredRecord,
@@ -264,6 +266,9 @@ class PushWork:
             chain_n=None,
             updated_ms=self.now,
             is_new=work.stored is None,
+            point=incident_point(
+                work.id, work.station_id, work.seq, work.state.deleted, doc["fields"], derived
+            ),
         )
 
     def _entry_write(self, entry: _Entry) -> RecordWrite:
@@ -363,4 +368,41 @@ def rewrite_derived(
         chain_n=record.chain_n,
         updated_ms=now,
         is_new=False,
+        point=incident_point(
+            record.id, record.station_id, seq, record.deleted, record.doc["fields"], derived
+        ),
+    )
+
+
+def incident_point(
+    record_id: str,
+    station_id: str,
+    seq: int,
+    deleted: bool,
+    fields: dict[str, Any],
+    derived: dict[str, Any],
+) -> IncidentPoint | None:
+    """The queryable facts of an incident version (None until it has a category and time)."""
+    category, occurred = fields.get("category"), fields.get("occurred_at")
+    if not category or not occurred:
+        return None
+    lon = lat = None
+    cell = derived.get("cell")
+    if cell:
+        lon, lat = derived.get("lon"), derived.get("lat")
+    elif not derived and fields.get("location"):
+        # No boundaries loaded yet: the raw fix is still worth mapping, unplaced.
+        lon, lat = fields["location"]["lon"], fields["location"]["lat"]
+    return IncidentPoint(
+        id=record_id,
+        station_id=station_id,
+        category=category,
+        occurred_s=int(datetime.fromisoformat(occurred).timestamp()),
+        lon=lon,
+        lat=lat,
+        district=derived.get("district"),
+        sector=derived.get("sector"),
+        cell=int(cell, 16) if cell else None,
+        deleted=deleted,
+        seq=seq,
     )

@@ -16,6 +16,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 Role = Literal["officer", "chief", "analyst", "admin"]
 ROLES: tuple[Role, ...] = ("officer", "chief", "analyst", "admin")
 PiiAccess = Literal["all", "own", "none"]
@@ -81,6 +83,52 @@ class StoredRecord:
     chain_n: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentPoint:
+    """The flat facts of an incident version that maps and statistics query.
+
+    ``cell`` is the H3 index as an integer; ``lon``/``lat`` are the placed point (None when
+    the incident could not be placed).
+    """
+
+    id: str
+    station_id: str
+    category: str
+    occurred_s: int
+    lon: float | None
+    lat: float | None
+    district: str | None
+    sector: str | None
+    cell: int | None
+    deleted: bool
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class PointQuery:
+    """Which incidents: stations (None: all), a half-open time window, categories, a bbox."""
+
+    station_ids: tuple[str, ...] | None = None
+    since_s: int | None = None
+    until_s: int | None = None
+    categories: tuple[str, ...] | None = None
+    bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
+
+
+POINT_COLUMNS = (
+    "id",
+    "station_id",
+    "category",
+    "occurred_s",
+    "lon",
+    "lat",
+    "district",
+    "sector",
+    "cell",
+    "seq",
+)
+
+
 @dataclass(slots=True)
 class RecordWrite:
     """A record version to write; ``doc``, ``clocks`` and ``pii`` are JSON text."""
@@ -98,6 +146,7 @@ class RecordWrite:
     chain_n: int | None
     updated_ms: int
     is_new: bool
+    point: IncidentPoint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +336,25 @@ class Store(ABC):
     @abstractmethod
     async def chain(self, device_id: str) -> list[StoredRecord]:
         """A device's patrol-log entries in chain order (for verification)."""
+
+    @abstractmethod
+    async def points(
+        self, query: PointQuery, columns: tuple[str, ...] = ("lon", "lat", "occurred_s")
+    ) -> dict[str, np.ndarray]:
+        """Placed, undeleted incidents matching ``query`` as columns (``POINT_COLUMNS``).
+
+        Numbers come as float64/int64 arrays, text as object arrays; order is by ``seq``.
+        """
+
+    @abstractmethod
+    async def cell_counts(
+        self, query: PointQuery, bucket_s: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Incident counts per H3 cell (and per time bucket of ``bucket_s`` seconds).
+
+        Keys: ``cell`` (int64), ``count`` (int64) and, with ``bucket_s``, ``bucket`` (int64,
+        ``occurred_s // bucket_s``).  Binning happens in the database, not in Python.
+        """
 
     @abstractmethod
     async def replace_boundaries(self, layer: str, items: list[Boundary]) -> None:

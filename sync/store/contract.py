@@ -17,7 +17,9 @@ from sync.store.base import (
     Conflict,
     Device,
     Enrollment,
+    IncidentPoint,
     Officer,
+    PointQuery,
     PullScope,
     RecordWrite,
     Station,
@@ -209,7 +211,63 @@ async def check_boundaries(store: Store) -> None:
     assert await store.boundaries("streets") == []
 
 
+def _point(rid: str, seq: int, **extra: object) -> IncidentPoint:
+    values: dict[str, object] = {
+        "id": rid,
+        "station_id": "s1",
+        "category": "robo",
+        "occurred_s": 1000,
+        "lon": -77.0,
+        "lat": -12.0,
+        "district": "150101",
+        "sector": "s1-a",
+        "cell": 617733150781865983,
+        "deleted": False,
+        "seq": seq,
+    }
+    values.update(extra)
+    return IncidentPoint(**values)  # type: ignore[arg-type]
+
+
+async def check_points_and_cells(store: Store) -> None:
+    points = [
+        _point("a", 1),
+        _point("b", 2, category="hurto", occurred_s=5000),
+        _point("c", 3, station_id="s2", cell=617733150781865999, occurred_s=9000),
+        _point("d", 4, lon=None, lat=None, cell=None),
+        _point("e", 5, deleted=True),
+    ]
+    async with store.push_unit() as unit:
+        await unit.allocate(5)
+        writes = [_write(p.id, p.seq, p.station_id, point=p) for p in points]
+        await unit.save(writes, [], [], _answer("b1"))
+    everything = await store.points(PointQuery(), ("id", "lon", "occurred_s", "cell"))
+    assert list(everything["id"]) == ["a", "b", "c"]
+    assert everything["occurred_s"].dtype.kind == "i" and everything["lon"].dtype.kind == "f"
+    window = PointQuery(station_ids=("s1",), since_s=1000, until_s=5000, categories=("robo",))
+    assert list((await store.points(window, ("id",)))["id"]) == ["a"]
+    box = PointQuery(bbox=(-77.1, -12.1, -76.9, -11.9))
+    assert len((await store.points(box))["lon"]) == 3
+    assert len((await store.points(PointQuery(bbox=(0, 0, 1, 1))))["lon"]) == 0
+    counts = await store.cell_counts(PointQuery())
+    assert dict(zip(counts["cell"].tolist(), counts["count"].tolist(), strict=True)) == {
+        617733150781865983: 2,
+        617733150781865999: 1,
+    }
+    weekly = await store.cell_counts(PointQuery(station_ids=("s1",)), bucket_s=4000)
+    assert sorted(zip(weekly["bucket"].tolist(), weekly["count"].tolist(), strict=True)) == [
+        (0, 1),
+        (1, 1),
+    ]
+    moved = _point("a", 6, deleted=True)
+    async with store.push_unit() as unit:
+        await unit.allocate(1)
+        await unit.save([_write("a", 6, point=moved, is_new=False)], [], [], _answer("b2"))
+    assert list((await store.points(PointQuery(), ("id",)))["id"]) == ["b", "c"]
+
+
 CHECKS: list[Check] = [
+    check_points_and_cells,
     check_boundaries,
     check_people,
     check_enrollment_once,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
+import numpy as np
 import orjson
 from sqlalchemy import bindparam, delete, event, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,13 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
 from sync.store import sql_tables as t
 from sync.store.base import (
+    POINT_COLUMNS,
     Boundary,
     ChainHead,
     Conflict,
     Device,
     Enrollment,
     Identity,
+    IncidentPoint,
     Officer,
+    PointQuery,
     PullRow,
     PullScope,
     PushUnit,
@@ -74,9 +78,7 @@ class SQLStore(Store):
 
     async def open(self) -> None:
         if self.is_sqlite:
-            engine = create_async_engine(
-                self.url, pool_size=self._pool_size, hide_parameters=True
-            )
+            engine = create_async_engine(self.url, pool_size=self._pool_size, hide_parameters=True)
             _sqlite_pragmas(engine, self._synchronous)
         else:
             engine = create_async_engine(
@@ -255,6 +257,34 @@ class SQLStore(Store):
         )
         return [_stored(row) for row in await self._fetch(query)]
 
+    async def points(
+        self, query: PointQuery, columns: tuple[str, ...] = ("lon", "lat", "occurred_s")
+    ) -> dict[str, np.ndarray]:
+        unknown = set(columns) - set(POINT_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown point columns: {sorted(unknown)}")
+        where, params = _where(query)
+        sql = f"SELECT {', '.join(columns)} FROM incident_point WHERE {where}"
+        sql += " AND lon IS NOT NULL ORDER BY seq"
+        rows = await self._fetch(_bound(sql, params), params)
+        return _columns(rows, columns)
+
+    async def cell_counts(
+        self, query: PointQuery, bucket_s: int | None = None
+    ) -> dict[str, np.ndarray]:
+        where, params = _where(query)
+        keys = "cell" if bucket_s is None else f"cell, occurred_s / {int(bucket_s)}"
+        sql = (
+            f"SELECT {keys}, count(*) FROM incident_point WHERE {where} AND cell IS NOT NULL"
+            f" GROUP BY {keys}"
+        )
+        rows = await self._fetch(_bound(sql, params), params)
+        names = ("cell", "count") if bucket_s is None else ("cell", "bucket", "count")
+        columns = _columns(rows, names)
+        for name in names:
+            columns[name] = columns[name].astype(np.int64)
+        return columns
+
     async def replace_boundaries(self, layer: str, items: list[Boundary]) -> None:
         rows = [
             {
@@ -287,9 +317,9 @@ class SQLStore(Store):
         return int(result.rowcount or 0)
 
     # --- helpers ---
-    async def _fetch(self, query: Any) -> Sequence[Any]:
+    async def _fetch(self, query: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
         async with self.engine.connect() as conn:
-            return (await conn.execute(query)).all()
+            return (await conn.execute(query, params or {})).all()
 
     async def _upsert(self, table: Any, row: dict[str, Any], keys: list[str]) -> None:
         stmt = _dialect_insert(self.is_sqlite, table).values(**row)
@@ -361,6 +391,9 @@ class _SQLPushUnit(PushUnit):
             await self.conn.exec_driver_sql(_sql(_INSERT_RECORD, self.is_sqlite), new)
         if old:
             await self.conn.exec_driver_sql(_sql(_UPDATE_RECORD, self.is_sqlite), old)
+        points = [_point_tuple(w.point) for w in writes if w.point is not None]
+        if points:
+            await self.conn.exec_driver_sql(_sql(_UPSERT_POINT, self.is_sqlite), points)
         if conflicts:
             stmt = _dialect_insert(self.is_sqlite, t.conflict).on_conflict_do_nothing()
             await self.conn.execute(stmt, [_conflict_row(c) for c in conflicts])
@@ -403,6 +436,78 @@ _UPDATE_RECORD = (
     "UPDATE record SET seq = ?, deleted = ?, doc = ?, clocks = ?, pii = ?, updated_ms = ?"
     " WHERE collection = ? AND id = ?"
 )
+
+
+_POINT_FIELDS = (
+    "id, station_id, category, occurred_s, lon, lat, district, sector, cell, deleted, seq"
+)
+_UPSERT_POINT = (
+    f"INSERT INTO incident_point ({_POINT_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _POINT_FIELDS.split(", ")[1:])
+)
+
+
+def _point_tuple(p: IncidentPoint) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.station_id,
+        p.category,
+        p.occurred_s,
+        p.lon,
+        p.lat,
+        p.district,
+        p.sector,
+        p.cell,
+        p.deleted,
+        p.seq,
+    )
+
+
+def _where(query: PointQuery) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause (with expanding binds) of a point query."""
+    clauses = ["NOT deleted"]
+    params: dict[str, Any] = {}
+    if query.station_ids is not None:
+        clauses.append("station_id IN :stations")
+        params["stations"] = list(query.station_ids)
+    if query.categories is not None:
+        clauses.append("category IN :categories")
+        params["categories"] = list(query.categories)
+    if query.since_s is not None:
+        clauses.append("occurred_s >= :since")
+        params["since"] = query.since_s
+    if query.until_s is not None:
+        clauses.append("occurred_s < :until")
+        params["until"] = query.until_s
+    if query.bbox is not None:
+        clauses.append("lon >= :x0 AND lat >= :y0 AND lon <= :x1 AND lat <= :y1")
+        params.update(zip(("x0", "y0", "x1", "y1"), query.bbox, strict=True))
+    return " AND ".join(clauses), params
+
+
+def _bound(sql: str, params: dict[str, Any]) -> Any:
+    stmt = text(sql)
+    expanding = [bindparam(k, expanding=True) for k in ("stations", "categories") if k in params]
+    return stmt.bindparams(*expanding) if expanding else stmt
+
+
+_NUMERIC = {
+    "occurred_s": np.int64,
+    "cell": np.int64,
+    "seq": np.int64,
+    "lon": np.float64,
+    "lat": np.float64,
+}
+
+
+def _columns(rows: Sequence[Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for i, name in enumerate(names):
+        values = [row[i] for row in rows]
+        kind = _NUMERIC.get(name)
+        out[name] = np.array(values, dtype=kind) if kind else np.array(values, dtype=object)
+    return out
 
 
 def _sql(statement: str, is_sqlite: bool) -> str:

@@ -112,6 +112,28 @@ class BoundaryRow(SQLModel, table=True):
     geometry: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class IncidentPointRow(SQLModel, table=True):
+    """Flat facts of the current version of each incident, for maps and statistics."""
+
+    __tablename__ = "incident_point"
+    __table_args__ = (
+        Index("ix_point_station_time", "station_id", "occurred_s"),
+        Index("ix_point_time", "occurred_s"),
+        Index("ix_point_cell", "cell"),
+    )
+    id: str = Field(primary_key=True)
+    station_id: str
+    category: str
+    occurred_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lon: float | None = None
+    lat: float | None = None
+    district: str | None = None
+    sector: str | None = None
+    cell: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    deleted: bool = False
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class CounterRow(SQLModel, table=True):
     __tablename__ = "counter"
     name: str = Field(primary_key=True)
@@ -128,3 +150,4 @@ chain_head = metadata.tables[ChainHeadRow.__tablename__]
 batch_answer = metadata.tables[BatchAnswerRow.__tablename__]
 counter = metadata.tables[CounterRow.__tablename__]
 boundary = metadata.tables[BoundaryRow.__tablename__]
+incident_point = metadata.tables[IncidentPointRow.__tablename__]

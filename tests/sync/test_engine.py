@@ -244,3 +244,28 @@ async def test_chain_verification_finds_tampering(
     del entries[1:]
     report = verify_chain(who.device_id, entries)
     assert report.tampered == [1] and not report.intact
+
+
+async def test_incidents_are_queryable_points(
+    engine: SyncEngine, people: People, store: Store
+) -> None:
+    from sync.store.base import PointQuery
+
+    clock = HybridClock()
+    here = {"lon": -77.03, "lat": -12.05, "accuracy_m": 5.0}
+    placed = new_id()
+    base = {"category": "robo", "occurred_at": "2026-11-20T22:15:00-05:00", "location": here}
+    unplaced = new_id()
+    await push(
+        engine,
+        people.officer_a,
+        [
+            incident(placed, clock, base),
+            incident(unplaced, clock, {**base, "location": None, "address_text": "Jr. X 1"}),
+        ],
+    )
+    columns = await store.points(PointQuery(), ("id", "lon", "occurred_s", "category"))
+    assert list(columns["id"]) == [placed]  # the address-only one has no point yet
+    assert columns["occurred_s"][0] == 1795230900  # 2026-11-21T03:15:00Z
+    await push(engine, people.chief_a, [incident(placed, clock, op="delete", base_seq=1)])
+    assert len((await store.points(PointQuery()))["lon"]) == 0
