@@ -142,6 +142,39 @@ def make_spec(
     raise BadParameterError("grid must be 'h3' or 'square'", {"grid": grid})
 
 
+def _parents(cells: np.ndarray, res: int) -> np.ndarray:
+    return np.fromiter(
+        (h3i.cell_to_parent(c, res) for c in cells.tolist()), dtype=np.int64, count=cells.size
+    )
+
+
+def _auto_h3(
+    lon: np.ndarray, lat: np.ndarray, min_res: int, max_res: int, target_mean: float
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Chosen resolution, and the points binned at it (distinct cells, inverse).
+
+    Occupied cells at coarser resolutions are counted as the parents of the occupied
+    ``max_res`` cells (one binning). H3 children are not geometrically inside their parent,
+    so a point's cell is *not* always the parent of its finer cell: the final binning at the
+    chosen resolution is done directly (reused when it is ``max_res``)."""
+    cells, inverse = h3_bin(lon, lat, max_res)
+    occupied = cells
+    for res in range(max_res, min_res - 1, -1):
+        if res < max_res:
+            occupied = np.unique(_parents(occupied, res))
+        if lon.size / max(occupied.size, 1) >= target_mean or res == min_res:
+            if res == max_res:
+                return res, cells, inverse
+            return res, *h3_bin(lon, lat, res)
+    raise AssertionError("unreachable")  # the loop returns at min_res
+
+
+def _rule(min_res: int, max_res: int, target_mean: float) -> str:
+    return (
+        f"finest H3 res in {min_res}..{max_res} with mean count per occupied cell >= {target_mean}"
+    )
+
+
 def choose_h3_resolution(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -152,24 +185,31 @@ def choose_h3_resolution(
 ) -> tuple[int, str]:
     """The finest resolution in ``min_res..max_res`` whose occupied cells hold at least
     ``target_mean`` incidents on average (``min_res`` when none does)."""
-    rule = (
-        f"finest H3 res in {min_res}..{max_res} with mean count per occupied cell >= {target_mean}"
-    )
     if lon.size == 0:
-        return min_res, rule
-    cells = np.unique(h3_cells(lon, lat, max_res))
-    for res in range(max_res, min_res - 1, -1):
-        if res < max_res:
-            cells = np.unique(
-                np.fromiter(
-                    (h3i.cell_to_parent(c, res) for c in cells.tolist()),
-                    dtype=np.int64,
-                    count=cells.size,
-                )
-            )
-        if lon.size / cells.size >= target_mean:
-            return res, rule
-    return min_res, rule
+        return min_res, _rule(min_res, max_res, target_mean)
+    res, _, _ = _auto_h3(lon, lat, min_res, max_res, target_mean)
+    return res, _rule(min_res, max_res, target_mean)
+
+
+def bin_incidents(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    grid: str = "h3",
+    resolution: int | None = None,
+    size_m: float | None = None,
+    epsg: int | None = None,
+) -> tuple[CellSpec, np.ndarray, np.ndarray]:
+    """Cell specification (given or chosen) and the points binned under it: (spec, distinct
+    cells, each point's index into them). With the resolution chosen from the data, the
+    points are binned once, at the finest candidate resolution."""
+    lon, lat = check_lonlat(lon, lat)
+    if grid == "h3" and resolution is None and lon.size:
+        res, cells, inverse = _auto_h3(lon, lat, 7, 10, 5.0)
+        return CellSpec("h3", resolution=res, rule=_rule(7, 10, 5.0)), cells, inverse
+    spec = make_spec(lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg)
+    cells, inverse = bin_points(lon, lat, spec)
+    return spec, cells, inverse
 
 
 def bin_points(lon: np.ndarray, lat: np.ndarray, spec: CellSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, special
 
-from geo.cells import CellSpec, bin_points, make_spec
+from geo.cells import CellSpec, bin_incidents
 from geo.hotspot_errors import BadParameterError, InvalidInputError
 from geo.hotspots import ALGORITHM_VERSION, area_positions, bh_adjust, p_two_sided
 from geo.weights import kring_weights, study_cells
@@ -193,8 +193,8 @@ class EmergingResult:
 
 
 def _count_cube(
-    lon: np.ndarray,
-    lat: np.ndarray,
+    observed: np.ndarray,
+    inverse: np.ndarray,
     t: np.ndarray,
     spec: CellSpec,
     area: str | np.ndarray,
@@ -202,7 +202,6 @@ def _count_cube(
     edges: np.ndarray,
 ) -> tuple[np.ndarray, str, np.ndarray]:
     """Study-area cells, the area rule, and the (T, n) int32 count cube."""
-    observed, inverse = bin_points(lon, lat, spec)
     cells, area_rule = study_cells(observed, spec, area, k)
     obs_pos, obs_found = area_positions(observed, cells)
     inside = obs_found[inverse]
@@ -250,8 +249,10 @@ def compute_emerging(
     if categories is not None:
         mask &= np.isin(np.asarray(category), np.asarray(list(categories)))
     lon, lat, t = lon[mask], lat[mask], t[mask]
-    spec = make_spec(lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg)
-    cells, area_rule, cube = _count_cube(lon, lat, t, spec, area, k, edges)
+    spec, observed, inverse = bin_incidents(
+        lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg
+    )
+    cells, area_rule, cube = _count_cube(observed, inverse, t, spec, area, k, edges)
     z = space_time_gi(cube, kring_weights(cells, spec, k), time_k)
     p = p_two_sided(z)
     if fdr:

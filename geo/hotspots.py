@@ -20,9 +20,8 @@ from scipy import sparse, special, stats
 
 from geo.cells import (
     CellSpec,
-    bin_points,
+    bin_incidents,
     cell_centres,
-    make_spec,
     project,
     select,
     utm_epsg,
@@ -176,8 +175,9 @@ def compute_hotspots(
         raise InvalidInputError("lon, lat, t and category differ in length", {})
     mask = select(t, category, window=window, categories=categories)
     lon, lat = lon[mask], lat[mask]
-    spec = make_spec(lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg)
-    observed, inverse = bin_points(lon, lat, spec)
+    spec, observed, inverse = bin_incidents(
+        lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg
+    )
     cells, area_rule = study_cells(observed, spec, area, k)
     counts, n_out = cell_counts(observed, inverse, cells)
     notes: list[str] = []

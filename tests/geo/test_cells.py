@@ -162,3 +162,17 @@ def test_small_boxes_across_face_edges_and_pentagons() -> None:
         for res in (7, 10):
             assert np.array_equal(h3_cells(lon, lat, res), h3_cells_slow(lon, lat, res))
     assert multi >= 12  # the pentagon boxes at least straddle several faces
+
+
+def test_bin_incidents_with_chosen_resolution_equals_direct_binning() -> None:
+    from geo.cells import bin_incidents, h3_bin
+
+    rng = np.random.default_rng(42)
+    lon = rng.normal(-77.03, 0.02, 20_000)
+    lat = rng.normal(-12.05, 0.02, 20_000)
+    spec, cells, inverse = bin_incidents(lon, lat)
+    assert spec.resolution == choose_h3_resolution(lon, lat)[0] and "mean count" in spec.rule
+    direct, inv = h3_bin(lon, lat, int(spec.resolution or 0))
+    assert np.array_equal(cells, direct) and np.array_equal(inverse, inv)
+    spec, cells, inverse = bin_incidents(lon[:0], lat[:0])
+    assert spec.resolution == 7 and cells.size == 0
