@@ -110,6 +110,18 @@ class LogBody(_Strict):
     amends: RecordId | None = None
     incident_id: RecordId | None = None
 
+    @field_validator("at")
+    @classmethod
+    def _iso_with_zone(cls, value: str) -> str:
+        # Checked, never rewritten: the hash covers the string exactly as the device sent it.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError("at must be ISO 8601, e.g. 2026-11-26T14:05:00-05:00") from exc
+        if parsed.tzinfo is None:
+            raise ValueError("at needs a time zone (e.g. 2026-11-26T14:05:00-05:00)")
+        return value
+
 
 class LogEntryChange(_Strict):
     collection: Literal["patrol_logs"]

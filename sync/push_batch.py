@@ -33,6 +33,7 @@ from sync.store.base import (
     PushUnit,
     RecordWrite,
     StoredRecord,
+    TrackPoint,
 )
 
 PLACE_FIELDS = frozenset({"location", "address_text"})
@@ -301,6 +302,21 @@ class PushWork:
             chain_n=change.n,
             updated_ms=self.now,
             is_new=True,
+            track=self._track(change),
+        )
+
+    def _track(self, change: LogEntryChange) -> TrackPoint | None:
+        body = change.body
+        if body.lon_e6 is None or body.lat_e6 is None:
+            return None
+        return TrackPoint(
+            entry_id=change.id,
+            device_id=self.who.device_id,
+            officer_id=self.who.officer_id,
+            station_id=self.who.station_id or "",
+            at_s=int(datetime.fromisoformat(body.at).timestamp()),
+            lon=body.lon_e6 / 1e6,
+            lat=body.lat_e6 / 1e6,
         )
 
     def _conflicts(self, work: _Incident) -> list[Conflict]:

@@ -105,6 +105,22 @@ class IncidentPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackPoint:
+    """A patrol position: a patrol-log entry that carries coordinates (``at_s`` epoch s)."""
+
+    entry_id: str
+    device_id: str
+    officer_id: str
+    station_id: str
+    at_s: int
+    lon: float
+    lat: float
+
+
+TRACK_COLUMNS = ("entry_id", "device_id", "officer_id", "station_id", "at_s", "lon", "lat")
+
+
+@dataclass(frozen=True, slots=True)
 class PointQuery:
     """Which incidents: stations (None: all), a half-open time window, categories, a bbox."""
 
@@ -147,6 +163,7 @@ class RecordWrite:
     updated_ms: int
     is_new: bool
     point: IncidentPoint | None = None
+    track: TrackPoint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +362,13 @@ class Store(ABC):
 
         Numbers come as float64/int64 arrays, text as object arrays; order is by ``seq``.
         """
+
+    @abstractmethod
+    async def tracks(
+        self, query: PointQuery, columns: tuple[str, ...] = TRACK_COLUMNS
+    ) -> dict[str, np.ndarray]:
+        """Patrol positions matching ``query`` (stations, time window on ``at_s``, bbox;
+        ``categories`` is ignored) as columns, ordered by device and time."""
 
     @abstractmethod
     async def cell_counts(

@@ -25,6 +25,7 @@ from sync.store.base import (
     Station,
     Store,
     StoredAnswer,
+    TrackPoint,
 )
 
 Check = Callable[[Store], Awaitable[None]]
@@ -266,7 +267,28 @@ async def check_points_and_cells(store: Store) -> None:
     assert list((await store.points(PointQuery(), ("id",)))["id"]) == ["b", "c"]
 
 
+async def check_tracks(store: Store) -> None:
+    tracks = [
+        TrackPoint("t2", "d1", "o1", "s1", 200, -77.0, -12.0),
+        TrackPoint("t1", "d1", "o1", "s1", 100, -77.1, -12.1),
+        TrackPoint("t3", "d2", "o2", "s2", 150, -77.2, -12.2),
+    ]
+    async with store.push_unit() as unit:
+        await unit.allocate(3)
+        writes = [
+            _write(t.entry_id, i + 1, collection="patrol_logs", track=t)
+            for i, t in enumerate(tracks)
+        ]
+        await unit.save(writes, [], [], _answer("b1"))
+    columns = await store.tracks(PointQuery())
+    assert list(columns["entry_id"]) == ["t1", "t2", "t3"]
+    assert columns["at_s"].dtype.kind == "i" and columns["lon"].dtype.kind == "f"
+    window = PointQuery(station_ids=("s1",), since_s=150, until_s=300, categories=("x",))
+    assert list((await store.tracks(window, ("entry_id",)))["entry_id"]) == ["t2"]
+
+
 CHECKS: list[Check] = [
+    check_tracks,
     check_points_and_cells,
     check_boundaries,
     check_people,

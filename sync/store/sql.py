@@ -25,6 +25,7 @@ from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
 from sync.store import sql_tables as t
 from sync.store.base import (
     POINT_COLUMNS,
+    TRACK_COLUMNS,
     Boundary,
     ChainHead,
     Conflict,
@@ -42,6 +43,7 @@ from sync.store.base import (
     Store,
     StoredAnswer,
     StoredRecord,
+    TrackPoint,
 )
 
 _RECORD_COLUMNS = (
@@ -269,6 +271,17 @@ class SQLStore(Store):
         rows = await self._fetch(_bound(sql, params), params)
         return _columns(rows, columns)
 
+    async def tracks(
+        self, query: PointQuery, columns: tuple[str, ...] = TRACK_COLUMNS
+    ) -> dict[str, np.ndarray]:
+        unknown = set(columns) - set(TRACK_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown track columns: {sorted(unknown)}")
+        where, params = _where(query, "at_s", live_only=False)
+        sql = f"SELECT {', '.join(columns)} FROM track_point WHERE {where}"
+        rows = await self._fetch(_bound(sql + " ORDER BY device_id, at_s", params), params)
+        return _columns(rows, columns)
+
     async def cell_counts(
         self, query: PointQuery, bucket_s: int | None = None
     ) -> dict[str, np.ndarray]:
@@ -391,6 +404,9 @@ class _SQLPushUnit(PushUnit):
             await self.conn.exec_driver_sql(_sql(_INSERT_RECORD, self.is_sqlite), new)
         if old:
             await self.conn.exec_driver_sql(_sql(_UPDATE_RECORD, self.is_sqlite), old)
+        tracks = [_track_tuple(w.track) for w in writes if w.track is not None]
+        if tracks:
+            await self.conn.exec_driver_sql(_sql(_INSERT_TRACK, self.is_sqlite), tracks)
         points = [_point_tuple(w.point) for w in writes if w.point is not None]
         if points:
             await self.conn.exec_driver_sql(_sql(_UPSERT_POINT, self.is_sqlite), points)
@@ -448,6 +464,16 @@ _UPSERT_POINT = (
 )
 
 
+_INSERT_TRACK = (
+    f"INSERT INTO track_point ({', '.join(TRACK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (entry_id) DO NOTHING"
+)
+
+
+def _track_tuple(p: TrackPoint) -> tuple[Any, ...]:
+    return (p.entry_id, p.device_id, p.officer_id, p.station_id, p.at_s, p.lon, p.lat)
+
+
 def _point_tuple(p: IncidentPoint) -> tuple[Any, ...]:
     return (
         p.id,
@@ -464,21 +490,23 @@ def _point_tuple(p: IncidentPoint) -> tuple[Any, ...]:
     )
 
 
-def _where(query: PointQuery) -> tuple[str, dict[str, Any]]:
+def _where(
+    query: PointQuery, time_column: str = "occurred_s", live_only: bool = True
+) -> tuple[str, dict[str, Any]]:
     """The WHERE clause (with expanding binds) of a point query."""
-    clauses = ["NOT deleted"]
+    clauses = ["NOT deleted" if live_only else "1 = 1"]
     params: dict[str, Any] = {}
     if query.station_ids is not None:
         clauses.append("station_id IN :stations")
         params["stations"] = list(query.station_ids)
-    if query.categories is not None:
+    if query.categories is not None and time_column == "occurred_s":
         clauses.append("category IN :categories")
         params["categories"] = list(query.categories)
     if query.since_s is not None:
-        clauses.append("occurred_s >= :since")
+        clauses.append(f"{time_column} >= :since")
         params["since"] = query.since_s
     if query.until_s is not None:
-        clauses.append("occurred_s < :until")
+        clauses.append(f"{time_column} < :until")
         params["until"] = query.until_s
     if query.bbox is not None:
         clauses.append("lon >= :x0 AND lat >= :y0 AND lon <= :x1 AND lat <= :y1")
@@ -493,6 +521,7 @@ def _bound(sql: str, params: dict[str, Any]) -> Any:
 
 
 _NUMERIC = {
+    "at_s": np.int64,
     "occurred_s": np.int64,
     "cell": np.int64,
     "seq": np.int64,

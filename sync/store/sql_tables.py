@@ -134,6 +134,23 @@ class IncidentPointRow(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class TrackPointRow(SQLModel, table=True):
+    """Patrol positions (patrol-log entries with coordinates), for dosage and maps."""
+
+    __tablename__ = "track_point"
+    __table_args__ = (
+        Index("ix_track_station_time", "station_id", "at_s"),
+        Index("ix_track_device_time", "device_id", "at_s"),
+    )
+    entry_id: str = Field(primary_key=True)
+    device_id: str
+    officer_id: str
+    station_id: str
+    at_s: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lon: float
+    lat: float
+
+
 class CounterRow(SQLModel, table=True):
     __tablename__ = "counter"
     name: str = Field(primary_key=True)
@@ -151,3 +168,4 @@ batch_answer = metadata.tables[BatchAnswerRow.__tablename__]
 counter = metadata.tables[CounterRow.__tablename__]
 boundary = metadata.tables[BoundaryRow.__tablename__]
 incident_point = metadata.tables[IncidentPointRow.__tablename__]
+track_point = metadata.tables[TrackPointRow.__tablename__]
