@@ -33,7 +33,7 @@ from sync.protocol import (
     parse_envelope,
 )
 from sync.push_batch import PushWork, rewrite_derived
-from sync.store.base import Identity, PullScope, Store, StoredAnswer
+from sync.store.base import Identity, PullScope, RecordWrite, Store, StoredAnswer
 
 # Derived fields (district, sector, cell, ...) for incidents whose place changed, in one call
 # per push so placement can be vectorised.  Injected by the server; sync never imports geo.
@@ -51,6 +51,20 @@ class SyncLimits:
     pull_max_limit: int = 5000
     pii_roles: frozenset[str] = frozenset({"chief"})
     all_station_roles: frozenset[str] = frozenset({"analyst"})
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What one commit changed, for listeners (called after the commit, never before)."""
+
+    collections: frozenset[str]
+    stations: frozenset[str]
+    first_seq: int
+    last_seq: int
+    tracks: bool
+
+
+Listener = Callable[[Committed], None]
 
 
 @dataclass(slots=True)
@@ -74,6 +88,8 @@ class SyncEngine:
         self.limits = limits or SyncLimits()
         self.enricher = enricher
         self.clock = clock
+        # Synchronous and quick (mark caches stale, wake a task); they must not raise.
+        self.listeners: list[Listener] = []
 
     async def push(self, who: Identity, body: Any) -> PushOutcome:
         """Apply a push body from an authenticated device; return the answer's bytes."""
@@ -106,6 +122,7 @@ class SyncEngine:
                 who.device_id, envelope.batch_id, request_hash, answer, now
             )
             await unit.save(writes, conflicts, heads, stored_answer)
+        self._notify(writes)
         return PushOutcome(answer, False, work.counts())
 
     async def pull(self, who: Identity, cursor: str | None, limit: int | None) -> bytes:
@@ -160,7 +177,22 @@ class SyncEngine:
             now = self.clock()
             writes = [rewrite_derived(r, d, first + i, now) for i, (r, d) in enumerate(moved)]
             await unit.save(writes, [], [], None)
+        self._notify(writes)
         return len(moved)
+
+    def _notify(self, writes: list[RecordWrite]) -> None:
+        """Tell listeners (tile caches, hotspot recomputation) what a commit changed."""
+        if not writes or not self.listeners:
+            return
+        committed = Committed(
+            collections=frozenset(w.collection for w in writes),
+            stations=frozenset(w.station_id for w in writes),
+            first_seq=min(w.seq for w in writes),
+            last_seq=max(w.seq for w in writes),
+            tracks=any(w.track is not None for w in writes),
+        )
+        for listener in self.listeners:
+            listener(committed)
 
     def scope(self, who: Identity) -> PullScope:
         """What this identity may read (promise 7)."""
@@ -226,4 +258,4 @@ def _parse_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
-__all__ = ["Enricher", "PushOutcome", "Stamp", "SyncEngine", "SyncLimits"]
+__all__ = ["Committed", "Enricher", "Listener", "PushOutcome", "Stamp", "SyncEngine", "SyncLimits"]

@@ -269,3 +269,20 @@ async def test_incidents_are_queryable_points(
     assert columns["occurred_s"][0] == 1795230900  # 2026-11-21T03:15:00Z
     await push(engine, people.chief_a, [incident(placed, clock, op="delete", base_seq=1)])
     assert len((await store.points(PointQuery()))["lon"]) == 0
+
+
+async def test_listeners_hear_what_each_commit_changed(engine: SyncEngine, people: People) -> None:
+    heard = []
+    engine.listeners.append(heard.append)
+    clock = HybridClock()
+    body = batch([incident(new_id(), clock)])
+    await engine.push(people.officer_a, body)
+    await engine.push(people.officer_a, body)  # a replay commits nothing new
+    entry = log_entry(people.officer_b.device_id, 1, "", clock)
+    entry_body = {**entry["body"], "lon_e6": -77030000, "lat_e6": -12050000}
+    fixed = log_entry(people.officer_b.device_id, 1, "", clock, entry_body, entry["id"])
+    await push(engine, people.officer_b, [fixed])
+    assert [(sorted(c.collections), sorted(c.stations), c.tracks) for c in heard] == [
+        (["incidents"], ["st-a"], False),
+        (["patrol_logs"], ["st-b"], True),
+    ]
