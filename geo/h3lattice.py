@@ -71,6 +71,20 @@ _RES0_U_GNOMONIC = 0.38196601125010500003
 _AP7_ROT_RADS = 0.333473172251832115336090755351601070065900389
 _SQRT7 = 2.6457513110645905905016157536392604257102
 _SQRT3_2 = 0.8660254037844386467637231707529361834714
+# per face: cos/sin of centre lat, cos/sin of centre lng, cos/sin of the i-axis azimuth for
+# Class II, and for Class III (rotated by AP7)
+_FACE_TRIG = np.column_stack(
+    [
+        np.cos(_FACE_LATLNG[:, 0]),
+        np.sin(_FACE_LATLNG[:, 0]),
+        np.cos(_FACE_LATLNG[:, 1]),
+        np.sin(_FACE_LATLNG[:, 1]),
+        np.cos(_FACE_AZ0),
+        np.sin(_FACE_AZ0),
+        np.cos(_FACE_AZ0 - _AP7_ROT_RADS),
+        np.sin(_FACE_AZ0 - _AP7_ROT_RADS),
+    ]
+)
 _TWO_PI = 2.0 * np.pi
 _MARGIN = 1e-7  # in hexagon spacings; far above float error (~1e-11 at res 15)
 _CHUNK = 1 << 18  # points per chunk: bounds the (n, faces) cosine matrix to 40 MB
@@ -109,9 +123,10 @@ def _hex_lattice(
     """Key of each point's (face, lattice hexagon) and whether it is too close to call.
     ``faces``: the only faces that can be closest (see :func:`candidate_faces`)."""
     clat, slat = np.cos(lat), np.sin(lat)
+    clng, slng = np.cos(lng), np.sin(lng)
     p = np.empty((lat.size, 3))
-    np.multiply(clat, np.cos(lng), out=p[:, 0])
-    np.multiply(clat, np.sin(lng), out=p[:, 1])
+    np.multiply(clat, clng, out=p[:, 0])
+    np.multiply(clat, slng, out=p[:, 1])
     p[:, 2] = slat
     faces = np.arange(20) if faces is None else np.asarray(faces)
     # Closest face among the candidates, with elementwise products rather than a BLAS call
@@ -128,17 +143,26 @@ def _hex_lattice(
         best = np.take_along_axis(dots, pick[:, None], axis=1)
         unsure = np.count_nonzero(dots > best - 1e-5, axis=1) > 1
     d = _FACE_XYZ[face] - p
-    sqd = np.einsum("ij,ij->i", d, d)  # H3 measures the chord, not the dot product
-    r = np.arccos(1.0 - sqd / 2.0)
-    unsure |= r < 1e-3  # acos is ill-conditioned near a face centre
-    flat, flng = _FACE_LATLNG[face, 0], _FACE_LATLNG[face, 1]
-    dlng = lng - flng
-    az = np.arctan2(clat * np.sin(dlng), np.cos(flat) * slat - np.sin(flat) * clat * np.cos(dlng))
-    theta = _pos_angle(_FACE_AZ0[face] - _pos_angle(az))
-    if res % 2 == 1:  # Class III resolutions are rotated
-        theta = _pos_angle(theta - _AP7_ROT_RADS)
-    r = np.tan(r) * (_SQRT7**res / _RES0_U_GNOMONIC)
-    x, y = r * np.cos(theta), r * np.sin(theta)
+    sqd = np.einsum("ij,ij->i", d, d)  # H3 measures the chord to the face centre
+    # H3: r = acos(1 - sqd/2), az = azimuth from the face centre, theta = az0 - az (- AP7 at
+    # Class III), then tan(r)·(cos theta, sin theta). The same numbers without acos, atan2,
+    # tan, cos and sin: tan r = sin r / cos r with sin² r = (sqd/2)(2 - sqd/2), and cos/sin of
+    # theta by angle differences. Float differences from H3's path are ~1e-16 relative,
+    # far inside the rounding margin.
+    unsure |= sqd < 1e-6  # within 1e-3 rad of the face centre: azimuth ill-conditioned
+    half = sqd / 2.0
+    tan_r = np.sqrt(half * (2.0 - half)) / (1.0 - half)
+    cflat, sflat = _FACE_TRIG[face, 0], _FACE_TRIG[face, 1]
+    cflng, sflng = _FACE_TRIG[face, 2], _FACE_TRIG[face, 3]
+    cdl = clng * cflng + slng * sflng  # cos(lng - face lng)
+    sdl = slng * cflng - clng * sflng
+    ay = clat * sdl
+    ax = cflat * slat - sflat * clat * cdl
+    hyp = np.maximum(np.hypot(ax, ay), 1e-300)
+    ca0, sa0 = _FACE_TRIG[face, 4 + 2 * (res % 2)], _FACE_TRIG[face, 5 + 2 * (res % 2)]
+    scale = tan_r * (_SQRT7**res / _RES0_U_GNOMONIC) / hyp
+    x = (ca0 * ax + sa0 * ay) * scale  # tan r · cos(az0 - az)
+    y = (sa0 * ax - ca0 * ay) * scale  # tan r · sin(az0 - az)
     # Lattice basis: i-axis (1, 0), j-axis (-1/2, sqrt(3)/2); hexagons are its Voronoi cells.
     # The nearest lattice point is a corner of the triangle holding the point: the rhombus
     # (m0, n0)..(m0+1, n0+1) splits along its short diagonal (0,0)-(1,1).
