@@ -1,0 +1,243 @@
+"""Rows and SQL text of the SQL adapter: conversions between the port's dataclasses and rows.
+
+Hot paths use driver-level SQL with tuples (see ``sql_unit``); the rest goes through Core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+import orjson
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from sync.store import sql_tables as t
+from sync.store.base import (
+    TRACK_COLUMNS,
+    Conflict,
+    Device,
+    IncidentPoint,
+    Officer,
+    PointQuery,
+    RecordWrite,
+    StoredRecord,
+    TrackPoint,
+)
+
+RECORD_COLUMNS = (
+    t.record.c.collection,
+    t.record.c.id,
+    t.record.c.station_id,
+    t.record.c.seq,
+    t.record.c.deleted,
+    t.record.c.doc,
+    t.record.c.clocks,
+    t.record.c.pii,
+    t.record.c.author_officer,
+    t.record.c.author_device,
+    t.record.c.chain_n,
+)
+
+
+PULL_SQL = (
+    "SELECT seq, doc, pii, author_officer FROM record"
+    " WHERE seq > :after {} ORDER BY seq LIMIT :limit"
+)
+PULL_ALL = text(PULL_SQL.format(""))
+PULL_STATIONS = text(PULL_SQL.format("AND station_id IN :stations")).bindparams(
+    bindparam("stations", expanding=True)
+)
+
+INSERT_RECORD = (
+    "INSERT INTO record (collection, id, station_id, seq, deleted, doc, clocks, pii,"
+    " author_officer, author_device, chain_n, updated_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPDATE_RECORD = (
+    "UPDATE record SET seq = ?, deleted = ?, doc = ?, clocks = ?, pii = ?, updated_ms = ?"
+    " WHERE collection = ? AND id = ?"
+)
+
+
+POINT_FIELDS = (
+    "id, station_id, category, occurred_s, lon, lat, district, sector, cell, deleted, seq"
+)
+UPSERT_POINT = (
+    f"INSERT INTO incident_point ({POINT_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in POINT_FIELDS.split(", ")[1:])
+)
+
+
+INSERT_TRACK = (
+    f"INSERT INTO track_point ({', '.join(TRACK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (entry_id) DO NOTHING"
+)
+
+
+def track_tuple(p: TrackPoint) -> tuple[Any, ...]:
+    return (p.entry_id, p.device_id, p.officer_id, p.station_id, p.at_s, p.lon, p.lat)
+
+
+def point_tuple(p: IncidentPoint) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.station_id,
+        p.category,
+        p.occurred_s,
+        p.lon,
+        p.lat,
+        p.district,
+        p.sector,
+        p.cell,
+        p.deleted,
+        p.seq,
+    )
+
+
+def point_where(
+    query: PointQuery, time_column: str = "occurred_s", live_only: bool = True
+) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause (with expanding binds) of a point query."""
+    clauses = ["NOT deleted" if live_only else "1 = 1"]
+    params: dict[str, Any] = {}
+    if query.station_ids is not None:
+        clauses.append("station_id IN :stations")
+        params["stations"] = list(query.station_ids)
+    if query.categories is not None and time_column == "occurred_s":
+        clauses.append("category IN :categories")
+        params["categories"] = list(query.categories)
+    if query.since_s is not None:
+        clauses.append(f"{time_column} >= :since")
+        params["since"] = query.since_s
+    if query.until_s is not None:
+        clauses.append(f"{time_column} < :until")
+        params["until"] = query.until_s
+    if query.bbox is not None:
+        clauses.append("lon >= :x0 AND lat >= :y0 AND lon <= :x1 AND lat <= :y1")
+        params.update(zip(("x0", "y0", "x1", "y1"), query.bbox, strict=True))
+    return " AND ".join(clauses), params
+
+
+def bound_query(sql: str, params: dict[str, Any]) -> Any:
+    stmt = text(sql)
+    keys = [k for k in ("stations", "categories") if k in params]
+    expanding: list[Any] = [bindparam(k, expanding=True) for k in keys]
+    return stmt.bindparams(*expanding) if expanding else stmt
+
+
+NUMERIC = {
+    "at_s": np.int64,
+    "occurred_s": np.int64,
+    "cell": np.int64,
+    "seq": np.int64,
+    "lon": np.float64,
+    "lat": np.float64,
+}
+
+
+def as_columns(rows: Sequence[Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for i, name in enumerate(names):
+        values = [row[i] for row in rows]
+        kind = NUMERIC.get(name)
+        out[name] = np.array(values, dtype=kind) if kind else np.array(values, dtype=object)
+    return out
+
+
+def sql(statement: str, is_sqlite: bool) -> str:
+    """Qmark SQL as the driver wants it: as is for sqlite3, ``$n`` for asyncpg."""
+    if is_sqlite:
+        return statement
+    parts = statement.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def insert_tuple(w: RecordWrite) -> tuple[Any, ...]:
+    return (
+        w.collection,
+        w.id,
+        w.station_id,
+        w.seq,
+        w.deleted,
+        w.doc,
+        w.clocks,
+        w.pii,
+        w.author_officer,
+        w.author_device,
+        w.chain_n,
+        w.updated_ms,
+    )
+
+
+def update_tuple(w: RecordWrite) -> tuple[Any, ...]:
+    return (w.seq, w.deleted, w.doc, w.clocks, w.pii, w.updated_ms, w.collection, w.id)
+
+
+def conflict_row(c: Conflict) -> dict[str, Any]:
+    return {
+        "station_id": c.station_id,
+        "collection": c.collection,
+        "record_id": c.record_id,
+        "field": c.field,
+        "losing_value": c.losing_value,
+        "losing_hlc": c.losing_hlc,
+        "losing_device": c.losing_device,
+        "winning_hlc": c.winning_hlc,
+        "winning_device": c.winning_device,
+        "seq": c.seq,
+        "created_ms": c.created_ms,
+    }
+
+
+def conflict_from_row(row: Any) -> Conflict:
+    return Conflict(
+        row.station_id,
+        row.collection,
+        row.record_id,
+        row.field,
+        row.losing_value,
+        row.losing_hlc,
+        row.losing_device,
+        row.winning_hlc,
+        row.winning_device,
+        row.seq,
+        row.created_ms,
+    )
+
+
+def stored_from_row(row: Any) -> StoredRecord:
+    return StoredRecord(
+        collection=row.collection,
+        id=row.id,
+        station_id=row.station_id,
+        seq=row.seq,
+        deleted=bool(row.deleted),
+        doc=orjson.loads(row.doc),
+        clocks=orjson.loads(row.clocks),
+        pii=orjson.loads(row.pii) if row.pii else None,
+        author_officer=row.author_officer,
+        author_device=row.author_device,
+        chain_n=row.chain_n,
+    )
+
+
+def officer_from_row(row: Any) -> Officer:
+    return Officer(row.id, row.name, cast(Any, row.role), row.station_id)
+
+
+def device_row(device: Device, token_hash: str) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "officer_id": device.officer_id,
+        "name": device.name,
+        "token_hash": token_hash,
+        "created_ms": device.created_ms,
+        "revoked_ms": device.revoked_ms,
+    }
+
+
+def dialect_insert(is_sqlite: bool, table: Any) -> Any:
+    return sqlite.insert(table) if is_sqlite else postgresql.insert(table)
