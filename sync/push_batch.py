@@ -242,6 +242,7 @@ class PushWork:
     def _incident_write(self, work: _Incident, derived: dict[str, Any]) -> RecordWrite:
         values = work.state.values
         pii = {k[4:]: v for k, v in values.items() if k.startswith("pii.") and v}
+        public = _public(values)
         doc = {
             "collection": "incidents",
             "id": work.id,
@@ -250,7 +251,7 @@ class PushWork:
             "author": work.author_officer,
             "deleted": work.state.deleted,
             "hlc": work.state.max_hlc(),
-            "fields": _public(values),
+            "fields": public,
             "derived": derived,
         }
         return RecordWrite(
@@ -268,7 +269,7 @@ class PushWork:
             updated_ms=self.now,
             is_new=work.stored is None,
             point=incident_point(
-                work.id, work.station_id, work.seq, work.state.deleted, doc["fields"], derived
+                work.id, work.station_id, work.seq, work.state.deleted, public, derived
             ),
         )
 
