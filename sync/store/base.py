@@ -59,6 +59,37 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """A web sign-in password (argon2 hash) and its lockout state."""
+
+    officer_id: str
+    password_hash: str
+    failed: int = 0
+    locked_until_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A browser session; the cookie holds the secret, the store only its hash."""
+
+    token_hash: str
+    officer_id: str
+    csrf: str
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """Who viewed or exported personal data (or did an administrative act), and when."""
+
+    at_ms: int
+    officer_id: str
+    action: str  # e.g. "view_pii", "export", "pull_pii", "enroll", "revoke"
+    target: str  # what was touched: a record id, a layer, a device id
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Enrollment:
     code_hash: str
     officer_id: str
@@ -332,6 +363,38 @@ class Store(ABC):
     @abstractmethod
     async def add_token(self, device: Device, token_hash: str) -> None:
         """Register a device with a token directly (CLI bootstrap of the first admin)."""
+
+    # --- web sign-in, sessions, audit ---
+    @abstractmethod
+    async def put_credential(self, credential: Credential) -> None:
+        """Create or replace an officer's password hash (resets the lockout)."""
+
+    @abstractmethod
+    async def credential(self, officer_id: str) -> Credential | None: ...
+
+    @abstractmethod
+    async def record_login(
+        self, officer_id: str, ok: bool, now_ms: int, lock_after: int, lock_ms: int
+    ) -> Credential | None:
+        """Count a sign-in attempt atomically: success resets, the ``lock_after``-th failure
+        in a row locks until ``now_ms + lock_ms``. Returns the new state."""
+
+    @abstractmethod
+    async def add_session(self, session: WebSession) -> None: ...
+
+    @abstractmethod
+    async def session(self, token_hash: str, now_ms: int) -> tuple[WebSession, Identity] | None:
+        """An unexpired session and its officer's identity (device fields empty)."""
+
+    @abstractmethod
+    async def drop_session(self, token_hash: str) -> None: ...
+
+    @abstractmethod
+    async def add_audit(self, event: AuditEvent) -> None: ...
+
+    @abstractmethod
+    async def audit_events(self, after_id: int, limit: int) -> list[tuple[int, AuditEvent]]:
+        """Audit events after ``after_id`` (their own ids), oldest first."""
 
     # --- sync ---
     @abstractmethod

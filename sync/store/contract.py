@@ -12,9 +12,11 @@ import orjson
 
 from sync.errors import AlreadyExists, EnrollmentInvalid
 from sync.store.base import (
+    AuditEvent,
     Boundary,
     ChainHead,
     Conflict,
+    Credential,
     Device,
     Enrollment,
     IncidentPoint,
@@ -26,6 +28,7 @@ from sync.store.base import (
     Store,
     StoredAnswer,
     TrackPoint,
+    WebSession,
 )
 
 Check = Callable[[Store], Awaitable[None]]
@@ -287,7 +290,41 @@ async def check_tracks(store: Store) -> None:
     assert list((await store.tracks(window, ("entry_id",)))["entry_id"]) == ["t2"]
 
 
+async def check_credentials_and_lockout(store: Store) -> None:
+    await _seed(store)
+    assert await store.credential("o2") is None
+    await store.put_credential(Credential("o2", "$argon2id$hash"))
+    for _ in range(2):
+        state = await store.record_login("o2", False, 1000, lock_after=3, lock_ms=500)
+        assert state is not None and state.locked_until_ms == 0
+    state = await store.record_login("o2", False, 1000, lock_after=3, lock_ms=500)
+    assert state == Credential("o2", "$argon2id$hash", 3, 1500)
+    state = await store.record_login("o2", True, 2000, lock_after=3, lock_ms=500)
+    assert state == Credential("o2", "$argon2id$hash", 0, 0)
+    assert await store.record_login("nobody", False, 1, 3, 5) is None
+
+
+async def check_sessions_and_audit(store: Store) -> None:
+    await _seed(store)
+    await store.add_session(WebSession("sh", "o2", "csrf-1", expires_ms=100))
+    found = await store.session("sh", 50)
+    assert found is not None
+    session, who = found
+    assert session.csrf == "csrf-1" and (who.role, who.station_id) == ("chief", "s1")
+    assert await store.session("sh", 100) is None  # expired
+    await store.drop_session("sh")
+    assert await store.session("sh", 50) is None
+    await store.add_audit(AuditEvent(5, "o2", "view_pii", "r1", {"fields": ["victims"]}))
+    await store.add_audit(AuditEvent(6, "o2", "export", "incidents", {}))
+    events = await store.audit_events(0, 10)
+    assert [e.action for _, e in events] == ["view_pii", "export"]
+    assert events[0][1].details == {"fields": ["victims"]}
+    assert [e.action for _, e in await store.audit_events(events[0][0], 10)] == ["export"]
+
+
 CHECKS: list[Check] = [
+    check_credentials_and_lockout,
+    check_sessions_and_audit,
     check_tracks,
     check_points_and_cells,
     check_boundaries,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy import case, delete, event, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -25,8 +25,10 @@ from sync.store import sql_tables as t
 from sync.store.base import (
     POINT_COLUMNS,
     TRACK_COLUMNS,
+    AuditEvent,
     Boundary,
     Conflict,
+    Credential,
     Device,
     Enrollment,
     Identity,
@@ -38,6 +40,7 @@ from sync.store.base import (
     Station,
     Store,
     StoredRecord,
+    WebSession,
 )
 from sync.store.sql_rows import (
     PULL_ALL,
@@ -204,6 +207,92 @@ class SQLStore(Store):
         rows = await self._fetch(query)
         return [Device(r.id, r.officer_id, r.name, r.created_ms, r.revoked_ms) for r in rows]
 
+    # --- web sign-in, sessions, audit ---
+    async def put_credential(self, credential: Credential) -> None:
+        row = {
+            "officer_id": credential.officer_id,
+            "password_hash": credential.password_hash,
+            "failed": credential.failed,
+            "locked_until_ms": credential.locked_until_ms,
+        }
+        await self._upsert(t.credential, row, ["officer_id"])
+
+    async def credential(self, officer_id: str) -> Credential | None:
+        c = t.credential.c
+        rows = await self._fetch(select(t.credential).where(c.officer_id == officer_id))
+        return _credential(rows[0]) if rows else None
+
+    async def record_login(
+        self, officer_id: str, ok: bool, now_ms: int, lock_after: int, lock_ms: int
+    ) -> Credential | None:
+        c = t.credential.c
+        if ok:
+            values: dict[str, Any] = {"failed": 0, "locked_until_ms": 0}
+        else:
+            # One statement, so concurrent failures cannot undercount.
+            failed = c.failed + 1
+            locked = case((failed >= lock_after, now_ms + lock_ms), else_=c.locked_until_ms)
+            values = {"failed": failed, "locked_until_ms": locked}
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(t.credential).where(c.officer_id == officer_id).values(values)
+            )
+            row = (
+                await conn.execute(select(t.credential).where(c.officer_id == officer_id))
+            ).first()
+        return _credential(row) if row else None
+
+    async def add_session(self, session: WebSession) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(t.web_session).values(
+                    token_hash=session.token_hash,
+                    officer_id=session.officer_id,
+                    csrf=session.csrf,
+                    expires_ms=session.expires_ms,
+                )
+            )
+
+    async def session(self, token_hash: str, now_ms: int) -> tuple[WebSession, Identity] | None:
+        s, o = t.web_session.c, t.officer.c
+        query = (
+            select(t.web_session, o.role, o.station_id)
+            .join(t.officer, o.id == s.officer_id)
+            .where(s.token_hash == token_hash, s.expires_ms > now_ms)
+        )
+        rows = await self._fetch(query)
+        if not rows:
+            return None
+        r = rows[0]
+        session = WebSession(r.token_hash, r.officer_id, r.csrf, r.expires_ms)
+        return session, Identity("", "", r.officer_id, r.role, r.station_id)
+
+    async def drop_session(self, token_hash: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(t.web_session).where(t.web_session.c.token_hash == token_hash)
+            )
+
+    async def add_audit(self, event: AuditEvent) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(t.audit).values(
+                    at_ms=event.at_ms,
+                    officer_id=event.officer_id,
+                    action=event.action,
+                    target=event.target,
+                    details=orjson.dumps(event.details).decode(),
+                )
+            )
+
+    async def audit_events(self, after_id: int, limit: int) -> list[tuple[int, AuditEvent]]:
+        a = t.audit.c
+        query = select(t.audit).where(a.id > after_id).order_by(a.id).limit(limit)
+        return [
+            (r.id, AuditEvent(r.at_ms, r.officer_id, r.action, r.target, orjson.loads(r.details)))
+            for r in await self._fetch(query)
+        ]
+
     # --- sync ---
     @asynccontextmanager
     async def push_unit(self) -> AsyncIterator[PushUnit]:
@@ -340,6 +429,10 @@ class SQLStore(Store):
 async def _ensure_counter(conn: AsyncConnection, is_sqlite: bool) -> None:
     stmt = dialect_insert(is_sqlite, t.counter).values(name="seq", value=0)
     await conn.execute(stmt.on_conflict_do_nothing())
+
+
+def _credential(row: Any) -> Credential:
+    return Credential(row.officer_id, row.password_hash, row.failed, row.locked_until_ms)
 
 
 def _sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:

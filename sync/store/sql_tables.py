@@ -151,6 +151,32 @@ class TrackPointRow(SQLModel, table=True):
     lat: float
 
 
+class CredentialRow(SQLModel, table=True):
+    __tablename__ = "credential"
+    officer_id: str = Field(primary_key=True)
+    password_hash: str
+    failed: int = 0
+    locked_until_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class WebSessionRow(SQLModel, table=True):
+    __tablename__ = "web_session"
+    token_hash: str = Field(primary_key=True)
+    officer_id: str = Field(index=True)
+    csrf: str
+    expires_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    officer_id: str = Field(index=True)
+    action: str
+    target: str
+    details: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class CounterRow(SQLModel, table=True):
     __tablename__ = "counter"
     name: str = Field(primary_key=True)
@@ -169,3 +195,6 @@ counter = metadata.tables[CounterRow.__tablename__]
 boundary = metadata.tables[BoundaryRow.__tablename__]
 incident_point = metadata.tables[IncidentPointRow.__tablename__]
 track_point = metadata.tables[TrackPointRow.__tablename__]
+credential = metadata.tables[CredentialRow.__tablename__]
+web_session = metadata.tables[WebSessionRow.__tablename__]
+audit = metadata.tables[AuditRow.__tablename__]
