@@ -127,6 +127,12 @@ class SyncEngine:
 
     async def pull(self, who: Identity, cursor: str | None, limit: int | None) -> bytes:
         """One page of changes after ``cursor`` in the caller's scope, as JSON bytes."""
+        return (await self.pull_page(who, cursor, limit))[0]
+
+    async def pull_page(
+        self, who: Identity, cursor: str | None, limit: int | None
+    ) -> tuple[bytes, int]:
+        """A pull page and how many of its records carried personal data (for the audit)."""
         after = _parse_cursor(cursor)
         size = min(limit or self.limits.pull_default_limit, self.limits.pull_max_limit)
         scope = self.scope(who)
@@ -137,7 +143,7 @@ class SyncEngine:
         next_cursor = str(rows[-1].seq) if rows else str(after)
         head = f'{{"changes":[{",".join(parts)}],"cursor":"{next_cursor}",'
         tail = f'"has_more":{"true" if has_more else "false"},"server_time_ms":{self.clock()}}}'
-        return (head + tail).encode()
+        return (head + tail).encode(), sum(1 for r in rows if r.pii is not None)
 
     async def rederive(self, page: int = 500) -> int:
         """Recompute the derived part of every incident (after boundaries change).

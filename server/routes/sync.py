@@ -16,6 +16,7 @@ from server.routes.common import int_param, json_response
 from sync.chain import verify_chain
 from sync.clock import now_ms
 from sync.errors import Forbidden
+from sync.store.base import AuditEvent
 
 
 async def push(request: Request) -> Response:
@@ -35,8 +36,13 @@ async def pull(request: Request) -> Response:
     c = ctx(request)
     who = await authenticate(request)
     limit = int_param(request, "limit", c.settings.sync.pull_default_limit, 1, 100_000)
-    page = await c.engine.pull(who, request.query_params.get("cursor"), limit)
+    page, with_pii = await c.engine.pull_page(who, request.query_params.get("cursor"), limit)
     c.metrics.syncs.labels("pull").inc()
+    if with_pii:
+        details = {"records": with_pii, "device_id": who.device_id}
+        await c.store.add_audit(
+            AuditEvent(now_ms(), who.officer_id, "pull_pii", "incidents", details)
+        )
     return Response(page, 200, media_type="application/json")
 
 

@@ -175,3 +175,15 @@ async def test_logs_hold_no_tokens_or_personal_data(app_client: httpx.AsyncClien
     token = served.people.tokens["off-a"]
     for secret in ("Juana", "47112233", token, token[4:20]):
         assert secret not in text
+
+
+async def test_pulling_personal_data_is_audited(app_client: httpx.AsyncClient, served) -> None:
+    pii = {"victims": [{"name": "Juana Ccori", "dni": "47112233"}]}
+    body = batch([incident(new_id(), HybridClock(), pii=pii)])
+    await app_client.post("/v1/sync/push", json=body, headers=served.auth("off-a"))
+    await app_client.get("/v1/sync/pull", headers=served.auth("off-a2"))  # redacted: no audit
+    await app_client.get("/v1/sync/pull", headers=served.auth("chief-a"))
+    events = await served.store.audit_events(0, 10)
+    assert [(e.officer_id, e.action, e.details["records"]) for _, e in events] == [
+        ("chief-a", "pull_pii", 1)
+    ]
