@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse, special, stats
+from scipy.spatial import cKDTree
 
 from geo.cells import (
     CellSpec,
@@ -27,7 +28,7 @@ from geo.cells import (
     utm_epsg,
 )
 from geo.hotspot_errors import BadParameterError, InvalidInputError
-from geo.weights import band_weights, distance_pairs, kring_weights, study_cells
+from geo.weights import band_weights, kring_weights, study_cells
 
 ALGORITHM_VERSION = "hotspots-1"
 
@@ -215,8 +216,8 @@ class ScaleChoice:
     moran_i: np.ndarray
     z: np.ndarray  # z-score under randomisation (esda's ``z_rand``)
     first_peak_m: float | None  # first band whose z is a local maximum (and > 1.96)
-    max_peak_m: float | None  # band with the largest z
-    band_m: float  # the choice: first peak, else max peak, else the first band
+    max_peak_m: float | None  # band with the largest significant z (reported, not chosen)
+    band_m: float  # the choice: first peak, else the K-nearest-neighbour distance
     rule: str
 
 
@@ -224,23 +225,28 @@ def moran_bands(
     x: np.ndarray, y: np.ndarray, values: np.ndarray, bands: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Global Moran's I and its randomisation z-score for binary distance-band weights
-    (no self weight) at each band, from one KD-tree pass at the largest band."""
+    (no self weight) at each band. Memory stays O(n) at any band: the cross-products come
+    from the KD-tree's weighted pair counts, the degrees from ball-query lengths."""
     v = np.asarray(values, dtype=np.float64)
     n = v.size
+    out_i, out_z = np.zeros(len(bands)), np.zeros(len(bands))
     zc = v - v.mean()
     m2 = (zc @ zc) / n
-    kurt = ((zc**4).sum() / n) / (m2 * m2) if m2 > 0 else 0.0
-    i, j, d = distance_pairs(x, y, float(np.max(bands)))
-    prod = zc[i] * zc[j]
-    out_i, out_z = np.zeros(len(bands)), np.zeros(len(bands))
-    for b, band in enumerate(bands):
-        inb = d <= band
-        s0 = 2.0 * inb.sum()
-        if s0 == 0 or m2 == 0 or n < 4:
+    if n < 4 or m2 == 0:
+        return out_i, out_z
+    kurt = ((zc**4).sum() / n) / (m2 * m2)
+    pts = np.column_stack([x, y])
+    tree = cKDTree(pts)
+    radii = np.asarray(bands, dtype=np.float64)
+    # ordered pairs within r, self pairs (distance 0) included: remove them
+    cross = tree.count_neighbors(tree, radii, weights=(zc, zc)) - zc @ zc
+    for b, band in enumerate(radii):
+        deg = tree.query_ball_point(pts, band, return_length=True) - 1
+        s0 = float(deg.sum())
+        if s0 == 0:
             continue
-        deg = np.bincount(i[inb], minlength=n) + np.bincount(j[inb], minlength=n)
         s1, s2 = 2.0 * s0, 4.0 * float(deg.astype(np.float64) @ deg)
-        moran = n / s0 * (2.0 * prod[inb].sum()) / (m2 * n)
+        moran = n / s0 * cross[b] / (m2 * n)
         ei = -1.0 / (n - 1)
         a = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0)
         bb = kurt * ((n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0)
@@ -260,24 +266,28 @@ def choose_band(
 ) -> ScaleChoice:
     """ArcGIS-style incremental spatial autocorrelation. Defaults: start at the distance
     that gives every cell a neighbour (largest nearest-neighbour distance), step by the mean
-    nearest-neighbour distance; choose the first peak of the z-score, else its maximum."""
+    nearest-neighbour distance. Choice: the first peak of the z-score (a band whose z is
+    above both neighbours and 1.96); when the z-scores have no peak (often: they keep
+    rising), ArcGIS Optimized Hot Spot Analysis's fallback, the mean distance to the K-th
+    nearest cell with K = 5 % of the cells, clipped to 3..30."""
     x, y = cell_xy(cells, spec)
     if cells.size < 4:
         raise BadParameterError("scale choice needs at least 4 cells", {"cells": cells.size})
-    if start_m is None or step_m is None:
-        from scipy.spatial import cKDTree
-
-        nn = cKDTree(np.column_stack([x, y])).query(np.column_stack([x, y]), k=2)[0][:, 1]
-        start_m = float(nn.max()) * (1 + 1e-9) if start_m is None else start_m
-        step_m = float(nn.mean()) if step_m is None else step_m
+    pts = np.column_stack([x, y])
+    tree = cKDTree(pts)
+    kk = int(np.clip(round(0.05 * cells.size), 3, min(30, cells.size - 1)))
+    dist = tree.query(pts, k=kk + 1)[0]
+    start_m = float(dist[:, 1].max()) * (1 + 1e-9) if start_m is None else start_m
+    step_m = float(dist[:, 1].mean()) if step_m is None else step_m
     bands = start_m + step_m * np.arange(n_bands)
     moran, z = moran_bands(x, y, counts, bands)
     peaks = [b for b in range(1, n_bands - 1) if z[b - 1] < z[b] >= z[b + 1] and z[b] > 1.96]
     first = float(bands[peaks[0]]) if peaks else None
     best = float(bands[int(np.argmax(z))]) if np.any(z > 1.96) else None
-    chosen = first if first is not None else (best if best is not None else float(bands[0]))
+    knn = float(dist[:, kk].mean()) * (1 + 1e-9)
+    chosen = first if first is not None else knn
     rule = (
         f"{n_bands} bands from {start_m:.0f} m by {step_m:.0f} m; first peak of Moran's I "
-        "z (randomisation), else the maximum, else the first band"
+        f"z (randomisation); no peak: mean distance to the {kk}th nearest cell"
     )
     return ScaleChoice(bands, moran, z, first, best, chosen, rule)

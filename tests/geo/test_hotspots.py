@@ -225,3 +225,18 @@ def test_gi_star_affine_invariant_and_permutation_equivariant(
     perm = rng.permutation(n)
     wp = w[perm][:, perm]
     assert np.allclose(gi_star(y[perm], wp), z[perm], atol=1e-9)
+
+
+def test_scale_choice_without_a_peak_falls_back_to_k_nearest() -> None:
+    # counts rising smoothly west to east: Moran's z keeps rising with the band, no peak
+    from geo.cells import square_keys
+
+    col, row = np.meshgrid(np.arange(300, 340), np.arange(8600, 8640), indexing="ij")
+    cells = np.sort(square_keys(col.ravel(), row.ravel()))
+    spec = CellSpec("square", size_m=200.0, epsg=32718)
+    counts = (np.argsort(np.argsort(cells)) // 40).astype(float)  # = column index
+    choice = choose_band(cells, counts, spec, n_bands=6)
+    assert np.all(np.diff(choice.z) > 0) and choice.first_peak_m is None
+    assert "no peak" in choice.rule
+    # 5 % of 1600 cells = 80 -> clipped to 30 nearest: about 3 cells of 200 m away
+    assert 500 < choice.band_m < 700 and choice.max_peak_m == choice.bands_m[-1]
