@@ -192,25 +192,6 @@ class EmergingResult:
         return np.asarray(self.patterns, dtype=object)[self.pattern]
 
 
-def _count_cube(
-    observed: np.ndarray,
-    inverse: np.ndarray,
-    t: np.ndarray,
-    spec: CellSpec,
-    area: str | np.ndarray,
-    k: int,
-    edges: np.ndarray,
-) -> tuple[np.ndarray, str, np.ndarray]:
-    """Study-area cells, the area rule, and the (T, n) int32 count cube."""
-    cells, area_rule = study_cells(observed, spec, area, k)
-    obs_pos, obs_found = area_positions(observed, cells)
-    inside = obs_found[inverse]
-    n_t = edges.size - 1
-    slot = (t[inside] - edges[0]) // (edges[1] - edges[0])
-    cube = np.bincount(slot * cells.size + obs_pos[inverse][inside], minlength=n_t * cells.size)
-    return cells, area_rule, cube.reshape(n_t, cells.size).astype(np.int32)
-
-
 def compute_emerging(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -252,7 +233,52 @@ def compute_emerging(
     spec, observed, inverse = bin_incidents(
         lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg
     )
-    cells, area_rule, cube = _count_cube(observed, inverse, t, spec, area, k, edges)
+    slot = (t - edges[0]) // slice_s
+    return emerging_from_cells(
+        observed[inverse],
+        slot,
+        np.ones(t.size, dtype=np.int64),
+        spec,
+        edges,
+        k=k,
+        time_k=time_k,
+        area=area,
+        alpha=alpha,
+        fdr=fdr,
+        extended=extended,
+    )
+
+
+def emerging_from_cells(
+    cells_of: np.ndarray,
+    slot_of: np.ndarray,
+    count_of: np.ndarray,
+    spec: CellSpec,
+    edges: np.ndarray,
+    *,
+    k: int = 1,
+    time_k: int = 1,
+    area: str | np.ndarray = "ring",
+    alpha: float = 0.05,
+    fdr: bool = True,
+    extended: bool = True,
+) -> EmergingResult:
+    """Emerging hot spots from counts already grouped by (cell, time slot).
+
+    ``cells_of[i]``, ``slot_of[i]`` (0-based slice index within ``edges``) and
+    ``count_of[i]`` describe row ``i``; rows outside the slices are ignored.
+    """
+    cells_of = np.asarray(cells_of, dtype=np.int64)
+    slot_of = np.asarray(slot_of, dtype=np.int64)
+    count_of = np.asarray(count_of, dtype=np.int64)
+    n_t = edges.size - 1
+    keep = (slot_of >= 0) & (slot_of < n_t)
+    cells_of, slot_of, count_of = cells_of[keep], slot_of[keep], count_of[keep]
+    cells, area_rule = study_cells(np.unique(cells_of), spec, area, k)
+    pos, found = area_positions(cells_of, cells)
+    flat = slot_of[found] * cells.size + pos[found]
+    cube = np.bincount(flat, weights=count_of[found], minlength=n_t * cells.size)
+    cube = cube.reshape(n_t, cells.size).astype(np.int32)
     z = space_time_gi(cube, kring_weights(cells, spec, k), time_k)
     p = p_two_sided(z)
     if fdr:

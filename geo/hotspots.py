@@ -179,8 +179,35 @@ def compute_hotspots(
     spec, observed, inverse = bin_incidents(
         lon, lat, grid=grid, resolution=resolution, size_m=size_m, epsg=epsg
     )
+    per_cell = np.bincount(inverse, minlength=observed.size)
+    return hotspots_from_cells(
+        observed, per_cell, spec, weights=weights, k=k, band_m=band_m, area=area, fdr=fdr
+    )
+
+
+def hotspots_from_cells(
+    observed: np.ndarray,
+    observed_counts: np.ndarray,
+    spec: CellSpec,
+    *,
+    weights: str = "kring",
+    k: int = 1,
+    band_m: float | None = None,
+    area: str | np.ndarray = "ring",
+    fdr: bool = True,
+) -> HotspotResult:
+    """Gi* from incidents already counted per cell (e.g. grouped by the database).
+
+    ``observed`` are distinct cells of ``spec`` and ``observed_counts`` their counts; the
+    study area, weights and classes follow the same rules as :func:`compute_hotspots`.
+    """
+    observed = np.asarray(observed, dtype=np.int64)
+    observed_counts = np.asarray(observed_counts, dtype=np.int64)
     cells, area_rule = study_cells(observed, spec, area, k)
-    counts, n_out = cell_counts(observed, inverse, cells)
+    pos, found = area_positions(observed, cells)
+    counts = np.zeros(cells.size, dtype=np.int64)
+    counts[pos[found]] = observed_counts[found]
+    n_out = int(observed_counts[~found].sum())
     notes: list[str] = []
     if weights == "band" and band_m is None:
         band_m = choose_band(cells, counts, spec).band_m
@@ -202,7 +229,7 @@ def compute_hotspots(
         band_m=band_m,
         area_rule=area_rule,
         fdr=fdr,
-        n_incidents=int(lon.size),
+        n_incidents=int(observed_counts.sum()),
         n_outside=n_out,
         notes=tuple(notes),
     )
