@@ -20,7 +20,7 @@ from server.metrics import Metrics
 from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
 from server.places import reload_places
-from server.routes import admin, health
+from server.routes import admin, features, health, tiles
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
 from server.settings import Settings
@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/openapi.json", openapi, methods=["GET"]),
         *sync_routes.routes,
         *admin.routes,
+        *tiles.routes,
+        *features.routes,
     ]
     middleware = [
         Middleware(ObserveMiddleware, metrics=metrics, timeout_s=settings.server.request_timeout_s),

@@ -1,0 +1,184 @@
+"""Builders of the feature tables behind every layer except incident points.
+
+Each takes the caller's scope and filters and returns a :class:`FeatureTable` (lon/lat
+geometries sorted by feature id); :meth:`Layers.feature_table` caches them by data version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h3.api.basic_int as h3i
+import numpy as np
+import shapely
+
+from geo.tilemath import world_to_lonlat
+from server.layers import (
+    FeatureTable,
+    Filters,
+    LayerDef,
+    Layers,
+    Scope,
+    density_cells,
+    hotspot_features,
+    iso,
+    table,
+)
+
+
+async def build_table(layers: Layers, layer: LayerDef, scope: Scope, f: Filters) -> FeatureTable:
+    builder = BUILDERS[layer.id]
+    return await builder(layers, scope, f)
+
+
+async def scoped_points(
+    layers: Layers, scope: Scope, f: Filters, columns: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """Columns of the incident points in scope that pass the filters (plus lon, lat)."""
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in (*columns, "lon", "lat")}
+    for index in await layers.point_indexes(scope):
+        keep = f.mask(index.columns["occurred_s"], index.columns["category"])
+        pick = slice(None) if keep is None else keep
+        lon, lat = world_to_lonlat(index.wx[pick], index.wy[pick])
+        parts["lon"].append(lon)
+        parts["lat"].append(lat)
+        for c in columns:
+            parts[c].append(index.columns[c][pick])
+    return {c: np.concatenate(v) if v else np.zeros(0, dtype=object) for c, v in parts.items()}
+
+
+async def _hotspots(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+    counts = await layers.store.cell_counts(f.query(scope))
+    hs = hotspot_features(counts["cell"], counts["count"])
+    cells = [int(c) for c in hs["cells"]]
+    geoms = [shapely.Polygon([(lng, lat) for lat, lng in h3i.cell_to_boundary(c)]) for c in cells]
+    ids = [h3i.int_to_str(c) for c in cells]
+    return table(
+        ids,
+        geoms,
+        {
+            "cell": ids,
+            "count": [int(v) for v in hs["count"]],
+            "z": [round(float(v), 4) for v in hs["z"]],
+            "p_fdr": [round(float(v), 6) for v in hs["p_fdr"]],
+            "gi_bin": [int(v) for v in hs["gi_bin"]],
+        },
+    )
+
+
+async def _density(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+    pts = await scoped_points(layers, scope, f, ())
+    geoms, dens = density_cells(pts["lon"].astype(float), pts["lat"].astype(float))
+    top = float(dens.max()) if dens.size else 1.0
+    klass = np.minimum(5, 1 + (dens / top * 5).astype(int)) if dens.size else dens
+    ids = [f"{i:07d}" for i in range(len(geoms))]
+    values = {"density": [round(float(v), 3) for v in dens], "class": [int(k) for k in klass]}
+    return table(ids, geoms, values)
+
+
+async def _district_counts(layers: Layers, scope: Scope, f: Filters) -> dict[str, int]:
+    pts = await scoped_points(layers, scope, f, ("district",))
+    codes = pts["district"]
+    codes = codes[np.array([c is not None for c in codes], dtype=bool)] if codes.size else codes
+    uniq, n = np.unique(codes.astype(str), return_counts=True) if codes.size else ([], [])
+    return {str(u): int(c) for u, c in zip(uniq, n, strict=True)}
+
+
+async def _districts(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+    items = await layers.store.boundaries("districts")
+    counts = await _district_counts(layers, scope, f)
+    cols: dict[str, list[Any]] = {k: [] for k in ("code", "name", "population", "count")}
+    cols["rate_per_10k"] = []
+    for b in items:
+        pop = b.props.get("population")
+        n = counts.get(b.code, 0)
+        cols["code"].append(b.code)
+        cols["name"].append(b.name)
+        cols["population"].append(None if pop is None else int(pop))
+        cols["count"].append(n)
+        cols["rate_per_10k"].append(round(n / pop * 1e4, 3) if pop else None)
+    geoms = list(shapely.from_wkb([b.geometry for b in items])) if items else []
+    return table([b.code for b in items], geoms, cols)
+
+
+async def _public(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+    k = layers.settings.public_min_count
+    full = await _districts(layers, None, f)
+    count = np.array([int(c) for c in full.columns["count"]], dtype=np.int64)
+    hidden = count < k
+    rates = full.columns["rate_per_10k"]
+    cols = {
+        "code": full.columns["code"],
+        "name": full.columns["name"],
+        "count": np.array([None if h else int(c) for c, h in zip(count, hidden, strict=True)]),
+        "suppressed": hidden.astype(object),
+        "rate_per_10k": np.array([None if h else r for r, h in zip(rates, hidden, strict=True)]),
+    }
+    return FeatureTable(full.ids, full.geometries, cols)
+
+
+async def _stations(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+    items = await layers.store.boundaries("stations")
+    geoms = []
+    for b in items:
+        if b.props.get("lon") is not None and b.props.get("lat") is not None:
+            geoms.append(shapely.Point(float(b.props["lon"]), float(b.props["lat"])))
+        else:
+            geoms.append(shapely.from_wkb(b.geometry).representative_point())
+    cols = {
+        "code": [b.code for b in items],
+        "name": [b.name for b in items],
+        "district_code": [b.props.get("district_code") for b in items],
+    }
+    return table([b.code for b in items], geoms, cols)
+
+
+async def _sectors(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+    items = await layers.store.boundaries("sectors")
+    items = [b for b in items if scope is None or b.props.get("station_code") in scope]
+    cols = {
+        "code": [b.code for b in items],
+        "name": [b.name for b in items],
+        "station_code": [b.props.get("station_code") for b in items],
+    }
+    geoms = list(shapely.from_wkb([b.geometry for b in items])) if items else []
+    return table([b.code for b in items], geoms, cols)
+
+
+async def _tracks(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+    cols = await layers.store.tracks(f.query(scope))
+    at = cols["at_s"].astype(np.int64)
+    device = cols["device_id"]
+    if at.size == 0:
+        return table([], [], {k: [] for k in ("id", "device_id", "officer_id", "station_id")})
+    gap = layers.settings.shift_gap_s
+    new = np.ones(at.size, dtype=bool)
+    new[1:] = (device[1:] != device[:-1]) | (np.diff(at) > gap)
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], at.size)
+    keep = (ends - starts) >= 2
+    starts, ends = starts[keep], ends[keep]
+    xy = np.column_stack([cols["lon"].astype(float), cols["lat"].astype(float)])
+    geoms = [shapely.LineString(xy[s:e]) for s, e in zip(starts, ends, strict=True)]
+    ids = [f"{device[s]}-{at[s]}" for s in starts]
+    values = {
+        "id": ids,
+        "device_id": list(device[starts]),
+        "officer_id": list(cols["officer_id"][starts]),
+        "station_id": list(cols["station_id"][starts]),
+        "start": list(iso(at[starts])),
+        "end": list(iso(at[ends - 1])),
+        "points": [int(v) for v in ends - starts],
+    }
+    return table(ids, geoms, values)
+
+
+BUILDERS = {
+    "hotspots": _hotspots,
+    "density": _density,
+    "districts": _districts,
+    "public": _public,
+    "stations": _stations,
+    "sectors": _sectors,
+    "tracks": _tracks,
+}
