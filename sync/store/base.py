@@ -427,6 +427,10 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def time_span(self, query: PointQuery) -> tuple[int, int] | None:
+        """First and last ``occurred_s`` of the incidents matching ``query`` (None if none)."""
+
+    @abstractmethod
     async def tracks(
         self, query: PointQuery, columns: tuple[str, ...] = TRACK_COLUMNS
     ) -> dict[str, np.ndarray]:

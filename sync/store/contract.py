@@ -253,6 +253,9 @@ async def check_points_and_cells(store: Store) -> None:
     box = PointQuery(bbox=(-77.1, -12.1, -76.9, -11.9))
     assert len((await store.points(box))["lon"]) == 3
     assert len((await store.points(PointQuery(bbox=(0, 0, 1, 1))))["lon"]) == 0
+    assert await store.time_span(PointQuery()) == (1000, 9000)
+    assert await store.time_span(PointQuery(station_ids=("s1",))) == (1000, 5000)
+    assert await store.time_span(PointQuery(station_ids=("zz",))) is None
     counts = await store.cell_counts(PointQuery())
     assert dict(zip(counts["cell"].tolist(), counts["count"].tolist(), strict=True)) == {
         617733150781865983: 2,

@@ -354,6 +354,13 @@ class SQLStore(Store):
         rows = await self._fetch(bound_query(sql, params), params)
         return as_columns(rows, columns)
 
+    async def time_span(self, query: PointQuery) -> tuple[int, int] | None:
+        clause, params = point_where(query)
+        sql = f"SELECT min(occurred_s), max(occurred_s) FROM incident_point WHERE {clause}"
+        rows = await self._fetch(bound_query(sql, params), params)
+        first, last = rows[0] if rows else (None, None)
+        return None if first is None else (int(first), int(last))
+
     async def tracks(
         self, query: PointQuery, columns: tuple[str, ...] = TRACK_COLUMNS
     ) -> dict[str, np.ndarray]:
