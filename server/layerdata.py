@@ -80,8 +80,10 @@ async def _district_counts(layers: Layers, scope: Scope, f: Filters) -> dict[str
     pts = await scoped_points(layers, scope, f, ("district",))
     codes = pts["district"]
     codes = codes[np.array([c is not None for c in codes], dtype=bool)] if codes.size else codes
-    uniq, n = np.unique(codes.astype(str), return_counts=True) if codes.size else ([], [])
-    return {str(u): int(c) for u, c in zip(uniq, n, strict=True)}
+    if not codes.size:
+        return {}
+    uniq, n = np.unique(codes.astype(str), return_counts=True)
+    return {str(u): int(c) for u, c in zip(uniq.tolist(), n.tolist(), strict=True)}
 
 
 async def _districts(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -292,9 +293,7 @@ class FeatureTable:
         return self._tiles
 
 
-def table(
-    ids: list[str], geoms: list[Any], columns: dict[str, list[Any] | np.ndarray]
-) -> FeatureTable:
+def table(ids: list[str], geoms: list[Any], columns: Mapping[str, Any]) -> FeatureTable:
     order = np.argsort(np.array(ids, dtype=object), kind="stable") if ids else np.zeros(0, int)
     cols = {
         k: np.asarray(v, dtype=object)[order] if len(v) else np.zeros(0, object)

@@ -121,7 +121,7 @@ def ogc_api(root: str) -> dict[str, Any]:
         "/collections": {"get": {"summary": "Collections", "responses": _ok("Collections")}},
     }
     for layer in LAYERS.values():
-        security = [{"bearer": []}] if layer.access == "scoped" else []
+        security: list[dict[str, list[str]]] = [{"bearer": []}] if layer.access == "scoped" else []
         base = f"/collections/{layer.id}"
         params = ITEM_PARAMS + ([CATEGORY] if layer.id in CATEGORISED else [])
         paths[base] = {"get": {"summary": layer.title, "responses": _ok("Collection")}}

@@ -41,6 +41,8 @@ RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 def _tile_params(request: Request) -> TileSpec:
     p = request.path_params
+    if not all(str(p[k]).isdigit() and len(str(p[k])) < 7 for k in ("z", "x", "y")):
+        raise InvalidRequest("no such tile: z, x and y are integers", dict(p))
     z, x, y = int(p["z"]), int(p["x"]), int(p["y"])
     if not 0 <= z <= 18 or not (0 <= x < 2**z and 0 <= y < 2**z):
         raise InvalidRequest("no such tile: z must be 0..18 and x, y within 0..2^z-1", p)
@@ -65,10 +67,13 @@ async def _incident_tile(
         masks = None
         if f.mask(np.zeros(0, np.int64), np.zeros(0, object)) is not None:
             masks = [_tile_mask(ix, f, tile) for ix in indexes]
-        count, wx, wy = cluster_tile(indexes, tile, masks)
+        count, cx, cy = cluster_tile(indexes, tile, masks)
         props = {"point_count": count.astype(np.int64)}
-        return mvt.tile([points_layer("incidents", tile, wx, wy, props)])
-    wx, wy, cols = [], [], {k: [] for k in ("id", "category", "occurred_s", "district", "sector")}
+        return mvt.tile([points_layer("incidents", tile, cx, cy, props)])
+    wx: list[np.ndarray] = []
+    wy: list[np.ndarray] = []
+    names = ("id", "category", "occurred_s", "district", "sector")
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for ix in indexes:
         sel = ix.select(tile)
         keep = f.mask(ix.columns["occurred_s"][sel], ix.columns["category"][sel])
@@ -212,7 +217,7 @@ async def _bounds(layers: Layers) -> tuple[float, float, float, float]:
 
 
 routes = [
-    Route("/tiles/{layer}/{z:int}/{x:int}/{y:int}.mvt", tile, methods=["GET"], name="tile"),
+    Route("/tiles/{layer}/{z}/{x}/{y}.mvt", tile, methods=["GET"], name="tile"),
     Route("/tiles/{layer}.json", tilejson, methods=["GET"]),
 ]
 
