@@ -15,12 +15,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import errors, logs
+from server.analysis import Analysis, stop
 from server.context import AppContext
 from server.metrics import Metrics
 from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
 from server.places import reload_places
 from server.routes import admin, features, health, tiles
+from server.routes import analysis as analysis_routes
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
 from server.settings import Settings
@@ -71,24 +73,32 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     logs.configure(settings.server.log_level)
     store = store or build_store(settings)
     metrics = Metrics()
-    context = AppContext(settings, store, build_engine(settings, store), metrics)
+    engine = build_engine(settings, store)
+    analysis = Analysis(store, settings.analysis.debounce_s, settings.analysis.max_kept)
+    engine.listeners.append(analysis.on_commit)
+    context = AppContext(settings, store, engine, metrics, analysis)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         await reload_places(context)
         app.state.ctx = context
-        pruner = asyncio.create_task(prune_answers_forever(context))
+        tasks = [
+            asyncio.create_task(prune_answers_forever(context)),
+            asyncio.create_task(analysis.run_forever()),
+        ]
         try:
             yield
         finally:
-            pruner.cancel()
+            for task in tasks:
+                await stop(task)
             await store.close()
 
     routes = [
         *health.routes,
         Route("/openapi.json", openapi, methods=["GET"]),
         *sync_routes.routes,
+        *analysis_routes.routes,
         *admin.routes,
         *tiles.routes,
         *features.routes,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from server.analysis import Analysis
 from server.metrics import Metrics
 from server.settings import Settings
 from sync.engine import SyncEngine
@@ -18,6 +19,7 @@ class AppContext:
     store: Store
     engine: SyncEngine
     metrics: Metrics
+    analysis: Analysis
 
 
 def ctx(request: Request) -> AppContext:

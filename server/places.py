@@ -175,4 +175,5 @@ async def reload_places(context: AppContext) -> bool:
     """(Re)build placement and geocoding from the store's layers and hand it to the engine."""
     places = await load_places(context.store)
     context.engine.enricher = places.enrich if places else None
+    context.analysis.invalidate_all()
     return places is not None

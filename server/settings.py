@@ -49,6 +49,21 @@ class AuthSettings(BaseModel):
     enrollment_ttl_s: int = Field(900, ge=60, description="Lifetime of a one-time code.")
 
 
+class AnalysisSettings(BaseModel):
+    debounce_s: float = Field(
+        5.0, ge=0, description="Wait after a sync before recomputing kept analysis results."
+    )
+    default_weeks: int = Field(
+        12, ge=1, le=520, description="Window of an analysis asked for without a start."
+    )
+    default_resolution: int = Field(
+        9, ge=5, le=9, description="H3 resolution of hotspot cells when none is asked."
+    )
+    max_kept: int = Field(
+        256, ge=1, description="Analysis results kept in memory and refreshed after syncs."
+    )
+
+
 class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address `ronda serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `ronda serve` listens on.")
@@ -58,6 +73,42 @@ class ServerSettings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the JSON logs."
     )
+
+
+class WebSettings(BaseModel):
+    session_hours: float = Field(
+        12.0, gt=0, le=720, description="How long a browser sign-in lasts, in hours."
+    )
+    secure_cookies: bool = Field(
+        False, description="Mark the session cookie Secure (set true behind https)."
+    )
+    lock_after: int = Field(
+        5, ge=1, le=100, description="Failed sign-ins in a row that lock the account."
+    )
+    lock_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    default_language: Literal["es", "en"] = Field("es", description="Language of the pages.")
+    max_map_points: int = Field(
+        20_000, ge=100, le=500_000, description="Most incident points the map loads at once."
+    )
+    default_window_days: int = Field(
+        90, ge=1, le=3660, description="The map's time window when none is chosen, in days."
+    )
+
+
+class PublicSettings(BaseModel):
+    k: int = Field(5, ge=2, le=100, description="Counts under k are suppressed.")
+    delay_days: int = Field(
+        28, ge=0, le=365, description="Days after a month ends before it is published."
+    )
+    months: int = Field(12, ge=1, le=120, description="How many months are published.")
+    utc_offset_minutes: int = Field(
+        -300, ge=-840, le=840, description="Offset of the city's local time (calendar months)."
+    )
+    cell_resolution: Literal[4, 5, 6, 7] = Field(
+        7, description="H3 resolution of the public cell map (coarse only: 7 at most)."
+    )
+    cell_rounding: int = Field(10, ge=1, le=1000, description="Cell counts rounded to this.")
+    rate_per: int = Field(10_000, ge=100, description="Rates are per this many residents.")
 
 
 class Settings(BaseSettings):
@@ -70,4 +121,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     sync: SyncSettings = SyncSettings()
     auth: AuthSettings = AuthSettings()
+    analysis: AnalysisSettings = AnalysisSettings()
     server: ServerSettings = ServerSettings()
+    web: WebSettings = WebSettings()
+    public: PublicSettings = PublicSettings()

@@ -1,0 +1,176 @@
+"""Crime analysis served by the app: hotspots, emerging hotspots, rates, PAI and dosage.
+
+Results are computed from counts the database groups per H3 cell (``store.cell_counts``), so
+a request never loops over incidents in Python.  Each result carries a version (algorithm and
+data sequence); the ones people asked for are kept, and after syncs that touch their
+stations they are recomputed in the background, debounced, so the next request is served
+from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from h3.api import basic_int as h3int
+
+from geo.cells import CellSpec
+from geo.emerging import WEEK_S, EmergingResult, emerging_from_cells
+from geo.hotspots import ALGORITHM_VERSION, HotspotResult, hotspots_from_cells
+from sync.engine import Committed
+from sync.store.base import PointQuery, Store
+
+log = logging.getLogger("ronda.analysis")
+STORED_RESOLUTION = 9  # placement stores H3 cells at this resolution
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisKey:
+    """One question: which stations (None: all), window, categories, grid."""
+
+    kind: str  # "hotspots" or "emerging"
+    stations: tuple[str, ...] | None
+    since_s: int | None
+    until_s: int | None
+    categories: tuple[str, ...] | None
+    resolution: int
+    k: int
+    slices: int = 0
+
+    def query(self) -> PointQuery:
+        return PointQuery(self.stations, self.since_s, self.until_s, self.categories)
+
+
+@dataclass(slots=True)
+class Entry:
+    result: Any
+    version: str
+    computed_s: float
+
+
+@dataclass
+class Analysis:
+    store: Store
+    debounce_s: float = 5.0
+    max_entries: int = 256
+    _cache: dict[AnalysisKey, Entry] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)
+    _all_dirty: bool = False
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # --- listening to the engine ---
+    def on_commit(self, committed: Committed) -> None:
+        """Engine listener: mark what a commit touched; the background task recomputes."""
+        if "incidents" not in committed.collections:
+            return
+        self._dirty |= committed.stations
+        self._wake.set()
+
+    def invalidate_all(self) -> None:
+        """Boundaries changed (re-placement): everything is stale."""
+        self._all_dirty = True
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        """Recompute, debounced, the kept results whose stations changed."""
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.debounce_s)  # let a burst of pushes finish first
+            self._wake.clear()
+            dirty, everything = self._dirty, self._all_dirty
+            self._dirty, self._all_dirty = set(), False
+            for key in list(self._cache):
+                if everything or key.stations is None or dirty & set(key.stations):
+                    try:
+                        await self._compute(key)
+                    except Exception:
+                        log.exception("background recomputation failed")
+
+    # --- questions ---
+    async def hotspots(self, key: AnalysisKey) -> tuple[HotspotResult, str]:
+        return await self._get(key)
+
+    async def emerging(self, key: AnalysisKey) -> tuple[EmergingResult, str]:
+        return await self._get(key)
+
+    async def _get(self, key: AnalysisKey) -> tuple[Any, str]:
+        entry = self._cache.get(key)
+        fresh = (
+            entry is not None
+            and not self._all_dirty
+            and not (
+                (key.stations is None and self._dirty) or set(key.stations or ()) & self._dirty
+            )
+        )
+        if entry is None or not fresh:
+            entry = await self._compute(key)
+        return entry.result, entry.version
+
+    async def _compute(self, key: AnalysisKey) -> Entry:
+        seq = await self.store.last_seq()
+        compute: Callable[[AnalysisKey], Awaitable[Any]] = (
+            self._hotspots if key.kind == "hotspots" else self._emerging
+        )
+        result = await compute(key)
+        entry = Entry(result, f"{ALGORITHM_VERSION}.{key.kind}.{seq}", time.time())
+        if len(self._cache) >= self.max_entries and key not in self._cache:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = entry
+        return entry
+
+    async def _hotspots(self, key: AnalysisKey) -> HotspotResult:
+        counts = await self.store.cell_counts(key.query())
+        cells, per_cell = coarsen(counts["cell"], counts["count"], key.resolution)
+        spec = CellSpec("h3", resolution=key.resolution, rule="given")
+        return await asyncio.to_thread(hotspots_from_cells, cells, per_cell, spec, k=key.k)
+
+    async def _emerging(self, key: AnalysisKey) -> EmergingResult:
+        edges = slice_edges(key.until_s, key.slices)
+        query = PointQuery(key.stations, int(edges[0]), int(edges[-1]), key.categories)
+        counts = await self.store.cell_counts(query, bucket_s=WEEK_S)
+        parents, _ = coarsen_rows(counts["cell"], key.resolution)
+        slot = counts["bucket"] - int(edges[0]) // WEEK_S
+        spec = CellSpec("h3", resolution=key.resolution, rule="given")
+        return await asyncio.to_thread(
+            emerging_from_cells, parents, slot, counts["count"], spec, edges, k=key.k, time_k=0
+        )
+
+
+def slice_edges(until_s: int | None, slices: int) -> np.ndarray:
+    """Weekly slice edges ending at the first week boundary at or after ``until_s``.
+
+    Weeks are those the database groups by (``occurred_s // 604800``: Thursday 00:00 UTC),
+    so a slice is always a whole group.
+    """
+    end = -(-int(until_s or 0) // WEEK_S) * WEEK_S
+    return end - WEEK_S * np.arange(slices, -1, -1, dtype=np.int64)
+
+
+def coarsen(
+    cells: np.ndarray, counts: np.ndarray, resolution: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of stored cells summed into their parents at ``resolution`` (≤ the stored one)."""
+    parents, _ = coarsen_rows(cells, resolution)
+    unique, inverse = np.unique(parents, return_inverse=True)
+    return unique, np.bincount(inverse, weights=counts).astype(np.int64)
+
+
+def coarsen_rows(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each stored cell's parent at ``resolution`` (row-aligned), and the distinct parents."""
+    if resolution >= STORED_RESOLUTION:
+        return cells.astype(np.int64), np.unique(cells)
+    distinct, inverse = np.unique(cells, return_inverse=True)
+    parents = np.array([h3int.cell_to_parent(int(c), resolution) for c in distinct], dtype=np.int64)
+    return parents[inverse], np.unique(parents)
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,146 @@
+"""The analysis endpoints' part of the OpenAPI document (see ``server.openapi``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.openapi import INT, ROLE_ERRORS, STR, _errors, _nullable, _obj, _op, _query
+
+Schema = dict[str, Any]
+NUM: Schema = {"type": "number"}
+TIME: Schema = {
+    "type": "string",
+    "description": "ISO 8601 date or date-time (UTC when no zone), or epoch seconds",
+}
+CELL: Schema = {"type": "string", "pattern": "^[0-9a-f]{15}$", "description": "H3 index"}
+
+
+def _params(extra: list[Schema] | None = None) -> list[Schema]:
+    return [
+        _query("start", TIME, "Window start (inclusive); default `end` minus the default weeks."),
+        _query("end", TIME, "Window end (exclusive); default just after the last incident."),
+        _query("category", STR, "Comma-separated categories (all when absent)."),
+        _query("station", STR, "One station (analysts; others are held to their own)."),
+        _query(
+            "resolution",
+            {"type": "integer", "minimum": 5, "maximum": 9, "default": 9},
+            "H3 resolution of the cells.",
+        ),
+        _query("k", {"type": "integer", "minimum": 1, "maximum": 3, "default": 1}, "k-ring."),
+        *(extra or []),
+    ]
+
+
+def analysis_schemas() -> dict[str, Schema]:
+    window = _obj(
+        {
+            "stations": _nullable({"type": "array", "items": STR}),
+            "start": INT,
+            "end": INT,
+            "categories": _nullable({"type": "array", "items": STR}),
+            "resolution": INT,
+            "k": INT,
+        }
+    )
+    hot_cell = _obj({"cell": CELL, "count": INT, "z": NUM, "p": NUM, "p_fdr": NUM, "gi_bin": INT})
+    return {
+        "AnalysisWindow": window,
+        "HotspotAnswer": _obj(
+            {
+                "version": STR,
+                "window": window,
+                "method": {"type": "object"},
+                "n_incidents": INT,
+                "n_cells": INT,
+                "classes": {"type": "object", "additionalProperties": INT},
+                "cells": {"type": "array", "items": hot_cell},
+            }
+        ),
+        "EmergingAnswer": _obj(
+            {
+                "version": STR,
+                "window": window,
+                "slice_edges": {"type": "array", "items": INT},
+                "method": {"type": "object"},
+                "patterns": {"type": "object", "additionalProperties": INT},
+                "cells": {
+                    "type": "array",
+                    "items": _obj({"cell": CELL, "pattern": STR, "trend_z": NUM, "trend_p": NUM}),
+                },
+            }
+        ),
+        "RatesAnswer": _obj(
+            {
+                "window": window,
+                "per": INT,
+                "districts": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "district": STR,
+                            "name": STR,
+                            "count": INT,
+                            "population": INT,
+                            "rate_per_10k": _nullable(NUM),
+                            "lower": _nullable(NUM),
+                            "upper": _nullable(NUM),
+                        }
+                    ),
+                },
+            }
+        ),
+        "PaiAnswer": _obj(
+            {
+                "version": STR,
+                "train": window,
+                "test": _obj({"start": INT, "end": INT}),
+                "min_bin": INT,
+                "hot_cells": INT,
+                "area_hot_km2": NUM,
+                "area_total_km2": NUM,
+                "hit_rate": _nullable(NUM),
+                "pai": _nullable(NUM),
+                "rri": _nullable(NUM),
+                "pei": _nullable(NUM),
+                "n_test": INT,
+                "n_test_in_hotspots": INT,
+            }
+        ),
+        "DosageAnswer": _obj(
+            {
+                "version": STR,
+                "window": window,
+                "summary": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "station": STR,
+                            "shift": STR,
+                            "minutes_by_class": {"type": "object", "additionalProperties": NUM},
+                        }
+                    ),
+                },
+            }
+        ),
+    }
+
+
+def analysis_paths() -> dict[str, Schema]:
+    errors = _errors({400: ["invalid_request"]}, ROLE_ERRORS)
+    slices = _query(
+        "slices", {"type": "integer", "minimum": 4, "maximum": 104, "default": 12}, "Weeks."
+    )
+    test_end = _query("test_end", TIME, "End of the test period (default: as long as training).")
+
+    def get(summary: str, answer: str, params: list[Schema]) -> Schema:
+        return {"get": _op(summary, "analysis", (200, answer, summary), errors, params=params)}
+
+    return {
+        "/v1/analysis/hotspots": get("Gi* hot and cold cells", "HotspotAnswer", _params()),
+        "/v1/analysis/emerging": get(
+            "Emerging hotspot patterns", "EmergingAnswer", _params([slices])
+        ),
+        "/v1/analysis/rates": get("Incidents per 10,000 residents", "RatesAnswer", _params()),
+        "/v1/analysis/pai": get("PAI, RRI and PEI", "PaiAnswer", _params([test_end])),
+        "/v1/analysis/dosage": get("Patrol minutes by hotspot class", "DosageAnswer", _params()),
+    }
