@@ -665,6 +665,9 @@ def _map_paths() -> dict[str, Schema]:
 
 @cache
 def _document() -> dict[str, Any]:
+    # Imported here: server.openapi_analysis builds on this module's helpers.
+    from server.openapi_analysis import analysis_paths, analysis_schemas
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -676,10 +679,19 @@ def _document() -> dict[str, Any]:
             '`{"error": {"code", "message", "details"}}`.',
             "license": {"name": "MPL-2.0", "identifier": "MPL-2.0"},
         },
-        "tags": [{"name": t} for t in ("sync", "review", "devices", "admin", "operations", "maps")],
-        "paths": {**_sync_paths(), **_admin_paths(), **_ops_paths(), **_map_paths()},
+        "tags": [
+            {"name": t}
+            for t in ("sync", "review", "devices", "admin", "operations", "maps", "analysis")
+        ],
+        "paths": {
+            **_sync_paths(),
+            **_admin_paths(),
+            **_ops_paths(),
+            **_map_paths(),
+            **analysis_paths(),
+        },
         "components": {
-            "schemas": {**_model_schemas(), **_answer_schemas()},
+            "schemas": {**_model_schemas(), **_answer_schemas(), **analysis_schemas()},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
