@@ -1,0 +1,221 @@
+"""Vector tiles over a million incidents: Ronda (uvicorn, SQLite) against PostGIS ST_AsMVT.
+
+1. Writes ONE MILLION incident points straight into a fresh SQLite store's ``incident_point``
+   table (sqlite3 ``executemany``; pushing them through HTTP would take an hour and measure
+   sync, not tiles), clustered around 40 centres over Lima, 10 stations, 5 categories.
+2. Starts ``uvicorn --factory server.app:create_app`` on it and asks, as an analyst (all
+   stations), the 30 busiest z14 tiles and the z10 tiles of the city: each tile once (cold:
+   not in the tile cache; the per-station point indexes are built by one warm-up request,
+   timed apart as ``load_s``), then each again 5 times (warm: from the tile cache).
+3. Loads the same points into PostGIS (``scripts/pg-start 55434 /tmp/ronda-bench-postgis``,
+   GiST index, ANALYZE) and times ``ST_AsMVT`` of the same z14 tiles with the same
+   properties (asyncpg, on loopback; no HTTP in front).
+
+Run: ``make bench-tiles`` (installs postgresql-15-postgis-3 via ``make bench-deps``).
+The last line is machine-readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from geo.tilemath import lonlat_to_world  # noqa: E402
+from sync.identity import create_device_token  # noqa: E402
+from sync.store.base import Officer, Station  # noqa: E402
+from sync.store.sql import SQLStore  # noqa: E402
+
+N = int(os.environ.get("BENCH_TILES_N", "1000000"))
+CATEGORIES = ["robo", "hurto", "violencia_familiar", "microcomercializacion", "lesiones"]
+PG_PORT = 55434
+
+
+def make_points(n: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(42)
+    centres = np.column_stack([rng.uniform(-77.12, -76.90, 40), rng.uniform(-12.20, -11.90, 40)])
+    which = rng.integers(0, 40, n)
+    spread = rng.uniform(0.003, 0.02, 40)[which]
+    lon = centres[which, 0] + rng.normal(0, 1, n) * spread
+    lat = centres[which, 1] + rng.normal(0, 1, n) * spread
+    return {
+        "id": np.array([f"{i:032x}" for i in range(n)], dtype=object),
+        "station": np.array([f"st-{s}" for s in which % 10], dtype=object),
+        "category": np.array(CATEGORIES, dtype=object)[rng.integers(0, 5, n)],
+        "occurred_s": rng.integers(1_700_000_000, 1_760_000_000, n),
+        "lon": lon,
+        "lat": lat,
+        "district": np.array([f"1501{d:02d}" for d in which % 43], dtype=object),
+        "sector": np.array([f"sec-{s}" for s in which], dtype=object),
+    }
+
+
+async def seed(url: str, path: Path, pts: dict[str, np.ndarray]) -> str:
+    store = SQLStore(url)
+    await store.open()
+    for s in range(10):
+        await store.put_station(Station(f"st-{s}", f"Comisaría {s}"))
+    await store.put_officer(Officer("analyst", "Analista", "analyst", None))
+    _, token = await create_device_token(store, "analyst", "bench", 0)
+    await store.close()
+    rows = zip(
+        pts["id"].tolist(), pts["station"].tolist(), pts["category"].tolist(),
+        pts["occurred_s"].tolist(), pts["lon"].tolist(), pts["lat"].tolist(),
+        pts["district"].tolist(), pts["sector"].tolist(), range(1, N + 1), strict=True,
+    )  # fmt: skip
+    db = sqlite3.connect(path)
+    db.executemany(
+        "INSERT INTO incident_point (id, station_id, category, occurred_s, lon, lat, district,"
+        " sector, cell, deleted, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)",
+        rows,
+    )
+    db.commit()
+    db.close()
+    return token
+
+
+def busiest_tiles(pts: dict[str, np.ndarray], z: int, count: int) -> list[tuple[int, int]]:
+    wx, wy = lonlat_to_world(pts["lon"], pts["lat"])
+    tx, ty = (wx * 2**z).astype(np.int64), (wy * 2**z).astype(np.int64)
+    keys, n = np.unique(tx * 2**z + ty, return_counts=True)
+    top = keys[np.argsort(-n)[:count]]
+    return [(int(k // 2**z), int(k % 2**z)) for k in top]
+
+
+async def ronda(url: str, token: str, z14: list, z10: list) -> dict[str, float]:
+    env = {**os.environ, "RONDA_DATABASE__URL": url, "RONDA_SERVER__LOG_LEVEL": "warning"}
+    port = 18000 + os.getpid() % 1000
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app", "--port",
+         str(port), "--no-access-log", "--log-level", "warning"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as c:
+            for _ in range(200):
+                try:
+                    if (await c.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            t0 = time.perf_counter()
+            await c.get("/tiles/incidents/2/0/0.mvt", headers=auth)  # builds the indexes
+            load = time.perf_counter() - t0
+
+            async def timed(z: int, x: int, y: int) -> float:
+                t = time.perf_counter()
+                r = await c.get(f"/tiles/incidents/{z}/{x}/{y}.mvt", headers=auth)
+                assert r.status_code == 200
+                return (time.perf_counter() - t) * 1000
+
+            cold14 = [await timed(14, x, y) for x, y in z14]
+            warm14 = [await timed(14, x, y) for _ in range(5) for x, y in z14]
+            cold10 = [await timed(10, x, y) for x, y in z10]
+            sizes = [
+                len((await c.get(f"/tiles/incidents/14/{x}/{y}.mvt", headers=auth)).content)
+                for x, y in z14[:5]
+            ]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return {
+        "load_s": load,
+        "z14_cold": statistics.median(cold14),
+        "z14_warm": statistics.median(warm14),
+        "z10_cold": statistics.median(cold10),
+        "z14_bytes": statistics.median(sizes),
+    }
+
+
+async def postgis(pts: dict[str, np.ndarray], z14: list) -> float | None:
+    try:
+        out = subprocess.run(
+            [str(REPO / "scripts/pg-start"), str(PG_PORT), "/tmp/ronda-bench-postgis"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        print(f"PostGIS not available: {exc}")
+        return None
+    import asyncpg
+
+    dsn = out.stdout.strip().replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        await conn.execute("DROP TABLE IF EXISTS bench_pts")
+        await conn.execute(
+            "CREATE TABLE bench_pts (id text, category text, occurred timestamptz,"
+            " district text, sector text, lon float8, lat float8)"
+        )
+        records = zip(
+            pts["id"].tolist(), pts["category"].tolist(),
+            [np.datetime64(int(s), "s").astype(object) for s in pts["occurred_s"]],
+            pts["district"].tolist(), pts["sector"].tolist(), pts["lon"].tolist(),
+            pts["lat"].tolist(), strict=True,
+        )  # fmt: skip
+        await conn.copy_records_to_table("bench_pts", records=list(records))
+        await conn.execute(
+            "ALTER TABLE bench_pts ADD COLUMN geom geometry(Point, 3857);"
+            "UPDATE bench_pts SET geom ="
+            " ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), 3857);"
+            "CREATE INDEX ON bench_pts USING gist (geom); ANALYZE bench_pts"
+        )
+        sql = (
+            "SELECT ST_AsMVT(q, 'incidents', 4096, 'geom') FROM (SELECT ST_AsMVTGeom(geom,"
+            " ST_TileEnvelope($1, $2, $3), 4096, 64, true) AS geom, id, category,"
+            " to_char(occurred AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+            " AS occurred_at,"
+            " district, sector FROM bench_pts WHERE geom && ST_TileEnvelope($1, $2, $3,"
+            " margin => 64.0 / 4096)) q"
+        )
+        for x, y in z14[:3]:
+            await conn.fetchval(sql, 14, x, y)  # warm the buffer cache, as Ronda's load is
+        times = []
+        for _ in range(3):
+            for x, y in z14:
+                t = time.perf_counter()
+                await conn.fetchval(sql, 14, x, y)
+                times.append((time.perf_counter() - t) * 1000)
+        return statistics.median(times)
+    finally:
+        await conn.close()
+
+
+async def main() -> None:
+    pts = make_points(N)
+    z14, z10 = busiest_tiles(pts, 14, 30), busiest_tiles(pts, 10, 10)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        t0 = time.perf_counter()
+        token = await seed(url, path, pts)
+        print(f"seeded {N} incident points into SQLite in {time.perf_counter() - t0:.1f} s")
+        r = await ronda(url, token, z14, z10)
+    print(
+        f"index build (first tile after start) {r['load_s']:.1f} s;"
+        f" z14 tile ~{r['z14_bytes']:.0f} B"
+    )
+    pg = await postgis(pts, z14)
+    pg_s = f"{pg:.2f}" if pg is not None else "nan"
+    ratio = f"{r['z14_cold'] / pg:.2f}" if pg else "nan"
+    print(
+        f"z14_cold_p50_ms={r['z14_cold']:.2f} z14_warm_p50_ms={r['z14_warm']:.2f} "
+        f"z10_cold_p50_ms={r['z10_cold']:.2f} postgis_z14_p50_ms={pg_s} ratio_cold={ratio}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
