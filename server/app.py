@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import errors, logs
+from server import errors, logs, web
 from server.analysis import Analysis, stop
 from server.context import AppContext
 from server.metrics import Metrics
@@ -23,6 +23,7 @@ from server.openapi import openapi_document
 from server.places import reload_places
 from server.routes import admin, features, health, tiles
 from server.routes import analysis as analysis_routes
+from server.routes import public as public_routes
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
 from server.settings import Settings
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         *admin.routes,
         *tiles.routes,
         *features.routes,
+        *public_routes.routes,
+        *web.routes,
     ]
     middleware = [
         Middleware(ObserveMiddleware, metrics=metrics, timeout_s=settings.server.request_timeout_s),

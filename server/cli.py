@@ -17,6 +17,7 @@ from rich.table import Table
 from server.app import build_engine, build_store
 from server.demo import load_demo
 from server.settings import Settings
+from server.web.sessions import DEMO_PASSWORD, demo_passwords
 from sync.clock import now_ms
 from sync.identity import create_device_token, issue_enrollment
 from sync.store.base import ROLES, Officer, Station, Store
@@ -111,7 +112,9 @@ def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None
                 else:
                     bar.advance(task, n)
 
-            return await load_demo(store, build_engine(settings, store), incidents, advance)
+            loaded = await load_demo(store, build_engine(settings, store), incidents, advance)
+            loaded.tokens.update({f"web: {o}": DEMO_PASSWORD for o in await demo_passwords(store)})
+            return loaded
 
     result = _with_store(settings, work)
     table = Table(title="Ronda demo")
@@ -123,6 +126,9 @@ def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None
     console.print(
         f"{result.stations} comisarías, {result.incidents} incidentes. "
         f"API: http://127.0.0.1:{port}/openapi.json  ·  health: http://127.0.0.1:{port}/readyz"
+    )
+    console.print(
+        f"Mapa / map: http://127.0.0.1:{port}/map  ·  público: http://127.0.0.1:{port}/public"
     )
     if not no_serve:
         _serve(settings, "127.0.0.1", port, 1)
@@ -162,6 +168,21 @@ def officer_add(
     officer_ = Officer(officer_id, name, role, station_id)  # type: ignore[arg-type]
     _with_store(settings, lambda s: s.put_officer(officer_))
     console.print(f"officer {officer_id} saved")
+
+
+@officer.command("password")
+@click.argument("officer_id")
+@click.password_option("--password", prompt="Contraseña / password", help="Read from a prompt.")
+@click.pass_obj
+def officer_password(settings: Settings, officer_id: str, password: str) -> None:
+    """Set an officer's password for the web pages (argon2id; resets a lockout)."""
+    from server.web.sessions import set_password
+
+    try:
+        _with_store(settings, lambda s: set_password(s, officer_id, password))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"password of {officer_id} set")
 
 
 @main.command()

@@ -1,0 +1,21 @@
+"""The browser side of Ronda: the chief's map, the public page, administration pages.
+
+``routes`` is everything this package serves; ``server.app`` adds it to the app. These are
+pages and their data for browsers (cookie sessions), not the API: the OpenAPI document
+leaves them out on purpose (the public API under ``/public/...`` is in it).
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from server.web import admin, assets, mapdata, pages, public_page, records
+
+routes: list[Route] = [
+    *pages.routes,
+    *public_page.routes,
+    *mapdata.routes,
+    *records.routes,
+    *admin.routes,
+    *assets.routes,
+]

@@ -1,0 +1,90 @@
+"""What the chief's map shows: the signed-in officer's scope and the page's filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from server.context import ctx
+from server.web.sessions import SignedIn, require_web
+from sync.errors import InvalidRequest
+from sync.store.base import PointQuery, PullScope
+
+MAP_ROLES = ("chief", "analyst", "officer")
+DAY_S = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class MapView:
+    """A signed-in map request: who, what they may see, and which incidents they asked for."""
+
+    user: SignedIn
+    scope: PullScope
+    query: PointQuery
+    since: dt.date
+    until: dt.date  # inclusive, as the form shows it
+
+    @property
+    def window(self) -> tuple[int, int]:
+        assert self.query.since_s is not None and self.query.until_s is not None
+        return self.query.since_s, self.query.until_s
+
+
+def _date(request: Request, name: str) -> dt.date | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name} must be a date YYYY-MM-DD", {"parameter": name}) from exc
+
+
+def _bbox(request: Request) -> tuple[float, float, float, float] | None:
+    raw = request.query_params.get("bbox")
+    if not raw:
+        return None
+    try:
+        w, s, e, n = (float(v) for v in raw.split(","))
+    except ValueError as exc:
+        raise InvalidRequest("bbox is west,south,east,north", {"parameter": "bbox"}) from exc
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise InvalidRequest("bbox is west,south,east,north", {"parameter": "bbox"})
+    return w, s, e, n
+
+
+def default_until(latest_s: int | None, offset_s: int, now_s: int) -> dt.date:
+    """Today, or the day of the newest incident when the data stops earlier (the demo)."""
+    end = now_s if latest_s is None else min(now_s, latest_s)
+    return dt.datetime.fromtimestamp(end + offset_s, dt.UTC).date()
+
+
+def day_start(day: dt.date, offset_s: int) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) - offset_s
+
+
+async def map_view(request: Request, latest_s: int | None = None) -> MapView:
+    """Sign-in, scope (the same rules as sync: ``engine.scope``) and filters of a request."""
+    c = ctx(request)
+    user = await require_web(request, *MAP_ROLES)
+    scope = c.engine.scope(user.who)
+    offset = c.settings.public.utc_offset_minutes * 60
+    until = _date(request, "until") or default_until(
+        latest_s, offset, int(dt.datetime.now(dt.UTC).timestamp())
+    )
+    since = _date(request, "since") or until - dt.timedelta(
+        days=c.settings.web.default_window_days - 1
+    )
+    if since > until:
+        raise InvalidRequest("since is after until", {"parameter": "since"})
+    cats = tuple(sorted({v for v in request.query_params.getlist("cat") if v})) or None
+    query = PointQuery(
+        station_ids=scope.station_ids,
+        since_s=day_start(since, offset),
+        until_s=day_start(until, offset) + DAY_S,
+        categories=cats,
+        bbox=_bbox(request),
+    )
+    return MapView(user, scope, query, since, until)

@@ -1,0 +1,272 @@
+"""GeoJSON layers of the chief's map, in the signed-in officer's scope.
+
+These stand in for the shared vector-tile layers (``/tiles/...``) until those serve the
+map's statistics with its filters; the statistics are the ones of ``geo`` either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h3
+import numpy as np
+import shapely
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from geo.cells import unproject
+from geo.density import compute_density
+from geo.dosage import compute_dosage
+from geo.emerging import compute_emerging
+from geo.hotspots import compute_hotspots
+from server.context import ctx
+from server.routes.common import json_response
+from server.web.filters import MapView, map_view
+from server.web.sessions import require_web
+from sync.errors import InvalidRequest, NotFound
+from sync.store.base import PointQuery
+
+BASE_LAYERS = ("districts", "sectors", "stations", "streets")
+GEOJSON = "application/geo+json"
+NO_STORE = {"Cache-Control": "private, no-store"}
+
+
+def collection(features: list[dict[str, Any]], **meta: Any) -> Response:
+    body = {"type": "FeatureCollection", "features": features, **meta}
+    answer = json_response(body, headers=NO_STORE)
+    answer.headers["content-type"] = GEOJSON
+    return answer
+
+
+def hexagon(cell: int) -> dict[str, Any]:
+    ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(h3.int_to_str(int(cell)))]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+async def base_layer(request: Request) -> Response:
+    """A boundary layer as drawn under the data (any signed-in officer)."""
+    await require_web(request)
+    layer = request.path_params["layer"]
+    if layer not in BASE_LAYERS:
+        raise NotFound("no such layer", {"layer": layer})
+    cache = request.app.state.__dict__.setdefault("web_base_layers", {})
+    if layer not in cache:
+        items = await ctx(request).store.boundaries(layer)
+        cache[layer] = [
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(shapely.from_wkb(b.geometry)),
+                "properties": {"code": b.code, "name": b.name},
+            }
+            for b in items
+        ]
+    answer = collection(cache[layer])
+    answer.headers["Cache-Control"] = "private, max-age=3600"
+    return answer
+
+
+async def incidents(request: Request) -> Response:
+    view = await map_view(request)
+    limit = ctx(request).settings.web.max_map_points
+    cols = await ctx(request).store.points(
+        view.query, ("id", "category", "occurred_s", "lon", "lat", "station_id")
+    )
+    n = cols["id"].size
+    keep = slice(max(n - limit, 0), n)  # ordered by seq: the newest last
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
+            "properties": {"id": i, "category": c, "t": int(t)},
+        }
+        for i, c, t, x, y in zip(
+            cols["id"][keep].tolist(),
+            cols["category"][keep].tolist(),
+            cols["occurred_s"][keep].tolist(),
+            cols["lon"][keep].tolist(),
+            cols["lat"][keep].tolist(),
+            strict=True,
+        )
+    ]
+    return collection(features, total=n, shown=len(features))
+
+
+async def _hotspot_input(request: Request) -> tuple[MapView, dict[str, np.ndarray]]:
+    view = await map_view(request)
+    cols = await ctx(request).store.points(view.query, ("lon", "lat", "occurred_s", "category"))
+    return view, cols
+
+
+def _hotspots(cols: dict[str, np.ndarray]) -> Any:
+    zero = np.zeros(cols["lon"].size, dtype=np.int64)
+    return compute_hotspots(cols["lon"], cols["lat"], cols["occurred_s"], zero)
+
+
+async def hotspots(request: Request) -> Response:
+    _, cols = await _hotspot_input(request)
+    if cols["lon"].size < 3:
+        return collection([], note="too few incidents")
+    result = await asyncio.to_thread(_hotspots, cols)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": hexagon(cell),
+            "properties": {"gi_bin": int(b), "z": round(float(z), 2), "count": int(n)},
+        }
+        for cell, b, z, n in zip(result.cells, result.gi_bin, result.z, result.counts, strict=True)
+        if b != 0
+    ]
+    return collection(features, resolution=result.spec.resolution, n=result.n_incidents)
+
+
+async def emerging(request: Request) -> Response:
+    view, cols = await _hotspot_input(request)
+    since, until = view.window
+    slices = max(4, min(52, (until - since) // (7 * 86_400)))
+    if cols["lon"].size < 3:
+        return collection([])
+    zero = np.zeros(cols["lon"].size, dtype=np.int64)
+    result = await asyncio.to_thread(
+        compute_emerging,
+        cols["lon"],
+        cols["lat"],
+        cols["occurred_s"],
+        zero,
+        end=until,
+        n_slices=int(slices),
+        slice_s=(until - since) // int(slices),
+    )
+    names = result.pattern_names()
+    features = [
+        {"type": "Feature", "geometry": hexagon(cell), "properties": {"pattern": str(p)}}
+        for cell, p in zip(result.cells, names, strict=True)
+        if p != "no pattern"
+    ]
+    return collection(features, patterns=list(result.patterns))
+
+
+async def density(request: Request) -> Response:
+    _, cols = await _hotspot_input(request)
+    if cols["lon"].size < 2:
+        return collection([])
+    span = max(float(np.ptp(cols["lon"])), float(np.ptp(cols["lat"]))) * 111_000
+    cell_m = float(max(100.0, np.ceil(span / 150 / 50) * 50))
+    zero = np.zeros(cols["lon"].size, dtype=np.int64)
+    grid = await asyncio.to_thread(
+        compute_density, cols["lon"], cols["lat"], cols["occurred_s"], zero, cell_m=cell_m
+    )
+    return collection(_density_features(grid), cell_m=cell_m)
+
+
+def _density_features(grid: Any) -> list[dict[str, Any]]:
+    dens = grid.density
+    top = float(dens.max())
+    if top <= 0:
+        return []
+    rows, cols = np.nonzero(dens >= top * 0.08)
+    x0, y1 = grid.bounds[0], grid.bounds[3]
+    xs = x0 + cols * grid.cell_m
+    ys = y1 - rows * grid.cell_m
+    lon0, lat0 = unproject(xs, ys, grid.epsg)
+    lon1, lat1 = unproject(xs + grid.cell_m, ys - grid.cell_m, grid.epsg)
+    out = []
+    for a, b, c, d, v in zip(lon0, lat0, lon1, lat1, dens[rows, cols] / top, strict=True):
+        ring = [[a, b], [c, b], [c, d], [a, d], [a, b]]
+        out.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"v": round(float(v), 3)},
+            }
+        )
+    return out
+
+
+async def districts(request: Request) -> Response:
+    view = await map_view(request)
+    store = ctx(request).store
+    cols = await store.points(view.query, ("district",))
+    codes, counts = np.unique(cols["district"].astype(str), return_counts=True)
+    by_code = dict(zip(codes.tolist(), counts.tolist(), strict=True))
+    features = []
+    for b in await store.boundaries("districts"):
+        n = int(by_code.get(b.code, 0))
+        pop = float(b.props.get("population") or 0)
+        rate = round(n * 10_000 / pop, 2) if pop > 0 else None
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(shapely.from_wkb(b.geometry)),
+                "properties": {"code": b.code, "name": b.name, "count": n, "rate": rate},
+            }
+        )
+    return collection(features)
+
+
+async def _tracks(request: Request) -> tuple[MapView, dict[str, np.ndarray]]:
+    view = await map_view(request)
+    query = PointQuery(view.query.station_ids, *view.window)
+    return view, await ctx(request).store.tracks(query)
+
+
+async def tracks(request: Request) -> Response:
+    _, cols = await _tracks(request)
+    features = []
+    device, t = cols["device_id"], cols["at_s"]
+    if device.size:
+        cut = np.flatnonzero((device[1:] != device[:-1]) | (np.diff(t) > 1800)) + 1
+        for part in np.split(np.arange(device.size), cut):
+            if part.size < 2:
+                continue
+            line = np.column_stack([cols["lon"][part], cols["lat"][part]]).round(6).tolist()
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "LineString", "coordinates": line},
+                    "properties": {"officer": str(cols["officer_id"][part[0]])},
+                }
+            )
+    return collection(features)
+
+
+async def dosage(request: Request) -> Response:
+    view, cols = await _tracks(request)
+    if cols["at_s"].size < 2:
+        return collection([])
+    points = await ctx(request).store.points(view.query, ("lon", "lat", "occurred_s", "category"))
+    if points["lon"].size < 3:
+        return collection([])
+    hot = await asyncio.to_thread(_hotspots, points)
+    result = await asyncio.to_thread(
+        compute_dosage,
+        cols["officer_id"],
+        cols["at_s"],
+        cols["lon"],
+        cols["lat"],
+        cols["station_id"],
+        hotspots=hot,
+    )
+    minutes: dict[int, float] = {}
+    for cell, m in zip(result.cells.tolist(), result.minutes.tolist(), strict=True):
+        minutes[cell] = minutes.get(cell, 0.0) + m
+    if result.spec.kind != "h3":
+        raise InvalidRequest("dosage is drawn on H3 cells only")
+    features = [
+        {"type": "Feature", "geometry": hexagon(c), "properties": {"minutes": round(m, 1)}}
+        for c, m in minutes.items()
+    ]
+    return collection(features)
+
+
+routes = [
+    Route("/web/data/base/{layer}.geojson", base_layer, methods=["GET"]),
+    Route("/web/data/incidents.geojson", incidents, methods=["GET"]),
+    Route("/web/data/hotspots.geojson", hotspots, methods=["GET"]),
+    Route("/web/data/emerging.geojson", emerging, methods=["GET"]),
+    Route("/web/data/density.geojson", density, methods=["GET"]),
+    Route("/web/data/districts.geojson", districts, methods=["GET"]),
+    Route("/web/data/tracks.geojson", tracks, methods=["GET"]),
+    Route("/web/data/dosage.geojson", dosage, methods=["GET"]),
+]

@@ -1,0 +1,190 @@
+"""The browser pages: sign-in, language switch, the chief's map, the conflict log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.context import ctx
+from server.web import sessions
+from server.web.filters import MAP_ROLES, default_until
+from server.web.i18n import CATEGORIES, LANGUAGES, STRINGS, category_name
+from server.web.render import page_language, render
+from server.web.sessions import SignInFailed, check_csrf, check_login_csrf, signed_in
+from sync.store.base import PointQuery
+
+ADMIN_HOME = "/admin/devices"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: a sign-in must never send the browser elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/map"
+
+
+async def index(request: Request) -> Response:
+    user = await signed_in(request)
+    if user is None:
+        return RedirectResponse("/public", 303)
+    return RedirectResponse(ADMIN_HOME if user.who.role == "admin" else "/map", 303)
+
+
+async def login_page(request: Request, error: str = "", status: int = 200) -> Response:
+    token = secrets.token_urlsafe(24)
+    answer = render(
+        request,
+        "login.html",
+        {"error": error, "login_csrf": token, "next": _safe_next(request.query_params.get("next"))},
+        status=status,
+    )
+    web = ctx(request).settings.web
+    sessions.set_cookie(answer, web, sessions.LOGIN_CSRF_COOKIE, token, 3600)
+    return answer
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    check_login_csrf(request, str(form.get("csrf", "")))
+    c = ctx(request)
+    officer_id = str(form.get("officer_id", "")).strip()[:64]
+    password = str(form.get("password", ""))[:1024]
+    t = STRINGS[page_language(request)]
+    try:
+        secret = await sessions.sign_in(c.store, c.settings.web, officer_id, password)
+    except SignInFailed as failed:
+        message = t["locked"] if failed.locked_until_ms else t["bad_login"]
+        return await login_page(request, message, 401)
+    officer = await c.store.get_officer(officer_id)
+    home = ADMIN_HOME if officer and officer.role == "admin" else "/map"
+    target = str(form.get("next") or "")
+    answer = RedirectResponse(_safe_next(target) if target else home, 303)
+    max_age = int(c.settings.web.session_hours * 3600)
+    sessions.set_cookie(answer, c.settings.web, sessions.SESSION_COOKIE, secret, max_age)
+    answer.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path="/")
+    return answer
+
+
+async def logout(request: Request) -> Response:
+    user = await signed_in(request)
+    answer = RedirectResponse("/login", 303)
+    if user is not None:
+        form = await request.form()
+        check_csrf(request, user, str(form.get("csrf", "")))
+        await sessions.sign_out(request, answer)
+    return answer
+
+
+async def switch_language(request: Request) -> Response:
+    lang = request.query_params.get("to", "es")
+    answer = RedirectResponse(_safe_next(request.query_params.get("next")), 303)
+    if lang in LANGUAGES:
+        web = ctx(request).settings.web
+        answer.set_cookie(
+            sessions.LANG_COOKIE,
+            lang,
+            365 * 86_400,
+            path="/",
+            samesite="lax",
+            secure=web.secure_cookies,
+        )
+    return answer
+
+
+def unauthorized_redirect(request: Request) -> Response:
+    query = urlencode(
+        {"next": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
+    )
+    return RedirectResponse(f"/login?{query}", 303)
+
+
+async def map_page(request: Request) -> Response:
+    c = ctx(request)
+    user = await signed_in(request)
+    if user is None:
+        return unauthorized_redirect(request)
+    if user.who.role not in MAP_ROLES:
+        return render(request, "forbidden.html", user=user, status=403)
+    scope = c.engine.scope(user.who)
+    times = await c.store.points(
+        PointQuery(station_ids=scope.station_ids), ("occurred_s", "lon", "lat")
+    )
+    latest = int(times["occurred_s"].max()) if times["occurred_s"].size else None
+    offset = c.settings.public.utc_offset_minutes * 60
+    until = default_until(latest, offset, int(dt.datetime.now(dt.UTC).timestamp()))
+    since = until - dt.timedelta(days=c.settings.web.default_window_days - 1)
+    bounds = _bounds(times)
+    lang = page_language(request)
+    config: dict[str, Any] = {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "bounds": bounds,
+        "strings": STRINGS[lang],
+        "categories": {k: category_name(lang, k) for k in CATEGORIES["es"]},
+        "csrf": user.session.csrf,
+    }
+    return render(
+        request,
+        "map.html",
+        {
+            "config": orjson.dumps(config).decode(),
+            "since": since,
+            "until": until,
+            "categories": list(CATEGORIES["es"]),
+        },
+        user=user,
+    )
+
+
+def _bounds(cols: dict[str, Any]) -> list[float] | None:
+    lon, lat = cols["lon"], cols["lat"]
+    if lon.size == 0:
+        return None
+    return [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
+
+
+async def conflicts_page(request: Request) -> Response:
+    c = ctx(request)
+    user = await signed_in(request)
+    if user is None:
+        return unauthorized_redirect(request)
+    if user.who.role not in ("chief", "analyst"):
+        return render(request, "forbidden.html", user=user, status=403)
+    scope = c.engine.scope(user.who)
+    after = request.query_params.get("after", "0")
+    after_id = int(after) if after.isdigit() and len(after) < 18 else 0
+    items = await c.store.conflicts(scope.station_ids, after_id, 101)
+    more = items[99][0] if len(items) > 100 else None
+    rows = [
+        {
+            "id": i,
+            "when": dt.datetime.fromtimestamp(x.created_ms / 1000, dt.UTC).strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "record": f"{x.collection}/{x.record_id}",
+            "field": x.field,
+            "value": x.losing_value[:200],
+            "device": x.losing_device,
+            "station": x.station_id,
+        }
+        for i, x in items[:100]
+    ]
+    return render(request, "conflicts.html", {"rows": rows, "more": more}, user=user)
+
+
+routes = [
+    Route("/", index, methods=["GET"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/lang", switch_language, methods=["GET"]),
+    Route("/map", map_page, methods=["GET"]),
+    Route("/conflicts", conflicts_page, methods=["GET"]),
+]

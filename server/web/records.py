@@ -1,0 +1,150 @@
+"""Incident detail (personal data only where the role allows, each view audited) and exports
+of what the map shows (audited)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.context import ctx
+from server.routes.common import json_response
+from server.web.filters import MAP_ROLES, MapView, map_view
+from server.web.sessions import require_web
+from sync.clock import now_ms
+from sync.errors import Forbidden, NotFound
+from sync.store.base import AuditEvent
+
+EXPORT_COLUMNS = ("id", "station_id", "category", "occurred_s", "lon", "lat", "district", "sector")
+
+
+async def incident(request: Request) -> Response:
+    """One incident for the map's pop-up; ``pii`` only for the roles that may see it."""
+    c = ctx(request)
+    user = await require_web(request, *MAP_ROLES)
+    scope = c.engine.scope(user.who)
+    record_id = request.path_params["record_id"]
+    # The port has no read-one-record call yet; a push unit's load is the same read.
+    async with c.store.push_unit() as unit:
+        found = (await unit.load("incidents", [record_id])).get(record_id)
+    if found is None or found.deleted:
+        raise NotFound("no such incident", {"id": record_id[:64]})
+    if scope.station_ids is not None and found.station_id not in scope.station_ids:
+        raise Forbidden("this incident is outside your jurisdiction")
+    pii_allowed = scope.pii == "all" or (
+        scope.pii == "own" and found.author_officer == scope.officer_id
+    )
+    body: dict[str, Any] = {
+        "id": found.id,
+        "station_id": found.station_id,
+        "fields": found.doc.get("fields", {}),
+        "derived": found.doc.get("derived", {}),
+        "pii_allowed": pii_allowed,
+    }
+    if pii_allowed and found.pii:
+        body["pii"] = found.pii
+        await c.store.add_audit(
+            AuditEvent(now_ms(), user.who.officer_id, "view_pii", found.id, {"via": "map"})
+        )
+    return json_response(body, headers={"Cache-Control": "private, no-store"})
+
+
+def _iso(seconds: np.ndarray) -> list[str]:
+    return [
+        dt.datetime.fromtimestamp(int(s), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for s in seconds.tolist()
+    ]
+
+
+async def _export_rows(request: Request, kind: str) -> tuple[MapView, dict[str, Any]]:
+    view = await map_view(request)
+    cols = await ctx(request).store.points(view.query, EXPORT_COLUMNS)
+    q = view.query
+    details = {
+        "count": int(cols["id"].size),
+        "since": view.since.isoformat(),
+        "until": view.until.isoformat(),
+        "categories": list(q.categories or ()),
+        "bbox": list(q.bbox) if q.bbox else None,
+    }
+    await ctx(request).store.add_audit(
+        AuditEvent(now_ms(), view.user.who.officer_id, "export", f"incidents.{kind}", details)
+    )
+    return view, cols
+
+
+def _filename(view: MapView, ext: str) -> str:
+    return f"ronda-incidentes-{view.since.isoformat()}-{view.until.isoformat()}.{ext}"
+
+
+async def export_csv(request: Request) -> Response:
+    view, cols = await _export_rows(request, "csv")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["id", "station_id", "category", "occurred_at", "lon", "lat", "district", "sector"]
+    )
+    for row in zip(
+        cols["id"].tolist(),
+        cols["station_id"].tolist(),
+        cols["category"].tolist(),
+        _iso(cols["occurred_s"]),
+        cols["lon"].round(6).tolist(),
+        cols["lat"].round(6).tolist(),
+        cols["district"].tolist(),
+        cols["sector"].tolist(),
+        strict=True,
+    ):
+        writer.writerow(["" if v is None else v for v in row])
+    headers = {
+        "Content-Disposition": f'attachment; filename="{_filename(view, "csv")}"',
+        "Cache-Control": "private, no-store",
+    }
+    return Response(out.getvalue(), headers=headers, media_type="text/csv")
+
+
+def _gpkg_bytes(cols: dict[str, Any]) -> bytes:
+    frame = gpd.GeoDataFrame(
+        {
+            "id": cols["id"],
+            "station_id": cols["station_id"],
+            "category": cols["category"],
+            "occurred_at": _iso(cols["occurred_s"]),
+            "district": cols["district"],
+            "sector": cols["sector"],
+        },
+        geometry=shapely.points(cols["lon"], cols["lat"]),
+        crs="EPSG:4326",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "incidents.gpkg"
+        frame.to_file(path, layer="incidents", driver="GPKG")
+        return path.read_bytes()
+
+
+async def export_gpkg(request: Request) -> Response:
+    view, cols = await _export_rows(request, "gpkg")
+    data = await asyncio.to_thread(_gpkg_bytes, cols)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{_filename(view, "gpkg")}"',
+        "Cache-Control": "private, no-store",
+    }
+    return Response(data, headers=headers, media_type="application/geopackage+sqlite3")
+
+
+routes = [
+    Route("/web/data/incident/{record_id}", incident, methods=["GET"]),
+    Route("/web/export.csv", export_csv, methods=["GET"]),
+    Route("/web/export.gpkg", export_gpkg, methods=["GET"]),
+]
