@@ -38,7 +38,7 @@ class Rules:
     delay_days: int = 28
     months: int = 12
     utc_offset_s: int = -5 * 3600
-    cell_resolution: int = 7
+    cell_resolution: int = 6
     cell_rounding: int = 10
 
 

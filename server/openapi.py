@@ -667,6 +667,7 @@ def _map_paths() -> dict[str, Schema]:
 def _document() -> dict[str, Any]:
     # Imported here: server.openapi_analysis builds on this module's helpers.
     from server.openapi_analysis import analysis_paths, analysis_schemas
+    from server.openapi_public import public_paths, public_schemas
 
     return {
         "openapi": "3.1.0",
@@ -681,7 +682,16 @@ def _document() -> dict[str, Any]:
         },
         "tags": [
             {"name": t}
-            for t in ("sync", "review", "devices", "admin", "operations", "maps", "analysis")
+            for t in (
+                "sync",
+                "review",
+                "devices",
+                "admin",
+                "operations",
+                "maps",
+                "analysis",
+                "public",
+            )
         ],
         "paths": {
             **_sync_paths(),
@@ -689,9 +699,15 @@ def _document() -> dict[str, Any]:
             **_ops_paths(),
             **_map_paths(),
             **analysis_paths(),
+            **public_paths(),
         },
         "components": {
-            "schemas": {**_model_schemas(), **_answer_schemas(), **analysis_schemas()},
+            "schemas": {
+                **_model_schemas(),
+                **_answer_schemas(),
+                **analysis_schemas(),
+                **public_schemas(),
+            },
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -104,8 +104,8 @@ class PublicSettings(BaseModel):
     utc_offset_minutes: int = Field(
         -300, ge=-840, le=840, description="Offset of the city's local time (calendar months)."
     )
-    cell_resolution: Literal[4, 5, 6, 7] = Field(
-        7, description="H3 resolution of the public cell map (coarse only: 7 at most)."
+    cell_resolution: int = Field(
+        6, ge=4, le=7, description="H3 resolution of the public cell map (coarse: 7 at most)."
     )
     cell_rounding: int = Field(10, ge=1, le=1000, description="Cell counts rounded to this.")
     rate_per: int = Field(10_000, ge=100, description="Rates are per this many residents.")

@@ -1,0 +1,130 @@
+"""OpenAPI of the public API (``/public/...``): no sign-in, only published months."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.openapi import ALWAYS, _error_response, _query, ref
+
+Schema = dict[str, Any]
+COUNT: Schema = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]}
+MONTH: Schema = {"type": "string", "pattern": r"^\d{4}-\d{2}$"}
+RULES: Schema = {
+    "type": "object",
+    "description": "The publication rules in force (docs/public.md).",
+    "properties": {
+        "k": {"type": "integer"},
+        "delay_days": {"type": "integer"},
+        "months": {"type": "integer"},
+        "utc_offset_minutes": {"type": "integer"},
+        "cell_resolution": {"type": "integer", "maximum": 7},
+        "cell_rounding": {"type": "integer"},
+        "rate_per": {"type": "integer"},
+    },
+    "required": [
+        "k",
+        "delay_days",
+        "months",
+        "utc_offset_minutes",
+        "cell_resolution",
+        "cell_rounding",
+        "rate_per",
+    ],
+}
+COUNTS: Schema = {"type": "object", "additionalProperties": COUNT}
+
+
+def public_schemas() -> dict[str, Schema]:
+    district = {
+        "type": "object",
+        "properties": {
+            "district": {"type": "string"},
+            "name": {"type": "string"},
+            "population": {"type": "integer"},
+            "counts": COUNTS,
+            "total": COUNT,
+            "rate": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+        },
+        "required": ["district", "name", "population", "counts", "total", "rate"],
+    }
+    return {
+        "PublicMonths": {
+            "type": "object",
+            "properties": {
+                "months": {"type": "array", "items": MONTH},
+                "categories": {"type": "array", "items": {"type": "string"}},
+                "districts": {"type": "array", "items": {"type": "object"}},
+                "rules": RULES,
+            },
+            "required": ["months", "categories", "districts", "rules"],
+        },
+        "PublicDistricts": {
+            "type": "object",
+            "description": "A month's counts by district and category; null = withheld.",
+            "properties": {
+                "month": MONTH,
+                "categories": {"type": "array", "items": {"type": "string"}},
+                "districts": {"type": "array", "items": district},
+                "totals": {
+                    "type": "object",
+                    "properties": {"counts": COUNTS, "total": COUNT},
+                    "required": ["counts", "total"],
+                },
+                "rules": RULES,
+            },
+            "required": ["month", "categories", "districts", "totals", "rules"],
+        },
+        "PublicTrend": {
+            "type": "object",
+            "description": "Monthly totals by category (the totals row of each month).",
+            "properties": {
+                "months": {"type": "array", "items": MONTH},
+                "series": {"type": "object", "additionalProperties": {"type": "array"}},
+            },
+            "required": ["months", "series"],
+        },
+    }
+
+
+MONTH_PARAM = _query(
+    "month", MONTH, "A published month (YYYY-MM); the latest when left out. No other period."
+)
+
+
+def _op(summary: str, content: dict[str, Schema], month: bool) -> Schema:
+    errors = {404: ["not_found"], **ALWAYS} if month else ALWAYS
+    responses: dict[str, Schema] = {"200": {"description": summary, "content": content}}
+    for status, codes in sorted(errors.items()):
+        responses[str(status)] = _error_response(codes)
+    op: Schema = {"summary": summary, "tags": ["public"], "security": [], "responses": responses}
+    if month:
+        op["parameters"] = [MONTH_PARAM]
+    return {"get": op}
+
+
+def public_paths() -> dict[str, Schema]:
+    csv = {"text/csv": {"schema": {"type": "string"}}}
+    geojson = {"application/geo+json": {"schema": {"type": "object"}}}
+    return {
+        "/public/months.json": _op(
+            "Published months, categories, districts and the rules",
+            {"application/json": {"schema": ref("PublicMonths")}},
+            False,
+        ),
+        "/public/districts.json": _op(
+            "Counts and rates by district and category for one month",
+            {"application/json": {"schema": ref("PublicDistricts")}},
+            True,
+        ),
+        "/public/districts.csv": _op("The same as CSV (empty = withheld)", csv, True),
+        "/public/districts.geojson": _op("The same on district polygons", geojson, True),
+        "/public/cells.geojson": _op(
+            "Coarse H3 cells of one month (rounded; cells under k left out)", geojson, True
+        ),
+        "/public/trend.json": _op(
+            "Monthly totals by category",
+            {"application/json": {"schema": ref("PublicTrend")}},
+            False,
+        ),
+        "/public/trend.csv": _op("Monthly totals by category as CSV", csv, False),
+    }
