@@ -12,7 +12,7 @@
    GiST index, ANALYZE) and times ``ST_AsMVT`` of the same z14 tiles with the same
    properties (asyncpg, on loopback; no HTTP in front).
 
-Run: ``make bench-tiles`` (installs postgresql-15-postgis-3 via ``make bench-deps``).
+Run: ``.venv/bin/python bench/tiles.py`` (needs ``apt-get install postgresql-15-postgis-3``).
 The last line is machine-readable.
 """
 
