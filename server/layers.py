@@ -415,7 +415,7 @@ def _empty_index() -> PointIndex:
 def _shared_strings(values: np.ndarray) -> np.ndarray:
     """The same strings, one object per distinct value (saves memory on a million rows)."""
     codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    lookup = np.append(np.asarray(uniq, dtype=object), None)
+    lookup = np.array([*list(uniq), None], dtype=object)
     out = lookup[np.where(codes < 0, lookup.size - 1, codes)]
     out[codes < 0] = None
     return out
