@@ -72,7 +72,8 @@ def other_value(field: FieldInfo) -> Any:
     if isinstance(default, bool):
         return not default
     if isinstance(default, int | float):
-        return default + 1
+        highest = min((m.le for m in field.metadata if hasattr(m, "le")), default=None)
+        return default - 1 if highest is not None and default + 1 > highest else default + 1
     if isinstance(default, list):
         return ["analyst"]
     return default + "x"
