@@ -184,7 +184,9 @@ def _widening_cell(
     options = [np.zeros_like(shown) for _ in range(3)]
     options[0][i, :] = shown[i, :]
     options[1][:, j] = shown[:, j]
-    options[2] = shown & hidden.any(axis=1)[:, None] & hidden.any(axis=0)[None, :]
+    rows_hidden = np.asarray(hidden.any(axis=1), dtype=bool)
+    cols_hidden = np.asarray(hidden.any(axis=0), dtype=bool)
+    options[2] = shown & rows_hidden[:, None] & cols_hidden[None, :]
     for pool in options:
         positive = pool & (counts > 0)
         pool = positive if positive.any() else pool

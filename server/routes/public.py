@@ -145,7 +145,8 @@ def _tables(
     rules: Rules,
     memo: dict[Any, Any] | None,
 ) -> tuple[dict[int, Table], dict[int, tuple[np.ndarray, np.ndarray]]]:
-    tables, cells = {}, {}
+    tables: dict[int, Table] = {}
+    cells: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if not months:
         return tables, cells
     month = month_index(cols["occurred_s"], rules.utc_offset_s)

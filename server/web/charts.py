@@ -40,12 +40,14 @@ def trend_svg(
             f'<line x1="{left}" x2="{width - right}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
         )
         parts.append(
-            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{int(top_value * frac)}</text>'
+            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">'
+            f"{int(top_value * frac)}</text>"
         )
     for i, label in enumerate(months):
         if n <= 12 or i % 2 == 0:
             parts.append(
-                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">{escape(label[2:])}</text>'
+                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                f"{escape(label[2:])}</text>"
             )
     for k, (name, points) in enumerate(series.items()):
         colour = "#222" if name == "total" else PALETTE[k % len(PALETTE)]
@@ -59,7 +61,8 @@ def trend_svg(
         for run in runs:
             if len(run) > 1:
                 parts.append(
-                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" stroke-width="{stroke}"/>'
+                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" '
+                    f'stroke-width="{stroke}"/>'
                 )
             elif run:
                 cx, cy = run[0].split(",")

@@ -34,7 +34,7 @@ CATEGORIES = {
     },
 }
 
-_STRINGS: dict[str, dict[str, str]] = {
+_STRINGS: dict[str, tuple[str, str]] = {
     "title_map": ("Mapa del comisario", "Chief's map"),
     "title_public": ("Incidencia delictiva por distrito", "Crime by district"),
     "title_login": ("Ingresar", "Sign in"),
