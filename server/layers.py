@@ -21,8 +21,6 @@ import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
 import shapely
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.requests import Request
 
 from geo.cells import CellSpec
@@ -32,6 +30,7 @@ from geo.tiles import FeatureSet, PointIndex
 from geo.weights import kring_weights, study_cells
 from server.auth import authenticate
 from server.context import ctx
+from server.settings import LayerSettings
 from server.tilecache import Throttle, TileCache, Versions
 from sync.errors import InvalidRequest
 from sync.store.base import PointQuery, Store
@@ -49,22 +48,6 @@ POINT_FIELDS = (
     "sector",
     "seq",
 )
-
-
-class LayerSettings(BaseSettings):
-    """Map layer settings (``RONDA_LAYERS__...``)."""
-
-    model_config = SettingsConfigDict(env_prefix="RONDA_LAYERS__", extra="ignore")
-
-    public_min_count: int = Field(5, ge=1, description="Public counts below this are suppressed.")
-    raw_points_zoom: int = Field(
-        14, ge=0, le=18, description="Zoom from which incident tiles carry points, not clusters."
-    )
-    tile_cache_mb: int = Field(256, ge=1, description="Memory for cached tiles (MB).")
-    shift_gap_s: int = Field(
-        4 * 3600, ge=60, description="A pause longer than this starts a new patrol track."
-    )
-    max_age_s: int = Field(300, ge=0, description="Cache-Control max-age of public layers.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,8 +411,7 @@ def layers_of(request: Request) -> Layers:
     found: Layers | None = getattr(state, "layers", None)
     if found is None:
         c = ctx(request)
-        settings = getattr(c.settings, "layers", None) or LayerSettings()
-        found = Layers(c.store, settings)
+        found = Layers(c.store, c.settings.layers)
         c.engine.listeners.append(found.versions.on_commit)
         state.layers = found
     return found

@@ -64,6 +64,18 @@ class AnalysisSettings(BaseModel):
     )
 
 
+class LayerSettings(BaseModel):
+    public_min_count: int = Field(5, ge=1, description="Public counts below this are suppressed.")
+    raw_points_zoom: int = Field(
+        14, ge=0, le=18, description="Zoom from which incident tiles carry points, not clusters."
+    )
+    tile_cache_mb: int = Field(256, ge=1, description="Memory for cached tiles (MB).")
+    shift_gap_s: int = Field(
+        4 * 3600, ge=60, description="A pause longer than this starts a new patrol track."
+    )
+    max_age_s: int = Field(300, ge=0, description="Cache-Control max-age of public layers.")
+
+
 class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address `ronda serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `ronda serve` listens on.")
@@ -122,6 +134,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = SyncSettings()
     auth: AuthSettings = AuthSettings()
     analysis: AnalysisSettings = AnalysisSettings()
+    layers: LayerSettings = LayerSettings()
     server: ServerSettings = ServerSettings()
     web: WebSettings = WebSettings()
     public: PublicSettings = PublicSettings()

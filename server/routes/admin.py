@@ -147,6 +147,9 @@ async def revoke_device(request: Request) -> Response:
 async def reload_places(request: Request) -> Response:
     await require(request, "admin")
     loaded = await reload_places_of(ctx(request))
+    layers = getattr(request.app.state, "layers", None)
+    if layers is not None:  # maps drawn from the old boundaries are stale at once
+        layers.versions.bump("boundaries", set())
     return json_response({"placement": loaded})
 
 
