@@ -9,6 +9,7 @@ commit order, so a reader paging by sequence never skips a change that commits l
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -68,6 +69,10 @@ class SQLStore(Store):
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
+        # SQLite only: a plain connection for the token lookup every request makes. An
+        # indexed point read takes microseconds, less than one hop to aiosqlite's thread,
+        # so it runs on the event loop itself.
+        self._lookup: sqlite3.Connection | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -77,7 +82,15 @@ class SQLStore(Store):
 
     async def open(self) -> None:
         if self.is_sqlite:
-            engine = create_async_engine(self.url, pool_size=self._pool_size, hide_parameters=True)
+            # Reads run without BEGIN (one statement sees one snapshot) and every write path
+            # commits or rolls back itself, so a returned connection has nothing to reset:
+            # skipping the reset saves a thread hop per request.
+            engine = create_async_engine(
+                self.url,
+                pool_size=self._pool_size,
+                hide_parameters=True,
+                pool_reset_on_return=None,
+            )
             _sqlite_pragmas(engine, self._synchronous)
         else:
             engine = create_async_engine(
@@ -92,8 +105,13 @@ class SQLStore(Store):
             raise StoreUnavailable(
                 "cannot open the database", {"reason": type(exc).__name__}
             ) from exc
+        if self.is_sqlite:
+            self._lookup = _open_lookup(engine)
 
     async def close(self) -> None:
+        if self._lookup is not None:
+            self._lookup.close()
+            self._lookup = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -174,22 +192,12 @@ class SQLStore(Store):
             raise AlreadyExists("a device with this id exists", {"id": device.id}) from exc
 
     async def identity_for_token(self, token_hash: str) -> Identity | None:
-        query = (
-            select(
-                t.device.c.id,
-                t.device.c.name,
-                t.officer.c.id,
-                t.officer.c.role,
-                t.officer.c.station_id,
-            )
-            .join(t.officer, t.officer.c.id == t.device.c.officer_id)
-            .where(t.device.c.token_hash == token_hash, t.device.c.revoked_ms.is_(None))
-        )
-        rows = await self._fetch(query)
-        if not rows:
-            return None
-        r = rows[0]
-        return Identity(r[0], r[1], r[2], r[3], r[4])
+        if self._lookup is not None:
+            row = self._lookup.execute(TOKEN_SQL, (token_hash,)).fetchone()
+        else:
+            rows = await self._fetch(text(TOKEN_SQL.replace("?", ":h")), {"h": token_hash})
+            row = rows[0] if rows else None
+        return None if row is None else Identity(row[0], row[1], row[2], row[3], row[4])
 
     async def revoke_device(self, device_id: str, now_ms: int) -> bool:
         async with self.engine.begin() as conn:
@@ -421,8 +429,14 @@ class SQLStore(Store):
 
     # --- helpers ---
     async def _fetch(self, query: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+        """One read statement (on SQLite, in autocommit: no BEGIN/ROLLBACK round trips)."""
         async with self.engine.connect() as conn:
-            return (await conn.execute(query, params or {})).all()
+            if self.is_sqlite:
+                conn = await conn.execution_options(sqlite_begin="")
+            result = (await conn.execute(query, params or {})).all()
+            if not self.is_sqlite:
+                await conn.rollback()
+            return result
 
     async def _upsert(self, table: Any, row: dict[str, Any], keys: list[str]) -> None:
         stmt = dialect_insert(self.is_sqlite, table).values(**row)
@@ -436,6 +450,21 @@ class SQLStore(Store):
 async def _ensure_counter(conn: AsyncConnection, is_sqlite: bool) -> None:
     stmt = dialect_insert(is_sqlite, t.counter).values(name="seq", value=0)
     await conn.execute(stmt.on_conflict_do_nothing())
+
+
+TOKEN_SQL = (
+    "SELECT d.id, d.name, o.id, o.role, o.station_id FROM device d"
+    " JOIN officer o ON o.id = d.officer_id"
+    " WHERE d.token_hash = ? AND d.revoked_ms IS NULL"
+)
+
+
+def _open_lookup(engine: AsyncEngine) -> sqlite3.Connection:
+    path = engine.url.database or ""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA query_only=ON")
+    return conn
 
 
 def _credential(row: Any) -> Credential:
@@ -458,4 +487,6 @@ def _sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+        statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        if statement:  # "" marks a single-statement read: autocommit, no BEGIN
+            conn.exec_driver_sql(statement)
