@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install demo serve test test-fast lint format bench-sync
+.PHONY: install demo serve test test-fast lint format bench-deps bench-sync
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,14 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench-sync: install
+## Kinto (the sync benchmark's yardstick) in its own venv: its pins are not ours.
+.venv-kinto/.installed:
+	$(PYTHON) -m venv .venv-kinto
+	.venv-kinto/bin/pip install -q 'kinto[postgresql]'
+	touch $@
+
+bench-deps: .venv-kinto/.installed
+
+## Push/merge/pull throughput on SQLite vs Kinto on PostgreSQL (docs/benchmarks.md).
+bench-sync: install bench-deps
 	$(PY) bench/sync.py

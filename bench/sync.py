@@ -1,0 +1,359 @@
+"""Sync throughput of a real uvicorn server on SQLite, side by side with Kinto on PostgreSQL.
+
+Usage: ``.venv/bin/python bench/sync.py [--records 100000] [--clients 4] [--skip-kinto]``
+(``make bench-sync`` builds Kinto's venv first).  docs/benchmarks.md records the figures.
+
+What is timed: wall time from the first request to the last answer of a phase, with every
+request body built and serialised (orjson) beforehand, so the figures are server time plus
+loopback HTTP and the client's own httpx work (small next to the server's; the client runs on
+the same two cores).  Pull pages are counted on the raw bytes, not parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    # Run as a file, this folder would shadow the ``sync`` package with this very module.
+    sys.path[0] = str(ROOT)
+
+import httpx  # noqa: E402
+import orjson  # noqa: E402
+
+from bench import sync_kinto  # noqa: E402
+from sync.clock import HybridClock  # noqa: E402
+from sync.identity import create_device_token  # noqa: E402
+from sync.store.base import Officer, Station  # noqa: E402
+from sync.store.sql import SQLStore  # noqa: E402
+
+BATCH = 500
+PAGE = 5000
+STATION = "st-miraflores"
+CATEGORIES = (
+    "robo",
+    "hurto",
+    "violencia_familiar",
+    "accidente_transito",
+    "vandalismo",
+    "microcomercializacion",
+    "persona_sospechosa",
+    "ruidos_molestos",
+)
+STREETS = ("Av. Arequipa", "Av. Larco", "Jr. Ica", "Av. Brasil", "Calle Schell", "Av. Benavides")
+PHRASES = (
+    "Vecino reporta a dos sujetos en moto que arrebataron un celular",
+    "Se constata rotura de luna de vehiculo estacionado frente al parque",
+    "Denunciante indica gritos y golpes en el departamento del segundo piso",
+    "Patrullaje encuentra grupo consumiendo alcohol en la via publica",
+    "Choque entre mototaxi y automovil sin heridos de gravedad",
+)
+NAMES = ("Ana Quispe", "Luis Mamani", "Rosa Huaman", "Jorge Flores", "Carmen Rojas")
+
+
+@dataclass
+class Device:
+    officer_id: str
+    role: str
+    token: str
+    clock: HybridClock
+
+
+# --- records ---
+def make_records(count: int, rng: random.Random) -> list[dict[str, Any]]:
+    """Realistic incidents around Lima; about one in ten carries personal data."""
+    records = []
+    for i in range(count):
+        day, minute = rng.randrange(1, 29), rng.randrange(24 * 60)
+        text = f"{rng.choice(PHRASES)}. Ref. {i}."
+        fields = {
+            "category": rng.choice(CATEGORIES),
+            "occurred_at": f"2026-02-{day:02d}T{minute // 60:02d}:{minute % 60:02d}:00-05:00",
+            "status": "open",
+            "description": (text + " Se deriva a la comisaria." * 2)[:100],
+            "address_text": f"{rng.choice(STREETS)} {rng.randrange(100, 4000)}, Miraflores",
+            "location": {
+                "lon": round(rng.uniform(-77.08, -76.95), 6),
+                "lat": round(rng.uniform(-12.17, -12.04), 6),
+                "accuracy_m": float(rng.randrange(3, 40)),
+            },
+        }
+        record: dict[str, Any] = {"id": str(uuid.UUID(int=rng.getrandbits(128), version=4))}
+        record["fields"] = fields
+        if rng.random() < 0.1:
+            person = {"name": rng.choice(NAMES), "dni": f"{rng.randrange(10**7, 10**8)}"}
+            record["pii"] = {"victims": [person | {"age": rng.randrange(18, 80)}]}
+        records.append(record)
+    return records
+
+
+def push_bodies(
+    records: list[dict[str, Any]], device: Device, seqs: dict[str, int] | None
+) -> list[bytes]:
+    """Push bodies for one device: new records (``seqs`` None) or updates of them."""
+    bodies = []
+    for start in range(0, len(records), BATCH):
+        changes = []
+        for r in records[start : start + BATCH]:
+            change: dict[str, Any] = {"collection": "incidents", "id": r["id"], "op": "upsert"}
+            change["hlc"] = str(device.clock.tick())
+            if seqs is None:
+                change |= {"base_seq": 0, "fields": r["fields"]}
+                if "pii" in r:
+                    change["pii"] = r["pii"]
+            else:
+                text = ("Cerrado tras visita. " + r["fields"]["description"])[:100]
+                update = {"status": "closed", "description": text}
+                change |= {"base_seq": seqs[r["id"]], "fields": update}
+            changes.append(change)
+        envelope = {"batch_id": uuid.uuid4().hex, "device_time_ms": time.time_ns() // 10**6}
+        bodies.append(orjson.dumps(envelope | {"changes": changes}))
+    return bodies
+
+
+# --- the Ronda server ---
+async def seed(db_url: str, writers: int) -> tuple[list[Device], Device, Device]:
+    """One station, ``writers`` officers pushing, a chief and an officer pulling."""
+    store = SQLStore(db_url)
+    await store.open()
+    await store.put_station(Station(STATION, "Comisaría Miraflores", "150122"))
+    staff = [Officer(f"off-{i}", f"Agente {i}", "officer", STATION) for i in range(writers)]
+    staff += [
+        Officer("chief", "Comisaria Jefe", "chief", STATION),
+        Officer("reader", "Agente Lectora", "officer", STATION),
+    ]
+    devices = []
+    for officer in staff:
+        await store.put_officer(officer)
+        _, token = await create_device_token(store, officer.id, f"phone-{officer.id}", 0)
+        devices.append(Device(officer.id, officer.role, token, HybridClock()))
+    await store.close()
+    return devices[:writers], devices[-2], devices[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_ronda(db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "RONDA_DATABASE__URL": db_url,
+        "RONDA_SERVER__LOG_LEVEL": "warning",
+        "RONDA_SYNC__MAX_CHANGES": str(BATCH),
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command += ["--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+    out = log.open("wb")
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+    )
+
+
+async def wait_ready(client: httpx.AsyncClient) -> None:
+    for _ in range(300):
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise SystemExit("the Ronda server did not become ready")
+
+
+async def push_phase(
+    client: httpx.AsyncClient, work: list[tuple[Device, list[bytes]]]
+) -> tuple[float, list[dict[str, Any]]]:
+    """Each device sends its batches in order; devices run concurrently."""
+
+    async def one(device: Device, bodies: list[bytes]) -> list[dict[str, Any]]:
+        headers = {"authorization": f"Bearer {device.token}", "content-type": "application/json"}
+        answers = []
+        for body in bodies:
+            response = await client.post("/v1/sync/push", content=body, headers=headers)
+            if response.status_code != 200:
+                raise SystemExit(f"push: {response.status_code} {response.text[:300]}")
+            answers.append(orjson.loads(response.content))
+        return answers
+
+    started = time.perf_counter()
+    answers = await asyncio.gather(*(one(d, b) for d, b in work))
+    elapsed = time.perf_counter() - started
+    flat = [a for per_device in answers for a in per_device]
+    for answer in flat:
+        if answer["summary"]["applied"] != len(answer["results"]):
+            raise SystemExit(f"push: not all applied: {answer['summary']}")
+    return elapsed, flat
+
+
+async def pull_phase(client: httpx.AsyncClient, device: Device, encoding: str) -> tuple[float, int]:
+    """Pull everything from cursor 0 with the largest page; count records on the raw bytes."""
+    headers = {"authorization": f"Bearer {device.token}", "accept-encoding": encoding}
+    cursor, count, more = "0", 0, True
+    started = time.perf_counter()
+    while more:
+        params = {"cursor": cursor, "limit": str(PAGE)}
+        response = await client.get("/v1/sync/pull", params=params, headers=headers)
+        if response.status_code != 200:
+            raise SystemExit(f"pull: {response.status_code} {response.text[:300]}")
+        body = response.content
+        count += body.count(b'{"collection":"incidents"')
+        tail = body[body.rindex(b'"cursor":"') :]
+        cursor = tail[10 : tail.index(b'"', 10)].decode()
+        more = b'"has_more":true' in tail
+    return time.perf_counter() - started, count
+
+
+async def run_ronda(args: argparse.Namespace, records: list[dict[str, Any]], work: Path) -> dict:
+    db_url = f"sqlite+aiosqlite:///{work / 'ronda.db'}"
+    writers, chief, reader = await seed(db_url, args.clients)
+    shares = [records[i :: args.clients] for i in range(args.clients)]
+    new = [(d, push_bodies(s, d, None)) for d, s in zip(writers, shares, strict=True)]
+    port = free_port()
+    server = start_ronda(db_url, port, work / "ronda.log")
+    try:
+        limits = httpx.Limits(max_connections=args.clients + 2)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=600, limits=limits
+        ) as client:
+            await wait_ready(client)
+            if args.py_spy:
+                spy = _start_py_spy(server.pid, args.py_spy)
+            new_s, answers = await push_phase(client, new)
+            seqs = {r["id"]: r["seq"] for a in answers for r in a["results"]}
+            merge = [(d, push_bodies(s, d, seqs)) for d, s in zip(writers, shares, strict=True)]
+            merge_s, _ = await push_phase(client, merge)
+            if args.py_spy:
+                spy.send_signal(signal.SIGINT)
+                spy.wait()
+            pulls = {}
+            for who, device in (("chief", chief), ("officer", reader)):
+                for encoding in ("identity", "gzip"):
+                    pulls[who, encoding] = await pull_phase(client, device, encoding)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    for (who, encoding), (_, count) in pulls.items():
+        if count != len(records):
+            raise SystemExit(f"pull as {who} ({encoding}) saw {count} of {len(records)} records")
+    return {"new_s": new_s, "merge_s": merge_s, "pulls": pulls}
+
+
+def _start_py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil"]
+    command += ["--format", "raw", "--output", out]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# --- Kinto ---
+def run_kinto(args: argparse.Namespace, records: list[dict[str, Any]], work: Path) -> Any:
+    pg_dir = Path(args.pg_dir or f"/tmp/ronda-bench-pg-{args.pg_port}")
+    pg_url = sync_kinto.start_postgres(args.pg_port, pg_dir)
+    bodies = sync_kinto.batch_bodies(records[: args.kinto_records], BATCH)
+    per_client = [bodies[i :: args.kinto_clients] for i in range(args.kinto_clients)]
+    port = free_port()
+    kinto = sync_kinto.start_kinto(pg_url, port, work)
+    try:
+        base = f"http://127.0.0.1:{port}/v1"
+        return asyncio.run(sync_kinto.run_kinto(base, per_client, BATCH, args.kinto_budget))
+    finally:
+        os.killpg(kinto.pid, 15)
+        kinto.wait(timeout=30)
+        if not args.keep_pg:
+            sync_kinto.stop_postgres(pg_dir)
+
+
+# --- report ---
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return f"machine: nproc={os.cpu_count()} cpu={model!r} load={_load()}"
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def report(args: argparse.Namespace, ronda: dict, kinto: Any) -> None:
+    n, clients = args.records, args.clients
+    push_new = n / ronda["new_s"]
+    push_merge = n / ronda["merge_s"]
+    print(f"ronda: {n} records, {clients} devices of one station, batches of {BATCH}")
+    print(f"  push new   {ronda['new_s']:7.2f} s  {push_new:9.0f} records/s")
+    print(f"  push merge {ronda['merge_s']:7.2f} s  {push_merge:9.0f} records/s")
+    for (who, encoding), (seconds, count) in ronda["pulls"].items():
+        print(f"  pull {who:7} {encoding:8} {seconds:6.2f} s  {count / seconds:9.0f} records/s")
+    plain = [ronda["pulls"][who, "identity"][0] for who in ("chief", "officer")]
+    pull = 2 * n / sum(plain)
+    print(f"  pull (chief+officer, uncompressed) {pull:9.0f} records/s")
+    if kinto is None:
+        print(f"push_new={push_new:.0f}/s push_merge={push_merge:.0f}/s pull={pull:.0f}/s")
+        return
+    kinto_push = kinto.pushed / kinto.push_s
+    kinto_pull = kinto.pulled / kinto.pull_s
+    subset = f" (a subset of the {n} records)" if kinto.pushed < n else ""
+    print(f"kinto (PostgreSQL, /v1/batch of {BATCH}, {args.kinto_clients} clients){subset}:")
+    print(f"  409 conflicts re-sent: {kinto.retried}")
+    print(f"  push {kinto.pushed} records {kinto.push_s:7.2f} s  {kinto_push:9.0f} records/s")
+    print(f"  pull {kinto.pulled} records {kinto.pull_s:7.2f} s  {kinto_pull:9.0f} records/s")
+    print(f"load after: {_load()}")
+    print(
+        f"push_new={push_new:.0f}/s push_merge={push_merge:.0f}/s pull={pull:.0f}/s "
+        f"kinto_push={kinto_push:.0f}/s kinto_pull={kinto_pull:.0f}/s "
+        f"ratio_vs_kinto={push_new / kinto_push:.1f}"
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent pushing devices")
+    parser.add_argument("--kinto-records", type=int, default=20_000, help="Kinto's subset")
+    parser.add_argument("--kinto-clients", type=int, default=1, help="concurrent Kinto clients")
+    parser.add_argument("--skip-kinto", action="store_true")
+    parser.add_argument("--kinto-budget", type=float, default=300.0, help="push seconds at most")
+    parser.add_argument("--pg-port", type=int, default=55433)
+    parser.add_argument("--pg-dir", default=None)
+    parser.add_argument("--keep-pg", action="store_true", help="leave PostgreSQL running")
+    parser.add_argument("--py-spy", default=None, help="py-spy --gil of the pushes (raw)")
+    args = parser.parse_args()
+    if args.records % (BATCH * args.clients):
+        parser.error(f"--records must be a multiple of {BATCH} x --clients")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    print(machine())
+    records = make_records(args.records, random.Random(42))
+    work = Path(tempfile.mkdtemp(prefix="ronda-bench-"))
+    try:
+        ronda = asyncio.run(run_ronda(args, records, work))
+        kinto = None if args.skip_kinto else run_kinto(args, records, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(args, ronda, kinto)
+
+
+if __name__ == "__main__":
+    main()
