@@ -118,8 +118,7 @@ class SQLStore(Store):
 
     async def ping(self) -> None:
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await self._fetch(text("SELECT 1"))
         except (OperationalError, OSError, SAInterfaceError) as exc:
             raise StoreUnavailable("the database does not answer") from exc
 
@@ -318,8 +317,7 @@ class SQLStore(Store):
         query = PULL_ALL
         if scope.station_ids is not None:
             query, params["stations"] = PULL_STATIONS, list(scope.station_ids)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query, params)).all()
+        rows = await self._fetch(query, params)
         pii_all, own = scope.pii == "all", scope.pii == "own"
         officer = scope.officer_id
         return [
