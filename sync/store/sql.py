@@ -73,6 +73,9 @@ class SQLStore(Store):
         # indexed point read takes microseconds, less than one hop to aiosqlite's thread,
         # so it runs on the event loop itself.
         self._lookup: sqlite3.Connection | None = None
+        # SQLite only: plain connections for bulk reads in worker threads (no SQLAlchemy
+        # row processing: pull pages are read 3-4x faster).
+        self._readers: asyncio.Queue[sqlite3.Connection] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -107,11 +110,17 @@ class SQLStore(Store):
             ) from exc
         if self.is_sqlite:
             self._lookup = _open_lookup(engine)
+            self._readers = asyncio.Queue()
+            for _ in range(self._pool_size):
+                self._readers.put_nowait(_open_lookup(engine))
 
     async def close(self) -> None:
         if self._lookup is not None:
             self._lookup.close()
             self._lookup = None
+        while self._readers is not None and not self._readers.empty():
+            self._readers.get_nowait().close()
+        self._readers = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -312,6 +321,8 @@ class SQLStore(Store):
                 yield unit
 
     async def pull(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
+        if self._readers is not None:
+            return await self._pull_sqlite(scope, after_seq, limit)
         # Plain text SQL: Core's typed row processing cost 4x on this, the hottest read.
         params: dict[str, Any] = {"after": after_seq, "limit": limit}
         query = PULL_ALL
@@ -324,6 +335,33 @@ class SQLStore(Store):
             PullRow(seq, doc, pii if pii_all or (own and author == officer) else None)
             for seq, doc, pii, author in rows
         ]
+
+    async def _pull_sqlite(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
+        # The hottest read: plain sqlite3 in a worker thread, PII rule decided in SQL.
+        stations = scope.station_ids
+        where = "" if stations is None else f"AND station_id IN ({','.join('?' * len(stations))})"
+        sql = (
+            "SELECT seq, doc, CASE WHEN ? OR (? AND author_officer = ?) THEN pii END"
+            f" FROM record WHERE seq > ? {where} ORDER BY seq LIMIT ?"
+        )
+        params = (
+            scope.pii == "all",
+            scope.pii == "own",
+            scope.officer_id,
+            after_seq,
+            *(stations or ()),
+            limit,
+        )
+        rows = await self._read(sql, params)
+        return [PullRow(seq, doc, pii) for seq, doc, pii in rows]
+
+    async def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        assert self._readers is not None
+        conn = await self._readers.get()
+        try:
+            return await asyncio.to_thread(lambda: conn.execute(sql, params).fetchall())
+        finally:
+            self._readers.put_nowait(conn)
 
     async def last_seq(self) -> int:
         rows = await self._fetch(select(t.counter.c.value).where(t.counter.c.name == "seq"))
@@ -364,8 +402,9 @@ class SQLStore(Store):
         clause, params = point_where(query)
         sql = f"SELECT min(occurred_s), max(occurred_s) FROM incident_point WHERE {clause}"
         rows = await self._fetch(bound_query(sql, params), params)
-        first, last = rows[0] if rows else (None, None)
-        return None if first is None else (int(first), int(last))
+        if not rows or rows[0][0] is None:
+            return None
+        return int(rows[0][0]), int(rows[0][1])
 
     async def tracks(
         self, query: PointQuery, columns: tuple[str, ...] = TRACK_COLUMNS
