@@ -151,7 +151,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_ronda(db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_ronda(db_url: str, port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "RONDA_DATABASE__URL": db_url,
         "RONDA_SERVER__LOG_LEVEL": "warning",
@@ -160,6 +160,8 @@ def start_ronda(db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
     command += ["--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     out = log.open("wb")
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
@@ -226,7 +228,7 @@ async def run_ronda(args: argparse.Namespace, records: list[dict[str, Any]], wor
     shares = [records[i :: args.clients] for i in range(args.clients)]
     new = [(d, push_bodies(s, d, None)) for d, s in zip(writers, shares, strict=True)]
     port = free_port()
-    server = start_ronda(db_url, port, work / "ronda.log")
+    server = start_ronda(db_url, port, work / "ronda.log", args.workers)
     try:
         limits = httpx.Limits(max_connections=args.clients + 2)
         async with httpx.AsyncClient(
@@ -331,6 +333,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--kinto-records", type=int, default=20_000, help="Kinto's subset")
     parser.add_argument("--kinto-clients", type=int, default=1, help="concurrent Kinto clients")
     parser.add_argument("--skip-kinto", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--kinto-budget", type=float, default=300.0, help="push seconds at most")
     parser.add_argument("--pg-port", type=int, default=55433)
     parser.add_argument("--pg-dir", default=None)
