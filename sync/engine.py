@@ -106,6 +106,7 @@ class SyncEngine:
                 work.reject(index, raw, exc)
                 continue
             work.accept(index, change, stamp)
+        work.prepare()  # outside the write lock: other pushes write meanwhile
         async with self.store.push_unit() as unit:
             stored = await unit.replay(who.device_id, envelope.batch_id)
             if stored is not None:

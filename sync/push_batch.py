@@ -6,6 +6,7 @@ as the bookkeeping between them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,23 @@ class _Incident:
     replace_place: bool = False
     conflicts: list[FieldConflict] = field(default_factory=list)
     seq: int = 0
+    fresh: _Fresh | None = None
+
+
+@dataclass(slots=True)
+class _Fresh:
+    """A new incident built before the write lock: only its sequence number is missing.
+
+    Its clocks carry sequence 0: values written at creation can only be concurrent with an
+    edit by a device that never saw the record, which cannot happen.
+    """
+
+    state: RecordState
+    doc_tail: str  # the doc's JSON after '{"seq":N,'
+    clocks: str
+    pii: str | None
+    derived: dict[str, Any]
+    public: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -81,6 +99,7 @@ class PushWork:
         self._stored_logs: dict[str, StoredRecord] = {}
         self._head: ChainHead | None = None
         self._head_moved = False
+        self._fresh: dict[str, _Fresh] = {}
 
     def reject(self, index: int, raw: Any, exc: ChangeError) -> None:
         result: dict[str, Any] = {"index": index, "status": "rejected", "error": exc.as_dict()}
@@ -92,6 +111,59 @@ class PushWork:
 
     def accept(self, index: int, change: Change, stamp: Stamp) -> None:
         self._accepted.append((index, change, stamp))
+
+    def prepare(self) -> None:
+        """Build every incident that is new to this batch as if new to the store, outside
+        the write lock (placement included); ``apply`` keeps those the store lacks."""
+        seen = Counter(c.id for _, c, _ in self._accepted if isinstance(c, IncidentChange))
+        device = self.who.device_id
+        states: list[tuple[IncidentChange, RecordState]] = []
+        for _index, change, _stamp in self._accepted:
+            if (
+                isinstance(change, IncidentChange)
+                and change.op == "upsert"
+                and seen[change.id] == 1
+                and all(n in change.fields.model_fields_set for n in REQUIRED_ON_CREATE)
+            ):
+                updates = _updates(change)
+                clocks = {name: [change.hlc, device, 0] for name in updates}
+                states.append((change, RecordState(updates, clocks)))
+        if not states:
+            return
+        station = self.who.station_id or ""
+        publics = [_public(state.values) for _, state in states]
+        derived: list[dict[str, Any]] = [{} for _ in states]
+        if self.enricher is not None:
+            derived = self.enricher([{**p, "station_id": station} for p in publics])
+        for (change, state), public, extra in zip(states, publics, derived, strict=True):
+            self._fresh[change.id] = self._fresh_record(change, state, public, extra)
+
+    def _fresh_record(
+        self,
+        change: IncidentChange,
+        state: RecordState,
+        public: dict[str, Any],
+        derived: dict[str, Any],
+    ) -> _Fresh:
+        pii = {k[4:]: v for k, v in state.values.items() if k.startswith("pii.") and v}
+        doc = {
+            "collection": "incidents",
+            "id": change.id,
+            "station_id": self.who.station_id,
+            "author": self.who.officer_id,
+            "deleted": False,
+            "hlc": change.hlc,
+            "fields": public,
+            "derived": derived,
+        }
+        return _Fresh(
+            state=state,
+            doc_tail=orjson.dumps(doc).decode()[1:],
+            clocks=orjson.dumps(state.clocks).decode(),
+            pii=orjson.dumps(pii).decode() if pii else None,
+            derived=derived,
+            public=public,
+        )
 
     async def apply(self, unit: PushUnit) -> None:
         """Merge every accepted change, in batch order, against the stored records."""
@@ -118,6 +190,10 @@ class PushWork:
     def _apply_incident(
         self, index: int, change: IncidentChange, stored: StoredRecord | None
     ) -> None:
+        fresh = self._fresh.get(change.id)
+        if fresh is not None and stored is None:
+            self._apply_fresh(index, change, fresh)
+            return
         work = self._incidents.get(change.id) or self._open_incident(change, stored)
         if work.station_id != self.who.station_id:
             raise OutOfScope("this record belongs to another station", {"id": change.id})
@@ -134,6 +210,28 @@ class PushWork:
             "id": change.id,
             "status": "applied" if merged.changed else "unchanged",
             "conflicts": len(merged.conflicts),
+        }
+        self._targets[index] = work
+
+    def _apply_fresh(self, index: int, change: IncidentChange, fresh: _Fresh) -> None:
+        who = self.who
+        work = _Incident(
+            change.id,
+            who.station_id or "",
+            who.officer_id,
+            who.device_id,
+            fresh.state,
+            None,
+            changed=True,
+            fresh=fresh,
+        )
+        self._incidents[change.id] = work
+        self._results[index] = {
+            "index": index,
+            "collection": "incidents",
+            "id": change.id,
+            "status": "applied",
+            "conflicts": 0,
         }
         self._targets[index] = work
 
@@ -223,15 +321,40 @@ class PushWork:
         return writes, conflicts, heads
 
     def _incident_writes(self, works: list[_Incident]) -> list[RecordWrite]:
-        derived = self._derive([w for w in works if w.replace_place or w.stored is None])
+        derived = self._derive(
+            [w for w in works if w.fresh is None and (w.replace_place or w.stored is None)]
+        )
         out = []
         for work in works:
+            if work.fresh is not None:
+                out.append(self._fresh_write(work, work.fresh))
+                continue
             number_clocks(work.state, work.seq)
             extra = derived.get(work.id)
             if extra is None and work.stored is not None:
                 extra = work.stored.doc.get("derived", {})
             out.append(self._incident_write(work, extra or {}))
         return out
+
+    def _fresh_write(self, work: _Incident, fresh: _Fresh) -> RecordWrite:
+        return RecordWrite(
+            collection="incidents",
+            id=work.id,
+            station_id=work.station_id,
+            seq=work.seq,
+            deleted=False,
+            doc=f'{{"seq":{work.seq},{fresh.doc_tail}',
+            clocks=fresh.clocks,
+            pii=fresh.pii,
+            author_officer=work.author_officer,
+            author_device=work.author_device,
+            chain_n=None,
+            updated_ms=self.now,
+            is_new=True,
+            point=incident_point(
+                work.id, work.station_id, work.seq, False, fresh.public, fresh.derived
+            ),
+        )
 
     def _derive(self, works: list[_Incident]) -> dict[str, dict[str, Any]]:
         if not works or self.enricher is None:
