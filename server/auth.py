@@ -30,3 +30,19 @@ async def require(request: Request, *roles: str) -> Identity:
     if who.role not in roles:
         raise Forbidden("your role may not do this", {"role": who.role, "allowed": list(roles)})
     return who
+
+
+async def authenticate_reader(request: Request) -> Identity:
+    """A device token, or else a signed-in browser session: for read-only GETs (the maps).
+
+    Cookies are SameSite=Lax and these endpoints change nothing, so no CSRF token is needed.
+    """
+    if request.headers.get("authorization"):
+        return await authenticate(request)
+    from server.web.sessions import signed_in  # the web package builds on this module
+
+    user = await signed_in(request)
+    if user is None:
+        raise Unauthorized("a bearer token or a signed-in session is required")
+    request.state.role = user.who.role
+    return user.who

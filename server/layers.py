@@ -28,7 +28,7 @@ from geo.density import compute_density
 from geo.hotspots import area_positions, gi_from_counts
 from geo.tiles import FeatureSet, PointIndex
 from geo.weights import kring_weights, study_cells
-from server.auth import authenticate
+from server.auth import authenticate_reader
 from server.context import ctx
 from server.settings import LayerSettings
 from server.tilecache import Throttle, TileCache, Versions
@@ -421,7 +421,7 @@ async def scope_for(request: Request, layer: LayerDef) -> Scope:
     """The stations whose data the caller may see in this layer (None: all)."""
     if layer.access == "public":
         return None
-    who = await authenticate(request)
+    who = await authenticate_reader(request)
     return ctx(request).engine.scope(who).station_ids
 
 

@@ -166,3 +166,14 @@ async def test_assets_come_from_this_server(served: Served) -> None:
     assert (await served.client.get("/vendor/maplibre/../../secret")).status_code == 404
     assert (await served.client.get("/static/map.js")).status_code == 200
     assert (await served.client.get("/static/..%2Fweb%2Fsessions.py")).status_code == 404
+
+
+async def test_map_tiles_accept_a_signed_in_session(served: Served) -> None:
+    await set_password(served.store, "chief-a", PASSWORD)
+    client = served.client
+    assert (await client.get("/tiles/incidents.json")).status_code == 401
+    answer = await login(client, "chief-a")
+    client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])
+    tilejson = await client.get("/tiles/incidents.json")
+    assert tilejson.status_code == 200 and tilejson.json()["tilejson"] == "3.0.0"
+    client.cookies.clear()
