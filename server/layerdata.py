@@ -6,6 +6,7 @@ geometries sorted by feature id); :meth:`Layers.feature_table` caches them by da
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import h3.api.basic_int as h3i
@@ -104,19 +105,34 @@ async def _districts(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
 
 
 async def _public(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
-    k = layers.settings.public_min_count
-    full = await _districts(layers, None, f)
-    count = np.array([int(c) for c in full.columns["count"]], dtype=np.int64)
-    hidden = count < k
-    rates = full.columns["rate_per_10k"]
-    cols = {
-        "code": full.columns["code"],
-        "name": full.columns["name"],
-        "count": np.array([None if h else int(c) for c, h in zip(count, hidden, strict=True)]),
-        "suppressed": hidden.astype(object),
-        "rate_per_10k": np.array([None if h else r for r, h in zip(rates, hidden, strict=True)]),
-    }
-    return FeatureTable(full.ids, full.geometries, cols)
+    """The district totals of the latest published month, exactly as /public shows them.
+
+    Only fixed months under the publication rules: a time filter here would let anyone
+    difference overlapping periods and recover counts /public withholds.
+    """
+    from server.routes.public import build_summary, district_rows, month_label
+
+    summary = await build_summary(layers.store, layers.public, int(time.time()))
+    items = await layers.store.boundaries("districts")
+    geoms = list(shapely.from_wkb([b.geometry for b in items])) if items else []
+    rows = (
+        {r["district"]: r for r in district_rows(summary, summary.months[-1])}
+        if (summary.months)
+        else {}
+    )
+    month = month_label(summary.months[-1]) if summary.months else None
+    cols: dict[str, list[Any]] = {k: [] for k in ("code", "name", "month", "count")}
+    cols |= {"suppressed": [], "rate_per_10k": []}
+    for b in items:
+        row = rows.get(b.code, {})
+        total = row.get("total")
+        cols["code"].append(b.code)
+        cols["name"].append(b.name)
+        cols["month"].append(month)
+        cols["count"].append(total)
+        cols["suppressed"].append(total is None)
+        cols["rate_per_10k"].append(row.get("rate"))
+    return table([b.code for b in items], geoms, cols)
 
 
 async def _stations(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:

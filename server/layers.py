@@ -5,7 +5,7 @@ Every layer is built for a *scope* (the stations ``engine.scope`` gives the call
 sync does; None for all) and *filters* (a time window and categories), and cached by the
 data version it was built from (:mod:`server.tilecache`). No layer carries personal data:
 incident points have id, category, occurrence time, district and sector only, and the public
-layer only district counts, with counts under ``public_min_count`` suppressed.
+layer only the district totals ``/public`` publishes (its rules, docs/public.md).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from geo.tiles import FeatureSet, PointIndex
 from geo.weights import kring_weights, study_cells
 from server.auth import authenticate_reader
 from server.context import ctx
-from server.settings import LayerSettings
+from server.settings import LayerSettings, PublicSettings
 from server.tilecache import Throttle, TileCache, Versions
 from sync.errors import InvalidRequest
 from sync.store.base import PointQuery, Store
@@ -156,14 +156,15 @@ LAYERS: dict[str, LayerDef] = {
         LayerDef(
             "public",
             "Public district counts",
-            "Incidents per district for everyone: "
-            "counts under the threshold are suppressed (count null).",
+            "Incidents per district in the latest published month, under the publication "
+            "rules of /public (docs/public.md): the time and category filters do not apply.",
             "polygon",
             "public",
             ("incidents", "boundaries"),
             {
                 "code": "string",
                 "name": "string",
+                "month": "string",
                 "count": "integer",
                 "suppressed": "boolean",
                 "rate_per_10k": "number",
@@ -290,9 +291,12 @@ def table(ids: list[str], geoms: list[Any], columns: Mapping[str, Any]) -> Featu
 class Layers:
     """Layer data with its versions and caches (one per app, on ``app.state.layers``)."""
 
-    def __init__(self, store: Store, settings: LayerSettings) -> None:
+    def __init__(
+        self, store: Store, settings: LayerSettings, public: PublicSettings | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.public = public or PublicSettings()
         self.versions = Versions()
         self.tiles = TileCache(settings.tile_cache_mb * 1024 * 1024)
         self.points: dict[str, tuple[str, PointIndex]] = {}  # station -> (version, index)
@@ -411,7 +415,7 @@ def layers_of(request: Request) -> Layers:
     found: Layers | None = getattr(state, "layers", None)
     if found is None:
         c = ctx(request)
-        found = Layers(c.store, c.settings.layers)
+        found = Layers(c.store, c.settings.layers, c.settings.public)
         c.engine.listeners.append(found.versions.on_commit)
         state.layers = found
     return found

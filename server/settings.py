@@ -65,7 +65,6 @@ class AnalysisSettings(BaseModel):
 
 
 class LayerSettings(BaseModel):
-    public_min_count: int = Field(5, ge=1, description="Public counts below this are suppressed.")
     raw_points_zoom: int = Field(
         14, ge=0, le=18, description="Zoom from which incident tiles carry points, not clusters."
     )

@@ -28,14 +28,18 @@ def _points(n: int, seed: int = 42) -> list[tuple[float, float]]:
 
 
 async def push_points(
-    served: Served, officer: str, points: list[tuple[float, float]], category: str = "robo"
+    served: Served,
+    officer: str,
+    points: list[tuple[float, float]],
+    category: str = "robo",
+    occurred_at: str = "2026-11-20T22:15:00-05:00",
 ) -> list[str]:
     clock, ids, changes = HybridClock(), [], []
     for lon, lat in points:
         rid = new_id()
         fields = {
             "category": category,
-            "occurred_at": "2026-11-20T22:15:00-05:00",
+            "occurred_at": occurred_at,
             "location": {"lon": lon, "lat": lat, "accuracy_m": 5.0},
         }
         pii = {"victims": [{"name": "Juana Pérez Secreta", "dni": "12345678"}]}
@@ -124,18 +128,21 @@ async def test_public_layer_has_no_personal_data_and_suppresses_small_counts(
     )
     await served.store.replace_boundaries("districts", [district])
     assert await reload_places(app.state.ctx)
-    await push_points(served, "off-a", _points(3))
+    # The layer shows the latest published month (docs/public.md): September here.
+    september = "2026-09-15T12:00:00-05:00"
+    await push_points(served, "off-a", _points(1, 3))  # November: never shown
+    await push_points(served, "off-a", _points(3), occurred_at=september)
     x, y = lonlat_to_tile(*LIMA, 10)
     answer = await served.client.get(f"/tiles/public/10/{x}/{y}.mvt")
     assert answer.status_code == 200 and "public" in answer.headers["cache-control"]
     assert b"Juana" not in answer.content and b"12345678" not in answer.content
     props = decode(answer.content)["public"]["features"][0]["properties"]  # type: ignore[index]
     assert props["suppressed"] is True and "count" not in props
-    await push_points(served, "off-a", _points(4, 7))
+    await push_points(served, "off-a", _points(4, 7), occurred_at=september)
     props = decode((await served.client.get(f"/tiles/public/10/{x}/{y}.mvt")).content)["public"][
         "features"
     ][0]["properties"]  # type: ignore[index]
-    assert props["count"] == 7 and props["suppressed"] is False
+    assert props["count"] == 7 and props["suppressed"] is False and props["month"] == "2026-09"
     items = await served.client.get("/ogc/collections/public/items")
     assert "Juana" not in items.text and items.json()["features"][0]["properties"]["count"] == 7
     restricted = await served.client.get(
