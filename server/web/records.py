@@ -35,9 +35,7 @@ async def incident(request: Request) -> Response:
     user = await require_web(request, *MAP_ROLES)
     scope = c.engine.scope(user.who)
     record_id = request.path_params["record_id"]
-    # The port has no read-one-record call yet; a push unit's load is the same read.
-    async with c.store.push_unit() as unit:
-        found = (await unit.load("incidents", [record_id])).get(record_id)
+    found = await c.store.record("incidents", record_id)
     if found is None or found.deleted:
         raise NotFound("no such incident", {"id": record_id[:64]})
     if scope.station_ids is not None and found.station_id not in scope.station_ids:

@@ -405,6 +405,10 @@ class Store(ABC):
         """Records changed after ``after_seq`` in scope, in sequence order, at most ``limit``."""
 
     @abstractmethod
+    async def record(self, collection: str, record_id: str) -> StoredRecord | None:
+        """The current version of one record (for reading it; no lock taken)."""
+
+    @abstractmethod
     async def last_seq(self) -> int: ...
 
     @abstractmethod

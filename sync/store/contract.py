@@ -130,6 +130,7 @@ async def check_push_unit_roundtrip(store: Store) -> None:
         loaded = await unit.load("incidents", ["r1", "r2", "missing"])
         assert sorted(loaded) == ["r1", "r2"] and loaded["r1"].doc["fields"] == {"n": 1}
         assert loaded["r1"].clocks == {"n": ["0000000000001-00000", "d1", 1]}
+        assert await store.record("incidents", "missing") is None
         assert await unit.chain_head("d1") == ChainHead("d1", 3, "ab")
         assert (await unit.replay("d1", "b1")) == _answer("b1")
         assert await unit.replay("d1", "b2") is None
@@ -137,6 +138,8 @@ async def check_push_unit_roundtrip(store: Store) -> None:
         update = _write("r1", 3, doc='{"v":2}', is_new=False)
         await unit.save([update], [], [ChainHead("d1", 4, "cd")], _answer("b2"))
     assert await store.last_seq() == 3
+    one = await store.record("incidents", "r1")
+    assert one is not None and one.seq == 3 and one.doc == {"v": 2}
     assert len(await store.conflicts(None, 0, 10)) == 1  # the duplicate was ignored
     rows = await store.pull(PullScope(None, "all", "o1"), 0, 10)
     assert [(r.seq, r.doc) for r in rows][-1] == (3, '{"v":2}')

@@ -363,6 +363,12 @@ class SQLStore(Store):
         finally:
             self._readers.put_nowait(conn)
 
+    async def record(self, collection: str, record_id: str) -> StoredRecord | None:
+        r = t.record.c
+        query = select(*RECORD_COLUMNS).where(r.collection == collection, r.id == record_id)
+        rows = await self._fetch(query)
+        return stored_from_row(rows[0]) if rows else None
+
     async def last_seq(self) -> int:
         rows = await self._fetch(select(t.counter.c.value).where(t.counter.c.name == "seq"))
         return int(rows[0][0]) if rows else 0
