@@ -124,7 +124,8 @@ def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None
         table.add_row(officer_id, token)
     console.print(table)
     console.print(
-        f"{result.stations} comisarías, {result.incidents} incidentes. "
+        f"{result.stations} comisarías, {result.incidents} incidentes, "
+        f"{result.positions} posiciones de patrullaje. "
         f"API: http://127.0.0.1:{port}/openapi.json  ·  health: http://127.0.0.1:{port}/readyz"
     )
     console.print(

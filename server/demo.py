@@ -20,6 +20,7 @@ from server.places import LAYERS, load_places, store_layer
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
+from sync.protocol import LogEntryChange, entry_hash
 from sync.store.base import Identity, Officer, Station, Store
 
 Progress = Callable[[int], None]
@@ -31,6 +32,7 @@ class DemoResult:
     stations: int = 0
     officers: int = 0
     incidents: int = 0
+    positions: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
 
 
@@ -52,7 +54,7 @@ async def load_demo(
     for row in city.stations.itertuples():
         await store.put_station(Station(str(row.code), str(row.name), str(row.district_code)))
         result.stations += 1
-    devices = await _people(store, city.officers, result)
+    devices, everyone = await _people(store, city.officers, result)
     incidents = city.incidents if limit is None else city.incidents.head(limit)
     if progress:
         progress(-len(incidents))  # announces the total
@@ -69,12 +71,45 @@ async def load_demo(
             result.incidents += len(chunk)
             if progress:
                 progress(len(chunk))
+    result.positions = await _push_tracks(engine, city.tracks, everyone, clock)
     return result
 
 
-async def _people(store: Store, officers: pd.DataFrame, result: DemoResult) -> dict[str, Identity]:
-    """Officers with one device each; returns a pushing officer's identity per station."""
+async def _push_tracks(
+    engine: SyncEngine, tracks: pd.DataFrame, officers: dict[str, Identity], clock: HybridClock
+) -> int:
+    """Each officer's GPS fixes as their phone's patrol-log checkpoints (one hash chain)."""
+    pushed = 0
+    for officer_id, fixes in tracks.sort_values("timestamp").groupby("officer_id", sort=True):
+        who = officers.get(str(officer_id))
+        if who is None or who.station_id is None:
+            continue
+        prev, entries = "", []
+        for n, row in enumerate(fixes.itertuples(), start=1):
+            body = {
+                "kind": "checkpoint",
+                "at": str(row.timestamp),
+                "lon_e6": round(float(row.lon) * 1e6),
+                "lat_e6": round(float(row.lat) * 1e6),
+            }
+            raw = {"collection": "patrol_logs", "id": f"{who.device_id}-{n}", "op": "append"}
+            raw |= {"hlc": str(clock.tick()), "n": n, "prev_hash": prev, "hash": "0" * 64}
+            raw["body"] = body
+            raw["hash"] = prev = entry_hash(who.device_id, LogEntryChange.model_validate(raw))
+            entries.append(raw)
+        for start in range(0, len(entries), 500):
+            chunk = entries[start : start + 500]
+            await engine.push(who, {"batch_id": uuid.uuid4().hex, "changes": chunk})
+            pushed += len(chunk)
+    return pushed
+
+
+async def _people(
+    store: Store, officers: pd.DataFrame, result: DemoResult
+) -> tuple[dict[str, Identity], dict[str, Identity]]:
+    """Officers with one device each: a pushing officer per station, and everyone's."""
     pushers: dict[str, Identity] = {}
+    everyone: dict[str, Identity] = {}
     for row in officers.itertuples():
         station = None if pd.isna(row.station_id) else str(row.station_id)
         officer = Officer(str(row.id), str(row.display_name), row.role, station)
@@ -82,11 +117,12 @@ async def _people(store: Store, officers: pd.DataFrame, result: DemoResult) -> d
         device, token = await create_device_token(store, officer.id, f"demo-{officer.id}", 0)
         result.officers += 1
         identity = Identity(device.id, device.name, officer.id, officer.role, station)
+        everyone[officer.id] = identity
         if officer.role == "officer" and station and station not in pushers:
             pushers[station] = identity
         if officer.role in SHOWN_ROLES and officer.role not in result.tokens:
             result.tokens[officer.role] = token
-    return pushers
+    return pushers, everyone
 
 
 def _change(row: dict[str, Any], clock: HybridClock) -> dict[str, Any]:
