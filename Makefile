@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install demo serve test test-fast lint format bench-deps bench-sync
+.PHONY: install demo serve test test-fast lint format bench-deps bench-sync bench-tiles bench-hotspots bench-geocode bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,19 @@ bench-deps: .venv-kinto/.installed
 ## Push/merge/pull throughput on SQLite vs Kinto on PostgreSQL (docs/benchmarks.md).
 bench-sync: install bench-deps
 	$(PY) bench/sync.py
+
+## Vector tiles over a million incidents vs PostGIS ST_AsMVT (installs PostGIS from Debian).
+bench-tiles: install
+	scripts/system-deps postgis
+	$(PY) -m bench.tiles
+
+## Gi* on a million incidents, store to classes, vs esda.
+bench-hotspots: install
+	$(PY) -m bench.hotspots
+
+## The geocoder on the labelled set, and placement throughput.
+bench-geocode: install
+	$(PY) -m bench.geocode
+
+## Every benchmark (tens of minutes: Kinto is slow).
+bench: bench-sync bench-tiles bench-hotspots bench-geocode

@@ -12,7 +12,7 @@
    GiST index, ANALYZE) and times ``ST_AsMVT`` of the same z14 tiles with the same
    properties (asyncpg, on loopback; no HTTP in front).
 
-Run: ``.venv/bin/python bench/tiles.py`` (needs ``apt-get install postgresql-15-postgis-3``).
+Run: ``make bench-tiles`` (installs PostGIS from Debian), or ``.venv/bin/python -m bench.tiles``.
 The last line is machine-readable.
 """
 
