@@ -54,12 +54,19 @@ def build_engine(settings: Settings, store: Store, enricher: Enricher | None = N
     return SyncEngine(store, limits, enricher)
 
 
+_GC_TUNED = False
+
+
 def tune_gc() -> None:
-    """Freeze what start-up built and collect less often.
+    """Freeze what start-up built and collect less often (once per process).
 
     geopandas, scipy and friends leave ~160,000 long-lived objects that every full
     collection rescans; measured, that was a third of the server's CPU under sync load.
     """
+    global _GC_TUNED
+    if _GC_TUNED:
+        return
+    _GC_TUNED = True
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
