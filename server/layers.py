@@ -301,6 +301,7 @@ class Layers:
         self.tiles = TileCache(settings.tile_cache_mb * 1024 * 1024)
         self.points: dict[str, tuple[str, PointIndex]] = {}  # station -> (version, index)
         self.all_loaded = ""
+        self.city: PointIndex | None = None  # every station's points, for unscoped callers
         self.tables: OrderedDict[str, Any] = OrderedDict()
         self.boundary_sig = ""
         self.boundary_check = Throttle(30.0)
@@ -341,7 +342,8 @@ class Layers:
                 if self.all_loaded != everything:
                     await self._load(None)
                     self.all_loaded = everything
-                return [ix for _, ix in self.points.values()]
+                # One city-wide index: a tile then costs one range lookup, not one a station.
+                return [self.city] if self.city is not None else []
             stale = [s for s in scope if self._stale(s)]
             if stale:
                 await self._load(tuple(stale))
@@ -356,6 +358,7 @@ class Layers:
         station = cols["station_id"]
         if stations is None:
             self.points.clear()
+            self.city = None
         for name in stations or ():
             self.points[name] = (self.versions.of("incidents", (name,)), _empty_index())
         if station.size == 0:
@@ -374,6 +377,16 @@ class Layers:
             }
             index = PointIndex.build(cols["lon"][pick], cols["lat"][pick], columns)
             self.points[str(name)] = (self.versions.of("incidents", (str(name),)), index)
+        if stations is None:
+            everything = {
+                "id": cols["id"],
+                "category": shared["category"],
+                "occurred_s": cols["occurred_s"].astype(np.int64),
+                "district": shared["district"],
+                "sector": shared["sector"],
+                "seq": cols["seq"].astype(np.int64),
+            }
+            self.city = PointIndex.build(cols["lon"], cols["lat"], everything)
 
     # --- feature tables ---
 
