@@ -129,6 +129,11 @@ async def ronda(url: str, token: str, z14: list, z10: list) -> dict[str, float]:
                 assert r.status_code == 200
                 return (time.perf_counter() - t) * 1000
 
+            floor = []
+            for _ in range(50):  # what any request costs here: httpx + uvicorn on loopback
+                t = time.perf_counter()
+                await c.get("/healthz")
+                floor.append((time.perf_counter() - t) * 1000)
             cold14 = [await timed(14, x, y) for x, y in z14]
             warm14 = [await timed(14, x, y) for _ in range(5) for x, y in z14]
             cold10 = [await timed(10, x, y) for x, y in z10]
@@ -141,6 +146,7 @@ async def ronda(url: str, token: str, z14: list, z10: list) -> dict[str, float]:
         proc.wait(10)
     return {
         "load_s": load,
+        "floor": statistics.median(floor),
         "z14_cold": statistics.median(cold14),
         "z14_warm": statistics.median(warm14),
         "z10_cold": statistics.median(cold10),
@@ -215,7 +221,8 @@ async def main() -> None:
         r = await ronda(url, token, z14, z10)
     print(
         f"index build (first tile after start) {r['load_s']:.1f} s;"
-        f" z14 tile ~{r['z14_bytes']:.0f} B"
+        f" z14 tile ~{r['z14_bytes']:.0f} B; HTTP floor (GET /healthz) p50"
+        f" {r['floor']:.2f} ms"
     )
     pg = await postgis(pts, z14)
     pg_s = f"{pg:.2f}" if pg is not None else "nan"

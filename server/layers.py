@@ -365,12 +365,14 @@ class Layers:
             return
         codes, uniq = pd.factorize(station)
         shared = {k: _shared_strings(cols[k]) for k in ("category", "district", "sector")}
+        occurred_at = iso(cols["occurred_s"].astype(np.int64))  # once, not per tile
         for i, name in enumerate(uniq):
             pick = codes == i
             columns = {
                 "id": cols["id"][pick],
                 "category": shared["category"][pick],
                 "occurred_s": cols["occurred_s"][pick].astype(np.int64),
+                "occurred_at": occurred_at[pick],
                 "district": shared["district"][pick],
                 "sector": shared["sector"][pick],
                 "seq": cols["seq"][pick].astype(np.int64),
@@ -382,6 +384,7 @@ class Layers:
                 "id": cols["id"],
                 "category": shared["category"],
                 "occurred_s": cols["occurred_s"].astype(np.int64),
+                "occurred_at": occurred_at,
                 "district": shared["district"],
                 "sector": shared["sector"],
                 "seq": cols["seq"].astype(np.int64),
@@ -409,6 +412,7 @@ def _empty_index() -> PointIndex:
     empty = np.zeros(0)
     cols = {k: np.zeros(0, dtype=object) for k in ("id", "category", "district", "sector")}
     cols |= {"occurred_s": np.zeros(0, np.int64), "seq": np.zeros(0, np.int64)}
+    cols["occurred_at"] = np.zeros(0, object)
     return PointIndex.build(empty, empty, cols)
 
 

@@ -24,7 +24,6 @@ from server.layers import (
     Filters,
     LayerDef,
     Layers,
-    iso,
     layer_or_404,
     layers_of,
     parse_filters,
@@ -72,7 +71,7 @@ async def _incident_tile(
         return mvt.tile([points_layer("incidents", tile, cx, cy, props)])
     wx: list[np.ndarray] = []
     wy: list[np.ndarray] = []
-    names = ("id", "category", "occurred_s", "district", "sector")
+    names = ("id", "category", "occurred_at", "district", "sector")
     cols: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for ix in indexes:
         sel = ix.select(tile)
@@ -87,7 +86,7 @@ async def _incident_tile(
     props = {
         "id": merged["id"],
         "category": merged["category"],
-        "occurred_at": iso(merged["occurred_s"].astype(np.int64)),
+        "occurred_at": merged["occurred_at"],
         "district": merged["district"],
         "sector": merged["sector"],
     }
