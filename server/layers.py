@@ -33,21 +33,11 @@ from server.context import ctx
 from server.settings import LayerSettings, PublicSettings
 from server.tilecache import Throttle, TileCache, Versions
 from sync.errors import InvalidRequest
-from sync.store.base import PointQuery, Store
+from sync.store.base import POINT_COLUMNS, PointQuery, Store
 
 Access = Literal["scoped", "public"]
 Scope = tuple[str, ...] | None
-POINT_FIELDS = (
-    "id",
-    "station_id",
-    "category",
-    "occurred_s",
-    "lon",
-    "lat",
-    "district",
-    "sector",
-    "seq",
-)
+POINT_FIELDS = tuple(c for c in POINT_COLUMNS if c != "cell")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -133,21 +134,14 @@ class SQLStore(Store):
 
     # --- people and devices ---
     async def put_station(self, station: Station) -> None:
-        row = {"id": station.id, "name": station.name, "district_code": station.district_code}
-        await self._upsert(t.station, row, ["id"])
+        await self._upsert(t.station, asdict(station), ["id"])
 
     async def list_stations(self) -> list[Station]:
         rows = await self._fetch(select(t.station).order_by(t.station.c.id))
         return [Station(r.id, r.name, r.district_code) for r in rows]
 
     async def put_officer(self, officer: Officer) -> None:
-        row = {
-            "id": officer.id,
-            "name": officer.name,
-            "role": officer.role,
-            "station_id": officer.station_id,
-        }
-        await self._upsert(t.officer, row, ["id"])
+        await self._upsert(t.officer, asdict(officer), ["id"])
 
     async def get_officer(self, officer_id: str) -> Officer | None:
         rows = await self._fetch(select(t.officer).where(t.officer.c.id == officer_id))
@@ -225,13 +219,7 @@ class SQLStore(Store):
 
     # --- web sign-in, sessions, audit ---
     async def put_credential(self, credential: Credential) -> None:
-        row = {
-            "officer_id": credential.officer_id,
-            "password_hash": credential.password_hash,
-            "failed": credential.failed,
-            "locked_until_ms": credential.locked_until_ms,
-        }
-        await self._upsert(t.credential, row, ["officer_id"])
+        await self._upsert(t.credential, asdict(credential), ["officer_id"])
 
     async def credential(self, officer_id: str) -> Credential | None:
         c = t.credential.c
