@@ -155,14 +155,7 @@ class SQLStore(Store):
 
     async def add_enrollment(self, enrollment: Enrollment) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(t.enrollment).values(
-                    code_hash=enrollment.code_hash,
-                    officer_id=enrollment.officer_id,
-                    expires_ms=enrollment.expires_ms,
-                    created_by=enrollment.created_by,
-                )
-            )
+            await conn.execute(insert(t.enrollment).values(**asdict(enrollment)))
 
     async def redeem_enrollment(
         self, code_hash: str, device: Device, token_hash: str, now_ms: int
@@ -248,14 +241,7 @@ class SQLStore(Store):
 
     async def add_session(self, session: WebSession) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(t.web_session).values(
-                    token_hash=session.token_hash,
-                    officer_id=session.officer_id,
-                    csrf=session.csrf,
-                    expires_ms=session.expires_ms,
-                )
-            )
+            await conn.execute(insert(t.web_session).values(**asdict(session)))
 
     async def session(self, token_hash: str, now_ms: int) -> tuple[WebSession, Identity] | None:
         s, o = t.web_session.c, t.officer.c
