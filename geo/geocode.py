@@ -154,15 +154,11 @@ class Geocoder:
             return local, 1.0
         return wide, (OUT_OF_SCOPE if scope else 1.0)
 
-    def _districts_of(self, entries: list[int], kind: str) -> set:
-        items = (
-            self.gaz.streets
-            if kind == "street"
-            else self.gaz.aahh
-            if kind == "aahh"
-            else self.gaz.landmarks
-        )
-        return {items[e].district if kind == "street" else items[e]["district"] for e in entries}
+    def _districts_of(self, entries: list[int], kind: str) -> set[str | None]:
+        if kind == "street":
+            return {self.gaz.streets[e].district for e in entries}
+        places = self.gaz.aahh if kind == "aahh" else self.gaz.landmarks
+        return {places[e]["district"] for e in entries}
 
     # -- forms ----------------------------------------------------------------------------
 

@@ -92,7 +92,11 @@ async def _push_tracks(
                 "lon_e6": round(float(row.lon) * 1e6),
                 "lat_e6": round(float(row.lat) * 1e6),
             }
-            raw = {"collection": "patrol_logs", "id": f"{who.device_id}-{n}", "op": "append"}
+            raw: dict[str, Any] = {
+                "collection": "patrol_logs",
+                "id": f"{who.device_id}-{n}",
+                "op": "append",
+            }
             raw |= {"hlc": str(clock.tick()), "n": n, "prev_hash": prev, "hash": "0" * 64}
             raw["body"] = body
             raw["hash"] = prev = entry_hash(who.device_id, LogEntryChange.model_validate(raw))
