@@ -86,7 +86,7 @@ class Analysis:
             dirty, everything = self._dirty, self._all_dirty
             self._dirty, self._all_dirty = set(), False
             for key in list(self._cache):
-                if everything or key.stations is None or dirty & set(key.stations):
+                if touched(key, dirty, everything):
                     try:
                         await self._compute(key)
                     except Exception:
@@ -101,14 +101,7 @@ class Analysis:
 
     async def _get(self, key: AnalysisKey) -> tuple[Any, str]:
         entry = self._cache.get(key)
-        fresh = (
-            entry is not None
-            and not self._all_dirty
-            and not (
-                (key.stations is None and self._dirty) or set(key.stations or ()) & self._dirty
-            )
-        )
-        if entry is None or not fresh:
+        if entry is None or touched(key, self._dirty, self._all_dirty):
             entry = await self._compute(key)
         return entry.result, entry.version
 
@@ -134,12 +127,21 @@ class Analysis:
         edges = slice_edges(key.until_s, key.slices)
         query = PointQuery(key.stations, int(edges[0]), int(edges[-1]), key.categories)
         counts = await self.store.cell_counts(query, bucket_s=WEEK_S)
-        parents, _ = coarsen_rows(counts["cell"], key.resolution)
+        parents = coarsen_rows(counts["cell"], key.resolution)
         slot = counts["bucket"] - int(edges[0]) // WEEK_S
         spec = CellSpec("h3", resolution=key.resolution, rule="given")
         return await asyncio.to_thread(
             emerging_from_cells, parents, slot, counts["count"], spec, edges, k=key.k, time_k=0
         )
+
+
+def touched(key: AnalysisKey, dirty: set[str], everything: bool) -> bool:
+    """Whether a commit since ``key`` was computed can have changed its answer."""
+    if everything:
+        return True
+    if key.stations is None:
+        return bool(dirty)
+    return bool(dirty & set(key.stations))
 
 
 def slice_edges(until_s: int | None, slices: int) -> np.ndarray:
@@ -156,18 +158,18 @@ def coarsen(
     cells: np.ndarray, counts: np.ndarray, resolution: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Counts of stored cells summed into their parents at ``resolution`` (≤ the stored one)."""
-    parents, _ = coarsen_rows(cells, resolution)
+    parents = coarsen_rows(cells, resolution)
     unique, inverse = np.unique(parents, return_inverse=True)
     return unique, np.bincount(inverse, weights=counts).astype(np.int64)
 
 
-def coarsen_rows(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each stored cell's parent at ``resolution`` (row-aligned), and the distinct parents."""
+def coarsen_rows(cells: np.ndarray, resolution: int) -> np.ndarray:
+    """Each stored cell's parent at ``resolution`` (row-aligned)."""
     if resolution >= STORED_RESOLUTION:
-        return cells.astype(np.int64), np.unique(cells)
+        return cells.astype(np.int64)
     distinct, inverse = np.unique(cells, return_inverse=True)
     parents = np.array([h3int.cell_to_parent(int(c), resolution) for c in distinct], dtype=np.int64)
-    return parents[inverse], np.unique(parents)
+    return parents[inverse]
 
 
 async def stop(task: asyncio.Task[None]) -> None:

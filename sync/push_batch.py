@@ -145,7 +145,7 @@ class PushWork:
         public: dict[str, Any],
         derived: dict[str, Any],
     ) -> _Fresh:
-        pii = {k[4:]: v for k, v in state.values.items() if k.startswith("pii.") and v}
+        pii = _pii(state.values)
         doc = {
             "collection": "incidents",
             "id": change.id,
@@ -364,7 +364,7 @@ class PushWork:
 
     def _incident_write(self, work: _Incident, derived: dict[str, Any]) -> RecordWrite:
         values = work.state.values
-        pii = {k[4:]: v for k, v in values.items() if k.startswith("pii.") and v}
+        pii = _pii(values)
         public = _public(values)
         doc = {
             "collection": "incidents",
@@ -483,6 +483,11 @@ def _updates(change: IncidentChange) -> dict[str, Any]:
                 ]
     updates[DELETED] = False
     return updates
+
+
+def _pii(values: dict[str, Any]) -> dict[str, Any]:
+    """The personal data of a record's values (empty lists left out)."""
+    return {k[4:]: v for k, v in values.items() if k.startswith("pii.") and v}
 
 
 def _public(values: dict[str, Any]) -> dict[str, Any]:
