@@ -39,7 +39,12 @@ log = logging.getLogger("ronda.app")
 
 def build_store(settings: Settings) -> Store:
     db = settings.database
-    return SQLStore(db.url, sqlite_synchronous=db.sqlite_synchronous, pool_size=db.pool_size)
+    return SQLStore(
+        db.url,
+        sqlite_synchronous=db.sqlite_synchronous,
+        pool_size=db.pool_size,
+        sqlite_cache_mb=db.sqlite_cache_mb,
+    )
 
 
 def build_engine(settings: Settings, store: Store, enricher: Enricher | None = None) -> SyncEngine:

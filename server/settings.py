@@ -22,6 +22,9 @@ class DatabaseSettings(BaseModel):
         "FULL", description="SQLite fsync level; FULL survives power loss, not only kill -9."
     )
     pool_size: int = Field(5, ge=1, le=100, description="Database connections kept open.")
+    sqlite_cache_mb: int = Field(
+        64, ge=2, le=4096, description="SQLite page cache of each connection, in MB."
+    )
 
 
 class SyncSettings(BaseModel):

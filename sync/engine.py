@@ -2,7 +2,8 @@
 
 The engine validates a batch change by change, merges under the store's write lock, numbers
 what changed, and writes records, conflicts, chain heads and the batch's answer in one unit,
-so a retried batch gets the very answer it got the first time (promise 2).
+so a retried batch gets the very answer it got the first time (promise 2).  Pushes that
+arrive while a unit is being written are written together in the next one (group commit).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sync.errors import (
     OutOfScope,
     ReadOnlyRole,
 )
+from sync.group_commit import GroupCommit
 from sync.protocol import (
     Change,
     IncidentChange,
@@ -33,7 +35,14 @@ from sync.protocol import (
     parse_envelope,
 )
 from sync.push_batch import PushWork, rewrite_derived
-from sync.store.base import Identity, PullScope, RecordWrite, Store, StoredAnswer
+from sync.store.base import (
+    Identity,
+    PullScope,
+    PushUnit,
+    RecordWrite,
+    Store,
+    StoredAnswer,
+)
 
 # Derived fields (district, sector, cell, ...) for incidents whose place changed, in one call
 # per push so placement can be vectorised.  Injected by the server; sync never imports geo.
@@ -49,6 +58,7 @@ class SyncLimits:
     max_clock_ahead_ms: int = 300_000
     pull_default_limit: int = 500
     pull_max_limit: int = 5000
+    group_max_changes: int = 5000  # changes written in one group commit at most
     pii_roles: frozenset[str] = frozenset({"chief"})
     all_station_roles: frozenset[str] = frozenset({"analyst"})
 
@@ -74,6 +84,16 @@ class PushOutcome:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A validated, prepared push waiting for its group's transaction."""
+
+    work: PushWork
+    batch_id: str
+    request_hash: str
+    device_time_ms: int | None
+
+
 class SyncEngine:
     """The sync engine for one store."""
 
@@ -90,6 +110,9 @@ class SyncEngine:
         self.clock = clock
         # Synchronous and quick (mark caches stale, wake a task); they must not raise.
         self.listeners: list[Listener] = []
+        self._group: GroupCommit[_Pending, PushOutcome] = GroupCommit(
+            self._write_group, self.limits.group_max_changes
+        )
 
     async def push(self, who: Identity, body: Any) -> PushOutcome:
         """Apply a push body from an authenticated device; return the answer's bytes."""
@@ -107,24 +130,46 @@ class SyncEngine:
                 continue
             work.accept(index, change, stamp)
         work.prepare()  # outside the write lock: other pushes write meanwhile
+        pending = _Pending(work, envelope.batch_id, request_hash, envelope.device_time_ms)
+        return await self._group.submit(pending, max(1, len(envelope.changes)))
+
+    async def _write_group(self, group: list[_Pending]) -> list[PushOutcome | BaseException]:
+        """Apply pushes in order in one unit (each sees the writes before it); one commit."""
+        outcomes: list[PushOutcome | BaseException] = []
+        all_writes: list[RecordWrite] = []
         async with self.store.push_unit() as unit:
-            stored = await unit.replay(who.device_id, envelope.batch_id)
-            if stored is not None:
-                if stored.request_hash != request_hash:
-                    raise BatchIdReused(
-                        "this batch id was used before for other changes",
-                        {"batch_id": envelope.batch_id},
-                    )
-                return PushOutcome(stored.answer, True)
-            await work.apply(unit)
-            writes, conflicts, heads = await work.finish(unit)
-            answer = _answer(envelope.batch_id, now, envelope.device_time_ms, work.results())
-            stored_answer = StoredAnswer(
-                who.device_id, envelope.batch_id, request_hash, answer, now
-            )
-            await unit.save(writes, conflicts, heads, stored_answer)
-        self._notify(writes)
-        return PushOutcome(answer, False, work.counts())
+            for pending in group:
+                try:
+                    outcome, writes = await self._write_one(unit, pending)
+                except BatchIdReused as exc:  # refused before it wrote anything
+                    outcomes.append(exc)
+                    continue
+                outcomes.append(outcome)
+                all_writes.extend(writes)
+        self._notify(all_writes)
+        return outcomes
+
+    async def _write_one(
+        self, unit: PushUnit, pending: _Pending
+    ) -> tuple[PushOutcome, list[RecordWrite]]:
+        work = pending.work
+        device_id = work.who.device_id
+        stored = await unit.replay(device_id, pending.batch_id)
+        if stored is not None:
+            if stored.request_hash != pending.request_hash:
+                raise BatchIdReused(
+                    "this batch id was used before for other changes",
+                    {"batch_id": pending.batch_id},
+                )
+            return PushOutcome(stored.answer, True), []
+        await work.apply(unit)
+        writes, conflicts, heads = await work.finish(unit)
+        answer = _answer(pending.batch_id, work.now, pending.device_time_ms, work.results())
+        stored_answer = StoredAnswer(
+            device_id, pending.batch_id, pending.request_hash, answer, work.now
+        )
+        await unit.save(writes, conflicts, heads, stored_answer)
+        return PushOutcome(answer, False, work.counts()), writes
 
     async def pull(self, who: Identity, cursor: str | None, limit: int | None) -> bytes:
         """One page of changes after ``cursor`` in the caller's scope, as JSON bytes."""

@@ -91,6 +91,7 @@ class PushWork:
         self.who = who
         self.now = now
         self.enricher = enricher
+        self._invalid: dict[int, dict[str, Any]] = {}  # refused before the write lock
         self._results: dict[int, dict[str, Any]] = {}
         self._targets: dict[int, _Incident | _Entry | StoredRecord] = {}
         self._accepted: list[tuple[int, Change, Stamp]] = []
@@ -102,12 +103,8 @@ class PushWork:
         self._fresh: dict[str, _Fresh] = {}
 
     def reject(self, index: int, raw: Any, exc: ChangeError) -> None:
-        result: dict[str, Any] = {"index": index, "status": "rejected", "error": exc.as_dict()}
-        if isinstance(raw, dict):
-            for key in ("collection", "id"):
-                if isinstance(raw.get(key), str):
-                    result[key] = raw[key][:64]
-        self._results[index] = result
+        """A change refused by validation (kept however often ``apply`` runs)."""
+        self._invalid[index] = self._results[index] = _rejected(index, raw, exc)
 
     def accept(self, index: int, change: Change, stamp: Stamp) -> None:
         self._accepted.append((index, change, stamp))
@@ -166,7 +163,14 @@ class PushWork:
         )
 
     async def apply(self, unit: PushUnit) -> None:
-        """Merge every accepted change, in batch order, against the stored records."""
+        """Merge every accepted change, in batch order, against the stored records.
+
+        May run again in a new unit (a group commit that failed is retried push by push), so
+        it starts from what validation left.
+        """
+        self._results = dict(self._invalid)
+        self._targets, self._incidents, self._entries = {}, {}, {}
+        self._head, self._head_moved = None, False
         incident_ids = [c.id for _, c, _ in self._accepted if isinstance(c, IncidentChange)]
         log_ids: list[str] = []
         for _, c, _ in self._accepted:
@@ -185,7 +189,8 @@ class PushWork:
                 else:
                     self._apply_entry(index, change)
             except ChangeError as exc:
-                self.reject(index, change.model_dump(include={"collection", "id"}), exc)
+                raw = change.model_dump(include={"collection", "id"})
+                self._results[index] = _rejected(index, raw, exc)
 
     def _apply_incident(
         self, index: int, change: IncidentChange, stored: StoredRecord | None
@@ -469,6 +474,15 @@ class PushWork:
         for result in self._results.values():
             out[result["status"]] = out.get(result["status"], 0) + 1
         return out
+
+
+def _rejected(index: int, raw: Any, exc: ChangeError) -> dict[str, Any]:
+    result: dict[str, Any] = {"index": index, "status": "rejected", "error": exc.as_dict()}
+    if isinstance(raw, dict):
+        for key in ("collection", "id"):
+            if isinstance(raw.get(key), str):
+                result[key] = raw[key][:64]
+    return result
 
 
 def _updates(change: IncidentChange) -> dict[str, Any]:

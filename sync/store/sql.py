@@ -58,15 +58,25 @@ from sync.store.sql_rows import (
     stored_from_row,
 )
 from sync.store.sql_unit import SQLPushUnit
+from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
 
 
 class SQLStore(Store):
     """Store on SQLAlchemy's async engine: ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "FULL",
+        pool_size: int = 5,
+        sqlite_cache_mb: int = 64,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._synchronous = sqlite_synchronous
+        self._cache_mb = sqlite_cache_mb
+        self._checkpointer: WalCheckpointer | None = None
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
@@ -95,7 +105,10 @@ class SQLStore(Store):
                 hide_parameters=True,
                 pool_reset_on_return=None,
             )
-            _sqlite_pragmas(engine, self._synchronous)
+            path = engine.url.database or ""
+            if path and path != ":memory:":
+                self._checkpointer = WalCheckpointer(path)
+            _sqlite_pragmas(engine, self._synchronous, self._cache_mb, self._checkpointer)
         else:
             engine = create_async_engine(
                 self.url, pool_size=self._pool_size, max_overflow=5, hide_parameters=True
@@ -109,6 +122,8 @@ class SQLStore(Store):
             raise StoreUnavailable(
                 "cannot open the database", {"reason": type(exc).__name__}
             ) from exc
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         if self.is_sqlite:
             self._lookup = _open_lookup(engine)
             self._readers = asyncio.Queue()
@@ -125,6 +140,9 @@ class SQLStore(Store):
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
 
     async def ping(self) -> None:
         try:
@@ -488,7 +506,12 @@ def _credential(row: Any) -> Credential:
     return Credential(row.officer_id, row.password_hash, row.failed, row.locked_until_ms)
 
 
-def _sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
+def _sqlite_pragmas(
+    engine: AsyncEngine,
+    synchronous: str,
+    cache_mb: int,
+    checkpointer: WalCheckpointer | None,
+) -> None:
     if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
 
@@ -497,10 +520,19 @@ def _sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
         # We issue BEGIN ourselves (below), so the driver must not.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        for pragma in WAL_PRAGMAS if checkpointer else WAL_PRAGMAS[:1]:
+            cursor.execute(pragma)
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # The default 2 MB cache holds a sliver of the indexes a push inserts into at random.
+        cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
         cursor.close()
+
+    if checkpointer is not None:
+
+        @event.listens_for(engine.sync_engine, "commit")
+        def _on_commit(_conn: Any) -> None:
+            checkpointer.wrote()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -5,7 +5,8 @@ Hot paths use driver-level SQL with tuples (see ``sql_unit``); the rest goes thr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
@@ -58,6 +59,12 @@ INSERT_RECORD = (
 UPDATE_RECORD = (
     "UPDATE record SET seq = ?, deleted = ?, doc = ?, clocks = ?, pii = ?, updated_ms = ?"
     " WHERE collection = ? AND id = ?"
+)
+# New versions of existing records, as an upsert so many rows go in one statement.
+REPLACE_RECORD = INSERT_RECORD + (
+    " ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq,"
+    " deleted = excluded.deleted, doc = excluded.doc, clocks = excluded.clocks,"
+    " pii = excluded.pii, updated_ms = excluded.updated_ms"
 )
 
 
@@ -145,6 +152,30 @@ def as_columns(rows: Sequence[Any], names: tuple[str, ...]) -> dict[str, np.ndar
         kind = NUMERIC.get(name)
         out[name] = np.array(values, dtype=kind) if kind else np.array(values, dtype=object)
     return out
+
+
+# SQLite allows 32,766 parameters in a statement; 12 columns x 512 rows stay well below.
+MULTIROW_MAX = 512
+
+
+def multirow(rows: list[tuple[Any, ...]]) -> Iterator[tuple[int, list[Any]]]:
+    """Rows in groups for multi-row ``VALUES``: full groups, then powers of two, so a few
+    statement texts serve every batch size (sqlite3 caches prepared statements by text)."""
+    start = 0
+    while start < len(rows):
+        left = len(rows) - start
+        size = MULTIROW_MAX if left >= MULTIROW_MAX else 1 << (left.bit_length() - 1)
+        yield size, [value for row in rows[start : start + size] for value in row]
+        start += size
+
+
+@lru_cache(maxsize=64)
+def multirow_sql(statement: str, size: int) -> str:
+    """``INSERT ... VALUES (?, ...)`` [``ON CONFLICT ...``] for ``size`` rows."""
+    head, _, rest = statement.partition(" VALUES ")
+    one, _, conflict = rest.partition(" ON CONFLICT")
+    tail = f" ON CONFLICT{conflict}" if conflict else ""
+    return f"{head} VALUES {', '.join([one] * size)}{tail}"
 
 
 def sql(statement: str, is_sqlite: bool) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,11 +13,14 @@ from sync.store.sql_rows import (
     INSERT_RECORD,
     INSERT_TRACK,
     RECORD_COLUMNS,
+    REPLACE_RECORD,
     UPDATE_RECORD,
     UPSERT_POINT,
     conflict_row,
     dialect_insert,
     insert_tuple,
+    multirow,
+    multirow_sql,
     point_tuple,
     sql,
     stored_from_row,
@@ -77,20 +82,20 @@ class SQLPushUnit(PushUnit):
         heads: list[ChainHead],
         answer: StoredAnswer | None,
     ) -> None:
-        # Driver-level executemany with tuples: Core's per-row dict processing was the
+        # Driver-level statements with tuples: Core's per-row dict processing was the
         # largest cost of a 500-change push.
         new = [insert_tuple(w) for w in writes if w.is_new]
-        old = [update_tuple(w) for w in writes if not w.is_new]
-        if new:
-            await self.conn.exec_driver_sql(sql(INSERT_RECORD, self.is_sqlite), new)
-        if old:
-            await self.conn.exec_driver_sql(sql(UPDATE_RECORD, self.is_sqlite), old)
-        tracks = [track_tuple(w.track) for w in writes if w.track is not None]
-        if tracks:
-            await self.conn.exec_driver_sql(sql(INSERT_TRACK, self.is_sqlite), tracks)
-        points = [point_tuple(w.point) for w in writes if w.point is not None]
-        if points:
-            await self.conn.exec_driver_sql(sql(UPSERT_POINT, self.is_sqlite), points)
+        if self.is_sqlite:
+            await self._many(INSERT_RECORD, new)
+            await self._many(REPLACE_RECORD, [insert_tuple(w) for w in writes if not w.is_new])
+        else:
+            old = [update_tuple(w) for w in writes if not w.is_new]
+            if new:
+                await self.conn.exec_driver_sql(sql(INSERT_RECORD, False), new)
+            if old:
+                await self.conn.exec_driver_sql(sql(UPDATE_RECORD, False), old)
+        await self._many(INSERT_TRACK, [track_tuple(w.track) for w in writes if w.track])
+        await self._many(UPSERT_POINT, [point_tuple(w.point) for w in writes if w.point])
         if conflicts:
             stmt = dialect_insert(self.is_sqlite, t.conflict).on_conflict_do_nothing()
             await self.conn.execute(stmt, [conflict_row(c) for c in conflicts])
@@ -113,3 +118,15 @@ class SQLPushUnit(PushUnit):
                 created_ms=answer.created_ms,
             )
         )
+
+    async def _many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if not self.is_sqlite:
+            await self.conn.exec_driver_sql(sql(statement, False), rows)
+            return
+        # sqlite3's executemany releases and retakes the GIL around every row: with the
+        # event loop busy on the next push, each retake waits up to the switch interval.
+        # One multi-row statement is one release.
+        for size, values in multirow(rows):
+            await self.conn.exec_driver_sql(multirow_sql(statement, size), tuple(values))
