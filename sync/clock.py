@@ -31,13 +31,20 @@ class Stamp:
 
 def parse_stamp(text: object) -> Stamp:
     """Parse the wire form of a stamp; raise ``InvalidField`` on anything else."""
-    if not isinstance(text, str) or not HLC_PATTERN.match(text):
-        raise InvalidField(
-            "hlc must look like '1764172800000-00000' (13-digit ms, dash, 5-digit counter)",
-            {"field": "hlc", "value": text if isinstance(text, str) else repr(text)[:40]},
-        )
-    wall, counter = text.split("-")
-    return Stamp(int(wall), int(counter))
+    # Checked by hand: the regular expression was a fifth of a push's validation.
+    if (
+        isinstance(text, str)
+        and len(text) == 19
+        and text[13] == "-"
+        and text.isascii()
+        and text[:13].isdigit()
+        and text[14:].isdigit()
+    ):
+        return Stamp(int(text[:13]), int(text[14:]))
+    raise InvalidField(
+        "hlc must look like '1764172800000-00000' (13-digit ms, dash, 5-digit counter)",
+        {"field": "hlc", "value": text[:40] if isinstance(text, str) else repr(text)[:40]},
+    )
 
 
 def check_skew(stamp: Stamp, now_ms: int, max_ahead_ms: int) -> None:

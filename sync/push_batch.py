@@ -64,12 +64,10 @@ class _Fresh:
     edit by a device that never saw the record, which cannot happen.
     """
 
-    state: RecordState
     doc_tail: str  # the doc's JSON after '{"seq":N,'
     clocks: str
     pii: str | None
-    derived: dict[str, Any]
-    public: dict[str, Any]
+    point: IncidentPoint | None  # its seq is set when numbered
 
 
 @dataclass(slots=True)
@@ -113,8 +111,7 @@ class PushWork:
         """Build every incident that is new to this batch as if new to the store, outside
         the write lock (placement included); ``apply`` keeps those the store lacks."""
         seen = Counter(c.id for _, c, _ in self._accepted if isinstance(c, IncidentChange))
-        device = self.who.device_id
-        states: list[tuple[IncidentChange, RecordState]] = []
+        new: list[tuple[IncidentChange, dict[str, Any], dict[str, Any]]] = []
         for _index, change, _stamp in self._accepted:
             if (
                 isinstance(change, IncidentChange)
@@ -122,27 +119,28 @@ class PushWork:
                 and seen[change.id] == 1
                 and all(n in change.fields.model_fields_set for n in REQUIRED_ON_CREATE)
             ):
-                updates = _updates(change)
-                clocks = {name: [change.hlc, device, 0] for name in updates}
-                states.append((change, RecordState(updates, clocks)))
-        if not states:
+                public = change.fields.model_dump(mode="json", exclude_unset=True)
+                new.append((change, public, _pii_updates(change)))
+        if not new:
             return
         station = self.who.station_id or ""
-        publics = [_public(state.values) for _, state in states]
-        derived: list[dict[str, Any]] = [{} for _ in states]
+        derived: list[dict[str, Any]] = [{} for _ in new]
         if self.enricher is not None:
-            derived = self.enricher([{**p, "station_id": station} for p in publics])
-        for (change, state), public, extra in zip(states, publics, derived, strict=True):
-            self._fresh[change.id] = self._fresh_record(change, state, public, extra)
+            derived = self.enricher([{**public, "station_id": station} for _, public, _ in new])
+        for (change, public, pii), extra in zip(new, derived, strict=True):
+            self._fresh[change.id] = self._fresh_record(change, public, pii, extra)
 
     def _fresh_record(
         self,
         change: IncidentChange,
-        state: RecordState,
         public: dict[str, Any],
+        pii: dict[str, Any],
         derived: dict[str, Any],
     ) -> _Fresh:
-        pii = _pii(state.values)
+        # The same clocks, doc and personal data a merge into an empty record would give.
+        stamp = [change.hlc, self.who.device_id, 0]
+        clocks = dict.fromkeys([*public, *(f"pii.{name}" for name in pii), DELETED], stamp)
+        kept_pii = {name: value for name, value in pii.items() if value}
         doc = {
             "collection": "incidents",
             "id": change.id,
@@ -153,13 +151,12 @@ class PushWork:
             "fields": public,
             "derived": derived,
         }
+        station = self.who.station_id or ""
         return _Fresh(
-            state=state,
             doc_tail=orjson.dumps(doc).decode()[1:],
-            clocks=orjson.dumps(state.clocks).decode(),
-            pii=orjson.dumps(pii).decode() if pii else None,
-            derived=derived,
-            public=public,
+            clocks=orjson.dumps(clocks).decode(),
+            pii=orjson.dumps(kept_pii).decode() if kept_pii else None,
+            point=incident_point(change.id, station, 0, False, public, derived),
         )
 
     async def apply(self, unit: PushUnit) -> None:
@@ -225,7 +222,7 @@ class PushWork:
             who.station_id or "",
             who.officer_id,
             who.device_id,
-            fresh.state,
+            RecordState(),
             None,
             changed=True,
             fresh=fresh,
@@ -342,6 +339,8 @@ class PushWork:
         return out
 
     def _fresh_write(self, work: _Incident, fresh: _Fresh) -> RecordWrite:
+        if fresh.point is not None:
+            fresh.point.seq = work.seq
         return RecordWrite(
             collection="incidents",
             id=work.id,
@@ -356,9 +355,7 @@ class PushWork:
             chain_n=None,
             updated_ms=self.now,
             is_new=True,
-            point=incident_point(
-                work.id, work.station_id, work.seq, False, fresh.public, fresh.derived
-            ),
+            point=fresh.point,
         )
 
     def _derive(self, works: list[_Incident]) -> dict[str, dict[str, Any]]:
@@ -489,14 +486,18 @@ def _updates(change: IncidentChange) -> dict[str, Any]:
     if change.op == "delete":
         return {DELETED: True}
     updates: dict[str, Any] = change.fields.model_dump(mode="json", exclude_unset=True)
-    if change.pii is not None:
-        for name in PII_FIELDS:
-            if name in change.pii.model_fields_set:
-                updates[f"pii.{name}"] = change.pii.model_dump(mode="json", exclude_unset=True)[
-                    name
-                ]
+    for name, value in _pii_updates(change).items():
+        updates[f"pii.{name}"] = value
     updates[DELETED] = False
     return updates
+
+
+def _pii_updates(change: IncidentChange) -> dict[str, Any]:
+    """The personal-data lists a change sets, in protocol order (an empty list clears one)."""
+    if change.pii is None:
+        return {}
+    sent = change.pii.model_dump(mode="json", exclude_unset=True)
+    return {name: sent[name] for name in PII_FIELDS if name in sent}
 
 
 def _pii(values: dict[str, Any]) -> dict[str, Any]:

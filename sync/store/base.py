@@ -114,12 +114,13 @@ class StoredRecord:
     chain_n: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IncidentPoint:
     """The flat facts of an incident version that maps and statistics query.
 
     ``cell`` is the H3 index as an integer; ``lon``/``lat`` are the placed point (None when
-    the incident could not be placed).
+    the incident could not be placed).  Not frozen: one is built per incident a push writes,
+    and a frozen dataclass's ``__init__`` costs three times as much.
     """
 
     id: str

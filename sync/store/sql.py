@@ -58,6 +58,7 @@ from sync.store.sql_rows import (
     stored_from_row,
 )
 from sync.store.sql_unit import SQLPushUnit
+from sync.store.sqlite_unit import SQLiteWriter
 from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
 
 
@@ -77,6 +78,7 @@ class SQLStore(Store):
         self._synchronous = sqlite_synchronous
         self._cache_mb = sqlite_cache_mb
         self._checkpointer: WalCheckpointer | None = None
+        self._writer: SQLiteWriter | None = None
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
@@ -124,6 +126,10 @@ class SQLStore(Store):
             ) from exc
         if self._checkpointer is not None:
             self._checkpointer.start()
+            self._writer = SQLiteWriter(
+                self._checkpointer.path, self._synchronous, self._cache_mb, self._checkpointer
+            )
+            await self._writer.open()
         if self.is_sqlite:
             self._lookup = _open_lookup(engine)
             self._readers = asyncio.Queue()
@@ -137,6 +143,10 @@ class SQLStore(Store):
         while self._readers is not None and not self._readers.empty():
             self._readers.get_nowait().close()
         self._readers = None
+        if self._writer is not None:
+            async with self._write_lock:
+                await self._writer.close()
+            self._writer = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -304,6 +314,10 @@ class SQLStore(Store):
     # --- sync ---
     @asynccontextmanager
     async def push_unit(self) -> AsyncIterator[PushUnit]:
+        if self._writer is not None:
+            async with self._write_lock, self._writer.unit() as sqlite_unit:
+                yield sqlite_unit
+            return
         async with self._write_lock, self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")

@@ -154,28 +154,39 @@ def as_columns(rows: Sequence[Any], names: tuple[str, ...]) -> dict[str, np.ndar
     return out
 
 
-# SQLite allows 32,766 parameters in a statement; 12 columns x 512 rows stay well below.
-MULTIROW_MAX = 512
+SQLITE_MAX_PARAMS = 32_766
+MULTIROW_MAX = 2048
 
 
-def multirow(rows: list[tuple[Any, ...]]) -> Iterator[tuple[int, list[Any]]]:
-    """Rows in groups for multi-row ``VALUES``: full groups, then powers of two, so a few
-    statement texts serve every batch size (sqlite3 caches prepared statements by text)."""
-    start = 0
-    while start < len(rows):
-        left = len(rows) - start
-        size = MULTIROW_MAX if left >= MULTIROW_MAX else 1 << (left.bit_length() - 1)
-        yield size, [value for row in rows[start : start + size] for value in row]
-        start += size
+def multirow(statement: str, rows: list[tuple[Any, ...]]) -> Iterator[tuple[str, list[Any]]]:
+    """``statement`` (an ``INSERT ... VALUES (?, ...)``) for many rows: (SQL, values) pairs.
+
+    Each statement carries a power-of-two number of rows, the last padded with rows of NULLs
+    that its ``WHERE`` drops: a handful of statement texts serve every batch size (sqlite3
+    keeps prepared statements by text; preparing a 500-row one costs 2 ms), and a batch goes
+    in one statement, so in one release of the GIL.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    cap = min(MULTIROW_MAX, 1 << ((SQLITE_MAX_PARAMS // width).bit_length() - 1))
+    for start in range(0, len(rows), cap):
+        part = rows[start : start + cap]
+        size = max(8, 1 << (len(part) - 1).bit_length())
+        values = [value for row in part for value in row]
+        values.extend([None] * (width * (size - len(part))))
+        yield multirow_sql(statement, size), values
 
 
 @lru_cache(maxsize=64)
 def multirow_sql(statement: str, size: int) -> str:
-    """``INSERT ... VALUES (?, ...)`` [``ON CONFLICT ...``] for ``size`` rows."""
     head, _, rest = statement.partition(" VALUES ")
     one, _, conflict = rest.partition(" ON CONFLICT")
     tail = f" ON CONFLICT{conflict}" if conflict else ""
-    return f"{head} VALUES {', '.join([one] * size)}{tail}"
+    rows = ", ".join([one] * size)
+    # The WHERE drops padding rows (every first column is NOT NULL) and is what SQLite needs
+    # to read ON CONFLICT after a SELECT as the upsert clause.
+    return f"{head} SELECT * FROM (VALUES {rows}) WHERE column1 IS NOT NULL{tail}"
 
 
 def sql(statement: str, is_sqlite: bool) -> str:

@@ -20,7 +20,6 @@ from sync.store.sql_rows import (
     dialect_insert,
     insert_tuple,
     multirow,
-    multirow_sql,
     point_tuple,
     sql,
     stored_from_row,
@@ -128,5 +127,5 @@ class SQLPushUnit(PushUnit):
         # sqlite3's executemany releases and retakes the GIL around every row: with the
         # event loop busy on the next push, each retake waits up to the switch interval.
         # One multi-row statement is one release.
-        for size, values in multirow(rows):
-            await self.conn.exec_driver_sql(multirow_sql(statement, size), tuple(values))
+        for multi, values in multirow(statement, rows):
+            await self.conn.exec_driver_sql(multi, tuple(values))

@@ -1,0 +1,284 @@
+"""The SQLite push unit: one plain sqlite3 connection, written from a thread of its own.
+
+Why not the SQLAlchemy connection like everything else: through aiosqlite every statement is
+a round trip to a thread and back to the event loop, and under load the way back waits behind
+every request the loop is validating (measured: 50-80 ms for a ``BEGIN``).  Here a unit reads
+on the event loop (replay, records, chain head: index lookups of microseconds), keeps what it
+writes in memory (later pushes of the same group read it from there), and hands all of it to
+the writer thread at the end, statements and ``COMMIT`` in one call.  While SQLite works there,
+the loop validates the next pushes.  Rows go in as multi-row ``VALUES``: sqlite3's
+``executemany`` releases and retakes the GIL for every row, and each retake can wait for the
+busy event loop.
+
+Only one unit is open at a time (the store's write lock), and ``BEGIN IMMEDIATE`` holds off
+other processes, so what the unit reads stays true until it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import orjson
+
+from sync.store.base import ChainHead, Conflict, PushUnit, RecordWrite, StoredAnswer, StoredRecord
+from sync.store.sql_rows import (
+    INSERT_RECORD,
+    INSERT_TRACK,
+    REPLACE_RECORD,
+    UPSERT_POINT,
+    insert_tuple,
+    multirow,
+    point_tuple,
+    track_tuple,
+)
+from sync.store.sqlite_wal import WalCheckpointer
+
+T = TypeVar("T")
+
+LOAD_SQL = (
+    "SELECT collection, id, station_id, seq, deleted, doc, clocks, pii, author_officer,"
+    " author_device, chain_n FROM record WHERE collection = ? AND id IN ({})"
+)
+INSERT_CONFLICT = (
+    "INSERT INTO conflict (station_id, collection, record_id, field, losing_value, losing_hlc,"
+    " losing_device, winning_hlc, winning_device, seq, created_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+UPSERT_HEAD = (
+    "INSERT INTO chain_head (device_id, n, hash) VALUES (?, ?, ?)"
+    " ON CONFLICT (device_id) DO UPDATE SET n = excluded.n, hash = excluded.hash"
+)
+INSERT_ANSWER = (
+    "INSERT INTO batch_answer (device_id, batch_id, request_hash, answer, created_ms)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+BUSY_TIMEOUT_MS = 10_000
+# SQLite's limit on parameters in one statement is 32,766.
+IDS_PER_QUERY = 30_000
+
+
+class SQLiteWriter:
+    """The writing connection and its thread."""
+
+    def __init__(
+        self, path: str, synchronous: str, cache_mb: int, checkpointer: WalCheckpointer | None
+    ) -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self.cache_mb = cache_mb
+        self.checkpointer = checkpointer
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ronda-writer")
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self._conn = await self.run(self._connect)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self.run(conn.close)
+        self._thread.shutdown(wait=True)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "the SQLite writer is not open"
+        return self._conn
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[SQLitePushUnit]:
+        """A transaction; the caller holds the store's write lock."""
+        conn = self.conn
+        if not _try_begin(conn):  # another process writes: wait for it off the loop
+            await self.run(conn.execute, "BEGIN IMMEDIATE")
+        unit = SQLitePushUnit(conn)
+        try:
+            yield unit
+            await self.run(_flush_and_commit, conn, unit.statements())
+        except BaseException:
+            # Through the thread: after a cancellation it may still be running the flush.
+            await asyncio.shield(self.run(_rollback, conn))
+            raise
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        if self.checkpointer is not None:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
+        return conn
+
+
+class SQLitePushUnit(PushUnit):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._seq: int | None = None  # the counter as this unit moved it
+        self._records: dict[tuple[str, str], RecordWrite] = {}
+        self._writes: list[RecordWrite] = []
+        self._conflicts: list[Conflict] = []
+        self._heads: dict[str, ChainHead] = {}
+        self._answers: dict[tuple[str, str], StoredAnswer] = {}
+
+    async def replay(self, device_id: str, batch_id: str) -> StoredAnswer | None:
+        pending = self._answers.get((device_id, batch_id))
+        if pending is not None:
+            return pending
+        row = self.conn.execute(
+            "SELECT request_hash, answer, created_ms FROM batch_answer"
+            " WHERE device_id = ? AND batch_id = ?",
+            (device_id, batch_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredAnswer(device_id, batch_id, row[0], bytes(row[1]), row[2])
+
+    async def load(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
+        out: dict[str, StoredRecord] = {}
+        for start in range(0, len(ids), IDS_PER_QUERY):
+            part = ids[start : start + IDS_PER_QUERY]
+            sql = LOAD_SQL.format(", ".join("?" * len(part)))
+            for row in self.conn.execute(sql, (collection, *part)):
+                out[row[1]] = _stored(row)
+        if self._records:
+            for record_id in ids:
+                pending = self._records.get((collection, record_id))
+                if pending is not None:
+                    out[record_id] = _stored_from_write(pending)
+        return out
+
+    async def chain_head(self, device_id: str) -> ChainHead | None:
+        if device_id in self._heads:
+            return self._heads[device_id]
+        row = self.conn.execute(
+            "SELECT n, hash FROM chain_head WHERE device_id = ?", (device_id,)
+        ).fetchone()
+        return ChainHead(device_id, row[0], row[1]) if row else None
+
+    async def allocate(self, count: int) -> int:
+        if self._seq is None:
+            row = self.conn.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()
+            self._seq = int(row[0])
+        first = self._seq + 1
+        self._seq += count
+        return first
+
+    async def save(
+        self,
+        writes: list[RecordWrite],
+        conflicts: list[Conflict],
+        heads: list[ChainHead],
+        answer: StoredAnswer | None,
+    ) -> None:
+        self._writes.extend(writes)
+        for write in writes:
+            self._records[write.collection, write.id] = write
+        self._conflicts.extend(conflicts)
+        for head in heads:
+            self._heads[head.device_id] = head
+        if answer is not None:
+            self._answers[answer.device_id, answer.batch_id] = answer
+
+    def statements(self) -> list[tuple[str, list[Any]]]:
+        """Everything the unit wrote, as statements in order (built here, on the loop)."""
+        writes = self._writes
+        answers = [
+            (a.device_id, a.batch_id, a.request_hash, a.answer, a.created_ms)
+            for a in self._answers.values()
+        ]
+        # In write order: a record created and then changed in one group is inserted, then
+        # replaced (rows of one multi-row statement apply one after another).
+        batches: list[tuple[str, list[tuple[Any, ...]]]] = [
+            (INSERT_RECORD, [insert_tuple(w) for w in writes if w.is_new]),
+            (REPLACE_RECORD, [insert_tuple(w) for w in writes if not w.is_new]),
+            (INSERT_TRACK, [track_tuple(w.track) for w in writes if w.track]),
+            (UPSERT_POINT, [point_tuple(w.point) for w in writes if w.point]),
+            (INSERT_CONFLICT, [_conflict_tuple(c) for c in self._conflicts]),
+            (UPSERT_HEAD, [(h.device_id, h.n, h.hash) for h in self._heads.values()]),
+            (INSERT_ANSWER, answers),
+        ]
+        out = [pair for statement, rows in batches for pair in multirow(statement, rows)]
+        if self._seq is not None:
+            out.append(("UPDATE counter SET value = ? WHERE name = 'seq'", [self._seq]))
+        return out
+
+
+def _try_begin(conn: sqlite3.Connection) -> bool:
+    """``BEGIN IMMEDIATE`` on the loop if no other process holds the write lock right now."""
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def _flush_and_commit(conn: sqlite3.Connection, statements: list[tuple[str, list[Any]]]) -> None:
+    for sql, values in statements:
+        conn.execute(sql, values)
+    conn.execute("COMMIT")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _stored(row: tuple[Any, ...]) -> StoredRecord:
+    return StoredRecord(
+        collection=row[0],
+        id=row[1],
+        station_id=row[2],
+        seq=row[3],
+        deleted=bool(row[4]),
+        doc=orjson.loads(row[5]),
+        clocks=orjson.loads(row[6]),
+        pii=orjson.loads(row[7]) if row[7] else None,
+        author_officer=row[8],
+        author_device=row[9],
+        chain_n=row[10],
+    )
+
+
+def _stored_from_write(w: RecordWrite) -> StoredRecord:
+    return StoredRecord(
+        collection=w.collection,
+        id=w.id,
+        station_id=w.station_id,
+        seq=w.seq,
+        deleted=w.deleted,
+        doc=orjson.loads(w.doc),
+        clocks=orjson.loads(w.clocks),
+        pii=orjson.loads(w.pii) if w.pii else None,
+        author_officer=w.author_officer,
+        author_device=w.author_device,
+        chain_n=w.chain_n,
+    )
+
+
+def _conflict_tuple(c: Conflict) -> tuple[Any, ...]:
+    return (
+        c.station_id,
+        c.collection,
+        c.record_id,
+        c.field,
+        c.losing_value,
+        c.losing_hlc,
+        c.losing_device,
+        c.winning_hlc,
+        c.winning_device,
+        c.seq,
+        c.created_ms,
+    )
