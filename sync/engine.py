@@ -28,12 +28,12 @@ from sync.errors import (
 from sync.group_commit import GroupCommit
 from sync.protocol import (
     Change,
-    IncidentChange,
+    IncidentEdit,
     LogEntryChange,
     canonical_json,
-    parse_change,
     parse_envelope,
 )
+from sync.protocol_fast import parse_change
 from sync.push_batch import PushWork, rewrite_derived
 from sync.store.base import (
     Identity,
@@ -270,11 +270,7 @@ def _check_write(who: Identity, change: Change) -> None:
         raise ReadOnlyRole(f"the role {who.role!r} cannot write records", {"role": who.role})
     if who.station_id is None:
         raise OutOfScope("this officer has no station")
-    if (
-        isinstance(change, IncidentChange)
-        and change.op == "delete"
-        and who.role not in DELETER_ROLES
-    ):
+    if isinstance(change, IncidentEdit) and change.op == "delete" and who.role not in DELETER_ROLES:
         raise NotAllowed("only a chief may delete an incident", {"role": who.role})
     if isinstance(change, LogEntryChange) and change.body.kind == "correction":
         _require_amends(change)

@@ -7,6 +7,7 @@ one bad change gets its own error and the others still apply (promise 6).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -134,7 +135,29 @@ class LogEntryChange(_Strict):
     body: LogBody
 
 
-Change = IncidentChange | LogEntryChange
+@dataclass(slots=True)
+class IncidentEdit:
+    """A validated incident change as the engine uses it: the fields and personal data it
+    sets, JSON-ready, unset ones absent (an empty list clears a personal-data list)."""
+
+    id: str
+    op: Literal["upsert", "delete"]
+    hlc: str
+    base_seq: int
+    fields: dict[str, Any]
+    pii: dict[str, Any]  # in PII_FIELDS order
+
+    @classmethod
+    def from_model(cls, change: IncidentChange) -> IncidentEdit:
+        fields = change.fields.model_dump(mode="json", exclude_unset=True)
+        pii: dict[str, Any] = {}
+        if change.pii is not None:
+            sent = change.pii.model_dump(mode="json", exclude_unset=True)
+            pii = {name: sent[name] for name in PII_FIELDS if name in sent}
+        return cls(change.id, change.op, change.hlc, change.base_seq, fields, pii)
+
+
+Change = IncidentEdit | LogEntryChange
 COLLECTIONS: dict[str, type[IncidentChange] | type[LogEntryChange]] = {
     "incidents": IncidentChange,
     "patrol_logs": LogEntryChange,
@@ -181,6 +204,8 @@ def parse_change(raw: Any) -> tuple[Change, Stamp]:
         change = model.model_validate(raw)
     except ValidationError as exc:
         raise InvalidField("the change is invalid", {"errors": _errors(exc)}) from exc
+    if isinstance(change, IncidentChange):
+        return IncidentEdit.from_model(change), parse_stamp(change.hlc)
     return change, parse_stamp(change.hlc)
 
 

@@ -25,7 +25,7 @@ from sync.merge import (
     merge_fields,
     number_clocks,
 )
-from sync.protocol import PII_FIELDS, Change, IncidentChange, LogEntryChange, entry_hash, log_body
+from sync.protocol import Change, IncidentEdit, LogEntryChange, entry_hash, log_body
 from sync.store.base import (
     ChainHead,
     Conflict,
@@ -110,17 +110,16 @@ class PushWork:
     def prepare(self) -> None:
         """Build every incident that is new to this batch as if new to the store, outside
         the write lock (placement included); ``apply`` keeps those the store lacks."""
-        seen = Counter(c.id for _, c, _ in self._accepted if isinstance(c, IncidentChange))
-        new: list[tuple[IncidentChange, dict[str, Any], dict[str, Any]]] = []
+        seen = Counter(c.id for _, c, _ in self._accepted if isinstance(c, IncidentEdit))
+        new: list[tuple[IncidentEdit, dict[str, Any], dict[str, Any]]] = []
         for _index, change, _stamp in self._accepted:
             if (
-                isinstance(change, IncidentChange)
+                isinstance(change, IncidentEdit)
                 and change.op == "upsert"
                 and seen[change.id] == 1
-                and all(n in change.fields.model_fields_set for n in REQUIRED_ON_CREATE)
+                and all(n in change.fields for n in REQUIRED_ON_CREATE)
             ):
-                public = change.fields.model_dump(mode="json", exclude_unset=True)
-                new.append((change, public, _pii_updates(change)))
+                new.append((change, change.fields, change.pii))
         if not new:
             return
         station = self.who.station_id or ""
@@ -132,7 +131,7 @@ class PushWork:
 
     def _fresh_record(
         self,
-        change: IncidentChange,
+        change: IncidentEdit,
         public: dict[str, Any],
         pii: dict[str, Any],
         derived: dict[str, Any],
@@ -168,7 +167,7 @@ class PushWork:
         self._results = dict(self._invalid)
         self._targets, self._incidents, self._entries = {}, {}, {}
         self._head, self._head_moved = None, False
-        incident_ids = [c.id for _, c, _ in self._accepted if isinstance(c, IncidentChange)]
+        incident_ids = [c.id for _, c, _ in self._accepted if isinstance(c, IncidentEdit)]
         log_ids: list[str] = []
         for _, c, _ in self._accepted:
             if isinstance(c, LogEntryChange):
@@ -181,16 +180,16 @@ class PushWork:
             self._head = await unit.chain_head(self.who.device_id)
         for index, change, _stamp in self._accepted:
             try:
-                if isinstance(change, IncidentChange):
+                if isinstance(change, IncidentEdit):
                     self._apply_incident(index, change, stored.get(change.id))
                 else:
                     self._apply_entry(index, change)
             except ChangeError as exc:
-                raw = change.model_dump(include={"collection", "id"})
+                raw = {"collection": _collection(change), "id": change.id}
                 self._results[index] = _rejected(index, raw, exc)
 
     def _apply_incident(
-        self, index: int, change: IncidentChange, stored: StoredRecord | None
+        self, index: int, change: IncidentEdit, stored: StoredRecord | None
     ) -> None:
         fresh = self._fresh.get(change.id)
         if fresh is not None and stored is None:
@@ -215,7 +214,7 @@ class PushWork:
         }
         self._targets[index] = work
 
-    def _apply_fresh(self, index: int, change: IncidentChange, fresh: _Fresh) -> None:
+    def _apply_fresh(self, index: int, change: IncidentEdit, fresh: _Fresh) -> None:
         who = self.who
         work = _Incident(
             change.id,
@@ -237,7 +236,7 @@ class PushWork:
         }
         self._targets[index] = work
 
-    def _open_incident(self, change: IncidentChange, stored: StoredRecord | None) -> _Incident:
+    def _open_incident(self, change: IncidentEdit, stored: StoredRecord | None) -> _Incident:
         who = self.who
         if stored is not None:
             values = dict(stored.doc.get("fields", {}))
@@ -256,7 +255,7 @@ class PushWork:
             )
         if change.op == "delete":
             raise RecordNotFound("there is no such incident to delete", {"id": change.id})
-        missing = [n for n in REQUIRED_ON_CREATE if n not in change.fields.model_fields_set]
+        missing = [n for n in REQUIRED_ON_CREATE if n not in change.fields]
         if missing:
             raise ChangeError("a new incident needs these fields", {"missing": missing})
         station = who.station_id or ""
@@ -482,22 +481,18 @@ def _rejected(index: int, raw: Any, exc: ChangeError) -> dict[str, Any]:
     return result
 
 
-def _updates(change: IncidentChange) -> dict[str, Any]:
+def _updates(change: IncidentEdit) -> dict[str, Any]:
     if change.op == "delete":
         return {DELETED: True}
-    updates: dict[str, Any] = change.fields.model_dump(mode="json", exclude_unset=True)
-    for name, value in _pii_updates(change).items():
+    updates = dict(change.fields)
+    for name, value in change.pii.items():
         updates[f"pii.{name}"] = value
     updates[DELETED] = False
     return updates
 
 
-def _pii_updates(change: IncidentChange) -> dict[str, Any]:
-    """The personal-data lists a change sets, in protocol order (an empty list clears one)."""
-    if change.pii is None:
-        return {}
-    sent = change.pii.model_dump(mode="json", exclude_unset=True)
-    return {name: sent[name] for name in PII_FIELDS if name in sent}
+def _collection(change: Change) -> str:
+    return "incidents" if isinstance(change, IncidentEdit) else "patrol_logs"
 
 
 def _pii(values: dict[str, Any]) -> dict[str, Any]:

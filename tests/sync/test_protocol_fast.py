@@ -1,0 +1,188 @@
+"""The msgspec fast path never accepts what pydantic refuses, nor reads a change differently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from sync.protocol import IncidentChange, IncidentEdit
+from sync.protocol_fast import fast_incident, parse_change
+
+MISSING = object()
+
+
+def pick(valid: list[Any], tricky: list[Any]) -> st.SearchStrategy[Any]:
+    """Mostly valid values, sometimes one of the tricky ones (so most changes are close calls)."""
+    return st.sampled_from(valid * (3 * len(tricky) + 1) + tricky)
+
+
+OCCURRED_VALID = ["2026-11-20T22:15:00-05:00", "2026-11-20T22:15:00Z", "2000-01-01T00:00:00+14:00"]
+OCCURRED = [
+    "2026-11-20T22:15:00+00:00",
+    "2026-11-20T22:15:00-00:00",
+    "2026-11-20T22:15:00.250-05:00",
+    "2026-11-20 22:15:00-05:00",
+    "2026-11-20T22:15:00",
+    "2026-02-31T10:00:00-05:00",
+    "2026-11-20T24:00:00-05:00",
+    "2026-11-20",
+    "20261120T221500-0500",
+    None,
+    1764000000,
+]
+NUMBERS = [180.5, -90.5, "12.5", True, None, 1e400]
+PERSON = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": pick(["María Condori", "x" * 200], ["", "x" * 201, 5]),
+        "dni": pick(["41234567", None], ["4123456", "4123456a", "٤١٢٣٤٥٦٧"]),
+        "age": pick([30, 0, 130, None], [30.0, 30.5, -1, 131, "30", True]),
+        "phone": pick(["999 888 777", None], ["9" * 31]),
+        "role": st.sampled_from(["agraviado", None]),
+        "notes": st.sampled_from(["vecina", None]),
+        "extra": st.just(1),
+    },
+)
+PEOPLE = st.one_of(
+    st.none(),
+    st.lists(PERSON, max_size=3),
+    st.lists(PERSON, max_size=2),
+    st.just([{"name": "A"}] * 51),
+)
+
+
+@st.composite
+def _envelope_part(draw: st.DrawFn) -> dict[str, Any]:
+    change: dict[str, Any] = {"collection": "incidents"}
+    parts: dict[str, Any] = {
+        "id": pick(["a1", "A-b_c", "x" * 64], [MISSING, "", "-x", "x" * 65, "ñandú", 5]),
+        "op": pick(["upsert", "delete"], [MISSING, "append", None]),
+        "hlc": pick(["1764172800000-00000"], [MISSING, "bad", 5]),
+        "base_seq": pick([MISSING, 0, 5], [-1, "5", 5.0, 5.5, True, None]),
+        "extra": pick([MISSING], [1]),
+    }
+    for key, strategy in parts.items():
+        value = draw(strategy)
+        if value is not MISSING:
+            change[key] = value
+    return change
+
+
+def _drop_missing(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_missing(v) for k, v in value.items() if v is not MISSING}
+    if isinstance(value, list):
+        return [_drop_missing(v) for v in value]
+    return value
+
+
+@st.composite
+def changes(draw: st.DrawFn) -> dict[str, Any]:
+    change = draw(_envelope_part())
+    fields = draw(
+        st.one_of(
+            st.just(MISSING),
+            st.just(None),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "category": pick(["robo", "robo_1"], ["Robo", "r", None, 5]),
+                    "occurred_at": pick(OCCURRED_VALID, OCCURRED),
+                    "status": pick(["open", "closed", None], ["lost", 1]),
+                    "description": pick(["ok", "ñ" * 4000, None], ["x" * 4001, 5]),
+                    "address_text": pick(["Av. Larco 123", None], ["y" * 501, 5]),
+                    "location": st.one_of(
+                        st.none(),
+                        st.fixed_dictionaries(
+                            {},
+                            optional={
+                                "lon": pick([-77.03, -77, 180, 0], NUMBERS),
+                                "lat": pick([-12.1, -12, -90, 90.0], NUMBERS),
+                                "accuracy_m": pick([3, 3.5, None], [-1, 100_001, "3"]),
+                                "alt": pick([MISSING], [1]),
+                            },
+                        ),
+                    ),
+                    "unknown": pick([MISSING], ["x"]),
+                },
+            ),
+        )
+    )
+    if fields is not MISSING:
+        change["fields"] = fields
+    pii = draw(
+        st.one_of(
+            st.just(MISSING),
+            st.just(None),
+            st.fixed_dictionaries(
+                {},
+                optional={"victims": PEOPLE, "witnesses": PEOPLE, "suspects": PEOPLE},
+            ),
+        )
+    )
+    if pii is not MISSING:
+        change["pii"] = pii
+    return _drop_missing(change)
+
+
+def pydantic_edit(raw: dict[str, Any]) -> IncidentEdit | None:
+    try:
+        return IncidentEdit.from_model(IncidentChange.model_validate(raw))
+    except ValidationError:
+        return None
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(changes())
+def test_fast_path_is_pydantic_or_defers(raw: dict[str, Any]) -> None:
+    fast = fast_incident(raw)
+    if fast is not None:
+        assert pydantic_edit(raw) == fast
+
+
+VALID = {
+    "collection": "incidents",
+    "id": "a1",
+    "op": "upsert",
+    "hlc": "1764172800000-00000",
+    "base_seq": 3,
+    "fields": {
+        "category": "robo",
+        "occurred_at": "2026-11-20T22:15:00-05:00",
+        "location": {"lon": -77, "lat": -12.1},
+        "status": None,
+    },
+    "pii": {"victims": [{"name": "María Condori", "dni": "41234567", "age": 30}], "suspects": []},
+}
+
+
+def test_common_change_takes_the_fast_path_with_pydantic_values() -> None:
+    fast = fast_incident(VALID)
+    assert fast is not None and fast == pydantic_edit(VALID)
+    assert fast.fields["location"] == {"lon": -77.0, "lat": -12.1}  # ints read as floats
+    assert list(fast.pii) == ["victims", "suspects"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("fields", "occurred_at"), "2026-11-20T22:15:00+00:00"),  # pydantic writes 'Z'
+        (("fields", "occurred_at"), "2026-11-20T22:15:00.5-05:00"),
+        (("fields", "location"), {"lon": "-77.0", "lat": -12.1}),  # pydantic coerces
+        (("base_seq",), True),
+        (("base_seq",), 3.0),
+    ],
+)
+def test_looser_forms_go_to_pydantic(path: tuple[str, ...], value: Any) -> None:
+    raw: dict[str, Any] = {**VALID, "fields": dict(VALID["fields"])}
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    assert fast_incident(raw) is None
+    edit, _ = parse_change(raw)  # accepted all the same, by pydantic
+    assert edit == pydantic_edit(raw)
