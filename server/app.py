@@ -55,6 +55,7 @@ def build_engine(settings: Settings, store: Store, enricher: Enricher | None = N
         pull_default_limit=s.pull_default_limit,
         pull_max_limit=s.pull_max_limit,
         pii_roles=frozenset(s.pii_roles),
+        group_max_changes=s.group_max_changes,
     )
     return SyncEngine(store, limits, enricher)
 

@@ -43,6 +43,12 @@ class SyncSettings(BaseModel):
     pii_roles: list[str] = Field(
         ["chief"], description="Roles that see all personal data of their scope."
     )
+    group_max_changes: int = Field(
+        20_000,
+        ge=1,
+        le=1_000_000,
+        description="Most changes written in one group commit (pushes that queue together).",
+    )
     answer_retention_days: int = Field(
         30, ge=1, description="How long a batch's answer is kept for retries."
     )

@@ -58,7 +58,7 @@ class SyncLimits:
     max_clock_ahead_ms: int = 300_000
     pull_default_limit: int = 500
     pull_max_limit: int = 5000
-    group_max_changes: int = 5000  # changes written in one group commit at most
+    group_max_changes: int = 20_000  # changes written in one group commit at most
     pii_roles: frozenset[str] = frozenset({"chief"})
     all_station_roles: frozenset[str] = frozenset({"analyst"})
 
