@@ -22,12 +22,21 @@ from sync import protocol
 from sync.clock import Stamp, parse_stamp
 from sync.protocol import CATEGORY_PATTERN, ID_PATTERN, PII_FIELDS, Change, IncidentEdit
 
+
+def _whole(pattern: str) -> str:
+    """The pattern for Python's ``re`` (msgspec's engine), where ``$`` also matches before a
+    final newline; pydantic's Rust engine does not, so ``\\Z`` keeps the two alike."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+
+
 # Only the forms whose pydantic JSON dump is the string itself: seconds, a 'T', an offset
 # other than +00:00/-00:00 (pydantic writes those as 'Z').  Others go the slow way.
-OCCURRED_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"(Z|[+-](?!00:00)[0-9]{2}:[0-9]{2})$"
+OCCURRED = _whole(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-](?!00:00)[0-9]{2}:[0-9]{2})$"
 )
+CATEGORY = _whole(CATEGORY_PATTERN)
+RECORD_ID = _whole(ID_PATTERN)
+DNI = _whole(r"^[0-9]{8}$")
 
 
 class _Closed(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -42,8 +51,8 @@ class _Location(_Closed):
 
 class _Fields(_Closed):
     # category and occurred_at may not be cleared: null is refused here (pydantic says why).
-    category: Annotated[str, Meta(pattern=CATEGORY_PATTERN)] | UnsetType = UNSET
-    occurred_at: Annotated[str, Meta(pattern=OCCURRED_PATTERN)] | UnsetType = UNSET
+    category: Annotated[str, Meta(pattern=CATEGORY)] | UnsetType = UNSET
+    occurred_at: Annotated[str, Meta(pattern=OCCURRED)] | UnsetType = UNSET
     status: Literal["open", "closed", "referred"] | UnsetType | None = UNSET
     description: Annotated[str, Meta(max_length=4000)] | UnsetType | None = UNSET
     address_text: Annotated[str, Meta(max_length=500)] | UnsetType | None = UNSET
@@ -52,7 +61,7 @@ class _Fields(_Closed):
 
 class _Person(_Closed):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
-    dni: Annotated[str, Meta(pattern=r"^[0-9]{8}$")] | UnsetType | None = UNSET
+    dni: Annotated[str, Meta(pattern=DNI)] | UnsetType | None = UNSET
     phone: Annotated[str, Meta(max_length=30)] | UnsetType | None = UNSET
     age: Annotated[int, Meta(ge=0, le=130)] | UnsetType | None = UNSET
     role: Annotated[str, Meta(max_length=40)] | UnsetType | None = UNSET
@@ -70,7 +79,7 @@ class _PII(_Closed):
 
 class _Incident(_Closed):
     collection: Literal["incidents"]
-    id: Annotated[str, Meta(pattern=ID_PATTERN)]
+    id: Annotated[str, Meta(pattern=RECORD_ID)]
     op: Literal["upsert", "delete"]
     hlc: str
     base_seq: Annotated[int, Meta(ge=0)] = 0

@@ -108,8 +108,10 @@ class SQLStore(Store):
                 pool_reset_on_return=None,
             )
             path = engine.url.database or ""
-            if path and path != ":memory:":
-                self._checkpointer = WalCheckpointer(path)
+            if not path or path == ":memory:":
+                # Every pooled connection would get its own empty database.
+                raise ValueError("a SQLite store needs a file: sqlite+aiosqlite:///PATH")
+            self._checkpointer = WalCheckpointer(path)
             _sqlite_pragmas(engine, self._synchronous, self._cache_mb, self._checkpointer)
         else:
             engine = create_async_engine(
@@ -318,13 +320,10 @@ class SQLStore(Store):
             async with self._write_lock, self._writer.unit() as sqlite_unit:
                 yield sqlite_unit
             return
-        async with self._write_lock, self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            async with conn.begin():
-                unit = SQLPushUnit(conn, self.is_sqlite)
-                await unit.lock()
-                yield unit
+        async with self._write_lock, self.engine.connect() as conn, conn.begin():
+            unit = SQLPushUnit(conn)
+            await unit.lock()
+            yield unit
 
     async def pull(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
         if self._readers is not None:
@@ -521,10 +520,7 @@ def _credential(row: Any) -> Credential:
 
 
 def _sqlite_pragmas(
-    engine: AsyncEngine,
-    synchronous: str,
-    cache_mb: int,
-    checkpointer: WalCheckpointer | None,
+    engine: AsyncEngine, synchronous: str, cache_mb: int, checkpointer: WalCheckpointer
 ) -> None:
     if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
@@ -534,7 +530,7 @@ def _sqlite_pragmas(
         # We issue BEGIN ourselves (below), so the driver must not.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        for pragma in WAL_PRAGMAS if checkpointer else WAL_PRAGMAS[:1]:
+        for pragma in WAL_PRAGMAS:
             cursor.execute(pragma)
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA busy_timeout=10000")
@@ -542,11 +538,9 @@ def _sqlite_pragmas(
         cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
         cursor.close()
 
-    if checkpointer is not None:
-
-        @event.listens_for(engine.sync_engine, "commit")
-        def _on_commit(_conn: Any) -> None:
-            checkpointer.wrote()
+    @event.listens_for(engine.sync_engine, "commit")
+    def _on_commit(_conn: Any) -> None:
+        checkpointer.wrote()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

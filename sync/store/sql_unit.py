@@ -1,4 +1,5 @@
-"""The SQL adapter's push unit: one push under the single-writer lock."""
+"""The PostgreSQL push unit: one push under the single-writer lock (SQLite has its own,
+``sqlite_unit``)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,11 @@ from sync.store.sql_rows import (
     INSERT_RECORD,
     INSERT_TRACK,
     RECORD_COLUMNS,
-    REPLACE_RECORD,
     UPDATE_RECORD,
     UPSERT_POINT,
     conflict_row,
     dialect_insert,
     insert_tuple,
-    multirow,
     point_tuple,
     sql,
     stored_from_row,
@@ -29,12 +28,11 @@ from sync.store.sql_rows import (
 
 
 class SQLPushUnit(PushUnit):
-    def __init__(self, conn: AsyncConnection, is_sqlite: bool) -> None:
+    def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self.is_sqlite = is_sqlite
 
     async def lock(self) -> None:
-        # On PostgreSQL the counter row lock serialises writers until commit.
+        # The counter row lock serialises writers, across processes too, until commit.
         await self.conn.execute(
             update(t.counter).where(t.counter.c.name == "seq").values(value=t.counter.c.value)
         )
@@ -83,23 +81,15 @@ class SQLPushUnit(PushUnit):
     ) -> None:
         # Driver-level statements with tuples: Core's per-row dict processing was the
         # largest cost of a 500-change push.
-        new = [insert_tuple(w) for w in writes if w.is_new]
-        if self.is_sqlite:
-            await self._many(INSERT_RECORD, new)
-            await self._many(REPLACE_RECORD, [insert_tuple(w) for w in writes if not w.is_new])
-        else:
-            old = [update_tuple(w) for w in writes if not w.is_new]
-            if new:
-                await self.conn.exec_driver_sql(sql(INSERT_RECORD, False), new)
-            if old:
-                await self.conn.exec_driver_sql(sql(UPDATE_RECORD, False), old)
+        await self._many(INSERT_RECORD, [insert_tuple(w) for w in writes if w.is_new])
+        await self._many(UPDATE_RECORD, [update_tuple(w) for w in writes if not w.is_new])
         await self._many(INSERT_TRACK, [track_tuple(w.track) for w in writes if w.track])
         await self._many(UPSERT_POINT, [point_tuple(w.point) for w in writes if w.point])
         if conflicts:
-            stmt = dialect_insert(self.is_sqlite, t.conflict).on_conflict_do_nothing()
+            stmt = dialect_insert(False, t.conflict).on_conflict_do_nothing()
             await self.conn.execute(stmt, [conflict_row(c) for c in conflicts])
         for head in heads:
-            stmt = dialect_insert(self.is_sqlite, t.chain_head).values(
+            stmt = dialect_insert(False, t.chain_head).values(
                 device_id=head.device_id, n=head.n, hash=head.hash
             )
             stmt = stmt.on_conflict_do_update(
@@ -119,13 +109,5 @@ class SQLPushUnit(PushUnit):
         )
 
     async def _many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        if not self.is_sqlite:
+        if rows:  # asyncpg's executemany: one prepared statement, rows pipelined
             await self.conn.exec_driver_sql(sql(statement, False), rows)
-            return
-        # sqlite3's executemany releases and retakes the GIL around every row: with the
-        # event loop busy on the next push, each retake waits up to the switch interval.
-        # One multi-row statement is one release.
-        for multi, values in multirow(statement, rows):
-            await self.conn.exec_driver_sql(multi, tuple(values))

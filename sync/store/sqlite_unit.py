@@ -36,7 +36,7 @@ from sync.store.sql_rows import (
     point_tuple,
     track_tuple,
 )
-from sync.store.sqlite_wal import WalCheckpointer
+from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ class SQLiteWriter:
     """The writing connection and its thread."""
 
     def __init__(
-        self, path: str, synchronous: str, cache_mb: int, checkpointer: WalCheckpointer | None
+        self, path: str, synchronous: str, cache_mb: int, checkpointer: WalCheckpointer
     ) -> None:
         self.path = path
         self.synchronous = synchronous
@@ -106,14 +106,12 @@ class SQLiteWriter:
             # Through the thread: after a cancellation it may still be running the flush.
             await asyncio.shield(self.run(_rollback, conn))
             raise
-        if self.checkpointer is not None:
-            self.checkpointer.wrote()
+        self.checkpointer.wrote()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        if self.checkpointer is not None:
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+        for pragma in WAL_PRAGMAS:
+            conn.execute(pragma)
         conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from sync.errors import InvalidField
 from sync.protocol import IncidentChange, IncidentEdit
 from sync.protocol_fast import fast_incident, parse_change
 
@@ -22,6 +23,7 @@ def pick(valid: list[Any], tricky: list[Any]) -> st.SearchStrategy[Any]:
 
 OCCURRED_VALID = ["2026-11-20T22:15:00-05:00", "2026-11-20T22:15:00Z", "2000-01-01T00:00:00+14:00"]
 OCCURRED = [
+    "2026-11-20T22:15:00-05:00\n",
     "2026-11-20T22:15:00+00:00",
     "2026-11-20T22:15:00-00:00",
     "2026-11-20T22:15:00.250-05:00",
@@ -39,7 +41,7 @@ PERSON = st.fixed_dictionaries(
     {},
     optional={
         "name": pick(["María Condori", "x" * 200], ["", "x" * 201, 5]),
-        "dni": pick(["41234567", None], ["4123456", "4123456a", "٤١٢٣٤٥٦٧"]),
+        "dni": pick(["41234567", None], ["4123456", "4123456a", "٤١٢٣٤٥٦٧", "41234567\n"]),
         "age": pick([30, 0, 130, None], [30.0, 30.5, -1, 131, "30", True]),
         "phone": pick(["999 888 777", None], ["9" * 31]),
         "role": st.sampled_from(["agraviado", None]),
@@ -59,7 +61,7 @@ PEOPLE = st.one_of(
 def _envelope_part(draw: st.DrawFn) -> dict[str, Any]:
     change: dict[str, Any] = {"collection": "incidents"}
     parts: dict[str, Any] = {
-        "id": pick(["a1", "A-b_c", "x" * 64], [MISSING, "", "-x", "x" * 65, "ñandú", 5]),
+        "id": pick(["a1", "A-b_c", "x" * 64], [MISSING, "", "-x", "x" * 65, "ñandú", "a1\n", 5]),
         "op": pick(["upsert", "delete"], [MISSING, "append", None]),
         "hlc": pick(["1764172800000-00000"], [MISSING, "bad", 5]),
         "base_seq": pick([MISSING, 0, 5], [-1, "5", 5.0, 5.5, True, None]),
@@ -90,7 +92,7 @@ def changes(draw: st.DrawFn) -> dict[str, Any]:
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "category": pick(["robo", "robo_1"], ["Robo", "r", None, 5]),
+                    "category": pick(["robo", "robo_1"], ["Robo", "r", "robo\n", None, 5]),
                     "occurred_at": pick(OCCURRED_VALID, OCCURRED),
                     "status": pick(["open", "closed", None], ["lost", 1]),
                     "description": pick(["ok", "ñ" * 4000, None], ["x" * 4001, 5]),
@@ -186,3 +188,23 @@ def test_looser_forms_go_to_pydantic(path: tuple[str, ...], value: Any) -> None:
     assert fast_incident(raw) is None
     edit, _ = parse_change(raw)  # accepted all the same, by pydantic
     assert edit == pydantic_edit(raw)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("id",), "a1\n"),
+        (("fields", "category"), "robo\n"),
+        (("fields", "occurred_at"), "2026-11-20T22:15:00-05:00\n"),
+    ],
+)
+def test_trailing_newline_is_refused_by_both(path: tuple[str, ...], value: Any) -> None:
+    """Python's ``$`` matches before a final newline; the fast path must not let it through."""
+    raw: dict[str, Any] = {**VALID, "fields": dict(VALID["fields"])}
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    assert fast_incident(raw) is None
+    with pytest.raises(InvalidField):
+        parse_change(raw)
