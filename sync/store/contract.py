@@ -159,6 +159,28 @@ async def check_push_unit_rollback(store: Store) -> None:
         assert await unit.replay("d1", "b1") is None
 
 
+async def check_failed_write_rolls_back_unit(store: Store) -> None:
+    """A write the database refuses (here a second insert of one id) undoes the whole unit,
+    including what was saved before it, whenever the store reports the failure."""
+    async with store.push_unit() as unit:
+        await unit.allocate(1)
+        await unit.save([_write("r1", 1)], [], [], _answer("b1"))
+    failed = False
+    try:
+        async with store.push_unit() as unit:
+            await unit.allocate(2)
+            await unit.save([_write("r2", 2)], [], [], _answer("b2"))
+            await unit.save([_write("r1", 3)], [], [], _answer("b3"))  # r1 exists: refused
+    except Exception:
+        failed = True
+    assert failed
+    assert await store.last_seq() == 1
+    assert [r.seq for r in await store.pull(PullScope(None, "all", "o1"), 0, 10)] == [1]
+    async with store.push_unit() as unit:
+        assert await unit.replay("d1", "b2") is None
+        assert (await unit.load("incidents", ["r2"])) == {}
+
+
 async def check_pull_scope_and_pii(store: Store) -> None:
     async with store.push_unit() as unit:
         await unit.allocate(3)
@@ -340,6 +362,7 @@ CHECKS: list[Check] = [
     check_revocation,
     check_push_unit_roundtrip,
     check_push_unit_rollback,
+    check_failed_write_rolls_back_unit,
     check_pull_scope_and_pii,
     check_conflicts_paging,
     check_chain_and_prune,
