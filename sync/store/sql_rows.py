@@ -17,12 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sync.store import sql_tables as t
 from sync.store.base import (
     TRACK_COLUMNS,
+    ChainHead,
     Conflict,
     Device,
     IncidentPoint,
     Officer,
     PointQuery,
     RecordWrite,
+    StoredAnswer,
     StoredRecord,
     TrackPoint,
 )
@@ -75,6 +77,21 @@ UPSERT_POINT = (
     f"INSERT INTO incident_point ({POINT_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in POINT_FIELDS.split(", ")[1:])
+)
+
+
+INSERT_CONFLICT = (
+    "INSERT INTO conflict (station_id, collection, record_id, field, losing_value, losing_hlc,"
+    " losing_device, winning_hlc, winning_device, seq, created_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+UPSERT_HEAD = (
+    "INSERT INTO chain_head (device_id, n, hash) VALUES (?, ?, ?)"
+    " ON CONFLICT (device_id) DO UPDATE SET n = excluded.n, hash = excluded.hash"
+)
+INSERT_ANSWER = (
+    "INSERT INTO batch_answer (device_id, batch_id, request_hash, answer, created_ms)"
+    " VALUES (?, ?, ?, ?, ?)"
 )
 
 
@@ -218,20 +235,28 @@ def update_tuple(w: RecordWrite) -> tuple[Any, ...]:
     return (w.seq, w.deleted, w.doc, w.clocks, w.pii, w.updated_ms, w.collection, w.id)
 
 
-def conflict_row(c: Conflict) -> dict[str, Any]:
-    return {
-        "station_id": c.station_id,
-        "collection": c.collection,
-        "record_id": c.record_id,
-        "field": c.field,
-        "losing_value": c.losing_value,
-        "losing_hlc": c.losing_hlc,
-        "losing_device": c.losing_device,
-        "winning_hlc": c.winning_hlc,
-        "winning_device": c.winning_device,
-        "seq": c.seq,
-        "created_ms": c.created_ms,
-    }
+def conflict_tuple(c: Conflict) -> tuple[Any, ...]:
+    return (
+        c.station_id,
+        c.collection,
+        c.record_id,
+        c.field,
+        c.losing_value,
+        c.losing_hlc,
+        c.losing_device,
+        c.winning_hlc,
+        c.winning_device,
+        c.seq,
+        c.created_ms,
+    )
+
+
+def head_tuple(h: ChainHead) -> tuple[Any, ...]:
+    return (h.device_id, h.n, h.hash)
+
+
+def answer_tuple(a: StoredAnswer) -> tuple[Any, ...]:
+    return (a.device_id, a.batch_id, a.request_hash, a.answer, a.created_ms)
 
 
 def conflict_from_row(row: Any) -> Conflict:
@@ -250,19 +275,20 @@ def conflict_from_row(row: Any) -> Conflict:
     )
 
 
-def stored_from_row(row: Any) -> StoredRecord:
+def stored_from_row(row: Sequence[Any]) -> StoredRecord:
+    """A record from a row of ``RECORD_COLUMNS``, in that order (SQLAlchemy or sqlite3)."""
     return StoredRecord(
-        collection=row.collection,
-        id=row.id,
-        station_id=row.station_id,
-        seq=row.seq,
-        deleted=bool(row.deleted),
-        doc=orjson.loads(row.doc),
-        clocks=orjson.loads(row.clocks),
-        pii=orjson.loads(row.pii) if row.pii else None,
-        author_officer=row.author_officer,
-        author_device=row.author_device,
-        chain_n=row.chain_n,
+        collection=row[0],
+        id=row[1],
+        station_id=row[2],
+        seq=row[3],
+        deleted=bool(row[4]),
+        doc=orjson.loads(row[5]),
+        clocks=orjson.loads(row[6]),
+        pii=orjson.loads(row[7]) if row[7] else None,
+        author_officer=row[8],
+        author_device=row[9],
+        chain_n=row[10],
     )
 
 

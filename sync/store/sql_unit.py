@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sync.store import sql_tables as t
 from sync.store.base import ChainHead, Conflict, PushUnit, RecordWrite, StoredAnswer, StoredRecord
 from sync.store.sql_rows import (
+    INSERT_ANSWER,
+    INSERT_CONFLICT,
     INSERT_RECORD,
     INSERT_TRACK,
     RECORD_COLUMNS,
     UPDATE_RECORD,
+    UPSERT_HEAD,
     UPSERT_POINT,
-    conflict_row,
-    dialect_insert,
+    answer_tuple,
+    conflict_tuple,
+    head_tuple,
     insert_tuple,
     point_tuple,
     sql,
@@ -85,28 +89,10 @@ class SQLPushUnit(PushUnit):
         await self._many(UPDATE_RECORD, [update_tuple(w) for w in writes if not w.is_new])
         await self._many(INSERT_TRACK, [track_tuple(w.track) for w in writes if w.track])
         await self._many(UPSERT_POINT, [point_tuple(w.point) for w in writes if w.point])
-        if conflicts:
-            stmt = dialect_insert(False, t.conflict).on_conflict_do_nothing()
-            await self.conn.execute(stmt, [conflict_row(c) for c in conflicts])
-        for head in heads:
-            stmt = dialect_insert(False, t.chain_head).values(
-                device_id=head.device_id, n=head.n, hash=head.hash
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["device_id"], set_={"n": head.n, "hash": head.hash}
-            )
-            await self.conn.execute(stmt)
-        if answer is None:
-            return
-        await self.conn.execute(
-            insert(t.batch_answer).values(
-                device_id=answer.device_id,
-                batch_id=answer.batch_id,
-                request_hash=answer.request_hash,
-                answer=answer.answer,
-                created_ms=answer.created_ms,
-            )
-        )
+        await self._many(INSERT_CONFLICT, [conflict_tuple(c) for c in conflicts])
+        await self._many(UPSERT_HEAD, [head_tuple(h) for h in heads])
+        if answer is not None:
+            await self._many(INSERT_ANSWER, [answer_tuple(answer)])
 
     async def _many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:  # asyncpg's executemany: one prepared statement, rows pipelined

@@ -27,13 +27,20 @@ import orjson
 
 from sync.store.base import ChainHead, Conflict, PushUnit, RecordWrite, StoredAnswer, StoredRecord
 from sync.store.sql_rows import (
+    INSERT_ANSWER,
+    INSERT_CONFLICT,
     INSERT_RECORD,
     INSERT_TRACK,
     REPLACE_RECORD,
+    UPSERT_HEAD,
     UPSERT_POINT,
+    answer_tuple,
+    conflict_tuple,
+    head_tuple,
     insert_tuple,
     multirow,
     point_tuple,
+    stored_from_row,
     track_tuple,
 )
 from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
@@ -43,19 +50,6 @@ T = TypeVar("T")
 LOAD_SQL = (
     "SELECT collection, id, station_id, seq, deleted, doc, clocks, pii, author_officer,"
     " author_device, chain_n FROM record WHERE collection = ? AND id IN ({})"
-)
-INSERT_CONFLICT = (
-    "INSERT INTO conflict (station_id, collection, record_id, field, losing_value, losing_hlc,"
-    " losing_device, winning_hlc, winning_device, seq, created_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-UPSERT_HEAD = (
-    "INSERT INTO chain_head (device_id, n, hash) VALUES (?, ?, ?)"
-    " ON CONFLICT (device_id) DO UPDATE SET n = excluded.n, hash = excluded.hash"
-)
-INSERT_ANSWER = (
-    "INSERT INTO batch_answer (device_id, batch_id, request_hash, answer, created_ms)"
-    " VALUES (?, ?, ?, ?, ?)"
 )
 BUSY_TIMEOUT_MS = 10_000
 # SQLite's limit on parameters in one statement is 32,766.
@@ -147,7 +141,7 @@ class SQLitePushUnit(PushUnit):
             part = ids[start : start + IDS_PER_QUERY]
             sql = LOAD_SQL.format(", ".join("?" * len(part)))
             for row in self.conn.execute(sql, (collection, *part)):
-                out[row[1]] = _stored(row)
+                out[row[1]] = stored_from_row(row)
         if self._records:
             for record_id in ids:
                 pending = self._records.get((collection, record_id))
@@ -190,10 +184,7 @@ class SQLitePushUnit(PushUnit):
     def statements(self) -> list[tuple[str, list[Any]]]:
         """Everything the unit wrote, as statements in order (built here, on the loop)."""
         writes = self._writes
-        answers = [
-            (a.device_id, a.batch_id, a.request_hash, a.answer, a.created_ms)
-            for a in self._answers.values()
-        ]
+        answers = [answer_tuple(a) for a in self._answers.values()]
         # In write order: a record created and then changed in one group is inserted, then
         # replaced (rows of one multi-row statement apply one after another).
         batches: list[tuple[str, list[tuple[Any, ...]]]] = [
@@ -201,8 +192,8 @@ class SQLitePushUnit(PushUnit):
             (REPLACE_RECORD, [insert_tuple(w) for w in writes if not w.is_new]),
             (INSERT_TRACK, [track_tuple(w.track) for w in writes if w.track]),
             (UPSERT_POINT, [point_tuple(w.point) for w in writes if w.point]),
-            (INSERT_CONFLICT, [_conflict_tuple(c) for c in self._conflicts]),
-            (UPSERT_HEAD, [(h.device_id, h.n, h.hash) for h in self._heads.values()]),
+            (INSERT_CONFLICT, [conflict_tuple(c) for c in self._conflicts]),
+            (UPSERT_HEAD, [head_tuple(h) for h in self._heads.values()]),
             (INSERT_ANSWER, answers),
         ]
         out = [pair for statement, rows in batches for pair in multirow(statement, rows)]
@@ -234,22 +225,6 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _stored(row: tuple[Any, ...]) -> StoredRecord:
-    return StoredRecord(
-        collection=row[0],
-        id=row[1],
-        station_id=row[2],
-        seq=row[3],
-        deleted=bool(row[4]),
-        doc=orjson.loads(row[5]),
-        clocks=orjson.loads(row[6]),
-        pii=orjson.loads(row[7]) if row[7] else None,
-        author_officer=row[8],
-        author_device=row[9],
-        chain_n=row[10],
-    )
-
-
 def _stored_from_write(w: RecordWrite) -> StoredRecord:
     return StoredRecord(
         collection=w.collection,
@@ -263,20 +238,4 @@ def _stored_from_write(w: RecordWrite) -> StoredRecord:
         author_officer=w.author_officer,
         author_device=w.author_device,
         chain_n=w.chain_n,
-    )
-
-
-def _conflict_tuple(c: Conflict) -> tuple[Any, ...]:
-    return (
-        c.station_id,
-        c.collection,
-        c.record_id,
-        c.field,
-        c.losing_value,
-        c.losing_hlc,
-        c.losing_device,
-        c.winning_hlc,
-        c.winning_device,
-        c.seq,
-        c.created_ms,
     )
