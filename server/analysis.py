@@ -52,6 +52,7 @@ class Entry:
     result: Any
     version: str
     computed_s: float
+    generation: int = 0  # commits counted when its computation started
 
 
 @dataclass
@@ -60,8 +61,12 @@ class Analysis:
     debounce_s: float = 5.0
     max_entries: int = 256
     _cache: dict[AnalysisKey, Entry] = field(default_factory=dict)
-    _dirty: set[str] = field(default_factory=set)
-    _all_dirty: bool = False
+    # Generations, not flags: an entry stays stale until one computed after the commit that
+    # touched it is stored, so a request arriving while the background task recomputes does
+    # not get the old answer (a flag cleared when the recomputation started allowed that).
+    _generation: int = 0
+    _station_changed: dict[str, int] = field(default_factory=dict)
+    _all_changed: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- listening to the engine ---
@@ -69,12 +74,15 @@ class Analysis:
         """Engine listener: mark what a commit touched; the background task recomputes."""
         if "incidents" not in committed.collections:
             return
-        self._dirty |= committed.stations
+        self._generation += 1
+        for station in committed.stations:
+            self._station_changed[station] = self._generation
         self._wake.set()
 
     def invalidate_all(self) -> None:
         """Boundaries changed (re-placement): everything is stale."""
-        self._all_dirty = True
+        self._generation += 1
+        self._all_changed = self._generation
         self._wake.set()
 
     async def run_forever(self) -> None:
@@ -83,14 +91,19 @@ class Analysis:
             await self._wake.wait()
             await asyncio.sleep(self.debounce_s)  # let a burst of pushes finish first
             self._wake.clear()
-            dirty, everything = self._dirty, self._all_dirty
-            self._dirty, self._all_dirty = set(), False
-            for key in list(self._cache):
-                if touched(key, dirty, everything):
+            for key, entry in list(self._cache.items()):
+                if self._stale(key, entry):
                     try:
                         await self._compute(key)
                     except Exception:
                         log.exception("background recomputation failed")
+
+    def _stale(self, key: AnalysisKey, entry: Entry) -> bool:
+        """Whether a commit since ``entry`` was computed can have changed its answer."""
+        if self._all_changed > entry.generation:
+            return True
+        stations = self._station_changed if key.stations is None else key.stations
+        return any(self._station_changed.get(s, 0) > entry.generation for s in stations)
 
     # --- questions ---
     async def hotspots(self, key: AnalysisKey) -> tuple[HotspotResult, str]:
@@ -101,17 +114,21 @@ class Analysis:
 
     async def _get(self, key: AnalysisKey) -> tuple[Any, str]:
         entry = self._cache.get(key)
-        if entry is None or touched(key, self._dirty, self._all_dirty):
+        if entry is None or self._stale(key, entry):
             entry = await self._compute(key)
         return entry.result, entry.version
 
     async def _compute(self, key: AnalysisKey) -> Entry:
+        generation = self._generation
         seq = await self.store.last_seq()
         compute: Callable[[AnalysisKey], Awaitable[Any]] = (
             self._hotspots if key.kind == "hotspots" else self._emerging
         )
         result = await compute(key)
-        entry = Entry(result, f"{ALGORITHM_VERSION}.{key.kind}.{seq}", time.time())
+        entry = Entry(result, f"{ALGORITHM_VERSION}.{key.kind}.{seq}", time.time(), generation)
+        current = self._cache.get(key)
+        if current is not None and current.generation > generation:
+            return entry  # a computation started later already stored a newer answer
         if len(self._cache) >= self.max_entries and key not in self._cache:
             self._cache.pop(next(iter(self._cache)))
         self._cache[key] = entry
@@ -133,15 +150,6 @@ class Analysis:
         return await asyncio.to_thread(
             emerging_from_cells, parents, slot, counts["count"], spec, edges, k=key.k, time_k=0
         )
-
-
-def touched(key: AnalysisKey, dirty: set[str], everything: bool) -> bool:
-    """Whether a commit since ``key`` was computed can have changed its answer."""
-    if everything:
-        return True
-    if key.stations is None:
-        return bool(dirty)
-    return bool(dirty & set(key.stations))
 
 
 def slice_edges(until_s: int | None, slices: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from typing import Any
 
 import httpx
 import pytest
@@ -159,3 +161,42 @@ async def test_emerging_rates_pai_and_dosage(app_client: httpx.AsyncClient, serv
     summary = dose.json()["summary"]
     assert summary and summary[0]["station"] == "st-a"
     assert summary[0]["minutes_by_class"]["3"] == pytest.approx(4.0)
+
+
+async def test_a_question_during_a_recomputation_gets_the_new_answer(
+    app_client: httpx.AsyncClient, served
+) -> None:
+    """The background recomputation after a sync is held half-way; a request meanwhile must
+    not be served the answer from before the sync."""
+    await _city(served)
+    params = {"start": "2026-10-01", "end": "2026-11-01"}
+    headers = served.auth("chief-a")
+    first = await app_client.get("/v1/analysis/hotspots", params=params, headers=headers)
+    store, gate, calls = served.store, asyncio.Event(), []
+    original = store.cell_counts
+
+    async def held_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # the background task's read waits; the request's does not
+            await gate.wait()
+        return await original(*args, **kwargs)
+
+    store.cell_counts = held_once
+    try:
+        more = {
+            "category": "robo",
+            "occurred_at": "2026-10-15T12:00:00-05:00",
+            "location": {"lon": -77.025, "lat": -12.052, "accuracy_m": 10},
+        }
+        change = incident(new_id(), HybridClock(), more)
+        await app_client.post("/v1/sync/push", json=batch([change]), headers=served.auth("off-a"))
+        for _ in range(100):  # until the background task is inside its read
+            if calls:
+                break
+            await asyncio.sleep(0.01)
+        assert calls, "the background recomputation did not start"
+        second = await app_client.get("/v1/analysis/hotspots", params=params, headers=headers)
+        assert second.json()["n_incidents"] == first.json()["n_incidents"] + 1
+    finally:
+        gate.set()
+        del store.cell_counts
