@@ -20,11 +20,13 @@ WAL_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=0")
 
 
 class WalCheckpointer:
-    """Checkpoints the log after writes, at most every ``interval_s``; TRUNCATE on stop."""
+    """Checkpoints the log after writes, at most every ``interval_s``; truncates it once
+    writes have stopped for ``idle_s`` (a burst can leave hundreds of MB), and on stop."""
 
-    def __init__(self, path: str, interval_s: float = 0.25) -> None:
+    def __init__(self, path: str, interval_s: float = 0.25, idle_s: float = 10.0) -> None:
         self.path = path
         self.interval_s = interval_s
+        self.idle_s = idle_s
         self._wrote = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -50,18 +52,31 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         pause = threading.Event()  # never set: a sleep that reads as one
+        log_left = False  # checkpointed since the log was last truncated
         with closing(_connect(self.path)) as conn:
             while not self._stopping:
-                self._wrote.wait()
+                if not self._wrote.wait(self.idle_s if log_left else None):
+                    # Quiet for a while: TRUNCATE waits for readers (busy timeout) but no
+                    # writer is waiting now, and the log file shrinks back to nothing.
+                    log_left = not _checkpoint(conn, "TRUNCATE")
+                    continue
                 self._wrote.clear()
                 if self._stopping:
                     break
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:
-                    log.warning("wal_checkpoint_failed", extra={"reason": str(exc)[:80]})
+                _checkpoint(conn, "PASSIVE")
+                log_left = True
                 # Let commits gather: a checkpoint per commit would copy hot pages often.
                 pause.wait(self.interval_s)
+
+
+def _checkpoint(conn: sqlite3.Connection, mode: str) -> bool:
+    """Whether the checkpoint ran through (copied the whole log)."""
+    try:
+        busy, _, _ = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    except sqlite3.Error as exc:
+        log.warning("wal_checkpoint_failed", extra={"mode": mode, "reason": str(exc)[:80]})
+        return False
+    return not busy
 
 
 def _connect(path: str) -> sqlite3.Connection:
