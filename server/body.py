@@ -5,16 +5,21 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
-from sync.errors import InvalidJSON, InvalidRequest, PayloadTooLarge, UnsupportedEncoding
+from sync.errors import InvalidRequest, PayloadTooLarge, UnsupportedEncoding
+from sync.protocol import load_json
 
 _WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 
 
 async def read_json(request: Request, max_bytes: int, max_decompressed: int) -> Any:
     """The JSON value of the body; refuses oversized, badly encoded and bomb bodies."""
+    return load_json(await read_body(request, max_bytes, max_decompressed))
+
+
+async def read_body(request: Request, max_bytes: int, max_decompressed: int) -> bytes:
+    """The body, decompressed; refuses oversized, badly encoded and bomb bodies."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in _WBITS and encoding not in ("", "identity"):
         raise UnsupportedEncoding(
@@ -26,10 +31,7 @@ async def read_json(request: Request, max_bytes: int, max_decompressed: int) -> 
         raw = _decompress(raw, _WBITS[encoding], max_decompressed)
     elif len(raw) > max_decompressed:
         raise PayloadTooLarge("the body is too large", {"max_bytes": max_decompressed})
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJSON("the body is not valid JSON", {"position": exc.pos}) from exc
+    return raw
 
 
 async def _read_capped(request: Request, max_bytes: int) -> bytes:

@@ -8,14 +8,13 @@ arrive while a unit is being written are written together in the next one (group
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from sync.clock import Stamp, check_skew, now_ms
+from sync.clock import Stamp, check_skew, now_ms, parse_stamp
 from sync.errors import (
     BatchIdReused,
     ChangeError,
@@ -30,10 +29,12 @@ from sync.protocol import (
     Change,
     IncidentEdit,
     LogEntryChange,
-    canonical_json,
+    check_size,
+    load_json,
     parse_envelope,
+    request_hash,
 )
-from sync.protocol_fast import parse_change
+from sync.protocol_fast import fast_push, fast_request_hash, parse_change
 from sync.push_batch import PushWork, rewrite_derived
 from sync.store.base import (
     Identity,
@@ -92,6 +93,14 @@ class _Pending:
     batch_id: str
     request_hash: str
     device_time_ms: int | None
+    # The hash the other path (fast or general) gives the same changes, computed on demand.
+    other_hash: Callable[[], str | None]
+
+    def same_request(self, stored_hash: str) -> bool:
+        """Whether a batch stored with ``stored_hash`` held these changes.  The two paths
+        hash different encodings, which differ in form (1 and 1.0): a batch stored by one
+        may be retried through the other (or was stored by an older version)."""
+        return stored_hash == self.request_hash or stored_hash == self.other_hash()
 
 
 class SyncEngine:
@@ -114,10 +123,38 @@ class SyncEngine:
             self._write_group, self.limits.group_max_changes
         )
 
+    async def push_json(self, who: Identity, body: bytes) -> PushOutcome:
+        """Apply a push from its JSON bytes.  When every change is a well-formed incident
+        change (the usual push) they are decoded straight into checked changes; anything
+        else goes the general way, ``push``, which says what is wrong change by change."""
+        fast = fast_push(body)
+        if fast is None:
+            return await self.push(who, load_json(body))
+        check_size(len(fast.changes), self.limits.max_changes)
+        now = self.clock()
+        work = PushWork(who, now, self.enricher)
+        for index, edit in enumerate(fast.changes):
+            try:
+                stamp = parse_stamp(edit.hlc)
+                check_skew(stamp, now, self.limits.max_clock_ahead_ms)
+                _check_write(who, edit)
+            except ChangeError as exc:
+                work.reject(index, {"collection": "incidents", "id": edit.id}, exc)
+                continue
+            work.accept(index, edit, stamp)
+        work.prepare()
+        pending = _Pending(
+            work,
+            fast.batch_id,
+            fast.request_hash,
+            fast.device_time_ms,
+            lambda: request_hash(load_json(body)["changes"]),
+        )
+        return await self._group.submit(pending, max(1, len(fast.changes)))
+
     async def push(self, who: Identity, body: Any) -> PushOutcome:
-        """Apply a push body from an authenticated device; return the answer's bytes."""
+        """Apply a push body (its JSON value) from an authenticated device."""
         envelope = parse_envelope(body, self.limits.max_changes)
-        request_hash = hashlib.sha256(canonical_json(envelope.changes)).hexdigest()
         now = self.clock()
         work = PushWork(who, now, self.enricher)
         for index, raw in enumerate(envelope.changes):
@@ -130,7 +167,13 @@ class SyncEngine:
                 continue
             work.accept(index, change, stamp)
         work.prepare()  # outside the write lock: other pushes write meanwhile
-        pending = _Pending(work, envelope.batch_id, request_hash, envelope.device_time_ms)
+        pending = _Pending(
+            work,
+            envelope.batch_id,
+            request_hash(envelope.changes),
+            envelope.device_time_ms,
+            lambda: fast_request_hash(envelope.changes),
+        )
         return await self._group.submit(pending, max(1, len(envelope.changes)))
 
     async def _write_group(self, group: list[_Pending]) -> list[PushOutcome | BaseException]:
@@ -156,7 +199,7 @@ class SyncEngine:
         device_id = work.who.device_id
         stored = await unit.replay(device_id, pending.batch_id)
         if stored is not None:
-            if stored.request_hash != pending.request_hash:
+            if not pending.same_request(stored.request_hash):
                 raise BatchIdReused(
                     "this batch id was used before for other changes",
                     {"batch_id": pending.batch_id},

@@ -23,7 +23,14 @@ from pydantic import (
 )
 
 from sync.clock import Stamp, parse_stamp
-from sync.errors import ChangeError, InvalidField, InvalidRequest, UnknownCollection
+from sync.errors import (
+    BatchTooLarge,
+    ChangeError,
+    InvalidField,
+    InvalidJSON,
+    InvalidRequest,
+    UnknownCollection,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 HASH_PATTERN = r"^[0-9a-f]{64}$"
@@ -174,20 +181,22 @@ class PushEnvelope(BaseModel):
 
 def parse_envelope(raw: Any, max_changes: int) -> PushEnvelope:
     """Validate the push envelope; the changes inside are parsed one by one later."""
-    from sync.errors import BatchTooLarge
-
     if not isinstance(raw, dict):
         raise InvalidRequest("the push body must be a JSON object", {"got": type(raw).__name__})
     try:
         envelope = PushEnvelope.model_validate(raw)
     except ValidationError as exc:
         raise InvalidRequest("the push envelope is invalid", {"errors": _errors(exc)}) from exc
-    if len(envelope.changes) > max_changes:
+    check_size(len(envelope.changes), max_changes)
+    return envelope
+
+
+def check_size(count: int, max_changes: int) -> None:
+    if count > max_changes:
         raise BatchTooLarge(
             f"a batch holds at most {max_changes} changes",
-            {"max_changes": max_changes, "got": len(envelope.changes)},
+            {"max_changes": max_changes, "got": count},
         )
-    return envelope
 
 
 def parse_change(raw: Any) -> tuple[Change, Stamp]:
@@ -220,6 +229,19 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8: the form patrol-log hashes are computed over."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def request_hash(changes: list[Any]) -> str:
+    """What a stored batch answer is matched on when its batch id comes again."""
+    return hashlib.sha256(canonical_json(changes)).hexdigest()
+
+
+def load_json(raw: bytes) -> Any:
+    """The JSON value of a body, or ``InvalidJSON`` saying where it breaks."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJSON("the body is not valid JSON", {"position": exc.pos}) from exc
 
 
 def log_body(entry: LogEntryChange) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.auth import authenticate, require
-from server.body import read_json
+from server.body import read_body
 from server.context import ctx
 from server.routes.common import int_param, json_response
 from sync.chain import verify_chain
@@ -23,8 +23,8 @@ async def push(request: Request) -> Response:
     c = ctx(request)
     who = await authenticate(request)
     limits = c.settings.sync
-    body = await read_json(request, limits.max_body_bytes, limits.max_decompressed_bytes)
-    outcome = await c.engine.push(who, body)
+    body = await read_body(request, limits.max_body_bytes, limits.max_decompressed_bytes)
+    outcome = await c.engine.push_json(who, body)
     c.metrics.syncs.labels("push").inc()
     for status, count in outcome.counts.items():
         c.metrics.changes.labels(status).inc(count)

@@ -286,3 +286,42 @@ async def test_listeners_hear_what_each_commit_changed(engine: SyncEngine, peopl
         (["incidents"], ["st-a"], False),
         (["patrol_logs"], ["st-b"], True),
     ]
+
+
+async def test_bytes_and_values_of_one_batch_are_one_batch(
+    engine: SyncEngine, people: People
+) -> None:
+    """A push decoded on the fast path (from bytes) and one decoded the general way match
+    when they hold the same changes, though the fast path hashes its own encoding."""
+    clock = HybridClock()
+    change = incident(new_id(), clock, {"location": {"lon": -77, "lat": -12}})
+    body = batch([change])
+    first = await engine.push(people.officer_a, body)  # the general way: stored hash
+    again = await engine.push_json(people.officer_a, orjson.dumps(body))
+    assert (again.replayed, again.answer) == (True, first.answer)
+    # And the other way round: stored by the fast path, retried as values.
+    body = batch([incident(new_id(), clock, {"location": {"lon": -77, "lat": -12}})])
+    first = await engine.push_json(people.officer_a, orjson.dumps(body))
+    again = await engine.push(people.officer_a, body)
+    assert again.replayed and again.answer == first.answer
+    other = batch([incident(new_id(), clock)], body["batch_id"])
+    with pytest.raises(BatchIdReused):
+        await engine.push_json(people.officer_a, orjson.dumps(other))
+
+
+async def test_a_batch_of_bytes_is_checked_like_one_of_values(
+    engine: SyncEngine, people: People
+) -> None:
+    clock = HybridClock()
+    far = incident(new_id(), clock)
+    far["hlc"] = f"{now_ms() + 86_400_000}-00000"
+    changes = [incident(new_id(), clock), far, incident(new_id(), clock, op="delete")]
+    answer = orjson.loads(
+        (await engine.push_json(people.officer_a, orjson.dumps(batch(changes)))).answer
+    )
+    assert statuses(answer) == ["applied", "rejected", "rejected"]
+    assert codes(answer)[1:] == ["clock_skew", "not_allowed"]
+    with pytest.raises(BatchTooLarge):
+        await SyncEngine(engine.store, SyncLimits(max_changes=2)).push_json(
+            people.officer_a, orjson.dumps(batch(changes))
+        )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from sync.errors import InvalidField
-from sync.protocol import IncidentChange, IncidentEdit
-from sync.protocol_fast import fast_incident, parse_change
+from sync.errors import InvalidField, SyncError
+from sync.protocol import IncidentChange, IncidentEdit, parse_envelope, request_hash
+from sync.protocol_fast import fast_incident, fast_push, parse_change
 
 MISSING = object()
 
@@ -208,3 +209,55 @@ def test_trailing_newline_is_refused_by_both(path: tuple[str, ...], value: Any) 
     assert fast_incident(raw) is None
     with pytest.raises(InvalidField):
         parse_change(raw)
+
+
+@st.composite
+def push_bodies(draw: st.DrawFn) -> bytes:
+    envelope: dict[str, Any] = {
+        "batch_id": draw(pick(["b1", "x" * 64], ["", "b 1", "b1\n", 7])),
+        "changes": draw(st.lists(changes(), max_size=4)),
+    }
+    device_time = draw(pick([1764172800000, None, MISSING], [-1, 1.5, "1", True]))
+    if device_time is not MISSING:
+        envelope["device_time_ms"] = device_time
+    if draw(st.booleans()) and envelope["changes"]:
+        envelope["changes"][0] = {**envelope["changes"][0], "collection": "patrol_logs"}
+    return orjson.dumps(envelope)
+
+
+def general_push(body: bytes) -> tuple[str, int | None, list[IncidentEdit | None], str] | None:
+    """What the general path makes of a body: None if it refuses the envelope."""
+    raw = orjson.loads(body)
+    try:
+        envelope = parse_envelope(raw, 500)
+    except SyncError:
+        return None
+    edits = [pydantic_edit(c) if isinstance(c, dict) else None for c in envelope.changes]
+    return envelope.batch_id, envelope.device_time_ms, edits, request_hash(envelope.changes)
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(push_bodies())
+def test_fast_push_is_the_general_path_or_defers(body: bytes) -> None:
+    fast = fast_push(body)
+    if fast is None:
+        return
+    general = general_push(body)
+    assert general is not None
+    batch_id, device_time_ms, edits, _ = general
+    assert (fast.batch_id, fast.device_time_ms, fast.changes) == (batch_id, device_time_ms, edits)
+
+
+def test_a_common_push_hashes_as_the_general_path() -> None:
+    body = orjson.dumps(
+        {"batch_id": "b1", "device_time_ms": 1, "changes": [{**VALID, "base_seq": 0}]}
+    )
+    fast = fast_push(body)
+    general = general_push(body)
+    assert fast is not None and general is not None
+    # Only the ints sent for floats (lon -77) are encoded differently.
+    assert fast.request_hash != general[3]
+    whole = orjson.loads(body)
+    whole["changes"][0]["fields"]["location"]["lon"] = -77.5
+    body = orjson.dumps(whole)
+    assert fast_push(body).request_hash == general_push(body)[3]  # type: ignore[union-attr,index]
