@@ -122,6 +122,7 @@ class SQLStore(Store):
             async with engine.begin() as conn:
                 await conn.run_sync(t.metadata.create_all)
                 await _ensure_counter(conn, self.is_sqlite)
+                await _upgrade_chain_index(conn, self.is_sqlite)
         except (OperationalError, OSError, SAInterfaceError) as exc:
             raise StoreUnavailable(
                 "cannot open the database", {"reason": type(exc).__name__}
@@ -392,7 +393,11 @@ class SQLStore(Store):
         r = t.record.c
         query = (
             select(*RECORD_COLUMNS)
-            .where(r.collection == "patrol_logs", r.author_device == device_id)
+            .where(
+                r.collection == "patrol_logs",
+                r.author_device == device_id,
+                r.chain_n.is_not(None),  # every entry has one; lets the partial index serve
+            )
             .order_by(r.chain_n)
         )
         return [stored_from_row(row) for row in await self._fetch(query)]
@@ -493,6 +498,20 @@ class SQLStore(Store):
         )
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
+
+
+async def _upgrade_chain_index(conn: AsyncConnection, is_sqlite: bool) -> None:
+    """Databases made before the chain index was partial get the partial one."""
+    if is_sqlite:
+        query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'ix_record_chain'"
+    else:
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_record_chain'"
+    definition = (await conn.execute(text(query))).scalar_one_or_none()
+    if definition is None or "WHERE" in definition.upper():
+        return
+    await conn.execute(text("DROP INDEX ix_record_chain"))
+    index = next(i for i in t.record.indexes if i.name == "ix_record_chain")
+    await conn.run_sync(lambda sync_conn: index.create(sync_conn))
 
 
 async def _ensure_counter(conn: AsyncConnection, is_sqlite: bool) -> None:

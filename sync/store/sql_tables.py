@@ -5,7 +5,7 @@ JSON payloads are kept as text: the pull path streams them out without parsing.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -50,7 +50,15 @@ class RecordRow(SQLModel, table=True):
     __tablename__ = "record"
     __table_args__ = (
         Index("ix_record_station_seq", "station_id", "seq"),
-        Index("ix_record_chain", "author_device", "chain_n"),
+        # Only patrol-log entries have a chain number: incidents stay out of the index
+        # (it cost a new incident an index insert for nothing; 12 % of a bulk write).
+        Index(
+            "ix_record_chain",
+            "author_device",
+            "chain_n",
+            sqlite_where=text("chain_n IS NOT NULL"),
+            postgresql_where=text("chain_n IS NOT NULL"),
+        ),
     )
     collection: str = Field(primary_key=True)
     id: str = Field(primary_key=True)
