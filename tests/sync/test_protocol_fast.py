@@ -261,3 +261,29 @@ def test_a_common_push_hashes_as_the_general_path() -> None:
     whole["changes"][0]["fields"]["location"]["lon"] = -77.5
     body = orjson.dumps(whole)
     assert fast_push(body).request_hash == general_push(body)[3]  # type: ignore[union-attr,index]
+
+
+BODY = (
+    '{"batch_id":"b1","changes":[{"collection":"incidents","id":"a1","op":"upsert",'
+    '"hlc":"1764172800000-00000","fields":{"category":"robo","description":%s}}]}'
+)
+
+
+@pytest.mark.parametrize("text", ['"\\ud800"', '"\\udc00x"', '"a\\ud800"'])
+def test_lone_surrogates_are_left_to_the_general_path(text: str) -> None:
+    """orjson refuses them (invalid_json); the fast path must not take them in."""
+    body = (BODY % text).encode()
+    assert fast_push(body) is None
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(body)
+
+
+def test_repeated_members_read_as_the_general_path_reads_them() -> None:
+    body = (
+        b'{"batch_id":"b1","batch_id":"b2","changes":[{"collection":"incidents","id":"a1",'
+        b'"id":"a2","op":"upsert","hlc":"1764172800000-00000"}]}'
+    )
+    fast, general = fast_push(body), general_push(body)
+    assert fast is not None and general is not None
+    assert (fast.batch_id, [c.id for c in fast.changes]) == ("b2", ["a2"])
+    assert (general[0], [e.id for e in general[2] if e]) == ("b2", ["a2"])
