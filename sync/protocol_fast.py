@@ -41,7 +41,7 @@ RECORD_ID = _whole(ID_PATTERN)
 DNI = _whole(r"^[0-9]{8}$")
 
 
-class _Closed(Struct, forbid_unknown_fields=True, omit_defaults=True):
+class _Closed(Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     pass
 
 
