@@ -16,7 +16,13 @@ from contextlib import closing
 
 log = logging.getLogger("ronda.store")
 
-WAL_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=0")
+# page_size first: it only takes on a new database, before WAL mode is set.  8 KiB pages made
+# the random index inserts of a push cheaper (fewer splits, one level less) than 4 KiB.
+WAL_PRAGMAS = (
+    "PRAGMA page_size=8192",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA wal_autocheckpoint=0",
+)
 
 
 class WalCheckpointer:
