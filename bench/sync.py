@@ -243,10 +243,16 @@ async def run_ronda(args: argparse.Namespace, records: list[dict[str, Any]], wor
             await wait_ready(client)
             if args.py_spy:
                 spy = _start_py_spy(server.pid, args.py_spy)
+            # One process to read; with several workers the CPU is theirs, not the supervisor's.
+            server_cpu = process_cpu if args.workers == 1 else no_cpu
+            cpu = [server_cpu(server.pid)]
             new_s, answers = await push_phase(client, new)
+            cpu.append(server_cpu(server.pid))
             seqs = {r["id"]: r["seq"] for a in answers for r in a["results"]}
             merge = [(d, push_bodies(s, d, seqs)) for d, s in zip(writers, shares, strict=True)]
+            cpu.append(server_cpu(server.pid))
             merge_s, _ = await push_phase(client, merge)
+            cpu.append(server_cpu(server.pid))
             if args.py_spy:
                 spy.send_signal(signal.SIGINT)
                 spy.wait()
@@ -260,7 +266,34 @@ async def run_ronda(args: argparse.Namespace, records: list[dict[str, Any]], wor
     for (who, encoding), (_, count) in pulls.items():
         if count != len(records):
             raise SystemExit(f"pull as {who} ({encoding}) saw {count} of {len(records)} records")
-    return {"new_s": new_s, "merge_s": merge_s, "pulls": pulls}
+    per_k = 1000 / len(records)
+    spent = {
+        phase: {k: (after[k] - before.get(k, 0.0)) * per_k for k in after}
+        for phase, before, after in (("new", cpu[0], cpu[1]), ("merge", cpu[2], cpu[3]))
+    }
+    return {"new_s": new_s, "merge_s": merge_s, "pulls": pulls, "cpu": spent}
+
+
+def no_cpu(_pid: int) -> dict[str, float]:
+    return {}
+
+
+def process_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of the server so far: its event loop (the main thread) and the rest.
+
+    Steadier than wall time on a shared machine: a slow hour shows as more wall time, while
+    the work per record stays about the same.
+    """
+    out = {"loop": 0.0, "other threads": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        key = "loop" if task.name == str(pid) else "other threads"
+        out[key] += (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def _start_py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
@@ -309,6 +342,9 @@ def report(args: argparse.Namespace, ronda: dict, kinto: Any) -> None:
     print(f"ronda: {n} records, {clients} devices of one station, batches of {BATCH}")
     print(f"  push new   {ronda['new_s']:7.2f} s  {push_new:9.0f} records/s")
     print(f"  push merge {ronda['merge_s']:7.2f} s  {push_merge:9.0f} records/s")
+    for phase, spent in ronda["cpu"].items():
+        shares = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in spent.items())
+        print(f"  server CPU per 1,000 records, push {phase}: {shares}")
     for (who, encoding), (seconds, count) in ronda["pulls"].items():
         print(f"  pull {who:7} {encoding:8} {seconds:6.2f} s  {count / seconds:9.0f} records/s")
     plain = [ronda["pulls"][who, "identity"][0] for who in ("chief", "officer")]
