@@ -163,6 +163,16 @@ VALID = {
 }
 
 
+def valid_with(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """``VALID`` with the member at ``path`` set to ``value``."""
+    raw: dict[str, Any] = {**VALID, "fields": dict(VALID["fields"])}
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return raw
+
+
 def test_common_change_takes_the_fast_path_with_pydantic_values() -> None:
     fast = fast_incident(VALID)
     assert fast is not None and fast == pydantic_edit(VALID)
@@ -181,11 +191,7 @@ def test_common_change_takes_the_fast_path_with_pydantic_values() -> None:
     ],
 )
 def test_looser_forms_go_to_pydantic(path: tuple[str, ...], value: Any) -> None:
-    raw: dict[str, Any] = {**VALID, "fields": dict(VALID["fields"])}
-    target = raw
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    raw = valid_with(path, value)
     assert fast_incident(raw) is None
     edit, _ = parse_change(raw)  # accepted all the same, by pydantic
     assert edit == pydantic_edit(raw)
@@ -201,11 +207,7 @@ def test_looser_forms_go_to_pydantic(path: tuple[str, ...], value: Any) -> None:
 )
 def test_trailing_newline_is_refused_by_both(path: tuple[str, ...], value: Any) -> None:
     """Python's ``$`` matches before a final newline; the fast path must not let it through."""
-    raw: dict[str, Any] = {**VALID, "fields": dict(VALID["fields"])}
-    target = raw
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    raw = valid_with(path, value)
     assert fast_incident(raw) is None
     with pytest.raises(InvalidField):
         parse_change(raw)
