@@ -505,7 +505,10 @@ async def _upgrade_chain_index(conn: AsyncConnection, is_sqlite: bool) -> None:
     if is_sqlite:
         query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'ix_record_chain'"
     else:
-        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_record_chain'"
+        query = (
+            "SELECT indexdef FROM pg_indexes"
+            " WHERE schemaname = current_schema() AND indexname = 'ix_record_chain'"
+        )
     definition = (await conn.execute(text(query))).scalar_one_or_none()
     if definition is None or "WHERE" in definition.upper():
         return
