@@ -343,6 +343,8 @@ def report(args: argparse.Namespace, ronda: dict, kinto: Any) -> None:
     print(f"  push new   {ronda['new_s']:7.2f} s  {push_new:9.0f} records/s")
     print(f"  push merge {ronda['merge_s']:7.2f} s  {push_merge:9.0f} records/s")
     for phase, spent in ronda["cpu"].items():
+        if not spent:  # several workers: not measured
+            continue
         shares = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in spent.items())
         print(f"  server CPU per 1,000 records, push {phase}: {shares}")
     for (who, encoding), (seconds, count) in ronda["pulls"].items():
