@@ -9,8 +9,11 @@ area of the hotspot result, and the incidents of period 2:
 - RRI (Recapture Rate Index, Levine 2008) = (n2 / n1) / (N2 / N1): growth of incidents in the
   hotspots relative to the growth in the whole area (> 1: the hotspots recapture more);
 - PEI (Predictive Efficiency Index, Hunt 2016) = n2 / n2*, with n2* the most period-2
-  incidents any set of cells of the same total area could have held (the top cells by
-  period-2 count, greedily up to area a).
+  incidents an area of the same size a could have held: cells taken densest first (period-2
+  count per km²) until their area reaches a, the last one counted pro rata. On a grid of
+  equal cells this is Hunt's "top k cells by count"; H3 cells differ in area by a few per
+  cent, and the pro-rata last cell makes n2* an upper bound of every set of cells of area
+  ≤ a, the hotspot cells included, so PEI stays within [0, 1].
 
 n1, N1 come from the hotspot result's counts. Incidents of period 2 outside the study area
 are not counted in N2 (they are reported in ``n_outside``).
@@ -63,10 +66,7 @@ def score_prediction(
     a, big_a = float(area[hot].sum()), float(area.sum())
     n1, big_n1 = int(hotspots.counts[hot].sum()), int(hotspots.counts.sum())
     n2, big_n2 = int(counts2[hot].sum()), int(counts2.sum())
-    # best possible capture within the same area: densest cells first
-    order = np.argsort(-counts2 / np.maximum(area, 1e-12), kind="stable")
-    within = np.cumsum(area[order]) <= a * (1 + 1e-9)
-    best = int(counts2[order][within].sum())
+    best = best_capture(counts2, area, a)
     return PredictionScore(
         min_bin=min_bin,
         hot_cells=cells[hot],
@@ -80,8 +80,31 @@ def score_prediction(
         hit_rate=_ratio(n2, big_n2),
         pai=_ratio(_ratio(n2, big_n2), _ratio(a, big_a)),
         rri=_ratio(_ratio(n2, n1), _ratio(big_n2, big_n1)),
-        pei=_ratio(n2, best),
+        # n2* >= n2 exactly; min() only absorbs the last bit of float rounding in n2*
+        pei=min(_ratio(n2, best), 1.0) if best else float("nan"),
     )
+
+
+def best_capture(counts: np.ndarray, area: np.ndarray, budget: float) -> float:
+    """Most incidents an area of size ``budget`` could hold: the fractional-knapsack bound.
+
+    Cells go densest first; the one that crosses the budget counts in proportion to the
+    share of its area that fits. An earlier version stopped at the first cell that did not
+    fit whole, so with unequal H3 areas the "best" could fall below the hotspots' own
+    capture and PEI exceeded 1 (1.9 in a three-cell case).
+    """
+    if budget <= 0 or counts.size == 0:
+        return 0.0
+    density = counts / np.maximum(area, 1e-12)
+    order = np.argsort(-density, kind="stable")
+    used = np.cumsum(area[order])
+    whole = used <= budget
+    best = float(counts[order][whole].sum())
+    k = int(whole.sum())
+    if k < order.size:
+        room = budget - (float(used[k - 1]) if k else 0.0)
+        best += float(density[order[k]]) * max(room, 0.0)
+    return best
 
 
 def compute_pai(

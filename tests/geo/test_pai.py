@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import h3
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.cells import CellSpec, cell_areas_km2, cell_centres, square_keys
 from geo.hotspot_errors import BadParameterError
 from geo.hotspots import HotspotResult, compute_hotspots
-from geo.pai import compute_pai, score_prediction
+from geo.pai import best_capture, compute_pai, score_prediction
 
 
 def _square_result(counts: list[int], bins: list[int]) -> HotspotResult:
@@ -75,3 +78,73 @@ def test_compute_pai_on_a_stable_cluster() -> None:
     assert area == pytest.approx(s.area_hot_km2)
     again = compute_hotspots(lon, lat, t, np.zeros(lon.size), window=(0, 100), resolution=9)
     assert np.array_equal(again.cells, res.cells)
+
+
+def _h3_result(cells: list[str], bins: list[int]) -> HotspotResult:
+    ids = np.array(sorted(h3.str_to_int(c) for c in cells), dtype=np.int64)
+    order = [sorted(h3.str_to_int(c) for c in cells).index(h3.str_to_int(c)) for c in cells]
+    gi_bin = np.zeros(len(cells), dtype=np.int8)
+    gi_bin[order] = bins
+    n = len(cells)
+    return HotspotResult(
+        cells=ids,
+        counts=np.ones(n, dtype=np.int64),
+        z=np.zeros(n),
+        p=np.ones(n),
+        p_fdr=np.ones(n),
+        gi_bin=gi_bin,
+        spec=CellSpec("h3", resolution=5),
+        weights="kring",
+        k=1,
+        band_m=None,
+        area_rule="given",
+        fdr=True,
+        n_incidents=n,
+        n_outside=0,
+    )
+
+
+def test_pei_stays_at_most_one_when_h3_cells_differ_in_area() -> None:
+    # Two hot cells of ~180 and ~188 km² and a ~298 km² cell slightly denser than either:
+    # the old "best" took the big cell whole and stopped (17 < the hot cells' own 20), PEI 1.18.
+    small_a, small_b, big = "850999bbfffffff", "85754e67fffffff", "858e62c3fffffff"
+    res = _h3_result([small_a, small_b, big], [3, 3, 0])
+    areas = {c: h3.cell_area(c, "km^2") for c in (small_a, small_b, big)}
+    assert areas[big] < areas[small_a] + areas[small_b]
+    per_cell = {small_a: 10, small_b: 10, big: 17}
+    assert 17 / areas[big] > max(10 / areas[small_a], 10 / areas[small_b])
+    lat, lon = zip(*(h3.cell_to_latlng(c) for c, k in per_cell.items() for _ in range(k)))
+    s = score_prediction(res, np.array(lon), np.array(lat))
+    assert s.n2_hot == 20 and s.n2_total == 37
+    # By hand: the big cell whole (17) plus the rest of the hot area at the next density.
+    room = areas[small_a] + areas[small_b] - areas[big]
+    best = 17 + room * max(10 / areas[small_a], 10 / areas[small_b])
+    assert s.pei == pytest.approx(20 / best) and s.pei < 1
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=500),
+            st.floats(min_value=0.05, max_value=5.0, allow_nan=False),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_pei_bound_holds_for_any_cells(cells: list[tuple[int, float, bool]]) -> None:
+    """n2* bounds the capture of every set of cells of the same area, the hot set included."""
+    counts = np.array([c for c, _, _ in cells], dtype=np.int64)
+    area = np.array([a for _, a, _ in cells])
+    hot = np.array([h for _, _, h in cells])
+    budget = float(area[hot].sum())
+    best = best_capture(counts, area, budget)
+    n2 = int(counts[hot].sum())
+    assert best >= n2 * (1 - 1e-12)
+    if best > 0:
+        assert 0.0 <= n2 / best <= 1.0 + 1e-12
+    # and it is no looser than the whole budget at the densest density
+    if budget > 0 and counts.size:
+        assert best <= budget * float((counts / area).max()) * (1 + 1e-12) + 1e-9
