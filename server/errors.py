@@ -14,7 +14,10 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import Scope
 
+from geo.errors import GeoError
 from sync import errors as e
 
 log = logging.getLogger("ronda.errors")
@@ -57,10 +60,43 @@ def status_for(exc: e.SyncError) -> int:
     return 400
 
 
-def error_response(code: str, message: str, status: int, details: Any = None) -> Response:
+# A geo error reaching a request means the data cannot be computed as asked (a density grid
+# over its cell limit, say): the request was understood, so 422, never a 500.
+GEO_STATUS = 422
+
+
+def error_response(
+    code: str,
+    message: str,
+    status: int,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return Response(orjson.dumps(body), status, headers or None, media_type="application/json")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> set[str]:
+    """Every method some route serves at this request's path (RFC 9110 ``Allow``).
+
+    Several routes may share a path (``GET /login`` and ``POST /login``), so the router's
+    first partial match alone would name too few.
+    """
+    methods: set[str] = set()
+    for route in routes:
+        match, child = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        if isinstance(route, Route):
+            methods |= route.methods or set()
+        elif isinstance(route, Mount) and route.routes:
+            methods |= allowed_methods(route.routes, {**scope, **child})
+        else:  # a mounted app such as StaticFiles: it serves reads only
+            methods |= {"GET", "HEAD"}
+    return methods
 
 
 def _count(request: Request, code: str) -> None:
@@ -79,7 +115,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
     _count(request, code)
-    return error_response(code, str(exc.detail), exc.status_code)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = allowed_methods(request.app.router.routes, request.scope)
+        headers["Allow"] = ", ".join(sorted(methods))
+    return error_response(code, str(exc.detail), exc.status_code, headers=headers)
+
+
+async def geo_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GeoError)
+    _count(request, exc.code)
+    return error_response(exc.code, exc.message, GEO_STATUS, exc.details)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -102,6 +148,7 @@ HANDLERS: dict[Any, Any] = {
     InterfaceError: database_error,
     DisconnectionError: database_error,
     e.SyncError: sync_error,
+    GeoError: geo_error,
     HTTPException: http_error,
     Exception: server_error,
 }

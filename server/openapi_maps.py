@@ -21,7 +21,11 @@ def _raw(status: int, description: str, media: str, schema: Schema) -> tuple[str
 
 def _map_op(summary: str, tag: str, ok: Schema, public: bool, params: list[Schema]) -> Schema:
     """A map-layer operation: restricted layers answer 401/403 without the right token."""
-    errors = _errors({400: ["invalid_request"], 404: ["not_found"]}, {} if public else ROLE_ERRORS)
+    # 422: the density layer's grid over incidents spread too far (geo's too_many_cells).
+    errors = _errors(
+        {400: ["invalid_request"], 404: ["not_found"], 422: ["too_many_cells"]},
+        {} if public else ROLE_ERRORS,
+    )
     responses: dict[str, Schema] = {"200": ok}
     for status, codes in sorted(errors.items()):
         responses[str(status)] = _error_response(codes)

@@ -1,0 +1,72 @@
+"""HTTP-level error answers: 405 names the allowed methods, geo errors are not 500s."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.routing import Route
+
+from geo.errors import GeoError, InvalidInputError
+from geo.hotspot_errors import BadParameterError, TooManyCellsError
+from server.openapi import openapi_document
+from tests.server.conftest import Served
+from tests.server.test_protocol_doc import section, table_rows
+from tests.server.test_tiles import push_points
+
+UNUSED = "PATCH"  # no route of Ronda takes PATCH (checked below), so every path answers 405
+
+
+def concrete(path: str) -> str:
+    """A request path for a route template: every ``{param}`` (any convertor) becomes 1."""
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def methods_by_path(served: Served) -> dict[str, set[str]]:
+    """Template -> the methods of every route declared with it (several may share one)."""
+    out: dict[str, set[str]] = {}
+    for route in served.app.routes:
+        assert isinstance(route, Route), f"not a plain route: {route!r}; extend this test"
+        out.setdefault(route.path, set()).update(route.methods or ())
+    return out
+
+
+async def test_every_405_carries_allow_with_the_methods_of_the_path(served: Served) -> None:
+    table = methods_by_path(served)
+    assert all(UNUSED not in methods for methods in table.values())
+    assert {"GET", "HEAD", "POST"} <= table["/login"]  # two routes share this path
+    for template, methods in table.items():
+        answer = await served.client.request(UNUSED, concrete(template))
+        assert answer.status_code == 405, (template, answer.status_code)
+        assert answer.json()["error"]["code"] == "method_not_allowed"
+        assert "allow" in answer.headers, f"{template}: 405 without Allow"
+        allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+        assert allowed == methods, (template, allowed, methods)
+
+
+async def test_a_geo_error_in_a_route_is_a_422_with_its_code(served: Served) -> None:
+    # Incidents from Tumbes to Tacna: the density layer's 200 m grid over them would need far
+    # more than its 4 million cells, so geo raises TooManyCellsError inside the request.
+    await push_points(served, "off-a", [(-80.45, -3.57), (-70.25, -18.01), (-77.03, -12.05)])
+    answer = await served.client.get(
+        "/ogc/collections/density/items", headers=served.auth("chief-a")
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "too_many_cells"
+    assert error["message"] and error["details"]["cells"] > error["details"]["max"]
+
+
+def test_geo_codes_a_request_can_meet_are_documented_as_422() -> None:
+    rows = table_rows(section("Request-level errors"))
+    for cls in (GeoError, TooManyCellsError, BadParameterError, InvalidInputError):
+        assert rows[cls.code][0] == "422", cls.code
+
+
+def test_map_operations_document_too_many_cells() -> None:
+    doc = openapi_document()
+    for path in ("/tiles/{layer}/{z}/{x}/{y}.mvt", "/ogc/collections/{collection_id}/items"):
+        schema = doc["paths"][path]["get"]["responses"]["422"]["content"]["application/json"]
+        assert (
+            "too_many_cells"
+            in schema["schema"]["properties"]["error"]["properties"]["code"]["enum"]
+        )
