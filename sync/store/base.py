@@ -268,6 +268,22 @@ class Boundary:
     geometry: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class PublicSnapshot:
+    """One published table of one month, frozen when the month was first published.
+
+    ``month`` is ``YYYY-MM`` (local calendar month); ``kind`` which publication
+    (``districts``, ``cells``); ``rules`` and ``body`` are JSON text, ``body`` exactly what
+    is served. Aggregates only: never a record, never personal data.
+    """
+
+    month: str
+    kind: str
+    rules: str
+    body: str
+    published_ms: int
+
+
 class PushUnit(ABC):
     """One push, applied atomically under the store's single-writer lock.
 
@@ -463,3 +479,14 @@ class Store(ABC):
     @abstractmethod
     async def prune_answers(self, older_than_ms: int) -> int:
         """Forget batch answers older than this; return how many."""
+
+    # --- public summaries ---
+    @abstractmethod
+    async def add_public_snapshots(self, snapshots: list[PublicSnapshot]) -> None:
+        """Store snapshots in one transaction; one whose (month, kind) is already stored is
+        left out and the stored one kept unchanged (the first publication wins, also when
+        two processes publish the same month at once)."""
+
+    @abstractmethod
+    async def public_snapshots(self) -> list[PublicSnapshot]:
+        """Every stored snapshot, ordered by month and kind."""

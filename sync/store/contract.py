@@ -22,6 +22,7 @@ from sync.store.base import (
     IncidentPoint,
     Officer,
     PointQuery,
+    PublicSnapshot,
     PullScope,
     RecordWrite,
     Station,
@@ -350,7 +351,31 @@ async def check_sessions_and_audit(store: Store) -> None:
     assert [e.action for _, e in await store.audit_events(events[0][0], 10)] == ["export"]
 
 
+async def check_public_snapshots_first_wins(store: Store) -> None:
+    assert await store.public_snapshots() == []
+    first = [
+        PublicSnapshot("2025-02", "districts", '{"k":5}', '{"total":7}', 10),
+        PublicSnapshot("2025-01", "districts", '{"k":5}', '{"total":null}', 10),
+        PublicSnapshot("2025-01", "cells", '{"k":5}', '{"cells":[]}', 10),
+    ]
+    await store.add_public_snapshots(first)
+    # a second publication of a month already published changes nothing stored ...
+    again = PublicSnapshot("2025-01", "districts", '{"k":5}', '{"total":5}', 20)
+    late = PublicSnapshot("2025-03", "cells", '{"k":3}', '{"cells":[["x",10]]}', 20)
+    await store.add_public_snapshots([again, late])  # ... and the new one is still added
+    await store.add_public_snapshots([])
+    stored = await store.public_snapshots()
+    assert [(s.month, s.kind) for s in stored] == [
+        ("2025-01", "cells"),
+        ("2025-01", "districts"),
+        ("2025-02", "districts"),
+        ("2025-03", "cells"),
+    ]
+    assert stored[1] == first[1] and stored[3] == late
+
+
 CHECKS: list[Check] = [
+    check_public_snapshots_first_wins,
     check_credentials_and_lockout,
     check_sessions_and_audit,
     check_tracks,

@@ -36,6 +36,7 @@ from sync.store.base import (
     Identity,
     Officer,
     PointQuery,
+    PublicSnapshot,
     PullRow,
     PullScope,
     PushUnit,
@@ -479,6 +480,25 @@ class SQLStore(Store):
                 delete(t.batch_answer).where(t.batch_answer.c.created_ms < older_than_ms)
             )
         return int(result.rowcount or 0)
+
+    # --- public summaries ---
+    async def add_public_snapshots(self, snapshots: list[PublicSnapshot]) -> None:
+        if not snapshots:
+            return
+        # Always the same order, so two processes publishing the same month at once meet on
+        # the same first key and one of them wins every kind (PostgreSQL waits on it).
+        rows = sorted((asdict(s) for s in snapshots), key=lambda r: (r["month"], r["kind"]))
+        stmt = dialect_insert(self.is_sqlite, t.public_snapshot).on_conflict_do_nothing(
+            index_elements=["month", "kind"]
+        )
+        async with self._write_lock, self.engine.begin() as conn:
+            for row in rows:
+                await conn.execute(stmt, row)
+
+    async def public_snapshots(self) -> list[PublicSnapshot]:
+        p = t.public_snapshot.c
+        rows = await self._fetch(select(t.public_snapshot).order_by(p.month, p.kind))
+        return [PublicSnapshot(r.month, r.kind, r.rules, r.body, r.published_ms) for r in rows]
 
     # --- helpers ---
     async def _fetch(self, query: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:

@@ -186,6 +186,17 @@ class AuditRow(SQLModel, table=True):
     details: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class PublicSnapshotRow(SQLModel, table=True):
+    """A published month's public table, frozen when first published (docs/public.md)."""
+
+    __tablename__ = "public_snapshot"
+    month: str = Field(primary_key=True)  # YYYY-MM, the city's calendar month
+    kind: str = Field(primary_key=True)  # "districts" or "cells"
+    rules: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    published_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class CounterRow(SQLModel, table=True):
     __tablename__ = "counter"
     name: str = Field(primary_key=True)
@@ -207,3 +218,4 @@ track_point = metadata.tables[TrackPointRow.__tablename__]
 credential = metadata.tables[CredentialRow.__tablename__]
 web_session = metadata.tables[WebSessionRow.__tablename__]
 audit = metadata.tables[AuditRow.__tablename__]
+public_snapshot = metadata.tables[PublicSnapshotRow.__tablename__]
