@@ -36,6 +36,31 @@ class CellSpec:
     rule: str = "given"  # how the resolution / size was chosen
 
 
+def check_counts(values: np.ndarray | list[int], name: str = "counts") -> np.ndarray:
+    """``values`` as int64 counts, refusing NaN, infinities, negatives and fractions.
+
+    A cast alone turned NaN into int64's minimum and let -3 or 2.5 through as counts.
+    """
+    arr = np.asarray(values)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise InvalidInputError(f"{name} must be numbers", {"dtype": str(arr.dtype)})
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            raise InvalidInputError(
+                f"{name} must be whole numbers",
+                {"count": int(bad.sum()), "first_index": int(np.flatnonzero(bad)[0])},
+            )
+    if (arr < 0).any():
+        raise InvalidInputError(
+            f"{name} must be >= 0",
+            {"count": int((arr < 0).sum()), "first_index": int(np.flatnonzero(arr < 0)[0])},
+        )
+    return arr.astype(np.int64).ravel()
+
+
 def check_lonlat(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validated float64 copies of lon/lat: same length, finite, within range."""
     lon = np.asarray(lon, dtype=np.float64).ravel()

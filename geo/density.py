@@ -10,8 +10,9 @@ and D_m the median distance to their mean centre, in metres.
 The surface is computed on a square grid in a projected CRS (the local UTM zone unless
 given): incidents are binned to grid cells, then convolved with the kernel sampled at the
 cell centres and rescaled so that each incident contributes exactly 1 (so the surface
-integrates to the number of incidents). Binning moves an incident by at most half a cell;
-choose ``cell_m`` well below ``h``. Densities are incidents per km².
+integrates to the number of incidents when the extent holds them all). Binning is linear
+(each point shared among its four nearest cell centres). The default cell is h/10 (at most
+100 m); a coarser cell is reported in ``notes``. Densities are incidents per km².
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal, stats
 
-from geo.cells import check_lonlat, project, select, unproject, utm_epsg
+from geo.cells import check_counts, check_lonlat, project, select, unproject, utm_epsg
 from geo.hotspot_errors import BadParameterError, InvalidInputError, TooManyCellsError
 
-ALGORITHM_VERSION = "density-1"
+ALGORITHM_VERSION = "density-2"
 BANDWIDTH_RULE = "0.9 * min(SD, sqrt(1/ln 2) * Dm) * n^-0.2 (ArcGIS/Silverman)"
+# Below about GPS precision in a city, a bandwidth describes the fixes' noise, not the
+# place; the rule gives 0 when over half the points coincide (D_m = 0).
+MIN_BANDWIDTH_M = 50.0
+# With h >= 10 cells the binned surface is within 1 % of the direct kernel sum (tested).
+CELLS_PER_BANDWIDTH = 10
 
 
 def quartic(d: np.ndarray, h: float) -> np.ndarray:
@@ -57,7 +63,9 @@ class DensityGrid:
     cell_m: float
     bandwidth_m: float
     bandwidth_rule: str  # "given" or BANDWIDTH_RULE
-    n_incidents: int
+    n_incidents: int  # selected incidents inside the grid's extent
+    n_outside: int = 0  # selected incidents outside it (their kernels may still reach in)
+    notes: tuple[str, ...] = ()
     kernel: str = "quartic"
     version: str = ALGORITHM_VERSION
 
@@ -69,6 +77,28 @@ def _stencil(h: float, cell: float) -> np.ndarray:
     return k / k.sum()  # each incident contributes exactly 1 over the grid
 
 
+def _linear_bins(
+    x: np.ndarray, y: np.ndarray, x0: float, y0: float, cell: float, ncol: int, nrow: int
+) -> np.ndarray:
+    """Each point's weight shared among the four nearest cell centres (linear binning).
+
+    Nearest-cell binning moves a point by up to half a cell; many coincident points off a
+    cell centre then all move the same way and the error (1-2 % at h = 10 cells) no longer
+    averages out. Linear binning keeps the first moment, so the error is of second order.
+    """
+    u = (x - x0) / cell - 0.5
+    v = (y - y0) / cell - 0.5
+    i0, j0 = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    fu, fv = u - i0, v - j0
+    hist = np.zeros(nrow * ncol)
+    for di, wu in ((0, 1.0 - fu), (1, fu)):
+        for dj, wv in ((0, 1.0 - fv), (1, fv)):
+            col, row = i0 + di, j0 + dj
+            ok = (col >= 0) & (col < ncol) & (row >= 0) & (row < nrow)
+            hist += np.bincount(row[ok] * ncol + col[ok], (wu * wv)[ok], minlength=nrow * ncol)
+    return hist.reshape(nrow, ncol)
+
+
 def kde_grid(
     x: np.ndarray,
     y: np.ndarray,
@@ -78,7 +108,11 @@ def kde_grid(
     bounds: tuple[float, float, float, float] | None = None,
     max_cells: int = 4_000_000,
 ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """Quartic KDE of projected points as a north-up array (per km²) and its bounds."""
+    """Quartic KDE of projected points as a north-up array (per km²) and its bounds.
+
+    Points outside ``bounds`` but within the bandwidth still add their share inside: the
+    grid is computed one bandwidth wider on every side and cropped.
+    """
     if not cell_m > 0 or not bandwidth_m > 0:
         raise BadParameterError(
             "cell_m and bandwidth_m must be > 0", {"cell_m": cell_m, "bandwidth_m": bandwidth_m}
@@ -94,13 +128,42 @@ def kde_grid(
         raise TooManyCellsError(
             "density grid too large; use a larger cell_m", {"cells": ncol * nrow, "max": max_cells}
         )
-    col = np.floor((x - xmin) / cell_m).astype(np.int64)
-    row = np.floor((y - ymin) / cell_m).astype(np.int64)
-    ok = (col >= 0) & (col < ncol) & (row >= 0) & (row < nrow)
-    hist = np.bincount(row[ok] * ncol + col[ok], minlength=nrow * ncol).reshape(nrow, ncol)
-    dens = signal.fftconvolve(hist.astype(np.float64), _stencil(bandwidth_m, cell_m), mode="same")
+    margin = int(np.ceil(bandwidth_m / cell_m)) + 1
+    hist = _linear_bins(
+        x,
+        y,
+        xmin - margin * cell_m,
+        ymin - margin * cell_m,
+        cell_m,
+        ncol + 2 * margin,
+        nrow + 2 * margin,
+    )
+    dens = signal.fftconvolve(hist, _stencil(bandwidth_m, cell_m), mode="same")
+    dens = dens[margin : margin + nrow, margin : margin + ncol]
     dens = np.clip(dens, 0.0, None) / (cell_m * cell_m / 1e6)
     return dens[::-1].copy(), (xmin, ymin, xmin + ncol * cell_m, ymin + nrow * cell_m)
+
+
+def choose_cell(
+    bandwidth_m: float, span_m: float, max_cells: int = 4_000_000
+) -> tuple[float, str | None]:
+    """Default cell: a tenth of the bandwidth, at most 100 m, no finer than the cell limit
+    allows over ``span_m`` (the grid's larger side); a note when the limit forced it."""
+    cell = min(100.0, bandwidth_m / CELLS_PER_BANDWIDTH)
+    floor = span_m / np.sqrt(max_cells) * 1.01
+    if cell < floor:
+        cell = float(np.ceil(floor))
+        return cell, _coarse_note(cell, bandwidth_m)
+    return float(cell), None
+
+
+def _coarse_note(cell: float, h: float) -> str | None:
+    if cell * CELLS_PER_BANDWIDTH <= h:
+        return None
+    return (
+        f"cell {cell:.0f} m is coarse for a {h:.0f} m bandwidth (less than"
+        f" {CELLS_PER_BANDWIDTH} cells per bandwidth): the surface is blockier than the kernel"
+    )
 
 
 def compute_density(
@@ -111,7 +174,7 @@ def compute_density(
     *,
     window: tuple[int, int] | None = None,
     categories: list[int] | np.ndarray | None = None,
-    cell_m: float = 100.0,
+    cell_m: float | None = None,
     bandwidth_m: float | None = None,
     epsg: int | None = None,
     bounds_lonlat: tuple[float, float, float, float] | None = None,
@@ -119,7 +182,9 @@ def compute_density(
     """Quartic kernel density of the selected incidents as a grid map layers can draw.
 
     ``bounds_lonlat`` (west, south, east, north) fixes the extent; otherwise the points'
-    extent padded by the bandwidth."""
+    extent padded by the bandwidth. ``cell_m`` defaults to a tenth of the bandwidth (at most
+    100 m). ``n_incidents`` counts the incidents inside the extent; ``n_outside`` those
+    outside it (they still add density within a bandwidth of its edge)."""
     lon, lat = check_lonlat(lon, lat)
     if not (lon.size == np.asarray(t).size == np.asarray(category).size):
         raise InvalidInputError("lon, lat, t and category differ in length", {})
@@ -137,13 +202,30 @@ def compute_density(
     rule = "given"
     if bandwidth_m is None:
         bandwidth_m, rule = default_bandwidth(x, y), BANDWIDTH_RULE
-        if bandwidth_m <= 0:
-            bandwidth_m, rule = 10 * cell_m, f"{BANDWIDTH_RULE}; fewer than 2 points: 10 cells"
+        if bandwidth_m < MIN_BANDWIDTH_M:
+            bandwidth_m, rule = (
+                MIN_BANDWIDTH_M,
+                f"{BANDWIDTH_RULE}; raised to {MIN_BANDWIDTH_M:.0f} m",
+            )
     bounds = None
     if bounds_lonlat is not None:
         w, s, e, n = bounds_lonlat
         bx, by = project(np.array([w, e, w, e]), np.array([s, s, n, n]), code)
         bounds = (bx.min(), by.min(), bx.max(), by.max())
+        inside = (x >= bounds[0]) & (x <= bounds[2]) & (y >= bounds[1]) & (y <= bounds[3])
+    else:
+        inside = np.ones(x.size, dtype=bool)
+    notes: list[str] = []
+    if cell_m is None:
+        if bounds is not None:
+            span = max(bounds[2] - bounds[0], bounds[3] - bounds[1])
+        else:
+            span = float(max(np.ptp(x), np.ptp(y))) + 2 * bandwidth_m + 200.0
+        cell_m, note = choose_cell(bandwidth_m, span)
+    else:
+        note = _coarse_note(float(cell_m), bandwidth_m)
+    if note:
+        notes.append(note)
     dens, (x0, y0, x1, y1) = kde_grid(x, y, cell_m=cell_m, bandwidth_m=bandwidth_m, bounds=bounds)
     clon, clat = unproject(np.array([x0, x1, x0, x1]), np.array([y0, y0, y1, y1]), code)
     return DensityGrid(
@@ -155,7 +237,9 @@ def compute_density(
         cell_m=float(cell_m),
         bandwidth_m=float(bandwidth_m),
         bandwidth_rule=rule,
-        n_incidents=int(lon.size),
+        n_incidents=int(inside.sum()),
+        n_outside=int((~inside).sum()),
+        notes=tuple(notes),
     )
 
 
@@ -183,13 +267,13 @@ def rates(
 ) -> RateTable:
     """Rate per ``per`` residents (default 10,000) of each area (e.g. district UBIGEO), with
     exact (Garwood) Poisson limits on the count."""
-    counts = np.asarray(counts, dtype=np.float64)
+    counts = check_counts(counts).astype(np.float64)
     pop = np.asarray(population, dtype=np.float64)
     codes = np.asarray(codes)
     if not (codes.size == counts.size == pop.size):
         raise InvalidInputError("codes, counts and population differ in length", {})
-    if np.any(counts < 0) or np.any(pop < 0):
-        raise InvalidInputError("counts and population must be >= 0", {})
+    if not np.isfinite(pop).all() or np.any(pop < 0):
+        raise InvalidInputError("population must be finite and >= 0", {})
     a = 1.0 - confidence
     lo = np.where(counts > 0, stats.chi2.ppf(a / 2, 2 * counts) / 2, 0.0)
     hi = stats.chi2.ppf(1 - a / 2, 2 * counts + 2) / 2

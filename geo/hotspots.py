@@ -23,6 +23,7 @@ from geo.cells import (
     CellSpec,
     bin_incidents,
     cell_centres,
+    check_counts,
     project,
     select,
     utm_epsg,
@@ -36,6 +37,13 @@ ALGORITHM_VERSION = "hotspots-1"
 def gi_star(y: np.ndarray, w: sparse.spmatrix) -> np.ndarray:
     """Gi* z-score of every cell; 0 where undefined (no variance, or every cell a neighbour)."""
     y = np.asarray(y, dtype=np.float64)
+    if not np.isfinite(y).all():
+        # one NaN makes every z NaN, which the bins would then read as "not significant"
+        bad = ~np.isfinite(y)
+        raise InvalidInputError(
+            "values must be finite",
+            {"count": int(bad.sum()), "first_index": int(np.flatnonzero(bad)[0])},
+        )
     n = y.size
     if n < 2:
         return np.zeros(n)
@@ -202,7 +210,12 @@ def hotspots_from_cells(
     study area, weights and classes follow the same rules as :func:`compute_hotspots`.
     """
     observed = np.asarray(observed, dtype=np.int64)
-    observed_counts = np.asarray(observed_counts, dtype=np.int64)
+    observed_counts = check_counts(observed_counts, "observed_counts")
+    if observed_counts.size != observed.size:
+        raise InvalidInputError(
+            "observed and observed_counts differ in length",
+            {"observed": observed.size, "observed_counts": observed_counts.size},
+        )
     cells, area_rule = study_cells(observed, spec, area, k)
     pos, found = area_positions(observed, cells)
     counts = np.zeros(cells.size, dtype=np.int64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import esda
+import h3
 import libpysal
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from libpysal.weights import WSP
 from scipy import sparse
 
 from geo.cells import CellSpec
-from geo.hotspot_errors import BadParameterError
+from geo.density import rates
+from geo.hotspot_errors import BadParameterError, InvalidInputError
 from geo.hotspots import (
     bh_adjust,
     build_weights,
@@ -23,6 +25,7 @@ from geo.hotspots import (
     compute_hotspots,
     gi_bins,
     gi_star,
+    hotspots_from_cells,
     moran_bands,
     p_two_sided,
 )
@@ -240,3 +243,35 @@ def test_scale_choice_without_a_peak_falls_back_to_k_nearest() -> None:
     assert "no peak" in choice.rule
     # 5 % of 1600 cells = 80 -> clipped to 30 nearest: about 3 cells of 200 m away
     assert 500 < choice.band_m < 700 and choice.max_peak_m == choice.bands_m[-1]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [[3.0, float("nan"), 1.0], [3, -1, 1], [3.0, 2.5, 1.0], [3.0, float("inf"), 1.0]],
+)
+def test_bad_counts_are_refused_not_cast(bad: list[float]) -> None:
+    # np.asarray(..., dtype=int64) turned NaN into -9223372036854775808 without a word
+    spec = CellSpec("h3", resolution=9)
+    cells = np.array(
+        sorted(h3.str_to_int(h3.latlng_to_cell(-12.05, -77.03 + i * 0.003, 9)) for i in range(3)),
+        dtype=np.int64,
+    )
+    with pytest.raises(InvalidInputError) as err:
+        hotspots_from_cells(cells, np.array(bad), spec, area="ring")
+    assert err.value.code == "invalid_input" and err.value.details["first_index"] == 1
+
+
+def test_gi_star_refuses_values_that_are_not_finite() -> None:
+    w = sparse.identity(3, format="csr")
+    with pytest.raises(InvalidInputError) as err:
+        gi_star(np.array([1.0, float("nan"), 2.0]), w)
+    assert err.value.code == "invalid_input" and err.value.details == {
+        "count": 1,
+        "first_index": 1,
+    }
+
+
+@pytest.mark.parametrize("bad", [[5, 2.5], [5, -1], [5, float("nan")], [True, False]])
+def test_rates_refuse_counts_that_are_not_counts(bad: list[float]) -> None:
+    with pytest.raises(InvalidInputError):
+        rates(np.array(["150101", "150102"]), np.array(bad), np.array([1000, 1000]))

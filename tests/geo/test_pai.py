@@ -113,7 +113,8 @@ def test_pei_stays_at_most_one_when_h3_cells_differ_in_area() -> None:
     assert areas[big] < areas[small_a] + areas[small_b]
     per_cell = {small_a: 10, small_b: 10, big: 17}
     assert 17 / areas[big] > max(10 / areas[small_a], 10 / areas[small_b])
-    lat, lon = zip(*(h3.cell_to_latlng(c) for c, k in per_cell.items() for _ in range(k)))
+    points = [h3.cell_to_latlng(c) for c, k in per_cell.items() for _ in range(k)]
+    lat, lon = np.array(points).T
     s = score_prediction(res, np.array(lon), np.array(lat))
     assert s.n2_hot == 20 and s.n2_total == 37
     # By hand: the big cell whole (17) plus the rest of the hot area at the next density.
