@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from server.openapi import INT, ROLE_ERRORS, STR, _errors, _nullable, _obj, _op, _query
+from server.routes.analysis_params import TIME_MAX_S, TIME_MIN_S
 
 Schema = dict[str, Any]
 NUM: Schema = {"type": "number"}
 TIME: Schema = {
-    "type": "string",
-    "description": "ISO 8601 date or date-time (UTC when no zone), or epoch seconds",
+    "anyOf": [
+        {"type": "integer", "minimum": TIME_MIN_S, "maximum": TIME_MAX_S},
+        {"type": "string"},
+    ],
+    "description": "Epoch seconds, or an ISO 8601 date or date-time (UTC when no zone); "
+    f"either way within {TIME_MIN_S}..{TIME_MAX_S} (1970 to the end of year 9999 UTC)",
 }
 CELL: Schema = {"type": "string", "pattern": "^[0-9a-f]{15}$", "description": "H3 index"}
 

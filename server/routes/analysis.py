@@ -168,7 +168,9 @@ async def pai(request: Request) -> Response:
     c = ctx(request)
     who = await require(request, *READERS)
     train = await parse_window(request, c, who)
-    test_end = parse_time(request, "test_end") or train.until_s + (train.until_s - train.since_s)
+    test_end = parse_time(request, "test_end")
+    if test_end is None:
+        test_end = train.until_s + (train.until_s - train.since_s)
     if test_end <= train.until_s:
         raise InvalidRequest("test_end must be after end", {"end": train.until_s})
     result, version = await c.analysis.hotspots(_key("hotspots", train))

@@ -30,22 +30,36 @@ class Window:
         return PointQuery(self.stations, self.since_s, self.until_s, self.categories)
 
 
+# Epoch seconds from 1970 to the end of year 9999 UTC: what an ISO date can say, and far inside
+# int64 (a bigger number reached the database, and numpy, as an overflow: a 500).
+TIME_MIN_S = 0
+TIME_MAX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def parse_time(request: Request, name: str) -> int | None:
-    """``2026-11-01``, ``2026-11-01T05:00:00-05:00`` or epoch seconds; UTC when no zone."""
+    """``2026-11-01``, ``2026-11-01T05:00:00-05:00`` or epoch seconds; UTC when no zone.
+
+    Either form must fall within ``TIME_MIN_S..TIME_MAX_S`` (400 ``invalid_request``).
+    """
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if raw.isdigit():
-        return int(raw)
-    try:
-        when = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidRequest(
-            f"{name} must be an ISO 8601 date or time, or epoch seconds", {"parameter": name}
-        ) from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp())
+    bounds = {"parameter": name, "minimum": TIME_MIN_S, "maximum": TIME_MAX_S}
+    if raw.isascii() and raw.isdigit():  # not "²" or other digits int() refuses
+        seconds = int(raw) if len(raw) <= 20 else TIME_MAX_S + 1
+    else:
+        try:
+            when = datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise InvalidRequest(
+                f"{name} must be an ISO 8601 date or time, or epoch seconds", bounds
+            ) from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = int(when.timestamp())
+    if not TIME_MIN_S <= seconds <= TIME_MAX_S:
+        raise InvalidRequest(f"{name} must be between 1970 and the end of year 9999", bounds)
+    return seconds
 
 
 def parse_categories(request: Request) -> tuple[str, ...] | None:
