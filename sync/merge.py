@@ -77,7 +77,10 @@ def merge_fields(
         if incoming == current:
             continue  # the very same write again: exactly-once effect
         old = state.values.get(name)
-        concurrent = clock[1] != device and (clock[2] == PENDING or clock[2] > base_seq)
+        # A stored sequence 0 is a creation numbered by an older version (it wrote 0, not
+        # the seq): the creation had some seq >= 1, so base_seq 0 had not seen it.
+        seen = clock[2] or 1
+        concurrent = clock[1] != device and (seen == PENDING or seen > base_seq)
         if incoming > current:
             if concurrent and old != value:
                 result.conflicts.append(FieldConflict(name, old, clock[0], clock[1], hlc, device))

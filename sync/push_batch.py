@@ -18,6 +18,7 @@ from sync.clock import Stamp
 from sync.errors import AmendTargetMissing, ChainFork, ChangeError, OutOfScope, RecordNotFound
 from sync.merge import (
     DELETED,
+    PENDING,
     ExistingLink,
     FieldConflict,
     RecordState,
@@ -39,6 +40,7 @@ from sync.store.base import (
 
 PLACE_FIELDS = frozenset({"location", "address_text"})
 REQUIRED_ON_CREATE = ("category", "occurred_at")
+_PENDING_END = f",{PENDING}]"
 
 
 @dataclass(slots=True)
@@ -60,12 +62,12 @@ class _Incident:
 class _Fresh:
     """A new incident built before the write lock: only its sequence number is missing.
 
-    Its clocks carry sequence 0: values written at creation can only be concurrent with an
-    edit by a device that never saw the record, which cannot happen.
+    Its clocks carry ``PENDING`` until it is numbered: a later edit by a device whose
+    ``base_seq`` is below the creation's seq has not seen the values written at creation.
     """
 
     doc_tail: str  # the doc's JSON after '{"seq":N,'
-    clocks: str
+    clocks: str  # every clock ends in ',-1]' (PENDING), replaced by the seq when numbered
     pii: str | None
     point: IncidentPoint | None  # its seq is set when numbered
 
@@ -137,7 +139,9 @@ class PushWork:
         derived: dict[str, Any],
     ) -> _Fresh:
         # The same clocks, doc and personal data a merge into an empty record would give.
-        stamp = [change.hlc, self.who.device_id, 0]
+        # hlc (checked against the stamp pattern) and device id hold no ',-1]': only the
+        # PENDING sequences end that way, so the write fills them in with one replace.
+        stamp = [change.hlc, self.who.device_id, PENDING]
         clocks = dict.fromkeys([*public, *(f"pii.{name}" for name in pii), DELETED], stamp)
         kept_pii = {name: value for name, value in pii.items() if value}
         doc = {
@@ -347,7 +351,7 @@ class PushWork:
             seq=work.seq,
             deleted=False,
             doc=f'{{"seq":{work.seq},{fresh.doc_tail}',
-            clocks=fresh.clocks,
+            clocks=fresh.clocks.replace(_PENDING_END, f",{work.seq}]"),
             pii=fresh.pii,
             author_officer=work.author_officer,
             author_device=work.author_device,
