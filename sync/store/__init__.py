@@ -1,1 +1,1 @@
-"""Storage: the port (``base``) and its adapters (``sql``, ``mongo``)."""
+"""Storage: the port (``base``) and its one adapter (``sql``: SQLite and PostgreSQL)."""

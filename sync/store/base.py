@@ -1,8 +1,8 @@
 """The storage port: the only way the sync engine reaches a database.
 
-Adapters (``sync.store.sql`` for SQLite and PostgreSQL, ``sync.store.mongo`` for MongoDB)
-implement these methods; ``sync.store.contract`` is the test suite every adapter must pass.
-No SQL, ODM class or driver type crosses this boundary: only the dataclasses below.
+One adapter implements these methods: ``sync.store.sql``, for SQLite and PostgreSQL;
+``sync.store.contract`` is the test suite an adapter must pass.  No SQL or driver type
+crosses this boundary: only the dataclasses below.
 
 Exceptions an adapter may raise: ``AlreadyExists`` (unique id taken), ``NotFound``,
 ``EnrollmentInvalid`` (code unknown, used or expired), ``StoreUnavailable`` (cannot reach the
