@@ -73,7 +73,7 @@ def test_space_time_gi_equals_esda_on_the_cube() -> None:
             y = res.counts.ravel().astype(float)
             g = esda.G_Local(y, pw, transform="B", star=True, permutations=0)
         z = space_time_gi(res.counts, w, time_k)
-        assert np.abs(z.ravel() - g.Zs).max() < 1e-9
+        assert np.abs(z.ravel() - g.Zs).max() < 1e-12
     assert np.abs(space_time_gi(res.counts, w, 1) - res.z).max() == 0
 
 
