@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import conflict_view
 from server.auth import authenticate, require
 from server.body import read_body
 from server.context import ctx
@@ -84,26 +84,9 @@ async def conflicts(request: Request) -> Response:
     rows = await c.store.conflicts(scope.station_ids, after, limit + 1)
     has_more = len(rows) > limit
     rows = rows[:limit]
-    items = []
-    for conflict_id, cf in rows:
-        if cf.field.startswith("pii.") and scope.pii != "all":
-            continue
-        items.append(
-            {
-                "id": conflict_id,
-                "station_id": cf.station_id,
-                "collection": cf.collection,
-                "record_id": cf.record_id,
-                "field": cf.field,
-                "losing_value": orjson.loads(cf.losing_value),
-                "losing_hlc": cf.losing_hlc,
-                "losing_device": cf.losing_device,
-                "winning_hlc": cf.winning_hlc,
-                "winning_device": cf.winning_device,
-                "seq": cf.seq,
-                "created_ms": cf.created_ms,
-            }
-        )
+    shown = conflict_view.visible(scope, rows)
+    await conflict_view.audit_shown(c.store, who.officer_id, shown, "api")
+    items = [conflict_view.as_json(conflict_id, cf) for conflict_id, cf in shown]
     next_after = rows[-1][0] if rows else after
     return json_response({"conflicts": items, "after": next_after, "has_more": has_more})
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import conflict_view
 from server.context import ctx
 from server.web import sessions
 from server.web.filters import MAP_ROLES, default_until
@@ -162,6 +163,8 @@ async def conflicts_page(request: Request) -> Response:
     after_id = int(after) if after.isdigit() and len(after) < 18 else 0
     items = await c.store.conflicts(scope.station_ids, after_id, 101)
     more = items[99][0] if len(items) > 100 else None
+    shown = conflict_view.visible(scope, items[:100])  # the same rule as GET /v1/conflicts
+    await conflict_view.audit_shown(c.store, user.who.officer_id, shown, "conflicts_page")
     rows = [
         {
             "id": i,
@@ -174,9 +177,11 @@ async def conflicts_page(request: Request) -> Response:
             "device": x.losing_device,
             "station": x.station_id,
         }
-        for i, x in items[:100]
+        for i, x in shown
     ]
-    return render(request, "conflicts.html", {"rows": rows, "more": more}, user=user)
+    answer = render(request, "conflicts.html", {"rows": rows, "more": more}, user=user)
+    answer.headers["Cache-Control"] = "private, no-store"
+    return answer
 
 
 routes = [
