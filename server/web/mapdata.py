@@ -172,7 +172,9 @@ def _density_features(grid: Any) -> list[dict[str, Any]]:
     lon0, lat0 = unproject(xs, ys, grid.epsg)
     lon1, lat1 = unproject(xs + grid.cell_m, ys - grid.cell_m, grid.epsg)
     out = []
-    for a, b, c, d, v in zip(lon0, lat0, lon1, lat1, dens[rows, cols] / top, strict=True):
+    # .tolist(): numpy scalars are not JSON (this layer answered 500 on every request)
+    corners = zip(lon0.tolist(), lat0.tolist(), lon1.tolist(), lat1.tolist(), strict=True)
+    for (a, b, c, d), v in zip(corners, (dens[rows, cols] / top).tolist(), strict=True):
         ring = [[a, b], [c, b], [c, d], [a, d], [a, b]]
         out.append(
             {
