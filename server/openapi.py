@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from server.routes.admin import EnrollBody, EnrollmentBody, OfficerBody, StationBody
 from server.settings import SyncSettings
 from sync.clock import HLC_PATTERN
+from sync.cursor import CURSOR_PATTERN, ISSUED_CURSOR_PATTERN
 from sync.protocol import HASH_PATTERN, ID_PATTERN, IncidentChange, LogEntryChange, PushEnvelope
 
 Schema = dict[str, Any]
@@ -197,7 +198,11 @@ def _pull_answer_schemas() -> dict[str, Schema]:
                     "type": "array",
                     "items": {"oneOf": [ref("IncidentDoc"), ref("PatrolLogDoc")]},
                 },
-                "cursor": {"type": "string", "description": "opaque: send it back as is"},
+                "cursor": {
+                    "type": "string",
+                    "pattern": ISSUED_CURSOR_PATTERN,
+                    "description": "opaque: send it back as is",
+                },
                 "has_more": {"type": "boolean"},
                 "server_time_ms": MS,
             }
@@ -384,7 +389,13 @@ def _sync_paths() -> dict[str, Schema]:
         "default": defaults["pull_default_limit"],
     }
     pull_params = [
-        _query("cursor", STR, "The `cursor` of the previous page; absent for the first."),
+        _query(
+            "cursor",
+            {"type": "string", "pattern": CURSOR_PATTERN},
+            "The `cursor` of the previous page; absent or empty for the first. A well-formed"
+            " cursor this database did not give (another epoch, a seq beyond any given) gets"
+            " 400 `invalid_cursor`: pull again without one.",
+        ),
         _query(
             "limit", limit, f"Page size, capped at pull_max_limit ({defaults['pull_max_limit']})."
         ),

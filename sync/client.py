@@ -74,6 +74,8 @@ class ClientStats:
     restamped: int = 0
     relinked: int = 0
     clock_corrections: int = 0
+    resyncs: int = 0  # pulls started again after the server refused the cursor
+    dropped: int = 0  # records a resync found the server no longer has
 
     def add(self, other: ClientStats) -> None:
         for f in fields(self):
@@ -207,8 +209,7 @@ class SyncClient:
         self._incident(record_id, "delete", None, None, self._base_seq(record_id))
 
     def _base_seq(self, record_id: str) -> int:
-        doc = self.box.record("incidents", record_id)
-        return int(doc["seq"]) if doc else 0
+        return self.box.seq_base("incidents", record_id)
 
     def _incident(
         self,
@@ -318,6 +319,10 @@ class SyncClient:
     def dismiss_rejected(self, ord_: int) -> bool:
         return self.box.dismiss(ord_)
 
+    def dropped_records(self) -> list[dict[str, Any]]:
+        """Pulled records the server no longer had at a resync (e.g. lost in a restore)."""
+        return self.box.dropped()
+
     # --- sync ---
     async def sync(self) -> SyncResult:
         """Push everything pending, then pull every page; raises ``Offline`` if unreachable."""
@@ -397,12 +402,25 @@ class SyncClient:
             self.stats.clock_corrections += 1
 
     async def pull(self) -> int:
-        """Pull every page after the stored cursor; returns how many documents came."""
+        """Pull every page after the stored cursor; returns how many documents came.
+
+        A refused cursor (``invalid_cursor``: the server's database was restored or replaced)
+        starts a resync: the whole scope again from no cursor, the outbox kept.
+        """
         count = 0
         while True:
             params = {"cursor": self.box.get("cursor", ""), "limit": self.pull_limit}
-            page = (await self._request("GET", "/v1/sync/pull", params=params)).json()
-            self.box.store_page(page["changes"], page["cursor"])
+            try:
+                response = await self._request("GET", "/v1/sync/pull", params=params)
+            except ServerRefused as exc:
+                if exc.code != "invalid_cursor" or not params["cursor"]:
+                    raise
+                self.box.start_resync()
+                self.stats.resyncs += 1
+                continue
+            page = response.json()
+            last = not page["has_more"]
+            self.stats.dropped += self.box.store_page(page["changes"], page["cursor"], last)
             self.stats.pulls += 1
             count += len(page["changes"])
             if not page["has_more"]:

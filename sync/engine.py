@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 
 from sync.clock import Stamp, check_skew, now_ms, parse_stamp
+from sync.cursor import format_cursor, parse_cursor
 from sync.errors import (
     BatchIdReused,
     ChangeError,
     Forbidden,
-    InvalidCursor,
     InvalidJSON,
     NotAllowed,
     OutOfScope,
@@ -223,14 +223,16 @@ class SyncEngine:
         self, who: Identity, cursor: str | None, limit: int | None
     ) -> tuple[bytes, int]:
         """A pull page and how many of its records carried personal data (for the audit)."""
-        after = _parse_cursor(cursor)
+        # Read before the rows: a cursor given by any process is within this state.
+        state = await self.store.sync_state()
+        after = parse_cursor(cursor, state)
         size = min(limit or self.limits.pull_default_limit, self.limits.pull_max_limit)
         scope = self.scope(who)
         rows = await self.store.pull(scope, after, size + 1)
         has_more = len(rows) > size
         rows = rows[:size]
         parts = [r.doc if r.pii is None else f'{r.doc[:-1]},"pii":{r.pii}}}' for r in rows]
-        next_cursor = str(rows[-1].seq) if rows else str(after)
+        next_cursor = format_cursor(state.epoch, rows[-1].seq if rows else after)
         head = f'{{"changes":[{",".join(parts)}],"cursor":"{next_cursor}",'
         tail = f'"has_more":{"true" if has_more else "false"},"server_time_ms":{self.clock()}}}'
         return (head + tail).encode(), sum(1 for r in rows if r.pii is not None)
@@ -348,14 +350,6 @@ def _answer(
     if device_time_ms is not None:
         body["clock_offset_ms"] = now - device_time_ms
     return orjson.dumps(body)
-
-
-def _parse_cursor(cursor: str | None) -> int:
-    if cursor is None or cursor == "":
-        return 0
-    if not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidCursor("the cursor is not one this server gave", {"cursor": cursor[:40]})
-    return int(cursor)
 
 
 __all__ = ["Committed", "Enricher", "Listener", "PushOutcome", "Stamp", "SyncEngine", "SyncLimits"]

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from sync import resync
 from sync.clock import HybridClock, Stamp, now_ms, parse_stamp
 from sync.protocol import LogEntryChange, entry_hash
 
@@ -96,7 +97,7 @@ class Outbox:
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        self.db.executescript(SCHEMA + resync.SCHEMA)
         state = self.get("clock", {})
         last = parse_stamp(state["last"]) if state.get("last") else None
         self.clock = DeviceClock(wall, last, int(state.get("offset_ms", 0)))
@@ -336,9 +337,11 @@ class Outbox:
         return n, head_hash
 
     # --- records pulled from the server ---
-    def store_page(self, docs: list[dict[str, Any]], cursor: str) -> None:
-        """Keep a pulled page and advance the cursor, in one transaction."""
+    def store_page(self, docs: list[dict[str, Any]], cursor: str, last: bool = False) -> int:
+        """Keep a pulled page and advance the cursor, in one transaction.  The ``last`` page
+        of a resync ends it; returns how many records it dropped (see ``sync.resync``)."""
         with self.tx() as db:
+            resync.seen(db, docs)
             for doc in docs:
                 db.execute(
                     "INSERT OR REPLACE INTO record (collection, id, seq, doc) VALUES (?,?,?,?)",
@@ -355,6 +358,23 @@ class Outbox:
                     self.confirm(parse_stamp(stamp))
             self.put("cursor", cursor)
             self.save_clock()
+            return resync.finish(db) if last else 0
+
+    def start_resync(self) -> int:
+        """Pull everything again from no cursor (the server refused the cursor)."""
+        with self.tx() as db:
+            return resync.start(db)
+
+    def seq_base(self, collection: str, record_id: str) -> int:
+        """The ``base_seq`` for an edit of a pulled record (0 if unknown in this epoch)."""
+        doc = self.record(collection, record_id)
+        if doc is None or not resync.current(self.db, collection, record_id):
+            return 0
+        return int(doc["seq"])
+
+    def dropped(self) -> list[dict[str, Any]]:
+        """Records a resync found the server no longer has (kept for the user)."""
+        return resync.dropped(self.db)
 
     def record(self, collection: str, record_id: str) -> dict[str, Any] | None:
         row = self.db.execute(

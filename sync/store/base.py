@@ -249,6 +249,21 @@ class PullRow:
     pii: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """What a pull cursor is checked against (see ``sync.cursor``).
+
+    ``epoch``: random, replaced after a restore or re-initialisation; ``last_seq``: the
+    greatest sequence number given; ``legacy_seq``: the last sequence number when the database
+    got its first epoch (plain-number cursors up to it are still accepted), None after a new
+    epoch.
+    """
+
+    epoch: int
+    last_seq: int
+    legacy_seq: int | None
+
+
 @dataclass(slots=True)
 class ConflictPage:
     items: list[tuple[int, Conflict]] = field(default_factory=list)
@@ -427,6 +442,14 @@ class Store(ABC):
 
     @abstractmethod
     async def last_seq(self) -> int: ...
+
+    @abstractmethod
+    async def sync_state(self) -> SyncState:
+        """The epoch, last sequence number and legacy bound, read together."""
+
+    @abstractmethod
+    async def new_epoch(self, epoch: int) -> None:
+        """Replace the epoch (after a restore): every cursor given before is refused."""
 
     @abstractmethod
     async def conflicts(

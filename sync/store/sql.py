@@ -43,7 +43,15 @@ from sync.store.base import (
     Station,
     Store,
     StoredRecord,
+    SyncState,
     WebSession,
+)
+from sync.store.sql_epoch import (
+    STATE_QUERY,
+    STATE_SQL,
+    ensure_epoch,
+    replace_epoch,
+    state_from_rows,
 )
 from sync.store.sql_rows import (
     PULL_ALL,
@@ -123,6 +131,7 @@ class SQLStore(Store):
             async with engine.begin() as conn:
                 await conn.run_sync(t.metadata.create_all)
                 await _ensure_counter(conn, self.is_sqlite)
+                await ensure_epoch(conn, self.is_sqlite)
                 await _upgrade_chain_index(conn, self.is_sqlite)
         except (OperationalError, OSError, SAInterfaceError) as exc:
             raise StoreUnavailable(
@@ -379,6 +388,15 @@ class SQLStore(Store):
     async def last_seq(self) -> int:
         rows = await self._fetch(select(t.counter.c.value).where(t.counter.c.name == "seq"))
         return int(rows[0][0]) if rows else 0
+
+    async def sync_state(self) -> SyncState:
+        if self._lookup is not None:  # three primary-key reads: quicker than a thread hop
+            return state_from_rows(self._lookup.execute(STATE_SQL).fetchall())
+        return state_from_rows([(r[0], r[1]) for r in await self._fetch(STATE_QUERY)])
+
+    async def new_epoch(self, epoch: int) -> None:
+        async with self.engine.begin() as conn:
+            await replace_epoch(conn, self.is_sqlite, epoch)
 
     async def conflicts(
         self, station_ids: tuple[str, ...] | None, after_id: int, limit: int

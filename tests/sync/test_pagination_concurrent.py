@@ -98,7 +98,7 @@ class Shared:
 
 
 Push = Callable[[dict[str, Any]], Awaitable[bytes]]
-Pull = Callable[[int, int], Awaitable[bytes]]
+Pull = Callable[[str, int], Awaitable[bytes]]
 
 
 def engine_push(engine: SyncEngine, who: Identity) -> Push:
@@ -109,8 +109,8 @@ def engine_push(engine: SyncEngine, who: Identity) -> Push:
 
 
 def engine_pull(engine: SyncEngine, who: Identity) -> Pull:
-    async def pull(cursor: int, limit: int) -> bytes:
-        return await engine.pull(who, str(cursor), limit)
+    async def pull(cursor: str, limit: int) -> bytes:
+        return await engine.pull(who, cursor, limit)
 
     return pull
 
@@ -142,17 +142,18 @@ async def reader(
 ) -> tuple[dict[str, dict[str, Any]], int]:
     """Page from 0 until caught up after the writers stopped; the last version seen per id."""
     seen: dict[str, dict[str, Any]] = {}
-    cursor, pages = 0, 0
+    cursor, after, pages = "", 0, 0
     while True:
         finished = shared.done  # read before the pull: a page after this sees all writes
         page = orjson.loads(await pull(cursor, rng.randint(1, 7)))
         pages += 1
         seqs = [change["seq"] for change in page["changes"]]
-        assert all(s > cursor for s in seqs), f"seq {min(seqs)} after cursor {cursor}"
+        assert all(s > after for s in seqs), f"seq {min(seqs)} after cursor {cursor}"
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
         for change in page["changes"]:
             seen[change["id"]] = change
-        cursor = int(page["cursor"])
+        cursor = page["cursor"]
+        after = int(cursor.rpartition(".")[2])  # <epoch>.<seq> (docs/protocol.md)
         if not page["has_more"]:
             if finished:
                 return seen, pages
@@ -160,7 +161,7 @@ async def reader(
 
 
 async def final_state(pull: Pull) -> dict[str, dict[str, Any]]:
-    page = orjson.loads(await pull(0, 100_000))
+    page = orjson.loads(await pull("", 100_000))
     assert not page["has_more"]
     return {change["id"]: change for change in page["changes"]}
 
@@ -234,8 +235,8 @@ def http_push(http: httpx.AsyncClient, token: str) -> Push:
 
 
 def http_pull(http: httpx.AsyncClient, token: str) -> Pull:
-    async def pull(cursor: int, limit: int) -> bytes:
-        params = {"cursor": str(cursor), "limit": str(limit)}
+    async def pull(cursor: str, limit: int) -> bytes:
+        params = {"cursor": cursor, "limit": str(limit)}
         response = await http.get("/v1/sync/pull", params=params, headers=_auth(token))
         assert response.status_code == 200, response.text
         return response.content
