@@ -16,6 +16,10 @@ What the public sees is decided here, once, for the page and the API alike:
 
 Every aggregate published for a month comes from the same suppressed table (the trend is
 its totals row), so no two published numbers disagree about a hidden one.
+
+- **Published once.** A month is computed when it first leaves the delay window and is
+  frozen from then on (the server stores it and serves the stored copy): a late report, an
+  edit or a deletion never changes a published number, so versions cannot be differenced.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ import numpy as np
 from scipy.optimize import linprog
 
 DAY_S = 86_400
+# Version of the publication algorithm, stored with every frozen month: bump it whenever
+# what a month's publication contains or how it is suppressed changes.
+RULES_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,17 @@ def published_months(
     first = int(month_index(np.array([first_s]), rules.utc_offset_s)[0])
     start = max(first, last - rules.months + 1)
     return list(range(start, last + 1))
+
+
+def months_to_freeze(publishable: list[int], frozen: list[int]) -> list[int]:
+    """The publishable months to publish now: those after the newest month already published.
+
+    Publication only ever moves forward: a month older than the newest published one that
+    was never published (e.g. the first report of an old month arrives late) stays
+    unpublished, so no month first appears with nothing but fresh late reports in it.
+    """
+    newest = max(frozen, default=None)
+    return [m for m in publishable if newest is None or m > newest]
 
 
 # --- the district x category table ------------------------------------------------------

@@ -60,9 +60,17 @@ def public_schemas() -> dict[str, Schema]:
         },
         "PublicDistricts": {
             "type": "object",
-            "description": "A month's counts by district and category; null = withheld.",
+            "description": (
+                "A month's counts by district and category as frozen when it was published;"
+                " null = withheld."
+            ),
             "properties": {
                 "month": MONTH,
+                "published_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "When the month was published (UTC); it never changes after.",
+                },
                 "categories": {"type": "array", "items": {"type": "string"}},
                 "districts": {"type": "array", "items": district},
                 "totals": {
@@ -72,7 +80,7 @@ def public_schemas() -> dict[str, Schema]:
                 },
                 "rules": RULES,
             },
-            "required": ["month", "categories", "districts", "totals", "rules"],
+            "required": ["month", "published_at", "categories", "districts", "totals", "rules"],
         },
         "PublicTrend": {
             "type": "object",

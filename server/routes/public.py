@@ -1,234 +1,91 @@
 """The public API: privacy-safe summaries, no sign-in (``/public/...``).
 
-Everything here is computed by ``geo.public`` from one cached ``Summary`` per data version,
-so the page and every download show the very same suppressed numbers. There are no
-parameters but a month among the published ones: no windows, no polygons, no filters.
+Every number here is read from the months frozen by ``server.public_summary`` when they were
+first published, so the page and every download show the very same suppressed numbers, and
+a published month never changes. There are no parameters but a month among the published
+ones: no windows, no polygons, no filters.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-from dataclasses import dataclass
 from typing import Any
 
 import h3
-import numpy as np
-import shapely
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo.cells import h3_cells
-from geo.public import (
-    Rules,
-    Table,
-    district_table,
-    generalise_cells,
-    month_bounds,
-    month_index,
-    month_label,
-    parse_month,
-    published_months,
-    rates,
-)
+from geo.public import month_label
 from server.context import ctx
+from server.public_summary import PublicCache, Summary, build_summary
+from server.public_summary import rules_json as _rules_json
 from server.routes.common import json_response
-from server.settings import PublicSettings
 from sync.clock import now_ms
-from sync.errors import NotFound
-from sync.store.base import PointQuery, Store
 
-CACHE_KEY = "public_summary"
+__all__ = ["Summary", "build_summary", "month_label", "routes", "summary"]
 
-
-@dataclass(frozen=True)
-class Summary:
-    """Every published number, for one version of the data and one day."""
-
-    rules: Rules
-    per: int
-    months: tuple[int, ...]
-    districts: tuple[str, ...]
-    names: dict[str, str]
-    population: np.ndarray
-    geometry: dict[str, Any]  # district code -> GeoJSON geometry
-    categories: tuple[str, ...]
-    tables: dict[int, Table]
-    cells: dict[int, tuple[np.ndarray, np.ndarray]]
-
-    def month(self, label: str | None) -> int:
-        """A published month by label (the latest when None); NotFound otherwise."""
-        if label is None and self.months:
-            return self.months[-1]
-        index = parse_month(label or "")
-        if index is None or index not in self.tables:
-            raise NotFound(
-                "that month is not published",
-                {"month": (label or "")[:10], "published": [month_label(m) for m in self.months]},
-            )
-        return index
-
-
-def rules_of(settings: PublicSettings) -> Rules:
-    return Rules(
-        k=settings.k,
-        delay_days=settings.delay_days,
-        months=settings.months,
-        utc_offset_s=settings.utc_offset_minutes * 60,
-        cell_resolution=settings.cell_resolution,
-        cell_rounding=settings.cell_rounding,
-    )
+CACHE_KEY = "public_cache"
 
 
 async def summary(request: Request) -> Summary:
-    """The cached summary, rebuilt when the data or the day changes."""
+    """The summary of the current data version and day (one rebuild at a time)."""
     c = ctx(request)
+    cache: PublicCache | None = getattr(request.app.state, CACHE_KEY, None)
+    if cache is None:
+        cache = PublicCache()
+        setattr(request.app.state, CACHE_KEY, cache)
     key = (await c.store.last_seq(), now_ms() // 86_400_000)
-    cached = getattr(request.app.state, CACHE_KEY, None)
-    if cached is not None and cached[0] == key:
-        result: Summary = cached[1]
-        return result
-    memo = getattr(request.app.state, "public_memo", None)
-    if memo is None or len(memo) > 1000:
-        memo = {}
-        request.app.state.public_memo = memo
-    built = await build_summary(c.store, c.settings.public, now_ms() // 1000, memo)
-    setattr(request.app.state, CACHE_KEY, (key, built))
-    return built
+    return await cache.get(key, lambda: build_summary(c.store, c.settings.public, now_ms() // 1000))
 
 
-async def build_summary(
-    store: Store, settings: PublicSettings, now_s: int, memo: dict[Any, Any] | None = None
-) -> Summary:
-    """Read the counts the public may see and apply the rules (``geo.public``)."""
-    rules = rules_of(settings)
-    boundaries = await store.boundaries("districts")
-    districts = tuple(b.code for b in boundaries)
-    first = await store.points(PointQuery(), ("occurred_s",))
-    times = first["occurred_s"]
-    first_s, last_s = (int(times.min()), int(times.max())) if times.size else (None, None)
-    months = published_months(now_s, first_s, rules, last_s)
-    empty = np.zeros(0, dtype=np.int64)
-    cols: dict[str, np.ndarray] = {}
-    if months:
-        since = month_bounds(months[0], rules.utc_offset_s)[0]
-        until = month_bounds(months[-1], rules.utc_offset_s)[1]
-        query = PointQuery(since_s=since, until_s=until)
-        cols = await store.points(query, ("category", "occurred_s", "district", "lon", "lat"))
-    categories = tuple(sorted(set(cols.get("category", empty).tolist())))
-    tables, cells = await asyncio.to_thread(
-        _tables, cols, months, districts, categories, rules, memo
-    )
-    return Summary(
-        rules=rules,
-        per=settings.rate_per,
-        months=tuple(months),
-        districts=districts,
-        names={b.code: b.name for b in boundaries},
-        population=np.array([float(b.props.get("population") or 0) for b in boundaries]),
-        geometry={
-            b.code: shapely.geometry.mapping(shapely.from_wkb(b.geometry)) for b in boundaries
-        },
-        categories=categories,
-        tables=tables,
-        cells=cells,
-    )
-
-
-def _tables(
-    cols: dict[str, np.ndarray],
-    months: list[int],
-    districts: tuple[str, ...],
-    categories: tuple[str, ...],
-    rules: Rules,
-    memo: dict[Any, Any] | None,
-) -> tuple[dict[int, Table], dict[int, tuple[np.ndarray, np.ndarray]]]:
-    tables: dict[int, Table] = {}
-    cells: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    if not months:
-        return tables, cells
-    month = month_index(cols["occurred_s"], rules.utc_offset_s)
-    coarse = h3_cells(cols["lon"], cols["lat"], rules.cell_resolution)
-    for m in months:
-        sel = month == m
-        tables[m] = district_table(
-            cols["district"][sel], cols["category"][sel], districts, categories, rules.k, memo
-        )
-        cells[m] = generalise_cells(coarse[sel], rules.k, rules.cell_rounding)
-    return tables, cells
-
-
-# --- shapes of the answers ---------------------------------------------------------------
-
-
-def _n(value: float) -> int | None:
-    return None if np.isnan(value) else int(value)
+# --- shapes of the answers (all read from the frozen months) ------------------------------
 
 
 def district_rows(s: Summary, m: int) -> list[dict[str, Any]]:
-    """One row per district: counts by category (None = withheld), total, rate."""
-    table = s.tables[m]
-    shown = table.published()
-    rate = rates(table.counts[:-1, -1], table.hidden[:-1, -1], s.population, s.per)
-    rows = []
-    for i, code in enumerate(s.districts):
-        rows.append(
-            {
-                "district": code,
-                "name": s.names[code],
-                "population": int(s.population[i]),
-                "counts": {c: _n(shown[i, j]) for j, c in enumerate(s.categories)},
-                "total": _n(shown[i, -1]),
-                "rate": None if np.isnan(rate[i]) else round(float(rate[i]), 2),
-            }
-        )
+    """One row per district as frozen: counts by category (None = withheld), total, rate."""
+    rows: list[dict[str, Any]] = s.tables[m]["districts"]
     return rows
 
 
 def totals_row(s: Summary, m: int) -> dict[str, Any]:
-    shown = s.tables[m].published()
-    return {
-        "counts": {c: _n(shown[-1, j]) for j, c in enumerate(s.categories)},
-        "total": _n(shown[-1, -1]),
-    }
+    totals: dict[str, Any] = s.tables[m]["totals"]
+    return totals
+
+
+def month_rules(s: Summary, m: int) -> dict[str, Any]:
+    """The rules a month was published under."""
+    rules: dict[str, Any] = s.tables[m]["rules"]
+    return rules
 
 
 def trend(s: Summary) -> dict[str, Any]:
-    """Monthly totals by category: the totals row of each month's suppressed table."""
+    """Monthly totals by category: the frozen totals row of each month (a category a month
+    has no column for had no incident in it)."""
     series: dict[str, list[int | None]] = {c: [] for c in (*s.categories, "total")}
     for m in s.months:
         row = totals_row(s, m)
         for c in s.categories:
-            series[c].append(row["counts"][c])
+            series[c].append(row["counts"].get(c, 0))
         series["total"].append(row["total"])
     return {"months": [month_label(m) for m in s.months], "series": series}
 
 
 def rules_json(s: Summary) -> dict[str, Any]:
-    r = s.rules
-    return {
-        "k": r.k,
-        "delay_days": r.delay_days,
-        "months": r.months,
-        "utc_offset_minutes": r.utc_offset_s // 60,
-        "cell_resolution": r.cell_resolution,
-        "cell_rounding": r.cell_rounding,
-        "rate_per": s.per,
-    }
+    """The rules in force (those the next months will be published under)."""
+    return _rules_json(s.rules, s.per)
 
 
 def cell_features(s: Summary, m: int) -> list[dict[str, Any]]:
-    cells, counts = s.cells[m]
     out = []
-    for cell, count in zip(cells.tolist(), counts.tolist(), strict=True):
-        ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))]
+    for cell, count in s.cells[m]["cells"]:
+        ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(cell)]
         out.append(
             {
                 "type": "Feature",
                 "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
-                "properties": {"cell": h3.int_to_str(cell), "count": count},
+                "properties": {"cell": cell, "count": count},
             }
         )
     return out
@@ -262,23 +119,15 @@ async def months(request: Request) -> Response:
 
 async def districts_json(request: Request) -> Response:
     s = await summary(request)
-    m = s.month(request.query_params.get("month"))
-    return _json(
-        {
-            "month": month_label(m),
-            "categories": list(s.categories),
-            "districts": district_rows(s, m),
-            "totals": totals_row(s, m),
-            "rules": rules_json(s),
-        }
-    )
+    return _json(s.tables[s.month(request.query_params.get("month"))])
 
 
 def districts_csv_text(s: Summary, m: int) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    categories, per = s.tables[m]["categories"], month_rules(s, m)["rate_per"]
     writer.writerow(
-        ["month", "district", "name", "population", *s.categories, "total", f"rate_per_{s.per}"]
+        ["month", "district", "name", "population", *categories, "total", f"rate_per_{per}"]
     )
     label = month_label(m)
     for row in district_rows(s, m):
@@ -314,9 +163,9 @@ async def districts_geojson(request: Request) -> Response:
         props = {k: v for k, v in row.items() if k != "counts"}
         props.update(row["counts"])
         props["month"] = month_label(m)
-        features.append(
-            {"type": "Feature", "geometry": s.geometry[row["district"]], "properties": props}
-        )
+        # the polygon of the district layer now (a boundary, not a count)
+        geometry = s.geometry.get(row["district"])
+        features.append({"type": "Feature", "geometry": geometry, "properties": props})
     return _json({"type": "FeatureCollection", "features": features}, "application/geo+json")
 
 
@@ -326,7 +175,7 @@ async def cells_geojson(request: Request) -> Response:
     body = {
         "type": "FeatureCollection",
         "month": month_label(m),
-        "resolution": s.rules.cell_resolution,
+        "resolution": s.cells[m]["resolution"],
         "features": cell_features(s, m),
     }
     return _json(body, "application/geo+json")
