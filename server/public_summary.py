@@ -99,13 +99,8 @@ def rules_json(rules: Rules, per: int) -> dict[str, Any]:
     }
 
 
-async def build_summary(
-    store: Store, settings: PublicSettings, now_s: int, memo: dict[Any, Any] | None = None
-) -> Summary:
-    """The published summary: stored months, after freezing the months now due.
-
-    ``memo`` is accepted for callers of the former signature and not used: a month is
-    suppressed once, when it is frozen."""
+async def build_summary(store: Store, settings: PublicSettings, now_s: int) -> Summary:
+    """The published summary: the stored months, after freezing the months now due."""
     rules = rules_of(settings)
     boundaries = await store.boundaries("districts")
     stored = _by_month(await store.public_snapshots())

@@ -202,3 +202,13 @@ async def test_concurrent_requests_after_a_push_rebuild_once(served: Served) -> 
     assert cache.rebuilds - rebuilds == 1
     months = (await served.client.get("/public/months.json")).json()["months"]
     assert months[-1] == "2025-03" and cache.rebuilds - rebuilds == 1
+
+
+async def test_a_month_before_the_published_ones_is_never_published_late(served: Served) -> None:
+    await seed(served)
+    before = await outputs(served)
+    # the first report of December 2024 arrives after January and February were published
+    await push(served, [incident(new_id(), HybridClock(), located(0, "robo", 10, "2024-12"))])
+    answer = await served.client.get("/public/districts.json", params={"month": "2024-12"})
+    assert answer.status_code == 404
+    assert await outputs(served) == before
