@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from server.web import admin, assets, mapdata, pages, public_page, records
+from server.web import admin, app_shell, assets, mapdata, pages, public_page, records
 
 routes: list[Route] = [
     *pages.routes,
@@ -18,4 +18,5 @@ routes: list[Route] = [
     *records.routes,
     *admin.routes,
     *assets.routes,
+    *app_shell.routes,
 ]

@@ -1,0 +1,197 @@
+// The app's controller: which screen shows, the status bar, locking, syncing, wiping.
+
+import { refreshBriefing } from "./briefing.js";
+import { t, when, setLang, getLang } from "./i18n.js";
+import { Outbox } from "./outbox.js";
+import { Patrol } from "./patrol.js";
+import { Vault } from "./store.js";
+import { clearData } from "./swclient.js";
+import { Syncer } from "./sync.js";
+import { briefingScreen } from "./ui/briefing.js";
+import { h, toast } from "./ui/dom.js";
+import { enrollScreen } from "./ui/enroll.js";
+import { incidentScreen, listScreen } from "./ui/incidents.js";
+import { lockScreen, wipedScreen } from "./ui/lock.js";
+import { settingsScreen } from "./ui/settings.js";
+import { shiftScreen } from "./ui/shift.js";
+import { syncScreen } from "./ui/sync.js";
+
+const SYNC_EVERY_MS = 5 * 60 * 1000;
+const TABS = [["shift", "nav_shift"], ["incidents", "nav_incidents"], ["briefing", "nav_map"], ["sync", "nav_sync"], ["settings", "nav_settings"]];
+
+export class App {
+  constructor(root) {
+    this.root = root;
+    this.view = root.querySelector('[data-testid="view"]');
+    this.vault = new Vault();
+    this.outbox = new Outbox(this.vault);
+    this.patrol = new Patrol(this);
+    this.syncer = new Syncer(this.vault, this.outbox, {
+      onRevoked: () => this.wipe("revoked"),
+      onChange: () => this.onSyncChange(),
+    });
+    this.route = { name: "shift", params: {} };
+    this.settings = null;
+    this.lastActive = Date.now();
+    this.syncTimer = null;
+  }
+
+  async start() {
+    await this.vault.open();
+    await this.loadSettings();
+    for (const ev of ["pointerdown", "keydown", "touchstart"]) addEventListener(ev, () => (this.lastActive = Date.now()), { passive: true });
+    setInterval(() => this.checkIdle(), 15000);
+    addEventListener("online", () => { this.renderStatus(); this.syncNow("online"); });
+    addEventListener("offline", () => this.renderStatus());
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") this.checkIdle(); });
+    this.root.querySelector('[data-testid="lang-toggle"]').addEventListener("click", () => { setLang(getLang() === "es" ? "en" : "es"); this.render(); });
+    this.root.querySelector('[data-testid="lock-button"]').addEventListener("click", () => this.lock());
+    this.render();
+    document.body.dataset.ready = "1";
+  }
+
+  async loadSettings() {
+    this.settings = await this.vault.settings();
+  }
+
+  // --- lifecycle ---
+  async enrolled(pin, answer, deviceName) {
+    const me = { device_id: answer.device_id, officer_id: answer.officer_id, role: answer.role, station_id: answer.station_id, device_name: deviceName };
+    const offset = Number.isInteger(answer.server_time_ms) && Math.abs(answer.server_time_ms - Date.now()) > 60000 ? answer.server_time_ms - Date.now() : 0;
+    await this.vault.create(pin, { token: answer.token, me, clock: { last: "0000000000000-00000", offset }, chain_head: { n: 0, hash: "" }, acked_head: { n: 0, hash: "" }, cursor: "" });
+    localStorage.removeItem("ronda-wiped");
+    this.lastActive = Date.now();
+    this.go("shift");
+    this.syncNow("enroll");
+  }
+
+  async unlock(pin) {
+    const result = await this.vault.unlock(pin);
+    if (result.ok) {
+      this.lastActive = Date.now();
+      await this.patrol.flush();
+      this.patrol.resume();
+      this.render();
+      this.syncNow("open");
+      this.syncTimer = this.syncTimer || setInterval(() => this.syncNow("timer"), SYNC_EVERY_MS);
+    }
+    return result;
+  }
+
+  lock() {
+    this.vault.lock();
+    this.render();
+  }
+
+  checkIdle() {
+    if (this.vault.unlocked && Date.now() - this.lastActive > this.settings.idleMinutes * 60000) this.lock();
+  }
+
+  /** Wipe everything; `reason` is shown after (revoked, pins, manual). */
+  async wipe(reason) {
+    this.patrol.pause();
+    await this.vault.wipe();
+    await clearData();
+    if (reason !== "manual") localStorage.setItem("ronda-wiped", JSON.stringify({ reason, at: Date.now() }));
+    this.render();
+  }
+
+  wiped(reason) {
+    localStorage.setItem("ronda-wiped", JSON.stringify({ reason, at: Date.now() }));
+    this.render();
+  }
+
+  clearWiped() {
+    localStorage.removeItem("ronda-wiped");
+    this.render();
+  }
+
+  // --- sync ---
+  async syncNow(reason) {
+    if (!this.vault.unlocked || !navigator.onLine && reason !== "button") return null;
+    const result = await this.syncer.sync(reason);
+    if (result && this.vault.unlocked) {
+      await refreshBriefing(this).catch(() => null);
+      this.render();
+    }
+    return result;
+  }
+
+  syncSoon() {
+    clearTimeout(this.soon);
+    this.soon = setTimeout(() => this.syncNow("edit"), 1500);
+  }
+
+  onSyncChange() {
+    this.renderStatus();
+    if (this.route.name === "sync" && this.vault.unlocked) this.render();
+  }
+
+  pickPoint(draftBefore, onPoint, id) {
+    this.route = { name: "pick", params: { onPick: (point) => this.go("incident", { id, draft: point ? onPoint(point) : draftBefore }) } };
+    this.render();
+  }
+
+  // --- screens ---
+  go(name, params = {}) {
+    this.route = { name, params };
+    this.render();
+    window.scrollTo(0, 0);
+  }
+
+  async render() {
+    document.documentElement.lang = getLang();
+    const wiped = JSON.parse(localStorage.getItem("ronda-wiped") || "null");
+    const enrolled = await this.vault.hasDevice();
+    let screen;
+    let tabs = false;
+    if (wiped && !enrolled) screen = wipedScreen(this, wiped.reason);
+    else if (!enrolled) screen = enrollScreen(this);
+    else if (!this.vault.unlocked) screen = lockScreen(this);
+    else {
+      tabs = true;
+      const { name, params } = this.route;
+      if (name === "incidents") screen = listScreen(this);
+      else if (name === "incident") screen = incidentScreen(this, params);
+      else if (name === "briefing") screen = briefingScreen(this);
+      else if (name === "pick") screen = briefingScreen(this, { pick: params.onPick });
+      else if (name === "sync") screen = syncScreen(this);
+      else if (name === "settings") screen = settingsScreen(this, this.settings);
+      else screen = shiftScreen(this);
+    }
+    this.view.replaceChildren(screen);
+    this.renderNav(tabs);
+    this.renderStatus();
+  }
+
+  renderNav(show) {
+    const nav = this.root.querySelector('[data-testid="nav"]');
+    nav.hidden = !show;
+    const active = this.route.name === "incident" ? "incidents" : this.route.name === "pick" ? "briefing" : this.route.name;
+    nav.replaceChildren(...TABS.map(([name, key]) => h("button", {
+      testid: `nav-${name}`, class: name === active ? "active" : "", "aria-current": name === active ? "page" : null,
+      onclick: () => this.go(name),
+    }, t(key))));
+  }
+
+  renderStatus() {
+    const q = (id) => this.root.querySelector(`[data-testid="${id}"]`);
+    const net = q("net-status");
+    net.textContent = navigator.onLine ? t("online") : t("offline");
+    net.dataset.online = navigator.onLine ? "1" : "0";
+    const unlocked = this.vault.unlocked;
+    q("status-bar").hidden = !unlocked;
+    q("lang-toggle").textContent = t("lang");
+    q("lock-button").textContent = t("lock");
+    if (!unlocked) return;
+    q("queued-count").textContent = String(this.outbox.pendingCount());
+    q("queued-label").textContent = t("queued");
+    const last = this.vault.get("last_sync");
+    q("last-sync").textContent = last?.at ? when(last.at) : t("never");
+    q("last-sync").dataset.ms = last?.at || "";
+    q("last-sync-label").textContent = t("last_sync");
+    q("sync-spinner").hidden = this.syncer.state.phase === "idle";
+  }
+}
+
+export { toast };

@@ -1,0 +1,158 @@
+// Spanish first, English by a switch. Times for people in Lima time; UTC on the wire.
+
+const ES = {
+  app: "Ronda", offline: "Sin conexión", online: "En línea", queued: "En cola", last_sync: "Última sincronización",
+  never: "nunca", lock: "Bloquear", lang: "English",
+  nav_shift: "Turno", nav_incidents: "Incidentes", nav_map: "Mapa", nav_sync: "Sincronizar", nav_settings: "Ajustes",
+  update_ready: "Nueva versión disponible", reload: "Recargar",
+  enroll_title: "Registrar este teléfono", enroll_help: "Escanee el código QR de la página de administración o escriba el código.",
+  scan: "Escanear QR", stop_scan: "Detener cámara", code: "Código de registro", device_name: "Nombre del teléfono",
+  pin: "PIN (6 a 12 dígitos)", pin_repeat: "Repita el PIN", enroll: "Registrar", enrolling: "Registrando…",
+  pins_differ: "Los PIN no coinciden", pin_short: "El PIN debe tener de 6 a 12 dígitos",
+  enroll_invalid: "Código desconocido, ya usado o vencido: pida uno nuevo",
+  other_server: "Este código es de otro servidor: abra {server}/app",
+  no_camera: "No se pudo usar la cámara: escriba el código", no_decoder: "Este navegador no lee QR: escriba el código",
+  lock_title: "Ronda está bloqueada", unlock: "Desbloquear", wrong_pin: "PIN incorrecto. Intentos restantes: {n}",
+  unlocking: "Verificando…", wiped_pins: "Se borraron los datos de este teléfono tras demasiados intentos fallidos.",
+  revoked_title: "Teléfono revocado",
+  revoked_text: "El servidor ya no acepta este teléfono (revocado o desconocido). Por seguridad se borraron todos sus datos locales. Registre el teléfono de nuevo.",
+  wiped_title: "Datos borrados", enroll_again: "Registrar de nuevo",
+  shift_title: "Turno de patrullaje", shift_none: "Sin turno activo", sector: "Sector", mode: "Modalidad",
+  vehicle: "Vehículo", on_foot: "A pie", vehicle_id: "Placa / unidad", partner: "Compañero", start_shift: "Iniciar turno",
+  end_shift: "Terminar turno", on_shift_since: "En turno desde", positions: "Posiciones", last_fix: "Última posición",
+  accuracy: "precisión", note_kind: "Tipo de nota", note_text: "Nota", add_note: "Agregar nota",
+  kind_visit: "Visita", kind_junta: "Reunión con junta vecinal", kind_intervention: "Intervención", kind_other: "Otra",
+  log: "Bitácora", pending: "pendiente", gps_off: "GPS no disponible", any_sector: "Toda la comisaría",
+  incidents_title: "Incidentes", new_incident: "Nuevo incidente", search: "Buscar", no_incidents: "No hay incidentes",
+  category: "Categoría", description: "Descripción", occurred: "Fecha y hora", status: "Estado",
+  status_open: "Abierto", status_closed: "Cerrado", status_referred: "Derivado",
+  where: "Lugar", use_gps: "Usar GPS", pick_on_map: "Elegir en el mapa", address: "Dirección o referencia",
+  no_location: "Sin ubicación", people: "Personas", victims: "Víctimas", witnesses: "Testigos", suspects: "Sospechosos",
+  add_victim: "+ Víctima", add_witness: "+ Testigo", add_suspect: "+ Sospechoso", name: "Nombre", dni: "DNI", phone: "Teléfono",
+  age: "Edad", remove: "Quitar", save: "Guardar", cancel: "Cancelar", saved: "Guardado en el teléfono",
+  placement: "Ubicación según el servidor", district: "Distrito", quality: "Calidad", not_placed: "Aún no ubicado por el servidor",
+  tap_map: "Toque el mapa para elegir el lugar", picked: "Punto elegido en el mapa",
+  sync_title: "Sincronización", sync_now: "Sincronizar ahora", syncing: "Sincronizando…", results: "Resultados",
+  rejected: "Rechazados", fix: "Corregir", dismiss: "Descartar", conflicts: "Conflictos", won: "Valor que quedó",
+  yours: "Su valor", retry_at: "Reintento a las {t}", sync_failed: "Falló: {code}", nothing: "Nada",
+  applied: "aplicado", unchanged: "sin cambios", st_rejected: "rechazado",
+  map_title: "Sesión informativa", hotspots: "Zonas críticas", notices: "Avisos de la comisaría",
+  notices_placeholder: "Los avisos de la comisaría aparecerán aquí cuando el servidor los ofrezca.",
+  no_hotspots: "Sin zonas críticas en este momento", download_area: "Guardar mapa sin conexión",
+  tile_cache: "Mapa sin conexión: {used} de {budget}", downloading: "Descargando {done}/{total}…", map_unavailable: "El mapa no está disponible sin conexión todavía",
+  hot: "caliente", updated: "Actualizado",
+  settings_title: "Ajustes", idle_minutes: "Bloquear tras inactividad (minutos)", wipe_after: "Borrar tras PIN erróneos",
+  tile_budget: "Espacio para mapas (MB)", device: "Dispositivo", officer: "Oficial", station: "Comisaría",
+  wipe_now: "Borrar todo del teléfono", confirm_wipe: "¿Borrar todos los datos de este teléfono? Lo pendiente se perderá.",
+  storage: "Almacenamiento", encrypted: "Cifrado con su PIN (AES-GCM, PBKDF2 {n} iteraciones)",
+};
+
+const EN = {
+  app: "Ronda", offline: "Offline", online: "Online", queued: "Queued", last_sync: "Last sync",
+  never: "never", lock: "Lock", lang: "Español",
+  nav_shift: "Shift", nav_incidents: "Incidents", nav_map: "Map", nav_sync: "Sync", nav_settings: "Settings",
+  update_ready: "New version ready", reload: "Reload",
+  enroll_title: "Enroll this phone", enroll_help: "Scan the QR code on the administration page or type the code.",
+  scan: "Scan QR", stop_scan: "Stop camera", code: "Enrollment code", device_name: "Phone name",
+  pin: "PIN (6 to 12 digits)", pin_repeat: "Repeat the PIN", enroll: "Enroll", enrolling: "Enrolling…",
+  pins_differ: "The PINs differ", pin_short: "The PIN must have 6 to 12 digits",
+  enroll_invalid: "Code unknown, used or expired: ask for a new one",
+  other_server: "This code is for another server: open {server}/app",
+  no_camera: "The camera could not be used: type the code", no_decoder: "This browser cannot read QR codes: type the code",
+  lock_title: "Ronda is locked", unlock: "Unlock", wrong_pin: "Wrong PIN. Attempts left: {n}",
+  unlocking: "Checking…", wiped_pins: "This phone's data was wiped after too many wrong PINs.",
+  revoked_title: "Phone revoked",
+  revoked_text: "The server no longer accepts this phone (revoked or unknown). For safety all its local data was wiped. Enroll the phone again.",
+  wiped_title: "Data wiped", enroll_again: "Enroll again",
+  shift_title: "Patrol shift", shift_none: "No shift in progress", sector: "Sector", mode: "Mode",
+  vehicle: "Vehicle", on_foot: "On foot", vehicle_id: "Plate / unit", partner: "Partner", start_shift: "Start shift",
+  end_shift: "End shift", on_shift_since: "On shift since", positions: "Positions", last_fix: "Last position",
+  accuracy: "accuracy", note_kind: "Note type", note_text: "Note", add_note: "Add note",
+  kind_visit: "Visit", kind_junta: "Meeting with junta vecinal", kind_intervention: "Intervention", kind_other: "Other",
+  log: "Patrol log", pending: "pending", gps_off: "GPS not available", any_sector: "Whole station",
+  incidents_title: "Incidents", new_incident: "New incident", search: "Search", no_incidents: "No incidents",
+  category: "Category", description: "Description", occurred: "Date and time", status: "Status",
+  status_open: "Open", status_closed: "Closed", status_referred: "Referred",
+  where: "Place", use_gps: "Use GPS", pick_on_map: "Pick on map", address: "Address or landmark",
+  no_location: "No location", people: "People", victims: "Victims", witnesses: "Witnesses", suspects: "Suspects",
+  add_victim: "+ Victim", add_witness: "+ Witness", add_suspect: "+ Suspect", name: "Name", dni: "DNI", phone: "Phone",
+  age: "Age", remove: "Remove", save: "Save", cancel: "Cancel", saved: "Saved on the phone",
+  placement: "Placement by the server", district: "District", quality: "Quality", not_placed: "Not placed by the server yet",
+  tap_map: "Tap the map to pick the place", picked: "Point picked on the map",
+  sync_title: "Sync", sync_now: "Sync now", syncing: "Syncing…", results: "Results",
+  rejected: "Rejected", fix: "Fix", dismiss: "Dismiss", conflicts: "Conflicts", won: "Value that won",
+  yours: "Your value", retry_at: "Retrying at {t}", sync_failed: "Failed: {code}", nothing: "Nothing",
+  applied: "applied", unchanged: "unchanged", st_rejected: "rejected",
+  map_title: "Briefing", hotspots: "Hotspots", notices: "Station notices",
+  notices_placeholder: "Station notices will appear here once the server offers them.",
+  no_hotspots: "No hotspots right now", download_area: "Save map for offline use",
+  tile_cache: "Offline map: {used} of {budget}", downloading: "Downloading {done}/{total}…", map_unavailable: "The map is not available offline yet",
+  hot: "hot", updated: "Updated",
+  settings_title: "Settings", idle_minutes: "Lock after idle (minutes)", wipe_after: "Wipe after wrong PINs",
+  tile_budget: "Space for maps (MB)", device: "Device", officer: "Officer", station: "Station",
+  wipe_now: "Wipe everything from this phone", confirm_wipe: "Wipe all data from this phone? Anything pending will be lost.",
+  storage: "Storage", encrypted: "Encrypted with your PIN (AES-GCM, PBKDF2 {n} iterations)",
+};
+
+const CATEGORY_NAMES = {
+  es: {
+    robo: "Robo", hurto: "Hurto", violencia_familiar: "Violencia familiar", lesiones: "Lesiones",
+    microcomercializacion_drogas: "Microcomercialización de drogas", accidente_transito: "Accidente de tránsito",
+    estafa: "Estafa", alteracion_orden_publico: "Alteración del orden público",
+  },
+  en: {
+    robo: "Robbery", hurto: "Theft", violencia_familiar: "Domestic violence", lesiones: "Assault",
+    microcomercializacion_drogas: "Drug dealing", accidente_transito: "Traffic accident", estafa: "Fraud",
+    alteracion_orden_publico: "Public disorder",
+  },
+};
+
+const TABLES = { es: ES, en: EN };
+let lang = (globalThis.localStorage && localStorage.getItem("ronda-lang")) || "es";
+
+export function getLang() {
+  return lang;
+}
+
+export function setLang(value) {
+  lang = value === "en" ? "en" : "es";
+  globalThis.localStorage?.setItem("ronda-lang", lang);
+  if (globalThis.document) document.documentElement.lang = lang;
+}
+
+export function t(key, vars = {}) {
+  const text = TABLES[lang][key] ?? ES[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+}
+
+export function category(name) {
+  return CATEGORY_NAMES[lang][name] || name.replace(/_/g, " ");
+}
+
+export const TZ = "America/Lima";
+
+/** A time (ms or ISO string) for people, in Lima time. */
+export function when(value, { date = true } = {}) {
+  if (value === null || value === undefined || value === "") return t("never");
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  const opts = { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false };
+  if (date) Object.assign(opts, { day: "2-digit", month: "2-digit", year: "numeric" });
+  return new Intl.DateTimeFormat(lang === "es" ? "es-PE" : "en-GB", opts).format(d);
+}
+
+/** "YYYY-MM-DDTHH:MM" in Lima time, for a datetime-local input. */
+export function limaInput(ms = Date.now()) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false })
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour === "24" ? "00" : parts.hour}:${parts.minute}`;
+}
+
+/** A datetime-local value read as Lima time (UTC-5, no daylight saving) -> UTC RFC 3339. */
+export function fromLimaInput(value) {
+  const ms = Date.parse(`${value}:00-05:00`);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}

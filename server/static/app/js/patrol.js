@@ -1,0 +1,96 @@
+// The patrol shift: start/end entries, positions thinned from watchPosition, notes. Every
+// one is a hash-chained patrol-log entry (outbox.appendLog). While the app is locked the key
+// is gone, so fixes wait in memory and are written at the next unlock.
+
+import { e6, keepFix, watch } from "./geo.js";
+import { utcNow } from "./incidents.js";
+
+export const NOTE_KINDS = { visit: "note", junta: "note", intervention: "stop", other: "note" };
+const NOTE_TAGS = { visit: "visita", junta: "junta_vecinal", intervention: "intervencion", other: "nota" };
+
+export class Patrol {
+  constructor(app) {
+    this.app = app;
+    this.stopWatch = null;
+    this.waiting = []; // fixes taken while locked
+    this.lastFix = null; // the latest fix (kept or not), for the screen
+    this.onFix = () => {};
+  }
+
+  get shift() {
+    return this.app.vault.unlocked ? this.app.vault.get("shift") : null;
+  }
+
+  where(fix) {
+    return fix ? { lon_e6: e6(fix.lon), lat_e6: e6(fix.lat) } : {};
+  }
+
+  async start({ sector, mode, vehicle, partner }) {
+    const parts = [`sector=${sector || "-"}`, `modo=${mode}`];
+    if (vehicle) parts.push(`unidad=${vehicle}`);
+    if (partner) parts.push(`companero=${partner}`);
+    const entry = await this.app.outbox.appendLog({ kind: "shift_start", at: utcNow(), text: parts.join("; "), ...this.where(this.lastFix) });
+    const shift = { id: entry.id, started_ms: Date.now(), sector, mode, vehicle, partner, positions: 0, last_kept: null };
+    await this.app.vault.commit([{ store: "secure", key: "shift", value: shift }]);
+    this.resume();
+    return shift;
+  }
+
+  async end() {
+    await this.app.outbox.appendLog({ kind: "shift_end", at: utcNow(), text: "", ...this.where(this.lastFix) });
+    await this.app.vault.commit([{ store: "secure", key: "shift", del: true }]);
+    this.pause();
+  }
+
+  async note(kind, text, incidentId = null) {
+    const body = { kind: NOTE_KINDS[kind] || "note", at: utcNow(), text: `${NOTE_TAGS[kind] || "nota"}: ${text}`.slice(0, 4000), ...this.where(this.lastFix) };
+    if (incidentId) body.incident_id = incidentId;
+    return this.app.outbox.appendLog(body);
+  }
+
+  /** Watch positions while a shift is open (after unlock, or after a reload). */
+  resume() {
+    if (this.stopWatch || !this.shift) return;
+    this.stopWatch = watch(
+      (fix) => this.take(fix),
+      (e) => this.onFix(null, e),
+    );
+  }
+
+  pause() {
+    if (this.stopWatch) this.stopWatch();
+    this.stopWatch = null;
+  }
+
+  async take(fix) {
+    this.lastFix = fix;
+    if (!this.app.vault.unlocked) {
+      this.waiting.push(fix);
+      this.onFix(fix);
+      return;
+    }
+    await this.record(fix);
+    this.onFix(fix);
+  }
+
+  async record(fix) {
+    const shift = this.shift;
+    if (!shift || !keepFix(shift.last_kept, fix)) return false;
+    await this.app.outbox.appendLog({
+      kind: "checkpoint",
+      at: utcNow(fix.time),
+      // The body has no accuracy member: it goes in the text, which the chain covers.
+      text: `gps ±${Math.round(fix.accuracy)} m`,
+      ...this.where(fix),
+    });
+    const next = { ...shift, positions: shift.positions + 1, last_kept: fix };
+    await this.app.vault.commit([{ store: "secure", key: "shift", value: next }]);
+    return true;
+  }
+
+  /** After unlock: write the fixes that came while locked. */
+  async flush() {
+    const fixes = this.waiting.splice(0);
+    for (const fix of fixes) await this.record(fix);
+  }
+}

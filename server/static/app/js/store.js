@@ -1,0 +1,143 @@
+// The vault: everything the app keeps, sealed with the PIN-derived key (crypto.js) in
+// IndexedDB (db.js). While unlocked, the decrypted values are held in memory maps; every
+// change goes through `commit`, which seals first and then writes in one transaction.
+// Only `meta` is plain: the KDF salt, the PIN verifier, the wrong-PIN count and settings.
+
+import { deriveKey, KDF_ITERATIONS, open, randomBytes, seal } from "./crypto.js";
+import * as idb from "./db.js";
+
+const CHECK = "ronda-pin-check";
+export const DEFAULT_SETTINGS = { idleMinutes: 5, wipeAfter: 5, tileBudgetMb: 25 };
+const SEALED = ["secure", "outbox", "records", "rejected"];
+
+export class Vault {
+  constructor() {
+    this.db = null;
+    this.key = null;
+    this.data = Object.fromEntries(SEALED.map((s) => [s, new Map()]));
+  }
+
+  async open() {
+    if (!this.db) this.db = await idb.openDb();
+    return this;
+  }
+
+  get unlocked() {
+    return this.key !== null;
+  }
+
+  async meta(key, fallback = null) {
+    const value = await idb.get(this.db, "meta", key);
+    return value === undefined ? fallback : value;
+  }
+
+  async setMeta(key, value) {
+    await idb.commit(this.db, [{ store: "meta", key, value }]);
+  }
+
+  async settings() {
+    return { ...DEFAULT_SETTINGS, ...(await this.meta("settings", {})) };
+  }
+
+  async hasDevice() {
+    return (await this.meta("kdf")) !== null;
+  }
+
+  /** First use: derive the key from a new PIN and store the verifier and `values` sealed. */
+  async create(pin, values) {
+    const salt = randomBytes(16);
+    const key = await deriveKey(pin, salt, KDF_ITERATIONS);
+    const check = await seal(key, CHECK, "meta:check");
+    await idb.commit(this.db, [
+      { store: "meta", key: "kdf", value: { salt, iterations: KDF_ITERATIONS, alg: "PBKDF2-SHA256/AES-GCM" } },
+      { store: "meta", key: "check", value: check },
+      { store: "meta", key: "attempts", value: 0 },
+    ]);
+    this.key = key;
+    await this.commit(Object.entries(values).map(([k, v]) => ({ store: "secure", key: k, value: v })));
+  }
+
+  /** {ok: true} or {ok: false, remaining} or {ok: false, wiped: true}. */
+  async unlock(pin) {
+    const kdf = await this.meta("kdf");
+    const settings = await this.settings();
+    // Counted before trying: closing the app mid-try does not give a free guess.
+    const attempts = (await this.meta("attempts", 0)) + 1;
+    await this.setMeta("attempts", attempts);
+    const key = await deriveKey(pin, kdf.salt, kdf.iterations);
+    try {
+      await open(key, await this.meta("check"), "meta:check");
+    } catch {
+      if (attempts >= settings.wipeAfter) {
+        await this.wipe();
+        return { ok: false, wiped: true };
+      }
+      return { ok: false, remaining: settings.wipeAfter - attempts };
+    }
+    await this.setMeta("attempts", 0);
+    this.key = key;
+    await this.load();
+    return { ok: true };
+  }
+
+  async load() {
+    for (const store of SEALED) {
+      const map = new Map();
+      for (const [k, sealed] of await idb.entries(this.db, store)) {
+        map.set(k, await open(this.key, sealed, `${store}:${k}`));
+      }
+      this.data[store] = map;
+    }
+  }
+
+  lock() {
+    this.key = null;
+    for (const store of SEALED) this.data[store] = new Map();
+  }
+
+  /** Delete everything on the phone: database, cached tiles and data, memory. */
+  async wipe() {
+    this.lock();
+    if (this.db) this.db.close();
+    this.db = null;
+    await idb.deleteDb();
+    if (globalThis.caches) {
+      for (const name of await caches.keys()) if (name.startsWith("ronda-data")) await caches.delete(name);
+    }
+    await this.open();
+  }
+
+  get(key, fallback = null) {
+    const v = this.data.secure.get(key);
+    return v === undefined ? fallback : v;
+  }
+
+  all(store) {
+    return [...this.data[store].entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /** Seal and write [{store, key, value} | {store, key, del: true}] in ONE transaction. */
+  async commit(writes) {
+    if (!this.key) throw new Error("locked");
+    const sealed = await Promise.all(
+      writes.map(async (w) =>
+        w.del ? w : { store: w.store, key: w.key, value: await seal(this.key, w.value, `${w.store}:${w.key}`) },
+      ),
+    );
+    await idb.commit(this.db, sealed);
+    for (const w of writes) {
+      if (w.del) this.data[w.store].delete(w.key);
+      else this.data[w.store].set(w.key, w.value);
+    }
+  }
+}
+
+/** One writer at a time (across tabs too, where Web Locks exist): chain appends, batches and
+ * settling must not interleave, or two entries could take the same chain position. */
+let tail = Promise.resolve();
+export function exclusive(fn) {
+  if (globalThis.navigator?.locks) return navigator.locks.request("ronda-state", fn);
+  const run = tail.then(fn, fn);
+  tail = run.catch(() => {});
+  return run;
+}

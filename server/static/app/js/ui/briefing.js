@@ -1,0 +1,147 @@
+// The briefing screen: MapLibre (loaded on demand from this server) with the station's
+// vector tiles (cached offline by the service worker), hot cells and the officer's own
+// incidents; the sector's hotspot list; station notices (placeholder: no API yet).
+// Also used to pick an incident's location on the map.
+
+import { areaTiles, briefing, sectorHotspots } from "../briefing.js";
+import { t, when } from "../i18n.js";
+import { setTileBudget, tileUsage } from "../swclient.js";
+import { h, screen, toast } from "./dom.js";
+
+const HOT = ["match", ["get", "gi_bin"], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", "#cccccc"];
+let loading = null;
+
+function loadMapLibre() {
+  if (globalThis.maplibregl) return Promise.resolve(globalThis.maplibregl);
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const css = h("link", { rel: "stylesheet", href: "/vendor/maplibre/maplibre-gl.css" });
+      const js = h("script", { src: "/vendor/maplibre/maplibre-gl.js" });
+      js.onload = () => resolve(globalThis.maplibregl);
+      js.onerror = () => {
+        loading = null;
+        reject(new Error("maplibre"));
+      };
+      document.head.append(css, js);
+    });
+  }
+  return loading;
+}
+
+function tileFetcher(app) {
+  // Tiles go through the page's fetch (so the service worker caches them) with the token.
+  return async (params, abort) => {
+    const url = params.url.replace(/^ronda:\/\//, "/");
+    const r = await fetch(url, { headers: { Authorization: `Bearer ${app.vault.get("token")}` }, signal: abort.signal });
+    if (r.status === 204 || r.status === 404) return { data: new ArrayBuffer(0) };
+    if (!r.ok) throw new Error(`tile ${r.status}`);
+    return { data: await r.arrayBuffer() };
+  };
+}
+
+function mb(bytes) {
+  return `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+export function briefingScreen(app, { pick = null } = {}) {
+  const b = briefing(app);
+  const sector = app.patrol.shift?.sector || "";
+  const cells = sectorHotspots(app, sector);
+  const mapBox = h("div", { class: "map", testid: "briefing-map" });
+  const usage = h("p", { testid: "tile-cache-usage" }, "…");
+  const showUsage = async () => {
+    const u = await tileUsage();
+    usage.textContent = u ? t("tile_cache", { used: mb(u.used), budget: mb(u.budget) }) : "";
+    usage.dataset.used = u?.used ?? "";
+    usage.dataset.budget = u?.budget ?? "";
+  };
+  const download = h("button", {
+    class: "secondary", testid: "briefing-download",
+    onclick: async () => {
+      const urls = areaTiles(app);
+      const token = app.vault.get("token");
+      let done = 0;
+      for (let i = 0; i < urls.length; i += 6) {
+        await Promise.all(urls.slice(i, i + 6).map((u) => fetch(u, { headers: { Authorization: `Bearer ${token}` } }).catch(() => null)));
+        done = Math.min(urls.length, i + 6);
+        usage.textContent = t("downloading", { done, total: urls.length });
+      }
+      showUsage();
+    },
+  }, t("download_area"));
+  const list = h("ol", { class: "hotspots", testid: "hotspot-list" },
+    cells.length ? cells.slice(0, 20).map((f) => h("li", { testid: "hotspot-item", dataset: { cell: f.properties.cell, bin: f.properties.gi_bin } },
+      `${f.properties.gi_bin === 3 ? "99" : f.properties.gi_bin === 2 ? "95" : "90"} % ${t("hot")} · ${f.properties.count} · ${f.properties.cell}`))
+      : h("li", { testid: "hotspots-empty" }, t("no_hotspots")));
+  const body = pick
+    ? [h("p", { class: "hint", testid: "pick-hint" }, t("tap_map")), mapBox,
+      h("div", { class: "actions" }, h("button", { class: "secondary", testid: "pick-cancel", onclick: () => pick(null) }, t("cancel")))]
+    : [
+      mapBox,
+      h("h2", {}, `${t("hotspots")} · ${sector || t("any_sector")}`),
+      h("p", { class: "muted", testid: "briefing-updated" }, `${t("updated")}: ${when(b.fetched_ms)}`),
+      list,
+      h("h2", {}, t("notices")),
+      h("p", { class: "muted", testid: "notices-placeholder" }, t("notices_placeholder")),
+      usage,
+      h("div", { class: "actions" }, download),
+    ];
+  setTimeout(() => drawMap(app, mapBox, cells, pick), 0);
+  if (!pick) app.vault.meta("settings", {}).then((s) => setTileBudget((s.tileBudgetMb || 25) * 1048576)).then(showUsage);
+  return screen(pick ? "pick" : "briefing", h("h1", {}, t("map_title")), ...body);
+}
+
+async function drawMap(app, box, cells, pick) {
+  let gl;
+  try {
+    gl = await loadMapLibre();
+  } catch {
+    box.append(h("p", { class: "error", testid: "map-unavailable" }, t("map_unavailable")));
+    return;
+  }
+  if (!box.isConnected) return;
+  if (!drawMap.protocol) {
+    gl.addProtocol("ronda", tileFetcher(app));
+    drawMap.protocol = true;
+  }
+  const b = briefing(app);
+  const vector = (layer) => ({ type: "vector", tiles: [`ronda://tiles/${layer}/{z}/{x}/{y}.mvt`], minzoom: 0, maxzoom: 16 });
+  const mine = app.outbox.incidents().filter((v) => v.fields.location).map((v) => ({
+    type: "Feature", properties: { id: v.id, category: v.fields.category }, geometry: { type: "Point", coordinates: [v.fields.location.lon, v.fields.location.lat] },
+  }));
+  const fix = app.patrol.lastFix;
+  const bounds = b.sectors.length ? (await import("../geo.js")).bounds(b.sectors) : [-77.2, -12.3, -76.8, -11.7];
+  const map = new gl.Map({
+    container: box,
+    style: {
+      version: 8,
+      sources: {
+        districts: vector("districts"), sectors: vector("sectors"), stations: vector("stations"), incidents: vector("incidents"),
+        hot: { type: "geojson", data: { type: "FeatureCollection", features: cells } },
+        mine: { type: "geojson", data: { type: "FeatureCollection", features: mine } },
+        me: { type: "geojson", data: { type: "FeatureCollection", features: fix ? [{ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: [fix.lon, fix.lat] } }] : [] } },
+      },
+      layers: [
+        { id: "bg", type: "background", paint: { "background-color": "#f4f1ea" } },
+        { id: "districts", type: "line", source: "districts", "source-layer": "districts", paint: { "line-color": "#6b6355", "line-width": 1.2 } },
+        { id: "hot", type: "fill", source: "hot", paint: { "fill-color": HOT, "fill-opacity": 0.75 } },
+        { id: "sectors", type: "line", source: "sectors", "source-layer": "sectors", paint: { "line-color": "#0b4f8a", "line-width": 2, "line-dasharray": [3, 2] } },
+        { id: "incidents", type: "circle", source: "incidents", "source-layer": "incidents", minzoom: 13, paint: { "circle-radius": 3, "circle-color": "#222", "circle-opacity": 0.5 } },
+        { id: "stations", type: "circle", source: "stations", "source-layer": "stations", paint: { "circle-radius": 6, "circle-color": "#0b4f8a" } },
+        { id: "mine", type: "circle", source: "mine", paint: { "circle-radius": 7, "circle-color": "#ffb000", "circle-stroke-color": "#000", "circle-stroke-width": 2 } },
+        { id: "me", type: "circle", source: "me", paint: { "circle-radius": 8, "circle-color": "#1565c0", "circle-stroke-color": "#fff", "circle-stroke-width": 3 } },
+      ],
+    },
+    bounds,
+    fitBoundsOptions: { padding: 16 },
+    attributionControl: false,
+  });
+  window.rondaMap = map;
+  map.on("idle", () => (box.dataset.ready = "1"));
+  map.on("error", () => {}); // a tile missing offline is not an error for the officer
+  if (pick) {
+    map.on("click", (ev) => pick({ lon: ev.lngLat.lng, lat: ev.lngLat.lat }));
+  }
+}
+
+export { toast };
