@@ -8,8 +8,9 @@ and a test keeps the two in step.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -93,6 +94,25 @@ class ServerSettings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the JSON logs."
     )
+    public_url: str | None = Field(
+        None,
+        description="The server's public base URL (https://host[:port][/path]) for links in "
+        "TileJSON, OGC API answers and the enrollment QR; unset: the request's own host.",
+        examples=["https://ronda.example"],
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        # Links are built as public_url + path: a query, fragment or missing host breaks them.
+        if value is None or value.strip() == "":
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("public_url must be an http(s) URL with a host")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("public_url takes no user, query or fragment")
+        return value.strip().rstrip("/")
 
 
 class WebSettings(BaseModel):

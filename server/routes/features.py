@@ -31,6 +31,7 @@ from server.layers import (
     parse_filters,
     scope_for,
 )
+from server.links import cache_headers, here, site
 from server.routes.common import int_param
 from server.routes.ogcdoc import OAS30, collection_doc, landing, ogc_api, queryables
 from sync.errors import InvalidRequest, NotFound
@@ -44,46 +45,49 @@ CONFORMANCE = [
 ]
 
 
-def _json(data: Any, media: str = "application/json", status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, media_type=media)
+def _json(request: Request, data: Any, media: str = "application/json") -> Response:
+    """An answer holding links (all of them here but conformance): see server.links."""
+    return Response(orjson.dumps(data), 200, cache_headers(request, None), media_type=media)
 
 
 def base(request: Request) -> str:
-    return str(request.url_for("ogc_landing")).rstrip("/")
+    """The OGC API root: ``<site>/ogc``."""
+    return f"{site(request)}/ogc"
 
 
 async def landing_page(request: Request) -> Response:
-    return _json(landing(base(request)))
+    return _json(request, landing(base(request)))
 
 
 async def conformance(request: Request) -> Response:
-    return _json({"conformsTo": CONFORMANCE})
+    return Response(orjson.dumps({"conformsTo": CONFORMANCE}), media_type="application/json")
 
 
 async def api(request: Request) -> Response:
-    return Response(orjson.dumps(ogc_api(base(request))), media_type=OAS30)
+    return _json(request, ogc_api(base(request)), OAS30)
 
 
 async def collections(request: Request) -> Response:
     root = base(request)
     bounds = await _bounds(layers_of(request))
     return _json(
+        request,
         {
             "links": [{"href": f"{root}/collections", "rel": "self", "type": "application/json"}],
             "collections": [collection_doc(root, d, bounds) for d in LAYERS.values()],
-        }
+        },
     )
 
 
 async def collection(request: Request) -> Response:
     layer = layer_or_404(request.path_params["collection_id"])
     bounds = await _bounds(layers_of(request))
-    return _json(collection_doc(base(request), layer, bounds))
+    return _json(request, collection_doc(base(request), layer, bounds))
 
 
 async def collection_queryables(request: Request) -> Response:
     layer = layer_or_404(request.path_params["collection_id"])
-    return _json(queryables(base(request), layer), "application/schema+json")
+    return _json(request, queryables(base(request), layer), "application/schema+json")
 
 
 async def _bounds(layers: Layers) -> tuple[float, float, float, float]:
@@ -222,21 +226,20 @@ async def items(request: Request) -> Response:
         "links": _links(request, layer, more, str(ids[idx[-1]]) if idx.size else None),
         "features": features,
     }
-    return _json(body, GEOJSON)
+    return _json(request, body, GEOJSON)
 
 
 def _links(request: Request, layer: LayerDef, more: bool, last: str | None) -> list[dict[str, str]]:
     root = base(request)
-    here = str(request.url)
     links = [
-        {"href": here, "rel": "self", "type": GEOJSON, "title": "this page"},
+        {"href": here(request), "rel": "self", "type": GEOJSON, "title": "this page"},
         {"href": f"{root}/collections/{layer.id}", "rel": "collection", "type": "application/json"},
     ]
     if more and last is not None:
         params = dict(request.query_params)
         params["after"] = last
-        url = request.url.replace_query_params(**params)
-        links.append({"href": str(url), "rel": "next", "type": GEOJSON, "title": "next page"})
+        url = here(request, **params)
+        links.append({"href": url, "rel": "next", "type": GEOJSON, "title": "next page"})
     return links
 
 
@@ -261,10 +264,10 @@ async def item(request: Request) -> Response:
     )
     root = base(request)
     feature["links"] = [
-        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": here(request), "rel": "self", "type": GEOJSON},
         {"href": f"{root}/collections/{layer.id}", "rel": "collection", "type": "application/json"},
     ]
-    return _json(feature, GEOJSON)
+    return _json(request, feature, GEOJSON)
 
 
 def _check_limit(raw: str | None) -> None:

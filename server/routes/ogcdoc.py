@@ -37,6 +37,7 @@ def landing(root: str) -> dict[str, Any]:
 
 
 def collection_doc(root: str, layer: LayerDef, bounds: tuple[float, ...]) -> dict[str, Any]:
+    """One collection; ``root`` is the API root (``<site>/ogc``), whose site serves tiles."""
     here = f"{root}/collections/{layer.id}"
     return {
         "id": layer.id,
@@ -57,7 +58,11 @@ def collection_doc(root: str, layer: LayerDef, bounds: tuple[float, ...]) -> dic
                 "rel": QUERYABLES_REL,
                 "type": "application/schema+json",
             },
-            {"href": f"/tiles/{layer.id}.json", "rel": "tiles", "type": "application/json"},
+            {
+                "href": f"{root.removesuffix('/ogc')}/tiles/{layer.id}.json",
+                "rel": "tiles",
+                "type": "application/json",
+            },
         ],
     }
 

@@ -29,6 +29,7 @@ from server.layers import (
     parse_filters,
     scope_for,
 )
+from server.links import cache_headers, site
 from server.routes.common import json_response
 from server.tilecache import CachedTile, make_tile
 from sync.errors import InvalidRequest
@@ -172,8 +173,8 @@ async def tilejson(request: Request) -> Response:
     await scope_for(request, layer)
     bounds = await _bounds(layers_of(request))
     query = str(request.url.query)
-    url = str(request.url_for("tile", layer=layer.id, z=0, x=0, y=0))
-    template = url.replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt") + (f"?{query}" if query else "")
+    template = f"{site(request)}/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.mvt"
+    template += f"?{query}" if query else ""
     zoom = center_zoom(bounds, layer.minzoom, 14)
     fields = {
         k: "Number" if v in ("number", "integer") else v.capitalize()
@@ -201,7 +202,7 @@ async def tilejson(request: Request) -> Response:
         ],
     }
     cache = "private, no-cache" if layer.access == "scoped" else "public, max-age=300"
-    return json_response(body, headers={"Cache-Control": cache})
+    return json_response(body, headers=cache_headers(request, cache))
 
 
 async def _bounds(layers: Layers) -> tuple[float, float, float, float]:

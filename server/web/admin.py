@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.context import ctx
+from server.links import site
 from server.web.pages import unauthorized_redirect
 from server.web.render import render
 from server.web.sessions import SignedIn, check_csrf, signed_in
@@ -95,7 +96,7 @@ async def enroll(request: Request) -> Response:
         c.store, officer_id, c.settings.auth.enrollment_ttl_s, user.who.officer_id, now_ms()
     )
     await _audit(request, user, "enroll", officer_id)
-    server = f"{request.url.scheme}://{request.url.netloc}"
+    server = site(request)  # server.public_url when set: what the phone must reach
     payload = "ronda:enroll?" + urlencode({"server": server, "code": code})
     issued = {
         "code": code,

@@ -76,6 +76,9 @@ def other_value(field: FieldInfo) -> Any:
         return default - 1 if highest is not None and default + 1 > highest else default + 1
     if isinstance(default, list):
         return ["analyst"]
+    if default is None:  # an optional setting: its own example is a valid value
+        assert field.examples, "an optional setting needs examples=[...]"
+        return field.examples[0]
     return default + "x"
 
 
