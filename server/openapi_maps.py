@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from server.openapi import (
     ALWAYS,
-    INT,
     ROLE_ERRORS,
     STR,
     Schema,
@@ -40,34 +39,54 @@ def _map_op(summary: str, tag: str, ok: Schema, public: bool, params: list[Schem
 
 def map_paths() -> dict[str, Schema]:
     """Vector tiles, TileJSON and OGC API - Features (docs/layers.md)."""
+    from server.layers import LAYERS
     from server.routes.ogcdoc import DEFAULT_LIMIT, MAX_LIMIT
 
     obj: Schema = {"type": "object"}
     window = _query("datetime", STR, "An instant or `start/end` (RFC 3339; `..` open end).")
     category = _query("category", STR, "Categories, comma-separated (`robo,hurto`).")
+    # Public layers get paths of their own, so that their "no token needed" is in the
+    # spec: one templated path cannot carry two security requirements.
+    scoped = sorted(k for k, d in LAYERS.items() if d.access != "public")
+    open_layers = sorted(k for k, d in LAYERS.items() if d.access == "public")
     layer = {
         **_path("layer"),
-        "description": "incidents, hotspots, density, districts, "
-        "stations, sectors, tracks or public (stations and public need no token)",
+        "schema": {"type": "string", "enum": scoped},
+        "description": "A layer that needs a token: "
+        + ", ".join(scoped)
+        + ". The public ones ("
+        + ", ".join(open_layers)
+        + ") have paths of their own.",
     }
-    coll = {**_path("collection_id"), "description": layer["description"]}
+    coll = {**layer, "name": "collection_id"}
     mvt = "application/vnd.mapbox-vector-tile"
-    tile = _map_op(
-        "A Mapbox vector tile (MVT 2.1) of a layer",
-        "maps",
-        {
-            "description": "The tile (gzip only if Accept-Encoding asks).",
-            "content": {mvt: {"schema": {"type": "string", "format": "binary"}}},
-        },
-        False,
-        [layer, *(_path(n) | {"schema": INT} for n in ("z", "x", "y")), window, category],
-    )
-    tile["responses"]["206"] = {"description": "One byte range (Range: bytes=a-b)."}
-    tile["responses"]["304"] = {"description": "Not modified (If-None-Match)."}
-    tile["responses"]["416"] = {"description": "The range cannot be served."}
+    # The server refuses z > 18 and x, y outside 0..2^z-1 (400); the spec bounds each alone.
+    zxy = [
+        _path("z") | {"schema": {"type": "integer", "minimum": 0, "maximum": 18}},
+        *(
+            _path(n) | {"schema": {"type": "integer", "minimum": 0, "maximum": 2**18 - 1}}
+            for n in ("x", "y")
+        ),
+    ]
+
+    def tile(public: bool, first: list[Schema]) -> Schema:
+        op = _map_op(
+            "A Mapbox vector tile (MVT 2.1) of a layer",
+            "maps",
+            {
+                "description": "The tile (gzip only if Accept-Encoding asks).",
+                "content": {mvt: {"schema": {"type": "string", "format": "binary"}}},
+            },
+            public,
+            [*first, *zxy, window, category],
+        )
+        op["responses"]["206"] = {"description": "One byte range (Range: bytes=a-b)."}
+        op["responses"]["304"] = {"description": "Not modified (If-None-Match)."}
+        op["responses"]["416"] = {"description": "The range cannot be served."}
+        return op
+
     limit = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}
     item_params = [
-        coll,
         _query("limit", limit, "Features per page."),
         _query("bbox", STR, "minlon,minlat,maxlon,maxlat (CRS84)."),
         window,
@@ -76,6 +95,7 @@ def map_paths() -> dict[str, Schema]:
     ]
     geojson = _raw(200, "GeoJSON", "application/geo+json", obj)[1]
     plain = _raw(200, "JSON", "application/json", obj)[1]
+    schema_json = _raw(200, "JSON Schema", "application/schema+json", obj)[1]
     public: Schema = {
         "summary": "",
         "tags": ["maps"],
@@ -90,8 +110,8 @@ def map_paths() -> dict[str, Schema]:
             op["responses"]["404"] = _error_response(["not_found"])
         return {"get": op}
 
-    return {
-        "/tiles/{layer}/{z}/{x}/{y}.mvt": {"get": tile},
+    paths: dict[str, Schema] = {
+        "/tiles/{layer}/{z}/{x}/{y}.mvt": {"get": tile(False, [layer])},
         "/tiles/{layer}.json": {
             "get": _map_op(
                 "TileJSON 3.0.0 of a layer", "maps", plain, False, [layer, window, category]
@@ -107,13 +127,34 @@ def map_paths() -> dict[str, Schema]:
         ),
         "/ogc/collections": ogc("OGC API collections"),
         "/ogc/collections/{collection_id}": ogc("One collection", [coll]),
-        "/ogc/collections/{collection_id}/queryables": ogc("Queryables (JSON Schema)", [coll]),
+        "/ogc/collections/{collection_id}/queryables": ogc(
+            "Queryables (JSON Schema)", [coll], schema_json
+        ),
         "/ogc/collections/{collection_id}/items": {
             "get": _map_op(
-                "Features of a collection, keyset-paged", "maps", geojson, False, item_params
+                "Features of a collection, keyset-paged",
+                "maps",
+                geojson,
+                False,
+                [coll, *item_params],
             )
         },
         "/ogc/collections/{collection_id}/items/{fid}": {
             "get": _map_op("One feature", "maps", geojson, False, [coll, _path("fid")])
         },
     }
+    for name in open_layers:
+        paths[f"/tiles/{name}/{{z}}/{{x}}/{{y}}.mvt"] = {"get": tile(True, [])}
+        paths[f"/tiles/{name}.json"] = {
+            "get": _map_op(f"TileJSON 3.0.0 of {name}", "maps", plain, True, [window, category])
+        }
+        base = f"/ogc/collections/{name}"
+        paths[base] = ogc(f"The {name} collection", [])
+        paths[f"{base}/queryables"] = ogc(f"Queryables of {name}", [], schema_json)
+        paths[f"{base}/items"] = {
+            "get": _map_op(f"Features of {name}, keyset-paged", "maps", geojson, True, item_params)
+        }
+        paths[f"{base}/items/{{fid}}"] = {
+            "get": _map_op(f"One feature of {name}", "maps", geojson, True, [_path("fid")])
+        }
+    return paths
