@@ -7,6 +7,7 @@ one bad change gets its own error and the others still apply (promise 6).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -43,10 +45,25 @@ NOT_NULL_FIELDS = ("category", "occurred_at")
 # Hashed numbers must be the integers the device hashed: "1" or 1.0 would be converted by a
 # lax validator and then fail the hash check with a misleading chain_tampered.
 HashedInt = Annotated[int, Strict()]
+_DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_time_text(value: Any) -> Any:
+    """Only a date-time string reaches the parser: lax pydantic would read a number, or a
+    string of digits, as seconds since the epoch."""
+    if not isinstance(value, str) or not _DATE_TIME_START.match(value):
+        raise ValueError("must be an RFC 3339 date-time string, e.g. 2026-11-26T14:05:00-05:00")
+    return value
+
+
+# Strict mode: a value of the wrong JSON type is refused, never converted ("34" or true for
+# an integer, "-77.03" or true for a number). An integer where a number is expected is a
+# number (JSON has one number type); a boolean is never a number.
+DateTime = Annotated[datetime, Field(strict=False), BeforeValidator(_date_time_text)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class Location(_Strict):
@@ -68,7 +85,7 @@ class IncidentFields(_Strict):
     """Fields an officer may set. A field absent from a change is left as it is."""
 
     category: Annotated[str, Field(pattern=CATEGORY_PATTERN)] | None = None
-    occurred_at: datetime | None = None
+    occurred_at: DateTime | None = None
     status: Literal["open", "closed", "referred"] | None = None
     description: Text | None = None
     address_text: Annotated[str, Field(max_length=500)] | None = None
@@ -172,7 +189,7 @@ COLLECTIONS: dict[str, type[IncidentChange] | type[LogEntryChange]] = {
 
 
 class PushEnvelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     batch_id: RecordId
     device_time_ms: Annotated[int, Field(ge=0)] | None = None

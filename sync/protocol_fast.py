@@ -5,9 +5,9 @@ them, and their errors are the ones devices get).  Validating a 500-change push 
 a fifth of the server's time, so the common case goes through msgspec first, with the same
 constraints or stricter: what msgspec accepts, pydantic accepts with the same values (a
 differential test holds the two together, ``tests/sync/test_protocol_fast.py``).  Anything
-msgspec refuses (a bad change, or a good one in a looser form pydantic would coerce, such as a
-number sent as a string) is validated again by pydantic, so errors and coercions are
-pydantic's alone.
+msgspec refuses (a bad change, or a good one in a form it does not take, such as a time with
+fractions of a second) is validated again by pydantic, so errors are pydantic's alone.  Both
+are strict about JSON types: neither converts "34" or true into a number.
 """
 
 from __future__ import annotations

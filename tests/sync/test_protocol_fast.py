@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import orjson
@@ -10,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from sync.errors import InvalidField, SyncError
+from sync import protocol
+from sync.errors import ChangeError, InvalidField, InvalidRequest, SyncError
 from sync.protocol import IncidentChange, IncidentEdit, parse_envelope, request_hash
 from sync.protocol_fast import fast_incident, fast_push, parse_change
 
@@ -145,6 +147,8 @@ def test_fast_path_is_pydantic_or_defers(raw: dict[str, Any]) -> None:
     fast = fast_incident(raw)
     if fast is not None:
         assert pydantic_edit(raw) == fast
+    # And the change is answered alike whichever way it goes: same edit or same error.
+    assert outcome(parse_change, raw) == outcome(protocol.parse_change, raw)
 
 
 VALID = {
@@ -173,6 +177,119 @@ def valid_with(path: tuple[str, ...], value: Any) -> dict[str, Any]:
     return raw
 
 
+def confused(path: tuple[Any, ...], value: Any, base: dict[str, Any] = VALID) -> dict[str, Any]:
+    """A deep copy of ``base`` with the member at ``path`` (keys and list indexes) replaced."""
+    raw = copy.deepcopy(base)
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return raw
+
+
+# Values of another JSON type than the member's, and strings or booleans that a lax validator
+# would turn into the member's type. Every one must be refused (docs/protocol.md, "Changes").
+WRONG: dict[str, list[Any]] = {
+    "string": [5, -1, 5.5, True, False, [], {}, ["robo"], {"x": "robo"}],
+    "integer": ["34", "0", "", True, False, 34.0, 0.0, 34.5, 1e3, [], {}, [34]],
+    "number": ["-77.03", "12", "1e1", "NaN", True, False, [], {}, [-77.0]],
+    "date-time": [1764172800, 1764172800.5, "1764172800", "1764172800000", True, [], {}],
+    "object": [[], "x", "", 5, 0, True, False, [{}]],
+    "list": ["x", "", {}, {"name": "A"}, 5, True],
+}
+INCIDENT_MEMBERS: list[tuple[tuple[Any, ...], str]] = [
+    (("id",), "string"),
+    (("op",), "string"),
+    (("hlc",), "string"),
+    (("base_seq",), "integer"),
+    (("fields",), "object"),
+    (("fields", "category"), "string"),
+    (("fields", "occurred_at"), "date-time"),
+    (("fields", "status"), "string"),
+    (("fields", "description"), "string"),
+    (("fields", "address_text"), "string"),
+    (("fields", "location"), "object"),
+    (("fields", "location", "lon"), "number"),
+    (("fields", "location", "lat"), "number"),
+    (("fields", "location", "accuracy_m"), "number"),
+    (("pii",), "object"),
+    (("pii", "victims"), "list"),
+    (("pii", "suspects"), "list"),
+    (("pii", "victims", 0), "object"),
+    (("pii", "victims", 0, "name"), "string"),
+    (("pii", "victims", 0, "dni"), "string"),
+    (("pii", "victims", 0, "age"), "integer"),
+    (("pii", "victims", 0, "phone"), "string"),
+    (("pii", "victims", 0, "role"), "string"),
+    (("pii", "victims", 0, "notes"), "string"),
+]
+
+
+@st.composite
+def type_confused(draw: st.DrawFn) -> tuple[list[list[str]], dict[str, Any]]:
+    """``VALID`` with one to three members of a wrong type, and the paths of those set."""
+    picks = draw(st.lists(st.sampled_from(INCIDENT_MEMBERS), min_size=1, max_size=3))
+    raw, paths = VALID, []
+    for path, kind in picks:
+        if _reachable(raw, path):  # not inside a member already replaced
+            raw = confused(path, draw(st.sampled_from(WRONG[kind])), raw)
+            paths.append([str(p) for p in path])
+    return paths, raw
+
+
+def _reachable(raw: Any, path: tuple[Any, ...]) -> bool:
+    for key in path:
+        if isinstance(key, int) and isinstance(raw, list) and key < len(raw):
+            raw = raw[key]
+        elif isinstance(key, str) and isinstance(raw, dict):
+            raw = raw.get(key)
+        else:
+            return False
+    return True
+
+
+def _related(loc: list[str], path: list[str]) -> bool:
+    """The error is about the member at ``path``, or about something inside it."""
+    return loc[: len(path)] == path
+
+
+def outcome(parse: Any, raw: Any) -> tuple[str, Any]:
+    """What a parser makes of a change: the edit, or the per-change error it answers with."""
+    try:
+        return "accepted", parse(raw)[0]
+    except ChangeError as exc:
+        return "rejected", exc.as_dict()
+
+
+@pytest.mark.slow
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(type_confused())
+def test_type_confused_changes_are_refused_alike_by_both_paths(
+    case: tuple[list[list[str]], dict[str, Any]],
+) -> None:
+    paths, raw = case
+    assert fast_incident(raw) is None
+    fast, general = outcome(parse_change, raw), outcome(protocol.parse_change, raw)
+    assert fast == general
+    status, error = general
+    assert status == "rejected" and error["code"] == "invalid_field"
+    # Every error names a member that was set wrong (or lies inside one), and one was named.
+    locs = [err["loc"] for err in error["details"]["errors"]]
+    assert locs and all(any(_related(loc, path) for path in paths) for loc in locs)
+    body = orjson.dumps({"batch_id": "b1", "changes": [raw]})
+    assert fast_push(body) is None
+    general_body = general_push(body)
+    assert general_body is not None and general_body[2] == [None]
+
+
+@pytest.mark.parametrize("value", [True, "1764172800000", 1764172800000.0, [], {}])
+def test_a_wrong_device_time_refuses_the_envelope(value: Any) -> None:
+    body = orjson.dumps({"batch_id": "b1", "device_time_ms": value, "changes": [VALID]})
+    assert fast_push(body) is None
+    with pytest.raises(InvalidRequest):
+        parse_envelope(orjson.loads(body), 500)
+
+
 def test_common_change_takes_the_fast_path_with_pydantic_values() -> None:
     fast = fast_incident(VALID)
     assert fast is not None and fast == pydantic_edit(VALID)
@@ -185,9 +302,7 @@ def test_common_change_takes_the_fast_path_with_pydantic_values() -> None:
     [
         (("fields", "occurred_at"), "2026-11-20T22:15:00+00:00"),  # pydantic writes 'Z'
         (("fields", "occurred_at"), "2026-11-20T22:15:00.5-05:00"),
-        (("fields", "location"), {"lon": "-77.0", "lat": -12.1}),  # pydantic coerces
-        (("base_seq",), True),
-        (("base_seq",), 3.0),
+        (("fields", "occurred_at"), "2026-11-20 22:15:00-05:00"),
     ],
 )
 def test_looser_forms_go_to_pydantic(path: tuple[str, ...], value: Any) -> None:
@@ -195,6 +310,40 @@ def test_looser_forms_go_to_pydantic(path: tuple[str, ...], value: Any) -> None:
     assert fast_incident(raw) is None
     edit, _ = parse_change(raw)  # accepted all the same, by pydantic
     assert edit == pydantic_edit(raw)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("fields", "location", "lon"), "-77.03"),
+        (("fields", "location", "lon"), True),
+        (("fields", "location", "accuracy_m"), "3"),
+        (("fields", "occurred_at"), 1764172800),
+        (("fields", "occurred_at"), "1764172800"),
+        (("pii", "victims", 0, "age"), "34"),
+        (("pii", "victims", 0, "age"), True),
+        (("pii", "victims", 0, "age"), 34.0),
+        (("base_seq",), "0"),
+        (("base_seq",), True),
+        (("base_seq",), 3.0),
+    ],
+)
+def test_wrong_json_types_are_refused_not_converted(path: tuple[Any, ...], value: Any) -> None:
+    raw = confused(path, value)
+    assert fast_incident(raw) is None
+    with pytest.raises(InvalidField) as refused:
+        protocol.parse_change(raw)
+    assert refused.value.details["errors"][0]["loc"] == [str(p) for p in path]
+
+
+def test_an_integer_is_a_number_but_a_float_is_no_integer() -> None:
+    """JSON has one number type: -77 is a longitude; 30.0 is not an age."""
+    raw = confused(("fields", "location", "lon"), -77)
+    edit, _ = parse_change(raw)
+    assert edit.fields["location"]["lon"] == -77.0
+    assert fast_incident(raw) == protocol.parse_change(raw)[0]
+    with pytest.raises(InvalidField):
+        parse_change(confused(("pii", "victims", 0, "age"), 30.0))
 
 
 @pytest.mark.parametrize(
