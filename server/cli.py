@@ -15,6 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from server.app import build_engine, build_store
+from server.cli_backup import COMMANDS as BACKUP_COMMANDS
 from server.demo import load_demo
 from server.settings import Settings
 from server.web.sessions import DEMO_PASSWORD, demo_passwords
@@ -133,6 +134,10 @@ def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None
     )
     if not no_serve:
         _serve(settings, "127.0.0.1", port, 1)
+
+
+for _command in BACKUP_COMMANDS:
+    main.add_command(_command)
 
 
 @main.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import orjson
 import pytest
@@ -181,3 +182,17 @@ def test_the_openapi_pattern_reads_what_the_parser_reads() -> None:
         except InvalidCursor as exc:
             well_formed = exc.details["reason"] != "malformed"
         assert _schema_accepts(CURSOR_PATTERN, cursor) == well_formed, cursor
+
+
+async def test_every_new_database_gets_its_own_epoch(tmp_path: Path) -> None:
+    epochs = []
+    for name in ("one.db", "two.db"):
+        store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / name}")
+        await store.open()
+        try:
+            state = await store.sync_state()
+        finally:
+            await store.close()
+        assert (state.last_seq, state.legacy_seq) == (0, None)
+        epochs.append(state.epoch)
+    assert epochs[0] != epochs[1] and 0 not in epochs

@@ -1,0 +1,247 @@
+"""Backups and restores of the store, and the new epoch every restore must give it.
+
+A restored database gives sequence numbers again from the backup's last one, so a device's
+pull cursor from before the restore could point past records it never received.  Each
+database has an epoch (``sync.cursor``) that pull cursors carry; a restore through these
+functions puts a new one in the restored database before anything can read it, and every
+older cursor is refused (the devices resync).  SQLite: the backup API (consistent while the
+server runs) and an atomic file swap; PostgreSQL: ``pg_dump -Fc`` and ``pg_restore`` in one
+transaction.  See docs/operations.md, "Backups and restores".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from sync.cursor import new_epoch
+from sync.store.sql_epoch import replace_epoch
+
+
+class BackupError(Exception):
+    """A backup or restore that cannot go ahead; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Restored:
+    epoch: int
+    kept: Path | None  # where the replaced SQLite database was moved (None: there was none)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str) -> Path:
+    path = make_url(url).database
+    if not path or path == ":memory:":
+        raise BackupError("a SQLite store needs a file: sqlite+aiosqlite:///PATH")
+    return Path(path)
+
+
+# --- the epoch ---
+async def set_new_epoch(url: str) -> int:
+    """Give the database at ``url`` a new epoch (after a restore by other means)."""
+    if is_sqlite(url) and not sqlite_file(url).is_file():
+        raise BackupError(f"no database at {sqlite_file(url)}")
+    epoch = new_epoch()
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            has_counter = await conn.run_sync(lambda c: c.dialect.has_table(c, "counter"))
+            if not has_counter:
+                raise BackupError("no Ronda database here (no counter table)")
+            await replace_epoch(conn, is_sqlite(url), epoch)
+    finally:
+        await engine.dispose()
+    return epoch
+
+
+def _sqlite_new_epoch(conn: sqlite3.Connection) -> int:
+    epoch = new_epoch()
+    conn.execute(
+        "INSERT INTO counter (name, value) VALUES ('epoch', ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (epoch,),
+    )
+    conn.execute("DELETE FROM counter WHERE name = 'legacy_seq'")
+    return epoch
+
+
+# --- SQLite ---
+def sqlite_backup(url: str, dest: Path) -> None:
+    """Copy the live database with SQLite's backup API (it may be serving meanwhile)."""
+    source = sqlite_file(url)
+    if not source.exists():
+        raise BackupError(f"no database at {source}")
+    if dest.exists():
+        raise BackupError(f"{dest} exists: a backup never overwrites a file")
+    partial = dest.with_name(dest.name + ".partial")
+    src = sqlite3.connect(source)
+    try:
+        out = sqlite3.connect(partial)
+        try:
+            src.backup(out)
+            _check_sqlite(out, partial)
+        finally:
+            out.close()
+    finally:
+        src.close()
+    _fsync(partial)
+    partial.rename(dest)  # a file named like a backup is a whole one
+
+
+def sqlite_restore(url: str, backup: Path) -> Restored:
+    """Put ``backup`` in place of the database (the server must be stopped), with a new
+    epoch written into the copy before it takes the database's name."""
+    target = sqlite_file(url)
+    if not backup.is_file():
+        raise BackupError(f"no backup at {backup}")
+    staged = target.with_name(target.name + ".restoring")
+    staged.unlink(missing_ok=True)
+    shutil.copyfile(backup, staged)
+    conn = sqlite3.connect(staged, isolation_level=None)
+    try:
+        _check_sqlite(conn, backup)
+        conn.execute("BEGIN IMMEDIATE")
+        epoch = _sqlite_new_epoch(conn)
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to swap in
+    finally:
+        conn.close()
+    _fsync(staged)
+    try:
+        kept = _retire(target) if target.exists() else None
+    except BackupError:
+        staged.unlink(missing_ok=True)
+        raise
+    staged.rename(target)
+    _fsync(target.parent)
+    return Restored(epoch, kept)
+
+
+def _retire(target: Path) -> Path:
+    """Fold the log into the database file and move it aside.  Switching the journal mode
+    needs the only connection to the file: a running server makes it fail, and nothing is
+    touched."""
+    conn = sqlite3.connect(target, isolation_level=None, timeout=0.5)
+    try:
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        raise BackupError(f"{target} is in use: stop the server first ({exc})") from exc
+    finally:
+        conn.close()
+    if str(mode).lower() != "delete":
+        raise BackupError(f"{target} is in use: stop the server first")
+    kept = target.with_name(f"{target.name}.before-restore-{time.strftime('%Y%m%dT%H%M%S')}")
+    target.rename(kept)
+    for suffix in ("-wal", "-shm"):
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
+    return kept
+
+
+def _check_sqlite(conn: sqlite3.Connection, name: Path) -> None:
+    result = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    if result != "ok":
+        raise BackupError(f"{name} fails its integrity check: {result}")
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='counter'")
+    if found.fetchone() is None:
+        raise BackupError(f"{name} is not a Ronda database (no counter table)")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- PostgreSQL ---
+def pg_tool(name: str, bin_dir: str | None = None) -> str:
+    """``pg_dump``/``pg_restore``: from ``bin_dir``, the PATH, or the newest Debian install."""
+    if bin_dir:
+        return str(Path(bin_dir) / name)
+    found = shutil.which(name)
+    if found:
+        return found
+    installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=_major)
+    if not installed:
+        raise BackupError(f"{name} not found: install postgresql-client or pass --pg-bin")
+    return str(installed[-1])
+
+
+def _major(path: Path) -> int:
+    version = path.parent.parent.name
+    return int(version) if version.isdigit() else 0
+
+
+def libpq_env(url: str) -> dict[str, str]:
+    """The connection as libpq variables: the password never appears in a command line."""
+    parsed: URL = make_url(url)
+    env = dict(os.environ)
+    pairs = {
+        "PGHOST": parsed.host,
+        "PGPORT": parsed.port,
+        "PGUSER": parsed.username,
+        "PGPASSWORD": parsed.password,
+        "PGDATABASE": parsed.database,
+    }
+    env.update({k: str(v) for k, v in pairs.items() if v is not None})
+    return env
+
+
+def pg_backup(url: str, dest: Path, bin_dir: str | None = None) -> None:
+    """``pg_dump -Fc``: one consistent snapshot, taken while the server runs."""
+    if dest.exists():
+        raise BackupError(f"{dest} exists: a backup never overwrites a file")
+    partial = dest.with_name(dest.name + ".partial")
+    _run([pg_tool("pg_dump", bin_dir), "-Fc", "--no-owner", "-f", str(partial)], url)
+    _fsync(partial)
+    partial.rename(dest)
+
+
+async def pg_restore(url: str, backup: Path, bin_dir: str | None = None) -> Restored:
+    """``pg_restore --clean --single-transaction`` (all or nothing), then a new epoch.  The
+    server must be stopped: other sessions on the database make it refuse."""
+    if not backup.is_file():
+        raise BackupError(f"no backup at {backup}")
+    others = await _other_sessions(url)
+    if others:
+        raise BackupError(f"{others} other sessions use the database: stop the server first")
+    tool = pg_tool("pg_restore", bin_dir)
+    database = make_url(url).database or ""
+    options = ["--clean", "--if-exists", "--no-owner", "--single-transaction"]
+    _run([tool, *options, "-d", database, str(backup)], url)
+    return Restored(await set_new_epoch(url), None)
+
+
+async def _other_sessions(url: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            query = text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return int((await conn.execute(query)).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+def _run(command: list[str], url: str) -> None:
+    done = subprocess.run(
+        command, env=libpq_env(url), stdin=subprocess.DEVNULL, capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip()[-2000:]
+        raise BackupError(f"{Path(command[0]).name} failed: {message}")
