@@ -107,7 +107,7 @@ async def build_summary(store: Store, settings: PublicSettings, now_s: int) -> S
     span = await store.time_span(PointQuery())
     first_s, last_s = span if span is not None else (None, None)
     due = months_to_freeze(published_months(now_s, first_s, rules, last_s), sorted(stored))
-    if due:
+    if due and boundaries:  # without districts a month would be frozen empty for good
         await store.add_public_snapshots(
             await freeze(store, settings, boundaries, due, now_s * 1000)
         )

@@ -212,3 +212,17 @@ async def test_a_month_before_the_published_ones_is_never_published_late(served:
     answer = await served.client.get("/public/districts.json", params={"month": "2024-12"})
     assert answer.status_code == 404
     assert await outputs(served) == before
+
+
+async def test_nothing_is_published_before_the_districts_are_imported(served: Served) -> None:
+    clock = HybridClock()
+    await push(served, [incident(new_id(), clock, located(0, "robo", 5)) for _ in range(6)])
+    await push(served, [incident(new_id(), clock, located(0, "robo", 20, "2025-04"))])
+    assert (await served.client.get("/public/months.json")).json()["months"] == []
+    assert await served.store.public_snapshots() == []
+    await store_layer(served.store, "districts", load_city().districts)
+    reload = await served.client.post("/v1/admin/places/reload", headers=served.auth("admin"))
+    assert reload.json()["placement"] is True
+    assert await served.app.state.ctx.engine.rederive() == 7  # as `ronda import` re-places
+    data = (await served.client.get("/public/districts.json", params=JANUARY)).json()
+    assert data["totals"]["counts"] == {"robo": 6}
