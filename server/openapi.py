@@ -404,7 +404,8 @@ def _sync_paths() -> dict[str, Schema]:
         _query(
             "after",
             {"type": "integer", "minimum": 0, "maximum": 2**62, "default": 0},
-            "The `after` of the previous page.",
+            "The `after` of the previous page; beyond every conflict id given: 400"
+            " `invalid_cursor`.",
         ),
         _query(
             "limit",
@@ -436,7 +437,7 @@ def _sync_paths() -> dict[str, Schema]:
                 "The conflict log (chief: own station; analyst: all, without personal data)",
                 "review",
                 (200, "ConflictPage", "One page of the conflict log."),
-                _errors({400: ["invalid_request"]}, ROLE_ERRORS),
+                _errors({400: ["invalid_request", "invalid_cursor"]}, ROLE_ERRORS),
                 params=conflict_params,
             )
         },

@@ -15,7 +15,7 @@ from server.context import ctx
 from server.routes.common import int_param, json_response
 from sync.chain import verify_chain
 from sync.clock import now_ms
-from sync.errors import Forbidden
+from sync.errors import Forbidden, InvalidCursor
 from sync.store.base import AuditEvent
 
 
@@ -82,6 +82,13 @@ async def conflicts(request: Request) -> Response:
     after = int_param(request, "after", 0, 0, 2**62)
     limit = int_param(request, "limit", 100, 1, 1000)
     rows = await c.store.conflicts(scope.station_ids, after, limit + 1)
+    if not rows and after > 0 and not await c.store.conflicts(None, after - 1, 1):
+        # Beyond every conflict id: never given, and paging on from it would skip the
+        # conflicts that take those ids later.
+        raise InvalidCursor(
+            "after is beyond every conflict id given: page again from 0",
+            {"reason": "not_issued", "after": after},
+        )
     has_more = len(rows) > limit
     rows = rows[:limit]
     shown = conflict_view.visible(scope, rows)
