@@ -181,13 +181,14 @@ export class App {
     net.dataset.online = navigator.onLine ? "1" : "0";
     const unlocked = this.vault.unlocked;
     q("status-bar").hidden = !unlocked;
+    q("lock-button").hidden = !unlocked;
     q("lang-toggle").textContent = t("lang");
     q("lock-button").textContent = t("lock");
     if (!unlocked) return;
     q("queued-count").textContent = String(this.outbox.pendingCount());
     q("queued-label").textContent = t("queued");
     const last = this.vault.get("last_sync");
-    q("last-sync").textContent = last?.at ? when(last.at) : t("never");
+    q("last-sync").textContent = last?.at ? when(last.at, { short: true }) : t("never");
     q("last-sync").dataset.ms = last?.at || "";
     q("last-sync-label").textContent = t("last_sync");
     q("sync-spinner").hidden = this.syncer.state.phase === "idle";

@@ -67,8 +67,19 @@ export async function entryHash(deviceId, entry) {
   return sha256Hex(hashMaterial(deviceId, entry));
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** A string that has a UTF-8 form: lone surrogates (from a broken paste) become U+FFFD.
+ * JSON.stringify would escape them as \udXXX, which the server cannot hash as we did. */
+export function wellFormed(text) {
+  return text.replace(LONE_SURROGATE, "\uFFFD");
+}
+
 /** A complete patrol-log change, ready for the outbox: next position after `head`. */
 export async function makeEntry(deviceId, head, { id, hlc, body }) {
+  const clean = Object.fromEntries(
+    Object.entries(hashedBody(body)).map(([k, v]) => [k, typeof v === "string" ? wellFormed(v) : v]),
+  );
   const entry = {
     collection: "patrol_logs",
     id,
@@ -76,7 +87,7 @@ export async function makeEntry(deviceId, head, { id, hlc, body }) {
     hlc,
     n: head.n + 1,
     prev_hash: head.n === 0 ? "" : head.hash,
-    body: hashedBody(body),
+    body: clean,
   };
   entry.hash = await entryHash(deviceId, entry);
   return entry;

@@ -1,9 +1,9 @@
 // Spanish first, English by a switch. Times for people in Lima time; UTC on the wire.
 
 const ES = {
-  app: "Ronda", offline: "Sin conexión", online: "En línea", queued: "En cola", last_sync: "Última sincronización",
+  app: "Ronda", offline: "Sin conexión", online: "En línea", queued: "En cola", last_sync: "Últ. sincr.",
   never: "nunca", lock: "Bloquear", lang: "English",
-  nav_shift: "Turno", nav_incidents: "Incidentes", nav_map: "Mapa", nav_sync: "Sincronizar", nav_settings: "Ajustes",
+  nav_shift: "Turno", nav_incidents: "Incidentes", nav_map: "Mapa", nav_sync: "Sincron.", nav_settings: "Ajustes",
   update_ready: "Nueva versión disponible", reload: "Recargar",
   enroll_title: "Registrar este teléfono", enroll_help: "Escanee el código QR de la página de administración o escriba el código.",
   scan: "Escanear QR", stop_scan: "Detener cámara", code: "Código de registro", device_name: "Nombre del teléfono",
@@ -132,12 +132,12 @@ export function category(name) {
 export const TZ = "America/Lima";
 
 /** A time (ms or ISO string) for people, in Lima time. */
-export function when(value, { date = true } = {}) {
+export function when(value, { date = true, short = false } = {}) {
   if (value === null || value === undefined || value === "") return t("never");
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
   const opts = { timeZone: TZ, hour: "2-digit", minute: "2-digit", hour12: false };
-  if (date) Object.assign(opts, { day: "2-digit", month: "2-digit", year: "numeric" });
+  if (date) Object.assign(opts, { day: "2-digit", month: "2-digit" }, short ? {} : { year: "numeric" });
   return new Intl.DateTimeFormat(lang === "es" ? "es-PE" : "en-GB", opts).format(d);
 }
 

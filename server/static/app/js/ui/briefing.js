@@ -46,7 +46,10 @@ function mb(bytes) {
 export function briefingScreen(app, { pick = null } = {}) {
   const b = briefing(app);
   const sector = app.patrol.shift?.sector || "";
+  const station = sectorHotspots(app, "");
+  // A sector with no hot cell shows the station's, saying so.
   const cells = sectorHotspots(app, sector);
+  const shown = sector && !cells.length ? station : cells;
   const mapBox = h("div", { class: "map", testid: "briefing-map" });
   const usage = h("p", { testid: "tile-cache-usage" }, "…");
   const showUsage = async () => {
@@ -70,7 +73,7 @@ export function briefingScreen(app, { pick = null } = {}) {
     },
   }, t("download_area"));
   const list = h("ol", { class: "hotspots", testid: "hotspot-list" },
-    cells.length ? cells.slice(0, 20).map((f) => h("li", { testid: "hotspot-item", dataset: { cell: f.properties.cell, bin: f.properties.gi_bin } },
+    shown.length ? shown.slice(0, 20).map((f) => h("li", { testid: "hotspot-item", dataset: { cell: f.properties.cell, bin: f.properties.gi_bin } },
       `${f.properties.gi_bin === 3 ? "99" : f.properties.gi_bin === 2 ? "95" : "90"} % ${t("hot")} · ${f.properties.count} · ${f.properties.cell}`))
       : h("li", { testid: "hotspots-empty" }, t("no_hotspots")));
   const body = pick
@@ -78,7 +81,7 @@ export function briefingScreen(app, { pick = null } = {}) {
       h("div", { class: "actions" }, h("button", { class: "secondary", testid: "pick-cancel", onclick: () => pick(null) }, t("cancel")))]
     : [
       mapBox,
-      h("h2", {}, `${t("hotspots")} · ${sector || t("any_sector")}`),
+      h("h2", { testid: "hotspots-scope", dataset: { sector: shown === cells ? sector : "" } }, `${t("hotspots")} · ${shown === cells && sector ? sector : t("any_sector")}`),
       h("p", { class: "muted", testid: "briefing-updated" }, `${t("updated")}: ${when(b.fetched_ms)}`),
       list,
       h("h2", {}, t("notices")),
@@ -86,7 +89,8 @@ export function briefingScreen(app, { pick = null } = {}) {
       usage,
       h("div", { class: "actions" }, download),
     ];
-  setTimeout(() => drawMap(app, mapBox, cells, pick), 0);
+  setTimeout(() => drawMap(app, mapBox, shown, pick), 0);
+  mapBox.addEventListener("map-idle", () => showUsage());
   if (!pick) app.vault.meta("settings", {}).then((s) => setTileBudget((s.tileBudgetMb || 25) * 1048576)).then(showUsage);
   return screen(pick ? "pick" : "briefing", h("h1", {}, t("map_title")), ...body);
 }
@@ -106,7 +110,8 @@ async function drawMap(app, box, cells, pick) {
   }
   const b = briefing(app);
   const vector = (layer) => ({ type: "vector", tiles: [`ronda://tiles/${layer}/{z}/{x}/{y}.mvt`], minzoom: 0, maxzoom: 16 });
-  const mine = app.outbox.incidents().filter((v) => v.fields.location).map((v) => ({
+  // Incidents not yet on the server (the vector tiles show the rest).
+  const mine = app.outbox.incidents().filter((v) => v.pending && v.fields.location).map((v) => ({
     type: "Feature", properties: { id: v.id, category: v.fields.category }, geometry: { type: "Point", coordinates: [v.fields.location.lon, v.fields.location.lat] },
   }));
   const fix = app.patrol.lastFix;
@@ -137,7 +142,10 @@ async function drawMap(app, box, cells, pick) {
     attributionControl: false,
   });
   window.rondaMap = map;
-  map.on("idle", () => (box.dataset.ready = "1"));
+  map.on("idle", () => {
+    box.dataset.ready = "1";
+    box.dispatchEvent(new Event("map-idle"));
+  });
   map.on("error", () => {}); // a tile missing offline is not an error for the officer
   if (pick) {
     map.on("click", (ev) => pick({ lon: ev.lngLat.lng, lat: ev.lngLat.lat }));

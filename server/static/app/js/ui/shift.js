@@ -50,7 +50,8 @@ function onShift(app, shift) {
   return h("div", { class: "stack" },
     h("p", { testid: "shift-status" }, `${t("on_shift_since")} ${when(shift.started_ms)} · ${t("sector")}: ${shift.sector || t("any_sector")}`),
     h("p", {}, `${t("positions")}: `, count),
-    h("p", {}, `${t("last_fix")}: `), fixLine,
+    h("p", {}, `${t("last_fix")}:`),
+    fixLine,
     h("form", {
       class: "stack card",
       onsubmit: async (ev) => {
