@@ -15,6 +15,7 @@ import pytest
 from fixtures.city import load_city
 from server.app import create_app
 from server.places import store_layer
+from server.public_summary import PublicCache, Summary
 from server.settings import DatabaseSettings, Settings
 from sync.clock import HybridClock
 from sync.store.base import Boundary, PointQuery
@@ -226,3 +227,16 @@ async def test_nothing_is_published_before_the_districts_are_imported(served: Se
     assert await served.app.state.ctx.engine.rederive() == 7  # as `ronda import` re-places
     data = (await served.client.get("/public/districts.json", params=JANUARY)).json()
     assert data["totals"]["counts"] == {"robo": 6}
+
+
+async def test_a_failed_rebuild_is_not_kept() -> None:
+    cache, calls = PublicCache(), []
+
+    async def build() -> Summary:
+        calls.append(1)
+        raise RuntimeError("database gone")
+
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            await cache.get(1, build)
+    assert cache.rebuilds == len(calls) == 2
