@@ -17,6 +17,7 @@ import { shiftScreen } from "./ui/shift.js";
 import { syncScreen } from "./ui/sync.js";
 
 const SYNC_EVERY_MS = 5 * 60 * 1000;
+const BRIEFING_EVERY_MS = 15 * 60 * 1000;
 const TABS = [["shift", "nav_shift"], ["incidents", "nav_incidents"], ["briefing", "nav_map"], ["sync", "nav_sync"], ["settings", "nav_settings"]];
 
 export class App {
@@ -62,7 +63,13 @@ export class App {
     localStorage.removeItem("ronda-wiped");
     this.lastActive = Date.now();
     this.go("shift");
-    this.syncNow("enroll");
+    this.startSyncing("enroll");
+  }
+
+  /** Sync now, then every few minutes while the app is open and unlocked. */
+  startSyncing(reason) {
+    this.syncNow(reason);
+    this.syncTimer = this.syncTimer || setInterval(() => this.syncNow("timer"), SYNC_EVERY_MS);
   }
 
   async unlock(pin) {
@@ -72,8 +79,7 @@ export class App {
       await this.patrol.flush();
       this.patrol.resume();
       this.render();
-      this.syncNow("open");
-      this.syncTimer = this.syncTimer || setInterval(() => this.syncNow("timer"), SYNC_EVERY_MS);
+      this.startSyncing("open");
     }
     return result;
   }
@@ -111,7 +117,9 @@ export class App {
     if (!this.vault.unlocked || !navigator.onLine && reason !== "button") return null;
     const result = await this.syncer.sync(reason);
     if (result && this.vault.unlocked) {
-      await refreshBriefing(this).catch(() => null);
+      // The briefing changes slowly: fetched at most every 15 minutes unless asked for.
+      const age = Date.now() - (this.vault.get("briefing")?.fetched_ms || 0);
+      if (age > BRIEFING_EVERY_MS || reason === "button" || reason === "enroll") await refreshBriefing(this).catch(() => null);
       this.render();
     }
     return result;

@@ -40,7 +40,7 @@ function tileFetcher(app) {
 }
 
 function mb(bytes) {
-  return `${(bytes / 1048576).toFixed(1)} MB`;
+  return bytes < 1048576 ? `${Math.ceil(bytes / 1024)} KB` : `${(bytes / 1048576).toFixed(1)} MB`;
 }
 
 export function briefingScreen(app, { pick = null } = {}) {

@@ -34,6 +34,7 @@ function item(app, v) {
 
 function personRow(list, p = {}) {
   const row = h("div", { class: "person card", testid: `person-${list}`, dataset: { list } },
+    h("b", {}, t({ victims: "victim", witnesses: "witness", suspects: "suspect" }[list])),
     field(t("name"), h("input", { testid: "person-name", name: "name", value: p.name || "", maxlength: 200 })),
     field(t("dni"), h("input", { testid: "person-dni", name: "dni", value: p.dni || "", inputmode: "numeric", pattern: "\\d{8}", maxlength: 8 })),
     field(t("phone"), h("input", { testid: "person-phone", name: "phone", value: p.phone || "", inputmode: "tel", maxlength: 30 })),
@@ -85,7 +86,8 @@ export function incidentScreen(app, { id, draft }) {
   const people = h("div", { class: "stack", testid: "inc-people" });
   const pii = draft?.pii || view?.pii || {};
   for (const list of PII_LISTS) for (const p of pii[list] || []) people.append(personRow(list, p));
-  const adders = PII_LISTS.map((list) => h("button", { type: "button", class: "secondary", testid: `person-add-${list}`, onclick: () => people.append(personRow(list)) }, t(`add_${list.slice(0, -1)}`)));
+  const ADD = { victims: "add_victim", witnesses: "add_witness", suspects: "add_suspect" };
+  const adders = PII_LISTS.map((list) => h("button", { type: "button", class: "secondary", testid: `person-add-${list}`, onclick: () => people.append(personRow(list)) }, t(ADD[list])));
   const read = () => {
     const fields = { category: cat.value, occurred_at: fromLimaInput(occurred.value), status: status.value, description: desc.value.trim() || null, address_text: address.value.trim() || null, location };
     return { fields, pii: readPeople(form) };
