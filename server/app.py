@@ -37,13 +37,15 @@ from sync.store.sql import SQLStore
 log = logging.getLogger("ronda.app")
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, upgrade: bool = False) -> SQLStore:
+    """The store of ``settings``; ``upgrade``: migrate an older schema on open, not refuse it."""
     db = settings.database
     return SQLStore(
         db.url,
         sqlite_synchronous=db.sqlite_synchronous,
         pool_size=db.pool_size,
         sqlite_cache_mb=db.sqlite_cache_mb,
+        upgrade=upgrade,
     )
 
 
@@ -97,7 +99,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     """Build the app. Pass ``store`` to share one (tests); otherwise it comes from settings."""
     settings = settings or Settings()
     logs.configure(settings.server.log_level)
-    store = store or build_store(settings)
+    store = store or build_store(settings, upgrade=settings.database.upgrade_on_start)
     metrics = Metrics()
     engine = build_engine(settings, store)
     analysis = Analysis(store, settings.analysis.debounce_s, settings.analysis.max_kept)

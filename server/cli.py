@@ -16,10 +16,12 @@ from rich.table import Table
 
 from server.app import build_engine, build_store
 from server.cli_backup import COMMANDS as BACKUP_COMMANDS
+from server.cli_db import db
 from server.demo import load_demo
 from server.settings import Settings
 from server.web.sessions import DEMO_PASSWORD, demo_passwords
 from sync.clock import now_ms
+from sync.errors import StoreUnavailable
 from sync.identity import create_device_token, issue_enrollment
 from sync.store.base import ROLES, Officer, Station, Store
 
@@ -36,7 +38,10 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
         finally:
             await store.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as exc:  # e.g. an old schema: the message says what to do
+        raise click.ClickException(exc.message) from exc
 
 
 @click.group()
@@ -52,6 +57,8 @@ def main(ctx: click.Context, db_url: str | None) -> None:
 
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
     os.environ["RONDA_DATABASE__URL"] = settings.database.url
+    upgrade = "true" if settings.database.upgrade_on_start else "false"
+    os.environ["RONDA_DATABASE__UPGRADE_ON_START"] = upgrade
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -67,9 +74,18 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 @click.option("--host", default=None, help="Listen address (default from settings).")
 @click.option("--port", type=int, default=None, help="Listen port (default from settings).")
 @click.option("--workers", type=int, default=1, show_default=True)
+@click.option(
+    "--no-upgrade",
+    is_flag=True,
+    help="Do not migrate an older database schema at start: refuse to start instead.",
+)
 @click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
-    """Start the HTTP server."""
+def serve(
+    settings: Settings, host: str | None, port: int | None, workers: int, no_upgrade: bool
+) -> None:
+    """Start the HTTP server (migrating an older database schema first, unless told not to)."""
+    if no_upgrade:
+        settings.database.upgrade_on_start = False
     _serve(settings, host, port, workers)
 
 
@@ -136,6 +152,7 @@ def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None
         _serve(settings, "127.0.0.1", port, 1)
 
 
+main.add_command(db)
 for _command in BACKUP_COMMANDS:
     main.add_command(_command)
 

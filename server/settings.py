@@ -26,6 +26,9 @@ class DatabaseSettings(BaseModel):
     sqlite_cache_mb: int = Field(
         64, ge=2, le=4096, description="SQLite page cache of each connection, in MB."
     )
+    upgrade_on_start: bool = Field(
+        True, description="Migrate an older database schema when the server starts."
+    )
 
 
 class SyncSettings(BaseModel):

@@ -84,6 +84,16 @@ class StoreUnavailable(SyncError):
     code = "store_unavailable"
 
 
+class SchemaOutdated(StoreUnavailable):
+    """The database's schema is older than this code and upgrading was not asked for.
+
+    Raised when the store opens (never inside a request), so it keeps its parent's code."""
+
+
+class SchemaUnknown(StoreUnavailable):
+    """The database was migrated by a newer Ronda (a revision this code does not know)."""
+
+
 # --- per-change errors (reported inside a push answer, never raised to the client) ---
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
+from sync.store import schema
 from sync.store import sql_tables as t
 from sync.store.base import (
     POINT_COLUMNS,
@@ -46,6 +47,7 @@ from sync.store.base import (
     SyncState,
     WebSession,
 )
+from sync.store.schema import SchemaChange
 from sync.store.sql_epoch import (
     STATE_QUERY,
     STATE_SQL,
@@ -81,8 +83,12 @@ class SQLStore(Store):
         sqlite_synchronous: str = "FULL",
         pool_size: int = 5,
         sqlite_cache_mb: int = 64,
+        upgrade: bool = False,
     ) -> None:
         self.url = url
+        # Run the migrations of an older database on open; otherwise refuse it (SchemaOutdated).
+        self.upgrade = upgrade
+        self.schema_change: SchemaChange | None = None
         self.is_sqlite = url.startswith("sqlite")
         self._synchronous = sqlite_synchronous
         self._cache_mb = sqlite_cache_mb
@@ -128,15 +134,15 @@ class SQLStore(Store):
             )
         self._engine = engine
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(t.metadata.create_all)
-                await _ensure_counter(conn, self.is_sqlite)
-                await ensure_epoch(conn, self.is_sqlite)
-                await _upgrade_chain_index(conn, self.is_sqlite)
+            await self._prepare_schema(engine)
         except (OperationalError, OSError, SAInterfaceError) as exc:
+            await self._discard_engine()
             raise StoreUnavailable(
                 "cannot open the database", {"reason": type(exc).__name__}
             ) from exc
+        except StoreUnavailable:
+            await self._discard_engine()
+            raise
         if self._checkpointer is not None:
             self._checkpointer.start()
             self._writer = SQLiteWriter(
@@ -148,6 +154,24 @@ class SQLStore(Store):
             self._readers = asyncio.Queue()
             for _ in range(self._pool_size):
                 self._readers.put_nowait(_open_lookup(engine))
+
+    async def _prepare_schema(self, engine: AsyncEngine) -> None:
+        """Create, check or upgrade the schema (sync.store.schema), under the schema lock."""
+        async with engine.connect() as conn:
+            if self.is_sqlite:
+                # Taken up front, so a second process opening at once waits, then sees head.
+                conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            async with conn.begin():
+                await conn.run_sync(schema.lock)
+                self.schema_change = await conn.run_sync(schema.prepare, self.upgrade)
+                await _ensure_counter(conn, self.is_sqlite)
+                await ensure_epoch(conn, self.is_sqlite)
+
+    async def _discard_engine(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+        self._checkpointer = None
 
     async def close(self) -> None:
         if self._lookup is not None:
@@ -536,23 +560,6 @@ class SQLStore(Store):
         )
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
-
-
-async def _upgrade_chain_index(conn: AsyncConnection, is_sqlite: bool) -> None:
-    """Databases made before the chain index was partial get the partial one."""
-    if is_sqlite:
-        query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'ix_record_chain'"
-    else:
-        query = (
-            "SELECT indexdef FROM pg_indexes"
-            " WHERE schemaname = current_schema() AND indexname = 'ix_record_chain'"
-        )
-    definition = (await conn.execute(text(query))).scalar_one_or_none()
-    if definition is None or "WHERE" in definition.upper():
-        return
-    await conn.execute(text("DROP INDEX ix_record_chain"))
-    index = next(i for i in t.record.indexes if i.name == "ix_record_chain")
-    await conn.run_sync(lambda sync_conn: index.create(sync_conn))
 
 
 async def _ensure_counter(conn: AsyncConnection, is_sqlite: bool) -> None:
