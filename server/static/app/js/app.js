@@ -47,8 +47,27 @@ export class App {
     document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") this.checkIdle(); });
     this.root.querySelector('[data-testid="lang-toggle"]').addEventListener("click", () => { setLang(getLang() === "es" ? "en" : "es"); this.render(); });
     this.root.querySelector('[data-testid="lock-button"]').addEventListener("click", () => this.lock());
+    // One unlocked tab at a time: each keeps its own copy of the chain head in memory, and
+    // two writers would fork the chain. A tab that unlocks locks the others.
+    this.tabs = globalThis.BroadcastChannel ? new BroadcastChannel("ronda-tabs") : null;
+    if (this.tabs) {
+      this.tabs.onmessage = (ev) => {
+        if (ev.data === "unlocked" && this.vault.unlocked) this.lock();
+        if (ev.data === "wiped") this.reopen();
+      };
+    }
     this.render();
     document.body.dataset.ready = "1";
+  }
+
+  /** Another tab wiped the phone: let go of the database so that it can be deleted. */
+  async reopen() {
+    this.patrol.pause();
+    this.vault.lock();
+    this.vault.db?.close();
+    this.vault.db = null;
+    await this.vault.open();
+    this.render();
   }
 
   async loadSettings() {
@@ -75,6 +94,7 @@ export class App {
   async unlock(pin) {
     const result = await this.vault.unlock(pin);
     if (result.ok) {
+      this.tabs?.postMessage("unlocked");
       this.lastActive = Date.now();
       await this.patrol.flush();
       this.patrol.resume();
@@ -99,6 +119,7 @@ export class App {
     await this.vault.wipe();
     await clearData();
     if (reason !== "manual") localStorage.setItem("ronda-wiped", JSON.stringify({ reason, at: Date.now() }));
+    this.tabs?.postMessage("wiped");
     this.render();
   }
 

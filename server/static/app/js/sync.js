@@ -79,8 +79,11 @@ export class Syncer {
   /** A request, retried on network errors, 5xx and 429 (the caller's batch stays the same). */
   async call(method, path, options = {}) {
     for (let attempt = 0; ; attempt += 1) {
+      // Locked mid-sync: stop here. Sending no token would get a 401, and a 401 wipes the phone.
+      const token = this.token();
+      if (!this.vault.unlocked || !token) throw new ApiError(0, "locked", "the app was locked");
       try {
-        return await request(method, path, { token: this.token(), ...options });
+        return await request(method, path, { token, ...options });
       } catch (err) {
         if (!(err instanceof ApiError) || !err.transient || attempt + 1 >= ATTEMPTS) throw err;
         const wait = backoffMs(attempt, retryAfterSeconds(err.retryAfter));

@@ -129,7 +129,7 @@ export function incidentScreen(app, { id, draft }) {
   field(t("category"), cat), field(t("occurred"), occurred), field(t("status"), status), field(t("description"), desc),
   h("fieldset", {}, h("legend", {}, t("where")), locText, h("div", { class: "row-buttons" }, gps, pick), field(t("address"), address)),
   h("fieldset", {}, h("legend", {}, t("people")), people, h("div", { class: "row-buttons" }, adders)),
-  placement, err,
+  h("h2", {}, t("placement")), placement, err,
   h("div", { class: "actions" },
     h("button", { type: "button", class: "secondary", testid: "inc-cancel", onclick: () => app.go("incidents") }, t("cancel")),
     h("button", { type: "submit", class: "primary", testid: "inc-save" }, t("save"))));
