@@ -47,3 +47,32 @@ export async function open(key, sealed, aad = "") {
   );
   return JSON.parse(new TextDecoder().decode(plain));
 }
+
+// Positions taken while the app is locked: the PIN key is gone, so they are sealed to a
+// public key (RSA-OAEP, made at enrollment) whose private half is itself sealed with the PIN
+// key. They stay confidential and survive the app being closed before the next unlock.
+const OAEP = { name: "RSA-OAEP", hash: "SHA-256" };
+
+export async function newFixKeys() {
+  const pair = await subtle().generateKey(
+    { ...OAEP, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) },
+    true,
+    ["encrypt", "decrypt"],
+  );
+  return {
+    publicJwk: await subtle().exportKey("jwk", pair.publicKey),
+    privateJwk: await subtle().exportKey("jwk", pair.privateKey),
+  };
+}
+
+/** Seal a small value (under 190 bytes of JSON) to a public key. */
+export async function sealTo(publicJwk, value) {
+  const key = await subtle().importKey("jwk", publicJwk, OAEP, false, ["encrypt"]);
+  const data = new TextEncoder().encode(JSON.stringify(value));
+  return new Uint8Array(await subtle().encrypt(OAEP, key, data));
+}
+
+export async function openWith(privateJwk, ct) {
+  const key = await subtle().importKey("jwk", privateJwk, OAEP, false, ["decrypt"]);
+  return JSON.parse(new TextDecoder().decode(await subtle().decrypt(OAEP, key, ct)));
+}

@@ -12,7 +12,8 @@ export class Patrol {
   constructor(app) {
     this.app = app;
     this.stopWatch = null;
-    this.waiting = []; // fixes taken while locked
+    this.waiting = []; // fixes taken while locked, when they cannot be sealed
+    this.lastKept = null; // thinning while locked (the shift record is sealed then)
     this.lastFix = null; // the latest fix (kept or not), for the screen
     this.onFix = () => {};
   }
@@ -65,7 +66,11 @@ export class Patrol {
   async take(fix) {
     this.lastFix = fix;
     if (!this.app.vault.unlocked) {
-      this.waiting.push(fix);
+      if (keepFix(this.lastKept, fix)) {
+        this.lastKept = fix;
+        const sealed = await this.app.vault.stashLocked(fix).catch(() => false);
+        if (!sealed) this.waiting.push(fix);
+      }
       this.onFix(fix);
       return;
     }
@@ -83,6 +88,7 @@ export class Patrol {
       text: `gps ±${Math.round(fix.accuracy)} m`,
       ...this.where(fix),
     });
+    this.lastKept = fix;
     const next = { ...shift, positions: shift.positions + 1, last_kept: fix };
     await this.app.vault.commit([{ store: "secure", key: "shift", value: next }]);
     return true;
@@ -90,7 +96,8 @@ export class Patrol {
 
   /** After unlock: write the fixes that came while locked. */
   async flush() {
-    const fixes = this.waiting.splice(0);
+    const fixes = [...(await this.app.vault.takeLocked()), ...this.waiting.splice(0)];
+    fixes.sort((a, b) => a.time - b.time);
     for (const fix of fixes) await this.record(fix);
   }
 }

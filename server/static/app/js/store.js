@@ -3,7 +3,7 @@
 // change goes through `commit`, which seals first and then writes in one transaction.
 // Only `meta` is plain: the KDF salt, the PIN verifier, the wrong-PIN count and settings.
 
-import { deriveKey, KDF_ITERATIONS, open, randomBytes, seal } from "./crypto.js";
+import { deriveKey, KDF_ITERATIONS, newFixKeys, open, openWith, randomBytes, seal, sealTo } from "./crypto.js";
 import * as idb from "./db.js";
 
 const CHECK = "ronda-pin-check";
@@ -48,13 +48,37 @@ export class Vault {
     const salt = randomBytes(16);
     const key = await deriveKey(pin, salt, KDF_ITERATIONS);
     const check = await seal(key, CHECK, "meta:check");
+    const fixKeys = await newFixKeys();
     await idb.commit(this.db, [
       { store: "meta", key: "kdf", value: { salt, iterations: KDF_ITERATIONS, alg: "PBKDF2-SHA256/AES-GCM" } },
       { store: "meta", key: "check", value: check },
       { store: "meta", key: "attempts", value: 0 },
+      { store: "meta", key: "fix_pub", value: fixKeys.publicJwk },
     ]);
     this.key = key;
-    await this.commit(Object.entries(values).map(([k, v]) => ({ store: "secure", key: k, value: v })));
+    const all = { ...values, fix_key: fixKeys.privateJwk };
+    await this.commit(Object.entries(all).map(([k, v]) => ({ store: "secure", key: k, value: v })));
+  }
+
+  /** Keep a value while locked, sealed to the enrollment's public key. False if impossible. */
+  async stashLocked(value) {
+    const pub = await this.meta("fix_pub");
+    if (!pub) return false;
+    const key = `locked:${String(Date.now()).padStart(15, "0")}:${Math.random().toString(36).slice(2, 8)}`;
+    await idb.commit(this.db, [{ store: "meta", key, value: await sealTo(pub, value) }]);
+    return true;
+  }
+
+  /** After unlock: the values stashed while locked (oldest first), removed from storage. */
+  async takeLocked() {
+    const priv = this.get("fix_key");
+    const found = (await idb.entries(this.db, "meta")).filter(([k]) => String(k).startsWith("locked:"));
+    const values = [];
+    for (const [, ct] of found) {
+      if (priv) values.push(await openWith(priv, ct).catch(() => null));
+    }
+    if (found.length) await idb.commit(this.db, found.map(([k]) => ({ store: "meta", key: k, del: true })));
+    return values.filter((v) => v !== null);
   }
 
   /** {ok: true} or {ok: false, remaining} or {ok: false, wiped: true}. */
