@@ -108,3 +108,12 @@ async def test_conflicts_of_another_station_do_not_make_an_after_unknown(api: Cl
         "/v1/conflicts", params={"after": analyst["after"]}, headers=_auth(people, "chief-a")
     )
     assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("query", ["after=%C2%B2", "after=%D9%A3", "limit=%C2%B2", "limit=%D9%A3"])
+async def test_integer_parameters_take_ascii_digits_only(api: Client, query: str) -> None:
+    """ "²" and "٣" are digits to str.isdigit(): one crashed int() (a 500), one was read as 3."""
+    client, people = api
+    answer = await client.get(f"/v1/conflicts?{query}", headers=_auth(people, "chief-a"))
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_request"
