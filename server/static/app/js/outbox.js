@@ -46,9 +46,8 @@ export class Outbox {
     const problems = op === "upsert" ? check(fields, pii, isNew) : [];
     if (problems.length) throw Object.assign(new Error(problems.join("; ")), { problems });
     return exclusive(async () => {
-      const doc = this.vault.data.records.get(`incidents/${id}`);
       const clock = this.clock();
-      const change = { collection: "incidents", id, op, base_seq: doc ? doc.seq : 0 };
+      const change = { collection: "incidents", id, op, base_seq: this.baseSeq(id) };
       if (op === "upsert") change.fields = fields;
       if (pii) change.pii = pii;
       change.hlc = clock.tick();
@@ -211,9 +210,49 @@ export class Outbox {
     });
   }
 
+  /** The seq this device last saw of an incident: 0 if unknown (or not seen again yet since
+   * the server's database was replaced, when old sequence numbers mean nothing). */
+  baseSeq(id) {
+    const key = `incidents/${id}`;
+    const doc = this.vault.data.records.get(key);
+    const resync = this.vault.get("resync");
+    if (!doc || (resync && !resync.seen.includes(key))) return 0;
+    return doc.seq;
+  }
+
   // --- pulled records ---
+  /** The server refused our cursor (its database was restored or replaced): pull the whole
+   * scope again. Records stay visible until the last page; queued edits not yet in a batch
+   * lose their base_seq (a number of the old database). As sync/resync.py does. */
+  async startResync() {
+    return exclusive(async () => {
+      const writes = [
+        { store: "secure", key: "cursor", value: "" },
+        { store: "secure", key: "resync", value: { seen: [], started_ms: this.wall() } },
+      ];
+      for (const row of this.pending()) {
+        if (row.batch_id || row.change.collection !== "incidents" || !row.change.base_seq) continue;
+        writes.push({ store: "outbox", key: row.ord, value: { ...row, change: { ...row.change, base_seq: 0 } } });
+      }
+      await this.vault.commit(writes);
+    });
+  }
+
+  /** After a resync's last page: records the server did not send again leave the views
+   * (kept as `dropped/...`: after a restore they may be the only copy). */
+  _finishResync(writes, seen) {
+    let dropped = 0;
+    for (const [key, doc] of this.vault.data.records) {
+      if (!key.startsWith("incidents/") || seen.has(key)) continue;
+      writes.push({ store: "records", key: `dropped/${key}`, value: doc }, { store: "records", key, del: true });
+      dropped += 1;
+    }
+    writes.push({ store: "secure", key: "resync", del: true });
+    return dropped;
+  }
+
   /** Keep a pulled page and its cursor in one commit; every stamp is observed. */
-  async storePage(docs, cursor) {
+  async storePage(docs, cursor, last = false) {
     return exclusive(async () => {
       const clock = this.clock();
       const deviceId = this.me().device_id;
@@ -236,7 +275,15 @@ export class Outbox {
         { store: "secure", key: "clock", value: clock.state() },
         { store: "secure", key: "confirmed", value: confirmed },
       );
+      const resync = this.vault.get("resync");
+      let dropped = 0;
+      if (resync) {
+        const seen = new Set([...resync.seen, ...docs.map((d) => `${d.collection}/${d.id}`)]);
+        if (last) dropped = this._finishResync(writes, seen);
+        else writes.push({ store: "secure", key: "resync", value: { ...resync, seen: [...seen] } });
+      }
       await this.vault.commit(writes);
+      return dropped;
     });
   }
 

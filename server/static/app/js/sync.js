@@ -148,12 +148,12 @@ export class Syncer {
         page = (await this.call("GET", `/v1/sync/pull?cursor=${encodeURIComponent(cursor)}&limit=${limit}`)).data;
       } catch (err) {
         if (err.code === "invalid_cursor" && cursor) {
-          await this.vault.commit([{ store: "secure", key: "cursor", value: "" }]);
+          await this.outbox.startResync();
           continue;
         }
         throw err;
       }
-      await this.outbox.storePage(page.changes, page.cursor);
+      await this.outbox.storePage(page.changes, page.cursor, !page.has_more);
       total += page.changes.length;
       this.set({ pulled: total });
       if (!page.has_more) return total;
