@@ -416,7 +416,11 @@ class SQLStore(Store):
     async def sync_state(self) -> SyncState:
         if self._lookup is not None:  # three primary-key reads: quicker than a thread hop
             return state_from_rows(self._lookup.execute(STATE_SQL).fetchall())
-        return state_from_rows([(r[0], r[1]) for r in await self._fetch(STATE_QUERY)])
+        # Autocommit: one round trip, no BEGIN/ROLLBACK around the read (half the time).
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            rows = (await conn.execute(STATE_QUERY)).all()
+        return state_from_rows([(r[0], r[1]) for r in rows])
 
     async def new_epoch(self, epoch: int) -> None:
         async with self.engine.begin() as conn:
