@@ -28,6 +28,7 @@ from sync.store.base import (
     Station,
     Store,
     StoredAnswer,
+    SyncState,
     TrackPoint,
     WebSession,
 )
@@ -374,7 +375,22 @@ async def check_public_snapshots_first_wins(store: Store) -> None:
     assert stored[1] == first[1] and stored[3] == late
 
 
+async def check_sync_state_and_epoch(store: Store) -> None:
+    """A new database has a random epoch of its own; the state follows the sequence; a new
+    epoch replaces it and ends the legacy bound (sync.cursor)."""
+    state = await store.sync_state()
+    assert state.epoch > 0 and (state.last_seq, state.legacy_seq) == (0, None)
+    async with store.push_unit() as unit:
+        first = await unit.allocate(2)
+        await unit.save([_write("r1", first), _write("r2", first + 1)], [], [], _answer("b1"))
+    after = await store.sync_state()
+    assert (after.epoch, after.last_seq) == (state.epoch, 2)
+    await store.new_epoch(state.epoch + 1)
+    assert await store.sync_state() == SyncState(state.epoch + 1, 2, None)
+
+
 CHECKS: list[Check] = [
+    check_sync_state_and_epoch,
     check_public_snapshots_first_wins,
     check_credentials_and_lockout,
     check_sessions_and_audit,
