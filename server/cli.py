@@ -198,7 +198,7 @@ def officer_add(
 @click.password_option("--password", prompt="Contraseña / password", help="Read from a prompt.")
 @click.pass_obj
 def officer_password(settings: Settings, officer_id: str, password: str) -> None:
-    """Set an officer's password for the web pages (argon2id; resets a lockout)."""
+    """Set an officer's password for the web pages (argon2id; forgets failed sign-ins)."""
     from server.web.sessions import set_password
 
     try:

@@ -125,10 +125,26 @@ class WebSettings(BaseModel):
     secure_cookies: bool = Field(
         False, description="Mark the session cookie Secure (set true behind https)."
     )
-    lock_after: int = Field(
-        5, ge=1, le=100, description="Failed sign-ins in a row that lock the account."
+    throttle_after: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins of one officer id from one address before each further "
+        "attempt from there waits 2, 4, 8 ... seconds.",
     )
-    lock_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+    address_throttle_after: int = Field(
+        30, ge=1, le=10_000, description="The same for one address over every officer id."
+    )
+    officer_throttle_after: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="The same for one officer id over every address (slows only addresses "
+        "that failed for it).",
+    )
+    throttle_max_s: int = Field(
+        900, ge=1, le=86_400, description="Longest wait between two sign-in attempts, seconds."
+    )
     default_language: Literal["es", "en"] = Field("es", description="Language of the pages.")
     max_map_points: int = Field(
         20_000, ge=100, le=500_000, description="Most incident points the map loads at once."

@@ -48,9 +48,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "sign_in": ("Ingresar", "Sign in"),
     "sign_out": ("Salir", "Sign out"),
     "bad_login": ("Código o contraseña incorrectos.", "Wrong officer id or password."),
-    "locked": (
-        "Cuenta bloqueada por intentos fallidos; intente de nuevo más tarde.",
-        "Account locked after failed attempts; try again later.",
+    "throttled": (
+        "Demasiados intentos fallidos desde este equipo; espere {s} s e intente de nuevo.",
+        "Too many failed attempts from this device; wait {s} s and try again.",
     ),
     "language": ("English", "Español"),
     "window": ("Periodo", "Time window"),

@@ -58,11 +58,16 @@ async def login(request: Request) -> Response:
     officer_id = str(form.get("officer_id", "")).strip()[:64]
     password = str(form.get("password", ""))[:1024]
     t = STRINGS[page_language(request)]
+    address = request.client.host if request.client else sessions.NO_ADDRESS
     try:
-        secret = await sessions.sign_in(c.store, c.settings.web, officer_id, password)
+        secret = await sessions.sign_in(c.store, c.settings.web, officer_id, password, address)
     except SignInFailed as failed:
-        message = t["locked"] if failed.locked_until_ms else t["bad_login"]
-        return await login_page(request, message, 401)
+        if failed.retry_after_s:
+            wait = failed.retry_after_s
+            answer = await login_page(request, t["throttled"].format(s=wait), 429)
+            answer.headers["Retry-After"] = str(wait)
+            return answer
+        return await login_page(request, t["bad_login"], 401)
     officer = await c.store.get_officer(officer_id)
     home = ADMIN_HOME if officer and officer.role == "admin" else "/map"
     target = str(form.get("next") or "")

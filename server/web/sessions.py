@@ -1,4 +1,4 @@
-"""Browser sign-in: argon2 passwords, server-side sessions, CSRF, lockout.
+"""Browser sign-in: argon2 passwords, server-side sessions, CSRF, back-off of failures.
 
 The session cookie holds a random secret; the store keeps only its SHA-256 hash, so a copy of
 the database opens no session. Every state-changing form carries the session's CSRF token
@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from server.context import ctx
 from server.settings import WebSettings
+from server.web import throttle
 from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound, Unauthorized
 from sync.identity import hash_secret
@@ -31,6 +32,8 @@ MIN_PASSWORD = 10
 HASHER = PasswordHasher()
 # Verified when the officer has no password, so "no such officer" takes as long as "wrong".
 _DUMMY_HASH = HASHER.hash("not a password of anyone")
+# Client address when the server cannot tell (no ASGI client): all such attempts share one key.
+NO_ADDRESS = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,35 +45,43 @@ class SignedIn:
 
 
 class SignInFailed(Exception):
-    """Wrong officer or password, or locked: the page says which only for the lockout."""
+    """Wrong officer or password (one answer for both), or an attempt that must wait
+    ``retry_after_s`` first (the password was not even checked)."""
 
-    def __init__(self, locked_until_ms: int = 0) -> None:
+    def __init__(self, retry_after_s: int = 0) -> None:
         super().__init__("sign-in failed")
-        self.locked_until_ms = locked_until_ms
+        self.retry_after_s = retry_after_s
 
 
 async def set_password(store: Store, officer_id: str, password: str) -> None:
-    """Give an officer a web password (argon2id); resets any lockout."""
+    """Give an officer a web password (argon2id); forgets the officer's failed sign-ins."""
     if await store.get_officer(officer_id) is None:
         raise NotFound("no such officer", {"officer_id": officer_id})
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
     await store.put_credential(Credential(officer_id, HASHER.hash(password)))
+    await store.clear_login_failures(officer_id)
 
 
-async def sign_in(store: Store, web: WebSettings, officer_id: str, password: str) -> str:
-    """Check a password and open a session; return the cookie secret."""
+async def sign_in(
+    store: Store, web: WebSettings, officer_id: str, password: str, address: str = NO_ADDRESS
+) -> str:
+    """Check a password and open a session; return the cookie secret.
+
+    An unknown officer id goes through the very same steps as a wrong password (throttle
+    check, one argon2 verification, one counted failure), so neither the answer nor its
+    time tells whether the id exists.
+    """
     now = now_ms()
-    credential = await store.credential(officer_id) if officer_id else None
-    if credential is None:
-        _verify(_DUMMY_HASH, password)
+    verdict = await throttle.check(store, web, officer_id, address, now)
+    if not verdict.allowed:
+        raise SignInFailed(verdict.retry_after_s)
+    credential = await store.credential(officer_id)
+    ok = _verify(credential.password_hash if credential else _DUMMY_HASH, password)
+    if credential is None or not ok:
+        await throttle.failed(store, officer_id, address, now)
         raise SignInFailed()
-    if credential.locked_until_ms > now:
-        raise SignInFailed(credential.locked_until_ms)
-    ok = _verify(credential.password_hash, password)
-    state = await store.record_login(officer_id, ok, now, web.lock_after, web.lock_minutes * 60_000)
-    if not ok:
-        raise SignInFailed(state.locked_until_ms if state else 0)
+    await throttle.succeeded(store, officer_id, address)
     secret = secrets.token_urlsafe(32)
     expires = now + int(web.session_hours * 3_600_000)
     session = WebSession(hash_secret(secret), officer_id, secrets.token_urlsafe(24), expires)

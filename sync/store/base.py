@@ -12,6 +12,7 @@ database). Anything else is a bug.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -66,6 +67,16 @@ class Credential:
     password_hash: str
     failed: int = 0
     locked_until_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LoginKey:
+    """What failed web sign-ins are counted under: an (officer, address) ``pair``, an
+    ``officer`` id (address "") or a client ``address`` (officer id "")."""
+
+    kind: Literal["pair", "officer", "address"]
+    officer_id: str = ""
+    address: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,6 +421,23 @@ class Store(ABC):
     ) -> Credential | None:
         """Count a sign-in attempt atomically: success resets, the ``lock_after``-th failure
         in a row locks until ``now_ms + lock_ms``. Returns the new state."""
+
+    @abstractmethod
+    async def login_failures(
+        self, keys: Sequence[LoginKey], since_ms: int
+    ) -> dict[LoginKey, tuple[int, int]]:
+        """``(failures, last failure ms)`` of each key whose last failure is at or after
+        ``since_ms``; other keys are absent."""
+
+    @abstractmethod
+    async def add_login_failure(self, keys: Sequence[LoginKey], now_ms: int, since_ms: int) -> None:
+        """Count one failed sign-in under every key, atomically; counts whose last failure
+        is before ``since_ms`` are forgotten first (so they start again at 1)."""
+
+    @abstractmethod
+    async def clear_login_failures(self, officer_id: str, address: str | None = None) -> None:
+        """Forget an officer's officer-wide count and its pair with ``address`` (every pair
+        when None): after a good sign-in, or a password reset."""
 
     @abstractmethod
     async def add_session(self, session: WebSession) -> None: ...

@@ -20,6 +20,7 @@ from sync.store.base import (
     Device,
     Enrollment,
     IncidentPoint,
+    LoginKey,
     Officer,
     PointQuery,
     PublicSnapshot,
@@ -334,6 +335,27 @@ async def check_credentials_and_lockout(store: Store) -> None:
     assert await store.record_login("nobody", False, 1, 3, 5) is None
 
 
+async def check_login_failures(store: Store) -> None:
+    pair = LoginKey("pair", "o2", "10.0.0.1")
+    officer, address = LoginKey("officer", "o2"), LoginKey("address", "", "10.0.0.1")
+    other = LoginKey("pair", "o2", "10.0.0.2")
+    assert await store.login_failures([pair, officer], 0) == {}
+    for now in (1000, 1100, 1200):
+        await store.add_login_failure([pair, officer, address], now, 0)
+    await store.add_login_failure([other], 1300, 0)
+    counts = await store.login_failures([pair, officer, address, other], 0)
+    assert counts == {pair: (3, 1200), officer: (3, 1200), address: (3, 1200), other: (1, 1300)}
+    assert await store.login_failures([pair, other], 1250) == {other: (1, 1300)}  # pair is stale
+    await store.add_login_failure([pair], 2000, 1250)  # stale counts start again at 1
+    assert (await store.login_failures([pair], 0))[pair] == (1, 2000)
+    await store.clear_login_failures("o2", "10.0.0.1")
+    left = await store.login_failures([pair, officer, address, other], 0)
+    assert set(left) == {other}  # the pair with that address and the officer count only
+    await store.clear_login_failures("o2")
+    assert await store.login_failures([other], 0) == {}
+    assert await store.login_failures([], 0) == {}
+
+
 async def check_sessions_and_audit(store: Store) -> None:
     await _seed(store)
     await store.add_session(WebSession("sh", "o2", "csrf-1", expires_ms=100))
@@ -393,6 +415,7 @@ CHECKS: list[Check] = [
     check_sync_state_and_epoch,
     check_public_snapshots_first_wins,
     check_credentials_and_lockout,
+    check_login_failures,
     check_sessions_and_audit,
     check_tracks,
     check_points_and_cells,

@@ -23,7 +23,7 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
-from sync.store import schema
+from sync.store import schema, sql_throttle
 from sync.store import sql_tables as t
 from sync.store.base import (
     POINT_COLUMNS,
@@ -35,6 +35,7 @@ from sync.store.base import (
     Device,
     Enrollment,
     Identity,
+    LoginKey,
     Officer,
     PointQuery,
     PublicSnapshot,
@@ -304,6 +305,17 @@ class SQLStore(Store):
             ).first()
         return _credential(row) if row else None
 
+    async def login_failures(
+        self, keys: Sequence[LoginKey], since_ms: int
+    ) -> dict[LoginKey, tuple[int, int]]:
+        return await sql_throttle.login_failures(self.engine, keys, since_ms)
+
+    async def add_login_failure(self, keys: Sequence[LoginKey], now_ms: int, since_ms: int) -> None:
+        await sql_throttle.add_login_failure(self.engine, self.is_sqlite, keys, now_ms, since_ms)
+
+    async def clear_login_failures(self, officer_id: str, address: str | None = None) -> None:
+        await sql_throttle.clear_login_failures(self.engine, officer_id, address)
+
     async def add_session(self, session: WebSession) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(insert(t.web_session).values(**asdict(session)))
@@ -359,6 +371,7 @@ class SQLStore(Store):
             unit = SQLPushUnit(conn)
             await unit.lock()
             yield unit
+            await unit.write()
 
     async def pull(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
         if self._readers is not None:

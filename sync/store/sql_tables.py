@@ -168,6 +168,17 @@ class CredentialRow(SQLModel, table=True):
     locked_until_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
+class LoginThrottleRow(SQLModel, table=True):
+    """Failed web sign-ins per (officer, address) pair, per officer and per client address."""
+
+    __tablename__ = "login_throttle"
+    kind: str = Field(primary_key=True)  # "pair", "officer" or "address"
+    officer_id: str = Field(primary_key=True)  # "" for an address
+    address: str = Field(primary_key=True)  # "" for an officer
+    failures: int
+    last_ms: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
 class WebSessionRow(SQLModel, table=True):
     __tablename__ = "web_session"
     token_hash: str = Field(primary_key=True)
@@ -217,5 +228,6 @@ incident_point = metadata.tables[IncidentPointRow.__tablename__]
 track_point = metadata.tables[TrackPointRow.__tablename__]
 credential = metadata.tables[CredentialRow.__tablename__]
 web_session = metadata.tables[WebSessionRow.__tablename__]
+login_throttle = metadata.tables[LoginThrottleRow.__tablename__]
 audit = metadata.tables[AuditRow.__tablename__]
 public_snapshot = metadata.tables[PublicSnapshotRow.__tablename__]

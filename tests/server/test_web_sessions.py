@@ -18,7 +18,7 @@ PASSWORD = "una-clave-larga-1"
 
 @pytest.fixture
 def app_settings() -> Settings:
-    web = WebSettings(lock_after=3, secure_cookies=True)
+    web = WebSettings(throttle_after=3, secure_cookies=True)
     return Settings(_env_file=None, web=web)  # type: ignore[call-arg]
 
 
@@ -76,15 +76,17 @@ async def test_login_form_needs_its_csrf_cookie(served: Served) -> None:
     assert cross.status_code == 403
 
 
-async def test_lockout_after_repeated_failures(served: Served) -> None:
+async def test_back_off_after_repeated_failures(served: Served) -> None:
+    # More in test_sign_in_throttle.py; here: the page's words and the password reset.
     await set_password(served.store, "chief-a", PASSWORD)
-    for _ in range(3):
+    wrong = await login(served.client, "chief-a", "wrong password")
+    assert wrong.status_code == 401 and "incorrectos" in wrong.text
+    for _ in range(2):
         assert (await login(served.client, "chief-a", "wrong password")).status_code == 401
-    locked = await login(served.client, "chief-a")
-    assert locked.status_code == 401 and "bloqueada" in locked.text
-    unknown = await login(served.client, "nobody")
-    assert unknown.status_code == 401 and "incorrectos" in unknown.text
-    # the CLI's password reset unlocks
+    waiting = await login(served.client, "chief-a")
+    assert waiting.status_code == 429 and "espere" in waiting.text
+    assert int(waiting.headers["retry-after"]) >= 1
+    # the CLI's password reset forgets the failures
     await set_password(served.store, "chief-a", PASSWORD)
     assert (await login(served.client, "chief-a")).status_code == 303
 
