@@ -8,7 +8,7 @@ import { Vault } from "./store.js";
 import { clearData } from "./swclient.js";
 import { Syncer } from "./sync.js";
 import { briefingScreen } from "./ui/briefing.js";
-import { h, toast } from "./ui/dom.js";
+import { h, screen as screenOf, toast } from "./ui/dom.js";
 import { enrollScreen } from "./ui/enroll.js";
 import { incidentScreen, listScreen } from "./ui/incidents.js";
 import { lockScreen, wipedScreen } from "./ui/lock.js";
@@ -44,7 +44,11 @@ export class App {
     setInterval(() => this.checkIdle(), 15000);
     addEventListener("online", () => { this.renderStatus(); this.syncNow("online"); });
     addEventListener("offline", () => this.renderStatus());
-    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") this.checkIdle(); });
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState !== "visible") return;
+      this.checkIdle();
+      this.syncNow("visible");
+    });
     this.root.querySelector('[data-testid="lang-toggle"]').addEventListener("click", () => { setLang(getLang() === "es" ? "en" : "es"); this.render(); });
     this.root.querySelector('[data-testid="lock-button"]').addEventListener("click", () => this.lock());
     // One unlocked tab at a time: each keeps its own copy of the chain head in memory, and
@@ -171,10 +175,13 @@ export class App {
   async render() {
     document.documentElement.lang = getLang();
     const wiped = JSON.parse(localStorage.getItem("ronda-wiped") || "null");
-    const enrolled = await this.vault.hasDevice();
+    const enrolled = this.vault.db ? await this.vault.hasDevice() : false;
     let screen;
     let tabs = false;
-    if (wiped && !enrolled) screen = wipedScreen(this, wiped.reason);
+    // WebCrypto and service workers exist only on HTTPS (or this machine): the token is a
+    // password and must not cross a network in clear (docs/protocol.md, Transport).
+    if (!globalThis.isSecureContext || !globalThis.crypto?.subtle) screen = insecureScreen();
+    else if (wiped && !enrolled) screen = wipedScreen(this, wiped.reason);
     else if (!enrolled) screen = enrollScreen(this);
     else if (!this.vault.unlocked) screen = lockScreen(this);
     else {
@@ -222,6 +229,10 @@ export class App {
     q("last-sync-label").textContent = t("last_sync");
     q("sync-spinner").hidden = this.syncer.state.phase === "idle";
   }
+}
+
+function insecureScreen() {
+  return screenOf("insecure", h("h1", {}, "HTTPS"), h("p", { testid: "insecure-text" }, t("insecure")));
 }
 
 export { toast };

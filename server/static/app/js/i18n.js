@@ -1,6 +1,7 @@
 // Spanish first, English by a switch. Times for people in Lima time; UTC on the wire.
 
 const ES = {
+  insecure: "Abra Ronda por HTTPS: sin una conexión segura el teléfono no puede proteger sus datos.",
   app: "Ronda", offline: "Sin conexión", online: "En línea", queued: "En cola", last_sync: "Últ. sincr.",
   never: "nunca", lock: "Bloquear", lang: "English",
   nav_shift: "Turno", nav_incidents: "Incidentes", nav_map: "Mapa", nav_sync: "Sincron.", nav_settings: "Ajustes",
@@ -49,6 +50,7 @@ const ES = {
 };
 
 const EN = {
+  insecure: "Open Ronda over HTTPS: without a secure connection the phone cannot protect its data.",
   app: "Ronda", offline: "Offline", online: "Online", queued: "Queued", last_sync: "Last sync",
   never: "never", lock: "Lock", lang: "Español",
   nav_shift: "Shift", nav_incidents: "Incidents", nav_map: "Map", nav_sync: "Sync", nav_settings: "Settings",

@@ -50,7 +50,7 @@ export function briefingScreen(app, { pick = null } = {}) {
   // A sector with no hot cell shows the station's, saying so.
   const cells = sectorHotspots(app, sector);
   const shown = sector && !cells.length ? station : cells;
-  const mapBox = h("div", { class: "map", testid: "briefing-map" });
+  const mapBox = h("div", { class: "map", testid: "briefing-map", role: "region", "aria-label": t("map_title") });
   const usage = h("p", { testid: "tile-cache-usage" }, "…");
   const showUsage = async () => {
     const u = await tileUsage();
