@@ -8,7 +8,7 @@ import { Vault } from "./store.js";
 import { clearData } from "./swclient.js";
 import { Syncer } from "./sync.js";
 import { briefingScreen } from "./ui/briefing.js";
-import { h, screen as screenOf, toast } from "./ui/dom.js";
+import { h, screen as screenOf } from "./ui/dom.js";
 import { enrollScreen } from "./ui/enroll.js";
 import { incidentScreen, listScreen } from "./ui/incidents.js";
 import { lockScreen, wipedScreen } from "./ui/lock.js";
@@ -235,4 +235,3 @@ function insecureScreen() {
   return screenOf("insecure", h("h1", {}, "HTTPS"), h("p", { testid: "insecure-text" }, t("insecure")));
 }
 
-export { toast };

@@ -6,7 +6,7 @@
 
 import { makeEntry, relink } from "./chain.js";
 import { randomId } from "./crypto.js";
-import { compare, format, HybridClock, parse, restamp } from "./hlc.js";
+import { compare, HybridClock, restamp } from "./hlc.js";
 import { check, overlay } from "./incidents.js";
 import { chainStart, readAnswer } from "./settle.js";
 import { exclusive } from "./store.js";
@@ -323,5 +323,3 @@ function dedupe(writes) {
   writes.forEach((w, i) => last.set(`${w.store}\u0000${w.key}`, i));
   return writes.filter((w, i) => last.get(`${w.store}\u0000${w.key}`) === i);
 }
-
-export { format, parse };

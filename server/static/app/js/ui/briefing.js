@@ -4,9 +4,10 @@
 // Also used to pick an incident's location on the map.
 
 import { areaTiles, briefing, sectorHotspots } from "../briefing.js";
+import { bounds as boundsOf, centre, contains } from "../geo.js";
 import { t, when } from "../i18n.js";
 import { setTileBudget, tileUsage } from "../swclient.js";
-import { h, screen, toast } from "./dom.js";
+import { h, screen } from "./dom.js";
 
 const HOT = ["match", ["get", "gi_bin"], 3, "#b2182b", 2, "#ef8a62", 1, "#fddbc7", "#cccccc"];
 let loading = null;
@@ -37,6 +38,13 @@ function tileFetcher(app) {
     if (!r.ok) throw new Error(`tile ${r.status}`);
     return { data: await r.arrayBuffer() };
   };
+}
+
+/** The name of the sector a hot cell lies in (its centre), or the cell id. */
+function sectorOf(b, cell) {
+  const c = centre(cell.geometry);
+  const sector = b.sectors.find((s) => contains(s.geometry, c));
+  return sector ? sector.properties.name || sector.properties.code : cell.properties.cell;
 }
 
 function mb(bytes) {
@@ -74,7 +82,8 @@ export function briefingScreen(app, { pick = null } = {}) {
   }, t("download_area"));
   const list = h("ol", { class: "hotspots", testid: "hotspot-list" },
     shown.length ? shown.slice(0, 20).map((f) => h("li", { testid: "hotspot-item", dataset: { cell: f.properties.cell, bin: f.properties.gi_bin } },
-      `${f.properties.gi_bin === 3 ? "99" : f.properties.gi_bin === 2 ? "95" : "90"} % ${t("hot")} · ${f.properties.count} · ${f.properties.cell}`))
+      h("b", {}, `${t("hot")} ${f.properties.gi_bin === 3 ? "99" : f.properties.gi_bin === 2 ? "95" : "90"} %`),
+      ` · ${t("n_incidents", { n: f.properties.count })} · ${sectorOf(b, f)}`))
       : h("li", { testid: "hotspots-empty" }, t("no_hotspots")));
   const body = pick
     ? [h("p", { class: "hint", testid: "pick-hint" }, t("tap_map")), mapBox,
@@ -115,7 +124,7 @@ async function drawMap(app, box, cells, pick) {
     type: "Feature", properties: { id: v.id, category: v.fields.category }, geometry: { type: "Point", coordinates: [v.fields.location.lon, v.fields.location.lat] },
   }));
   const fix = app.patrol.lastFix;
-  const bounds = b.sectors.length ? (await import("../geo.js")).bounds(b.sectors) : [-77.2, -12.3, -76.8, -11.7];
+  const bounds = boundsOf(b.sectors) || [-77.2, -12.3, -76.8, -11.7];
   const map = new gl.Map({
     container: box,
     style: {
@@ -152,4 +161,3 @@ async function drawMap(app, box, cells, pick) {
   }
 }
 
-export { toast };
