@@ -1,11 +1,14 @@
-"""Sync throughput of a real uvicorn server on SQLite, side by side with Kinto on PostgreSQL.
+"""Sync throughput of a real uvicorn server on SQLite and on PostgreSQL, and of Kinto.
 
-Usage: ``.venv/bin/python bench/sync.py [--records 100000] [--clients 16] [--skip-kinto]``
-(``make bench-sync`` builds Kinto's venv first).  docs/benchmarks.md records the figures.
+Usage: ``.venv/bin/python bench/sync.py [--records 100000] [--clients 16] [--skip-kinto]
+[--skip-pg]`` (``make bench-sync`` builds Kinto's venv first).  docs/benchmarks.md records
+the figures.
 
 Devices push concurrently, each its batches in order.  16 devices by default, so that the
 server, not the round trips of a few clients, sets the pace (group commit needs pushes to
-queue to group them); ``--clients 4`` or ``8`` show the curve below saturation.
+queue to group them); ``--clients 4`` or ``8`` show the curve below saturation.  Kinto is
+pushed by as many clients as Ronda, and Ronda on PostgreSQL and Kinto write to the same
+loopback PostgreSQL server (``bench/pg.py``), each to a fresh database.
 
 What is timed: wall time from the first request to the last answer of a phase, with every
 request body built and serialised (orjson) beforehand, so the figures are server time plus
@@ -39,7 +42,7 @@ if __package__ in (None, ""):
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
-from bench import sync_kinto  # noqa: E402
+from bench import pg, sync_kinto  # noqa: E402
 from sync.clock import HybridClock  # noqa: E402
 from sync.identity import create_device_token  # noqa: E402
 from sync.store.base import Officer, Station  # noqa: E402
@@ -48,6 +51,7 @@ from sync.store.sql import SQLStore  # noqa: E402
 BATCH = 500
 PAGE = 5000
 STATION = "st-miraflores"
+PG_DATABASE = "ronda_bench_sync"
 CATEGORIES = (
     "robo",
     "hurto",
@@ -226,8 +230,11 @@ async def pull_phase(client: httpx.AsyncClient, device: Device, encoding: str) -
     return time.perf_counter() - started, count
 
 
-async def run_ronda(args: argparse.Namespace, records: list[dict[str, Any]], work: Path) -> dict:
-    db_url = f"sqlite+aiosqlite:///{work / 'ronda.db'}"
+async def run_ronda(
+    args: argparse.Namespace, records: list[dict[str, Any]], work: Path, db_url: str
+) -> dict:
+    """Seed, start the server on ``db_url``, push new, push merge, pull; the timings."""
+    load_before = _load()
     writers, chief, reader = await seed(db_url, args.clients)
     # Whole batches of 500 dealt to the devices in turn (some may get one more).
     batches = [records[k : k + BATCH] for k in range(0, len(records), BATCH)]
@@ -271,7 +278,13 @@ async def run_ronda(args: argparse.Namespace, records: list[dict[str, Any]], wor
         phase: {k: (after[k] - before.get(k, 0.0)) * per_k for k in after}
         for phase, before, after in (("new", cpu[0], cpu[1]), ("merge", cpu[2], cpu[3]))
     }
-    return {"new_s": new_s, "merge_s": merge_s, "pulls": pulls, "cpu": spent}
+    return {
+        "new_s": new_s,
+        "merge_s": merge_s,
+        "pulls": pulls,
+        "cpu": spent,
+        "load": (load_before, _load()),
+    }
 
 
 def no_cpu(_pid: int) -> dict[str, float]:
@@ -303,22 +316,27 @@ def _start_py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-# --- Kinto ---
+# --- PostgreSQL and Kinto ---
+def pg_url(args: argparse.Namespace) -> str:
+    pg.fresh_database(args.pg_port, PG_DATABASE)
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{args.pg_port}/{PG_DATABASE}"
+
+
 def run_kinto(args: argparse.Namespace, records: list[dict[str, Any]], work: Path) -> Any:
-    pg_dir = Path(args.pg_dir or f"/tmp/ronda-bench-pg-{args.pg_port}")
-    pg_url = sync_kinto.start_postgres(args.pg_port, pg_dir)
+    load_before = _load()
     bodies = sync_kinto.batch_bodies(records[: args.kinto_records], BATCH)
     per_client = [bodies[i :: args.kinto_clients] for i in range(args.kinto_clients)]
     port = free_port()
-    kinto = sync_kinto.start_kinto(pg_url, port, work)
+    kinto = sync_kinto.start_kinto(args.pg_port, port, work, args.kinto_server, args.kinto_workers)
     try:
         base = f"http://127.0.0.1:{port}/v1"
-        return asyncio.run(sync_kinto.run_kinto(base, per_client, BATCH, args.kinto_budget))
+        budget = args.kinto_budget
+        result = asyncio.run(sync_kinto.run_kinto(base, per_client, BATCH, budget, args.pg_port))
     finally:
-        os.killpg(kinto.pid, 15)
+        os.killpg(kinto.pid, signal.SIGTERM)
         kinto.wait(timeout=30)
-        if not args.keep_pg:
-            sync_kinto.stop_postgres(pg_dir)
+    result.load = (load_before, _load())
+    return result
 
 
 # --- report ---
@@ -335,13 +353,13 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def report(args: argparse.Namespace, ronda: dict, kinto: Any) -> None:
-    n, clients = args.records, args.clients
-    push_new = n / ronda["new_s"]
-    push_merge = n / ronda["merge_s"]
-    print(f"ronda: {n} records, {clients} devices of one station, batches of {BATCH}")
-    print(f"  push new   {ronda['new_s']:7.2f} s  {push_new:9.0f} records/s")
-    print(f"  push merge {ronda['merge_s']:7.2f} s  {push_merge:9.0f} records/s")
+def ronda_lines(label: str, n: int, clients: int, ronda: dict) -> dict[str, float]:
+    """Print one Ronda run; its headline rates."""
+    rates = {"push_new": n / ronda["new_s"], "push_merge": n / ronda["merge_s"]}
+    print(f"ronda on {label}: {n} records, {clients} devices of one station, batches of {BATCH}")
+    print(f"  load before {ronda['load'][0]}, after {ronda['load'][1]}")
+    print(f"  push new   {ronda['new_s']:7.2f} s  {rates['push_new']:9.0f} records/s")
+    print(f"  push merge {ronda['merge_s']:7.2f} s  {rates['push_merge']:9.0f} records/s")
     for phase, spent in ronda["cpu"].items():
         if not spent:  # several workers: not measured
             continue
@@ -350,24 +368,43 @@ def report(args: argparse.Namespace, ronda: dict, kinto: Any) -> None:
     for (who, encoding), (seconds, count) in ronda["pulls"].items():
         print(f"  pull {who:7} {encoding:8} {seconds:6.2f} s  {count / seconds:9.0f} records/s")
     plain = [ronda["pulls"][who, "identity"][0] for who in ("chief", "officer")]
-    pull = 2 * n / sum(plain)
-    print(f"  pull (chief+officer, uncompressed) {pull:9.0f} records/s")
-    if kinto is None:
-        print(f"push_new={push_new:.0f}/s push_merge={push_merge:.0f}/s pull={pull:.0f}/s")
-        return
-    kinto_push = kinto.pushed / kinto.push_s
-    kinto_pull = kinto.pulled / kinto.pull_s
-    subset = f" (a subset of the {n} records)" if kinto.pushed < n else ""
-    print(f"kinto (PostgreSQL, /v1/batch of {BATCH}, {args.kinto_clients} clients){subset}:")
-    print(f"  409 conflicts re-sent: {kinto.retried}")
-    print(f"  push {kinto.pushed} records {kinto.push_s:7.2f} s  {kinto_push:9.0f} records/s")
-    print(f"  pull {kinto.pulled} records {kinto.pull_s:7.2f} s  {kinto_pull:9.0f} records/s")
+    rates["pull"] = 2 * n / sum(plain)
+    print(f"  pull (chief+officer, uncompressed) {rates['pull']:9.0f} records/s")
+    return rates
+
+
+def report(args: argparse.Namespace, runs: dict[str, dict], kinto: Any) -> None:
+    n, clients = args.records, args.clients
+    line: list[str] = []
+    if "sqlite" in runs:
+        rates = ronda_lines("SQLite", n, clients, runs["sqlite"])
+        line += [f"{k}={v:.0f}/s" for k, v in rates.items()]
+    if "pg" in runs:
+        print(f"PostgreSQL: {pg.settings(args.pg_port)}")
+        rates = ronda_lines("PostgreSQL", n, clients, runs["pg"])
+        line += [f"pg_{k}={v:.0f}/s" for k, v in rates.items()]
+    if kinto is not None:
+        kinto_push = kinto.pushed / kinto.push_s
+        kinto_pull = kinto.pulled / kinto.pull_s
+        subset = f" (a subset of the {n} records)" if kinto.pushed < n else ""
+        server = f"{args.kinto_server}, {args.kinto_workers} workers"
+        if args.kinto_server == "waitress":
+            server = "kinto start: waitress, 1 process"
+        print(f"kinto ({server}; PostgreSQL; /v1/batch of {BATCH}; {args.kinto_clients} clients)")
+        print(f"  {subset.strip(' ()') or 'all the records'}")
+        print(f"  load before {kinto.load[0]}, after {kinto.load[1]}")
+        print(f"  batches sent again whole after a 409: {kinto.retried}")
+        print(f"  push {kinto.pushed} records {kinto.push_s:7.2f} s  {kinto_push:9.0f} records/s")
+        print(f"  stored in its table: {kinto.stored} (every acknowledged record)")
+        print(f"  pull {kinto.pulled} records {kinto.pull_s:7.2f} s  {kinto_pull:9.0f} records/s")
+        line += [f"kinto_push={kinto_push:.0f}/s", f"kinto_pull={kinto_pull:.0f}/s"]
+        if "pg" in runs:
+            ratio = n / runs["pg"]["new_s"] / kinto_push
+            line.append(f"ratio_vs_kinto={ratio:.1f}")
+        if args.kinto_clients != clients:
+            line.append(f"kinto_clients={args.kinto_clients}")
     print(f"load after: {_load()}")
-    print(
-        f"push_new={push_new:.0f}/s push_merge={push_merge:.0f}/s pull={pull:.0f}/s "
-        f"kinto_push={kinto_push:.0f}/s kinto_pull={kinto_pull:.0f}/s "
-        f"ratio_vs_kinto={push_new / kinto_push:.1f}"
-    )
+    print(" ".join([*line, f"clients={clients}"]))
 
 
 def parse_args() -> argparse.Namespace:
@@ -375,8 +412,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=16, help="concurrent pushing devices")
     parser.add_argument("--kinto-records", type=int, default=20_000, help="Kinto's subset")
-    parser.add_argument("--kinto-clients", type=int, default=1, help="concurrent Kinto clients")
+    parser.add_argument(
+        "--kinto-clients", type=int, default=None, help="concurrent Kinto clients (--clients)"
+    )
+    parser.add_argument("--kinto-server", choices=("granian", "waitress"), default="granian")
+    parser.add_argument(
+        "--kinto-workers", type=int, default=os.cpu_count() or 1, help="Granian processes"
+    )
     parser.add_argument("--skip-kinto", action="store_true")
+    parser.add_argument("--skip-pg", action="store_true", help="no Ronda on PostgreSQL")
+    parser.add_argument("--skip-sqlite", action="store_true", help="no Ronda on SQLite")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--kinto-budget", type=float, default=300.0, help="push seconds at most")
     parser.add_argument("--pg-port", type=int, default=55433)
@@ -386,6 +431,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.records % BATCH or args.records < BATCH * args.clients:
         parser.error(f"--records must be a multiple of {BATCH}, at least {BATCH} x --clients")
+    if args.kinto_clients is None:
+        args.kinto_clients = args.clients
     return args
 
 
@@ -394,12 +441,25 @@ def main() -> None:
     print(machine())
     records = make_records(args.records, random.Random(42))
     work = Path(tempfile.mkdtemp(prefix="ronda-bench-"))
+    pg_dir = Path(args.pg_dir or f"/tmp/ronda-bench-pg-{args.pg_port}")
+    use_pg = not (args.skip_pg and args.skip_kinto)
+    runs: dict[str, dict] = {}
+    kinto = None
     try:
-        ronda = asyncio.run(run_ronda(args, records, work))
-        kinto = None if args.skip_kinto else run_kinto(args, records, work)
+        if not args.skip_sqlite:
+            sqlite_url = f"sqlite+aiosqlite:///{work / 'ronda.db'}"
+            runs["sqlite"] = asyncio.run(run_ronda(args, records, work, sqlite_url))
+        if use_pg:
+            pg.start(args.pg_port, pg_dir)
+        if not args.skip_pg:
+            runs["pg"] = asyncio.run(run_ronda(args, records, work, pg_url(args)))
+        if not args.skip_kinto:
+            kinto = run_kinto(args, records, work)
+        report(args, runs, kinto)
     finally:
+        if use_pg and not args.keep_pg:
+            pg.stop(pg_dir)
         shutil.rmtree(work, ignore_errors=True)
-    report(args, ronda, kinto)
 
 
 if __name__ == "__main__":

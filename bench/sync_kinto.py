@@ -1,17 +1,18 @@
-"""The Kinto side of ``bench/sync.py``: Kinto on a loopback PostgreSQL, pushed and pulled.
+"""The Kinto side of ``bench/sync.py``: Kinto on the bench's PostgreSQL, pushed and pulled.
 
 Kinto lives in its own venv (``make bench-deps`` builds ``.venv-kinto``) because its pins are
-not ours.  It runs as documented (``kinto migrate`` then ``kinto start``, i.e. pserve with
-waitress) with storage, permission and cache on PostgreSQL, basic auth, and
+not ours.  It runs as its production guide describes: ``kinto migrate``, then the WSGI app
+(``app.py``, as in Kinto's repository) under Granian, with the guide's pool sizes (50) for
+storage, permission and cache, all on PostgreSQL; basic auth;
 ``kinto.batch_max_requests = 500`` so one ``POST /v1/batch`` carries a 500-record batch.
+``--kinto-server waitress`` runs ``kinto start`` instead (pserve + waitress, as its Docker
+image does).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -21,12 +22,17 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import pg
+
 ROOT = Path(__file__).resolve().parent.parent
 KINTO_BIN = ROOT / ".venv-kinto" / "bin" / "kinto"
+GRANIAN_BIN = KINTO_BIN.with_name("granian")
+DATABASE = "kinto_bench"
 BUCKET = "bench"
 COLLECTION = "incidents"
 RECORDS_PATH = f"/buckets/{BUCKET}/collections/{COLLECTION}/records"
 AUTH = ("bench", "bench-secret")
+MAX_ATTEMPTS = 50
 
 INI = """\
 [app:main]
@@ -41,6 +47,9 @@ kinto.userid_hmac_secret = {secret}
 multiauth.policies = basicauth
 kinto.bucket_create_principals = system.Authenticated
 kinto.batch_max_requests = 500
+kinto.storage_pool_size = 50
+kinto.cache_pool_size = 50
+kinto.permission_pool_size = 50
 
 [server:main]
 use = egg:waitress#main
@@ -78,48 +87,55 @@ class KintoResult:
     pulled: int
     pull_s: float
     subset: bool
-    retried: int
+    retried: int  # whole batches sent again after a 409
+    stored: int  # records in Kinto's table after the push
+    load: tuple[str, str] = ("", "")  # load averages before and after
 
 
-def pg_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name)
-    if not found:
-        raise SystemExit("PostgreSQL is not installed (scripts/system-deps)")
-    return found[-1]
+# Kinto's app.py (the WSGI entry point its production guide has Granian serve).
+APP_PY = """\
+import configparser
+import logging.config
+import os
+
+from kinto import main
+
+ini_path = os.environ["KINTO_INI"]
+logging.config.fileConfig(ini_path)
+config = configparser.ConfigParser()
+config.read(ini_path)
+application = main(config.items("DEFAULT"), **dict(config.items("app:main")))
+"""
 
 
-def start_postgres(port: int, data_dir: Path) -> str:
-    """Start (or reuse) the loopback PostgreSQL and make a fresh database; return its URL."""
-    pg_start = [ROOT / "scripts" / "pg-start", str(port), str(data_dir)]
-    subprocess.run(pg_start, check=True, stdout=subprocess.DEVNULL)
-    psql = [str(pg_bin() / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-q"]
-    for sql in ("DROP DATABASE IF EXISTS kinto_bench", "CREATE DATABASE kinto_bench"):
-        subprocess.run([*psql, "-c", sql], check=True)
-    return f"postgresql://postgres@127.0.0.1:{port}/kinto_bench"
-
-
-def stop_postgres(data_dir: Path) -> None:
-    ctl = f"'{pg_bin() / 'pg_ctl'}' -D '{data_dir}' -m fast stop >/dev/null"
-    if os.getuid() == 0:
-        subprocess.run(["su", "postgres", "-s", "/bin/bash", "-c", ctl], check=False)
-    else:
-        subprocess.run(["bash", "-c", ctl], check=False)
-
-
-def start_kinto(pg_url: str, port: int, work: Path) -> subprocess.Popen[bytes]:
-    """Write the ini, run ``kinto migrate`` and start the server (not yet ready)."""
+def start_kinto(
+    pg_port: int, port: int, work: Path, server: str, workers: int
+) -> subprocess.Popen[bytes]:
+    """A fresh database, ``kinto migrate``, and the server (not yet ready)."""
     if not KINTO_BIN.exists():
         raise SystemExit(f"{KINTO_BIN} is missing: run `make bench-deps` first")
+    pg.fresh_database(pg_port, DATABASE)
+    url = f"postgresql://postgres@127.0.0.1:{pg_port}/{DATABASE}"
     ini = work / "kinto.ini"
-    ini.write_text(INI.format(url=pg_url, secret=secrets.token_hex(16)))
+    ini.write_text(INI.format(url=url, secret=secrets.token_hex(16)))
     log = (work / "kinto.log").open("wb")
     subprocess.run([KINTO_BIN, "migrate", "--ini", ini], check=True, stdout=log, stderr=log)
+    if server == "waitress":
+        command = [str(KINTO_BIN), "start", "--ini", str(ini), "--port", str(port), "-q"]
+    else:
+        (work / "app.py").write_text(APP_PY)
+        command = [str(GRANIAN_BIN), "--interface", "wsgi", "--host", "127.0.0.1"]
+        command += ["--port", str(port), "--workers", str(workers), "--no-ws", "app:application"]
+    env = {"KINTO_INI": str(ini), "PATH": f"{KINTO_BIN.parent}:/usr/bin:/bin"}
     return subprocess.Popen(
-        [KINTO_BIN, "start", "--ini", ini, "--port", str(port), "-q"],
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
+        command, cwd=work, env=env, stdout=log, stderr=log, start_new_session=True
     )
+
+
+def stored(pg_port: int) -> int:
+    """Records in Kinto's storage table, counted by PostgreSQL itself."""
+    sql = "SELECT count(*) FROM objects WHERE resource_name = 'record' AND NOT deleted"
+    return int(pg.psql(pg_port, sql, DATABASE))
 
 
 def batch_bodies(records: list[dict[str, Any]], size: int) -> list[bytes]:
@@ -142,9 +158,13 @@ def _data(record: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_kinto(
-    base: str, bodies: list[list[bytes]], batch_size: int, budget_s: float
+    base: str, bodies: list[list[bytes]], batch_size: int, budget_s: float, pg_port: int
 ) -> KintoResult:
-    """Push the per-client batch lists concurrently (stopping at ``budget_s``), then pull."""
+    """Push the per-client batch lists concurrently (stopping at ``budget_s``), then pull.
+
+    Every record whose batch was answered without a 409 must be in Kinto's table (counted in
+    PostgreSQL) and in the pull, or the run stops.
+    """
     async with httpx.AsyncClient(base_url=base, auth=AUTH, timeout=600) as client:
         await _wait_ready(client)
         await _check(await client.put(f"/buckets/{BUCKET}"))
@@ -155,13 +175,14 @@ async def run_kinto(
         push_s = time.perf_counter() - started
         pushed = sum(s for s, _ in sent) * batch_size
         total = sum(len(b) for b in bodies) * batch_size
+        in_table = stored(pg_port)
         started = time.perf_counter()
         pulled = await _pull_all(client)
         pull_s = time.perf_counter() - started
-    if pulled != pushed:
-        raise SystemExit(f"kinto: pushed {pushed} records but pulled {pulled}")
+    if in_table != pushed or pulled != pushed:
+        raise SystemExit(f"kinto: acknowledged {pushed}, stored {in_table}, pulled {pulled}")
     retried = sum(r for _, r in sent)
-    return KintoResult(pushed, push_s, pulled, pull_s, pushed < total, retried)
+    return KintoResult(pushed, push_s, pulled, pull_s, pushed < total, retried, in_table)
 
 
 async def _wait_ready(client: httpx.AsyncClient) -> None:
@@ -188,24 +209,25 @@ async def _push_all(
 
 
 async def _push_batch(client: httpx.AsyncClient, body: bytes) -> int:
-    """One batch; subrequests refused with 409 (concurrent writers) are sent again at once."""
+    """One batch, sent again whole until no subrequest answers 409; returns the re-sends.
+
+    Kinto runs a batch's subrequests in one transaction and, on a 409, aborts it
+    (``request.tm.abort()`` in ``kinto/core/views/batch.py``): every subrequest before the
+    409 is rolled back although its answer in the batch says 201, and the subrequests after
+    it run in a new transaction that commits.  So a batch with a 409 is sent again whole;
+    its PUTs are idempotent.  (Re-sending only the 409s lost the rolled-back records.)
+    """
     headers = {"content-type": "application/json"}
-    retried = 0
-    for _ in range(20):
+    for attempt in range(MAX_ATTEMPTS):
         response = await client.post("/batch", content=body, headers=headers)
         await _check(response)
-        answers = response.json()["responses"]
-        retry = [i for i, r in enumerate(answers) if r["status"] == 409]
-        bad = [r for r in answers if r["status"] not in (200, 201, 409)]
+        statuses = [r["status"] for r in response.json()["responses"]]
+        bad = [s for s in statuses if s not in (200, 201, 409)]
         if bad:
-            raise SystemExit(f"kinto batch: {len(bad)} failed, first: {bad[0]}")
-        if not retry:
-            return retried
-        retried += len(retry)
-        batch = orjson.loads(body)
-        batch["requests"] = [batch["requests"][i] for i in retry]
-        body = orjson.dumps(batch)
-    raise SystemExit("kinto batch: still conflicting after 20 tries")
+            raise SystemExit(f"kinto batch: {len(bad)} failed, first status {bad[0]}")
+        if 409 not in statuses:
+            return attempt
+    raise SystemExit(f"kinto batch: still conflicting after {MAX_ATTEMPTS} tries")
 
 
 async def _pull_all(client: httpx.AsyncClient) -> int:
@@ -223,7 +245,3 @@ async def _pull_all(client: httpx.AsyncClient) -> int:
 async def _check(response: httpx.Response) -> None:
     if response.status_code >= 300:
         raise SystemExit(f"kinto {response.request.url}: {response.status_code} {response.text}")
-
-
-def cleanup(work: Path) -> None:
-    shutil.rmtree(work, ignore_errors=True)

@@ -57,8 +57,6 @@ from sync.store.sql_epoch import (
     state_from_rows,
 )
 from sync.store.sql_rows import (
-    PULL_ALL,
-    PULL_STATIONS,
     RECORD_COLUMNS,
     as_columns,
     bound_query,
@@ -376,18 +374,22 @@ class SQLStore(Store):
     async def pull(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
         if self._readers is not None:
             return await self._pull_sqlite(scope, after_seq, limit)
-        # Plain text SQL: Core's typed row processing cost 4x on this, the hottest read.
-        params: dict[str, Any] = {"after": after_seq, "limit": limit}
-        query = PULL_ALL
-        if scope.station_ids is not None:
-            query, params["stations"] = PULL_STATIONS, list(scope.station_ids)
-        rows = await self._fetch(query, params)
-        pii_all, own = scope.pii == "all", scope.pii == "own"
-        officer = scope.officer_id
-        return [
-            PullRow(seq, doc, pii if pii_all or (own and author == officer) else None)
-            for seq, doc, pii, author in rows
-        ]
+        # The hottest read, as on SQLite: driver SQL (asyncpg's records, no SQLAlchemy row
+        # processing, which held pulls to ~25,000 records/s), PII rule decided in SQL.
+        stations = scope.station_ids
+        where = "" if stations is None else "AND station_id = ANY($6::text[])"
+        sql = (
+            "SELECT seq, doc, CASE WHEN $1 OR ($2 AND author_officer = $3) THEN pii END"
+            f" FROM record WHERE seq > $4 {where} ORDER BY seq LIMIT $5"
+        )
+        params: list[Any] = [scope.pii == "all", scope.pii == "own", scope.officer_id]
+        params += [after_seq, limit]
+        if stations is not None:
+            params.append(list(stations))
+        async with self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            rows = await driver.fetch(sql, *params)
+        return [PullRow(seq, doc, pii) for seq, doc, pii in rows]
 
     async def _pull_sqlite(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
         # The hottest read: plain sqlite3 in a worker thread, PII rule decided in SQL.

@@ -1,6 +1,7 @@
 """Rows and SQL text of the SQL adapter: conversions between the port's dataclasses and rows.
 
-Hot paths use driver-level SQL with tuples (see ``sql_unit``); the rest goes through Core.
+Hot paths use driver-level SQL with tuples (``sqlite_unit``, ``sql_unit``); the rest goes through
+Core.
 """
 
 from __future__ import annotations
@@ -44,23 +45,10 @@ RECORD_COLUMNS = (
 )
 
 
-PULL_SQL = (
-    "SELECT seq, doc, pii, author_officer FROM record"
-    " WHERE seq > :after {} ORDER BY seq LIMIT :limit"
-)
-PULL_ALL = text(PULL_SQL.format(""))
-PULL_STATIONS = text(PULL_SQL.format("AND station_id IN :stations")).bindparams(
-    bindparam("stations", expanding=True)
-)
-
 INSERT_RECORD = (
     "INSERT INTO record (collection, id, station_id, seq, deleted, doc, clocks, pii,"
     " author_officer, author_device, chain_n, updated_ms)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-UPDATE_RECORD = (
-    "UPDATE record SET seq = ?, deleted = ?, doc = ?, clocks = ?, pii = ?, updated_ms = ?"
-    " WHERE collection = ? AND id = ?"
 )
 # New versions of existing records, as an upsert so many rows go in one statement.
 REPLACE_RECORD = INSERT_RECORD + (
@@ -204,14 +192,6 @@ def multirow_sql(statement: str, size: int) -> str:
     # The WHERE drops padding rows (every first column is NOT NULL) and is what SQLite needs
     # to read ON CONFLICT after a SELECT as the upsert clause.
     return f"{head} SELECT * FROM (VALUES {rows}) WHERE column1 IS NOT NULL{tail}"
-
-
-def sql(statement: str, is_sqlite: bool) -> str:
-    """Qmark SQL as the driver wants it: as is for sqlite3, ``$n`` for asyncpg."""
-    if is_sqlite:
-        return statement
-    parts = statement.split("?")
-    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
 def insert_tuple(w: RecordWrite) -> tuple[Any, ...]:

@@ -23,9 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import orjson
-
-from sync.store.base import ChainHead, Conflict, PushUnit, RecordWrite, StoredAnswer, StoredRecord
+from sync.store.base import ChainHead, StoredAnswer, StoredRecord
 from sync.store.sql_rows import (
     INSERT_ANSWER,
     INSERT_CONFLICT,
@@ -44,6 +42,7 @@ from sync.store.sql_rows import (
     track_tuple,
 )
 from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
+from sync.store.unit_buffer import BufferedUnit
 
 T = TypeVar("T")
 
@@ -112,20 +111,12 @@ class SQLiteWriter:
         return conn
 
 
-class SQLitePushUnit(PushUnit):
+class SQLitePushUnit(BufferedUnit):
     def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__()
         self.conn = conn
-        self._seq: int | None = None  # the counter as this unit moved it
-        self._records: dict[tuple[str, str], RecordWrite] = {}
-        self._writes: list[RecordWrite] = []
-        self._conflicts: list[Conflict] = []
-        self._heads: dict[str, ChainHead] = {}
-        self._answers: dict[tuple[str, str], StoredAnswer] = {}
 
-    async def replay(self, device_id: str, batch_id: str) -> StoredAnswer | None:
-        pending = self._answers.get((device_id, batch_id))
-        if pending is not None:
-            return pending
+    async def _read_answer(self, device_id: str, batch_id: str) -> StoredAnswer | None:
         row = self.conn.execute(
             "SELECT request_hash, answer, created_ms FROM batch_answer"
             " WHERE device_id = ? AND batch_id = ?",
@@ -135,51 +126,24 @@ class SQLitePushUnit(PushUnit):
             return None
         return StoredAnswer(device_id, batch_id, row[0], bytes(row[1]), row[2])
 
-    async def load(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
+    async def _read_records(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
         out: dict[str, StoredRecord] = {}
         for start in range(0, len(ids), IDS_PER_QUERY):
             part = ids[start : start + IDS_PER_QUERY]
             sql = LOAD_SQL.format(", ".join("?" * len(part)))
             for row in self.conn.execute(sql, (collection, *part)):
                 out[row[1]] = stored_from_row(row)
-        if self._records:
-            for record_id in ids:
-                pending = self._records.get((collection, record_id))
-                if pending is not None:
-                    out[record_id] = _stored_from_write(pending)
         return out
 
-    async def chain_head(self, device_id: str) -> ChainHead | None:
-        if device_id in self._heads:
-            return self._heads[device_id]
+    async def _read_head(self, device_id: str) -> ChainHead | None:
         row = self.conn.execute(
             "SELECT n, hash FROM chain_head WHERE device_id = ?", (device_id,)
         ).fetchone()
         return ChainHead(device_id, row[0], row[1]) if row else None
 
-    async def allocate(self, count: int) -> int:
-        if self._seq is None:
-            row = self.conn.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()
-            self._seq = int(row[0])
-        first = self._seq + 1
-        self._seq += count
-        return first
-
-    async def save(
-        self,
-        writes: list[RecordWrite],
-        conflicts: list[Conflict],
-        heads: list[ChainHead],
-        answer: StoredAnswer | None,
-    ) -> None:
-        self._writes.extend(writes)
-        for write in writes:
-            self._records[write.collection, write.id] = write
-        self._conflicts.extend(conflicts)
-        for head in heads:
-            self._heads[head.device_id] = head
-        if answer is not None:
-            self._answers[answer.device_id, answer.batch_id] = answer
+    async def _read_counter(self) -> int:
+        row = self.conn.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()
+        return int(row[0])
 
     def statements(self) -> list[tuple[str, list[Any]]]:
         """Everything the unit wrote, as statements in order (built here, on the loop)."""
@@ -223,19 +187,3 @@ def _flush_and_commit(conn: sqlite3.Connection, statements: list[tuple[str, list
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
-
-
-def _stored_from_write(w: RecordWrite) -> StoredRecord:
-    return StoredRecord(
-        collection=w.collection,
-        id=w.id,
-        station_id=w.station_id,
-        seq=w.seq,
-        deleted=w.deleted,
-        doc=orjson.loads(w.doc),
-        clocks=orjson.loads(w.clocks),
-        pii=orjson.loads(w.pii) if w.pii else None,
-        author_officer=w.author_officer,
-        author_device=w.author_device,
-        chain_n=w.chain_n,
-    )

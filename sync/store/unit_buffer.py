@@ -1,0 +1,157 @@
+"""What a push unit writes, kept in memory until the unit ends: one path for both databases.
+
+A group of pushes (``sync.group_commit``) is applied in one unit.  Both adapters' units read
+from their database (replay, records, chain head) and keep their writes here; later pushes of
+the group read them back from here (``overlay``), and the unit writes everything at the end,
+a few multi-row statements and one commit.  Only the statements differ: multi-row ``VALUES``
+for sqlite3 (``sqlite_unit``), arrays through ``unnest`` for asyncpg (``sql_unit``).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+
+import orjson
+
+from sync.store.base import (
+    ChainHead,
+    Conflict,
+    IncidentPoint,
+    PushUnit,
+    RecordWrite,
+    StoredAnswer,
+    StoredRecord,
+    TrackPoint,
+)
+
+
+@dataclass(slots=True)
+class Flush:
+    """Everything a unit writes at its end, one entry per row of each table.
+
+    A record written twice in a unit is one row (its last version), so a database that
+    refuses to touch a row twice in one statement (PostgreSQL's ``ON CONFLICT``) gets each
+    row once; a second creation of an id is kept apart so the database still refuses it.
+    """
+
+    inserts: list[RecordWrite] = field(default_factory=list)
+    updates: list[RecordWrite] = field(default_factory=list)
+    tracks: list[TrackPoint] = field(default_factory=list)
+    points: list[IncidentPoint] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    heads: list[ChainHead] = field(default_factory=list)
+    answers: list[StoredAnswer] = field(default_factory=list)
+    last_seq: int | None = None
+
+
+class BufferedUnit(PushUnit):
+    """The reads-through-writes bookkeeping of a push unit; subclasses read the database."""
+
+    def __init__(self) -> None:
+        self._seq: int | None = None  # the counter as this unit moved it
+        self._records: dict[tuple[str, str], RecordWrite] = {}
+        self._writes: list[RecordWrite] = []
+        self._conflicts: list[Conflict] = []
+        self._heads: dict[str, ChainHead] = {}
+        self._answers: dict[tuple[str, str], StoredAnswer] = {}
+
+    # --- what a subclass reads from its database ---
+    @abstractmethod
+    async def _read_answer(self, device_id: str, batch_id: str) -> StoredAnswer | None: ...
+
+    @abstractmethod
+    async def _read_records(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]: ...
+
+    @abstractmethod
+    async def _read_head(self, device_id: str) -> ChainHead | None: ...
+
+    @abstractmethod
+    async def _read_counter(self) -> int: ...
+
+    # --- the port ---
+    async def replay(self, device_id: str, batch_id: str) -> StoredAnswer | None:
+        pending = self._answers.get((device_id, batch_id))
+        if pending is not None:
+            return pending
+        return await self._read_answer(device_id, batch_id)
+
+    async def load(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
+        out = await self._read_records(collection, ids) if ids else {}
+        if self._records:
+            for record_id in ids:
+                pending = self._records.get((collection, record_id))
+                if pending is not None:
+                    out[record_id] = stored_from_write(pending)
+        return out
+
+    async def chain_head(self, device_id: str) -> ChainHead | None:
+        if device_id in self._heads:
+            return self._heads[device_id]
+        return await self._read_head(device_id)
+
+    async def allocate(self, count: int) -> int:
+        if self._seq is None:
+            self._seq = await self._read_counter()
+        first = self._seq + 1
+        self._seq += count
+        return first
+
+    async def save(
+        self,
+        writes: list[RecordWrite],
+        conflicts: list[Conflict],
+        heads: list[ChainHead],
+        answer: StoredAnswer | None,
+    ) -> None:
+        self._writes.extend(writes)
+        for write in writes:
+            self._records[write.collection, write.id] = write
+        self._conflicts.extend(conflicts)
+        for head in heads:
+            self._heads[head.device_id] = head
+        if answer is not None:
+            self._answers[answer.device_id, answer.batch_id] = answer
+
+    def flush(self) -> Flush:
+        """The rows to write, each table's rows once (see ``Flush``)."""
+        inserts: dict[tuple[str, str], RecordWrite] = {}
+        updates: dict[tuple[str, str], RecordWrite] = {}
+        again: list[RecordWrite] = []
+        points: dict[str, IncidentPoint] = {}
+        for w in self._writes:
+            key = (w.collection, w.id)
+            if w.is_new and (key in inserts or key in updates):
+                again.append(w)  # created twice: the database refuses it, failing the unit
+            elif w.is_new or key in inserts:
+                inserts[key] = w  # a record created in this unit goes in as its last version
+            else:
+                updates[key] = w
+            if w.point is not None:
+                points[w.point.id] = w.point
+        return Flush(
+            inserts=[*inserts.values(), *again],
+            updates=list(updates.values()),
+            tracks=[w.track for w in self._writes if w.track is not None],
+            points=list(points.values()),
+            conflicts=self._conflicts,
+            heads=list(self._heads.values()),
+            answers=list(self._answers.values()),
+            last_seq=self._seq,
+        )
+
+
+def stored_from_write(w: RecordWrite) -> StoredRecord:
+    return StoredRecord(
+        collection=w.collection,
+        id=w.id,
+        station_id=w.station_id,
+        seq=w.seq,
+        deleted=w.deleted,
+        doc=orjson.loads(w.doc),
+        clocks=orjson.loads(w.clocks),
+        pii=orjson.loads(w.pii) if w.pii else None,
+        author_officer=w.author_officer,
+        author_device=w.author_device,
+        chain_n=w.chain_n,
+    )
