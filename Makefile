@@ -33,15 +33,16 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## Kinto (the sync benchmark's yardstick) in its own venv: its pins are not ours.
+## Kinto (the sync benchmark's yardstick) in its own venv: its pins are not ours. Granian
+## serves it, as Kinto's production guide says.
 .venv-kinto/.installed:
 	$(PYTHON) -m venv .venv-kinto
-	.venv-kinto/bin/pip install -q 'kinto[postgresql]'
+	.venv-kinto/bin/pip install -q 'kinto[postgresql]' granian
 	touch $@
 
 bench-deps: .venv-kinto/.installed
 
-## Push/merge/pull throughput on SQLite vs Kinto on PostgreSQL (docs/benchmarks.md).
+## Push/merge/pull throughput on SQLite and PostgreSQL vs Kinto on PostgreSQL (docs/benchmarks.md).
 bench-sync: install bench-deps
 	$(PY) bench/sync.py
 
