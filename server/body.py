@@ -1,4 +1,5 @@
-"""Reading request bodies within limits: size as sent, encoding, size after decompression."""
+"""Reading request bodies within limits: media type, size as sent, encoding, size after
+decompression (the JSON nesting depth is checked where the JSON is parsed, ``load_json``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ from typing import Any
 
 from starlette.requests import Request
 
-from sync.errors import InvalidRequest, PayloadTooLarge, UnsupportedEncoding
+from sync.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    UnsupportedEncoding,
+    UnsupportedMediaType,
+)
 from sync.protocol import load_json
 
 _WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+_CHARSETS = ("utf-8", "utf8")
 
 
 async def read_json(request: Request, max_bytes: int, max_decompressed: int) -> Any:
@@ -20,6 +27,7 @@ async def read_json(request: Request, max_bytes: int, max_decompressed: int) -> 
 
 async def read_body(request: Request, max_bytes: int, max_decompressed: int) -> bytes:
     """The body, decompressed; refuses oversized, badly encoded and bomb bodies."""
+    check_media_type(request.headers.get("content-type"))
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in _WBITS and encoding not in ("", "identity"):
         raise UnsupportedEncoding(
@@ -32,6 +40,22 @@ async def read_body(request: Request, max_bytes: int, max_decompressed: int) -> 
     elif len(raw) > max_decompressed:
         raise PayloadTooLarge("the body is too large", {"max_bytes": max_decompressed})
     return raw
+
+
+def check_media_type(content_type: str | None) -> None:
+    """Only ``application/json`` (UTF-8) bodies are read: a form or text body is a client
+    error to say, not something to parse as JSON by chance."""
+    media, _, params = (content_type or "").partition(";")
+    charset = "utf-8"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if media.strip().lower() != "application/json" or charset not in _CHARSETS:
+        raise UnsupportedMediaType(
+            "the body must be JSON sent as Content-Type: application/json",
+            {"content_type": (content_type or "")[:80], "supported": ["application/json"]},
+        )
 
 
 async def _read_capped(request: Request, max_bytes: int) -> bytes:

@@ -36,6 +36,7 @@ STATUS: dict[type[e.SyncError], int] = {
     e.PayloadTooLarge: 413,
     e.BatchTooLarge: 413,
     e.UnsupportedEncoding: 415,
+    e.UnsupportedMediaType: 415,
     e.StoreUnavailable: 503,
 }
 

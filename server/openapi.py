@@ -281,9 +281,9 @@ def _admin_answer_schemas() -> dict[str, Schema]:
 
 ALWAYS = {500: ["internal_error"], 503: ["timeout"]}
 BODY_ERRORS = {
-    400: ["invalid_request", "invalid_json"],
+    400: ["invalid_request", "invalid_json", "too_deep"],
     413: ["payload_too_large"],
-    415: ["unsupported_encoding"],
+    415: ["unsupported_encoding", "unsupported_media_type"],
 }
 AUTH_ERRORS = {401: ["unauthorized"]}
 ROLE_ERRORS = {401: ["unauthorized"], 403: ["forbidden"]}

@@ -42,6 +42,18 @@ class UnsupportedEncoding(SyncError):
     code = "unsupported_encoding"
 
 
+class UnsupportedMediaType(SyncError):
+    """A request body that is not declared ``application/json`` (UTF-8)."""
+
+    code = "unsupported_media_type"
+
+
+class TooDeep(InvalidRequest):
+    """A JSON body nested deeper than any request of the protocol is."""
+
+    code = "too_deep"
+
+
 class BatchTooLarge(SyncError):
     code = "batch_too_large"
 

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     Strict,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -31,6 +32,7 @@ from sync.errors import (
     InvalidField,
     InvalidJSON,
     InvalidRequest,
+    TooDeep,
     UnknownCollection,
 )
 
@@ -41,6 +43,10 @@ CATEGORY_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
 RecordId = Annotated[str, Field(pattern=ID_PATTERN)]
 Text = Annotated[str, Field(max_length=4000)]
 PII_FIELDS = ("victims", "witnesses", "suspects")
+# Levels of arrays and objects a JSON body may nest: a push needs 6 (envelope, changes, change,
+# pii, victims, person). Deeper bodies are refused before any work: re-encoding one (the
+# request hash) fails beyond 255 levels.
+MAX_DEPTH = 32
 NOT_NULL_FIELDS = ("category", "occurred_at")
 # Hashed numbers must be the integers the device hashed: "1" or 1.0 would be converted by a
 # lax validator and then fail the hash check with a misleading chain_tampered.
@@ -122,6 +128,16 @@ class IncidentChange(_Strict):
     base_seq: Annotated[int, Field(ge=0)] = 0
     fields: IncidentFields = IncidentFields()
     pii: IncidentPII | None = None
+
+    @field_validator("fields", "pii")
+    @classmethod
+    def _nothing_to_delete(
+        cls, value: IncidentFields | IncidentPII | None, info: ValidationInfo
+    ) -> IncidentFields | IncidentPII | None:
+        # A delete writes only the tombstone: values sent with it would be dropped unseen.
+        if info.data.get("op") == "delete" and value is not None and value.model_fields_set:
+            raise ValueError(f"a delete carries no {info.field_name}; send them in an upsert")
+        return value
 
 
 class LogBody(_Strict):
@@ -254,11 +270,38 @@ def request_hash(changes: list[Any]) -> str:
 
 
 def load_json(raw: bytes) -> Any:
-    """The JSON value of a body, or ``InvalidJSON`` saying where it breaks."""
+    """The JSON value of a body, or ``InvalidJSON`` saying where it breaks, or ``TooDeep``."""
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth" in exc.msg or "recursion" in exc.msg:  # orjson stops at 1024 levels
+            raise _too_deep() from exc
         raise InvalidJSON("the body is not valid JSON", {"position": exc.pos}) from exc
+    # Fewer brackets than the limit cannot nest past it: most bodies are never walked.
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise _too_deep()
+    return value
+
+
+def _too_deep() -> TooDeep:
+    return TooDeep(
+        f"the body is nested more than {MAX_DEPTH} levels deep", {"max_depth": MAX_DEPTH}
+    )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels (level by level, so a
+    deep body is found without recursion and a wide one is walked once)."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        deeper: list[Any] = []
+        for item in level:
+            members = item.values() if isinstance(item, dict) else item
+            deeper += [m for m in members if isinstance(m, dict | list)]
+        if not deeper:
+            return False
+        level = deeper
+    return True
 
 
 def log_body(entry: LogEntryChange) -> dict[str, Any]:

@@ -167,6 +167,8 @@ def _edit(change: _Incident) -> IncidentEdit | None:
     if change.pii is not None and change.pii is not UNSET:
         sent = msgspec.to_builtins(change.pii)
         pii = {name: sent[name] for name in PII_FIELDS if name in sent}
+    if change.op == "delete" and (fields or pii):
+        return None  # refused: pydantic says why
     base_seq = 0 if change.base_seq is UNSET else change.base_seq
     return IncidentEdit(change.id, change.op, change.hlc, base_seq, fields, pii)
 

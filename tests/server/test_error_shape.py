@@ -24,6 +24,7 @@ from tests.server.conftest import Served
 from tests.support import batch
 
 SECRET = "s3cr3t-internal-detail /var/lib/ronda rdt_leaked"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -72,9 +73,25 @@ CASES: list[tuple[str, str, str, Callable[[Served], dict[str, Any]], int, str]] 
         "bad JSON",
         "POST",
         "/v1/sync/push",
-        lambda s: {"content": b'{"batch_id": ', "headers": s.auth("off-a")},
+        lambda s: {"content": b'{"batch_id": ', "headers": {**s.auth("off-a"), **JSON}},
         400,
         "invalid_json",
+    ),
+    (
+        "nested too deep",
+        "POST",
+        "/v1/sync/push",
+        lambda s: {"content": b"[" * 300 + b"]" * 300, "headers": {**s.auth("off-a"), **JSON}},
+        400,
+        "too_deep",
+    ),
+    (
+        "not sent as JSON",
+        "POST",
+        "/v1/sync/push",
+        lambda s: {"content": b"{}", "headers": {**s.auth("off-a"), "Content-Type": "text/plain"}},
+        415,
+        "unsupported_media_type",
     ),
     (
         "bad envelope",
@@ -114,7 +131,7 @@ CASES: list[tuple[str, str, str, Callable[[Served], dict[str, Any]], int, str]] 
         "/v1/sync/push",
         lambda s: {
             "content": gzip.compress(b" " * 100_000),
-            "headers": {**s.auth("off-a"), "Content-Encoding": "gzip"},
+            "headers": {**s.auth("off-a"), **JSON, "Content-Encoding": "gzip"},
         },
         413,
         "payload_too_large",
@@ -131,7 +148,10 @@ CASES: list[tuple[str, str, str, Callable[[Served], dict[str, Any]], int, str]] 
         "unsupported encoding",
         "POST",
         "/v1/sync/push",
-        lambda s: {"content": b"{}", "headers": {**s.auth("off-a"), "Content-Encoding": "br"}},
+        lambda s: {
+            "content": b"{}",
+            "headers": {**s.auth("off-a"), **JSON, "Content-Encoding": "br"},
+        },
         415,
         "unsupported_encoding",
     ),
@@ -141,7 +161,7 @@ CASES: list[tuple[str, str, str, Callable[[Served], dict[str, Any]], int, str]] 
         "/v1/sync/push",
         lambda s: {
             "content": zlib.compress(b'{"a": 1}')[:-3] + b"zz",
-            "headers": {**s.auth("off-a"), "Content-Encoding": "deflate"},
+            "headers": {**s.auth("off-a"), **JSON, "Content-Encoding": "deflate"},
         },
         400,
         "invalid_request",

@@ -200,11 +200,16 @@ async def test_sync_error_answers_match(served: Served) -> None:
     assert check(admin_pull, *_PULL)["error"]["code"] == "forbidden"
     no_token = await client.post("/v1/sync/push", json=batch([]))
     assert check(no_token, "/v1/sync/push", "post")["error"]["code"] == "unauthorized"
-    headers = {**served.auth("off-a"), "Content-Encoding": "br"}
+    json_type = {**served.auth("off-a"), "Content-Type": "application/json"}
+    headers = {**json_type, "Content-Encoding": "br"}
     encoded = await client.post("/v1/sync/push", content=b"{}", headers=headers)
     assert check(encoded, "/v1/sync/push", "post")["error"]["code"] == "unsupported_encoding"
-    not_json = await client.post("/v1/sync/push", content=b"{", headers=served.auth("off-a"))
+    not_json = await client.post("/v1/sync/push", content=b"{", headers=json_type)
     assert check(not_json, "/v1/sync/push", "post")["error"]["code"] == "invalid_json"
+    deep = await client.post("/v1/sync/push", content=b"[" * 300 + b"]" * 300, headers=json_type)
+    assert check(deep, "/v1/sync/push", "post")["error"]["code"] == "too_deep"
+    form = await client.post("/v1/sync/push", content=b"{}", headers=served.auth("off-a"))
+    assert check(form, "/v1/sync/push", "post")["error"]["code"] == "unsupported_media_type"
     too_many = {"batch_id": "b1", "changes": [{}] * 1001}
     big = await client.post("/v1/sync/push", json=too_many, headers=served.auth("off-a"))
     assert check(big, "/v1/sync/push", "post")["error"]["code"] == "batch_too_large"

@@ -17,6 +17,7 @@ from sync.clock import HybridClock
 from tests.support import batch, incident, log_entry, new_id
 
 pytestmark = pytest.mark.asyncio
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ async def test_compressed_bodies(app_client: httpx.AsyncClient, served) -> None:
         ids.append(rid)
         raw = pack(orjson.dumps(batch([incident(rid, clock)])))
         answer = await app_client.post(
-            "/v1/sync/push", content=raw, headers={**headers, "Content-Encoding": encoding}
+            "/v1/sync/push", content=raw, headers={**headers, **JSON, "Content-Encoding": encoding}
         )
         assert answer.status_code == 200, answer.text
     assert await _pull_ids(app_client, headers) == set(ids)
@@ -82,7 +83,7 @@ async def test_bad_bodies_lose_nothing_else(app_client: httpx.AsyncClient, serve
     assert len(bomb.getvalue()) < 64 * 1024
     for content, extra, status, code in cases:
         answer = await app_client.post(
-            "/v1/sync/push", content=content, headers={**headers, **extra}
+            "/v1/sync/push", content=content, headers={**headers, **JSON, **extra}
         )
         assert (answer.status_code, _error(answer)) == (status, code), content[:30]
     assert await _pull_ids(app_client, headers) == {kept}
@@ -167,7 +168,7 @@ async def test_logs_hold_no_tokens_or_personal_data(app_client: httpx.AsyncClien
         headers = served.auth("off-a")
         await app_client.post("/v1/sync/push", json=body, headers=headers)
         await app_client.get("/v1/sync/pull", headers=headers)
-        await app_client.post("/v1/sync/push", content=b"{bad", headers=headers)
+        await app_client.post("/v1/sync/push", content=b"{bad", headers={**headers, **JSON})
     finally:
         logger.removeHandler(handler)
     text = lines.getvalue()

@@ -124,3 +124,52 @@ async def test_a_patrol_log_entry_of_a_wrong_type_is_refused(
     (result,) = answer["results"]
     assert result["status"] == "rejected" and result["error"]["code"] == "invalid_field"
     assert result["error"]["details"]["errors"][0]["loc"] == list(member)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["bytes", "values"])
+@pytest.mark.parametrize(
+    ("carried", "loc"),
+    [
+        ({"fields": {"status": "closed"}}, ["fields"]),
+        ({"fields": {"status": None}}, ["fields"]),
+        ({"pii": {"victims": []}}, ["pii"]),
+        ({"pii": {"suspects": None}}, ["pii"]),
+        ({"fields": {"description": "x"}, "pii": {"victims": []}}, ["fields"]),
+    ],
+)
+async def test_a_delete_carrying_values_is_refused(
+    engine: SyncEngine, people: People, fast: bool, carried: dict[str, Any], loc: list[str]
+) -> None:
+    clock = HybridClock()
+    created = change(("hlc",), str(clock.tick()))
+    await push(engine, people.chief_a, [created], fast)
+    delete = {
+        "collection": "incidents",
+        "id": created["id"],
+        "op": "delete",
+        "hlc": str(clock.tick()),
+        **carried,
+    }
+    answer = await push(engine, people.chief_a, [delete], fast)
+    (result,) = answer["results"]
+    assert result["status"] == "rejected" and result["error"]["code"] == "invalid_field"
+    assert result["error"]["details"]["errors"][0]["loc"] == loc
+    doc = orjson.loads(await engine.pull(people.chief_a, "", 1000))["changes"][0]
+    assert doc["deleted"] is False and doc["fields"].get("status") is None
+    assert doc["pii"]["victims"] == CREATE["pii"]["victims"]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["bytes", "values"])
+@pytest.mark.parametrize("empty", [{}, {"fields": {}}, {"pii": None}, {"pii": {}}])
+async def test_a_delete_with_empty_members_deletes(
+    engine: SyncEngine, people: People, fast: bool, empty: dict[str, Any]
+) -> None:
+    clock = HybridClock()
+    created = change(("hlc",), str(clock.tick()))
+    await push(engine, people.chief_a, [created], fast)
+    delete = {"collection": "incidents", "id": created["id"], "op": "delete", **empty}
+    delete["hlc"] = str(clock.tick())
+    answer = await push(engine, people.chief_a, [delete], fast)
+    assert answer["results"][0]["status"] == "applied"
+    doc = orjson.loads(await engine.pull(people.chief_a, "", 1000))["changes"][0]
+    assert doc["deleted"] is True
