@@ -61,7 +61,9 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class Credential:
-    """A web sign-in password (argon2 hash) and its lockout state."""
+    """A web sign-in password (argon2 hash). ``failed`` and ``locked_until_ms`` are columns of
+    the lockout that failed sign-ins no longer trigger (their back-off is ``LoginKey``'s):
+    always 0 now, kept so older databases need no migration."""
 
     officer_id: str
     password_hash: str
@@ -414,13 +416,6 @@ class Store(ABC):
 
     @abstractmethod
     async def credential(self, officer_id: str) -> Credential | None: ...
-
-    @abstractmethod
-    async def record_login(
-        self, officer_id: str, ok: bool, now_ms: int, lock_after: int, lock_ms: int
-    ) -> Credential | None:
-        """Count a sign-in attempt atomically: success resets, the ``lock_after``-th failure
-        in a row locks until ``now_ms + lock_ms``. Returns the new state."""
 
     @abstractmethod
     async def login_failures(

@@ -321,18 +321,13 @@ async def check_tracks(store: Store) -> None:
     assert list((await store.tracks(window, ("entry_id",)))["entry_id"]) == ["t2"]
 
 
-async def check_credentials_and_lockout(store: Store) -> None:
+async def check_credentials(store: Store) -> None:
     await _seed(store)
     assert await store.credential("o2") is None
     await store.put_credential(Credential("o2", "$argon2id$hash"))
-    for _ in range(2):
-        state = await store.record_login("o2", False, 1000, lock_after=3, lock_ms=500)
-        assert state is not None and state.locked_until_ms == 0
-    state = await store.record_login("o2", False, 1000, lock_after=3, lock_ms=500)
-    assert state == Credential("o2", "$argon2id$hash", 3, 1500)
-    state = await store.record_login("o2", True, 2000, lock_after=3, lock_ms=500)
-    assert state == Credential("o2", "$argon2id$hash", 0, 0)
-    assert await store.record_login("nobody", False, 1, 3, 5) is None
+    assert await store.credential("o2") == Credential("o2", "$argon2id$hash", 0, 0)
+    await store.put_credential(Credential("o2", "$argon2id$other"))  # replaced, not added
+    assert await store.credential("o2") == Credential("o2", "$argon2id$other", 0, 0)
 
 
 async def check_login_failures(store: Store) -> None:
@@ -414,7 +409,7 @@ async def check_sync_state_and_epoch(store: Store) -> None:
 CHECKS: list[Check] = [
     check_sync_state_and_epoch,
     check_public_snapshots_first_wins,
-    check_credentials_and_lockout,
+    check_credentials,
     check_login_failures,
     check_sessions_and_audit,
     check_tracks,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import case, delete, event, insert, select, text, update
+from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -282,26 +282,6 @@ class SQLStore(Store):
         c = t.credential.c
         rows = await self._fetch(select(t.credential).where(c.officer_id == officer_id))
         return _credential(rows[0]) if rows else None
-
-    async def record_login(
-        self, officer_id: str, ok: bool, now_ms: int, lock_after: int, lock_ms: int
-    ) -> Credential | None:
-        c = t.credential.c
-        if ok:
-            values: dict[str, Any] = {"failed": 0, "locked_until_ms": 0}
-        else:
-            # One statement, so concurrent failures cannot undercount.
-            failed = c.failed + 1
-            locked = case((failed >= lock_after, now_ms + lock_ms), else_=c.locked_until_ms)
-            values = {"failed": failed, "locked_until_ms": locked}
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(t.credential).where(c.officer_id == officer_id).values(values)
-            )
-            row = (
-                await conn.execute(select(t.credential).where(c.officer_id == officer_id))
-            ).first()
-        return _credential(row) if row else None
 
     async def login_failures(
         self, keys: Sequence[LoginKey], since_ms: int
