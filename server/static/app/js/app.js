@@ -31,6 +31,15 @@ export class App {
       onRevoked: () => this.wipe("revoked"),
       onChange: () => this.onSyncChange(),
     });
+    // The queue count and last sync follow every write, whoever made it.
+    this.vault.onCommit = () => {
+      if (this.statusQueued) return;
+      this.statusQueued = true;
+      setTimeout(() => {
+        this.statusQueued = false;
+        this.renderStatus();
+      }, 50);
+    };
     this.route = { name: "shift", params: {} };
     this.settings = null;
     this.lastActive = Date.now();

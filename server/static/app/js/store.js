@@ -153,6 +153,7 @@ export class Vault {
       if (w.del) this.data[w.store].delete(w.key);
       else this.data[w.store].set(w.key, w.value);
     }
+    this.onCommit?.();
   }
 }
 
