@@ -1,4 +1,10 @@
-"""The SQL adapter: SQLite (WAL, the embedded default) and PostgreSQL, one code path.
+"""The SQL adapter: SQLite (WAL, the embedded default) and PostgreSQL.
+
+One adapter and one set of tables, through SQLAlchemy Core but for the hot paths, and one
+push path: both push units share their logic (``unit_buffer``: a group's writes kept in
+memory, written at its end).  The hot paths take each database's own driver: the push unit's reads and writes (``sqlite_unit``: sqlite3
+in a writer thread, multi-row ``VALUES``; ``sql_unit``: asyncpg, COPY and ``unnest`` arrays),
+the pull page and, on SQLite, the token lookup.  The contract suite (``contract``) runs on both.
 
 Writers are serialised: in-process by an asyncio lock, across processes by ``BEGIN IMMEDIATE``
 on SQLite and by the row lock on the sequence counter on PostgreSQL.  Because a push takes
