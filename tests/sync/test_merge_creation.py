@@ -102,11 +102,20 @@ async def test_creation_and_blind_edit_in_one_group_commit(
     engine: SyncEngine, store: Store, people: People, fast: bool
 ) -> None:
     rid = new_id()
+    groups: list[int] = []
+    write = engine._group._write
+
+    async def counted(group: list[Any]) -> list[Any]:
+        groups.append(len(group))
+        return await write(group)
+
+    engine._group._write = counted
     # gather: both pushes validate and queue before the writer runs, so one unit holds both.
     created, edited = await asyncio.gather(
         send(engine, people.officer_a, [creation(rid)], fast),
         send(engine, people.officer_a2, [blind_edit(rid, 0)], fast),
     )
+    assert groups == [2]
     assert created["results"][0]["status"] == "applied"
     assert edited["results"][0]["seq"] > created["results"][0]["seq"]
     assert edited["results"][0]["conflicts"] == 2
