@@ -14,6 +14,7 @@ from sync.store.base import PointQuery, PullScope
 
 MAP_ROLES = ("chief", "analyst", "officer")
 DAY_S = 86_400
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +38,16 @@ def _date(request: Request, name: str) -> dt.date | None:
     if not raw:
         return None
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError as exc:
         raise InvalidRequest(f"{name} must be a date YYYY-MM-DD", {"parameter": name}) from exc
+    # The window's arithmetic (a default start years before, the day after the end) must stay
+    # inside what dates can hold: 1970 .. 9998, else OverflowError, a 500.
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidRequest(
+            f"{name} must be between {FIRST_DAY} and {LAST_DAY}", {"parameter": name}
+        )
+    return day
 
 
 def _bbox(request: Request) -> tuple[float, float, float, float] | None:
