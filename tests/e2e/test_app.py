@@ -1,0 +1,553 @@
+"""The officer's app (/app) in real headless Chromium, phone-sized, against a real server on one
+station of the demo city: enrollment from a code made on the admin page, a patrol and incidents
+recorded offline and kept across reloads, sync that delivers everything exactly once (also when
+the server is ``kill -9``-ed in the middle), conflicts between two phones, remote and wrong-PIN
+wipes, and accessibility. Every request must stay on 127.0.0.1 and the console must stay clean.
+
+Waits are on what the app shows (data-testid attributes, see server/static/app/README.md) or on
+its state (``window.rondaApp``); nothing here waits a fixed time for the app to be done."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.app_support import (
+    ADMIN,
+    APP_CHROMIUM_ARGS,
+    CHROMIUM,
+    LIMA,
+    OFFICERS,
+    PASSWORD,
+    AppServer,
+    Guard,
+    idb_counts,
+    phone_context,
+    qr_y4m,
+    start_app_server,
+    store_conflicts,
+    store_records,
+)
+
+pytestmark = pytest.mark.slow
+PIN = "246810"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+T = 60_000  # ms: the longest the app may take for one step (a sync of hundreds of changes)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/system-deps installs it)")
+    app_server = start_app_server(tmp_path_factory.mktemp("app"))
+    try:
+        yield app_server
+    finally:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, app_server.process.stop()).result()
+
+
+@pytest.fixture(scope="module")
+def playwright(server: AppServer) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=APP_CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def phones(browser: Any, server: AppServer) -> Iterator[Any]:
+    """Make phone contexts; after the test every one of them must have a clean record."""
+    made: list[tuple[Any, Guard]] = []
+
+    def make(**extra: Any) -> tuple[Any, Guard]:
+        context, guard = phone_context(browser, server.base_url, **extra)
+        made.append((context, guard))
+        return context, guard
+
+    yield make
+    for context, _ in made:
+        context.close()
+    for _, guard in made:
+        guard.check()
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+def restart(server: AppServer) -> None:
+    """Start the killed server again on its port and database (from a thread of its own:
+    Playwright's sync API keeps an event loop running in this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, server.process.start(timeout_s=60)).result()
+
+
+def make_code(browser: Any, server: AppServer, officer: str) -> str:
+    """Sign in to the admin page as the admin and make an enrollment code for ``officer``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="es-PE")
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base_url}/login?next=/admin/devices")
+        page.fill("input[name=officer_id]", ADMIN)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url("**/admin/devices")
+        page.select_option("#enroll-officer", officer)
+        page.click("#create-code")
+        code = page.inner_text("#enroll-code").strip()
+        assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", code), code
+        return code
+    finally:
+        context.close()
+
+
+def revoke_on_admin_page(browser: Any, server: AppServer, device_id: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="es-PE")
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base_url}/login?next=/admin/devices")
+        page.fill("input[name=officer_id]", ADMIN)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url("**/admin/devices")
+        page.click(f'tr[data-device="{device_id}"] button')
+        page.wait_for_url("**/admin/devices")
+        assert "revocado" in page.inner_text(f'tr[data-device="{device_id}"]').lower()
+    finally:
+        context.close()
+
+
+def open_app(page: Any, server: AppServer) -> None:
+    page.goto(f"{server.base_url}/app")
+    page.wait_for_selector("body[data-ready='1']", timeout=T)
+
+
+def tid(name: str) -> str:
+    return f'[data-testid="{name}"]'
+
+
+def enroll(page: Any, server: AppServer, code: str, name: str = "Moto e2e") -> str:
+    """Type the code into the app, choose the PIN; returns the device id the server gave."""
+    open_app(page, server)
+    page.fill(tid("enroll-code"), code)
+    page.fill(tid("enroll-device-name"), name)
+    page.fill(tid("enroll-pin"), PIN)
+    page.fill(tid("enroll-pin-repeat"), PIN)
+    page.click(tid("enroll-submit"))
+    page.wait_for_selector(tid("screen-shift"), timeout=T)
+    wait_synced(page)
+    device_id = page.evaluate("window.rondaApp.vault.get('me').device_id")
+    assert re.fullmatch(r"dev-[0-9a-f]{16}", device_id), device_id
+    return str(device_id)
+
+
+def wait_worker(page: Any) -> None:
+    """Wait until a service worker controls the page (it claims its clients on activation)."""
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=T)
+
+
+def wait_synced(page: Any) -> None:
+    """Wait until a sync has finished and nothing is queued."""
+    page.wait_for_function(
+        """() => {
+            const app = window.rondaApp;
+            return app.vault.unlocked && !app.syncer.running && app.outbox.pendingCount() === 0
+                && !!app.vault.get('last_sync')?.ok;
+        }""",
+        timeout=T,
+    )
+
+
+def unlock(page: Any, pin: str = PIN) -> None:
+    page.wait_for_selector(tid("screen-lock"), timeout=T)
+    page.fill(tid("lock-pin"), pin)
+    page.click(tid("lock-submit"))
+    page.wait_for_selector(tid("status-bar") + ":not([hidden])", timeout=T)
+
+
+def queued(page: Any) -> int:
+    return int(page.inner_text(tid("queued-count")))
+
+
+def go(page: Any, tab: str) -> None:
+    page.click(tid(f"nav-{tab}"))
+    page.wait_for_selector(tid(f"screen-{tab}"))
+
+
+def new_incident(page: Any, description: str, category: str = "robo") -> None:
+    go(page, "incidents")
+    page.click(tid("incident-new"))
+    page.wait_for_selector(tid("screen-incident"))
+    page.select_option(tid("inc-category"), category)
+    page.fill(tid("inc-description"), description)
+    page.click(tid("inc-gps"))
+    page.wait_for_function(
+        "() => /\\d/.test(document.querySelector('[data-testid=\"inc-location\"]').textContent)"
+    )
+    page.click(tid("inc-save"))
+    page.wait_for_selector(tid("screen-incidents"))
+
+
+def patrol(page: Any, minutes: int) -> int:
+    """Start a shift where the phone is, then drive east for ``minutes``: one GPS fix a minute,
+    fed through the app's position handler (what watchPosition calls) with the fix's own time,
+    since Chromium stamps emulated positions with the real clock. Returns the fixes fed."""
+    go(page, "shift")
+    page.select_option(tid("shift-mode"), "vehiculo")
+    page.fill(tid("shift-vehicle"), "PL-1234")
+    page.click(tid("shift-start"))
+    page.wait_for_selector(tid("shift-end"))
+    # the first position comes from the emulated geolocation through watchPosition
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"shift-positions\"]')?.textContent === '1'",
+        timeout=T,
+    )
+    fed = page.evaluate(
+        """async ([minutes, lon, lat]) => {
+            const start = Date.now();
+            for (let i = 1; i <= minutes; i++) {
+                const fix = {lon: lon + i * 0.0012, lat: lat + Math.sin(i / 9) * 0.001,
+                             accuracy: 6 + (i % 5), time: start + i * 60000};
+                await window.rondaApp.patrol.take(fix);
+            }
+            return minutes;
+        }""",
+        [minutes, LIMA["longitude"], LIMA["latitude"]],
+    )
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=\"shift-positions\"]')"
+        "?.textContent === String(n)",
+        arg=minutes + 1,
+        timeout=T,
+    )
+    page.fill(tid("note-text"), "Junta vecinal en el parque, señora Núñez 👍")
+    page.click(tid("note-add"))
+    page.click(tid("shift-end"))
+    page.wait_for_selector(tid("shift-start"))
+    return int(fed)
+
+
+def api(server: AppServer) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {server.admin_token}"}
+    return httpx.Client(base_url=server.base_url, headers=headers, timeout=30)
+
+
+def check_chain(server: AppServer, device_id: str, entries: int) -> None:
+    with api(server) as client:
+        answer = client.get(f"/v1/chains/{device_id}")
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["intact"], report
+    assert report["entries"] == entries and report["head_n"] == entries, report
+
+
+def incidents_by_description(server: AppServer, device_id: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in store_records(server.db_path, device_id):
+        if row["collection"] == "incidents":
+            text = json.loads(row["doc"])["fields"].get("description")
+            counts[text] = counts.get(text, 0) + 1
+    return counts
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_offline_patrol_and_incidents_arrive_exactly_once(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    context, _ = phones()
+    page = context.new_page()
+    code = make_code(browser, server, OFFICERS[0])
+    device_id = enroll(page, server, code)
+    wait_worker(page)
+
+    context.set_offline(True)
+    page.reload()
+    unlock(page)
+    assert page.get_attribute(tid("net-status"), "data-online") == "0"
+    fixes = patrol(page, 120)  # two hours, one fix a minute
+    descriptions = [
+        f"e2e {i:02d}: robo al paso en Jr. Huánuco, víctima «Ñusta» 🚓" for i in range(50)
+    ]
+    for text in descriptions:
+        new_incident(page, text)
+    entries = 1 + (1 + fixes) + 1 + 1  # shift start, positions, the note, shift end
+    assert queued(page) == entries + len(descriptions)
+    assert store_records(server.db_path, device_id) == []
+
+    # closed and opened again, still offline: the worker serves the app, the vault keeps all
+    page.close()
+    page = context.new_page()
+    open_app(page, server)
+    unlock(page)
+    assert queued(page) == entries + len(descriptions)
+    go(page, "incidents")
+    assert page.locator(tid("incident-item") + "[data-pending='1']").count() == 50
+
+    context.set_offline(False)  # the app syncs when the browser says it is online again
+    wait_synced(page)
+    assert queued(page) == 0
+    assert incidents_by_description(server, device_id) == dict.fromkeys(descriptions, 1)
+    logs = [r for r in store_records(server.db_path, device_id) if r["collection"] != "incidents"]
+    assert sorted(r["chain_n"] for r in logs) == list(range(1, entries + 1))
+    check_chain(server, device_id, entries)
+
+
+def test_kill_9_in_the_middle_of_a_sync_loses_and_doubles_nothing(
+    browser: Any, server: AppServer, phones: Any, request: pytest.FixtureRequest
+) -> None:
+    context, guard = phones()
+    page = context.new_page()
+    device_id = enroll(page, server, make_code(browser, server, OFFICERS[1]), "Moto kill")
+    context.set_offline(True)
+    total = 600
+    page.evaluate(
+        """async (n) => {
+            const app = window.rondaApp;
+            for (let i = 0; i < n; i++) {
+                await app.outbox.saveIncident(`k${String(i).padStart(4, "0")}`,
+                    {category: "hurto", occurred_at: new Date().toISOString(),
+                     description: `kill ${i}`}, null, {isNew: true});
+            }
+        }""",
+        total,
+    )
+    assert page.evaluate("window.rondaApp.outbox.pendingCount()") == total
+    batch = page.evaluate("window.rondaApp.syncer.batchSize()")
+    assert total >= 3 * batch
+
+    def kill_during_second_batch() -> None:
+        # As soon as the first batch is stored, the app sends the second: kill the server
+        # then, wherever it is in that request (reading it, writing it, answering it).
+        while len(store_records(server.db_path, device_id)) < batch:
+            time.sleep(0.005)
+        server.process.kill9()
+
+    request.addfinalizer(lambda: server.process.running or restart(server))
+    with ThreadPoolExecutor(1) as pool:
+        killed = pool.submit(kill_during_second_batch)
+        context.set_offline(False)  # the app syncs when the browser is online again
+        killed.result(timeout=T / 1000)
+    assert not server.process.running
+    # the app retries with back-off, then gives up until the next sync
+    page.wait_for_function("() => !window.rondaApp.syncer.running", timeout=T)
+    assert page.evaluate("window.rondaApp.outbox.pendingCount()") > 0
+    restart(server)
+    go(page, "sync")
+    page.click(tid("sync-now"))
+    wait_synced(page)
+    counts = incidents_by_description(server, device_id)
+    assert counts == {f"kill {i}": 1 for i in range(total)}
+    # the browser logs the requests the dead server could not answer: expected, and only those
+    guard.expect(r"Failed to load resource: net::ERR_[A-Z_]+ @ \S+/v1/")
+
+
+def test_two_phones_edit_one_incident_offline(browser: Any, server: AppServer, phones: Any) -> None:
+    a_context, _ = phones()
+    b_context, _ = phones()
+    a, b = a_context.new_page(), b_context.new_page()
+    a_device = enroll(a, server, make_code(browser, server, OFFICERS[0]), "Moto A")
+    enroll(b, server, make_code(browser, server, OFFICERS[1]), "Moto B")
+    new_incident(a, "conflicto: puerta forzada")
+    wait_synced(a)
+    record_id = a.evaluate(
+        """() => window.rondaApp.outbox.incidents()
+                 .find((v) => v.fields.description === 'conflicto: puerta forzada').id"""
+    )
+    go(b, "sync")
+    b.click(tid("sync-now"))
+    wait_synced(b)
+    assert b.evaluate("id => !!window.rondaApp.outbox.incident(id)", record_id)
+
+    a_context.set_offline(True)
+    b_context.set_offline(True)
+    for page, status in ((a, "closed"), (b, "referred")):  # A first: B's edit is the later one
+        go(page, "incidents")
+        page.click(f'{tid("incident-item")}[data-id="{record_id}"]')
+        page.wait_for_selector(tid("screen-incident"))
+        page.select_option(tid("inc-status"), status)
+        page.click(tid("inc-save"))
+        page.wait_for_selector(tid("screen-incidents"))
+        assert queued(page) == 1
+    b_context.set_offline(False)
+    wait_synced(b)
+    a_context.set_offline(False)
+    wait_synced(a)
+
+    conflicts = store_conflicts(server.db_path, record_id)
+    assert [(c["field"], json.loads(c["losing_value"])) for c in conflicts] == [
+        ("status", "closed")
+    ]
+    assert conflicts[0]["losing_device"] == a_device
+    go(a, "sync")
+    won = a.locator(f'{tid("conflict-item")}[data-id="{record_id}"] {tid("conflict-won")}')
+    assert won.get_attribute("data-field") == "status"
+    assert won.inner_text() == "referred"
+    go(a, "incidents")
+    a.click(f'{tid("incident-item")}[data-id="{record_id}"]')
+    assert a.input_value(tid("inc-status")) == "referred"
+
+
+def test_revoked_phone_wipes_itself_and_says_why(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    context, guard = phones()
+    page = context.new_page()
+    device_id = enroll(page, server, make_code(browser, server, OFFICERS[0]), "Moto robada")
+    new_incident(page, "antes de revocar")
+    wait_synced(page)
+    assert idb_counts(page)["outbox"] == 0 and idb_counts(page)["records"] > 0
+    revoke_on_admin_page(browser, server, device_id)
+    go(page, "sync")
+    page.click(tid("sync-now"))
+    page.wait_for_selector(tid("wiped-reason") + "[data-reason='revoked']", timeout=T)
+    assert all(n == 0 for n in (idb_counts(page) or {}).values()), idb_counts(page)
+    # the browser logs the server's refusal of the revoked token: expected, and only that
+    guard.expect(r"Failed to load resource: .* 401 \(Unauthorized\) .*/v1/")
+    page.reload()  # the reason stays on screen after a reload, with no data behind it
+    page.wait_for_selector(tid("wiped-reason") + "[data-reason='revoked']", timeout=T)
+    assert all(n == 0 for n in (idb_counts(page) or {}).values()), idb_counts(page)
+
+
+def test_wrong_pins_wipe_the_phone(browser: Any, server: AppServer, phones: Any) -> None:
+    context, _ = phones()
+    page = context.new_page()
+    enroll(page, server, make_code(browser, server, OFFICERS[1]), "Moto perdida")
+    context.set_offline(True)
+    new_incident(page, "sin enviar")
+    page.click(tid("lock-button"))
+    wipe_after = page.evaluate("window.rondaApp.settings.wipeAfter")
+    for attempt in range(1, wipe_after):
+        page.fill(tid("lock-pin"), "000000")
+        page.click(tid("lock-submit"))
+        page.wait_for_function(
+            "n => document.querySelector('[data-testid=\"lock-error\"]').textContent"
+            ".endsWith(': ' + n)",
+            arg=wipe_after - attempt,
+            timeout=T,
+        )
+        assert idb_counts(page)["outbox"] == 1
+    page.fill(tid("lock-pin"), "000000")
+    page.click(tid("lock-submit"))
+    page.wait_for_selector(tid("wiped-reason") + "[data-reason='pins']", timeout=T)
+    assert all(n == 0 for n in (idb_counts(page) or {}).values()), idb_counts(page)
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    if not page.evaluate("() => !!window.axe"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """async () => {
+            const r = await axe.run(document);
+            return {passes: r.passes.length, violations: r.violations
+                .filter((v) => v.impact === 'critical' || v.impact === 'serious')
+                .map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target)}))};
+        }"""
+    )
+    assert found["passes"] > 10, found  # axe really looked at the screen
+    return list(found["violations"])
+
+
+def test_every_screen_has_no_serious_accessibility_problem(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    context, _ = phones()
+    page = context.new_page()
+    found: dict[str, list[dict[str, Any]]] = {}
+
+    def check(screen: str) -> None:
+        page.wait_for_selector(tid(f"screen-{screen}"))
+        found[screen] = axe_violations(page)
+
+    open_app(page, server)
+    check("enroll")
+    enroll(page, server, make_code(browser, server, OFFICERS[0]), "Moto axe")
+    check("shift")
+    page.click(tid("shift-start"))
+    page.wait_for_selector(tid("shift-end"))
+    found["shift (on shift)"] = axe_violations(page)
+    go(page, "incidents")
+    check("incidents")
+    page.click(tid("incident-new"))
+    page.click(tid("person-add-victims"))
+    check("incident")
+    go(page, "briefing")
+    check("briefing")
+    go(page, "sync")
+    check("sync")
+    go(page, "settings")
+    check("settings")
+    page.click(tid("lang-toggle"))
+    check("settings")
+    found["settings (English)"] = found.pop("settings")
+    page.click(tid("lock-button"))
+    check("lock")
+    page.evaluate("window.rondaApp.wiped('revoked')")
+    page.evaluate("window.rondaApp.wipe('revoked')")
+    check("wiped")
+    assert not {k: v for k, v in found.items() if v}, found
+
+
+def test_enroll_by_scanning_the_qr_with_the_camera(
+    server: AppServer, tmp_path: Path, browser: Any, playwright: Any
+) -> None:
+    """The admin page's QR, shown to Chromium's fake camera: the app reads the code (with the
+    vendored jsQR where BarcodeDetector is absent, as on desktop Linux) and enrolls."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="es-PE")
+    page = context.new_page()
+    page.goto(f"{server.base_url}/login?next=/admin/devices")
+    page.fill("input[name=officer_id]", ADMIN)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_url("**/admin/devices")
+    page.select_option("#enroll-officer", OFFICERS[0])
+    page.click("#create-code")
+    code = page.inner_text("#enroll-code").strip()
+    payload = page.inner_text(".issued code").strip()
+    context.close()
+    assert payload.startswith("ronda:enroll?") and code in payload
+    video = qr_y4m(payload, tmp_path / "qr.y4m")
+    args = [
+        *APP_CHROMIUM_ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    camera_browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    try:
+        phone, guard = phone_context(camera_browser, server.base_url)
+        phone.grant_permissions(["camera", "geolocation"])
+        app = phone.new_page()
+        open_app(app, server)
+        app.click(tid("enroll-scan"))
+        app.wait_for_function(
+            "c => document.querySelector('[data-testid=\"enroll-code\"]').value === c",
+            arg=code,
+            timeout=T,
+        )
+        app.fill(tid("enroll-pin"), PIN)
+        app.fill(tid("enroll-pin-repeat"), PIN)
+        app.click(tid("enroll-submit"))
+        app.wait_for_selector(tid("screen-shift"), timeout=T)
+        wait_synced(app)
+        phone.close()
+        guard.check()
+    finally:
+        camera_browser.close()
