@@ -288,17 +288,27 @@ export class Outbox {
   }
 
   // --- views ---
-  incident(id) {
+  _pendingById() {
+    const byId = new Map();
+    for (const r of this.pending()) {
+      if (r.change.collection !== "incidents") continue;
+      if (!byId.has(r.change.id)) byId.set(r.change.id, []);
+      byId.get(r.change.id).push(r.change);
+    }
+    return byId;
+  }
+
+  incident(id, byId = null) {
     const doc = this.vault.data.records.get(`incidents/${id}`) || null;
-    const pending = this.pending().filter((r) => r.change.collection === "incidents" && r.change.id === id).map((r) => r.change);
+    const pending = (byId || this._pendingById()).get(id) || [];
     return overlay(doc, pending, id, this.me(), this.vault.data.records.get(`pii/${id}`));
   }
 
   incidents() {
-    const ids = new Set();
+    const byId = this._pendingById();
+    const ids = new Set(byId.keys());
     for (const key of this.vault.data.records.keys()) if (key.startsWith("incidents/")) ids.add(key.slice(10));
-    for (const r of this.pending()) if (r.change.collection === "incidents") ids.add(r.change.id);
-    return [...ids].map((id) => this.incident(id)).filter((v) => v && !v.deleted);
+    return [...ids].map((id) => this.incident(id, byId)).filter((v) => v && !v.deleted);
   }
 
   /** This device's patrol-log entries: acknowledged, then pending (chain order). */
