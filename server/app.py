@@ -18,10 +18,10 @@ from starlette.routing import Route
 from server import errors, logs, web
 from server.analysis import Analysis, stop
 from server.context import AppContext
-from server.metrics import Metrics
+from server.metrics import Metrics, shared_dir
 from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
-from server.places import reload_places
+from server.places import load_places_at_start
 from server.routes import admin, features, health, tiles
 from server.routes import analysis as analysis_routes
 from server.routes import public as public_routes
@@ -35,6 +35,7 @@ from sync.store.base import Store
 from sync.store.sql import SQLStore
 
 log = logging.getLogger("ronda.app")
+PLACES_GRACE_S = 2.0  # how long start-up waits for the boundaries before going on without
 
 
 def build_store(settings: Settings, upgrade: bool = False) -> SQLStore:
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     settings = settings or Settings()
     logs.configure(settings.server.log_level)
     store = store or build_store(settings, upgrade=settings.database.upgrade_on_start)
-    metrics = Metrics()
+    metrics = Metrics(shared_dir())  # shared by the workers of a multi-worker server
     engine = build_engine(settings, store)
     analysis = Analysis(store, settings.analysis.debounce_s, settings.analysis.max_kept)
     engine.listeners.append(analysis.on_commit)
@@ -109,10 +110,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        await reload_places(context)
         app.state.ctx = context
-        tune_gc()
+        # Boundaries load in the background: a big layer takes seconds per worker, and start-up
+        # must stay short. Small layers are usually done within the grace below, so a server
+        # with them starts ready; until then /readyz is 503 and pushes wait for placement.
+        loading = asyncio.create_task(load_places_at_start(context))
+        loading.add_done_callback(lambda _: tune_gc())  # freeze the indexes built too
+        await asyncio.wait({loading}, timeout=PLACES_GRACE_S)
         tasks = [
+            loading,
             asyncio.create_task(prune_answers_forever(context)),
             asyncio.create_task(analysis.run_forever()),
         ]

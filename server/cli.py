@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import uvicorn
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -26,6 +26,7 @@ from sync.identity import create_device_token, issue_enrollment
 from sync.store.base import ROLES, Officer, Station, Store
 
 console = Console(stderr=True)
+LOG_CONFIG = Path(__file__).with_name("uvicorn_log.json")
 T = TypeVar("T")
 
 
@@ -59,15 +60,31 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
     os.environ["RONDA_DATABASE__URL"] = settings.database.url
     upgrade = "true" if settings.database.upgrade_on_start else "false"
     os.environ["RONDA_DATABASE__UPGRADE_ON_START"] = upgrade
-    uvicorn.run(
+    # uvicorn itself, as docs/operations.md shows it, in place of this process: its workers
+    # then start from uvicorn's light main module instead of importing this whole command
+    # line first (geopandas and all), which left a worker unanswering uvicorn's 5 s health
+    # check at start and killed it.
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
         "server.app:create_app",
-        factory=True,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        workers=workers,
-        log_level=settings.server.log_level,
-        access_log=False,
-    )
+        "--factory",
+        "--host",
+        host or settings.server.host,
+        "--port",
+        str(port or settings.server.port),
+        "--workers",
+        str(workers),
+        "--log-config",
+        str(LOG_CONFIG),
+        "--log-level",
+        settings.server.log_level,
+        "--no-access-log",
+    ]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
 
 
 @main.command()

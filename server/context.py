@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from server.analysis import Analysis
 from server.metrics import Metrics
+from server.readiness import PlacesState
 from server.settings import Settings
 from sync.engine import SyncEngine
 from sync.store.base import Store
@@ -20,6 +21,7 @@ class AppContext:
     engine: SyncEngine
     metrics: Metrics
     analysis: Analysis
+    places: PlacesState = field(default_factory=PlacesState)
 
 
 def ctx(request: Request) -> AppContext:

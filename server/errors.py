@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Scope
 
 from geo.errors import GeoError
+from server.logs import mark_logged
 from sync import errors as e
 
 log = logging.getLogger("ronda.errors")
@@ -133,6 +134,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
     # The route, not the path: a path may carry ids, and the traceback is enough to debug.
     route = getattr(request.scope.get("route"), "path", "unmatched")
     log.exception("unhandled error", extra={"route": route, "code": "internal_error"})
+    mark_logged(exc)  # uvicorn, to which Starlette re-raises it, then does not log it again
     _count(request, "internal_error")
     return error_response("internal_error", "the server failed; the error is logged", 500)
 

@@ -551,10 +551,10 @@ def _ops_paths() -> dict[str, Schema]:
         }
 
     ready = _op(
-        "Readiness: the database answers",
+        "Readiness: the database answers and the boundary layers are loaded",
         "operations",
         (200, "Ready", "Ready to serve."),
-        _errors({503: ["store_unavailable"]}),
+        _errors({503: ["store_unavailable", "starting"]}),
         public=True,
     )
     return {

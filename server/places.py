@@ -8,6 +8,7 @@ fix is checked and placed; text without a usable fix is geocoded first; the answ
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from geo.geocode_fix import assess_fix
 from geo.place import Placer
 from server.context import AppContext
 from sync.store.base import Boundary, Store
+
+log = logging.getLogger("ronda.places")
 
 LAYERS = ("districts", "stations", "sectors", "streets", "aa_hh", "lotes", "landmarks")
 GEOCODE_TRUST = 0.5  # below this a geocoded point is reported but not placed
@@ -173,7 +176,20 @@ def build_places(layers: dict[str, list[Boundary]]) -> Places:
 
 async def reload_places(context: AppContext) -> bool:
     """(Re)build placement and geocoding from the store's layers and hand it to the engine."""
-    places = await load_places(context.store)
-    context.engine.enricher = places.enrich if places else None
-    context.analysis.invalidate_all()
+    async with context.places.lock:  # the start-up load and an admin reload, one at a time
+        places = await load_places(context.store)
+        context.engine.enricher = places.enrich if places else None
+        context.analysis.invalidate_all()
+        context.places.loaded()
     return places is not None
+
+
+async def load_places_at_start(context: AppContext) -> None:
+    """``reload_places`` in the background of a starting worker; failures are logged."""
+    try:
+        placed = await reload_places(context)
+    except Exception:
+        log.exception("could not load the boundary layers")
+        context.places.failed()
+        return
+    log.info("places loaded" if placed else "places loaded: no districts imported")

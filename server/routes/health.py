@@ -11,6 +11,11 @@ from server.errors import error_response
 from server.routes.common import json_response
 from sync.errors import StoreUnavailable
 
+STARTING = {
+    "loading_places": "the boundary layers are still loading",
+    "places_failed": "the boundary layers could not be loaded; see the log",
+}
+
 
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
@@ -21,6 +26,10 @@ async def readyz(request: Request) -> Response:
         await ctx(request).store.ping()
     except StoreUnavailable as exc:
         return error_response(exc.code, exc.message, 503)
+    reason = ctx(request).places.reason
+    if reason is not None:
+        message = STARTING.get(reason, reason)
+        return error_response("starting", message, 503, {"reason": reason})
     return json_response({"status": "ready", "last_seq": await ctx(request).store.last_seq()})
 
 

@@ -24,6 +24,7 @@ async def push(request: Request) -> Response:
     who = await authenticate(request)
     limits = c.settings.sync
     body = await read_body(request, limits.max_body_bytes, limits.max_decompressed_bytes)
+    await c.places.wait()  # a worker still loading its boundaries places the push after
     outcome = await c.engine.push_json(who, body)
     c.metrics.syncs.labels("push").inc()
     for status, count in outcome.counts.items():
