@@ -2,6 +2,7 @@
 // dismiss), conflicts (the value that won), queue and last sync.
 
 import { t, when } from "../i18n.js";
+import { FIXABLE } from "../settle.js";
 import { h, screen } from "./dom.js";
 
 export function syncScreen(app) {
@@ -25,7 +26,7 @@ export function syncScreen(app) {
     h("h2", {}, `${t("results")} (${results.length})`),
     h("ul", { class: "items small", testid: "result-list" }, results.slice(-50).reverse().map((r) =>
       h("li", { testid: "result-item", dataset: { status: r.status, code: r.code || "", id: r.id || "" } },
-        `${r.collection || "?"} ${String(r.id || "").slice(0, 8)} · ${t(r.status === "rejected" ? "st_rejected" : r.status)}${r.code ? ` · ${r.code}` : ""}${r.conflicts ? ` · ${t("conflicts")}: ${r.conflicts}` : ""}`))),
+        `${r.collection || "?"} ${String(r.id || "").slice(0, 8)} · ${t(r.status === "rejected" ? "st_rejected" : r.status)}${r.code ? ` · ${r.code}` : ""}${FIXABLE.has(r.code) ? ` (${t("auto_fixed")})` : ""}${r.conflicts ? ` · ${t("conflicts")}: ${r.conflicts}` : ""}`))),
   );
 }
 
