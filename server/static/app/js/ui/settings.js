@@ -33,7 +33,7 @@ export function settingsScreen(app, settings) {
       h("dt", {}, t("officer")), h("dd", {}, me.officer_id || ""),
       h("dt", {}, t("station")), h("dd", {}, me.station_id || ""),
       h("dt", {}, t("storage")), h("dd", {}, t("encrypted", { n: KDF_ITERATIONS.toLocaleString() }))),
-    h("div", { class: "actions" },
+    h("div", { class: "row-buttons end" },
       h("button", { class: "secondary", testid: "lock-now", onclick: () => app.lock() }, t("lock")),
       h("button", { class: "danger", testid: "wipe-now", onclick: async () => { if (confirm(t("confirm_wipe"))) await app.wipe("manual"); } }, t("wipe_now"))),
   );

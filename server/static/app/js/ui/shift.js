@@ -39,7 +39,7 @@ function onShift(app, shift) {
   const kind = select("note-kind", [["visit", t("kind_visit")], ["junta", t("kind_junta")], ["intervention", t("kind_intervention")], ["other", t("kind_other")]], "visit");
   const text = h("textarea", { testid: "note-text", rows: 3, maxlength: 3900 });
   const add = h("button", { type: "submit", class: "secondary", testid: "note-add" }, t("add_note"));
-  const fixLine = h("p", { testid: "shift-last-fix" }, fixText(app.patrol.lastFix));
+  const fixLine = h("span", { testid: "shift-last-fix" }, fixText(app.patrol.lastFix));
   const count = h("b", { testid: "shift-positions" }, String(shift.positions));
   app.patrol.onFix = (fix) => {
     fixLine.textContent = fixText(fix);
@@ -50,8 +50,7 @@ function onShift(app, shift) {
   return h("div", { class: "stack" },
     h("p", { testid: "shift-status" }, `${t("on_shift_since")} ${when(shift.started_ms)} · ${t("sector")}: ${shift.sector || t("any_sector")}`),
     h("p", {}, `${t("positions")}: `, count),
-    h("p", {}, `${t("last_fix")}:`),
-    fixLine,
+    h("p", {}, `${t("last_fix")}: `, fixLine),
     h("form", {
       class: "stack card",
       onsubmit: async (ev) => {
@@ -62,12 +61,12 @@ function onShift(app, shift) {
         app.render();
         app.syncSoon();
       },
-    }, field(t("note_kind"), kind), field(t("note_text"), text), add),
+    }, field(t("note_kind"), kind), field(t("note_text"), text), h("div", { class: "actions" }, add)),
     h("h2", {}, t("log")),
     h("ol", { class: "log", testid: "log-list" }, entries.map((e) =>
       h("li", { testid: "log-item", dataset: { n: e.n, kind: e.body.kind, pending: e.pending ? "1" : "0" } },
         h("b", {}, `#${e.n} ${e.body.kind}`), " ", when(e.body.at), " ", e.body.text || "", e.pending ? h("span", { class: "badge" }, t("pending")) : null))),
-    h("div", { class: "actions" }, h("button", {
+    h("div", { class: "end" }, h("button", {
       class: "danger", testid: "shift-end",
       onclick: async () => {
         await app.patrol.end();
