@@ -71,12 +71,14 @@ export function briefingScreen(app, { pick = null } = {}) {
     onclick: async () => {
       const urls = areaTiles(app);
       const token = app.vault.get("token");
+      download.disabled = true;
       let done = 0;
       for (let i = 0; i < urls.length; i += 6) {
         await Promise.all(urls.slice(i, i + 6).map((u) => fetch(u, { headers: { Authorization: `Bearer ${token}` } }).catch(() => null)));
         done = Math.min(urls.length, i + 6);
         usage.textContent = t("downloading", { done, total: urls.length });
       }
+      download.disabled = false;
       showUsage();
     },
   }, t("download_area"));
