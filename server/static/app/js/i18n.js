@@ -37,6 +37,9 @@ const ES = {
   sync_title: "Sincronización", sync_now: "Sincronizar ahora", syncing: "Sincronizando…", results: "Resultados",
   rejected: "Rechazados", fix: "Corregir", dismiss: "Descartar", conflicts: "Conflictos", won: "Valor que quedó",
   yours: "Su valor", retry_at: "Reintento a las {t}", sync_failed: "Falló: {code}", nothing: "Nada",
+  err_offline: "sin conexión con el servidor", err_locked: "la app se bloqueó", err_forbidden: "su rol o comisaría no lo permite",
+  err_too_many_requests: "servidor ocupado", err_store_unavailable: "servidor no disponible", err_timeout: "el servidor tardó demasiado",
+  err_internal_error: "error del servidor",
   auto_fixed: "el teléfono lo corrige y reenvía", applied: "aplicado", unchanged: "sin cambios", st_rejected: "rechazado",
   map_title: "Sesión informativa", hotspots: "Zonas críticas", notices: "Avisos de la comisaría",
   notices_placeholder: "Los avisos de la comisaría aparecerán aquí cuando el servidor los ofrezca.",
@@ -86,6 +89,9 @@ const EN = {
   sync_title: "Sync", sync_now: "Sync now", syncing: "Syncing…", results: "Results",
   rejected: "Rejected", fix: "Fix", dismiss: "Dismiss", conflicts: "Conflicts", won: "Value that won",
   yours: "Your value", retry_at: "Retrying at {t}", sync_failed: "Failed: {code}", nothing: "Nothing",
+  err_offline: "the server cannot be reached", err_locked: "the app was locked", err_forbidden: "your role or station does not allow it",
+  err_too_many_requests: "server busy", err_store_unavailable: "server unavailable", err_timeout: "the server took too long",
+  err_internal_error: "server error",
   auto_fixed: "the phone fixes and resends it", applied: "applied", unchanged: "unchanged", st_rejected: "rejected",
   map_title: "Briefing", hotspots: "Hotspots", notices: "Station notices",
   notices_placeholder: "Station notices will appear here once the server offers them.",
@@ -127,6 +133,12 @@ export function setLang(value) {
 export function t(key, vars = {}) {
   const text = TABLES[lang][key] ?? ES[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+}
+
+/** A protocol error code for people (the code itself when there is no text for it). */
+export function errorText(code) {
+  const key = `err_${code}`;
+  return TABLES[lang][key] ?? ES[key] ?? code;
 }
 
 export function category(name) {

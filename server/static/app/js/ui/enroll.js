@@ -2,7 +2,7 @@
 // name; PIN twice. The token is stored only sealed with the PIN-derived key.
 
 import { request } from "../api.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 import { field, h, screen } from "./dom.js";
 
 /** The enrollment code in a QR text: "ronda:enroll?server=...&code=..." or a bare code. */
@@ -117,7 +117,7 @@ export function enrollScreen(app) {
         const { data } = await request("POST", "/v1/enroll", { json: { code: parseQr(code.value).code, device_name: name.value.trim() } });
         await app.enrolled(pin.value, data, name.value.trim());
       } catch (e) {
-        err.textContent = e.code === "enrollment_invalid" ? t("enroll_invalid") : `${e.code || ""} ${e.message || e}`;
+        err.textContent = e.code === "enrollment_invalid" ? t("enroll_invalid") : e.code ? errorText(e.code) : String(e);
         submit.disabled = false;
         submit.textContent = t("enroll");
       }

@@ -1,7 +1,7 @@
 // The sync screen: sync now, per-change results, rejected changes (fix and re-queue, or
 // dismiss), conflicts (the value that won), queue and last sync.
 
-import { t, when } from "../i18n.js";
+import { errorText, t, when } from "../i18n.js";
 import { FIXABLE } from "../settle.js";
 import { h, screen } from "./dom.js";
 
@@ -11,7 +11,7 @@ export function syncScreen(app) {
   const results = s.lastResults?.length ? s.lastResults : app.vault.get("last_results", []);
   const rejected = app.outbox.rejected();
   const conflicts = app.vault.get("conflicts", []);
-  const status = s.phase !== "idle" ? t("syncing") : s.error ? t("sync_failed", { code: s.error.code }) : "";
+  const status = s.phase !== "idle" ? t("syncing") : s.error ? t("sync_failed", { code: errorText(s.error.code) }) : "";
   return screen("sync",
     h("h1", {}, t("sync_title")),
     h("p", { testid: "sync-state", dataset: { phase: s.phase, error: s.error?.code || "" } }, status),
