@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from server import people
 from server.app import build_engine, build_store
 from server.cli_backup import COMMANDS as BACKUP_COMMANDS
 from server.cli_db import db
@@ -109,18 +110,51 @@ def serve(
 @main.command()
 @click.option("--admin-id", default="admin", show_default=True)
 @click.option("--admin-name", default="Administrador", show_default=True)
+@click.option(
+    "--new-admin-token",
+    is_flag=True,
+    help="Issue a further admin token although the administrator has one already.",
+)
 @click.pass_obj
-def init(settings: Settings, admin_id: str, admin_name: str) -> None:
-    """Create the schema and a first administrator; print the admin token once."""
+def init(settings: Settings, admin_id: str, admin_name: str, new_admin_token: bool) -> None:
+    """Create the schema and a first administrator; print the admin token once.
 
-    async def work(store: Store) -> str:
-        await store.put_officer(Officer(admin_id, admin_name, "admin", None))
+    Run again, it issues no second token unless told to (--new-admin-token)."""
+
+    async def work(store: Store) -> tuple[str | None, int]:
+        existing = await store.get_officer(admin_id)
+        if existing is not None and existing.role != "admin":
+            raise click.ClickException(f"officer {admin_id} exists with role {existing.role}")
+        if existing is None:
+            await store.put_officer(Officer(admin_id, admin_name, "admin", None))
+        active = [d for d in await store.list_devices(admin_id) if d.revoked_ms is None]
+        if active and not new_admin_token:
+            return None, len(active)
         _device, token = await create_device_token(store, admin_id, "admin-cli", now_ms())
-        return token
+        return token, len(active)
 
-    token = _with_store(settings, work)
-    console.print(f"[green]Base de datos lista / database ready:[/] {settings.database.url}")
+    token, earlier = _with_store(settings, work)
+    console.print(f"[green]Base de datos lista / database ready:[/] {masked_url(settings)}")
+    if token is None:
+        console.print(
+            f"[yellow]{admin_id} ya tiene {earlier} token(s) activo(s) / already has {earlier} "
+            "active token(s): no new token issued (--new-admin-token issues another; "
+            "ronda devices and ronda revoke manage them)[/]"
+        )
+        return
+    if earlier:
+        console.print(f"[yellow]a further admin token; the {earlier} earlier one(s) still work[/]")
     click.echo(f"admin token (shown once): {token}")
+
+
+def masked_url(settings: Settings) -> str:
+    """The database URL with its password hidden (it is printed to terminals and logs)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(settings.database.url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: say nothing of it rather than leak it
+        return "(database URL not shown)"
 
 
 @main.command()
@@ -182,12 +216,51 @@ def station() -> None:
 @station.command("add")
 @click.argument("station_id")
 @click.argument("name")
-@click.option("--district", default=None, help="UBIGEO of its district.")
+@click.option("--district", default=None, help="UBIGEO of its district (6 digits).")
 @click.pass_obj
 def station_add(settings: Settings, station_id: str, name: str, district: str | None) -> None:
-    """Create or rename a station."""
-    _with_store(settings, lambda s: s.put_station(Station(station_id, name, district)))
+    """Create or rename a station (its district must be imported, if any districts are)."""
+
+    async def work(store: Store) -> None:
+        if district is not None:
+            await people.check_district(store, district)
+        await store.put_station(Station(station_id, name, district))
+
+    _people(settings, work)
     console.print(f"station {station_id} saved")
+
+
+@station.command("list")
+@click.pass_obj
+def station_list(settings: Settings) -> None:
+    """List stations and how many officers each has."""
+
+    async def work(store: Store) -> list[tuple[Station, int]]:
+        officers = await store.list_officers()
+        return [
+            (s, sum(o.station_id == s.id for o in officers)) for s in await store.list_stations()
+        ]
+
+    table = Table("station", "name", "district", "officers")
+    for item, officers in _with_store(settings, work):
+        table.add_row(item.id, item.name, item.district_code or "", str(officers))
+    Console().print(table)
+
+
+@station.command("remove")
+@click.argument("station_id")
+@click.pass_obj
+def station_remove(settings: Settings, station_id: str) -> None:
+    """Delete a station; refused while officers, records or conflicts name it."""
+    _people(settings, lambda s: people.remove_station(s, station_id))
+    console.print(f"station {station_id} removed")
+
+
+def _people(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    try:
+        return _with_store(settings, work)
+    except people.PeopleError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()
@@ -204,10 +277,37 @@ def officer() -> None:
 def officer_add(
     settings: Settings, officer_id: str, name: str, role: str, station_id: str | None
 ) -> None:
-    """Create or update an officer."""
+    """Create or update an officer (the station must exist)."""
     officer_ = Officer(officer_id, name, role, station_id)  # type: ignore[arg-type]
-    _with_store(settings, lambda s: s.put_officer(officer_))
+
+    async def work(store: Store) -> None:
+        if station_id is not None:
+            await people.check_station(store, station_id)
+        await store.put_officer(officer_)
+
+    _people(settings, work)
     console.print(f"officer {officer_id} saved")
+
+
+@officer.command("list")
+@click.option("--station", "station_id", default=None, help="Only the officers of a station.")
+@click.pass_obj
+def officer_list(settings: Settings, station_id: str | None) -> None:
+    """List officers, their roles and stations."""
+    rows = _with_store(settings, lambda s: s.list_officers(station_id))
+    table = Table("officer", "name", "role", "station")
+    for o in rows:
+        table.add_row(o.id, o.name, o.role, o.station_id or "")
+    Console().print(table)
+
+
+@officer.command("remove")
+@click.argument("officer_id")
+@click.pass_obj
+def officer_remove(settings: Settings, officer_id: str) -> None:
+    """Delete an officer with no devices and no records (revoke devices instead otherwise)."""
+    _people(settings, lambda s: people.remove_officer(s, officer_id))
+    console.print(f"officer {officer_id} removed")
 
 
 @officer.command("password")
