@@ -22,7 +22,8 @@ from server.metrics import Metrics, shared_dir
 from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
 from server.places import load_places_at_start
-from server.routes import admin, features, health, tiles
+from server.routes import admin, features, health, tiles, uploads
+from server.routes import attachments as attachment_routes
 from server.routes import analysis as analysis_routes
 from server.routes import public as public_routes
 from server.routes import sync as sync_routes
@@ -133,6 +134,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         *health.routes,
         Route("/openapi.json", openapi, methods=["GET"]),
         *sync_routes.routes,
+        *uploads.routes,
+        *attachment_routes.routes,
         *analysis_routes.routes,
         *admin.routes,
         *tiles.routes,

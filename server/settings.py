@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.attachment_settings import AttachmentSettings
+
 
 class DatabaseSettings(BaseModel):
     url: str = Field(
@@ -185,3 +187,4 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     web: WebSettings = WebSettings()
     public: PublicSettings = PublicSettings()
+    attachments: AttachmentSettings = AttachmentSettings()

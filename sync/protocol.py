@@ -87,6 +87,69 @@ class Person(_Strict):
     notes: Annotated[str, Field(max_length=1000)] | None = None
 
 
+# Media types an attachment may have: the server sniffs them from the bytes (docs/attachments.md).
+MEDIA_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "video/mp4",
+    "audio/mp4",
+    "audio/ogg",
+    "audio/wav",
+    "application/pdf",
+)
+MediaType = Literal[
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "video/mp4",
+    "audio/mp4",
+    "audio/ogg",
+    "audio/wav",
+    "application/pdf",
+]
+MAX_ATTACHMENTS = 20
+MAX_ATTACHMENT_BYTES = 2**40  # the wire bound; the server's own cap is a setting
+
+
+class AttachmentRef(_Strict):
+    """Evidence a record points to by content address (docs/attachments.md). In a patrol-log
+    entry it sits inside ``body`` and so inside the hashed chain."""
+
+    sha256: Annotated[str, Field(pattern=HASH_PATTERN)]
+    media_type: MediaType
+    size: Annotated[HashedInt, Field(ge=1, le=MAX_ATTACHMENT_BYTES)]
+    captured_at: Annotated[str, Field(min_length=20, max_length=40)]
+    pii: bool = False
+
+    @field_validator("captured_at")
+    @classmethod
+    def _captured_with_zone(cls, value: str) -> str:
+        return _iso_with_zone(value, "captured_at")
+
+
+Attachments = Annotated[list[AttachmentRef], Field(max_length=MAX_ATTACHMENTS)]
+
+
+def _iso_with_zone(value: str, name: str) -> str:
+    """Checked, never rewritten: a hash covers the string exactly as the device sent it."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be ISO 8601, e.g. 2026-11-26T14:05:00-05:00") from exc
+    if parsed.tzinfo is None:
+        raise ValueError(f"{name} needs a time zone (e.g. 2026-11-26T14:05:00-05:00)")
+    return value
+
+
+def _distinct(refs: list[AttachmentRef] | None) -> list[AttachmentRef] | None:
+    if refs is not None and len({r.sha256 for r in refs}) != len(refs):
+        raise ValueError("attachments must not name the same sha256 twice")
+    return refs
+
+
 class IncidentFields(_Strict):
     """Fields an officer may set. A field absent from a change is left as it is."""
 
@@ -96,6 +159,9 @@ class IncidentFields(_Strict):
     description: Text | None = None
     address_text: Annotated[str, Field(max_length=500)] | None = None
     location: Location | None = None
+    attachments: Attachments | None = None
+
+    _distinct_attachments = field_validator("attachments")(_distinct)
 
     @model_validator(mode="after")
     def _not_cleared(self) -> IncidentFields:
@@ -150,6 +216,9 @@ class LogBody(_Strict):
     lat_e6: Annotated[HashedInt, Field(ge=-90_000_000, le=90_000_000)] | None = None
     amends: RecordId | None = None
     incident_id: RecordId | None = None
+    attachments: Attachments | None = None
+
+    _distinct_attachments = field_validator("attachments")(_distinct)
 
     @field_validator("at")
     @classmethod

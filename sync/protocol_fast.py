@@ -22,7 +22,17 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from sync import protocol
 from sync.clock import Stamp, parse_stamp
-from sync.protocol import CATEGORY_PATTERN, ID_PATTERN, PII_FIELDS, Change, IncidentEdit
+from sync.protocol import (
+    CATEGORY_PATTERN,
+    HASH_PATTERN,
+    ID_PATTERN,
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    PII_FIELDS,
+    Change,
+    IncidentEdit,
+    MediaType,
+)
 
 
 def _whole(pattern: str) -> str:
@@ -39,6 +49,11 @@ OCCURRED = _whole(
 CATEGORY = _whole(CATEGORY_PATTERN)
 RECORD_ID = _whole(ID_PATTERN)
 DNI = _whole(r"^[0-9]{8}$")
+SHA256 = _whole(HASH_PATTERN)
+# Any RFC 3339 date-time with an offset; 20-40 characters as pydantic's bound says.
+CAPTURED = _whole(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 
 
 class _Closed(Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
@@ -51,6 +66,14 @@ class _Location(_Closed):
     accuracy_m: Annotated[float, Meta(ge=0, le=100000)] | UnsetType | None = UNSET
 
 
+class _Attachment(_Closed):
+    sha256: Annotated[str, Meta(pattern=SHA256)]
+    media_type: MediaType
+    size: Annotated[int, Meta(ge=1, le=MAX_ATTACHMENT_BYTES)]
+    captured_at: Annotated[str, Meta(pattern=CAPTURED)]
+    pii: bool | UnsetType = UNSET
+
+
 class _Fields(_Closed):
     # category and occurred_at may not be cleared: null is refused here (pydantic says why).
     category: Annotated[str, Meta(pattern=CATEGORY)] | UnsetType = UNSET
@@ -59,6 +82,9 @@ class _Fields(_Closed):
     description: Annotated[str, Meta(max_length=4000)] | UnsetType | None = UNSET
     address_text: Annotated[str, Meta(max_length=500)] | UnsetType | None = UNSET
     location: _Location | UnsetType | None = UNSET
+    attachments: (
+        Annotated[list[_Attachment], Meta(max_length=MAX_ATTACHMENTS)] | UnsetType | None
+    ) = UNSET
 
 
 class _Person(_Closed):
@@ -163,6 +189,8 @@ def _edit(change: _Incident) -> IncidentEdit | None:
             datetime.fromisoformat(occurred)  # the pattern lets 2026-02-31 through
         except ValueError:
             return None
+    if not _attachments_ok(fields.get("attachments")):
+        return None  # pydantic says why
     pii: dict[str, Any] = {}
     if change.pii is not None and change.pii is not UNSET:
         sent = msgspec.to_builtins(change.pii)
@@ -171,6 +199,18 @@ def _edit(change: _Incident) -> IncidentEdit | None:
         return None  # refused: pydantic says why
     base_seq = 0 if change.base_seq is UNSET else change.base_seq
     return IncidentEdit(change.id, change.op, change.hlc, base_seq, fields, pii)
+
+
+def _attachments_ok(refs: list[dict[str, Any]] | None) -> bool:
+    """What the patterns cannot say: real dates, and no sha256 twice."""
+    if not refs:
+        return True
+    try:
+        for ref in refs:
+            datetime.fromisoformat(ref["captured_at"])
+    except ValueError:
+        return False
+    return len({ref["sha256"] for ref in refs}) == len(refs)
 
 
 def parse_change(raw: Any) -> tuple[Change, Stamp]:

@@ -208,6 +208,22 @@ class PublicSnapshotRow(SQLModel, table=True):
     published_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class AttachmentRow(SQLModel, table=True):
+    """A received, verified attachment blob (docs/attachments.md); bytes in the blob store."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_device_received", "device_id", "received_ms"),)
+    sha256: str = Field(primary_key=True)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    media_type: str  # sniffed from the bytes
+    declared_type: str  # what the uploading client said ("" if nothing)
+    device_id: str
+    officer_id: str
+    station_id: str
+    received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    quarantined_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
 class CounterRow(SQLModel, table=True):
     __tablename__ = "counter"
     name: str = Field(primary_key=True)
@@ -231,3 +247,4 @@ web_session = metadata.tables[WebSessionRow.__tablename__]
 login_throttle = metadata.tables[LoginThrottleRow.__tablename__]
 audit = metadata.tables[AuditRow.__tablename__]
 public_snapshot = metadata.tables[PublicSnapshotRow.__tablename__]
+attachment = metadata.tables[AttachmentRow.__tablename__]

@@ -1,0 +1,64 @@
+"""The attachment parts one server uses (blob store, partial uploads, index), built once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+
+from server.attachment_settings import AttachmentSettings
+from server.context import ctx
+from sync.attachments.blobs import FileBlobStore
+from sync.attachments.index import AttachmentIndex
+from sync.attachments.uploads import UploadStore
+from sync.errors import NotFound
+from sync.store.base import StoredRecord
+
+CLEAN_EVERY_S = 600.0  # expired partial uploads are swept at most this often per process
+
+
+@dataclass(slots=True)
+class AttachmentService:
+    settings: AttachmentSettings
+    blobs: FileBlobStore
+    uploads: UploadStore
+    index: AttachmentIndex
+    last_clean: float = field(default=0.0)
+
+    async def clean_if_due(self) -> None:
+        """Remove expired partial uploads (called on upload creation, not on a timer)."""
+        if time.monotonic() - self.last_clean < CLEAN_EVERY_S:
+            return
+        self.last_clean = time.monotonic()
+        await asyncio.to_thread(self.uploads.clean_expired)
+
+
+def service(request: Request) -> AttachmentService:
+    found: AttachmentService | None = getattr(request.app.state, "attachments", None)
+    if found is None:
+        c = ctx(request)
+        root = Path(c.settings.attachments.dir)
+        engine = c.store.engine  # type: ignore[attr-defined]  # the SQL store's
+        found = AttachmentService(
+            c.settings.attachments, FileBlobStore(root), UploadStore(root), AttachmentIndex(engine)
+        )
+        request.app.state.attachments = found
+    return found
+
+
+def refs_of(record: StoredRecord) -> list[dict[str, Any]]:
+    """The attachment references a record holds now (incident fields or log-entry body)."""
+    part = record.doc.get("fields" if record.collection == "incidents" else "body") or {}
+    refs = part.get("attachments") or []
+    return list(refs)
+
+
+def ref_in(record: StoredRecord, sha256: str) -> dict[str, Any]:
+    for ref in refs_of(record):
+        if ref.get("sha256") == sha256:
+            return ref
+    raise NotFound("this record has no attachment with that sha256", {"sha256": sha256})

@@ -1,0 +1,190 @@
+"""Reading attachments: a record's list with what has arrived, downloads (Range, ETag) and
+thumbnails, with exactly the record's scope and role checks; every view is audited.
+
+Roles that may see the record's personal data (docs/protocol.md, "Roles and scope") get the
+original bytes. Everyone else in the record's scope gets images only, re-encoded without any
+metadata (EXIF GPS, serials), and nothing of an attachment marked ``pii``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from server import errors
+from server.attachment_service import AttachmentService, ref_in, refs_of, service
+from server.auth import authenticate_reader
+from server.context import ctx
+from server.routes.common import json_response
+from sync.attachments import images
+from sync.attachments.blobs import BlobMissing, BlobTampered
+from sync.attachments.index import AttachmentMeta
+from sync.clock import now_ms
+from sync.errors import Forbidden, NotFound
+from sync.store.base import AuditEvent, Identity, StoredRecord
+
+errors.STATUS.update({BlobTampered: 409, BlobMissing: 404})
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "video/mp4": "mp4",
+    "audio/mp4": "m4a",
+    "audio/ogg": "ogg",
+    "audio/wav": "wav",
+    "application/pdf": "pdf",
+}
+
+
+async def _record(request: Request) -> tuple[Identity, StoredRecord, bool]:
+    """The caller, the record (in the caller's scope) and whether the caller may see its
+    personal data (then originals too)."""
+    c = ctx(request)
+    who = await authenticate_reader(request)
+    scope = c.engine.scope(who)
+    collection = request.path_params["collection"]
+    record = None
+    if collection in ("incidents", "patrol_logs"):
+        record = await c.store.record(collection, request.path_params["record_id"])
+    if record is None:
+        raise NotFound("no such record", {})
+    if scope.station_ids is not None and record.station_id not in scope.station_ids:
+        raise Forbidden("the record belongs to another station", {})
+    own = scope.pii == "own" and record.author_officer == who.officer_id
+    return who, record, scope.pii == "all" or own
+
+
+async def listing(request: Request) -> Response:
+    _, record, _ = await _record(request)
+    refs = refs_of(record)
+    held = await service(request).index.many(r["sha256"] for r in refs)
+    items = []
+    for ref in refs:
+        meta = held.get(ref["sha256"])
+        items.append(
+            {
+                **ref,
+                "received": meta is not None and meta.quarantined_ms is None,
+                "stored_media_type": meta.media_type if meta else None,
+                "quarantined": meta is not None and meta.quarantined_ms is not None,
+            }
+        )
+    return json_response({"collection": record.collection, "id": record.id, "attachments": items})
+
+
+async def _held(svc: AttachmentService, sha256: str) -> AttachmentMeta:
+    meta = await svc.index.get(sha256)
+    if meta is None:
+        raise BlobMissing("this attachment has not been received", {"sha256": sha256})
+    if meta.quarantined_ms is not None:
+        raise BlobTampered(
+            "the stored file no longer matched its hash and was quarantined", {"sha256": sha256}
+        )
+    return meta
+
+
+async def _checked_path(svc: AttachmentService, sha256: str) -> Path:
+    """The blob's path once it passed the tamper check; quarantined (and an error) if not."""
+    try:
+        handle = await asyncio.to_thread(svc.blobs.open_checked, sha256)
+    except BlobTampered:
+        await svc.index.quarantined(sha256, now_ms())
+        raise
+    handle.close()
+    return svc.blobs.path(sha256)
+
+
+async def _audit(
+    request: Request, who: Identity, record: StoredRecord, ref: dict[str, Any], variant: str
+) -> None:
+    details = {
+        "sha256": ref["sha256"],
+        "variant": variant,
+        "pii": bool(ref.get("pii")),
+        "device_id": who.device_id,
+    }
+    event = AuditEvent(
+        now_ms(), who.officer_id, "view_attachment", f"{record.collection}/{record.id}", details
+    )
+    await ctx(request).store.add_audit(event)
+
+
+def _derived(svc: AttachmentService, sha256: str, kind: str, source: Path, media: str) -> Path:
+    """A metadata-free copy (``stripped`` or ``thumb``), made once and kept beside the blobs."""
+    folder = svc.blobs.root / "derived"
+    target = folder / f"{sha256}.{kind}"
+    if target.exists():
+        return target
+    folder.mkdir(exist_ok=True)
+    with open(source, "rb") as f:
+        data = images.thumbnail(f) if kind == "thumb" else images.stripped(f, media)
+    tmp = folder / f".{sha256}.{kind}.{os.getpid()}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
+def _file(request: Request, path: Path, media_type: str, etag: str, name: str) -> Response:
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'inline; filename="{name}"',
+    }
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+async def download(request: Request) -> Response:
+    svc = service(request)
+    who, record, restricted = await _record(request)
+    sha = request.path_params["sha256"]
+    ref = ref_in(record, sha)
+    if ref.get("pii") and not restricted:
+        raise Forbidden("this attachment holds personal data", {"reason": "pii"})
+    meta = await _held(svc, sha)
+    if not restricted and meta.media_type not in images.STRIPPABLE:
+        raise Forbidden(
+            "only roles allowed personal data get this kind of file",
+            {"reason": "restricted_media", "media_type": meta.media_type},
+        )
+    path = await _checked_path(svc, sha)
+    ext = EXTENSIONS[meta.media_type]
+    if restricted:
+        await _audit(request, who, record, ref, "original")
+        return _file(request, path, meta.media_type, f'"{sha}"', f"{sha}.{ext}")
+    copy = await asyncio.to_thread(_derived, svc, sha, "stripped", path, meta.media_type)
+    await _audit(request, who, record, ref, "stripped")
+    return _file(request, copy, meta.media_type, f'"{sha}-stripped"', f"{sha}.{ext}")
+
+
+async def thumbnail(request: Request) -> Response:
+    svc = service(request)
+    who, record, restricted = await _record(request)
+    sha = request.path_params["sha256"]
+    ref = ref_in(record, sha)
+    if ref.get("pii") and not restricted:
+        raise Forbidden("this attachment holds personal data", {"reason": "pii"})
+    meta = await _held(svc, sha)
+    if meta.media_type not in images.STRIPPABLE:
+        raise NotFound("thumbnails exist for JPEG, PNG and WebP images", {})
+    path = await _checked_path(svc, sha)
+    thumb = await asyncio.to_thread(_derived, svc, sha, "thumb", path, meta.media_type)
+    await _audit(request, who, record, ref, "thumbnail")
+    return _file(request, thumb, "image/jpeg", f'"{sha}-thumb"', f"{sha}-thumb.jpg")
+
+
+PREFIX = "/v1/attachments/{collection}/{record_id}"
+routes = [
+    Route(PREFIX, listing, methods=["GET"]),
+    Route(PREFIX + "/{sha256}", download, methods=["GET"]),
+    Route(PREFIX + "/{sha256}/thumbnail", thumbnail, methods=["GET"]),
+]

@@ -1,0 +1,379 @@
+"""Resumable uploads of attachments: tus 1.0.0 (core, creation, creation-with-upload,
+termination, checksum with sha256, expiration). docs/attachments.md describes the flow.
+
+A blob may be uploaded only for a record that already names it (push the record first),
+by a writing device of the record's station; bytes the server already holds are not sent
+again (creation answers with the upload complete).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import os
+from collections.abc import Awaitable, Callable
+from email.utils import formatdate
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server import errors
+from server.attachment_service import AttachmentService, ref_in, service
+from server.auth import authenticate
+from server.context import ctx
+from sync.attachments.blobs import file_sha256
+from sync.attachments.index import AttachmentMeta
+from sync.attachments.sniff import SNIFF_BYTES, sniff
+from sync.attachments.uploads import UploadInfo, UploadLocked
+from sync.clock import now_ms
+from sync.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    SyncError,
+    UnsupportedMediaType,
+)
+from sync.store.base import Identity
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
+OFFSET_TYPE = "application/offset+octet-stream"
+WRITE_BLOCK = 1024 * 1024  # bytes gathered before one write to the part file
+WRITER_ROLES = ("officer", "chief")
+COLLECTIONS = ("incidents", "patrol_logs")
+
+
+class TusVersionUnsupported(SyncError):
+    code = "tus_version_unsupported"
+
+
+class OffsetMismatch(SyncError):
+    code = "offset_mismatch"
+
+
+class ChecksumMismatch(SyncError):
+    code = "checksum_mismatch"
+
+
+class ChecksumUnsupported(SyncError):
+    code = "checksum_unsupported"
+
+
+class UploadExpired(SyncError):
+    code = "upload_expired"
+
+
+class QuotaExceeded(SyncError):
+    code = "quota_exceeded"
+
+
+class HashMismatch(SyncError):
+    """The whole upload does not hash to the sha256 it was created for."""
+
+    code = "attachment_hash_mismatch"
+
+
+class MediaTypeRefused(UnsupportedMediaType):
+    """The bytes are none of the media types attachments may have."""
+
+    code = "attachment_type_refused"
+
+
+errors.STATUS.update(
+    {
+        TusVersionUnsupported: 412,
+        OffsetMismatch: 409,
+        ChecksumMismatch: 460,
+        ChecksumUnsupported: 400,
+        UploadExpired: 410,
+        QuotaExceeded: 429,
+        HashMismatch: 422,
+        MediaTypeRefused: 415,
+        UploadLocked: 423,
+    }
+)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _tus_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **(extra or {})}
+
+
+def tus(handler: Handler) -> Handler:
+    """Every answer, errors included, carries Tus-Resumable; errors keep our JSON shape."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            if request.method != "OPTIONS":
+                version = request.headers.get("tus-resumable")
+                if version != TUS_VERSION:
+                    raise TusVersionUnsupported(
+                        "Tus-Resumable: 1.0.0 is required", {"supported": [TUS_VERSION]}
+                    )
+            return await handler(request)
+        except SyncError as exc:
+            extra = {"Tus-Version": TUS_VERSION}
+            if isinstance(exc, QuotaExceeded):
+                extra["Retry-After"] = str(exc.details["retry_after_s"])
+            if isinstance(exc, PayloadTooLarge):
+                extra["Tus-Max-Size"] = str(service(request).settings.max_file_bytes)
+            return errors.error_response(
+                exc.code, exc.message, errors.status_for(exc), exc.details, _tus_headers(extra)
+            )
+
+    return wrapped
+
+
+def _expires(ms: int) -> str:
+    return formatdate(ms / 1000, usegmt=True)
+
+
+def parse_metadata(raw: str) -> dict[str, str]:
+    """``Upload-Metadata``: comma-separated ``key base64value`` pairs (value optional)."""
+    out: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        key, _, value = pair.partition(" ")
+        try:
+            out[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidRequest("Upload-Metadata values must be base64", {"key": key}) from exc
+    return out
+
+
+def _length(request: Request) -> int:
+    raw = request.headers.get("upload-length")
+    if raw is None:
+        raise InvalidRequest("Upload-Length is required (Upload-Defer-Length is not supported)")
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidRequest("Upload-Length must be a non-negative integer")
+    return int(raw)
+
+
+async def options(request: Request) -> Response:
+    s = service(request).settings
+    headers = {
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": EXTENSIONS,
+        "Tus-Max-Size": str(s.max_file_bytes),
+        "Tus-Checksum-Algorithm": "sha256",
+    }
+    return Response(status_code=204, headers=_tus_headers(headers))
+
+
+async def _writer(request: Request) -> Identity:
+    who = await authenticate(request)
+    if who.role not in WRITER_ROLES or who.station_id is None:
+        raise Forbidden("only officers and chiefs of a station upload evidence", {"role": who.role})
+    return who
+
+
+async def _quota(svc: AttachmentService, who: Identity, length: int, now: int) -> None:
+    day_ms = 86_400_000
+    since = now - now % day_ms  # the UTC day
+    used = await svc.index.bytes_since(who.device_id, since)
+    pending = await asyncio.to_thread(svc.uploads.open_for_device, who.device_id, now)
+    used += sum(u.length for u in pending if u.created_ms >= since)
+    cap = svc.settings.max_device_bytes_per_day
+    if used + length > cap:
+        retry = (since + day_ms - now) // 1000 + 1
+        raise QuotaExceeded(
+            "this device has used its upload allowance for today",
+            {"max_device_bytes_per_day": cap, "used": used, "retry_after_s": retry},
+        )
+
+
+async def create(request: Request) -> Response:
+    svc = service(request)
+    who = await _writer(request)
+    length = _length(request)
+    meta = parse_metadata(request.headers.get("upload-metadata", ""))
+    sha, collection, record_id = (meta.get(k, "") for k in ("sha256", "collection", "record_id"))
+    if collection not in COLLECTIONS or not record_id or len(sha) != 64:
+        raise InvalidRequest(
+            "Upload-Metadata must carry sha256, collection and record_id",
+            {"required": ["sha256", "collection", "record_id"]},
+        )
+    record = await ctx(request).store.record(collection, record_id)
+    if record is None or record.deleted:
+        raise NotFound("push the record before its attachments", {"record_id": record_id})
+    if record.station_id != who.station_id:
+        raise Forbidden("the record belongs to another station", {"record_id": record_id})
+    ref = ref_in(record, sha)
+    if length > svc.settings.max_file_bytes:
+        raise PayloadTooLarge(
+            "the attachment is larger than the server takes",
+            {"max_file_bytes": svc.settings.max_file_bytes, "length": length},
+        )
+    if length != ref["size"]:
+        raise InvalidRequest(
+            "Upload-Length must be the size the record declares", {"size": ref["size"]}
+        )
+    now = now_ms()
+    held = await svc.index.get(sha)
+    done = held is not None and held.quarantined_ms is None and svc.blobs.stat(sha) is not None
+    if not done:
+        await _quota(svc, who, length, now)
+        await svc.clean_if_due()
+    expiry_ms = int(svc.settings.upload_expiry_hours * 3_600_000)
+    info = UploadInfo(
+        "", length, sha, collection, record_id, who.device_id, who.officer_id,
+        record.station_id, now, now + expiry_ms, meta.get("filename", "")[:200],
+        str(ref["media_type"]), done,
+    )  # fmt: skip
+    info = await asyncio.to_thread(svc.uploads.create, info)
+    location = str(request.url_for("upload", upload_id=info.id))
+    headers = {"Location": location, "Upload-Expires": _expires(info.expires_ms)}
+    if done:
+        headers["Upload-Offset"] = str(length)
+    elif request.headers.get("content-type") == OFFSET_TYPE:  # creation-with-upload
+        offset = await _append(request, svc, info, 0)
+        headers["Upload-Offset"] = str(offset)
+    return Response(status_code=201, headers=_tus_headers(headers))
+
+
+async def _own_upload(request: Request, svc: AttachmentService) -> tuple[UploadInfo, Identity]:
+    who = await authenticate(request)
+    info = svc.uploads.get(request.path_params["upload_id"])
+    if info is None or info.device_id != who.device_id:
+        raise NotFound("no such upload", {})
+    if not info.done and info.expires_ms <= now_ms():
+        await asyncio.to_thread(svc.uploads.delete, info.id)
+        raise UploadExpired("the upload expired; create it again", {})
+    return info, who
+
+
+async def head(request: Request) -> Response:
+    svc = service(request)
+    info, _ = await _own_upload(request, svc)
+    offset = await asyncio.to_thread(svc.uploads.offset, info)
+    headers = {
+        "Upload-Offset": str(offset),
+        "Upload-Length": str(info.length),
+        "Upload-Expires": _expires(info.expires_ms),
+    }
+    return Response(status_code=200, headers=_tus_headers(headers))
+
+
+async def patch(request: Request) -> Response:
+    svc = service(request)
+    info, _ = await _own_upload(request, svc)
+    if request.headers.get("content-type") != OFFSET_TYPE:
+        raise UnsupportedMediaType(f"PATCH bodies are {OFFSET_TYPE}", {})
+    raw = request.headers.get("upload-offset", "")
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidRequest("Upload-Offset must be a non-negative integer", {})
+    offset = await _append(request, svc, info, int(raw))
+    headers = {"Upload-Offset": str(offset), "Upload-Expires": _expires(info.expires_ms)}
+    return Response(status_code=204, headers=_tus_headers(headers))
+
+
+async def delete(request: Request) -> Response:
+    svc = service(request)
+    info, _ = await _own_upload(request, svc)
+    await asyncio.to_thread(svc.uploads.delete, info.id)
+    return Response(status_code=204, headers=_tus_headers())
+
+
+def _checksum(request: Request) -> bytes | None:
+    raw = request.headers.get("upload-checksum")
+    if raw is None:
+        return None
+    algorithm, _, value = raw.partition(" ")
+    if algorithm.lower() != "sha256":
+        raise ChecksumUnsupported("Upload-Checksum takes sha256 only", {"supported": ["sha256"]})
+    try:
+        return base64.b64decode(value.strip(), validate=True)
+    except binascii.Error as exc:
+        raise InvalidRequest("Upload-Checksum must be base64", {}) from exc
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+async def _append(request: Request, svc: AttachmentService, info: UploadInfo, start: int) -> int:
+    """Write the request body at ``start``; the offset after it (fsynced)."""
+    expected = _checksum(request)
+    if info.done:  # held already, or finished: nothing more to take
+        raise OffsetMismatch("the upload is complete", {"offset": info.length})
+    with svc.uploads.writing(info) as fd:
+        current = os.fstat(fd).st_size
+        if start != current:
+            raise OffsetMismatch("Upload-Offset is not the upload's offset", {"offset": current})
+        digest = hashlib.sha256() if expected is not None else None
+        written, pending = 0, bytearray()
+        try:
+            async for chunk in request.stream():
+                if start + written + len(pending) + len(chunk) > info.length:
+                    raise InvalidRequest(
+                        "the body goes past Upload-Length", {"length": info.length}
+                    )
+                pending += chunk
+                if digest is not None:
+                    digest.update(chunk)
+                if len(pending) >= WRITE_BLOCK:
+                    await asyncio.to_thread(_write_all, fd, bytes(pending))
+                    written, pending = written + len(pending), bytearray()
+        except ClientDisconnect:
+            if digest is not None:  # unverifiable: the checksummed chunk is dropped whole
+                written, pending = 0, bytearray()
+                os.ftruncate(fd, start)
+        except InvalidRequest:
+            os.ftruncate(fd, start)
+            os.fsync(fd)
+            raise
+        if pending:
+            await asyncio.to_thread(_write_all, fd, bytes(pending))
+            written += len(pending)
+        if digest is not None and written and digest.digest() != expected:
+            os.ftruncate(fd, start)
+            os.fsync(fd)
+            raise ChecksumMismatch("the chunk does not match Upload-Checksum", {"offset": start})
+        await asyncio.to_thread(os.fsync, fd)
+    offset = start + written
+    info.expires_ms = now_ms() + int(svc.settings.upload_expiry_hours * 3_600_000)
+    if offset == info.length:
+        await _finish(svc, info)
+    else:
+        await asyncio.to_thread(svc.uploads.mark_touched, info)
+    return offset
+
+
+async def _finish(svc: AttachmentService, info: UploadInfo) -> None:
+    """Verify the whole upload, name its media type from its bytes, move it into the store."""
+    part = svc.uploads.part(info.id)
+    digest = await asyncio.to_thread(file_sha256, part)
+    if digest != info.sha256:
+        await asyncio.to_thread(svc.uploads.delete, info.id)
+        raise HashMismatch(
+            "the uploaded bytes do not hash to the sha256 given; upload again",
+            {"sha256": info.sha256},
+        )
+    with open(part, "rb") as f:
+        media_type = sniff(f.read(SNIFF_BYTES))
+    if media_type is None:
+        await asyncio.to_thread(svc.uploads.delete, info.id)
+        raise MediaTypeRefused("the file is none of the media types attachments may have", {})
+    await asyncio.to_thread(svc.blobs.put_file, info.sha256, part)
+    meta = AttachmentMeta(
+        info.sha256, info.length, media_type, info.declared_type, info.device_id,
+        info.officer_id, info.station_id, now_ms(),
+    )  # fmt: skip
+    await svc.index.add(meta)
+    await asyncio.to_thread(svc.uploads.mark_done, info)
+
+
+routes = [
+    Route("/v1/uploads", tus(options), methods=["OPTIONS"]),
+    Route("/v1/uploads", tus(create), methods=["POST"]),
+    Route("/v1/uploads/{upload_id}", tus(head), methods=["HEAD"], name="upload"),
+    Route("/v1/uploads/{upload_id}", tus(patch), methods=["PATCH"]),
+    Route("/v1/uploads/{upload_id}", tus(delete), methods=["DELETE"]),
+]

@@ -1,0 +1,148 @@
+"""Partial uploads (tus resources) on the filesystem, apart from finished blobs.
+
+Each upload is ``uploads/<id>.json`` (what it is: length, expected hash, record, device,
+expiry) and ``uploads/<id>.part`` (the bytes so far). The offset is the size of the part
+file: after a crash (kill -9) it is what reached the file, and the client asks for it with
+HEAD and goes on from there. Every PATCH ends with an fsync, so an offset the server has
+answered survives a power loss too. One PATCH at a time per upload (``flock``: other
+workers see the lock; a second PATCH gets 423).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sync.errors import SyncError
+
+ID_ALPHABET_BYTES = 16
+
+
+class UploadLocked(SyncError):
+    """Another request is writing to this upload right now."""
+
+    code = "upload_locked"
+
+
+@dataclass(slots=True)
+class UploadInfo:
+    id: str
+    length: int
+    sha256: str
+    collection: str
+    record_id: str
+    device_id: str
+    officer_id: str
+    station_id: str
+    created_ms: int
+    expires_ms: int
+    filename: str = ""
+    declared_type: str = ""
+    done: bool = False  # the blob was already held (dedupe) or the upload finished
+
+
+class UploadStore:
+    """The partial uploads under ``root/uploads``."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "uploads"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def create(self, info: UploadInfo) -> UploadInfo:
+        info.id = secrets.token_hex(ID_ALPHABET_BYTES)
+        if not info.done:
+            self.part(info.id).touch()
+        self._write_info(info)
+        return info
+
+    def get(self, upload_id: str) -> UploadInfo | None:
+        if not (upload_id.isalnum() and len(upload_id) == 2 * ID_ALPHABET_BYTES):
+            return None
+        try:
+            return UploadInfo(**json.loads(self._info_path(upload_id).read_text()))
+        except FileNotFoundError:
+            return None
+
+    def offset(self, info: UploadInfo) -> int:
+        if info.done:
+            return info.length
+        try:
+            return self.part(info.id).stat().st_size
+        except FileNotFoundError:
+            return info.length  # finished and moved into the blob store
+
+    def part(self, upload_id: str) -> Path:
+        return self.dir / f"{upload_id}.part"
+
+    def mark_touched(self, info: UploadInfo) -> None:
+        """Keep the (extended) expiry: an upload still moving does not expire."""
+        self._write_info(info)
+
+    def mark_done(self, info: UploadInfo) -> None:
+        info.done = True
+        self._write_info(info)
+
+    def delete(self, upload_id: str) -> None:
+        self.part(upload_id).unlink(missing_ok=True)
+        self._info_path(upload_id).unlink(missing_ok=True)
+
+    @contextmanager
+    def writing(self, info: UploadInfo) -> Iterator[int]:
+        """The part file's descriptor, locked against other writers, opened for append."""
+        try:
+            fd = os.open(self.part(info.id), os.O_WRONLY)
+        except FileNotFoundError as exc:  # finished by a request that ran meanwhile
+            raise UploadLocked("the upload was just finished or removed", {}) from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise UploadLocked("another request is writing this upload", {}) from exc
+            os.lseek(fd, 0, os.SEEK_END)
+            yield fd
+        finally:
+            os.close(fd)  # closing drops the lock
+
+    def expired(self, now_ms: int) -> list[UploadInfo]:
+        out = []
+        for path in self.dir.glob("*.json"):
+            info = self.get(path.stem)
+            if info is not None and info.expires_ms <= now_ms:
+                out.append(info)
+        return out
+
+    def open_for_device(self, device_id: str, now_ms: int) -> list[UploadInfo]:
+        """Unfinished, unexpired uploads of a device (they count against its daily cap)."""
+        out = []
+        for path in self.dir.glob("*.json"):
+            info = self.get(path.stem)
+            if info and info.device_id == device_id and not info.done and info.expires_ms > now_ms:
+                out.append(info)
+        return out
+
+    def clean_expired(self, now_ms: int | None = None) -> int:
+        """Remove expired partial uploads; how many went."""
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        gone = 0
+        for info in self.expired(now):
+            self.delete(info.id)
+            gone += 1
+        return gone
+
+    def _info_path(self, upload_id: str) -> Path:
+        return self.dir / f"{upload_id}.json"
+
+    def _write_info(self, info: UploadInfo) -> None:
+        tmp = self.dir / f".{info.id}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(asdict(info), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._info_path(info.id))
