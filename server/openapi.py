@@ -579,6 +579,7 @@ def _ops_paths() -> dict[str, Schema]:
 def _document() -> dict[str, Any]:
     # Imported here: server.openapi_analysis builds on this module's helpers.
     from server.openapi_analysis import analysis_paths, analysis_schemas
+    from server.openapi_attachments import attachment_paths
     from server.openapi_maps import map_paths
     from server.openapi_public import public_paths, public_schemas
 
@@ -613,6 +614,7 @@ def _document() -> dict[str, Any]:
             **map_paths(),
             **analysis_paths(),
             **public_paths(),
+            **attachment_paths(),
         },
         "components": {
             "schemas": {

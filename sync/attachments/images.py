@@ -9,6 +9,7 @@ HEIC is not decoded here (Pillow has no HEIF codec without a plugin): no copy, o
 from __future__ import annotations
 
 import io
+from typing import IO
 
 from PIL import Image, ImageOps
 
@@ -17,8 +18,8 @@ THUMB_PX = 320
 Image.MAX_IMAGE_PIXELS = 100_000_000  # a decompression bomb stops here (about 10000 x 10000)
 
 
-def _load(data: io.BufferedIOBase | io.BytesIO) -> Image.Image:
-    image = Image.open(data)
+def _load(data: IO[bytes]) -> Image.Image:
+    image: Image.Image = Image.open(data)
     image = ImageOps.exif_transpose(image)  # orientation into the pixels, before EXIF goes
     if image.mode not in ("RGB", "RGBA", "L"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
@@ -37,12 +38,12 @@ def _save(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def stripped(data: io.BufferedIOBase | io.BytesIO, media_type: str) -> bytes:
+def stripped(data: IO[bytes], media_type: str) -> bytes:
     """The image re-encoded in its own format without any metadata."""
     return _save(_load(data), STRIPPABLE[media_type])
 
 
-def thumbnail(data: io.BufferedIOBase | io.BytesIO) -> bytes:
+def thumbnail(data: IO[bytes]) -> bytes:
     """A JPEG at most ``THUMB_PX`` on its longer side, without metadata."""
     image = _load(data)
     image.thumbnail((THUMB_PX, THUMB_PX))
