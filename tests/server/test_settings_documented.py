@@ -1,4 +1,5 @@
-"""Every setting is documented in docs/operations.md, under the name the environment uses."""
+"""Every setting is documented in docs/operations.md, under the name the environment uses,
+and listed in .env.example with its default; every command is in the command table."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from server import cli
 from server.settings import Settings
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+ROOT = Path(__file__).resolve().parents[2]
+OPERATIONS = ROOT / "docs" / "operations.md"
+ENV_EXAMPLE = ROOT / ".env.example"
 
 
 def leaves(model: type[BaseModel], path: tuple[str, ...] = ()) -> list[tuple[str, FieldInfo]]:
@@ -91,3 +96,45 @@ def test_env_var_name_is_the_one_read(
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     group, name = env.removeprefix("RONDA_").lower().split("__")
     assert getattr(getattr(settings, group), name) == value
+
+
+def env_example() -> dict[str, bool]:
+    """Name -> whether it is set (True) or only shown commented out, in .env.example."""
+    names: dict[str, bool] = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        found = re.match(r"^(# )?(RONDA_[A-Z0-9_]+)=", line)
+        if found:
+            names[found.group(2)] = found.group(1) is None
+    return names
+
+
+def test_env_example_lists_every_setting() -> None:
+    known, listed = {name for name, _ in SETTINGS}, set(env_example())
+    assert not known - listed, f"missing from .env.example: {sorted(known - listed)}"
+    assert not listed - known, f"not settings, yet in .env.example: {sorted(listed - known)}"
+
+
+def test_env_example_values_are_the_defaults() -> None:
+    from_file = Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
+    assert from_file.model_dump() == Settings(_env_file=None).model_dump()  # type: ignore[call-arg]
+
+
+def test_only_settings_without_a_default_are_commented_out() -> None:
+    unset = {name for name, field in SETTINGS if field.default is None}
+    assert {name for name, is_set in env_example().items() if not is_set} == unset
+
+
+def commands(group: click.Group, path: tuple[str, ...] = ()) -> list[str]:
+    out: list[str] = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out += commands(command, (*path, name))
+        else:
+            out.append(" ".join(("ronda", *path, name)))
+    return out
+
+
+@pytest.mark.parametrize("command", commands(cli.main))
+def test_command_is_in_the_command_table(command: str) -> None:
+    rows = re.findall(r"^\| `(ronda [^`]*)`", OPERATIONS.read_text(encoding="utf-8"), re.M)
+    assert any(row == command or row.startswith(command + " ") for row in rows), command
