@@ -13,7 +13,7 @@ from tests.server.conftest import Served
 from tests.server.test_protocol_doc import section, table_rows
 from tests.server.test_tiles import push_points
 
-UNUSED = "PATCH"  # no route of Ronda takes PATCH (checked below), so every path answers 405
+CANDIDATES = ("PATCH", "PUT", "DELETE", "TRACE")  # one of them is not taken by a path
 
 
 def concrete(path: str) -> str:
@@ -32,10 +32,10 @@ def methods_by_path(served: Served) -> dict[str, set[str]]:
 
 async def test_every_405_carries_allow_with_the_methods_of_the_path(served: Served) -> None:
     table = methods_by_path(served)
-    assert all(UNUSED not in methods for methods in table.values())
     assert {"GET", "HEAD", "POST"} <= table["/login"]  # two routes share this path
     for template, methods in table.items():
-        answer = await served.client.request(UNUSED, concrete(template))
+        unused = next(m for m in CANDIDATES if m not in methods)
+        answer = await served.client.request(unused, concrete(template))
         assert answer.status_code == 405, (template, answer.status_code)
         assert answer.json()["error"]["code"] == "method_not_allowed"
         assert "allow" in answer.headers, f"{template}: 405 without Allow"
