@@ -2,9 +2,10 @@
 
 One adapter and one set of tables, through SQLAlchemy Core but for the hot paths, and one
 push path: both push units share their logic (``unit_buffer``: a group's writes kept in
-memory, written at its end).  The hot paths take each database's own driver: the push unit's reads and writes (``sqlite_unit``: sqlite3
-in a writer thread, multi-row ``VALUES``; ``sql_unit``: asyncpg, COPY and ``unnest`` arrays),
-the pull page and, on SQLite, the token lookup.  The contract suite (``contract``) runs on both.
+memory, written at its end).  The hot paths take each database's own driver: the push unit's
+reads and writes (``sqlite_unit``: sqlite3 in a writer thread, multi-row ``VALUES``;
+``sql_unit``: asyncpg, COPY and ``unnest`` arrays), the pull page and the token lookup every
+request makes.  The contract suite (``contract``) runs on both.
 
 Writers are serialised: in-process by an asyncio lock, across processes by ``BEGIN IMMEDIATE``
 on SQLite and by the row lock on the sequence counter on PostgreSQL.  Because a push takes
@@ -259,8 +260,8 @@ class SQLStore(Store):
     async def identity_for_token(self, token_hash: str) -> Identity | None:
         if self._lookup is not None:
             row = self._lookup.execute(TOKEN_SQL, (token_hash,)).fetchone()
-        else:
-            rows = await self._fetch(text(TOKEN_SQL.replace("?", ":h")), {"h": token_hash})
+        else:  # every request makes it: one round trip (no BEGIN/ROLLBACK around it)
+            rows = await self._driver_fetch(TOKEN_SQL.replace("?", "$1"), token_hash)
             row = rows[0] if rows else None
         return None if row is None else Identity(row[0], row[1], row[2], row[3], row[4])
 
@@ -372,9 +373,7 @@ class SQLStore(Store):
         params += [after_seq, limit]
         if stations is not None:
             params.append(list(stations))
-        async with self.engine.connect() as conn:
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            rows = await driver.fetch(sql, *params)
+        rows = await self._driver_fetch(sql, *params)
         return [PullRow(seq, doc, pii) for seq, doc, pii in rows]
 
     async def _pull_sqlite(self, scope: PullScope, after_seq: int, limit: int) -> list[PullRow]:
@@ -557,6 +556,12 @@ class SQLStore(Store):
             if not self.is_sqlite:
                 await conn.rollback()
             return result
+
+    async def _driver_fetch(self, sql: str, *params: Any) -> list[Any]:
+        """One read through asyncpg itself, in autocommit (PostgreSQL's hot reads)."""
+        async with self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            return list(await driver.fetch(sql, *params))
 
     async def _upsert(self, table: Any, row: dict[str, Any], keys: list[str]) -> None:
         stmt = dialect_insert(self.is_sqlite, table).values(**row)
