@@ -48,21 +48,15 @@ def safe_traceback(exc_info: ExcInfo) -> str:
             exc, note = exc.__context__, "During handling of the above, another exception:"
         else:
             exc = None
-    for item, _ in reversed(chain):
-        if lines:
-            lines.append(_note_after(chain, item))
+    link = ""
+    for item, note in reversed(chain):  # oldest first, as Python prints them
+        if link:
+            lines.append(link)
         lines.append("Traceback (most recent call last):")
         lines += [frame.rstrip("\n") for frame in traceback.format_tb(item.__traceback__)]
         lines.append(_type_name(type(item)))
+        link = note  # how this one led to the next
     return "\n".join(lines)
-
-
-def _note_after(chain: list[tuple[BaseException, str]], item: BaseException) -> str:
-    # The note that links the previous (older) exception to ``item``.
-    for exc, note in chain:
-        if exc.__cause__ is item or exc.__context__ is item:
-            return note
-    return ""
 
 
 def _type_name(cls: type[BaseException]) -> str:
