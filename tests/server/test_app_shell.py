@@ -124,3 +124,16 @@ async def test_an_officer_token_reads_what_the_briefing_needs(served: Served) ->
     hotspots = await served.client.get("/tiles/hotspots/14/4686/8744.mvt", headers=auth)
     assert hotspots.status_code in (200, 204)
     assert (await served.client.get("/tiles/hotspots/14/4686/8744.mvt")).status_code == 401
+
+
+def test_app_scripts_build_the_page_without_html_strings_or_eval() -> None:
+    # Names of victims and suspects are shown on these screens: text goes in as text nodes,
+    # never as HTML, and nothing is evaluated (the CSP forbids it; this keeps the code honest).
+    forbidden = re.compile(
+        r"\binnerHTML\b|\bouterHTML\b|insertAdjacentHTML|document\.write|\beval\(|new Function\("
+    )
+    scripts = [*ROOT.glob("js/**/*.js"), ROOT / "sw.js"]
+    assert len(scripts) > 10
+    for path in scripts:
+        found = forbidden.search(path.read_text(encoding="utf-8"))
+        assert found is None, f"{path.name}: {found.group(0) if found else ''}"
