@@ -2,6 +2,7 @@
 
 const ES = {
   insecure: "Abra Ronda por HTTPS: sin una conexión segura el teléfono no puede proteger sus datos.",
+  install: "Instalar",
   app: "Ronda", offline: "Sin conexión", online: "En línea", queued: "En cola", last_sync: "Últ. sincr.",
   never: "nunca", lock: "Bloquear", lang: "English",
   nav_shift: "Turno", nav_incidents: "Incidentes", nav_map: "Mapa", nav_sync: "Sincron.", nav_settings: "Ajustes",
@@ -54,6 +55,7 @@ const ES = {
 
 const EN = {
   insecure: "Open Ronda over HTTPS: without a secure connection the phone cannot protect its data.",
+  install: "Install",
   app: "Ronda", offline: "Offline", online: "Online", queued: "Queued", last_sync: "Last sync",
   never: "never", lock: "Lock", lang: "Español",
   nav_shift: "Shift", nav_incidents: "Incidents", nav_map: "Map", nav_sync: "Sync", nav_settings: "Settings",

@@ -19,3 +19,15 @@ register((reg) => {
   button.onclick = () => activateWaiting(reg);
   banner.hidden = false;
 }).catch(() => {});
+
+// Android Chrome offers to install the app; the officer gets a button for it.
+addEventListener("beforeinstallprompt", (event) => {
+  event.preventDefault();
+  const button = document.querySelector('[data-testid="install-app"]');
+  button.textContent = t("install");
+  button.hidden = false;
+  button.onclick = async () => {
+    button.hidden = true;
+    await event.prompt();
+  };
+});
