@@ -114,6 +114,8 @@ def start_kinto(
     """A fresh database, ``kinto migrate``, and the server (not yet ready)."""
     if not KINTO_BIN.exists():
         raise SystemExit(f"{KINTO_BIN} is missing: run `make bench-deps` first")
+    if server == "granian" and not GRANIAN_BIN.exists():
+        raise SystemExit(f"{GRANIAN_BIN} is missing: `.venv-kinto/bin/pip install granian`")
     pg.fresh_database(pg_port, DATABASE)
     url = f"postgresql://postgres@127.0.0.1:{pg_port}/{DATABASE}"
     ini = work / "kinto.ini"
