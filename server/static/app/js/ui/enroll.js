@@ -70,9 +70,13 @@ export function enrollScreen(app) {
   const useText = (text) => {
     const parsed = parseQr(text);
     code.value = parsed.code;
-    if (parsed.server && new URL(parsed.server).origin !== location.origin) {
-      err.textContent = t("other_server", { server: parsed.server });
+    let origin = null;
+    try {
+      origin = parsed.server ? new URL(parsed.server).origin : null;
+    } catch {
+      origin = "?";
     }
+    if (origin && origin !== location.origin) err.textContent = t("other_server", { server: parsed.server });
   };
   const scan = h("button", {
     type: "button", class: "secondary", testid: "enroll-scan",

@@ -88,8 +88,14 @@ export function incidentScreen(app, { id, draft }) {
   for (const list of PII_LISTS) for (const p of pii[list] || []) people.append(personRow(list, p));
   const ADD = { victims: "add_victim", witnesses: "add_witness", suspects: "add_suspect" };
   const adders = PII_LISTS.map((list) => h("button", { type: "button", class: "secondary", testid: `person-add-${list}`, onclick: () => people.append(personRow(list)) }, t(ADD[list])));
+  // The input shows minutes only: an untouched time keeps its stored value (seconds included),
+  // or every edit would rewrite occurred_at.
+  const shownAt = occurred.value;
   const read = () => {
-    const fields = { category: cat.value, occurred_at: fromLimaInput(occurred.value), status: status.value, description: desc.value.trim() || null, address_text: address.value.trim() || null, location };
+    const at = occurred.value === shownAt && f.occurred_at ? f.occurred_at : fromLimaInput(occurred.value);
+    // A record pulled without a status shows "open": left so, it is not a change.
+    const st = f.status == null && !isNew && status.value === "open" ? null : status.value;
+    const fields = { category: cat.value, occurred_at: at, status: st, description: desc.value.trim() || null, address_text: address.value.trim() || null, location };
     return { fields, pii: readPeople(form) };
   };
   const pick = h("button", {
