@@ -101,13 +101,22 @@ export function overlay(doc, pending, id, me, localPii = null) {
   return view;
 }
 
+/** JSON with sorted keys: equal values compare equal whatever order their members came in. */
+export function stable(value) {
+  if (Array.isArray(value)) return `[${value.map(stable).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stable(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
 /** Fields of `edited` that differ from `view` (what an edit change carries). */
 export function changedFields(view, edited) {
   const out = {};
   for (const k of FIELDS) {
     const before = view?.fields?.[k] ?? null;
     const after = edited[k] ?? null;
-    if (JSON.stringify(before) !== JSON.stringify(after)) out[k] = after;
+    if (stable(before) !== stable(after)) out[k] = after;
   }
   return out;
 }
@@ -117,7 +126,7 @@ export function changedPii(view, edited) {
   for (const k of PII_LISTS) {
     const before = view?.pii?.[k] || [];
     const after = edited[k] || [];
-    if (JSON.stringify(before) !== JSON.stringify(after)) out[k] = after;
+    if (stable(before) !== stable(after)) out[k] = after;
   }
   return Object.keys(out).length ? out : null;
 }
