@@ -8,9 +8,11 @@ migration: ``ronda db revision "what changed"`` drafts one.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -291,3 +293,27 @@ def test_serve_with_no_upgrade_refuses_an_old_database(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "ronda db upgrade" in done.stderr
     assert asyncio.run(run(url, schema.revision_of)) == schema.LEGACY
+
+
+def open_upgrading(url: str) -> str:
+    """Open the store with upgrades on, in a child process; what opening found."""
+
+    async def opened() -> str:
+        store = SQLStore(url, upgrade=True)
+        await store.open()
+        await store.close()
+        assert store.schema_change is not None
+        return str(store.schema_change.before)
+
+    return asyncio.run(opened())
+
+
+def test_processes_starting_together_upgrade_once(url: str) -> None:
+    """The schema lock: a process opening during another's upgrade waits for it, then finds
+    head (without the lock, each replays 0001 and all but one fail on tables just made)."""
+    asyncio.run(run(url, make_legacy("34ec50d")))
+    forked = multiprocessing.get_context("fork")  # the children need no imports of their own
+    with ProcessPoolExecutor(3, mp_context=forked) as pool:
+        found = sorted(pool.map(open_upgrading, [url] * 3))
+    assert found == [schema.head(), schema.head(), schema.LEGACY]
+    assert asyncio.run(run(url, read_rows)) == ROWS
