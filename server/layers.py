@@ -218,7 +218,10 @@ def parse_filters(request: Request) -> Filters:
     if raw:
         if "/" in raw:
             start, _, stop = raw.partition("/")
-            since = None if start in ("", "..") else _instant(start, False)
+            # QGIS asks for "until <end>" as 0000-01-01T00:00:00Z/<end>: year 0 is no date
+            # Python knows, and before every incident anyway, so an open start.
+            open_start = start in ("", "..") or start.startswith("0000-")
+            since = None if open_start else _instant(start, False)
             until = None if stop in ("", "..") else _instant(stop, True)
         else:
             since, until = _instant(raw, False), _instant(raw, True)

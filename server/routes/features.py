@@ -45,6 +45,9 @@ CONFORMANCE = [
 ]
 
 
+POLYGON, MULTIPOLYGON = 3, 6  # shapely.get_type_id
+
+
 def _json(request: Request, data: Any, media: str = "application/json") -> Response:
     """An answer holding links (all of them here but conformance): see server.links."""
     return Response(orjson.dumps(data), 200, cache_headers(request, None), media_type=media)
@@ -177,8 +180,23 @@ async def _table_features(
     return data.ids, keep, data
 
 
+def one_geometry_type(every: np.ndarray, some: np.ndarray) -> np.ndarray:
+    """``some`` of a collection's geometries, Polygons made MultiPolygons if ``every`` (the
+    whole collection) mixes the two: QGIS and GDAL take a layer's type from its first
+    features and then drop or refuse the features of the other type."""
+    types = shapely.get_type_id(every)
+    if not (np.any(types == POLYGON) and np.any(types == MULTIPOLYGON)):
+        return some
+    out = some.copy()
+    single = shapely.get_type_id(some) == POLYGON
+    if single.any():
+        out[single] = shapely.multipolygons(some[single].reshape(-1, 1))
+    return out
+
+
 def _table_rows(data: Any, idx: np.ndarray) -> list[dict[str, Any]]:
-    geoms = shapely.to_geojson(data.geometries[idx], indent=None) if idx.size else []
+    page = one_geometry_type(data.geometries, data.geometries[idx]) if idx.size else idx
+    geoms = shapely.to_geojson(page, indent=None) if idx.size else []
     out = []
     for j, i in enumerate(idx.tolist()):
         props = {k: _plain(v[i]) for k, v in data.columns.items()}

@@ -97,12 +97,15 @@ def _param(
     )
 
 
+LIMIT = _param(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    "Features per page.",
+)
+# QGIS reads the page size limits only from components/parameters/limit; GDAL follows the
+# reference from each path.
 ITEM_PARAMS = [
-    _param(
-        "limit",
-        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        "Features per page.",
-    ),
+    {"$ref": "#/components/parameters/limit"},
     _param(
         "bbox",
         {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
@@ -157,5 +160,8 @@ def ogc_api(root: str) -> dict[str, Any]:
         "info": {"title": "Ronda OGC API - Features", "version": "1"},
         "servers": [{"url": root}],
         "paths": paths,
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "parameters": {"limit": LIMIT},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
     }

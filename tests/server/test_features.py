@@ -13,10 +13,13 @@ async def test_landing_points_to_an_openapi_30_document(served: Served) -> None:
     api = await served.client.get("/ogc/api")
     doc = api.json()
     assert doc["openapi"].startswith("3.0")
-    limit = next(p for p in doc["paths"]["/collections/incidents/items"]["get"]["parameters"]
-             if p["name"] == "limit")  # fmt: skip
+    params = [  # the limit is a reference into components/parameters (QGIS reads it there)
+        doc["components"]["parameters"][p["$ref"].rpartition("/")[2]] if "$ref" in p else p
+        for p in doc["paths"]["/collections/incidents/items"]["get"]["parameters"]
+    ]
+    limit = next(p for p in params if p["name"] == "limit")
     assert limit["schema"]["default"] == 1000 and limit["schema"]["maximum"] == 10_000
-    names = {p["name"] for p in doc["paths"]["/collections/incidents/items"]["get"]["parameters"]}
+    names = {p["name"] for p in params}
     assert {"bbox", "datetime", "category"} <= names
     conf = (await served.client.get("/ogc/conformance")).json()["conformsTo"]
     assert any(c.endswith("conf/geojson") for c in conf)
