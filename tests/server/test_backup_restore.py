@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +44,27 @@ async def _no_sleep(_: float) -> None:
 
 
 class Server:
-    """The app on a store it opens and closes (a server start and stop)."""
+    """The app on its own store, started and stopped through its lifespan (which opens and
+    closes the store, as a real server's start and stop do)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.store = SQLStore(url)
         self.transport: httpx.ASGITransport | None = None
+        self._life: AbstractAsyncContextManager[None] | None = None
 
     async def start(self) -> None:
         self.store = SQLStore(self.url)
-        await self.store.open()
-        settings = Settings()
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
         settings.server.log_level = "warning"
-        self.transport = httpx.ASGITransport(app=create_app(settings, self.store))
+        app = create_app(settings, self.store)
+        self._life = app.router.lifespan_context(app)
+        await self._life.__aenter__()
+        self.transport = httpx.ASGITransport(app=app)
 
     async def stop(self) -> None:
-        await self.store.close()
+        assert self._life is not None
+        await self._life.__aexit__(None, None, None)
 
     def device(self, path: Path, token: str) -> SyncClient:
         return SyncClient(

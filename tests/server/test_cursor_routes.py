@@ -23,7 +23,9 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[C
         people = await seed_people(store)
         settings = Settings(_env_file=None)  # type: ignore[call-arg]
         settings.server.log_level = "warning"
-        transport = httpx.ASGITransport(app=create_app(settings, store))
+        app = create_app(settings, store)
+        app.state.ctx.places.loaded()  # the store is opened here, not by the app's lifespan
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client, people
 
