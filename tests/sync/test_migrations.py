@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -176,6 +177,19 @@ def ronda_process(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=600,
         check=False,
     )
+
+
+def test_the_revisions_form_one_numbered_line() -> None:
+    """Ids ``NNNN_name`` in their own file, each revising the one before: two branches adding
+    ``0005_...`` at once would leave two heads, which no upgrade can follow."""
+    heads = schema.scripts().get_heads()
+    assert len(heads) == 1, f"several heads {heads}: renumber one revision onto the other"
+    revisions = list(reversed(list(schema.scripts().walk_revisions())))
+    for number, script in enumerate(revisions, start=1):
+        assert re.fullmatch(rf"{number:04d}_[a-z0-9_]+", script.revision), script.revision
+        assert Path(script.path).name == f"{script.revision}.py"
+        previous = revisions[number - 2].revision if number > 1 else None
+        assert script.down_revision == previous, script.revision
 
 
 async def test_the_migrations_make_the_models_schema(url: str) -> None:
