@@ -61,7 +61,9 @@ async def _no_sleep(_: float) -> None:
 def wire(store: Store) -> Wire:
     settings = Settings()
     settings.server.log_level = "warning"
-    return Wire(httpx.ASGITransport(app=create_app(settings, store)))
+    app = create_app(settings, store)
+    app.state.ctx.places.loaded()  # the store is opened by its fixture, not by the lifespan
+    return Wire(httpx.ASGITransport(app=app))
 
 
 @pytest.fixture
