@@ -57,7 +57,6 @@ from sync.store.base import (
 )
 from sync.store.schema import SchemaChange
 from sync.store.sql_epoch import (
-    STATE_QUERY,
     STATE_SQL,
     ensure_epoch,
     replace_epoch,
@@ -416,10 +415,8 @@ class SQLStore(Store):
     async def sync_state(self) -> SyncState:
         if self._lookup is not None:  # three primary-key reads: quicker than a thread hop
             return state_from_rows(self._lookup.execute(STATE_SQL).fetchall())
-        # Autocommit: one round trip, no BEGIN/ROLLBACK around the read (half the time).
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            rows = (await conn.execute(STATE_QUERY)).all()
+        # Every pull reads it: one round trip, no BEGIN/ROLLBACK around it.
+        rows = await self._driver_fetch(STATE_SQL)
         return state_from_rows([(r[0], r[1]) for r in rows])
 
     async def new_epoch(self, epoch: int) -> None:

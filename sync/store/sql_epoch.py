@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sync.cursor import new_epoch
@@ -54,6 +54,4 @@ def state_from_rows(rows: list[tuple[str, int]] | list[sqlite3.Row]) -> SyncStat
     return SyncState(values["epoch"], values.get("seq", 0), values.get("legacy_seq"))
 
 
-STATE_QUERY = text(STATE_SQL)
-
-__all__ = ["STATE_QUERY", "STATE_SQL", "ensure_epoch", "replace_epoch", "state_from_rows"]
+__all__ = ["STATE_SQL", "ensure_epoch", "replace_epoch", "state_from_rows"]
