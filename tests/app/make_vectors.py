@@ -254,7 +254,55 @@ def chain_cases() -> list[dict[str, Any]]:
             ),
         ],
     )
-    return [doc, unicode, edges, amend]
+    photo = "9f2c" * 16
+    attached = _chain(
+        "attachments: a list of objects inside the hashed body",
+        "dev-attach-0001",
+        [
+            (
+                "p-1",
+                f"{T0:013d}-00000",
+                {
+                    "kind": "stop",
+                    "at": at,
+                    "text": "Fotos del vehículo",
+                    "attachments": [
+                        {
+                            "size": 2_345_678,
+                            "media_type": "image/jpeg",
+                            "sha256": photo,
+                            "captured_at": "2025-11-26T10:58:12-05:00",
+                        },
+                        {
+                            "sha256": "0a" * 32,
+                            "media_type": "audio/ogg",
+                            "size": 1,
+                            "captured_at": "2025-11-26T10:59:00.250-05:00",
+                            "pii": True,
+                        },
+                    ],
+                },
+            ),
+            (
+                "p-2",
+                f"{T0 + 1:013d}-00000",
+                {
+                    "kind": "note",
+                    "at": at,
+                    "attachments": [
+                        {
+                            "sha256": "ff" * 32,
+                            "media_type": "application/pdf",
+                            "size": 2**40,
+                            "captured_at": "2025-11-26T16:00:00Z",
+                            "pii": False,
+                        }
+                    ],
+                },
+            ),
+        ],
+    )
+    return [doc, unicode, edges, amend, attached]
 
 
 def refused_cases() -> list[dict[str, Any]]:
