@@ -56,6 +56,7 @@ def shoot_app(browser: Any, base: str, code: str, out: Path) -> list[Path]:
 
     def snap(name: str) -> None:
         page.evaluate("document.querySelector('[data-testid=\"toast\"]').hidden = true")
+        page.evaluate("window.scrollTo(0, 0)")
         path = out / f"app-{name}.png"
         page.screenshot(path=str(path))
         written.append(path)
