@@ -22,7 +22,7 @@ from sync.chain import verify_chain
 from sync.clock import HybridClock, Stamp, check_skew, parse_stamp
 from sync.errors import ChangeError, ClockSkew, InvalidField
 from sync.outbox import Outbox, hash_entry
-from sync.protocol import canonical_json, parse_change
+from sync.protocol import NOT_NULL_FIELDS, canonical_json, parse_change
 from sync.store.base import StoredRecord
 
 OUT = Path(__file__).resolve().parent / "vectors.json"
@@ -346,6 +346,77 @@ def refused_cases() -> list[dict[str, Any]]:
     return cases
 
 
+# --- incident changes -----------------------------------------------------------------------
+
+WHEN = "2025-11-26T10:40:00Z"
+PERSON = {"name": "Juana Núñez", "dni": "45678912", "phone": "987654321", "age": 34}
+INCIDENT_CASES: list[tuple[str, dict[str, Any], dict[str, Any] | None, bool]] = [
+    ("new, the two required fields", {"category": "robo", "occurred_at": WHEN}, None, True),
+    (
+        "new, every field and person list",
+        {
+            "category": "violencia_familiar",
+            "occurred_at": "2025-11-26T05:40:00-05:00",
+            "status": "referred",
+            "description": "d" * 4000,
+            "address_text": "a" * 500,
+            "location": {"lon": -180, "lat": 90, "accuracy_m": 100000},
+        },
+        {"victims": [PERSON], "witnesses": [], "suspects": [{"name": "x"}] * 50},
+        True,
+    ),
+    ("new without occurred_at", {"category": "robo"}, None, True),
+    ("new without category", {"occurred_at": WHEN}, None, True),
+    ("update, status only", {"status": "closed"}, None, False),
+    ("update, clearing the optional fields", {"description": None, "location": None}, None, False),
+    ("update, occurred_at cleared", {"occurred_at": None}, None, False),
+    ("update, category cleared", {"category": None}, None, False),
+    ("category with a capital", {"category": "Robo"}, None, False),
+    ("category of one letter", {"category": "r"}, None, False),
+    ("occurred_at without a zone", {"occurred_at": "2025-11-26T10:40:00"}, None, False),
+    ("occurred_at in month 13", {"occurred_at": "2025-13-01T00:00:00Z"}, None, False),
+    ("status in Spanish", {"status": "cerrado"}, None, False),
+    ("description of 4001 characters", {"description": "d" * 4001}, None, False),
+    ("address of 501 characters", {"address_text": "a" * 501}, None, False),
+    ("longitude out of range", {"location": {"lon": 181, "lat": 0}}, None, False),
+    ("negative accuracy", {"location": {"lon": 0, "lat": 0, "accuracy_m": -1}}, None, False),
+    ("location with altitude", {"location": {"lon": 0, "lat": 0, "alt": 3}}, None, False),
+    ("unknown field", {"priority": "alta"}, None, False),
+    ("person without a name", {}, {"victims": [{"dni": "45678912"}]}, False),
+    ("dni of seven digits", {}, {"witnesses": [{"name": "x", "dni": "4567891"}]}, False),
+    ("age 131", {}, {"victims": [{"name": "x", "age": 131}]}, False),
+    ("person with an e-mail", {}, {"victims": [{"name": "x", "email": "a@b.pe"}]}, False),
+    ("51 suspects", {}, {"suspects": [{"name": "x"}] * 51}, False),
+    ("unknown person list", {}, {"relatives": [{"name": "x"}]}, False),
+    ("a list cleared", {}, {"victims": None}, False),
+]
+
+
+def incident_cases() -> list[dict[str, Any]]:
+    """Incident upserts and whether the server takes them: the protocol's validation, then
+    its create rule (a new incident carries category and occurred_at, docs/protocol.md)."""
+    cases = []
+    for name, fields, pii, is_new in INCIDENT_CASES:
+        change: dict[str, Any] = {
+            "collection": "incidents",
+            "id": "inc-vector",
+            "op": "upsert",
+            "hlc": f"{T0:013d}-00000",
+            "fields": fields,
+        }
+        if pii is not None:
+            change["pii"] = pii
+        try:
+            parse_change(change)
+            accepted = not is_new or all(fields.get(k) is not None for k in NOT_NULL_FIELDS)
+        except ChangeError:
+            accepted = False
+        cases.append(
+            {"name": name, "fields": fields, "pii": pii, "is_new": is_new, "accepted": accepted}
+        )
+    return cases
+
+
 # --- hybrid logical clocks ------------------------------------------------------------------
 
 
@@ -628,6 +699,7 @@ def build() -> dict[str, Any]:
         "canonical": canonical_cases(),
         "chains": chain_cases(),
         "refused": refused_cases(),
+        "incidents": incident_cases(),
         "hlc": {
             "tick": tick_cases(),
             "observe": observe_cases(),

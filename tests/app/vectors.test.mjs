@@ -10,6 +10,7 @@ globalThis.crypto ??= webcrypto;
 
 const chain = await import("../../server/static/app/js/chain.js");
 const hlc = await import("../../server/static/app/js/hlc.js");
+const incidents = await import("../../server/static/app/js/incidents.js");
 
 const vectors = JSON.parse(readFileSync(new URL("./vectors.json", import.meta.url), "utf8"));
 
@@ -170,5 +171,15 @@ test("hlc: after clock_skew, the offset and the re-stamped outbox", () => {
     const got = hlc.restamp(c.pending, newOffset - c.offset_ms, c.server_time_ms, c.accepted);
     assert.deepEqual(got.stamps, c.expected.pending, c.name);
     assert.equal(hlc.format(got.last), c.expected.last, c.name);
+  }
+});
+
+test("incidents: the app's check takes exactly the changes the server takes", () => {
+  // A change the server would refuse must never enter the outbox (docs/protocol.md,
+  // "Client algorithm" step 2), and a valid one must not be held back.
+  for (const c of vectors.incidents) {
+    const problems = incidents.check(c.fields, c.pii, c.is_new);
+    if (c.accepted) assert.deepEqual(problems, [], c.name);
+    else assert.ok(problems.length > 0, `${c.name}: the server refuses it, the app let it through`);
   }
 });

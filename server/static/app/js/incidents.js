@@ -24,7 +24,8 @@ export function check(fields = {}, pii = null, isNew = false) {
   const errs = [];
   for (const k of Object.keys(fields)) if (!FIELDS.includes(k)) errs.push(`${k}: unknown`);
   const f = fields;
-  if (isNew) for (const k of ["category", "occurred_at"]) if (f[k] == null) errs.push(`${k}: required`);
+  // Required on a new incident, and never cleared later (the server refuses null for them).
+  for (const k of ["category", "occurred_at"]) if ((isNew || k in f) && f[k] == null) errs.push(`${k}: required`);
   if (f.category != null && !CATEGORY_RE.test(f.category)) errs.push("category: invalid");
   if (f.occurred_at != null && !(RFC3339_TZ.test(f.occurred_at) && !Number.isNaN(Date.parse(f.occurred_at)))) {
     errs.push("occurred_at: invalid");
