@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -357,6 +358,36 @@ def test_kill_9_in_the_middle_of_a_sync_loses_and_doubles_nothing(
     assert counts == {f"kill {i}": 1 for i in range(total)}
     # the browser logs the requests the dead server could not answer: expected, and only those
     guard.expect(r"Failed to load resource: net::ERR_[A-Z_]+ @ \S+/v1/")
+
+
+def test_a_phone_two_hours_fast_is_corrected_and_its_changes_arrive(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    """The phone's clock jumps two hours ahead after enrollment: the server refuses the stamps
+    (clock_skew), the app corrects its offset, stamps its outbox again and sends it again."""
+    context, _ = phones()
+    page = context.new_page()
+    device_id = enroll(page, server, make_code(browser, server, OFFICERS[1]), "Moto adelantada")
+    wait_worker(page)
+    context.set_offline(True)
+    context.clock.install(time=datetime.now(UTC) + timedelta(hours=2))
+    page.reload()
+    unlock(page)
+    texts = [f"reloj adelantado {i}" for i in range(3)]
+    for text in texts:
+        new_incident(page, text)
+    context.set_offline(False)
+    wait_synced(page)
+    go(page, "sync")
+    codes = page.locator(tid("result-item")).evaluate_all("els => els.map(e => e.dataset.code)")
+    assert codes.count("clock_skew") == 3 and codes.count("") == 3, codes
+    offset = page.evaluate("window.rondaApp.vault.get('clock').offset")
+    assert abs(offset + 2 * 3_600_000) < 60_000, offset
+    rows = [r for r in store_records(server.db_path, device_id) if r["collection"] == "incidents"]
+    assert sorted(json.loads(r["doc"])["fields"]["description"] for r in rows) == texts
+    now_ms = int(time.time() * 1000)
+    for row in rows:  # stored stamps are the corrected ones, within the server's bound
+        assert int(json.loads(row["doc"])["hlc"][:13]) <= now_ms + 300_000
 
 
 def test_two_phones_edit_one_incident_offline(browser: Any, server: AppServer, phones: Any) -> None:
