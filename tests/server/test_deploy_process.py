@@ -24,8 +24,8 @@ from server.cli import LOG_CONFIG
 from server.logs import uvicorn_log_config
 from sync.clock import HybridClock
 from tests.boom_app import SECRET
-from tests.server_process import REPO, ServerProcess, seed_database
-from tests.support import incident, new_id
+from tests.server_process import REPO, ServerProcess, own_postgres_database, seed_database
+from tests.support import PG_URL, incident, new_id, store_params
 
 RONDA = Path(sys.executable).with_name("ronda")
 
@@ -94,8 +94,11 @@ def sample(text: str, name: str) -> float:
 
 
 @pytest.mark.slow
-async def test_metrics_are_the_servers_not_a_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", store_params())
+async def test_metrics_are_the_servers_not_a_workers(tmp_path: Path, kind: str) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    if kind == "postgres":  # the database RONDA_TEST_PG_URL names, made afresh
+        url = await own_postgres_database(PG_URL.rpartition("/")[2])  # type: ignore[union-attr]
     people = await seed_database(url)
     token = people.tokens["off-a"]
     server = Uvicorn(url, tmp_path / "logs", uvicorn_args("server.app:create_app", 2))
