@@ -446,7 +446,7 @@ def _sync_paths() -> dict[str, Schema]:
                 "Verify a device's patrol-log hash chain",
                 "review",
                 (200, "ChainReport", "The verification report."),
-                _errors(ROLE_ERRORS),
+                _errors({404: ["not_found"]}, ROLE_ERRORS),
                 params=[_path("device_id")],
             )
         },

@@ -43,7 +43,7 @@ def parse_stamp(text: object) -> Stamp:
         return Stamp(int(text[:13]), int(text[14:]))
     raise InvalidField(
         "hlc must look like '1764172800000-00000' (13-digit ms, dash, 5-digit counter)",
-        {"field": "hlc", "value": text[:40] if isinstance(text, str) else repr(text)[:40]},
+        {"field": "hlc"},  # the value is not echoed (docs/protocol.md: per-change errors)
     )
 
 

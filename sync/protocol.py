@@ -273,11 +273,15 @@ COLLECTIONS: dict[str, type[IncidentChange] | type[LogEntryChange]] = {
 }
 
 
+MAX_DEVICE_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 class PushEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     batch_id: RecordId
-    device_time_ms: Annotated[int, Field(ge=0)] | None = None
+    # Up to the last millisecond of year 9999: 2^64 made the clock offset overflow (a 500).
+    device_time_ms: Annotated[int, Field(ge=0, le=MAX_DEVICE_TIME_MS)] | None = None
     changes: list[Any]
 
 
@@ -308,8 +312,10 @@ def parse_change(raw: Any) -> tuple[Change, Stamp]:
     collection = raw.get("collection")
     model = COLLECTIONS.get(collection) if isinstance(collection, str) else None
     if model is None:
+        # Cut as the answer's own `collection` is: a change's values are never echoed whole.
+        shown = collection[:64] if isinstance(collection, str) else None
         raise UnknownCollection(
-            "unknown collection", {"collection": collection, "known": sorted(COLLECTIONS)}
+            "unknown collection", {"collection": shown, "known": sorted(COLLECTIONS)}
         )
     try:
         change = model.model_validate(raw)

@@ -28,6 +28,7 @@ from sync.protocol import (
     ID_PATTERN,
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
+    MAX_DEVICE_TIME_MS,
     PII_FIELDS,
     Change,
     IncidentEdit,
@@ -120,7 +121,7 @@ class _Incident(_Closed):
 class _Push(_Closed):
     batch_id: Annotated[str, Meta(pattern=RECORD_ID)]
     changes: list[_Incident]
-    device_time_ms: Annotated[int, Meta(ge=0)] | UnsetType | None = UNSET
+    device_time_ms: Annotated[int, Meta(ge=0, le=MAX_DEVICE_TIME_MS)] | UnsetType | None = UNSET
 
 
 @dataclass(slots=True)

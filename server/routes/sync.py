@@ -15,7 +15,7 @@ from server.context import ctx
 from server.routes.common import int_param, json_response
 from sync.chain import verify_chain
 from sync.clock import now_ms
-from sync.errors import Forbidden, InvalidCursor
+from sync.errors import Forbidden, InvalidCursor, NotFound
 from sync.store.base import AuditEvent
 
 
@@ -103,6 +103,15 @@ async def chain(request: Request) -> Response:
     c = ctx(request)
     who = await require(request, "chief", "admin")
     device_id = request.path_params["device_id"]
+    # The device's officer decides, not the entries: a device of another station with no
+    # entries yet, or no device at all, answered 200 "intact" before.
+    device = next((d for d in await c.store.list_devices() if d.id == device_id), None)
+    if device is None:
+        raise NotFound("no such device")
+    if who.role == "chief":
+        officer = await c.store.get_officer(device.officer_id)
+        if officer is None or officer.station_id != who.station_id:
+            raise Forbidden("this device's log belongs to another station")
     entries = await c.store.chain(device_id)
     if who.role == "chief" and any(e.station_id != who.station_id for e in entries):
         raise Forbidden("this device's log belongs to another station")
