@@ -15,9 +15,11 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
@@ -107,6 +109,20 @@ def sqlite_restore(url: str, backup: Path) -> Restored:
     if not backup.is_file():
         raise BackupError(f"no backup at {backup}")
     staged = target.with_name(target.name + ".restoring")
+    try:
+        epoch = _stage(backup, staged)
+        kept = _retire(target) if target.exists() else None
+    except BaseException:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            staged.with_name(staged.name + suffix).unlink(missing_ok=True)
+        raise
+    staged.rename(target)
+    _fsync(target.parent)
+    return Restored(epoch, kept)
+
+
+def _stage(backup: Path, staged: Path) -> int:
+    """A checked copy of the backup with a new epoch, as one self-contained file."""
     staged.unlink(missing_ok=True)
     shutil.copyfile(backup, staged)
     conn = sqlite3.connect(staged, isolation_level=None)
@@ -115,18 +131,13 @@ def sqlite_restore(url: str, backup: Path) -> Restored:
         conn.execute("BEGIN IMMEDIATE")
         epoch = _sqlite_new_epoch(conn)
         conn.execute("COMMIT")
-        conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to swap in
+        conn.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{backup} is not a whole SQLite database: {exc}") from exc
     finally:
         conn.close()
     _fsync(staged)
-    try:
-        kept = _retire(target) if target.exists() else None
-    except BackupError:
-        staged.unlink(missing_ok=True)
-        raise
-    staged.rename(target)
-    _fsync(target.parent)
-    return Restored(epoch, kept)
+    return epoch
 
 
 def _retire(target: Path) -> Path:
@@ -211,31 +222,88 @@ def pg_backup(url: str, dest: Path, bin_dir: str | None = None) -> None:
 
 
 async def pg_restore(url: str, backup: Path, bin_dir: str | None = None) -> Restored:
-    """``pg_restore --clean --single-transaction`` (all or nothing), then a new epoch.  The
+    """Replace the database's tables by the backup's and set a new epoch, all in one
+    transaction (``pg_restore`` to SQL, through ``psql --single-transaction``): a failure
+    anywhere leaves the database as it was.  Every table of the current schema is dropped
+    first (tables of a newer version would otherwise stay beside the restored ones).  The
     server must be stopped: other sessions on the database make it refuse."""
     if not backup.is_file():
         raise BackupError(f"no backup at {backup}")
-    others = await _other_sessions(url)
+    others, tables = await _pg_state(url)
     if others:
         raise BackupError(f"{others} other sessions use the database: stop the server first")
-    tool = pg_tool("pg_restore", bin_dir)
+    epoch = new_epoch()
+    head = "".join(f"DROP TABLE IF EXISTS {_quoted(name)} CASCADE;\n" for name in tables)
+    # The dump's script empties search_path; the epoch goes to the restored counter table.
+    tail = (
+        "RESET search_path;\n"
+        f"INSERT INTO counter (name, value) VALUES ('epoch', {epoch})"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value;\n"
+        "DELETE FROM counter WHERE name = 'legacy_seq';\n"
+    )
+    restore = [pg_tool("pg_restore", bin_dir), "--no-owner", "-f", "-", str(backup)]
     database = make_url(url).database or ""
-    options = ["--clean", "--if-exists", "--no-owner", "--single-transaction"]
-    _run([tool, *options, "-d", database, str(backup)], url)
-    return Restored(await set_new_epoch(url), None)
+    psql = [pg_tool("psql", bin_dir), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
+    _pipe(restore, [*psql, "-d", database, "-f", "-"], head.encode(), tail.encode(), url)
+    return Restored(epoch, None)
 
 
-async def _other_sessions(url: str) -> int:
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _pg_state(url: str) -> tuple[int, list[str]]:
+    """Other client sessions on the database, and the tables of its current schema."""
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
-            query = text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            sessions = text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
             )
-            return int((await conn.execute(query)).scalar_one())
+            others = int((await conn.execute(sessions)).scalar_one())
+            names = text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            tables = [str(row[0]) for row in await conn.execute(names)]
+            return others, tables
     finally:
         await engine.dispose()
+
+
+def _pipe(produce: list[str], consume: list[str], head: bytes, tail: bytes, url: str) -> None:
+    """``produce | consume`` with ``head`` before and ``tail`` after.  If the producer fails,
+    the consumer is killed before it reads the end of its input, so a single-transaction
+    psql never commits a partial script."""
+    env = libpq_env(url)
+    with tempfile.TemporaryFile() as made_err, tempfile.TemporaryFile() as used_err:
+        consumer = subprocess.Popen(
+            consume, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=used_err
+        )
+        producer = subprocess.Popen(
+            produce, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=made_err
+        )
+        assert consumer.stdin is not None and producer.stdout is not None
+        try:
+            consumer.stdin.write(head)
+            shutil.copyfileobj(producer.stdout, consumer.stdin)
+            if producer.wait() != 0:
+                raise BackupError(f"{Path(produce[0]).name} failed: {_tail_of(made_err)}")
+            consumer.stdin.write(tail)
+            consumer.stdin.close()
+        except (BackupError, BrokenPipeError):
+            consumer.kill()
+            producer.kill()
+            consumer.wait()
+            producer.wait()
+            if consumer.returncode not in (0, -9):
+                raise BackupError(f"{Path(consume[0]).name} failed: {_tail_of(used_err)}") from None
+            raise
+        if consumer.wait() != 0:
+            raise BackupError(f"{Path(consume[0]).name} failed: {_tail_of(used_err)}")
+
+
+def _tail_of(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    return stream.read().decode(errors="replace").strip()[-2000:]
 
 
 def _run(command: list[str], url: str) -> None:

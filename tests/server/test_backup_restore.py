@@ -237,3 +237,40 @@ async def test_without_a_new_epoch_a_cursor_past_the_restored_data_is_still_refu
     assert answer.status_code == 400
     assert answer.json()["error"]["details"]["reason"] == "not_issued"
     await server.stop()
+
+
+def _ronda_fails(url: str, *args: str) -> str:
+    env = {**os.environ, "RONDA_DATABASE__URL": url}
+    done = subprocess.run([RONDA, *args], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
+@pytest.mark.slow
+async def test_a_restore_refused_or_failed_changes_nothing(
+    database: tuple[str, str], tmp_path: Path
+) -> None:
+    """While the server runs, `ronda restore` refuses; a truncated backup fails whole (the
+    database keeps its records and its epoch, so no device resyncs for nothing)."""
+    _, url = database
+    server = Server(url)
+    await server.start()
+    people = await seed_people(server.store)
+    ana = server.device(tmp_path / "ana.db", people.tokens["off-a"])
+    ana.create_incident(_incident("uno"))
+    await ana.sync()
+    await ana.aclose()
+    _ronda(url, "backup", str(tmp_path / "backup.bin"))
+    assert "stop the server" in _ronda_fails(url, "restore", str(tmp_path / "backup.bin"))
+    before = await server.store.sync_state()
+    records = await _server_records(server.store, people)
+    await server.stop()
+
+    whole = (tmp_path / "backup.bin").read_bytes()
+    (tmp_path / "truncated.bin").write_bytes(whole[: len(whole) * 2 // 3])
+    _ronda_fails(url, "restore", str(tmp_path / "truncated.bin"))
+
+    await server.start()
+    assert await server.store.sync_state() == before
+    assert await _server_records(server.store, people) == records
+    await server.stop()
