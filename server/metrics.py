@@ -5,9 +5,10 @@ A lone process counts in memory. Workers of one uvicorn (``--workers N``, or ``r
 --workers N``) each write their counts to files in a directory they share, prometheus_client's
 multiprocess mode, and ``/metrics`` adds every worker's files up: any worker answers the
 server's totals. The directory is ``PROMETHEUS_MULTIPROC_DIR`` when set, otherwise one per
-uvicorn supervisor under the temporary directory. The first worker of a new server empties it
-(files of an earlier run would otherwise be added to this one's). A worker that dies keeps
-its files: its counts stay in the totals, as a counter's must. There are no gauges, so no
+uvicorn supervisor under the temporary directory. The first worker of a new server removes
+the files of processes that are gone (an earlier run's counts would otherwise be added to
+this one's). A worker of the same server that dies keeps its files: its counts stay in the
+totals, as a counter's must. There are no gauges, so no
 worker's value ever needs withdrawing when it dies.
 """
 
@@ -72,11 +73,26 @@ def prepare_dir(directory: Path) -> None:
         owner = directory / ".server"
         if not owner.exists() or owner.read_text() != identity:
             for stale in directory.glob("*.db"):
-                stale.unlink(missing_ok=True)
+                if not _alive(stale):  # a live one belongs to a sibling that started first
+                    stale.unlink(missing_ok=True)
             owner.write_text(identity)
     if directory.name.startswith(AUTO_PREFIX):
         with contextlib.suppress(OSError):
             _prune_stale(directory)
+
+
+def _alive(values_file: Path) -> bool:
+    """Whether the process that writes ``counter_<pid>.db`` (and the like) still runs."""
+    pid = values_file.stem.rpartition("_")[2]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _use_files(directory: Path) -> None:
