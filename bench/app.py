@@ -126,7 +126,7 @@ def open_offline(context: Any, page: Any, reloads: int) -> tuple[list[float], fl
     return times, (time.perf_counter() - start) * 1000
 
 
-def sync_incidents(context: Any, page: Any, n: int, db_path: Path) -> tuple[float, float]:
+def sync_incidents(context: Any, page: Any, n: int, server: AppServer) -> tuple[float, float]:
     """Queue ``n`` incidents offline, go online: (s to an empty outbox, s to the sync's end)."""
     page.evaluate(
         """async (n) => {
@@ -153,7 +153,7 @@ def sync_incidents(context: Any, page: Any, n: int, db_path: Path) -> tuple[floa
     done = time.perf_counter() - start
     assert page.evaluate("window.rondaApp.vault.get('last_sync').ok")
     device_id = page.evaluate("window.rondaApp.vault.get('me').device_id")
-    stored = [r for r in store_records(db_path, device_id) if r["collection"] == "incidents"]
+    stored = [r for r in store_records(server, device_id) if r["collection"] == "incidents"]
     assert len(stored) == n, f"the server holds {len(stored)} of the {n} incidents"
     return acked, done
 
@@ -176,7 +176,7 @@ def run(reloads: int, incidents: int) -> None:
                 opens, unlock_ms = open_offline(context, page, reloads)
                 print("offline opens (ms): " + " ".join(f"{t:.0f}" for t in opens))
                 print(f"unlock (PBKDF2 310,000 rounds + decrypting the vault): {unlock_ms:.0f} ms")
-                acked, done = sync_incidents(context, page, incidents, server.db_path)
+                acked, done = sync_incidents(context, page, incidents, server)
                 print(
                     f"{incidents} incidents: acknowledged in {acked:.2f} s, sync done {done:.2f} s"
                 )

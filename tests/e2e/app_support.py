@@ -9,9 +9,11 @@ import asyncio
 import re
 import sqlite3
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -27,8 +29,9 @@ from sync.store.base import Identity, Officer, Station
 from sync.store.sql import SQLStore
 from tests.e2e.city import ADMIN, CHIEF, PASSWORD
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.server_process import ServerProcess
+from tests.server_process import ServerProcess, own_postgres_database
 
+T = TypeVar("T")
 STATION = "st-150135-2"
 OFFICERS = ("of-0681", "of-0682")  # two officers of STATION: two phones
 SEEDER = "of-0683"  # pushed the station's incidents before the test
@@ -43,10 +46,10 @@ __all__ = ["ADMIN", "CHIEF", "CHROMIUM", "PASSWORD"]
 
 @dataclass
 class AppServer:
-    """A server process on its own SQLite file, and an admin token for the API."""
+    """A server process on its own database (SQLite file or PostgreSQL), an admin token."""
 
     process: ServerProcess
-    db_path: Path
+    url: str
     admin_token: str
 
     @property
@@ -54,11 +57,11 @@ class AppServer:
         return self.process.base_url
 
 
-async def seed_app_city(db_path: Path, incidents: int = INCIDENTS) -> str:
+async def seed_app_city(url: str, incidents: int = INCIDENTS) -> str:
     """One station of the demo city: every layer and person, the station's latest
     ``incidents`` pushed as its phones would; returns an admin token for the API."""
     city = load_city()
-    store = SQLStore(f"sqlite+aiosqlite:///{db_path}", sqlite_synchronous="NORMAL")
+    store = SQLStore(url, sqlite_synchronous="NORMAL")
     await store.open()
     try:
         for layer in LAYERS:
@@ -86,13 +89,25 @@ async def seed_app_city(db_path: Path, incidents: int = INCIDENTS) -> str:
         await store.close()
 
 
-def start_app_server(folder: Path) -> AppServer:
-    db_path = folder / "ronda.db"
-    token = asyncio.run(seed_app_city(db_path))
+def start_app_server(folder: Path, postgres_db: str | None = None) -> AppServer:
+    """Seed a database (a SQLite file in ``folder``, or the PostgreSQL database
+    ``postgres_db``, dropped and made again) and start a server on it."""
+    if postgres_db is None:
+        url = f"sqlite+aiosqlite:///{folder / 'ronda.db'}"
+    else:
+        url = run_async(own_postgres_database(postgres_db))
+    token = run_async(seed_app_city(url))
     env = {"RONDA_DATABASE__SQLITE_SYNCHRONOUS": "FULL"}
-    process = ServerProcess(f"sqlite+aiosqlite:///{db_path}", folder, env=env)
-    asyncio.run(process.start(timeout_s=60))
-    return AppServer(process, db_path, token)
+    process = ServerProcess(url, folder, env=env)
+    run_async(process.start(timeout_s=60))
+    return AppServer(process, url, token)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from a thread of its own: Playwright's sync API keeps an
+    event loop running in the calling thread, where ``asyncio.run`` is refused."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 @dataclass
@@ -157,29 +172,45 @@ def phone_context(browser: Any, base_url: str, **extra: Any) -> tuple[Any, Guard
     return context, guard
 
 
-def store_records(db_path: Path, device_id: str) -> list[dict[str, Any]]:
-    """The records a device wrote, read from the server's SQLite file (read-only)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT collection, id, seq, doc, chain_n FROM record WHERE author_device = ?",
-            (device_id,),
-        ).fetchall()
-    finally:
-        conn.close()
+def _query(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query on the server's database, from outside the server."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1]
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return list(conn.execute(sql.replace("$1", "?"), args).fetchall())
+        finally:
+            conn.close()
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        import asyncpg
+
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            return [tuple(r) for r in await conn.fetch(sql, *args)]
+        finally:
+            await conn.close()
+
+    return run_async(fetch())
+
+
+def store_records(server: AppServer, device_id: str) -> list[dict[str, Any]]:
+    """The records a device wrote, as the server's database holds them."""
+    rows = _query(
+        server.url,
+        "SELECT collection, id, seq, doc, chain_n FROM record WHERE author_device = $1",
+        device_id,
+    )
     return [{"collection": c, "id": i, "seq": s, "doc": d, "chain_n": n} for c, i, s, d, n in rows]
 
 
-def store_conflicts(db_path: Path, record_id: str) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT field, losing_value, losing_device, winning_device FROM conflict"
-            " WHERE record_id = ? ORDER BY id",
-            (record_id,),
-        ).fetchall()
-    finally:
-        conn.close()
+def store_conflicts(server: AppServer, record_id: str) -> list[dict[str, Any]]:
+    rows = _query(
+        server.url,
+        "SELECT field, losing_value, losing_device, winning_device FROM conflict"
+        " WHERE record_id = $1 ORDER BY id",
+        record_id,
+    )
     return [
         {"field": f, "losing_value": v, "losing_device": ld, "winning_device": wd}
         for f, v, ld, wd in rows

@@ -9,7 +9,6 @@ its state (``window.rondaApp``); nothing here waits a fixed time for the app to 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -34,10 +33,12 @@ from tests.e2e.app_support import (
     idb_counts,
     phone_context,
     qr_y4m,
+    run_async,
     start_app_server,
     store_conflicts,
     store_records,
 )
+from tests.support import PG_URL
 
 pytestmark = pytest.mark.slow
 PIN = "246810"
@@ -53,12 +54,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     try:
         yield app_server
     finally:
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, app_server.process.stop()).result()
+        run_async(app_server.process.stop())
 
 
 @pytest.fixture(scope="module")
-def playwright(server: AppServer) -> Iterator[Any]:
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The same on PostgreSQL (a database of its own next to RONDA_TEST_PG_URL's)."""
+    if not PG_URL:
+        pytest.skip("RONDA_TEST_PG_URL is not set")
+    name = PG_URL.rpartition("/")[2] + "_app"
+    app_server = start_app_server(tmp_path_factory.mktemp("app_pg"), postgres_db=name)
+    try:
+        yield app_server
+    finally:
+        run_async(app_server.process.stop())
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/system-deps installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -77,8 +92,8 @@ def phones(browser: Any, server: AppServer) -> Iterator[Any]:
     """Make phone contexts; after the test every one of them must have a clean record."""
     made: list[tuple[Any, Guard]] = []
 
-    def make(**extra: Any) -> tuple[Any, Guard]:
-        context, guard = phone_context(browser, server.base_url, **extra)
+    def make(on: AppServer = server, **extra: Any) -> tuple[Any, Guard]:
+        context, guard = phone_context(browser, on.base_url, **extra)
         made.append((context, guard))
         return context, guard
 
@@ -95,8 +110,7 @@ def phones(browser: Any, server: AppServer) -> Iterator[Any]:
 def restart(server: AppServer) -> None:
     """Start the killed server again on its port and database (from a thread of its own:
     Playwright's sync API keeps an event loop running in this one)."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, server.process.start(timeout_s=60)).result()
+    run_async(server.process.start(timeout_s=60))
 
 
 def make_code(browser: Any, server: AppServer, officer: str) -> str:
@@ -260,7 +274,7 @@ def check_chain(server: AppServer, device_id: str, entries: int) -> None:
 
 def incidents_by_description(server: AppServer, device_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for row in store_records(server.db_path, device_id):
+    for row in store_records(server, device_id):
         if row["collection"] == "incidents":
             text = json.loads(row["doc"])["fields"].get("description")
             counts[text] = counts.get(text, 0) + 1
@@ -291,7 +305,7 @@ def test_offline_patrol_and_incidents_arrive_exactly_once(
         new_incident(page, text)
     entries = 1 + (1 + fixes) + 1 + 1  # shift start, positions, the note, shift end
     assert queued(page) == entries + len(descriptions)
-    assert store_records(server.db_path, device_id) == []
+    assert store_records(server, device_id) == []
 
     # closed and opened again, still offline: the worker serves the app, the vault keeps all
     page.close()
@@ -306,7 +320,7 @@ def test_offline_patrol_and_incidents_arrive_exactly_once(
     wait_synced(page)
     assert queued(page) == 0
     assert incidents_by_description(server, device_id) == dict.fromkeys(descriptions, 1)
-    logs = [r for r in store_records(server.db_path, device_id) if r["collection"] != "incidents"]
+    logs = [r for r in store_records(server, device_id) if r["collection"] != "incidents"]
     assert sorted(r["chain_n"] for r in logs) == list(range(1, entries + 1))
     check_chain(server, device_id, entries)
 
@@ -314,7 +328,22 @@ def test_offline_patrol_and_incidents_arrive_exactly_once(
 def test_kill_9_in_the_middle_of_a_sync_loses_and_doubles_nothing(
     browser: Any, server: AppServer, phones: Any, request: pytest.FixtureRequest
 ) -> None:
-    context, guard = phones()
+    kill_in_the_middle_of_a_sync(browser, server, phones, request)
+
+
+@pytest.mark.postgres
+def test_kill_9_in_the_middle_of_a_sync_on_postgresql(
+    browser: Any, pg_server: AppServer, phones: Any, request: pytest.FixtureRequest
+) -> None:
+    kill_in_the_middle_of_a_sync(browser, pg_server, phones, request)
+
+
+def kill_in_the_middle_of_a_sync(
+    browser: Any, server: AppServer, phones: Any, request: pytest.FixtureRequest
+) -> None:
+    """600 incidents queued offline; back online, the server is ``kill -9``-ed as soon as the
+    first batch is stored, wherever it is in the second; restarted, the app syncs again."""
+    context, guard = phones(server)
     page = context.new_page()
     device_id = enroll(page, server, make_code(browser, server, OFFICERS[1]), "Moto kill")
     context.set_offline(True)
@@ -337,7 +366,7 @@ def test_kill_9_in_the_middle_of_a_sync_loses_and_doubles_nothing(
     def kill_during_second_batch() -> None:
         # As soon as the first batch is stored, the app sends the second: kill the server
         # then, wherever it is in that request (reading it, writing it, answering it).
-        while len(store_records(server.db_path, device_id)) < batch:
+        while len(store_records(server, device_id)) < batch:
             time.sleep(0.005)
         server.process.kill9()
 
@@ -383,7 +412,7 @@ def test_a_phone_two_hours_fast_is_corrected_and_its_changes_arrive(
     assert codes.count("clock_skew") == 3 and codes.count("") == 3, codes
     offset = page.evaluate("window.rondaApp.vault.get('clock').offset")
     assert abs(offset + 2 * 3_600_000) < 60_000, offset
-    rows = [r for r in store_records(server.db_path, device_id) if r["collection"] == "incidents"]
+    rows = [r for r in store_records(server, device_id) if r["collection"] == "incidents"]
     assert sorted(json.loads(r["doc"])["fields"]["description"] for r in rows) == texts
     now_ms = int(time.time() * 1000)
     for row in rows:  # stored stamps are the corrected ones, within the server's bound
@@ -422,7 +451,7 @@ def test_two_phones_edit_one_incident_offline(browser: Any, server: AppServer, p
     a_context.set_offline(False)
     wait_synced(a)
 
-    conflicts = store_conflicts(server.db_path, record_id)
+    conflicts = store_conflicts(server, record_id)
     assert [(c["field"], json.loads(c["losing_value"])) for c in conflicts] == [
         ("status", "closed")
     ]
