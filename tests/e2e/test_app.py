@@ -349,17 +349,22 @@ def kill_in_the_middle_of_a_sync(
     context.set_offline(True)
     total = 600
     page.evaluate(
-        """async (n) => {
+        r"""async (n) => {
             const app = window.rondaApp;
             for (let i = 0; i < n; i++) {
                 await app.outbox.saveIncident(`k${String(i).padStart(4, "0")}`,
                     {category: "hurto", occurred_at: new Date().toISOString(),
                      description: `kill ${i}`}, null, {isNew: true});
+                if (i % 20 === 0) {  // patrol-log entries in every batch: the chain crosses
+                    const at = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+                    await app.outbox.appendLog({kind: "note", at, text: `nota ${i}`});
+                }
             }
         }""",
         total,
     )
-    assert page.evaluate("window.rondaApp.outbox.pendingCount()") == total
+    entries = total // 20
+    assert page.evaluate("window.rondaApp.outbox.pendingCount()") == total + entries
     batch = page.evaluate("window.rondaApp.syncer.batchSize()")
     assert total >= 3 * batch
 
@@ -385,6 +390,9 @@ def kill_in_the_middle_of_a_sync(
     wait_synced(page)
     counts = incidents_by_description(server, device_id)
     assert counts == {f"kill {i}": 1 for i in range(total)}
+    logs = [r for r in store_records(server, device_id) if r["collection"] == "patrol_logs"]
+    assert sorted(r["chain_n"] for r in logs) == list(range(1, entries + 1))
+    check_chain(server, device_id, entries)
     # the browser logs the requests the dead server could not answer: expected, and only those
     guard.expect(r"Failed to load resource: net::ERR_[A-Z_]+ @ \S+/v1/")
 
