@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -331,3 +333,16 @@ def test_processes_starting_together_upgrade_once(url: str) -> None:
         found = sorted(pool.map(open_upgrading, [url] * 3))
     assert found == [schema.head(), schema.head(), schema.LEGACY]
     assert asyncio.run(run(url, read_rows)) == ROWS
+
+
+def test_db_current_changes_nothing_and_db_upgrade_makes_a_new_database(tmp_path: Path) -> None:
+    path = tmp_path / "ronda.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    current = ronda("--db", url, "db", "current")
+    assert current.exit_code == 0 and "none" in current.stdout
+    assert not path.exists()
+    made = ronda("--db", url, "db", "upgrade")
+    assert made.exit_code == 0 and "created" in made.stderr
+    assert asyncio.run(run(url, schema.revision_of)) == schema.head()
+    with closing(sqlite3.connect(path)) as conn:  # made by the store, with its pragmas
+        assert conn.execute("PRAGMA page_size").fetchone() == (8192,)
