@@ -115,7 +115,9 @@ async def _scenario(root: Path, count: int, steps: list[Step]) -> None:
     await store.open()
     app_settings = Settings()
     app_settings.server.log_level = "error"
-    asgi = httpx.ASGITransport(app=create_app(app_settings, store))
+    app = create_app(app_settings, store)
+    app.state.ctx.places.loaded()  # the store is opened here, not by the app's lifespan
+    asgi = httpx.ASGITransport(app=app)
     pushes: list[tuple[int, bytes, bytes]] = []
     nets, clients = [], []
     try:

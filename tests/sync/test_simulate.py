@@ -20,7 +20,9 @@ async def _simulate(tmp_path: Path, options: SimulationOptions) -> tuple[object,
     try:
         settings = Settings()
         settings.server.log_level = "error"
-        report = await run_simulation(create_app(settings, store), options, store=store)
+        app = create_app(settings, store)
+        app.state.ctx.places.loaded()  # the store is opened here, not by the app's lifespan
+        report = await run_simulation(app, options, store=store)
         logged = len(await store.conflicts(None, 0, 1_000_000))
     finally:
         await store.close()
