@@ -10,6 +10,7 @@ its state (``window.rondaApp``); nothing here waits a fixed time for the app to 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -425,6 +426,73 @@ def test_a_phone_two_hours_fast_is_corrected_and_its_changes_arrive(
     now_ms = int(time.time() * 1000)
     for row in rows:  # stored stamps are the corrected ones, within the server's bound
         assert int(json.loads(row["doc"])["hlc"][:13]) <= now_ms + 300_000
+
+
+LOCKED_META = """async () => {
+  const db = await new Promise((ok, no) => {
+    const r = indexedDB.open("ronda-app");
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => no(r.error);
+  });
+  const store = db.transaction("meta").objectStore("meta");
+  const [keys, values] = await Promise.all([store.getAllKeys(), store.getAll()].map((r) =>
+    new Promise((ok) => { r.onsuccess = () => ok(r.result); })));
+  db.close();
+  return keys.map((k, i) => [String(k), JSON.stringify(values[i], (_, v) =>
+    v instanceof Uint8Array || v instanceof ArrayBuffer ? "bytes" : v)])
+    .filter(([k]) => k.startsWith("locked:"));
+}"""
+
+
+def test_positions_while_locked_are_sealed_and_survive_a_reload(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    """Locked, the PIN key is gone: fixes are sealed to the enrollment's public key in IndexedDB,
+    kept across a reload, and written to the chain at the next unlock."""
+    context, _ = phones()
+    page = context.new_page()
+    device_id = enroll(page, server, make_code(browser, server, OFFICERS[0]), "Moto bloqueada")
+    wait_worker(page)
+    context.set_offline(True)
+    go(page, "shift")
+    page.click(tid("shift-start"))
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"shift-positions\"]')?.textContent === '1'",
+        timeout=T,
+    )
+    page.click(tid("lock-button"))
+    page.wait_for_selector(tid("screen-lock"))
+    page.evaluate(
+        """async ([lon, lat]) => {
+            const start = Date.now();
+            for (let i = 1; i <= 3; i++) {
+                await window.rondaApp.patrol.take({lon: lon + i * 0.002, lat, accuracy: 5,
+                                                   time: start + i * 60000});
+            }
+        }""",
+        [LIMA["longitude"], LIMA["latitude"]],
+    )
+    stashed = page.evaluate(LOCKED_META)
+    assert len(stashed) == 3, stashed
+    assert not any("-77" in value or "lon" in value for _, value in stashed), stashed
+    page.reload()
+    unlock(page)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"shift-positions\"]')?.textContent === '4'",
+        timeout=T,
+    )
+    assert page.evaluate(LOCKED_META) == []
+    assert queued(page) == 1 + 4  # the shift's start and four positions
+    context.set_offline(False)
+    wait_synced(page)
+    logs = [r for r in store_records(server, device_id) if r["collection"] == "patrol_logs"]
+    bodies = [json.loads(r["doc"])["body"] for r in logs]
+    kinds = sorted(b["kind"] for b in bodies)
+    assert kinds == ["checkpoint"] * 4 + ["shift_start"], kinds
+    lons = {b["lon_e6"] for b in bodies if b["kind"] == "checkpoint"}
+    locked = {math.floor((LIMA["longitude"] + i * 0.002) * 1e6 + 0.5) for i in (1, 2, 3)}
+    assert len(lons) == 4 and locked < lons, (lons, locked)
+    check_chain(server, device_id, 5)
 
 
 def test_two_phones_edit_one_incident_offline(browser: Any, server: AppServer, phones: Any) -> None:
