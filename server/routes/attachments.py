@@ -8,7 +8,6 @@ metadata (EXIF GPS, serials), and nothing of an attachment marked ``pii``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,7 @@ async def _held(svc: AttachmentService, sha256: str) -> AttachmentMeta:
 async def _checked_path(svc: AttachmentService, sha256: str) -> Path:
     """The blob's path once it passed the tamper check; quarantined (and an error) if not."""
     try:
-        handle = await asyncio.to_thread(svc.blobs.open_checked, sha256)
+        handle = await svc.run(svc.blobs.open_checked, sha256)
     except BlobTampered:
         await svc.index.quarantined(sha256, now_ms())
         raise
@@ -161,7 +160,7 @@ async def download(request: Request) -> Response:
     if restricted:
         await _audit(request, who, record, ref, "original")
         return _file(request, path, meta.media_type, f'"{sha}"', f"{sha}.{ext}")
-    copy = await asyncio.to_thread(_derived, svc, sha, "stripped", path, meta.media_type)
+    copy = await svc.run(_derived, svc, sha, "stripped", path, meta.media_type)
     await _audit(request, who, record, ref, "stripped")
     return _file(request, copy, meta.media_type, f'"{sha}-stripped"', f"{sha}.{ext}")
 
@@ -177,7 +176,7 @@ async def thumbnail(request: Request) -> Response:
     if meta.media_type not in images.STRIPPABLE:
         raise NotFound("thumbnails exist for JPEG, PNG and WebP images", {})
     path = await _checked_path(svc, sha)
-    thumb = await asyncio.to_thread(_derived, svc, sha, "thumb", path, meta.media_type)
+    thumb = await svc.run(_derived, svc, sha, "thumb", path, meta.media_type)
     await _audit(request, who, record, ref, "thumbnail")
     return _file(request, thumb, "image/jpeg", f'"{sha}-thumb"', f"{sha}-thumb.jpg")
 

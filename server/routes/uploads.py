@@ -8,13 +8,13 @@ again (creation answers with the upload complete).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import os
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -176,7 +176,7 @@ async def _quota(svc: AttachmentService, who: Identity, length: int, now: int) -
     day_ms = 86_400_000
     since = now - now % day_ms  # the UTC day
     used = await svc.index.bytes_since(who.device_id, since)
-    pending = await asyncio.to_thread(svc.uploads.open_for_device, who.device_id, now)
+    pending = await svc.run(svc.uploads.open_for_device, who.device_id, now)
     used += sum(u.length for u in pending if u.created_ms >= since)
     cap = svc.settings.max_device_bytes_per_day
     if used + length > cap:
@@ -225,7 +225,7 @@ async def create(request: Request) -> Response:
         record.station_id, now, now + expiry_ms, meta.get("filename", "")[:200],
         str(ref["media_type"]), done,
     )  # fmt: skip
-    info = await asyncio.to_thread(svc.uploads.create, info)
+    info = await svc.run(svc.uploads.create, info)
     location = str(request.url_for("upload", upload_id=info.id))
     headers = {"Location": location, "Upload-Expires": _expires(info.expires_ms)}
     if done:
@@ -242,7 +242,7 @@ async def _own_upload(request: Request, svc: AttachmentService) -> tuple[UploadI
     if info is None or info.device_id != who.device_id:
         raise NotFound("no such upload", {})
     if not info.done and info.expires_ms <= now_ms():
-        await asyncio.to_thread(svc.uploads.delete, info.id)
+        await svc.run(svc.uploads.delete, info.id)
         raise UploadExpired("the upload expired; create it again", {})
     return info, who
 
@@ -250,7 +250,7 @@ async def _own_upload(request: Request, svc: AttachmentService) -> tuple[UploadI
 async def head(request: Request) -> Response:
     svc = service(request)
     info, _ = await _own_upload(request, svc)
-    offset = await asyncio.to_thread(svc.uploads.offset, info)
+    offset = await svc.run(svc.uploads.offset, info)
     headers = {
         "Upload-Offset": str(offset),
         "Upload-Length": str(info.length),
@@ -275,7 +275,7 @@ async def patch(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     svc = service(request)
     info, _ = await _own_upload(request, svc)
-    await asyncio.to_thread(svc.uploads.delete, info.id)
+    await svc.run(svc.uploads.delete, info.id)
     return Response(status_code=204, headers=_tus_headers())
 
 
@@ -292,7 +292,10 @@ def _checksum(request: Request) -> bytes | None:
         raise InvalidRequest("Upload-Checksum must be base64", {}) from exc
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | bytearray, whole: Any = None) -> None:
+    """Write all of ``data``; feed ``whole`` (the file's running sha256) on the way."""
+    if whole is not None:
+        whole.update(data)  # hashlib lets go of the GIL: the file is never read back
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -308,6 +311,7 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
         if start != current:
             raise OffsetMismatch("Upload-Offset is not the upload's offset", {"offset": current})
         digest = hashlib.sha256() if expected is not None else None
+        whole = hashlib.sha256() if start == 0 else None  # the whole file in one PATCH: no re-read
         written, pending = 0, bytearray()
         try:
             async for chunk in request.stream():
@@ -319,9 +323,10 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
                 if digest is not None:
                     digest.update(chunk)
                 if len(pending) >= WRITE_BLOCK:
-                    await asyncio.to_thread(_write_all, fd, bytes(pending))
+                    await svc.run(_write_all, fd, pending, whole)
                     written, pending = written + len(pending), bytearray()
         except ClientDisconnect:
+            whole = None
             if digest is not None:  # unverifiable: the checksummed chunk is dropped whole
                 written, pending = 0, bytearray()
                 os.ftruncate(fd, start)
@@ -330,28 +335,30 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
             os.fsync(fd)
             raise
         if pending:
-            await asyncio.to_thread(_write_all, fd, bytes(pending))
+            await svc.run(_write_all, fd, pending, whole)
             written += len(pending)
         if digest is not None and written and digest.digest() != expected:
             os.ftruncate(fd, start)
             os.fsync(fd)
             raise ChecksumMismatch("the chunk does not match Upload-Checksum", {"offset": start})
-        await asyncio.to_thread(os.fsync, fd)
+        await svc.run(os.fsync, fd)
     offset = start + written
     info.expires_ms = now_ms() + int(svc.settings.upload_expiry_hours * 3_600_000)
     if offset == info.length:
-        await _finish(svc, info)
+        await _finish(svc, info, whole.hexdigest() if whole is not None else None)
     else:
-        await asyncio.to_thread(svc.uploads.mark_touched, info)
+        await svc.run(svc.uploads.mark_touched, info)
     return offset
 
 
-async def _finish(svc: AttachmentService, info: UploadInfo) -> None:
-    """Verify the whole upload, name its media type from its bytes, move it into the store."""
+async def _finish(svc: AttachmentService, info: UploadInfo, digest: str | None) -> None:
+    """Verify the whole upload, name its media type from its bytes, move it into the store.
+    ``digest``: the file's hash if this request saw every byte, else it is read back."""
     part = svc.uploads.part(info.id)
-    digest = await asyncio.to_thread(file_sha256, part)
+    if digest is None:
+        digest = await svc.run(file_sha256, part)
     if digest != info.sha256:
-        await asyncio.to_thread(svc.uploads.delete, info.id)
+        await svc.run(svc.uploads.delete, info.id)
         raise HashMismatch(
             "the uploaded bytes do not hash to the sha256 given; upload again",
             {"sha256": info.sha256},
@@ -359,15 +366,15 @@ async def _finish(svc: AttachmentService, info: UploadInfo) -> None:
     with open(part, "rb") as f:
         media_type = sniff(f.read(SNIFF_BYTES))
     if media_type is None:
-        await asyncio.to_thread(svc.uploads.delete, info.id)
+        await svc.run(svc.uploads.delete, info.id)
         raise MediaTypeRefused("the file is none of the media types attachments may have", {})
-    await asyncio.to_thread(svc.blobs.put_file, info.sha256, part)
+    await svc.run(svc.blobs.put_file, info.sha256, part)
     meta = AttachmentMeta(
         info.sha256, info.length, media_type, info.declared_type, info.device_id,
         info.officer_id, info.station_id, now_ms(),
     )  # fmt: skip
     await svc.index.add(meta)
-    await asyncio.to_thread(svc.uploads.mark_done, info)
+    await svc.run(svc.uploads.mark_done, info)
 
 
 routes = [

@@ -83,11 +83,12 @@ class UploadStore:
 
     def mark_touched(self, info: UploadInfo) -> None:
         """Keep the (extended) expiry: an upload still moving does not expire."""
-        self._write_info(info)
+        self._write_info(info, durable=False)  # lost in a power cut: only the expiry is older
 
     def mark_done(self, info: UploadInfo) -> None:
+        # Not fsynced: if lost, the part file is gone (moved into the store), which reads as done.
         info.done = True
-        self._write_info(info)
+        self._write_info(info, durable=False)
 
     def delete(self, upload_id: str) -> None:
         self.part(upload_id).unlink(missing_ok=True)
@@ -139,10 +140,11 @@ class UploadStore:
     def _info_path(self, upload_id: str) -> Path:
         return self.dir / f"{upload_id}.json"
 
-    def _write_info(self, info: UploadInfo) -> None:
+    def _write_info(self, info: UploadInfo, durable: bool = True) -> None:
         tmp = self.dir / f".{info.id}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
             json.dump(asdict(info), f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, self._info_path(info.id))
