@@ -247,6 +247,13 @@ def _review_schemas() -> dict[str, Schema]:
                 "gaps": {"type": "array", "items": gap},
                 "broken_links": ints,
                 "tampered": ints,
+                "attachments": _obj(
+                    {
+                        "checked": INT,
+                        "tampered": {"type": "array", "items": STR},
+                        "pending": {"type": "array", "items": STR},
+                    }
+                ),
             }
         ),
     }

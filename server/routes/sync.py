@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import conflict_view
+from server.attachment_service import attachment_report
 from server.auth import authenticate, require
 from server.body import read_body
 from server.context import ctx
@@ -115,7 +116,11 @@ async def chain(request: Request) -> Response:
     entries = await c.store.chain(device_id)
     if who.role == "chief" and any(e.station_id != who.station_id for e in entries):
         raise Forbidden("this device's log belongs to another station")
-    return json_response(verify_chain(device_id, entries).as_dict())
+    report = verify_chain(device_id, entries).as_dict()
+    # Evidence files of the entries are hashed again too: a changed one breaks the report.
+    report["attachments"] = await attachment_report(request, entries)
+    report["intact"] = report["intact"] and not report["attachments"]["tampered"]
+    return json_response(report)
 
 
 routes = [

@@ -250,3 +250,37 @@ async def test_termination_and_expiry(served: Served) -> None:
     assert svc.uploads.clean_expired(now_ms=2**62) == 1
     assert (await client.head(location, headers={**TUS, **auth})).status_code == 404
     assert not list(svc.uploads.dir.glob("*.part"))
+
+
+async def test_chain_verification_hashes_the_entries_attachments(
+    served: Served, tmp_path: Path
+) -> None:
+    from sync.clock import HybridClock
+    from tests.support import batch, log_entry
+
+    client, auth = served.client, served.auth("off-a")
+    data, later = jpeg_with_gps(), jpeg_with_gps(noise=7)
+    device = served.people.officer_a.device_id
+    body = {
+        "kind": "note",
+        "at": "2026-11-20T22:15:00-05:00",
+        "attachments": [ref(data), ref(later)],
+    }
+    entry = log_entry(device, 1, "", HybridClock(), body, entry_id="log-1")
+    pushed = await client.post("/v1/sync/push", json=batch([entry]), headers=auth)
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+    created = await create(client, auth, data, "log-1", collection="patrol_logs")
+    assert (await patch(client, auth, created.headers["location"], 0, data)).status_code == 204
+    chief = served.auth("chief-a")
+    report = (await client.get(f"/v1/chains/{device}", headers=chief)).json()
+    assert report["intact"] is True
+    assert report["attachments"] == {"checked": 2, "tampered": [], "pending": [sha(later)]}
+    digest = sha(data)
+    path = tmp_path / "att" / "blobs" / digest[:2] / digest[2:4] / digest
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    report = (await client.get(f"/v1/chains/{device}", headers=chief)).json()
+    assert report["intact"] is False and report["tampered"] == []
+    assert report["attachments"]["tampered"] == [digest]
+    got = await client.get(f"/v1/attachments/patrol_logs/log-1/{digest}", headers=auth)
+    assert got.status_code == 409 and got.json()["error"]["code"] == "attachment_tampered"
