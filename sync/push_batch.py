@@ -15,7 +15,14 @@ from typing import Any
 import orjson
 
 from sync.clock import Stamp
-from sync.errors import AmendTargetMissing, ChainFork, ChangeError, OutOfScope, RecordNotFound
+from sync.errors import (
+    AmendTargetMissing,
+    ChainFork,
+    ChangeError,
+    InvalidField,
+    OutOfScope,
+    RecordNotFound,
+)
 from sync.merge import (
     DELETED,
     PENDING,
@@ -199,6 +206,13 @@ class PushWork:
         if fresh is not None and stored is None:
             self._apply_fresh(index, change, fresh)
             return
+        if stored is not None and change.base_seq > stored.seq:
+            # A version nobody was given: it would mark every current value as seen and
+            # keep the overwrite out of the conflict log (base_seq 10^30 did).
+            raise InvalidField(
+                "base_seq is newer than any version of this record",
+                {"field": "base_seq", "seq": stored.seq},
+            )
         work = self._incidents.get(change.id) or self._open_incident(change, stored)
         if work.station_id != self.who.station_id:
             raise OutOfScope("this record belongs to another station", {"id": change.id})

@@ -148,3 +148,21 @@ async def _rewrite_clocks(store: Store, record_id: str, clocks: str) -> None:
             text("UPDATE record SET clocks = :c WHERE collection = 'incidents' AND id = :i"),
             {"c": clocks, "i": record_id},
         )
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["bytes", "values"])
+@pytest.mark.parametrize("claimed", [1, 10**15])
+async def test_a_base_seq_never_issued_is_refused_not_a_free_pass(
+    engine: SyncEngine, store: Store, people: People, fast: bool, claimed: int
+) -> None:
+    # base_seq above the record's seq marked every value as seen: the overwrite of the
+    # creation's values went unlogged (found by a client written from the doc alone).
+    rid = new_id()
+    created = await send(engine, people.officer_a, [creation(rid)], fast)
+    seq = created["results"][0]["seq"]
+    answer = await send(engine, people.officer_a2, [blind_edit(rid, seq + claimed)], fast)
+    result = answer["results"][0]
+    assert result["status"] == "rejected" and result["error"]["code"] == "invalid_field"
+    assert result["error"]["details"] == {"field": "base_seq", "seq": seq}
+    record = await store.record("incidents", rid)
+    assert record is not None and record.doc["fields"]["status"] == "open"
