@@ -1,0 +1,30 @@
+"""The attachment table on both backends: add, read, quarantine and restore, daily bytes."""
+
+from __future__ import annotations
+
+from sync.attachments.index import AttachmentIndex, AttachmentMeta
+from sync.store.base import Store
+
+
+def meta(sha: str, size: int, at: int, device: str = "dev-1") -> AttachmentMeta:
+    return AttachmentMeta(sha, size, "image/jpeg", "image/png", device, "off-a", "st-a", at)
+
+
+async def test_index_round_trip_quarantine_and_daily_bytes(store: Store) -> None:
+    index = AttachmentIndex(store.engine)  # type: ignore[attr-defined]
+    big = 5 * 2**32  # past 32 bits: the size column is a BIGINT
+    await index.add(meta("a" * 64, big, 1_000))
+    await index.add(meta("b" * 64, 20, 2_000))
+    await index.add(meta("c" * 64, 30, 3_000, device="dev-2"))
+    assert await index.get("a" * 64) == meta("a" * 64, big, 1_000)
+    assert await index.get("d" * 64) is None
+    assert set(await index.many(["a" * 64, "c" * 64, "d" * 64])) == {"a" * 64, "c" * 64}
+    assert await index.bytes_since("dev-1", 0) == big + 20
+    assert await index.bytes_since("dev-1", 1_500) == 20
+    assert await index.bytes_since("dev-3", 0) == 0
+    await index.quarantined("b" * 64, 9_000)
+    found = await index.get("b" * 64)
+    assert found is not None and found.quarantined_ms == 9_000
+    await index.add(meta("b" * 64, 20, 10_000))  # the same bytes again restore the blob
+    found = await index.get("b" * 64)
+    assert found is not None and found.quarantined_ms is None
