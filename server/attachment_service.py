@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from starlette.requests import Request
 
 from server.attachment_settings import AttachmentSettings
@@ -97,3 +98,24 @@ async def attachment_report(request: Request, entries: list[StoredRecord]) -> di
                 await svc.index.quarantined(sha, int(time.time() * 1000))
             tampered.append(sha)
     return {"checked": len(dict.fromkeys(hashes)), "tampered": tampered, "pending": pending}
+
+
+async def with_received(request: Request, page: bytes) -> bytes:
+    """A pull page with ``attachments``: for each hash its records name, whether the file has
+    arrived (and its sniffed type). Pages naming no attachment are returned untouched (one
+    substring search)."""
+    if b'"attachments"' not in page or not page.endswith(b"}"):
+        return page
+    hashes = []
+    for change in orjson.loads(page)["changes"]:
+        part = change.get("fields" if change.get("collection") == "incidents" else "body") or {}
+        hashes += [ref["sha256"] for ref in part.get("attachments") or []]
+    if not hashes:
+        return page
+    held = await service(request).index.many(hashes)
+    status = {}
+    for sha in dict.fromkeys(hashes):
+        meta = held.get(sha)
+        ok = meta is not None and meta.quarantined_ms is None
+        status[sha] = {"received": ok, "media_type": meta.media_type if ok and meta else None}
+    return page[:-1] + b',"attachments":' + orjson.dumps(status) + b"}"

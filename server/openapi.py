@@ -205,7 +205,15 @@ def _pull_answer_schemas() -> dict[str, Schema]:
                 },
                 "has_more": {"type": "boolean"},
                 "server_time_ms": MS,
-            }
+                "attachments": {
+                    "type": "object",
+                    "description": "only when the page's records name attachments: by sha256",
+                    "additionalProperties": _obj(
+                        {"received": {"type": "boolean"}, "media_type": _nullable(STR)}
+                    ),
+                },
+            },
+            ["changes", "cursor", "has_more", "server_time_ms"],
         ),
     }
 

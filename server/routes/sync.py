@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import conflict_view
-from server.attachment_service import attachment_report
+from server.attachment_service import attachment_report, with_received
 from server.auth import authenticate, require
 from server.body import read_body
 from server.context import ctx
@@ -45,6 +45,7 @@ async def pull(request: Request) -> Response:
         await c.store.add_audit(
             AuditEvent(now_ms(), who.officer_id, "pull_pii", "incidents", details)
         )
+    page = await with_received(request, page)  # whether each named attachment has arrived
     return Response(page, 200, media_type="application/json")
 
 

@@ -284,3 +284,21 @@ async def test_chain_verification_hashes_the_entries_attachments(
     assert report["attachments"]["tampered"] == [digest]
     got = await client.get(f"/v1/attachments/patrol_logs/log-1/{digest}", headers=auth)
     assert got.status_code == 409 and got.json()["error"]["code"] == "attachment_tampered"
+
+
+async def test_pull_says_whether_each_attachment_has_arrived(served: Served) -> None:
+    from tests.server.test_openapi import check
+
+    client, auth = served.client, served.auth("off-a")
+    data, later = jpeg_with_gps(), jpeg_with_gps(noise=9)
+    await push_incident(client, auth, "inc-1", [ref(data), ref(later)])
+    await upload(client, auth, data, "inc-1")
+    page = await client.get("/v1/sync/pull", headers=auth)
+    body = check(page, "/v1/sync/pull", "get")
+    assert body["attachments"] == {
+        sha(data): {"received": True, "media_type": "image/jpeg"},
+        sha(later): {"received": False, "media_type": None},
+    }
+    await push_incident(client, auth, "inc-2", [])
+    page = await client.get(f"/v1/sync/pull?cursor={body['cursor']}", headers=auth)
+    assert "attachments" not in page.json()
