@@ -23,8 +23,8 @@ from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
 from server.places import load_places_at_start
 from server.routes import admin, features, health, tiles, uploads
-from server.routes import attachments as attachment_routes
 from server.routes import analysis as analysis_routes
+from server.routes import attachments as attachment_routes
 from server.routes import public as public_routes
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
@@ -145,7 +145,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     ]
     middleware = [
         Middleware(ObserveMiddleware, metrics=metrics, timeout_s=settings.server.request_timeout_s),
-        Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),
+        Middleware(
+            GZipMiddleware,
+            minimum_size=1024,
+            compresslevel=5,
+            exclude_content_types=attachment_routes.NO_GZIP,
+        ),
     ]
     app = Starlette(
         routes=routes,

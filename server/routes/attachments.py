@@ -40,6 +40,8 @@ EXTENSIONS = {
     "audio/wav": "wav",
     "application/pdf": "pdf",
 }
+# Compressed already (or not worth it): the app's gzip middleware leaves these alone.
+NO_GZIP = ("text/event-stream", *EXTENSIONS)
 
 
 async def _record(request: Request) -> tuple[Identity, StoredRecord, bool]:

@@ -66,6 +66,7 @@ async def test_resumed_upload_arrives_whole_and_downloads_with_range(served: Ser
     assert got.status_code == 200 and got.content == data
     assert got.headers["etag"] == f'"{sha(data)}"'
     assert got.headers["content-type"] == "image/jpeg"
+    assert "content-encoding" not in got.headers  # a JPEG is not gzipped again
     part = await client.get(url("inc-1", data), headers={**auth, "Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == data[10:20]
     cached = await client.get(
