@@ -198,6 +198,7 @@ def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None
     )
     console.print(
         f"Mapa / map: http://127.0.0.1:{port}/map  ·  público: http://127.0.0.1:{port}/public"
+        f"  ·  app del efectivo / officer's app: http://127.0.0.1:{port}/app"
     )
     if not no_serve:
         _serve(settings, "127.0.0.1", port, 1)
