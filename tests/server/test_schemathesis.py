@@ -7,6 +7,7 @@ means the spec and the server disagree, or the server breaks on input the spec a
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import subprocess
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from sync.clock import HybridClock
-from tests.server_process import ServerProcess, seed_database
+from tests.server_process import REPO, ServerProcess, seed_database
 from tests.support import batch, incident, log_entry, new_id
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,12 @@ def test_schemathesis_finds_nothing(server: tuple, who: str) -> None:
         command += ["--exclude-path", REVOKE]
     elif who == "admin-revoke":
         command += ["--include-path", REVOKE]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp, check=False)
+    # The hooks teach schemathesis the tus upload body (application/offset+octet-stream).
+    hooks = {"SCHEMATHESIS_HOOKS": "tests.server.schemathesis_hooks", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **hooks}
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp, check=False, env=env
+    )
     report = run.stdout[-6000:] + run.stderr[-2000:]
     assert run.returncode == 0, report
     counts = re.search(r"^\s*(\d+) generated, (\d+) passed\s*$", run.stdout, re.MULTILINE)
