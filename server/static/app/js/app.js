@@ -227,7 +227,11 @@ export class App {
     const unlocked = this.vault.unlocked;
     q("status-bar").hidden = !unlocked;
     q("lock-button").hidden = !unlocked;
-    q("lang-toggle").textContent = t("lang");
+    // Short on the bar (390 px hold three buttons), the language's full name for readers.
+    const toggle = q("lang-toggle");
+    toggle.textContent = getLang() === "es" ? "EN" : "ES";
+    toggle.setAttribute("aria-label", t("lang"));
+    toggle.setAttribute("lang", getLang() === "es" ? "en" : "es");
     q("lock-button").textContent = t("lock");
     if (!unlocked) return;
     q("queued-count").textContent = String(this.outbox.pendingCount());

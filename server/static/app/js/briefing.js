@@ -28,6 +28,13 @@ export function sectorOptions(app) {
   return briefing(app).sectors.map((f) => [f.properties.code, f.properties.name || f.properties.code]);
 }
 
+/** A sector's name for people (the code when the briefing does not hold it). */
+export function sectorName(app, code) {
+  if (!code) return "";
+  const f = briefing(app).sectors.find((s) => s.properties.code === code);
+  return f?.properties.name || code;
+}
+
 /** Hot cells of one sector (their centre inside it), hottest first; all when no sector. */
 export function sectorHotspots(app, sectorCode) {
   const b = briefing(app);

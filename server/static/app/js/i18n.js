@@ -29,9 +29,9 @@ const ES = {
   category: "Categoría", description: "Descripción", occurred: "Fecha y hora", status: "Estado",
   status_open: "Abierto", status_closed: "Cerrado", status_referred: "Derivado",
   where: "Lugar", use_gps: "Usar GPS", pick_on_map: "Elegir en el mapa", address: "Dirección o referencia",
-  no_location: "Sin ubicación", people: "Personas", victims: "Víctimas", witnesses: "Testigos", suspects: "Sospechosos",
-  victim: "Víctima", witness: "Testigo", suspect: "Sospechoso",
-  add_victim: "+ Víctima", add_witness: "+ Testigo", add_suspect: "+ Sospechoso", name: "Nombre", dni: "DNI", phone: "Teléfono",
+  no_location: "Sin ubicación", people: "Personas", victims: "Agraviados", witnesses: "Testigos", suspects: "Sospechosos",
+  victim: "Agraviado(a)", witness: "Testigo", suspect: "Sospechoso",
+  add_victim: "+ Agraviado", add_witness: "+ Testigo", add_suspect: "+ Sospechoso", name: "Nombre", dni: "DNI", phone: "Teléfono",
   age: "Edad", remove: "Quitar", save: "Guardar", cancel: "Cancelar", saved: "Guardado en el teléfono",
   placement: "Ubicación según el servidor", district: "Distrito", quality: "Calidad", not_placed: "Aún no ubicado por el servidor",
   tap_map: "Toque el mapa para elegir el lugar", picked: "Punto elegido en el mapa",
@@ -42,15 +42,21 @@ const ES = {
   err_too_many_requests: "servidor ocupado", err_store_unavailable: "servidor no disponible", err_timeout: "el servidor tardó demasiado",
   err_internal_error: "error del servidor",
   auto_fixed: "el teléfono lo corrige y reenvía", applied: "aplicado", unchanged: "sin cambios", st_rejected: "rechazado",
-  map_title: "Sesión informativa", hotspots: "Zonas críticas", notices: "Avisos de la comisaría",
+  map_title: "Mapa del delito", hotspots: "Puntos críticos", notices: "Avisos de la comisaría",
   notices_placeholder: "Los avisos de la comisaría aparecerán aquí cuando el servidor los ofrezca.",
-  no_hotspots: "Sin zonas críticas en este momento", download_area: "Guardar mapa sin conexión",
+  no_hotspots: "Sin puntos críticos en este momento", download_area: "Guardar mapa sin conexión",
   tile_cache: "Mapa sin conexión: {used} de {budget}", downloading: "Descargando {done}/{total}…", map_unavailable: "El mapa no está disponible sin conexión todavía",
-  hot: "Zona caliente", n_incidents: "{n} incidentes", updated: "Actualizado",
+  hot: "Punto crítico", n_incidents: "{n} incidentes", updated: "Actualizado",
   settings_title: "Ajustes", idle_minutes: "Bloquear tras inactividad (minutos)", wipe_after: "Borrar tras PIN erróneos",
-  tile_budget: "Espacio para mapas (MB)", device: "Dispositivo", officer: "Oficial", station: "Comisaría",
+  tile_budget: "Espacio para mapas (MB)", device: "Dispositivo", officer: "Efectivo", station: "Comisaría",
   wipe_now: "Borrar todo del teléfono", confirm_wipe: "¿Borrar todos los datos de este teléfono? Lo pendiente se perderá.",
   storage: "Almacenamiento", encrypted: "Cifrado con su PIN (AES-GCM, PBKDF2 {n} iteraciones)",
+  log_shift_start: "Inicio de turno", log_shift_end: "Fin de turno", log_checkpoint: "Posición", log_note: "Nota", log_stop: "Intervención",
+  log_amend: "Corrección", log_incident: "Incidente",
+  bad_dni: "El DNI tiene 8 dígitos", bad_required: "{field}: obligatorio", bad_invalid: "{field}: valor no válido",
+  bad_too_long: "{field}: demasiado largo", bad_age: "{field}: de 0 a 130", bad_many: "{field}: 50 como máximo",
+  field_occurred_at: "Fecha y hora", field_category: "Categoría", field_status: "Estado", field_description: "Descripción",
+  field_address_text: "Dirección", field_location: "Lugar", field_name: "Nombre", field_dni: "DNI", field_phone: "Teléfono", field_age: "Edad",
 };
 
 const EN = {
@@ -104,6 +110,12 @@ const EN = {
   tile_budget: "Space for maps (MB)", device: "Device", officer: "Officer", station: "Station",
   wipe_now: "Wipe everything from this phone", confirm_wipe: "Wipe all data from this phone? Anything pending will be lost.",
   storage: "Storage", encrypted: "Encrypted with your PIN (AES-GCM, PBKDF2 {n} iterations)",
+  log_shift_start: "Shift start", log_shift_end: "Shift end", log_checkpoint: "Position", log_note: "Note", log_stop: "Stop",
+  log_amend: "Correction", log_incident: "Incident",
+  bad_dni: "A DNI has 8 digits", bad_required: "{field}: required", bad_invalid: "{field}: invalid value",
+  bad_too_long: "{field}: too long", bad_age: "{field}: 0 to 130", bad_many: "{field}: at most 50",
+  field_occurred_at: "Date and time", field_category: "Category", field_status: "Status", field_description: "Description",
+  field_address_text: "Address", field_location: "Place", field_name: "Name", field_dni: "DNI", field_phone: "Phone", field_age: "Age",
 };
 
 const CATEGORY_NAMES = {
@@ -171,6 +183,8 @@ export function limaInput(ms = Date.now()) {
 
 /** A datetime-local value read as Lima time (UTC-5, no daylight saving) -> UTC RFC 3339. */
 export function fromLimaInput(value) {
+  // An emptied picker gives "": V8's Date.parse reads ":00-05:00" as 2000-01-01 05:00.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(String(value))) return null;
   const ms = Date.parse(`${value}:00-05:00`);
   return Number.isNaN(ms) ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }

@@ -60,7 +60,8 @@ export class Syncer {
       const pulled = await this.pull();
       const summary = { ok: true, at: Date.now(), pushed, pulled, pending: this.outbox.pendingCount() };
       await this.vault.commit([{ store: "secure", key: "last_sync", value: summary }]);
-      this.set({ phase: "idle", retryAt: null });
+      // A retry on the way set the error it got over: the sync ended well, so no error.
+      this.set({ phase: "idle", retryAt: null, error: null });
       return summary;
     } catch (err) {
       if (isRevocation(err)) {

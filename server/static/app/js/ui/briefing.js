@@ -3,7 +3,7 @@
 // incidents; the sector's hotspot list; station notices (placeholder: no API yet).
 // Also used to pick an incident's location on the map.
 
-import { areaTiles, briefing, sectorHotspots } from "../briefing.js";
+import { areaTiles, briefing, sectorHotspots, sectorName } from "../briefing.js";
 import { bounds as boundsOf, centre, contains } from "../geo.js";
 import { t, when } from "../i18n.js";
 import { setTileBudget, tileUsage } from "../swclient.js";
@@ -92,7 +92,7 @@ export function briefingScreen(app, { pick = null } = {}) {
       h("div", { class: "actions" }, h("button", { class: "secondary", testid: "pick-cancel", onclick: () => pick(null) }, t("cancel")))]
     : [
       mapBox,
-      h("h2", { testid: "hotspots-scope", dataset: { sector: shown === cells ? sector : "" } }, `${t("hotspots")} · ${shown === cells && sector ? sector : t("any_sector")}`),
+      h("h2", { testid: "hotspots-scope", dataset: { sector: shown === cells ? sector : "" } }, `${t("hotspots")} · ${shown === cells && sector ? sectorName(app, sector) : t("any_sector")}`),
       h("p", { class: "muted", testid: "briefing-updated" }, `${t("updated")}: ${when(b.fetched_ms)}`),
       list,
       h("h2", {}, t("notices")),

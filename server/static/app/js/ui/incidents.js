@@ -1,5 +1,6 @@
 // Incidents: the list (pulled and local, searchable) and the form (new or edit), offline.
 
+import { sectorName } from "../briefing.js";
 import { randomId } from "../crypto.js";
 import { fixOnce } from "../geo.js";
 import { category, fromLimaInput, limaInput, t, when } from "../i18n.js";
@@ -28,20 +29,42 @@ function item(app, v) {
   return h("li", {},
     h("button", { class: "row", testid: "incident-item", dataset: { id: v.id, pending: v.pending ? "1" : "0" }, onclick: () => app.go("incident", { id: v.id }) },
       h("b", {}, category(v.fields.category || "?")), " · ", when(v.fields.occurred_at), " · ", t(`status_${v.fields.status || "open"}`),
-      v.derived?.sector ? ` · ${v.derived.sector}` : "",
-      v.pending ? h("span", { class: "badge" }, t("pending")) : null));
+      v.derived?.sector ? ` · ${sectorName(app, v.derived.sector)}` : "",
+      v.pending ? h("span", { class: "badge" }, t("pending")) : null,
+      // What tells two robberies apart at a glance: the description, else the address.
+      v.fields.description || v.fields.address_text ? h("span", { class: "sub" }, v.fields.description || v.fields.address_text) : null));
 }
 
 function personRow(list, p = {}) {
   const row = h("div", { class: "person card", testid: `person-${list}`, dataset: { list } },
     h("b", {}, t({ victims: "victim", witnesses: "witness", suspects: "suspect" }[list])),
     field(t("name"), h("input", { testid: "person-name", name: "name", value: p.name || "", maxlength: 200 })),
-    field(t("dni"), h("input", { testid: "person-dni", name: "dni", value: p.dni || "", inputmode: "numeric", pattern: "\\d{8}", maxlength: 8 })),
+    field(t("dni"), dniInput(p.dni)),
     field(t("phone"), h("input", { testid: "person-phone", name: "phone", value: p.phone || "", inputmode: "tel", maxlength: 30 })),
     field(t("age"), h("input", { testid: "person-age", name: "age", value: p.age ?? "", inputmode: "numeric", type: "number", min: 0, max: 130 })),
     h("button", { type: "button", class: "secondary", testid: "person-remove", onclick: () => row.remove() }, t("remove")));
   row.person = p; // keeps members this form does not show (role, notes)
   return row;
+}
+
+/** The DNI box: 8 digits, and the browser's bubble says so in the app's language. */
+function dniInput(value) {
+  const input = h("input", { testid: "person-dni", name: "dni", value: value || "", inputmode: "numeric", pattern: "\\d{8}", maxlength: 8, autocomplete: "off" });
+  const judge = () => input.setCustomValidity(input.value && !/^\d{8}$/.test(input.value) ? t("bad_dni") : "");
+  input.addEventListener("input", judge);
+  judge();
+  return input;
+}
+
+/** The outbox's checks ("pii.victims.0.dni: 8 digits") as a sentence for the officer. */
+export function problemText(problem) {
+  const [path, what = ""] = problem.split(": ");
+  const name = path.split(".").pop();
+  const label = t(`field_${name}`) === `field_${name}` ? name : t(`field_${name}`);
+  const list = path.match(/^pii\.(\w+)\.(\d+)\./);
+  const who = list ? `${t({ victims: "victim", witnesses: "witness", suspects: "suspect" }[list[1]] || list[1])} ${Number(list[2]) + 1} · ` : "";
+  const key = { required: "bad_required", "too long": "bad_too_long", "0-130": "bad_age", "at most 50": "bad_many", "8 digits": "bad_dni" }[what] || "bad_invalid";
+  return who + (key === "bad_dni" ? t(key) : t(key, { field: label }));
 }
 
 function readPeople(form) {
@@ -61,7 +84,7 @@ export function incidentScreen(app, { id, draft }) {
   const isNew = !view;
   const cat = select("inc-category", CATEGORIES.map((c) => [c, category(c)]), f.category || "robo");
   const desc = h("textarea", { testid: "inc-description", rows: 4, maxlength: 4000 }, f.description || "");
-  const occurred = h("input", { testid: "inc-occurred", type: "datetime-local", value: f.occurred_at ? limaInput(Date.parse(f.occurred_at)) : limaInput() });
+  const occurred = h("input", { testid: "inc-occurred", type: "datetime-local", required: true, value: f.occurred_at ? limaInput(Date.parse(f.occurred_at)) : limaInput() });
   const status = select("inc-status", STATUSES.map((s) => [s, t(`status_${s}`)]), f.status || "open");
   const address = h("input", { testid: "inc-address", maxlength: 500, value: f.address_text || "" });
   let location = f.location || null;
@@ -124,7 +147,8 @@ export function incidentScreen(app, { id, draft }) {
       try {
         await app.outbox.saveIncident(id || randomId(), fields, piiArg, { isNew });
       } catch (e) {
-        err.textContent = e.message;
+        err.textContent = e.problems ? e.problems.map(problemText).join(" · ") : e.message;
+        err.scrollIntoView({ block: "center" }); // below the fold, above the sticky buttons
         return;
       }
       toast(t("saved"));

@@ -2,7 +2,7 @@
 
 import { KDF_ITERATIONS } from "../crypto.js";
 import { getLang, setLang, t } from "../i18n.js";
-import { field, h, screen, select } from "./dom.js";
+import { field, h, screen, select, toast } from "./dom.js";
 
 export function settingsScreen(app, settings) {
   const me = app.vault.get("me", {});
@@ -23,6 +23,7 @@ export function settingsScreen(app, settings) {
         setLang(lang.value);
         await app.loadSettings();
         app.render();
+        toast(t("saved")); // the form looks the same after saving: say that it took
       },
     },
     field("Idioma / Language", lang), field(t("idle_minutes"), idle), field(t("wipe_after"), wipe), field(t("tile_budget"), budget),

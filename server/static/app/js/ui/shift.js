@@ -1,6 +1,6 @@
 // The shift screen: start (sector, vehicle or on foot, partner), positions, notes, end.
 
-import { sectorOptions } from "../briefing.js";
+import { sectorName, sectorOptions } from "../briefing.js";
 import { t, when } from "../i18n.js";
 import { field, h, screen, select, toast } from "./dom.js";
 
@@ -30,6 +30,12 @@ function startForm(app) {
   h("div", { class: "actions" }, submit));
 }
 
+/** A chain entry's kind for people; the protocol's name when there is no text for it. */
+function logKind(kind) {
+  const text = t(`log_${kind}`);
+  return text === `log_${kind}` ? kind : text;
+}
+
 function fixText(fix) {
   if (!fix) return t("gps_off");
   return `${fix.lat.toFixed(5)}, ${fix.lon.toFixed(5)} (${t("accuracy")} ±${Math.round(fix.accuracy)} m)`;
@@ -48,7 +54,7 @@ function onShift(app, shift) {
   };
   const entries = app.outbox.logEntries().slice(-30).reverse();
   return h("div", { class: "stack" },
-    h("p", { testid: "shift-status" }, `${t("on_shift_since")} ${when(shift.started_ms)} · ${t("sector")}: ${shift.sector || t("any_sector")}`),
+    h("p", { testid: "shift-status" }, `${t("on_shift_since")} ${when(shift.started_ms)} · ${t("sector")}: ${sectorName(app, shift.sector) || t("any_sector")}`),
     h("p", {}, `${t("positions")}: `, count),
     h("p", {}, `${t("last_fix")}: `, fixLine),
     h("form", {
@@ -65,7 +71,7 @@ function onShift(app, shift) {
     h("h2", {}, t("log")),
     h("ol", { class: "log", testid: "log-list" }, entries.map((e) =>
       h("li", { testid: "log-item", dataset: { n: e.n, kind: e.body.kind, pending: e.pending ? "1" : "0" } },
-        h("b", {}, `#${e.n} ${e.body.kind}`), " ", when(e.body.at), " ", e.body.text || "", e.pending ? h("span", { class: "badge" }, t("pending")) : null))),
+        h("b", {}, `#${e.n} ${logKind(e.body.kind)}`), " ", when(e.body.at), " ", e.body.text || "", e.pending ? h("span", { class: "badge" }, t("pending")) : null))),
     h("div", { class: "end" }, h("button", {
       class: "danger", testid: "shift-end",
       onclick: async () => {

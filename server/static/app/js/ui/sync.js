@@ -26,14 +26,14 @@ export function syncScreen(app) {
     h("h2", {}, `${t("results")} (${results.length})`),
     h("ul", { class: "items small", testid: "result-list" }, results.slice(-50).reverse().map((r) =>
       h("li", { testid: "result-item", dataset: { status: r.status, code: r.code || "", id: r.id || "" } },
-        `${r.collection || "?"} ${String(r.id || "").slice(0, 8)} · ${t(r.status === "rejected" ? "st_rejected" : r.status)}${r.code ? ` · ${r.code}` : ""}${FIXABLE.has(r.code) ? ` (${t("auto_fixed")})` : ""}${r.conflicts ? ` · ${t("conflicts")}: ${r.conflicts}` : ""}`))),
+        `${collectionName(r.collection)} ${String(r.id || "").slice(0, 8)} · ${t(r.status === "rejected" ? "st_rejected" : r.status)}${r.code ? ` · ${r.code}` : ""}${FIXABLE.has(r.code) ? ` (${t("auto_fixed")})` : ""}${r.conflicts ? ` · ${t("conflicts")}: ${r.conflicts}` : ""}`))),
   );
 }
 
 function rejectedItem(app, r) {
   const c = r.change || {};
   return h("li", { class: "card", testid: "rejected-item", dataset: { code: r.error?.code || "", id: c.id || "" } },
-    h("b", {}, `${c.collection} ${String(c.id).slice(0, 8)}`), h("p", {}, `${r.error?.code}: ${r.error?.message || ""}`),
+    h("b", {}, `${collectionName(c.collection)} ${String(c.id).slice(0, 8)}`), h("p", {}, `${r.error?.code}: ${r.error?.message || ""}`),
     h("pre", { class: "details" }, JSON.stringify(r.error?.details || {})),
     h("div", { class: "row-buttons" },
       c.collection === "incidents" ? h("button", { class: "secondary", testid: "rejected-fix", onclick: async () => {
@@ -51,9 +51,15 @@ function conflictItem(app, c) {
   return h("li", { class: "card", testid: "conflict-item", dataset: { id: c.id } },
     h("button", { class: "row", onclick: () => app.go("incident", { id: c.id }) }, `${String(c.id).slice(0, 8)} · ${when(c.at)}`),
     rows.length ? h("dl", {}, rows.map(([k, v]) => [
-      h("dt", {}, k),
+      h("dt", {}, t(`field_${k}`) === `field_${k}` ? k : t(`field_${k}`)),
       h("dd", {}, `${t("yours")}: ${fmt(v)} → ${t("won")}: `, h("b", { testid: "conflict-won", dataset: { field: k } }, fmt(now?.fields?.[k]))),
     ])) : h("p", { class: "muted" }, `${t("won")}: ${t("yours")}`));
+}
+
+/** "incidents" / "patrol_logs" as the screen's language says them. */
+function collectionName(name) {
+  const key = { incidents: "log_incident", patrol_logs: "log" }[name];
+  return key ? t(key) : name || "?";
 }
 
 function fmt(v) {

@@ -1,0 +1,63 @@
+"""The officer's app on a Spanish screen (server/static/app/js, run by node 20): what the
+officer types or clears is read as meant, and what the app tells the officer is Spanish."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+APP_JS = Path(__file__).resolve().parents[2] / "server" / "static" / "app" / "js"
+
+
+def run_node(script: str) -> object:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        capture_output=True, text=True, timeout=60, cwd=APP_JS, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_an_emptied_date_is_no_date_and_a_lima_time_is_utc_plus_five() -> None:
+    """Chrome's picker gives "" when cleared; it must not become 2000-01-01 on the wire."""
+    got = run_node(
+        "import { fromLimaInput } from './i18n.js';"
+        "console.log(JSON.stringify(['', '2026-12-03T04:30', '2026-12-03', 'x'].map(fromLimaInput)));"
+    )
+    assert got == [None, "2026-12-03T09:30:00Z", None, None]
+
+
+def test_the_outbox_checks_read_as_spanish_sentences() -> None:
+    got = run_node(
+        "globalThis.document = undefined;"
+        "const { problemText } = await import('./ui/incidents.js');"
+        "console.log(JSON.stringify(['occurred_at: required', 'pii.victims.0.dni: 8 digits',"
+        " 'description: too long', 'pii.witnesses.1.age: 0-130'].map(problemText)));"
+    )
+    assert got == [
+        "Fecha y hora: obligatorio",
+        "Agraviado(a) 1 · El DNI tiene 8 dígitos",
+        "Descripción: demasiado largo",
+        "Testigo 2 · Edad: de 0 a 130",
+    ]
+
+
+def test_log_kinds_are_named_in_both_languages() -> None:
+    got = run_node(
+        "import { t, setLang } from './i18n.js';"
+        "const kinds = ['shift_start', 'shift_end', 'checkpoint', 'note', 'stop'];"
+        "const es = kinds.map((k) => t('log_' + k)); setLang('en');"
+        "const en = kinds.map((k) => t('log_' + k));"
+        "console.log(JSON.stringify({ es, en }));"
+    )
+    assert got == {
+        "es": ["Inicio de turno", "Fin de turno", "Posición", "Nota", "Intervención"],
+        "en": ["Shift start", "Shift end", "Position", "Note", "Stop"],
+    }
