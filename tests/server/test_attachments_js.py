@@ -50,5 +50,16 @@ async def test_tus_js_client_through_a_cutting_proxy(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=server.base_url) as client:
             got = await client.get(f"/v1/attachments/incidents/inc-1/{sha(data)}", headers=auth)
         assert got.status_code == 200 and sha(got.content) == sha(data)
+        # The same bytes for another record: the server holds them, tus-js-client finishes
+        # (its first PATCH gets 409, the HEAD that follows says the upload is complete).
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            await push_incident(client, auth, "inc-2", [ref(data)])
+        node = await asyncio.create_subprocess_exec(
+            "node", str(JS / "upload.mjs"), f"{server.base_url}/v1/uploads", token, str(file),
+            sha(data), "inc-2", str(CHUNK), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(node.communicate(), 120)
+        assert node.returncode == 0, err.decode()
     finally:
         await server.stop()
