@@ -233,6 +233,7 @@ export class App {
     toggle.setAttribute("aria-label", t("lang"));
     toggle.setAttribute("lang", getLang() === "es" ? "en" : "es");
     q("lock-button").textContent = t("lock");
+    q("install-app").textContent = t("install");
     if (!unlocked) return;
     q("queued-count").textContent = String(this.outbox.pendingCount());
     q("queued-label").textContent = t("queued");
