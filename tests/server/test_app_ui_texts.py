@@ -19,7 +19,11 @@ def run_node(script: str) -> object:
         pytest.skip("node is not installed")
     done = subprocess.run(
         [node, "--input-type=module", "-e", script],
-        capture_output=True, text=True, timeout=60, cwd=APP_JS, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=APP_JS,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -29,7 +33,8 @@ def test_an_emptied_date_is_no_date_and_a_lima_time_is_utc_plus_five() -> None:
     """Chrome's picker gives "" when cleared; it must not become 2000-01-01 on the wire."""
     got = run_node(
         "import { fromLimaInput } from './i18n.js';"
-        "console.log(JSON.stringify(['', '2026-12-03T04:30', '2026-12-03', 'x'].map(fromLimaInput)));"
+        "const values = ['', '2026-12-03T04:30', '2026-12-03', 'x'];"
+        "console.log(JSON.stringify(values.map(fromLimaInput)));"
     )
     assert got == [None, "2026-12-03T09:30:00Z", None, None]
 
@@ -61,3 +66,13 @@ def test_log_kinds_are_named_in_both_languages() -> None:
         "es": ["Inicio de turno", "Fin de turno", "Posición", "Nota", "Intervención"],
         "en": ["Shift start", "Shift end", "Position", "Note", "Stop"],
     }
+
+
+def test_the_last_pin_attempt_warns_that_unsynced_data_goes_with_the_wipe() -> None:
+    got = run_node(
+        "import { t, setLang } from './i18n.js';"
+        "const es = t('last_try'); setLang('en');"
+        "console.log(JSON.stringify([es, t('last_try')]));"
+    )
+    assert got[0].startswith("Último intento") and "sincronizó" in got[0]
+    assert got[1].startswith("Last attempt") and "synced" in got[1]

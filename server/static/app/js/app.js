@@ -154,7 +154,9 @@ export class App {
       // The briefing changes slowly: fetched at most every 15 minutes unless asked for.
       const age = Date.now() - (this.vault.get("briefing")?.fetched_ms || 0);
       if (age > BRIEFING_EVERY_MS || reason === "button" || reason === "enroll") await refreshBriefing(this).catch(() => null);
-      this.render();
+      // A form being filled is not drawn again under the officer's thumbs (focus, keyboard).
+      if (this.route.name === "incident" || this.route.name === "pick") this.renderStatus();
+      else this.render();
     }
     return result;
   }
@@ -183,6 +185,12 @@ export class App {
 
   async render() {
     document.documentElement.lang = getLang();
+    // Drawing the incident form again (language switch) keeps what was typed in it. Only
+    // while unlocked: a lock forgets it, as it forgets everything the PIN protects.
+    const shown = this.view.firstElementChild;
+    if (this.route.name === "incident" && shown?.readDraft && shown.draftFor === (this.route.params.id || null)) {
+      this.route.params = this.vault.unlocked ? { ...this.route.params, draft: shown.readDraft() } : { ...this.route.params, draft: undefined };
+    }
     const wiped = JSON.parse(localStorage.getItem("ronda-wiped") || "null");
     const enrolled = this.vault.db ? await this.vault.hasDevice() : false;
     let screen;

@@ -103,7 +103,7 @@ export function briefingScreen(app, { pick = null } = {}) {
   setTimeout(() => drawMap(app, mapBox, shown, pick), 0);
   mapBox.addEventListener("map-idle", () => showUsage());
   if (!pick) app.vault.meta("settings", {}).then((s) => setTileBudget((s.tileBudgetMb || 25) * 1048576)).then(showUsage);
-  return screen(pick ? "pick" : "briefing", h("h1", {}, t("map_title")), ...body);
+  return screen(pick ? "pick" : "briefing", h("h1", {}, t(pick ? "pick_on_map" : "map_title")), ...body);
 }
 
 async function drawMap(app, box, cells, pick) {

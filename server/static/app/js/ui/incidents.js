@@ -163,7 +163,10 @@ export function incidentScreen(app, { id, draft }) {
   h("div", { class: "actions" },
     h("button", { type: "button", class: "secondary", testid: "inc-cancel", onclick: () => app.go("incidents") }, t("cancel")),
     h("button", { type: "submit", class: "primary", testid: "inc-save" }, t("save"))));
-  return screen("incident", h("h1", { dataset: { id: id || "" } }, isNew ? t("new_incident") : category(f.category || "")), form);
+  const el = screen("incident", h("h1", { dataset: { id: id || "" } }, isNew ? t("new_incident") : category(f.category || "")), form);
+  el.readDraft = read; // the app keeps the typed values when it draws the form again
+  el.draftFor = id || null;
+  return el;
 }
 
 function round6(x) {

@@ -5,6 +5,8 @@ import { field, h, screen } from "./dom.js";
 
 export function lockScreen(app) {
   const err = h("p", { class: "error", testid: "lock-error", role: "alert" });
+  // The wipe loses what was not synced: the officer is told before the try that does it.
+  const warn = h("p", { class: "error", testid: "lock-warning", hidden: true });
   const pin = h("input", { testid: "lock-pin", type: "password", inputmode: "numeric", autocomplete: "current-password", autofocus: true });
   const submit = h("button", { type: "submit", class: "primary", testid: "lock-submit" }, t("unlock"));
   const form = h("form", {
@@ -20,8 +22,10 @@ export function lockScreen(app) {
       pin.value = "";
       if (result.wiped) return app.wiped("pins");
       err.textContent = t("wrong_pin", { n: result.remaining });
+      warn.textContent = t("last_try");
+      warn.hidden = result.remaining !== 1;
     },
-  }, field("PIN", pin), err, h("div", { class: "actions" }, submit));
+  }, field("PIN", pin), err, warn, h("div", { class: "actions" }, submit));
   return screen("lock", h("h1", {}, t("lock_title")), form);
 }
 

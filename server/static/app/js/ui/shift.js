@@ -43,7 +43,7 @@ function fixText(fix) {
 
 function onShift(app, shift) {
   const kind = select("note-kind", [["visit", t("kind_visit")], ["junta", t("kind_junta")], ["intervention", t("kind_intervention")], ["other", t("kind_other")]], "visit");
-  const text = h("textarea", { testid: "note-text", rows: 3, maxlength: 3900 });
+  const text = h("textarea", { testid: "note-text", rows: 3, maxlength: 3900, required: true });
   const add = h("button", { type: "submit", class: "secondary", testid: "note-add" }, t("add_note"));
   const fixLine = h("span", { testid: "shift-last-fix" }, fixText(app.patrol.lastFix));
   const count = h("b", { testid: "shift-positions" }, String(shift.positions));
