@@ -76,3 +76,12 @@ def test_the_last_pin_attempt_warns_that_unsynced_data_goes_with_the_wipe() -> N
     )
     assert got[0].startswith("Último intento") and "sincronizó" in got[0]
     assert got[1].startswith("Last attempt") and "synced" in got[1]
+
+
+def test_a_refused_change_is_explained_in_spanish() -> None:
+    got = run_node(
+        "import { errorText } from './i18n.js';"
+        "const codes = ['invalid_field', 'out_of_scope', 'read_only'];"
+        "console.log(JSON.stringify(codes.map(errorText)));"
+    )
+    assert got == ["un dato no es válido", "es de otra comisaría", "su rol solo puede leer"]

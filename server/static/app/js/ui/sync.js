@@ -33,7 +33,7 @@ export function syncScreen(app) {
 function rejectedItem(app, r) {
   const c = r.change || {};
   return h("li", { class: "card", testid: "rejected-item", dataset: { code: r.error?.code || "", id: c.id || "" } },
-    h("b", {}, `${collectionName(c.collection)} ${String(c.id).slice(0, 8)}`), h("p", {}, `${r.error?.code}: ${r.error?.message || ""}`),
+    h("b", {}, `${collectionName(c.collection)} ${String(c.id).slice(0, 8)}`), h("p", {}, errorText(r.error?.code || "")), h("p", { class: "muted" }, `${r.error?.code}: ${r.error?.message || ""}`),
     h("pre", { class: "details" }, JSON.stringify(r.error?.details || {})),
     h("div", { class: "row-buttons" },
       c.collection === "incidents" ? h("button", { class: "secondary", testid: "rejected-fix", onclick: async () => {
