@@ -238,7 +238,8 @@ export class App {
     // Short on the bar (390 px hold three buttons), the language's full name for readers.
     const toggle = q("lang-toggle");
     toggle.textContent = getLang() === "es" ? "EN" : "ES";
-    toggle.setAttribute("aria-label", t("lang"));
+    // The spoken name starts with the visible text (axe: label-content-name-mismatch).
+    toggle.setAttribute("aria-label", `${toggle.textContent} (${t("lang")})`);
     toggle.setAttribute("lang", getLang() === "es" ? "en" : "es");
     q("lock-button").textContent = t("lock");
     q("install-app").textContent = t("install");
