@@ -37,6 +37,13 @@ class CuttingProxy:
         self._ready.set()
         self._loop.run_forever()
         server.close()
+        # Close the loop too: an unclosed loop's self-pipe socket was found by the garbage
+        # collector during a later test, which failed on the ResourceWarning.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
