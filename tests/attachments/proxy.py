@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 
 
@@ -29,6 +30,9 @@ class CuttingProxy:
     def __exit__(self, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        # Collect now, so anything this proxy left unclosed fails the test that used it
+        # rather than whichever test the collector happens to run in next.
+        gc.collect()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -66,9 +70,13 @@ class CuttingProxy:
                 await writer.drain()
 
         tasks = [asyncio.create_task(upstream()), asyncio.create_task(downstream())]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:
-            task.cancel()
-        for w in (writer, up_writer):
-            with contextlib.suppress(Exception):
-                w.close()
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # In a finally: when the proxy stops, this handler is cancelled mid-wait, and a
+            # writer left open warns "loop is closed" when a later test collects it.
+            for task in tasks:
+                task.cancel()
+            for w in (writer, up_writer):
+                with contextlib.suppress(Exception):
+                    w.close()
