@@ -57,7 +57,14 @@ def main(ctx: click.Context, db_url: str | None) -> None:
     ctx.obj = settings
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+def _serve(
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    forwarded_allow_ips: str | None = None,
+    graceful_s: int = 20,
+) -> None:
     os.environ["RONDA_DATABASE__URL"] = settings.database.url
     upgrade = "true" if settings.database.upgrade_on_start else "false"
     os.environ["RONDA_DATABASE__UPGRADE_ON_START"] = upgrade
@@ -82,7 +89,12 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         "--log-level",
         settings.server.log_level,
         "--no-access-log",
+        "--proxy-headers",
+        "--timeout-graceful-shutdown",
+        str(graceful_s),
     ]
+    if forwarded_allow_ips:  # otherwise uvicorn's: $FORWARDED_ALLOW_IPS, else 127.0.0.1
+        command += ["--forwarded-allow-ips", forwarded_allow_ips]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, command)
@@ -97,14 +109,34 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
     is_flag=True,
     help="Do not migrate an older database schema at start: refuse to start instead.",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    help="Addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed "
+    "(comma-separated; '*' for any). Default: $FORWARDED_ALLOW_IPS, else 127.0.0.1.",
+)
+@click.option(
+    "--timeout-graceful-shutdown",
+    "graceful_s",
+    type=click.IntRange(1, 3600),
+    default=20,
+    show_default=True,
+    help="Seconds a stopping server gives the requests in flight to finish.",
+)
 @click.pass_obj
 def serve(
-    settings: Settings, host: str | None, port: int | None, workers: int, no_upgrade: bool
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    no_upgrade: bool,
+    forwarded_allow_ips: str | None,
+    graceful_s: int,
 ) -> None:
     """Start the HTTP server (migrating an older database schema first, unless told not to)."""
     if no_upgrade:
         settings.database.upgrade_on_start = False
-    _serve(settings, host, port, workers)
+    _serve(settings, host, port, workers, forwarded_allow_ips, graceful_s)
 
 
 @main.command()
