@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
@@ -96,3 +97,64 @@ async def map_view(request: Request, latest_s: int | None = None) -> MapView:
         bbox=_bbox(request),
     )
     return MapView(user, scope, query, since, until)
+
+
+def presets(anchor: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
+    """The map's quick periods ending on ``anchor`` (a Lima day), each inclusive: this week
+    (from Monday), the last 28 days, the last whole month, the year to date."""
+    first_of_month = anchor.replace(day=1)
+    last_month_end = first_of_month - dt.timedelta(days=1)
+    return {
+        "week": (anchor - dt.timedelta(days=anchor.weekday()), anchor),
+        "d28": (anchor - dt.timedelta(days=27), anchor),
+        "last_month": (last_month_end.replace(day=1), last_month_end),
+        "ytd": (anchor.replace(month=1, day=1), anchor),
+    }
+
+
+def _months_back(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def previous_period(since: dt.date, until: dt.date) -> tuple[dt.date, dt.date]:
+    """The period just before ``since..until`` to compare with: as many whole months when the
+    period is whole months (last month against the month before), else as many days."""
+    end = since - dt.timedelta(days=1)
+    try:
+        if since.day == 1 and (until + dt.timedelta(days=1)).day == 1:
+            months = (until.year - since.year) * 12 + until.month - since.month + 1
+            start = _months_back(since, months)
+        else:
+            start = end - (until - since)
+    except (OverflowError, ValueError) as exc:  # before year 1
+        raise InvalidRequest("the period is too long to compare", {"parameter": "since"}) from exc
+    return start, end
+
+
+def window_query(view: MapView, since: dt.date, until: dt.date, offset_s: int) -> PointQuery:
+    """``view``'s query (scope, categories, box) over another period of Lima days."""
+    q = view.query
+    return PointQuery(
+        station_ids=q.station_ids,
+        since_s=day_start(since, offset_s),
+        until_s=day_start(until, offset_s) + DAY_S,
+        categories=q.categories,
+        bbox=q.bbox,
+    )
+
+
+async def page_values(request: Request, until: dt.date, lang: str) -> dict[str, Any]:
+    """What the map page adds to its config: the quick periods ending on ``until`` (ISO days)
+    and the names the legend and the header show in ``lang``."""
+    from server.web.i18n import EMERGING_PATTERNS
+
+    user = await require_web(request, *MAP_ROLES)
+    station = user.who.station_id
+    names = {s.id: s.name for s in await ctx(request).store.list_stations()} if station else {}
+    return {
+        "presets": {k: [a.isoformat(), b.isoformat()] for k, (a, b) in presets(until).items()},
+        "patterns": EMERGING_PATTERNS[lang],
+        "lang": lang,
+        "station_name": names.get(station or "", station),
+    }

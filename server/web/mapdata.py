@@ -23,7 +23,9 @@ from geo.emerging import compute_emerging
 from geo.hotspots import compute_hotspots
 from server.context import ctx
 from server.routes.common import json_response
-from server.web.filters import MapView, map_view
+from server.web.filters import MapView, map_view, previous_period, window_query
+from server.web.i18n import EMPTY_REASONS
+from server.web.render import page_language
 from server.web.sessions import require_web
 from sync.errors import InvalidRequest, NotFound
 from sync.store.base import PointQuery
@@ -31,6 +33,8 @@ from sync.store.base import PointQuery
 BASE_LAYERS = ("districts", "sectors", "stations", "streets")
 GEOJSON = "application/geo+json"
 NO_STORE = {"Cache-Control": "private, no-store"}
+MIN_GI_INCIDENTS = 3  # fewer, and Gi* has nothing to compare a cell with
+MIN_DENSITY_INCIDENTS = 2
 
 
 def collection(features: list[dict[str, Any]], **meta: Any) -> Response:
@@ -38,6 +42,13 @@ def collection(features: list[dict[str, Any]], **meta: Any) -> Response:
     answer = json_response(body, headers=NO_STORE)
     answer.headers["content-type"] = GEOJSON
     return answer
+
+
+def explained(request: Request, code: str, **values: Any) -> Response:
+    """An empty layer and why it is empty, in the page's language: the map shows the reason
+    instead of a silent blank ("0 hotspots" with too few incidents for Gi*, no patrols)."""
+    text = EMPTY_REASONS[page_language(request)][code].format(**values)
+    return collection([], reason={"code": code, "text": text, **values})
 
 
 def hexagon(cell: int) -> dict[str, Any]:
@@ -90,6 +101,8 @@ async def incidents(request: Request) -> Response:
             strict=True,
         )
     ]
+    if n == 0:
+        return explained(request, "no_incidents", n=0)
     return collection(features, total=n, shown=len(features))
 
 
@@ -104,10 +117,17 @@ def _hotspots(cols: dict[str, np.ndarray]) -> Any:
     return compute_hotspots(cols["lon"], cols["lat"], cols["occurred_s"], zero)
 
 
+def _too_few(request: Request, n: int, minimum: int, code: str) -> Response:
+    if n == 0:
+        return explained(request, "no_incidents", n=0)
+    return explained(request, code, n=n, min=minimum)
+
+
 async def hotspots(request: Request) -> Response:
     _, cols = await _hotspot_input(request)
-    if cols["lon"].size < 3:
-        return collection([], note="too few incidents")
+    n = int(cols["lon"].size)
+    if n < MIN_GI_INCIDENTS:
+        return _too_few(request, n, MIN_GI_INCIDENTS, "too_few_for_gi")
     result = await asyncio.to_thread(_hotspots, cols)
     features = [
         {
@@ -118,6 +138,8 @@ async def hotspots(request: Request) -> Response:
         for cell, b, z, n in zip(result.cells, result.gi_bin, result.z, result.counts, strict=True)
         if b != 0
     ]
+    if not features:
+        return explained(request, "no_significant_cells", n=n)
     return collection(features, resolution=result.spec.resolution, n=result.n_incidents)
 
 
@@ -125,8 +147,9 @@ async def emerging(request: Request) -> Response:
     view, cols = await _hotspot_input(request)
     since, until = view.window
     slices = max(4, min(52, (until - since) // (7 * 86_400)))
-    if cols["lon"].size < 3:
-        return collection([])
+    n = int(cols["lon"].size)
+    if n < MIN_GI_INCIDENTS:
+        return _too_few(request, n, MIN_GI_INCIDENTS, "too_few_for_gi")
     zero = np.zeros(cols["lon"].size, dtype=np.int64)
     result = await asyncio.to_thread(
         compute_emerging,
@@ -144,13 +167,16 @@ async def emerging(request: Request) -> Response:
         for cell, p in zip(result.cells, names, strict=True)
         if p != "no pattern"
     ]
+    if not features:
+        return explained(request, "no_pattern", n=n)
     return collection(features, patterns=list(result.patterns))
 
 
 async def density(request: Request) -> Response:
     _, cols = await _hotspot_input(request)
-    if cols["lon"].size < 2:
-        return collection([])
+    n = int(cols["lon"].size)
+    if n < MIN_DENSITY_INCIDENTS:
+        return _too_few(request, n, MIN_DENSITY_INCIDENTS, "too_few_incidents")
     span = max(float(np.ptp(cols["lon"])), float(np.ptp(cols["lat"]))) * 111_000
     cell_m = float(max(100.0, np.ceil(span / 150 / 50) * 50))
     zero = np.zeros(cols["lon"].size, dtype=np.int64)
@@ -230,17 +256,22 @@ async def tracks(request: Request) -> Response:
                     "properties": {"officer": str(cols["officer_id"][part[0]])},
                 }
             )
+    if not features:
+        return explained(request, "no_patrols")
     return collection(features)
 
 
 async def dosage(request: Request) -> Response:
     view, cols = await _tracks(request)
     if cols["at_s"].size < 2:
-        return collection([])
+        return explained(request, "no_patrols")
     points = await ctx(request).store.points(view.query, ("lon", "lat", "occurred_s", "category"))
-    if points["lon"].size < 3:
-        return collection([])
+    n = int(points["lon"].size)
+    if n < MIN_GI_INCIDENTS:
+        return _too_few(request, n, MIN_GI_INCIDENTS, "too_few_for_gi")
     hot = await asyncio.to_thread(_hotspots, points)
+    if not np.any(hot.gi_bin > 0):
+        return explained(request, "no_hotspots_for_dosage")
     result = await asyncio.to_thread(
         compute_dosage,
         cols["officer_id"],
@@ -262,6 +293,31 @@ async def dosage(request: Request) -> Response:
     return collection(features)
 
 
+async def summary(request: Request) -> Response:
+    """Incidents per category in the period and in the one before it (the map's comparison),
+    both cut at Lima midnight like every period of the map."""
+    view = await map_view(request)
+    c = ctx(request)
+    offset = c.settings.public.utc_offset_minutes * 60
+    before = previous_period(view.since, view.until)
+    periods = []
+    for since, until, query in (
+        (view.since, view.until, view.query),
+        (*before, window_query(view, *before, offset)),
+    ):
+        cols = await c.store.points(query, ("category",))
+        cats, counts = np.unique(cols["category"].astype(str), return_counts=True)
+        periods.append(
+            {
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+                "total": int(cols["category"].size),
+                "by_category": dict(zip(cats.tolist(), counts.tolist(), strict=True)),
+            }
+        )
+    return json_response({"period": periods[0], "previous": periods[1]}, headers=NO_STORE)
+
+
 routes = [
     Route("/web/data/base/{layer}.geojson", base_layer, methods=["GET"]),
     Route("/web/data/incidents.geojson", incidents, methods=["GET"]),
@@ -271,4 +327,5 @@ routes = [
     Route("/web/data/districts.geojson", districts, methods=["GET"]),
     Route("/web/data/tracks.geojson", tracks, methods=["GET"]),
     Route("/web/data/dosage.geojson", dosage, methods=["GET"]),
+    Route("/web/data/summary.json", summary, methods=["GET"]),
 ]

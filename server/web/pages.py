@@ -15,7 +15,7 @@ from starlette.routing import Route
 from server import conflict_view
 from server.context import ctx
 from server.web import sessions
-from server.web.filters import MAP_ROLES, default_until
+from server.web.filters import MAP_ROLES, default_until, page_values
 from server.web.i18n import CATEGORIES, LANGUAGES, STRINGS, category_name
 from server.web.render import page_language, render
 from server.web.sessions import SignInFailed, check_csrf, check_login_csrf, signed_in
@@ -135,6 +135,7 @@ async def map_page(request: Request) -> Response:
         "strings": STRINGS[lang],
         "categories": {k: category_name(lang, k) for k in CATEGORIES["es"]},
         "csrf": user.session.csrf,
+        **await page_values(request, until, lang),
     }
     return render(
         request,
@@ -144,6 +145,7 @@ async def map_page(request: Request) -> Response:
             "since": since,
             "until": until,
             "categories": list(CATEGORIES["es"]),
+            "station_name": config["station_name"],
         },
         user=user,
     )

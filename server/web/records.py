@@ -20,7 +20,9 @@ from starlette.routing import Route
 
 from server.context import ctx
 from server.routes.common import json_response
+from server.web.detail import people_rows, readable
 from server.web.filters import MAP_ROLES, MapView, map_view
+from server.web.render import page_language
 from server.web.sessions import require_web
 from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound
@@ -43,15 +45,19 @@ async def incident(request: Request) -> Response:
     pii_allowed = scope.pii == "all" or (
         scope.pii == "own" and found.author_officer == scope.officer_id
     )
+    lang = page_language(request)
+    offset = c.settings.public.utc_offset_minutes * 60
     body: dict[str, Any] = {
         "id": found.id,
         "station_id": found.station_id,
         "fields": found.doc.get("fields", {}),
         "derived": found.doc.get("derived", {}),
+        "readable": await readable(request.app.state, c.store, found, lang, offset),
         "pii_allowed": pii_allowed,
     }
     if pii_allowed and found.pii:
         body["pii"] = found.pii
+        body["people"] = people_rows(found.pii, lang)
         await c.store.add_audit(
             AuditEvent(now_ms(), user.who.officer_id, "view_pii", found.id, {"via": "map"})
         )

@@ -1,6 +1,7 @@
 """The chief's map, the public page and enrollment, in real headless Chromium against a real
 server on part of the demo city. Waits are on signals the page gives (the map sets
-``document.title`` to ``ready:N`` on ``map.once('idle')`` after its N-th data load)."""
+``data-ready="N"`` on ``#mapshell`` on ``map.once('idle')`` after its N-th data load; the
+page's title stays the page's name)."""
 
 from __future__ import annotations
 
@@ -34,15 +35,18 @@ def sign_in(page: Any, site: Site, officer: str, next_path: str) -> None:
 def wait_ready(page: Any, after: int) -> int:
     """Wait until the map has drawn a data load newer than ``after``; return its number."""
     page.wait_for_function(
-        "n => window.rondaState && window.rondaState.ready > n", arg=after, timeout=60_000
+        "n => Number(document.getElementById('mapshell').dataset.ready) > n",
+        arg=after,
+        timeout=60_000,
     )
-    assert page.title().startswith("ready:")
-    return int(page.evaluate("window.rondaState.ready"))
+    assert page.title() in ("Mapa del comisario · Ronda", "Chief's map · Ronda")
+    return int(page.evaluate("document.getElementById('mapshell').dataset.ready"))
 
 
 def apply_filters(page: Any, ready: int, **changes: Any) -> int:
+    """Fill the date fields (ISO days, typed as the page asks: dd/mm/yyyy) and apply."""
     for name, value in changes.items():
-        page.fill(f"input[name={name}]", value)
+        page.fill(f"input[name={name}]", "/".join(reversed(value.split("-"))))
     page.click("#apply")
     return wait_ready(page, ready)
 
