@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from server.web import admin, app_shell, assets, mapdata, pages, public_page, records
+from server.web import (
+    admin,
+    app_shell,
+    assets,
+    conflict_review,
+    mapdata,
+    pages,
+    public_page,
+    records,
+)
 
 routes: list[Route] = [
+    *conflict_review.routes,  # before pages: its /conflicts replaces the old list
     *pages.routes,
     *public_page.routes,
     *mapdata.routes,

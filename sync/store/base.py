@@ -229,6 +229,19 @@ class Conflict:
 
 
 @dataclass(frozen=True, slots=True)
+class ConflictReview:
+    """A chief's decision on one conflict: ``kept`` the current value, or chose the ``other``
+    (losing) one, which the chief's web device wrote as record version ``seq``."""
+
+    conflict_id: int
+    officer_id: str
+    device_id: str
+    reviewed_ms: int
+    choice: Literal["kept", "other"]
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChainHead:
     device_id: str
     n: int
@@ -479,6 +492,15 @@ class Store(ABC):
         self, station_ids: tuple[str, ...] | None, after_id: int, limit: int
     ) -> list[tuple[int, Conflict]]:
         """Conflict log entries after ``after_id`` (their own ids), oldest first."""
+
+    @abstractmethod
+    async def add_conflict_review(self, review: ConflictReview, audit: AuditEvent) -> bool:
+        """Store a review and its audit event in one transaction; False (and nothing
+        written) if the conflict was reviewed before."""
+
+    @abstractmethod
+    async def conflict_reviews(self, conflict_ids: Sequence[int]) -> dict[int, ConflictReview]:
+        """The reviews of these conflicts (unreviewed ones are absent)."""
 
     @abstractmethod
     async def chain(self, device_id: str) -> list[StoredRecord]:

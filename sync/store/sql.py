@@ -30,7 +30,7 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
-from sync.store import schema, sql_throttle
+from sync.store import schema, sql_reviews, sql_throttle
 from sync.store import sql_tables as t
 from sync.store.base import (
     POINT_COLUMNS,
@@ -38,6 +38,7 @@ from sync.store.base import (
     AuditEvent,
     Boundary,
     Conflict,
+    ConflictReview,
     Credential,
     Device,
     Enrollment,
@@ -432,6 +433,12 @@ class SQLStore(Store):
             query = query.where(c.station_id.in_(station_ids))
         rows = await self._fetch(query)
         return [(row.id, conflict_from_row(row)) for row in rows]
+
+    async def add_conflict_review(self, review: ConflictReview, audit: AuditEvent) -> bool:
+        return await sql_reviews.add_conflict_review(self.engine, self.is_sqlite, review, audit)
+
+    async def conflict_reviews(self, conflict_ids: Sequence[int]) -> dict[int, ConflictReview]:
+        return await sql_reviews.conflict_reviews(self.engine, conflict_ids)
 
     async def chain(self, device_id: str) -> list[StoredRecord]:
         r = t.record.c

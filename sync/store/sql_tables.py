@@ -94,6 +94,21 @@ class ConflictRow(SQLModel, table=True):
     created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class ConflictReviewRow(SQLModel, table=True):
+    """A chief's review of one conflict (server/conflict_decide.py): at most one per conflict.
+
+    ``seq`` is the record version the chief's choice wrote (None when the current value was
+    kept, which writes nothing)."""
+
+    __tablename__ = "conflict_review"
+    conflict_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    officer_id: str
+    device_id: str
+    reviewed_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    choice: str  # "kept" or "other"
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
 class ChainHeadRow(SQLModel, table=True):
     __tablename__ = "chain_head"
     device_id: str = Field(primary_key=True)
@@ -237,6 +252,7 @@ enrollment = metadata.tables[EnrollmentRow.__tablename__]
 record = metadata.tables[RecordRow.__tablename__]
 conflict = metadata.tables[ConflictRow.__tablename__]
 chain_head = metadata.tables[ChainHeadRow.__tablename__]
+conflict_review = metadata.tables[ConflictReviewRow.__tablename__]
 batch_answer = metadata.tables[BatchAnswerRow.__tablename__]
 counter = metadata.tables[CounterRow.__tablename__]
 boundary = metadata.tables[BoundaryRow.__tablename__]
