@@ -1,0 +1,224 @@
+"""What the chief's map asks the server (issue 15): the quick periods and the period before,
+cut at Lima midnight; empty layers that say why; the incident detail as people read it,
+with personal data still restricted by role and audited. On SQLite and, when
+RONDA_TEST_PG_URL is set, PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from server.app import create_app
+from server.settings import DatabaseSettings, Settings
+from server.web.filters import presets, previous_period
+from server.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, set_password
+from sync.clock import HybridClock
+from sync.store.sql import SQLStore
+from tests.server.conftest import Served
+from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people
+
+PASSWORD = "una-clave-larga-1"
+D = dt.date
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
+    if request.param == "postgres":
+        if not PG_URL:
+            pytest.skip("RONDA_TEST_PG_URL is not set")
+        await reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
+    settings = base.model_copy(update={"database": database})
+    store = SQLStore(url)
+    app = create_app(settings, store)
+    async with app.router.lifespan_context(app):
+        people = await seed_people(store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Served(app, client, store, people, settings)
+
+
+async def _sign_in(served: Served, officer: str) -> None:
+    await set_password(served.store, officer, PASSWORD)
+    client = served.client
+    client.cookies.clear()
+    form = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token
+    client.cookies.set(LOGIN_CSRF_COOKIE, token.group(1))
+    answer = await client.post(
+        "/login", data={"csrf": token.group(1), "officer_id": officer, "password": PASSWORD}
+    )
+    assert answer.status_code == 303
+    client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])
+
+
+async def _push(served: Served, rows: list[tuple[str, str]], pii: Any = None) -> list[str]:
+    """Incidents at (UTC instant, category) near one point; their ids."""
+    clock, changes, ids = HybridClock(), [], []
+    for i, (at, category) in enumerate(rows):
+        rid = new_id()
+        fields = {
+            "category": category,
+            "occurred_at": at,
+            "status": "closed",
+            "location": {"lon": -77.03 + i * 1e-4, "lat": -12.05, "accuracy_m": 10},
+        }
+        changes.append(incident(rid, clock, fields, pii=pii))
+        ids.append(rid)
+    answer = await served.client.post(
+        "/v1/sync/push", json=batch(changes), headers=served.auth("off-a")
+    )
+    assert answer.status_code == 200, answer.text
+    assert all(r["status"] == "applied" for r in answer.json()["results"])
+    return ids
+
+
+def test_quick_periods_end_on_the_reference_day() -> None:
+    # Sunday 5 October 2025: the week began on Monday 29 September
+    assert presets(D(2025, 10, 5)) == {
+        "week": (D(2025, 9, 29), D(2025, 10, 5)),
+        "d28": (D(2025, 9, 8), D(2025, 10, 5)),
+        "last_month": (D(2025, 9, 1), D(2025, 9, 30)),
+        "ytd": (D(2025, 1, 1), D(2025, 10, 5)),
+    }
+    # in January, last month is December of the year before
+    assert presets(D(2026, 1, 14))["last_month"] == (D(2025, 12, 1), D(2025, 12, 31))
+    assert presets(D(2026, 1, 14))["week"] == (D(2026, 1, 12), D(2026, 1, 14))
+
+
+def test_the_previous_period() -> None:
+    # whole months against as many whole months before (not 30 days)
+    assert previous_period(D(2025, 3, 1), D(2025, 3, 31)) == (D(2025, 2, 1), D(2025, 2, 28))
+    assert previous_period(D(2025, 1, 1), D(2025, 2, 28)) == (D(2024, 11, 1), D(2024, 12, 31))
+    # otherwise as many days just before
+    assert previous_period(D(2025, 9, 8), D(2025, 10, 5)) == (D(2025, 8, 11), D(2025, 9, 7))
+    assert previous_period(D(2025, 10, 5), D(2025, 10, 5)) == (D(2025, 10, 4), D(2025, 10, 4))
+
+
+async def test_comparison_cuts_periods_at_lima_midnight(served: Served) -> None:
+    await _push(
+        served,
+        [
+            ("2026-11-03T15:00:00Z", "robo"),
+            ("2026-11-20T15:00:00Z", "robo"),
+            ("2026-11-21T15:00:00Z", "hurto"),
+            # 1 December 03:00 UTC is still 30 November, 22:00, in Lima: November's
+            ("2026-12-01T03:00:00Z", "hurto"),
+            # 1 November 04:59 UTC is 31 October, 23:59, in Lima: October's
+            ("2026-11-01T04:59:00Z", "robo"),
+            ("2026-10-15T15:00:00Z", "estafa"),
+        ],
+    )
+    await _sign_in(served, "chief-a")
+    answer = await served.client.get(
+        "/web/data/summary.json", params={"since": "2026-11-01", "until": "2026-11-30"}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["period"] == {
+        "since": "2026-11-01",
+        "until": "2026-11-30",
+        "total": 4,
+        "by_category": {"hurto": 2, "robo": 2},
+    }
+    assert body["previous"] == {
+        "since": "2026-10-01",
+        "until": "2026-10-31",
+        "total": 2,
+        "by_category": {"estafa": 1, "robo": 1},
+    }
+    only_robo = await served.client.get(
+        "/web/data/summary.json",
+        params={"since": "2026-11-01", "until": "2026-11-30", "cat": "robo"},
+    )
+    assert only_robo.json()["previous"]["total"] == 1
+    reversed_dates = await served.client.get(
+        "/web/data/summary.json", params={"since": "2026-11-30", "until": "2026-11-01"}
+    )
+    assert reversed_dates.status_code == 400
+
+
+async def test_empty_layers_say_why(served: Served) -> None:
+    await _push(served, [("2026-11-03T15:00:00Z", "robo"), ("2026-11-04T15:00:00Z", "robo")])
+    await _sign_in(served, "chief-a")
+    window = {"since": "2026-11-01", "until": "2026-11-30"}
+    hot = (await served.client.get("/web/data/hotspots.geojson", params=window)).json()
+    assert hot["features"] == []
+    assert hot["reason"]["code"] == "too_few_for_gi"
+    assert hot["reason"]["text"] == (
+        "0 puntos calientes: hay 2 incidentes y Gi* necesita al menos 3 para comparar celdas."
+    )
+    nothing = {"since": "2026-06-01", "until": "2026-06-30"}
+    for layer in ("incidents", "hotspots", "emerging", "density"):
+        body = (await served.client.get(f"/web/data/{layer}.geojson", params=nothing)).json()
+        assert body["features"] == [] and body["reason"]["code"] == "no_incidents", layer
+    tracks = (await served.client.get("/web/data/tracks.geojson", params=window)).json()
+    assert tracks["reason"]["code"] == "no_patrols"
+    assert "recorridos" in tracks["reason"]["text"]
+    dosage = (await served.client.get("/web/data/dosage.geojson", params=window)).json()
+    assert dosage["reason"]["code"] == "no_patrols"
+    english = await served.client.get("/web/data/tracks.geojson", params={**window, "lang": "en"})
+    assert english.json()["reason"]["text"] == "No patrol tracks were recorded in this period."
+    drawn = (await served.client.get("/web/data/incidents.geojson", params=window)).json()
+    assert len(drawn["features"]) == 2 and "reason" not in drawn
+
+
+PII = {
+    "victims": [{"name": "Luis Ficticio", "dni": "99175178", "role": "agraviado"}],
+    "suspects": [{"name": "María Prueba", "dni": "99311036", "role": "presunto_autor"}],
+}
+
+
+async def _pii_views(served: Served) -> int:
+    events = await served.store.audit_events(0, 1000)
+    return sum(1 for _, e in events if e.action == "view_pii")
+
+
+async def test_incident_detail_reads_in_spanish_and_lima_time(served: Served) -> None:
+    (rid,) = await _push(served, [("2026-11-11T03:15:00Z", "robo")], pii=PII)
+    await _sign_in(served, "chief-a")
+    before = await _pii_views(served)
+    body = (await served.client.get(f"/web/data/incident/{rid}")).json()
+    readable = body["readable"]
+    assert readable["occurred"] == "10/11/2026 22:15"  # 03:15 UTC is 22:15 the day before
+    assert readable["status"] == "cerrado"
+    assert readable["category"] == "Robo"
+    assert readable["station"] == "Comisaría A"
+    assert readable["recorded_by"] == {
+        "officer_id": "off-a",
+        "officer_name": "Ana Quispe",
+        "device_id": served.people.officer_a.device_id,
+        "device_name": "phone-off-a",
+    }
+    assert body["people"] == [
+        {"group": "Víctimas", "name": "Luis Ficticio", "dni": "99175178", "role": "agraviado"},
+        {
+            "group": "Sospechosos",
+            "name": "María Prueba",
+            "dni": "99311036",
+            "role": "presunto autor",
+        },
+    ]
+    assert await _pii_views(served) == before + 1  # audited exactly as before
+    english = (await served.client.get(f"/web/data/incident/{rid}", params={"lang": "en"})).json()
+    assert english["readable"]["status"] == "closed"
+    assert english["people"][0]["group"] == "Victims"
+    # a role without personal data gets neither the data nor the rows, and no audit
+    await _sign_in(served, "analyst")
+    seen = await _pii_views(served)
+    other = (await served.client.get(f"/web/data/incident/{rid}")).json()
+    assert other["pii_allowed"] is False
+    assert "pii" not in other and "people" not in other
+    assert other["readable"]["status"] == "cerrado"
+    assert await _pii_views(served) == seen
