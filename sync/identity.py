@@ -36,12 +36,21 @@ def new_token() -> str:
 
 
 async def issue_enrollment(
-    store: Store, officer_id: str, ttl_s: int, created_by: str, now_ms: int
+    store: Store,
+    officer_id: str,
+    ttl_s: int,
+    created_by: str,
+    now_ms: int,
+    code: str | None = None,
 ) -> tuple[str, int]:
-    """Create a one-time code for an officer's new device; return it and its expiry."""
+    """Create a one-time code for an officer's new device; return it and its expiry.
+
+    ``code``: one the caller derived itself (the admin page derives it from its session, so
+    it can show it again without storing it); a fresh random one when None.
+    """
     if await store.get_officer(officer_id) is None:
         raise NotFound("no such officer", {"officer_id": officer_id})
-    code = new_code()
+    code = code or new_code()
     expires = now_ms + ttl_s * 1000
     await store.add_enrollment(
         Enrollment(hash_secret(normalise_code(code)), officer_id, expires, created_by)

@@ -1,48 +1,38 @@
-"""Administration pages: enroll devices (one-time code and its QR), revoke them, officers,
-stations, and the audit log. Administrators only; every act is audited."""
+"""Administration pages: devices (search, pages, revocation with a reason), officers,
+stations; enrollment is in ``admin_enroll``, the audit log in ``admin_audit``. Administrators
+only; every act is audited, with the reason when there is one."""
 
 from __future__ import annotations
 
-import datetime as dt
+import math
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
-import orjson
-import segno
-from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.context import ctx
-from server.links import site
-from server.web.pages import unauthorized_redirect
-from server.web.render import render
-from server.web.sessions import SignedIn, check_csrf, signed_in
+from server.web import admin_audit, admin_enroll
+from server.web.admin_audit import matching_officers
+from server.web.admin_common import admin_user, lima_offset, local_time, render_admin
+from server.web.admin_text import PAGE
+from server.web.render import page_language, render
+from server.web.sessions import SignedIn, check_csrf
 from sync.clock import now_ms
 from sync.errors import InvalidRequest, NotFound
-from sync.identity import issue_enrollment
 from sync.protocol import ID_PATTERN
-from sync.store.base import ROLES, AuditEvent, Officer, Station
+from sync.store.base import ROLES, AuditEvent, Device, DeviceQuery, Officer, Station
 
 ID_RE = re.compile(ID_PATTERN)
+PAGE_SIZE = 50
+STATUSES = {"active": True, "revoked": False}
+LIST_PARAMS = ("q", "status", "page")
+REASON_MIN, REASON_MAX = 3, 500
 
-
-def _when(ms: int | None) -> str:
-    if not ms:
-        return ""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-async def _admin(request: Request) -> SignedIn | Response:
-    user = await signed_in(request)
-    if user is None:
-        return unauthorized_redirect(request)
-    if user.who.role != "admin":
-        return render(request, "forbidden.html", user=user, status=403)
-    return user
+_admin = admin_user  # the officers and stations pages below predate admin_common
 
 
 async def _form(request: Request, user: SignedIn) -> FormData:
@@ -58,66 +48,118 @@ async def _audit(
     await ctx(request).store.add_audit(event)
 
 
-def qr_svg(text: str) -> Markup:
-    """The QR code of ``text`` as inline SVG, drawn here (no image service)."""
-    svg = segno.make(text, error="m").svg_inline(scale=5, title="QR", dark="#111")
-    # segno draws paths only; the one text it writes (the title) is ours and fixed.
-    return Markup(svg)
+def list_params(raw: str | dict[str, str]) -> dict[str, str]:
+    """The devices list's own parameters (search, status, page) out of a query string or
+    mapping, so a "back" address can only ever lead to the list."""
+    pairs = parse_qsl(raw) if isinstance(raw, str) else list(raw.items())
+    found = {k: v[:64] for k, v in pairs if k in LIST_PARAMS and v}
+    if found.get("status") not in STATUSES:
+        found.pop("status", None)
+    if not found.get("page", "").isdigit():
+        found.pop("page", None)
+    return found
 
 
-async def devices_page(request: Request, issued: dict[str, Any] | None = None) -> Response:
+def _device_row(d: Device, names: dict[str, str], offset: int) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "officer_id": d.officer_id,
+        "officer_name": names.get(d.officer_id, ""),
+        "name": d.name,
+        "created": local_time(d.created_ms, offset),
+        "revoked": local_time(d.revoked_ms, offset),
+    }
+
+
+async def devices_page(request: Request) -> Response:
     user = await _admin(request)
     if not isinstance(user, SignedIn):
         return user
     store = ctx(request).store
+    params = list_params(dict(request.query_params))
     officers = await store.list_officers()
-    devices = [
-        {
-            "id": d.id,
-            "officer_id": d.officer_id,
-            "name": d.name,
-            "created": _when(d.created_ms),
-            "revoked": _when(d.revoked_ms),
-        }
-        for d in await store.list_devices(request.query_params.get("officer_id") or None)
-    ]
-    values = {"officers": officers, "devices": devices, "issued": issued}
-    return render(request, "admin_devices.html", values, user=user)
+    search = params.get("q", "").strip()
+    query = DeviceQuery(
+        officer_ids=matching_officers(officers, search) if search else None,
+        active=STATUSES.get(params.get("status", "")),
+    )
+    total, _ = await store.device_page(DeviceQuery(query.officer_ids, query.active, 0, 0))
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, int(params.get("page", "1"))), pages)
+    query = DeviceQuery(query.officer_ids, query.active, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    _, devices = await store.device_page(query)
+    names = {o.id: o.name for o in officers}
+    offset = lima_offset(request)
+
+    def at(n: int) -> str:
+        return "/admin/devices?" + urlencode({**params, "page": str(n)})
+
+    revoked = request.query_params.get("revoked", "")
+    values = {
+        "officers": officers,
+        "devices": [_device_row(d, names, offset) for d in devices],
+        "params": params,
+        "back": urlencode(params),
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "previous": at(page - 1) if page > 1 else None,
+        "next": at(page + 1) if page < pages else None,
+        "revoked_id": revoked if ID_RE.fullmatch(revoked) else "",
+    }
+    return render_admin(request, "admin_devices.html", values, user)
 
 
-async def enroll(request: Request) -> Response:
+def _reason(form: FormData) -> str | None:
+    reason = " ".join(str(form.get("reason", "")).split())
+    return reason if REASON_MIN <= len(reason) <= REASON_MAX else None
+
+
+async def _confirmation(
+    request: Request, user: SignedIn, back_raw: str, error: str = "", status: int = 200
+) -> Response:
+    store = ctx(request).store
+    device = await store.get_device(request.path_params["device_id"])
+    back = urlencode(list_params(back_raw))
+    values: dict[str, Any] = {"device": None, "error": error, "back": back}
+    values["back_url"] = "/admin/devices" + (f"?{back}" if back else "")
+    if device is None:
+        return render_admin(request, "admin_revoke.html", values, user, status=404)
+    officer = await store.get_officer(device.officer_id)
+    names = {officer.id: officer.name} if officer else {}
+    values["device"] = _device_row(device, names, lima_offset(request))
+    return render_admin(request, "admin_revoke.html", values, user, status=status)
+
+
+async def revoke_page(request: Request) -> Response:
+    """The confirmation step: what will be revoked, and a required reason (no script)."""
     user = await _admin(request)
     if not isinstance(user, SignedIn):
         return user
-    form = await _form(request, user)
-    officer_id = str(form.get("officer_id", ""))
-    c = ctx(request)
-    code, expires = await issue_enrollment(
-        c.store, officer_id, c.settings.auth.enrollment_ttl_s, user.who.officer_id, now_ms()
-    )
-    await _audit(request, user, "enroll", officer_id)
-    server = site(request)  # server.public_url when set: what the phone must reach
-    payload = "ronda:enroll?" + urlencode({"server": server, "code": code})
-    issued = {
-        "code": code,
-        "officer_id": officer_id,
-        "expires": _when(expires),
-        "qr": qr_svg(payload),
-        "payload": payload,
-    }
-    return await devices_page(request, issued)
+    return await _confirmation(request, user, request.query_params.get("back", ""))
 
 
 async def revoke(request: Request) -> Response:
     user = await _admin(request)
     if not isinstance(user, SignedIn):
         return user
-    await _form(request, user)
+    form = await _form(request, user)
+    store = ctx(request).store
     device_id = request.path_params["device_id"]
-    if not await ctx(request).store.revoke_device(device_id, now_ms()):
+    device = await store.get_device(device_id)
+    if device is None:
         raise NotFound("no such device", {"device_id": device_id[:64]})
-    await _audit(request, user, "revoke", device_id)
-    return RedirectResponse("/admin/devices", 303)
+    back_raw = str(form.get("back", ""))
+    reason = _reason(form)
+    if reason is None:
+        missing = PAGE[page_language(request)]["reason_missing"]
+        return await _confirmation(request, user, back_raw, missing, 400)
+    if device.revoked_ms is None:  # revoking twice changes nothing and audits nothing
+        await store.revoke_device(device_id, now_ms())
+        details = {"reason": reason, "officer_id": device.officer_id, "device_name": device.name}
+        await _audit(request, user, "revoke", device_id, **details)
+    query = urlencode({**list_params(back_raw), "revoked": device_id})
+    return RedirectResponse(f"/admin/devices?{query}", 303)
 
 
 def _id(form: FormData, name: str, required: bool = True) -> str | None:
@@ -189,35 +231,14 @@ async def put_station(request: Request) -> Response:
     return RedirectResponse("/admin/stations", 303)
 
 
-async def audit_page(request: Request) -> Response:
-    user = await _admin(request)
-    if not isinstance(user, SignedIn):
-        return user
-    after = request.query_params.get("after", "0")
-    after_id = int(after) if after.isdigit() and len(after) < 18 else 0
-    events = await ctx(request).store.audit_events(after_id, 201)
-    rows = [
-        {
-            "id": i,
-            "when": _when(e.at_ms),
-            "officer": e.officer_id,
-            "action": e.action,
-            "target": e.target,
-            "details": orjson.dumps(e.details).decode()[:300],
-        }
-        for i, e in events[:200]
-    ]
-    more = events[199][0] if len(events) > 200 else None
-    return render(request, "admin_audit.html", {"rows": rows, "more": more}, user=user)
-
-
 routes = [
     Route("/admin/devices", devices_page, methods=["GET"]),
-    Route("/admin/devices/enroll", enroll, methods=["POST"]),
+    *admin_enroll.routes,
+    Route("/admin/devices/{device_id}/revoke", revoke_page, methods=["GET"]),
     Route("/admin/devices/{device_id}/revoke", revoke, methods=["POST"]),
     Route("/admin/officers", officers_page, methods=["GET"]),
     Route("/admin/officers", put_officer, methods=["POST"]),
     Route("/admin/stations", stations_page, methods=["GET"]),
     Route("/admin/stations", put_station, methods=["POST"]),
-    Route("/admin/audit", audit_page, methods=["GET"]),
+    Route("/admin/audit", admin_audit.audit_page, methods=["GET"]),
 ]

@@ -126,7 +126,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "enroll_for": ("para el efectivo", "for officer"),
     "create_code": ("Crear código", "Create code"),
     "code_once": (
-        "Código de un solo uso; vence a las {at}. Escanéelo con la aplicación o dígítelo.",
+        "Código de un solo uso; vence a las {at}. Escanéelo con la aplicación o digítelo.",
         "One-time code; expires at {at}. Scan it with the app or type it.",
     ),
     "revoke": ("Revocar", "Revoke"),

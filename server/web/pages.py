@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 from starlette.requests import Request
@@ -24,26 +24,66 @@ from sync.store.base import PointQuery
 ADMIN_HOME = "/admin/devices"
 
 
-def _safe_next(target: str | None) -> str:
+# Which roles each page admits. The pages check it themselves; this only decides where a
+# sign-in lands, so that nobody is sent to a page that will refuse them. Paths not listed
+# admit every signed-in role.
+PAGE_ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/admin", ("admin",)),
+    ("/map", MAP_ROLES),
+    ("/conflicts", ("chief", "analyst")),
+    ("/web", MAP_ROLES),
+)
+
+
+def _local_path(target: str | None) -> str | None:
     """Only local paths: a sign-in must never send the browser elsewhere."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/map"
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    return _local_path(target) or "/map"
+
+
+def role_home(role: str) -> str:
+    """Where a role lands after signing in when it asked for no page."""
+    return ADMIN_HOME if role == "admin" else "/map" if role in MAP_ROLES else "/public"
+
+
+def may_see(role: str, target: str) -> bool:
+    """Whether ``role`` may open the local page ``target``."""
+    path = urlsplit(target).path
+    for prefix, roles in PAGE_ROLES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return role in roles
+    return True
+
+
+def landing(role: str, asked: str | None) -> str:
+    """The page asked for, when it is local and the role may see it; else the role's home."""
+    target = _local_path(asked)
+    return target if target and may_see(role, target) else role_home(role)
 
 
 async def index(request: Request) -> Response:
     user = await signed_in(request)
     if user is None:
         return RedirectResponse("/public", 303)
-    return RedirectResponse(ADMIN_HOME if user.who.role == "admin" else "/map", 303)
+    return RedirectResponse(role_home(user.who.role), 303)
 
 
-async def login_page(request: Request, error: str = "", status: int = 200) -> Response:
+async def login_page(
+    request: Request, error: str = "", status: int = 200, asked: str | None = None
+) -> Response:
+    """The sign-in form; ``asked``: the page a refused attempt had asked for (a POST)."""
     token = secrets.token_urlsafe(24)
+    # None: the role's home (a form carrying "/map" sent administrators to a refusal)
+    asked = _local_path(request.query_params.get("next") if asked is None else asked)
     answer = render(
         request,
         "login.html",
-        {"error": error, "login_csrf": token, "next": _safe_next(request.query_params.get("next"))},
+        {"error": error, "login_csrf": token, "next": asked},
         status=status,
     )
     web = ctx(request).settings.web
@@ -58,20 +98,20 @@ async def login(request: Request) -> Response:
     officer_id = str(form.get("officer_id", "")).strip()[:64]
     password = str(form.get("password", ""))[:1024]
     t = STRINGS[page_language(request)]
+    asked = str(form.get("next") or "")
     address = request.client.host if request.client else sessions.NO_ADDRESS
     try:
         secret = await sessions.sign_in(c.store, c.settings.web, officer_id, password, address)
     except SignInFailed as failed:
         if failed.retry_after_s:
             wait = failed.retry_after_s
-            answer = await login_page(request, t["throttled"].format(s=wait), 429)
+            answer = await login_page(request, t["throttled"].format(s=wait), 429, asked)
             answer.headers["Retry-After"] = str(wait)
             return answer
-        return await login_page(request, t["bad_login"], 401)
+        return await login_page(request, t["bad_login"], 401, asked)
     officer = await c.store.get_officer(officer_id)
-    home = ADMIN_HOME if officer and officer.role == "admin" else "/map"
-    target = str(form.get("next") or "")
-    answer = RedirectResponse(_safe_next(target) if target else home, 303)
+    role = officer.role if officer else ""
+    answer = RedirectResponse(landing(role, asked), 303)
     max_age = int(c.settings.web.session_hours * 3600)
     sessions.set_cookie(answer, c.settings.web, sessions.SESSION_COOKIE, secret, max_age)
     answer.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path="/")

@@ -108,6 +108,36 @@ class Enrollment:
     officer_id: str
     expires_ms: int
     created_by: str
+    used_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """One page of the audit log, newest first, for the administrator's filters.
+
+    ``officer_ids``/``actions``: None for any, an empty tuple matches nothing. ``since_ms`` is
+    inclusive, ``until_ms`` exclusive. Paging by event id: ``before_id`` gives the page older
+    than that event, ``after_id`` the page just newer (still answered newest first).
+    """
+
+    officer_ids: tuple[str, ...] | None = None
+    actions: tuple[str, ...] | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    before_id: int | None = None
+    after_id: int | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceQuery:
+    """One page of devices, newest first: of some officers (None: any; empty: none),
+    only active (True) or only revoked (False) ones, or both (None)."""
+
+    officer_ids: tuple[str, ...] | None = None
+    active: bool | None = None
+    offset: int = 0
+    limit: int = 50
 
 
 @dataclass(slots=True)
@@ -419,6 +449,17 @@ class Store(ABC):
     async def list_devices(self, officer_id: str | None = None) -> list[Device]: ...
 
     @abstractmethod
+    async def device_page(self, query: DeviceQuery) -> tuple[int, list[Device]]:
+        """How many devices match, and the page of them ``query`` asks for (newest first)."""
+
+    @abstractmethod
+    async def get_device(self, device_id: str) -> Device | None: ...
+
+    @abstractmethod
+    async def enrollment(self, code_hash: str) -> Enrollment | None:
+        """The enrollment of a code hash, used or not, expired or not."""
+
+    @abstractmethod
     async def add_token(self, device: Device, token_hash: str) -> None:
         """Register a device with a token directly (CLI bootstrap of the first admin)."""
 
@@ -463,6 +504,10 @@ class Store(ABC):
     @abstractmethod
     async def audit_events(self, after_id: int, limit: int) -> list[tuple[int, AuditEvent]]:
         """Audit events after ``after_id`` (their own ids), oldest first."""
+
+    @abstractmethod
+    async def audit_search(self, query: AuditQuery) -> list[tuple[int, AuditEvent]]:
+        """A filtered page of audit events with their ids, newest first."""
 
     # --- sync ---
     @abstractmethod

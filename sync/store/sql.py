@@ -30,17 +30,19 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
-from sync.store import schema, sql_reviews, sql_throttle
+from sync.store import schema, sql_admin, sql_reviews, sql_throttle
 from sync.store import sql_tables as t
 from sync.store.base import (
     POINT_COLUMNS,
     TRACK_COLUMNS,
     AuditEvent,
+    AuditQuery,
     Boundary,
     Conflict,
     ConflictReview,
     Credential,
     Device,
+    DeviceQuery,
     Enrollment,
     Identity,
     LoginKey,
@@ -281,6 +283,15 @@ class SQLStore(Store):
         rows = await self._fetch(query)
         return [Device(r.id, r.officer_id, r.name, r.created_ms, r.revoked_ms) for r in rows]
 
+    async def device_page(self, query: DeviceQuery) -> tuple[int, list[Device]]:
+        return await sql_admin.device_page(self._fetch, query)
+
+    async def get_device(self, device_id: str) -> Device | None:
+        return await sql_admin.get_device(self._fetch, device_id)
+
+    async def enrollment(self, code_hash: str) -> Enrollment | None:
+        return await sql_admin.enrollment(self._fetch, code_hash)
+
     # --- web sign-in, sessions, audit ---
     async def put_credential(self, credential: Credential) -> None:
         await self._upsert(t.credential, asdict(credential), ["officer_id"])
@@ -344,6 +355,9 @@ class SQLStore(Store):
             (r.id, AuditEvent(r.at_ms, r.officer_id, r.action, r.target, orjson.loads(r.details)))
             for r in await self._fetch(query)
         ]
+
+    async def audit_search(self, query: AuditQuery) -> list[tuple[int, AuditEvent]]:
+        return await sql_admin.audit_search(self._fetch, query)
 
     # --- sync ---
     @asynccontextmanager

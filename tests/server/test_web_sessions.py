@@ -141,9 +141,11 @@ async def test_admin_pages_enroll_with_qr_and_need_csrf(served: Served) -> None:
     page = await served.client.get("/admin/devices")
     forged = await served.client.post("/admin/devices/enroll", data={"officer_id": "off-a"})
     assert forged.status_code == 403
-    issued = await served.client.post(
+    posted = await served.client.post(
         "/admin/devices/enroll", data={"officer_id": "off-a", "csrf": csrf_of(page)}
     )
+    assert posted.status_code == 303  # POST-redirect-GET (issue 15, item 14)
+    issued = await served.client.get(posted.headers["location"])
     code = re.search(r'id="enroll-code">([A-Z0-9-]+)<', issued.text)
     assert code and "<svg" in issued.text
     enrolled = await served.client.post(
