@@ -97,16 +97,30 @@ def public_schemas() -> dict[str, Schema]:
 MONTH_PARAM = _query(
     "month", MONTH, "A published month (YYYY-MM); the latest when left out. No other period."
 )
+LANG_PARAM = _query(
+    "lang",
+    {"type": "string", "enum": ["es", "en"]},
+    "Language of the CSV's header row and totals label (the server's default language,"
+    " Spanish unless configured, when left out). The values are the same in both.",
+)
+CSV_DESCRIPTION = (
+    "UTF-8 with a byte order mark, for spreadsheet programs; headers in the language asked"
+    " for, categories by their names; an empty cell is withheld (docs/public.md)."
+)
 
 
-def _op(summary: str, content: dict[str, Schema], month: bool) -> Schema:
+def _op(summary: str, content: dict[str, Schema], month: bool, lang: bool = False) -> Schema:
     errors = {404: ["not_found"], **ALWAYS} if month else ALWAYS
     responses: dict[str, Schema] = {"200": {"description": summary, "content": content}}
     for status, codes in sorted(errors.items()):
         responses[str(status)] = _error_response(codes)
     op: Schema = {"summary": summary, "tags": ["public"], "security": [], "responses": responses}
-    if month:
-        op["parameters"] = [MONTH_PARAM]
+    params = [MONTH_PARAM] if month else []
+    if lang:
+        params.append(LANG_PARAM)
+        op["description"] = CSV_DESCRIPTION
+    if params:
+        op["parameters"] = params
     return {"get": op}
 
 
@@ -124,7 +138,12 @@ def public_paths() -> dict[str, Schema]:
             {"application/json": {"schema": ref("PublicDistricts")}},
             True,
         ),
-        "/public/districts.csv": _op("The same as CSV (empty = withheld)", csv, True),
+        "/public/districts.csv": _op(
+            "The same as CSV (empty = withheld; last row: totals, with the city's rate)",
+            csv,
+            True,
+            lang=True,
+        ),
         "/public/districts.geojson": _op("The same on district polygons", geojson, True),
         "/public/cells.geojson": _op(
             "Coarse H3 cells of one month (rounded; cells under k left out)", geojson, True
@@ -134,5 +153,5 @@ def public_paths() -> dict[str, Schema]:
             {"application/json": {"schema": ref("PublicTrend")}},
             False,
         ),
-        "/public/trend.csv": _op("Monthly totals by category as CSV", csv, False),
+        "/public/trend.csv": _op("Monthly totals by category as CSV", csv, False, lang=True),
     }

@@ -122,37 +122,67 @@ async def districts_json(request: Request) -> Response:
     return _json(s.tables[s.month(request.query_params.get("month"))])
 
 
-def districts_csv_text(s: Summary, m: int) -> str:
+def totals_rate(s: Summary, m: int) -> float | None:
+    """The city's rate for a month: its published total over the published populations of
+    its districts (arithmetic on published numbers, nothing more). None when the total is
+    withheld or a district's population is unknown (the rate would be over part of the
+    city's people but all of its incidents)."""
+    total, per = totals_row(s, m)["total"], month_rules(s, m)["rate_per"]
+    population = [row["population"] for row in district_rows(s, m)]
+    if total is None or not population or min(population) <= 0:
+        return None
+    return round(total * per / sum(population), 2)
+
+
+def csv_language(request: Request) -> str:
+    """The CSV headers' language: ``?lang=`` (the page's links carry it), else the server's
+    default. Never the language cookie: these answers are cached publicly by URL."""
+    lang = request.query_params.get("lang")
+    return lang if lang in ("es", "en") else ctx(request).settings.web.default_language
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def districts_csv_text(s: Summary, m: int, lang: str = "es") -> str:
+    """One month's table for spreadsheets: headers in ``lang``, withheld counts empty, the
+    totals row last (with the population it covers and the city's rate)."""
+    # Imported here: server.web imports this module (a cycle at import time otherwise).
+    from server.web.public_text import TEXT, csv_headers
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     categories, per = s.tables[m]["categories"], month_rules(s, m)["rate_per"]
-    writer.writerow(
-        ["month", "district", "name", "population", *categories, "total", f"rate_per_{per}"]
-    )
+    writer.writerow(csv_headers(lang, categories, per))
     label = month_label(m)
-    for row in district_rows(s, m):
-        counts = ["" if v is None else v for v in row["counts"].values()]
-        total = "" if row["total"] is None else row["total"]
-        rate = "" if row["rate"] is None else row["rate"]
+    rows = district_rows(s, m)
+    for row in rows:
+        counts = [_blank(v) for v in row["counts"].values()]
+        total, rate = _blank(row["total"]), _blank(row["rate"])
         writer.writerow(
             [label, row["district"], row["name"], row["population"], *counts, total, rate]
         )
     tot = totals_row(s, m)
-    counts = ["" if v is None else v for v in tot["counts"].values()]
-    writer.writerow(
-        [label, "total", "", "", *counts, "" if tot["total"] is None else tot["total"], ""]
-    )
+    population = sum(row["population"] for row in rows)
+    counts = [_blank(v) for v in tot["counts"].values()]
+    total, rate = _blank(tot["total"]), _blank(totals_rate(s, m))
+    writer.writerow([label, "", TEXT[lang]["total_row"], population, *counts, total, rate])
     return out.getvalue()
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """A CSV download: UTF-8 with a byte order mark, so spreadsheet programs read the
+    accents right."""
+    headers = {**PUBLIC_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response("\ufeff" + text, headers=headers, media_type="text/csv")
 
 
 async def districts_csv(request: Request) -> Response:
     s = await summary(request)
     m = s.month(request.query_params.get("month"))
-    headers = {
-        **PUBLIC_HEADERS,
-        "Content-Disposition": f'attachment; filename="ronda-distritos-{month_label(m)}.csv"',
-    }
-    return Response(districts_csv_text(s, m), headers=headers, media_type="text/csv")
+    text = districts_csv_text(s, m, csv_language(request))
+    return csv_response(text, f"ronda-distritos-{month_label(m)}.csv")
 
 
 async def districts_geojson(request: Request) -> Response:
@@ -186,19 +216,17 @@ async def trend_json(request: Request) -> Response:
 
 
 async def trend_csv(request: Request) -> Response:
+    from server.web.public_text import trend_headers  # see districts_csv_text
+
     s = await summary(request)
     data = trend(s)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["month", *s.categories, "total"])
+    writer.writerow(trend_headers(csv_language(request), s.categories))
     for i, label in enumerate(data["months"]):
         values = [data["series"][c][i] for c in (*s.categories, "total")]
-        writer.writerow([label, *("" if v is None else v for v in values)])
-    headers = {
-        **PUBLIC_HEADERS,
-        "Content-Disposition": 'attachment; filename="ronda-tendencia.csv"',
-    }
-    return Response(out.getvalue(), headers=headers, media_type="text/csv")
+        writer.writerow([label, *map(_blank, values)])
+    return csv_response(out.getvalue(), "ronda-tendencia.csv")
 
 
 routes = [

@@ -1,124 +1,146 @@
-"""Server-drawn SVG for the public page: the monthly trend and the coarse cell map.
+"""Server-drawn SVG for the public page: the monthly trend (the cell map is ``cell_map``).
 
 No script and no image service: the page is readable with JavaScript off, on any phone.
+The chart is drawn in a phone-sized coordinate system (``WIDTH`` units, text ``FONT``
+units): on a 390 px phone it is drawn at about its own size, so its text stays at about
+``FONT`` CSS pixels, and on a desktop it only grows. The legend sits under the plot, one
+line per series, inside the picture, so nothing is cut on a narrow screen.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Callable
 
-import h3
-import numpy as np
 from markupsafe import Markup, escape
 
-PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666")
-RAMP = ("#fee8c8", "#fdbb84", "#fc8d59", "#e34a33", "#b30000")
+PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#b8860b", "#a6761d", "#666")
+WIDTH = 360  # user units; about a phone's content width in CSS pixels
+FONT = 13  # user units; ≥ 12 CSS px wherever the chart is drawn ≥ 333 px wide
+CHAR = 0.62  # a generous average glyph width (em) of the page's sans-serif fonts
+LINE = FONT + 7
+
+
+def text_width(text: str, size: float = FONT) -> float:
+    """An over-estimate of a label's drawn width, for layout without font metrics."""
+    return len(text) * size * CHAR
+
+
+def nice_top(value: float) -> tuple[int, int]:
+    """A round axis top ≥ value and its tick step (1, 2 or 5 × 10^n, at most 4 steps)."""
+    value = max(value, 1)
+    for power in range(0, 12):
+        for base in (1, 2, 5):
+            step = base * 10**power
+            if step * 4 >= value:
+                return step * math.ceil(value / step), step
+    return int(value), int(value)
 
 
 def trend_svg(
-    months: list[str], series: dict[str, list[int | None]], labels: dict[str, str]
+    months: list[str],
+    series: dict[str, list[int | None]],
+    labels: dict[str, str],
+    ticks: list[str],
+    title: str,
+    desc: str,
+    gap_label: str,
+    y_label: str,
 ) -> Markup:
-    """A line per series (withheld months leave a gap), with axes and a legend."""
-    width, height, left, right, top, bottom = 720, 300, 50, 190, 15, 40
+    """A line per series (a withheld month leaves a gap), axes, and the legend under it.
+
+    ``ticks`` are the x labels (one per month, ``""`` for none); ``title`` and ``desc`` give
+    the picture its accessible name and description."""
     values = [v for s in series.values() for v in s if v is not None]
-    top_value = max(values, default=1) or 1
+    top_value, step = nice_top(max(values, default=1))
+    left = max(text_width(str(top_value)), text_width(y_label) / 2) + 10
+    right, top, plot_h = 14, FONT + 12, 170
     n = max(len(months), 1)
+    plot_w = WIDTH - left - right
 
     def x(i: int) -> float:
-        return left + (width - left - right) * (i / max(n - 1, 1))
+        return left + plot_w * (i / max(n - 1, 1)) if n > 1 else left + plot_w / 2
 
     def y(v: float) -> float:
-        return top + (height - top - bottom) * (1 - v / top_value)
+        return top + plot_h * (1 - v / top_value)
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'role="img" class="trend" width="100%">'
-    ]
-    for frac in (0, 0.5, 1):
-        yy = y(top_value * frac)
-        parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
+    body: list[str] = [f'<text x="2" y="{FONT}" class="axis">{escape(y_label)}</text>']
+    for v in range(0, top_value + 1, step):
+        body.append(
+            f'<line x1="{left:.1f}" x2="{WIDTH - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+            f'stroke="{"#999" if v == 0 else "#ddd"}"/>'
         )
-        parts.append(
-            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">'
-            f"{int(top_value * frac)}</text>"
+        body.append(
+            f'<text x="{left - 5:.1f}" y="{y(v) + FONT * 0.35:.1f}" text-anchor="end">{v}</text>'
         )
-    for i, label in enumerate(months):
-        if n <= 12 or i % 2 == 0:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-                f"{escape(label[2:])}</text>"
-            )
-    for k, (name, points) in enumerate(series.items()):
-        colour = "#222" if name == "total" else PALETTE[k % len(PALETTE)]
-        runs: list[list[str]] = [[]]
-        for i, v in enumerate(points):
-            if v is None:
-                runs.append([])
-            else:
-                runs[-1].append(f"{x(i):.1f},{y(v):.1f}")
-        stroke = 3 if name == "total" else 1.5
-        for run in runs:
-            if len(run) > 1:
-                parts.append(
-                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" '
-                    f'stroke-width="{stroke}"/>'
+    axis_y = top + plot_h + FONT + 6
+    for i, tick in enumerate(ticks):
+        for line, part in enumerate(tick.split("\n")):
+            if part:
+                body.append(
+                    f'<text x="{x(i):.1f}" y="{axis_y + line * (FONT + 2)}" '
+                    f'text-anchor="middle">{escape(part)}</text>'
                 )
-            elif run:
-                cx, cy = run[0].split(",")
-                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
-        ly = top + 14 * k
-        parts.append(
-            f'<rect x="{width - right + 10}" y="{ly}" width="12" height="4" fill="{colour}"/>'
+    gaps = False
+    legend_y = axis_y + 2 * (FONT + 2) + 8
+    for k, (name, points) in enumerate(series.items()):
+        colour = "#1d232a" if name == "total" else PALETTE[k % len(PALETTE)]
+        stroke = 3 if name == "total" else 1.8
+        gaps |= any(v is None for v in points)
+        body.extend(_line(points, x, y, colour, stroke, escape(labels.get(name, name))))
+        ly = legend_y + LINE * k
+        body.append(
+            f'<line x1="4" x2="26" y1="{ly - FONT * 0.35:.1f}" y2="{ly - FONT * 0.35:.1f}" '
+            f'stroke="{colour}" stroke-width="{stroke + 1}"/>'
         )
-        parts.append(
-            f'<text x="{width - right + 28}" y="{ly + 6}">{escape(labels.get(name, name))}</text>'
+        weight = ' font-weight="700"' if name == "total" else ""
+        body.append(
+            f'<text x="32" y="{ly}" class="legend"{weight}>{escape(labels.get(name, name))}</text>'
         )
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def cells_svg(
-    districts: list[dict[str, Any]], cells: np.ndarray, counts: np.ndarray, width: int = 520
-) -> Markup:
-    """District outlines and coarse H3 cells shaded by their (generalised) counts."""
-    rings = [_rings(g) for g in (d["geometry"] for d in districts)]
-    flat = [pt for rs in rings for r in rs for pt in r]
-    if not flat:
-        return Markup("")
-    lons, lats = np.array([p[0] for p in flat]), np.array([p[1] for p in flat])
-    w, e, s, n = lons.min(), lons.max(), lats.min(), lats.max()
-    k = np.cos(np.radians((s + n) / 2))
-    scale = width / ((e - w) * k)
-    height = int((n - s) * scale) + 2
-
-    def path(ring: list[list[float]]) -> str:
-        pts = " ".join(f"{(p[0] - w) * k * scale:.1f},{(n - p[1]) * scale:.1f}" for p in ring)
-        return f"M{pts}Z"
-
-    top = max(int(counts.max()), 1) if counts.size else 1
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" class="cells">'
-    ]
-    for cell, count in zip(cells.tolist(), counts.tolist(), strict=True):
-        ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))]
-        shade = RAMP[min(int(len(RAMP) * count / (top + 1)), len(RAMP) - 1)]
-        out.append(
-            f'<path d="{path(ring)}" fill="{shade}" class="cell"><title>{count}</title></path>'
+    rows = len(series)
+    if gaps:
+        ly = legend_y + LINE * rows
+        body.append(
+            f'<line x1="4" x2="10" y1="{ly - 4}" y2="{ly - 4}" stroke="#1d232a" stroke-width="2"/>'
+            f'<line x1="20" x2="26" y1="{ly - 4}" y2="{ly - 4}" stroke="#1d232a" '
+            f'stroke-width="2"/><text x="32" y="{ly}" class="legend">{escape(gap_label)}</text>'
         )
-    for d, rs in zip(districts, rings, strict=True):
-        for r in rs:
+        rows += 1
+    height = legend_y + LINE * (rows - 1) + FONT
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0f}" '
+        f'role="img" aria-labelledby="trend-title trend-desc" class="chart trend-chart" '
+        f'font-size="{FONT}" fill="#1d232a">'
+        f'<title id="trend-title">{escape(title)}</title>'
+        f'<desc id="trend-desc">{escape(desc)}</desc>'
+    )
+    return Markup(head + "".join(body) + "</svg>")
+
+
+def _line(
+    points: list[int | None],
+    x: Callable[[int], float],
+    y: Callable[[float], float],
+    colour: str,
+    stroke: float,
+    name: str,
+) -> list[str]:
+    """The runs of a series between its gaps: a polyline each (a dot for a lone month)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for i, v in enumerate(points):
+        if v is None:
+            runs.append([])
+        else:
+            runs[-1].append((x(i), y(v)))
+    out = []
+    for run in runs:
+        if len(run) > 1:
+            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in run)
             out.append(
-                f'<path d="{path(r)}" class="district"><title>{escape(d["name"])}</title></path>'
+                f'<polyline points="{pts}" fill="none" stroke="{colour}" '
+                f'stroke-width="{stroke}" stroke-linejoin="round"><title>{name}</title></polyline>'
             )
-    out.append("</svg>")
-    return Markup("".join(out))
-
-
-def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
-    if geometry["type"] == "Polygon":
-        return [geometry["coordinates"][0]]
-    if geometry["type"] == "MultiPolygon":
-        return [poly[0] for poly in geometry["coordinates"]]
-    return []
+        elif run:
+            a, b = run[0]
+            out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{colour}"/>')
+    return out

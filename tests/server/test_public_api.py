@@ -120,7 +120,8 @@ async def test_only_fixed_periods_and_places(served: Served) -> None:
     for feature in cells["features"]:
         assert feature["properties"]["count"] % 10 == 0 and feature["properties"]["count"] >= 10
     csv = (await client.get("/public/districts.csv", params={"month": "2025-01"})).text
-    assert csv.splitlines()[0].startswith("month,district,name,population")
+    # for spreadsheets: a UTF-8 byte order mark, then Spanish headers (docs/public.md)
+    assert csv.splitlines()[0].startswith("\ufeffmes,ubigeo,distrito,población")
     geo = (await client.get("/public/districts.geojson", params={"month": "2025-01"})).json()
     assert geo["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
     assert "pii" not in csv and "victims" not in str(geo)
