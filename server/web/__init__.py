@@ -13,6 +13,7 @@ from server.web import (
     admin,
     app_shell,
     assets,
+    briefing,
     conflict_review,
     mapdata,
     pages,
@@ -22,6 +23,7 @@ from server.web import (
 
 routes: list[Route] = [
     *conflict_review.routes,  # before pages: its /conflicts replaces the old list
+    *briefing.routes,
     *pages.routes,
     *public_page.routes,
     *mapdata.routes,
