@@ -48,6 +48,7 @@ def build_store(settings: Settings, upgrade: bool = False) -> SQLStore:
         pool_size=db.pool_size,
         sqlite_cache_mb=db.sqlite_cache_mb,
         upgrade=upgrade,
+        pgbouncer=db.pgbouncer,
     )
 
 

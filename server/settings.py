@@ -31,6 +31,9 @@ class DatabaseSettings(BaseModel):
     upgrade_on_start: bool = Field(
         True, description="Migrate an older database schema when the server starts."
     )
+    pgbouncer: bool = Field(
+        False, description="PostgreSQL is reached through PgBouncer in transaction mode."
+    )
 
 
 class SyncSettings(BaseModel):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -92,8 +93,12 @@ class SQLStore(Store):
         pool_size: int = 5,
         sqlite_cache_mb: int = 64,
         upgrade: bool = False,
+        pgbouncer: bool = False,
     ) -> None:
         self.url = url
+        # Reached through PgBouncer in transaction mode: consecutive transactions may run on
+        # different server connections, so nothing may outlive a transaction (see open()).
+        self.pgbouncer = pgbouncer
         # Run the migrations of an older database on open; otherwise refuse it (SchemaOutdated).
         self.upgrade = upgrade
         self.schema_change: SchemaChange | None = None
@@ -138,7 +143,11 @@ class SQLStore(Store):
             _sqlite_pragmas(engine, self._synchronous, self._cache_mb, self._checkpointer)
         else:
             engine = create_async_engine(
-                self.url, pool_size=self._pool_size, max_overflow=5, hide_parameters=True
+                self.url,
+                pool_size=self._pool_size,
+                max_overflow=5,
+                hide_parameters=True,
+                connect_args=_pgbouncer_args() if self.pgbouncer else {},
             )
         self._engine = engine
         try:
@@ -579,7 +588,12 @@ class SQLStore(Store):
         """One read through asyncpg itself, in autocommit (PostgreSQL's hot reads)."""
         async with self.engine.connect() as conn:
             driver: Any = (await conn.get_raw_connection()).driver_connection
-            return list(await driver.fetch(sql, *params))
+            if not self.pgbouncer:
+                return list(await driver.fetch(sql, *params))
+            # asyncpg prepares, then binds, in two round trips; out of a transaction
+            # PgBouncer may send the second to another server, which lacks the statement.
+            async with driver.transaction(readonly=True):
+                return list(await driver.fetch(sql, *params))
 
     async def _upsert(self, table: Any, row: dict[str, Any], keys: list[str]) -> None:
         stmt = dialect_insert(self.is_sqlite, table).values(**row)
@@ -588,6 +602,18 @@ class SQLStore(Store):
         )
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
+
+
+def _pgbouncer_args() -> dict[str, Any]:
+    """asyncpg's arguments for PgBouncer in transaction mode: no statement cache (a cached
+    statement lives on one server connection) and a unique name for every statement that
+    SQLAlchemy prepares (PgBouncer 1.18 passes names through; two clients' "stmt_1" on one
+    server connection would collide). As SQLAlchemy's asyncpg dialect documents."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
+    }
 
 
 async def _ensure_counter(conn: AsyncConnection, is_sqlite: bool) -> None:
