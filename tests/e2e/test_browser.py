@@ -185,6 +185,9 @@ def test_device_enrolled_on_the_admin_page_syncs(page: Any, site: Site) -> None:
         assert rid in seen
         device_id = enrolled.json()["device_id"]
         page.goto(f"{site.base_url}/admin/devices")
-        page.click(f'tr[data-device="{device_id}"] button')
-        page.wait_for_url("**/admin/devices")
+        # revoking is a confirmation step with a reason (issue 15, item 13)
+        page.click(f'tr[data-device="{device_id}"] a.danger')
+        page.fill("#reason", "prueba e2e")
+        page.click("#confirm-revoke")
+        page.wait_for_url(f"**/admin/devices?revoked={device_id}")
         assert api.get("/v1/sync/pull", headers=auth).status_code == 401
