@@ -76,6 +76,7 @@ class ClientStats:
     clock_corrections: int = 0
     resyncs: int = 0  # pulls started again after the server refused the cursor
     dropped: int = 0  # records a resync found the server no longer has
+    resent: int = 0  # of those, this device's own, queued again (sync.resync.resend)
 
     def add(self, other: ClientStats) -> None:
         for f in fields(self):
@@ -108,8 +109,10 @@ class SyncClient:
         adopt_server_time: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         timeout_s: float = 30.0,
+        resend_own: bool = True,
     ) -> None:
         self.box = Outbox(db_path, wall_clock)
+        self.box.resend_own = resend_own
         with self.box.tx():
             if base_url is not None:
                 self.box.put("base_url", base_url)
@@ -329,7 +332,11 @@ class SyncClient:
         before = ClientStats()
         before.add(self.stats)
         await self.push()
+        resent = self.stats.resent
         pulled = await self.pull()
+        if self.stats.resent > resent:  # a resync queued again what the server lost
+            await self.push()
+            pulled += await self.pull()
         return SyncResult(
             pushed=self.stats.applied + self.stats.unchanged - before.applied - before.unchanged,
             rejected=self.stats.rejected - before.rejected,
@@ -415,12 +422,16 @@ class SyncClient:
             except ServerRefused as exc:
                 if exc.code != "invalid_cursor" or not params["cursor"]:
                     raise
+                if not self.me.get("device_id"):  # needed to know our own records
+                    await self.identify()
                 self.box.start_resync()
                 self.stats.resyncs += 1
                 continue
             page = response.json()
             last = not page["has_more"]
+            resent = self.box.resent
             self.stats.dropped += self.box.store_page(page["changes"], page["cursor"], last)
+            self.stats.resent += self.box.resent - resent
             self.stats.pulls += 1
             count += len(page["changes"])
             if not page["has_more"]:

@@ -101,6 +101,8 @@ class Outbox:
         state = self.get("clock", {})
         last = parse_stamp(state["last"]) if state.get("last") else None
         self.clock = DeviceClock(wall, last, int(state.get("offset_ms", 0)))
+        self.resend_own = True  # after a resync, queue again what the server lost of ours
+        self.resent = 0
 
     def close(self) -> None:
         self.db.close()
@@ -358,7 +360,45 @@ class Outbox:
                     self.confirm(parse_stamp(stamp))
             self.put("cursor", cursor)
             self.save_clock()
-            return resync.finish(db) if last else 0
+            if not last or not resync.active(db):
+                return 0
+            moved = resync.finish(db)
+            if self.resend_own and moved:
+                me = self.get("me") or {}
+                resent = resync.resend(db, me.get("officer_id"), me.get("device_id"))
+                if resent and me.get("device_id"):
+                    self._rechain(str(me["device_id"]))
+                self.resent += resent
+            return moved
+
+    def _rechain(self, device_id: str) -> None:
+        """After a resync queued lost log entries again: number the queued entries on from
+        the head of this device's chain as the server now has it (the resync just pulled it).
+        Entries written offline may have been pushed since the restore and taken the lost
+        ones' places; numbered on, every entry the device holds gets back into the chain."""
+        batched = "SELECT 1 FROM outbox WHERE collection = 'patrol_logs' AND batch_id IS NOT NULL"
+        if self.db.execute(batched).fetchone():
+            return  # a batch in flight goes out as it is; the server's chain hints fix it
+        n, prev_hash = 0, ""
+        for (text,) in self.db.execute("SELECT doc FROM record WHERE collection = 'patrol_logs'"):
+            doc = orjson.loads(text)
+            if doc.get("device_id") == device_id and int(doc["n"]) > n:
+                n, prev_hash = int(doc["n"]), str(doc["hash"])
+        self.put("acked_head", {"n": n, "hash": prev_hash})
+        self.db.execute("DELETE FROM own_chain WHERE n > ?", (n,))
+        rows = self.db.execute(
+            "SELECT ord, change FROM outbox WHERE collection = 'patrol_logs' ORDER BY ord"
+        ).fetchall()
+        for ord_, text in rows:
+            change = orjson.loads(text)
+            n += 1
+            change["n"], change["prev_hash"] = n, prev_hash
+            change["hash"] = hash_entry(device_id, change)
+            prev_hash = change["hash"]
+            self.db.execute(
+                "UPDATE outbox SET change = ? WHERE ord = ?", (orjson.dumps(change).decode(), ord_)
+            )
+        self.put("chain_head", {"n": n, "hash": prev_hash})
 
     def start_resync(self) -> int:
         """Pull everything again from no cursor (the server refused the cursor)."""

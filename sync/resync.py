@@ -8,8 +8,10 @@ view for the ``dropped`` table, where they stay readable: after a restore they m
 copy left of records the server lost.  The outbox is untouched (nothing queued is lost); the
 pending edits not yet sent lose their ``base_seq``, a sequence number of the old database,
 so the server treats them as concurrent with every other device's values (extra entries in the
-conflict log rather than a silently missed one).  Every step runs inside the caller's
-transaction on the device database.
+conflict log rather than a silently missed one).  Then the device sends again what it holds
+of its own that the server lost (``resend``): the incidents its officer wrote and its own
+patrol-log entries, as pulled, ahead of the edits still queued.  Every step runs inside the
+caller's transaction on the device database.
 """
 
 from __future__ import annotations
@@ -89,6 +91,56 @@ def finish(db: sqlite3.Connection) -> int:
     return int(moved)
 
 
+def resend(db: sqlite3.Connection, officer_id: str | None, device_id: str | None) -> int:
+    """After ``finish``: queue again, from ``dropped``, the incidents written by this device's
+    officer and this device's own patrol-log entries (the server lost them in a restore; the
+    device's copy may be the only one left).  They go ahead of the edits still queued and not
+    yet in a batch, so an edit of a lost incident reaches the server after the incident.
+    An incident goes as a create with the values last pulled and their stamp (later edits,
+    stamped later, still win); a log entry exactly as it was chained (n, hashes, stamp), so
+    the server's chain continues where the restored one stops.  Returns how many."""
+    own: list[tuple[str, str, dict[str, Any]]] = []
+    for collection, record_id, text in db.execute(
+        "SELECT collection, id, doc FROM dropped ORDER BY collection, id"
+    ).fetchall():
+        doc: dict[str, Any] = orjson.loads(text)
+        if doc.get("deleted"):
+            continue
+        if collection == "incidents" and officer_id and doc.get("author") == officer_id:
+            change = {"collection": "incidents", "id": record_id, "op": "upsert", "base_seq": 0}
+            change.update(fields=doc.get("fields") or {}, hlc=doc["hlc"])
+            pii = doc.get("pii") or _local_pii(db, record_id)
+            if pii:
+                change["pii"] = pii
+            own.append((collection, record_id, change))
+        elif collection == "patrol_logs" and device_id and doc.get("device_id") == device_id:
+            keys = ("id", "hlc", "n", "prev_hash", "hash", "body")
+            change = {"collection": "patrol_logs", "op": "append", **{k: doc[k] for k in keys}}
+            own.append((collection, record_id, change))
+    if not own:
+        return 0
+    own.sort(key=lambda item: (item[0] != "patrol_logs", item[2].get("n", 0), item[1]))
+    queued = db.execute(
+        "SELECT collection, record_id, change, created_ms FROM outbox WHERE batch_id IS NULL"
+        " ORDER BY ord"
+    ).fetchall()
+    db.execute("DELETE FROM outbox WHERE batch_id IS NULL")
+    made = now_ms()
+    rows = [(c, i, orjson.dumps(ch).decode(), made) for c, i, ch in own] + list(queued)
+    db.executemany(
+        "INSERT INTO outbox (collection, record_id, change, created_ms) VALUES (?,?,?,?)", rows
+    )
+    db.executemany(
+        "DELETE FROM dropped WHERE collection = ? AND id = ?", [(c, i) for c, i, _ in own]
+    )
+    return len(own)
+
+
+def _local_pii(db: sqlite3.Connection, record_id: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT pii FROM local_pii WHERE id = ?", (record_id,)).fetchone()
+    return orjson.loads(row[0]) if row else None
+
+
 def current(db: sqlite3.Connection, collection: str, record_id: str) -> bool:
     """Whether the local copy of a record comes from the server's current database (not
     from before a resync that has not reached it yet): only then is its ``seq`` a base."""
@@ -105,4 +157,4 @@ def dropped(db: sqlite3.Connection) -> list[dict[str, Any]]:
     return [orjson.loads(r[0]) for r in rows]
 
 
-__all__ = ["SCHEMA", "active", "current", "dropped", "finish", "seen", "start"]
+__all__ = ["SCHEMA", "active", "current", "dropped", "finish", "resend", "seen", "start"]

@@ -39,6 +39,9 @@ def _incident(text: str) -> dict[str, Any]:
     return {"category": "robo", "occurred_at": "2026-11-20T22:15:00-05:00", "description": text}
 
 
+_NOTE = {"kind": "note", "at": "2026-11-20T22:15:00-05:00", "text": "antes"}
+
+
 async def _no_sleep(_: float) -> None:
     return None
 
@@ -112,7 +115,7 @@ def _restore(kind: str, how: str, url: str, source: Path) -> None:
 async def _server_records(store: SQLStore, people: People) -> dict[str, dict[str, Any]]:
     page = orjson.loads(await SyncEngine(store).pull(people.officer_a, "", 100_000))
     assert not page["has_more"]
-    return {doc["id"]: doc for doc in page["changes"]}
+    return {doc["id"]: doc for doc in page["changes"] if doc["collection"] == "incidents"}
 
 
 def _local_records(client: SyncClient) -> dict[str, dict[str, Any]]:
@@ -140,6 +143,8 @@ async def test_a_device_ahead_of_a_restored_backup_resyncs_and_keeps_its_outbox(
     ana = server.device(tmp_path / "ana.db", people.tokens["off-a"])
     luis = server.device(tmp_path / "luis.db", people.tokens["off-a2"])
     kept = [ana.create_incident(_incident(f"antes {i}")) for i in range(2)]
+    await ana.identify()  # a device learns its id before it chains log entries
+    ana.append_log(_NOTE)
     await ana.sync()
     before = luis.create_incident(_incident("de Luis, antes"))
     await luis.sync()
@@ -150,10 +155,13 @@ async def test_a_device_ahead_of_a_restored_backup_resyncs_and_keeps_its_outbox(
 
     lost = [luis.create_incident(_incident(f"perdido {i}")) for i in range(2)]
     await luis.sync()
+    lost_entries = [ana.append_log({**_NOTE, "text": f"perdida {i}"}) for i in range(2)]
     await ana.sync()  # Ana's cursor is now past everything the backup holds
     stale_cursor = ana.box.get("cursor")
     offline = ana.create_incident(_incident("escrito sin señal"))
     ana.update_incident(kept[0], {"status": "closed"})
+    ana.update_incident(lost[0], {"status": "referred"})  # an edit of a record to be lost
+    offline_entry = ana.append_log({**_NOTE, "text": "sin señal"})
     for client in (ana, luis):
         await client.aclose()
     await server.stop()
@@ -161,12 +169,15 @@ async def test_a_device_ahead_of_a_restored_backup_resyncs_and_keeps_its_outbox(
     _restore(kind, how, url, tmp_path / "backup.bin")
 
     await server.start()
-    assert await server.store.last_seq() == 3
+    assert await server.store.last_seq() == 4  # 3 incidents and a log entry
     luis = server.device(tmp_path / "luis.db", people.tokens["off-a2"])
     # These take the sequence numbers of the lost records again.
     fresh = [luis.create_incident(_incident(f"después {i}")) for i in range(3)]
     await luis.sync()
     assert luis.stats.resyncs == 1
+    # Luis's phone still held the two incidents it wrote that the restore lost: sent again.
+    assert (luis.stats.dropped, luis.stats.resent) == (2, 2)
+    assert luis.dropped_records() == []
 
     async with httpx.AsyncClient(transport=server.transport, base_url=BASE) as http:
         answer = await http.get(
@@ -179,17 +190,29 @@ async def test_a_device_ahead_of_a_restored_backup_resyncs_and_keeps_its_outbox(
     assert answer.json()["error"]["details"]["reason"] == "epoch_changed"
 
     ana = server.device(tmp_path / "ana.db", people.tokens["off-a"])
-    assert ana.pending_count() == 2
+    assert ana.pending_count() == 4
     result = await ana.sync()
     assert ana.stats.resyncs == 1
     assert (result.pending, ana.rejected()) == (0, [])
+    assert ana.stats.resent == 2  # her two chain entries the restore lost
 
     on_server = await _server_records(server.store, people)
     assert _local_records(ana) == on_server
-    assert set(on_server) == {*kept, before, offline, *fresh}
+    assert set(on_server) == {*kept, before, offline, *fresh, *lost}
     assert on_server[offline]["fields"]["description"] == "escrito sin señal"
     assert on_server[kept[0]]["fields"]["status"] == "closed"
-    assert {doc["id"] for doc in ana.dropped_records()} == set(lost)
+    assert on_server[lost[0]]["fields"]["status"] == "referred"  # her later edit still wins
+    assert on_server[lost[1]]["fields"]["description"] == "perdido 1"
+    assert ana.dropped_records() == []
+    async with httpx.AsyncClient(transport=server.transport, base_url=BASE) as http:
+        chain = await http.get(
+            f"/v1/chains/{ana.device_id}",
+            headers={"Authorization": f"Bearer {people.tokens['chief-a']}"},
+        )
+    assert chain.status_code == 200, chain.text
+    assert (chain.json()["entries"], chain.json()["intact"]) == (4, True)
+    entries = {doc["id"] for doc in ana.log_entries()}
+    assert entries >= {*lost_entries, offline_entry}
     await luis.sync()
     assert _local_records(luis) == on_server
     await ana.aclose()
