@@ -17,7 +17,7 @@ from sync.clock import now_ms
 from sync.errors import NotFound
 from sync.identity import issue_enrollment, redeem_code
 from sync.protocol import ID_PATTERN
-from sync.store.base import Officer, Role, Station
+from sync.store.base import AuditEvent, Officer, Role, Station
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -114,6 +114,11 @@ async def create_enrollment(request: Request) -> Response:
     code, expires = await issue_enrollment(
         c.store, body.officer_id, c.settings.auth.enrollment_ttl_s, who.officer_id, now_ms()
     )
+    # Audited like the admin page's (issue 15): the audit log shows every act of an admin.
+    details = {"via": "api", "via_device": who.device_id}
+    await c.store.add_audit(
+        AuditEvent(now_ms(), who.officer_id, "enroll", body.officer_id, details)
+    )
     return json_response({"code": code, "officer_id": body.officer_id, "expires_ms": expires}, 201)
 
 
@@ -137,10 +142,15 @@ async def list_devices(request: Request) -> Response:
 
 
 async def revoke_device(request: Request) -> Response:
-    await require(request, "admin")
+    who = await require(request, "admin")
     device_id = request.path_params["device_id"]
-    if not await ctx(request).store.revoke_device(device_id, now_ms()):
+    store = ctx(request).store
+    device = await store.get_device(device_id)
+    if device is None or not await store.revoke_device(device_id, now_ms()):
         raise NotFound("no such device", {"device_id": device_id})
+    if device.revoked_ms is None:  # as on the page: a second revocation audits nothing
+        details = {"via": "api", "via_device": who.device_id, "officer_id": device.officer_id}
+        await store.add_audit(AuditEvent(now_ms(), who.officer_id, "revoke", device_id, details))
     return json_response({"device_id": device_id, "revoked": True})
 
 

@@ -99,6 +99,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
 DETAILS: dict[str, tuple[str, str]] = {
     "reason": ("Motivo", "Reason"),
     "via": ("Desde", "Through"),
+    "via_device": ("Con el dispositivo", "Using device"),
     "fields": ("Campos", "Fields"),
     "conflicts": ("Conflictos", "Conflicts"),
     "records": ("Registros", "Records"),
@@ -129,6 +130,7 @@ ROLE_NAMES: dict[str, tuple[str, str]] = {
 
 VALUES: dict[str, tuple[str, str]] = {
     "map": ("el mapa", "the map"),
+    "api": ("la API", "the API"),
     "conflicts_page": ("conflictos", "conflicts"),
     "True": ("sí", "yes"),
     "False": ("no", "no"),

@@ -341,3 +341,23 @@ async def test_admin_pages_refuse_other_roles(served: Served) -> None:
         assert (await served.client.get(path)).status_code == 403
     served.client.cookies.clear()
     assert (await served.client.get("/admin/audit")).headers["location"].startswith("/login")
+
+
+async def test_the_api_audits_enrollments_and_revocations_too(served: Served) -> None:
+    client, admin = served.client, served.auth("admin")
+    issued = await client.post("/v1/admin/enrollments", json={"officer_id": "off-a"}, headers=admin)
+    assert issued.status_code == 201
+    device = served.people.officer_b.device_id
+    url = f"/v1/admin/devices/{device}/revoke"
+    assert (await client.post(url, headers=admin)).status_code == 200
+    assert (await client.post(url, headers=admin)).status_code == 200  # again: no new event
+    events = [(e.action, e.target, e.details) for _, e in await served.store.audit_events(0, 50)]
+    by_api = {"via": "api", "via_device": served.people.admin.device_id}
+    assert events == [
+        ("enroll", "off-a", by_api),
+        ("revoke", device, {**by_api, "officer_id": "off-b"}),
+    ]
+    await signed_in_as(served, "admin")
+    page = await client.get("/admin/audit", params={"action": "revoke"})
+    assert "Desde:</b> la API" in page.text and "Efectivo:</b> off-b" in page.text
+    served.client.cookies.clear()

@@ -93,11 +93,13 @@ async def test_enrollment_qr_names_the_configured_server(served: Served) -> None
     answer = await login(served.client, "admin")
     served.client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])
     page = await served.client.get("/admin/devices")
-    issued = await served.client.post(
+    posted = await served.client.post(
         "/admin/devices/enroll",
         data={"officer_id": "off-a", "csrf": csrf_of(page)},
         headers=EVIL | {"Origin": "http://evil.example"},
     )
+    assert posted.status_code == 303, posted.text  # POST-redirect-GET (issue 15, item 14)
+    issued = await served.client.get(posted.headers["location"], headers=EVIL)
     served.client.cookies.clear()
     assert issued.status_code == 200, issued.text
     payload = re.search(r"ronda:enroll\?server=([^&\"<]+)", issued.text)
