@@ -411,6 +411,8 @@
     openDialog(S.incident, nodes);
   }
 
+  window.rondaShowDetail = showDetail; // map_popup.js opens /map?incident=<id> (conflict review)
+
   // ---- the panel on a phone -----------------------------------------------------------
   function setPanel(open) {
     $("panel-toggle").setAttribute("aria-expanded", String(open));
