@@ -127,6 +127,7 @@ def analysis_schemas() -> dict[str, Schema]:
                 },
             }
         ),
+        **tactical_schemas(),
     }
 
 
@@ -148,4 +149,168 @@ def analysis_paths() -> dict[str, Schema]:
         "/v1/analysis/rates": get("Incidents per 10,000 residents", "RatesAnswer", _params()),
         "/v1/analysis/pai": get("PAI, RRI and PEI", "PaiAnswer", _params([test_end])),
         "/v1/analysis/dosage": get("Patrol minutes by hotspot class", "DosageAnswer", _params()),
+        **tactical_paths(),
+    }
+
+
+# --- tactical analysis (server.routes.analysis_tactical) ---
+
+TACTICAL_WINDOW: Schema = _obj(
+    {
+        "stations": _nullable({"type": "array", "items": STR}),
+        "start": INT,
+        "end": INT,
+        "categories": _nullable({"type": "array", "items": STR}),
+    }
+)
+
+
+def _int(name: str, low: int, high: int, default: int, description: str) -> Schema:
+    schema = {"type": "integer", "minimum": low, "maximum": high, "default": default}
+    return _query(name, schema, description)
+
+
+def _tactical_params(extra: list[Schema] | None = None) -> list[Schema]:
+    return [p for p in _params(extra) if p["name"] not in ("k",)]
+
+
+def _concentration_schema() -> Schema:
+    return _obj(
+        {
+            "units": INT,
+            "incidents": INT,
+            "top": {
+                "type": "array",
+                "items": _obj({"percent": NUM, "units": INT, "share": NUM}),
+            },
+            "holding": {
+                "type": "array",
+                "items": _obj({"share": NUM, "units": INT, "percent": NUM}),
+            },
+        }
+    )
+
+
+def tactical_schemas() -> dict[str, Schema]:
+    knox_cell = _obj(
+        {
+            "space": STR,
+            "time": STR,
+            "observed": INT,
+            "expected": NUM,
+            "knox_ratio": _nullable(NUM),
+            "p": NUM,
+        }
+    )
+    victim = _obj(
+        {
+            "dni": STR,
+            "name": STR,
+            "count": INT,
+            "incidents": {
+                "type": "array",
+                "items": _obj({"id": STR, "station": STR, "category": STR, "occurred": INT}),
+            },
+        }
+    )
+    return {
+        "NearRepeatAnswer": _obj(
+            {
+                "window": TACTICAL_WINDOW,
+                "method": {"type": "object", "additionalProperties": STR},
+                "bands": _obj(
+                    {"distance_m": INT, "distance_bands": INT, "days": INT, "time_bands": INT}
+                ),
+                "permutations": INT,
+                "seed": INT,
+                "n_incidents": INT,
+                "n_close_pairs": INT,
+                "space_bands": {"type": "array", "items": STR},
+                "time_bands": {"type": "array", "items": STR},
+                "cells": {"type": "array", "items": knox_cell},
+            }
+        ),
+        "RepeatLocationsAnswer": _obj(
+            {
+                "window": TACTICAL_WINDOW,
+                "tolerance_m": INT,
+                "n_incidents": INT,
+                "n_places": INT,
+                "n_repeat_places": INT,
+                "n_incidents_at_repeat_places": INT,
+                "places": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "lon": NUM,
+                            "lat": NUM,
+                            "count": INT,
+                            "first": INT,
+                            "last": INT,
+                            "categories": {"type": "object", "additionalProperties": INT},
+                            "incidents": {"type": "array", "items": STR},
+                        }
+                    ),
+                },
+            }
+        ),
+        "RepeatVictimsAnswer": _obj(
+            {
+                "window": TACTICAL_WINDOW,
+                "personal_data": {"type": "boolean"},
+                "n_victims_with_dni": INT,
+                "n_repeat_victims": INT,
+                "n_incidents_of_repeat_victims": INT,
+                "victims": _nullable({"type": "array", "items": victim}),
+            }
+        ),
+        "ConcentrationAnswer": _obj(
+            {
+                "window": TACTICAL_WINDOW,
+                "tolerance_m": INT,
+                "resolution": INT,
+                "places": _concentration_schema(),
+                "cells": _concentration_schema(),
+            }
+        ),
+    }
+
+
+def tactical_paths() -> dict[str, Schema]:
+    errors = _errors({400: ["invalid_request"]}, ROLE_ERRORS)
+
+    def get(summary: str, answer: str, params: list[Schema]) -> Schema:
+        return {"get": _op(summary, "analysis", (200, answer, summary), errors, params=params)}
+
+    tolerance = _int("tolerance_m", 0, 50, 5, "Incidents this close (metres) are one place.")
+    limit = _int("limit", 1, 500, 50, "Most listed.")
+    knox = [
+        _int("distance_m", 1, 5000, 100, "Width of a distance band (metres)."),
+        _int("distance_bands", 1, 10, 5, "Distance bands after 'same location'."),
+        _int("days", 1, 365, 7, "Width of a time band (days)."),
+        _int("time_bands", 1, 10, 5, "Time bands before 'more than'."),
+        _int("permutations", 19, 999, 99, "Monte Carlo permutations of the dates."),
+        _int("seed", 0, 2**31 - 1, 42, "Seed of the permutations (same seed, same answer)."),
+    ]
+    return {
+        "/v1/analysis/near-repeat": get(
+            "Near repeats: Knox test by space and time bands",
+            "NearRepeatAnswer",
+            _tactical_params(knox),
+        ),
+        "/v1/analysis/repeat-locations": get(
+            "Places with repeated incidents",
+            "RepeatLocationsAnswer",
+            _tactical_params([tolerance, limit]),
+        ),
+        "/v1/analysis/repeat-victims": get(
+            "Victims (by DNI) in two or more incidents; DNI only for personal-data roles",
+            "RepeatVictimsAnswer",
+            _tactical_params([limit]),
+        ),
+        "/v1/analysis/concentration": get(
+            "Share of incidents in the busiest places and cells",
+            "ConcentrationAnswer",
+            _tactical_params([tolerance]),
+        ),
     }

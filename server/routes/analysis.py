@@ -22,6 +22,7 @@ from server.analysis import AnalysisKey
 from server.auth import require
 from server.context import ctx
 from server.routes.analysis_params import Window, parse_time, parse_window
+from server.routes.analysis_tactical import routes as tactical_routes
 from server.routes.common import int_param, json_response
 from sync.errors import InvalidRequest
 
@@ -237,3 +238,6 @@ routes = [
     Route("/v1/analysis/pai", pai, methods=["GET"]),
     Route("/v1/analysis/dosage", dosage, methods=["GET"]),
 ]
+
+# Tactical analysis (near repeats, repeats, concentration) lives in its own module.
+routes += tactical_routes
