@@ -142,8 +142,11 @@ def revoke_on_admin_page(browser: Any, server: AppServer, device_id: str) -> Non
         page.fill("input[name=password]", PASSWORD)
         page.click("#sign-in")
         page.wait_for_url("**/admin/devices")
-        page.click(f'tr[data-device="{device_id}"] button')
-        page.wait_for_url("**/admin/devices")
+        # a confirmation step with a reason (issue 15, item 13)
+        page.click(f'tr[data-device="{device_id}"] a.danger')
+        page.fill("#reason", "prueba e2e")
+        page.click("#confirm-revoke")
+        page.wait_for_url(f"**/admin/devices?revoked={device_id}")
         assert "revocado" in page.inner_text(f'tr[data-device="{device_id}"]').lower()
     finally:
         context.close()
