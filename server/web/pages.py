@@ -1,4 +1,5 @@
-"""The browser pages: sign-in, language switch, the chief's map, the conflict log."""
+"""The browser pages: sign-in, language switch, the chief's map (the conflict log is
+``server.web.conflict_review``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server import conflict_view
 from server.context import ctx
 from server.web import sessions
 from server.web.filters import MAP_ROLES, default_until, page_values
@@ -198,39 +198,6 @@ def _bounds(cols: dict[str, Any]) -> list[float] | None:
     return [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
 
 
-async def conflicts_page(request: Request) -> Response:
-    c = ctx(request)
-    user = await signed_in(request)
-    if user is None:
-        return unauthorized_redirect(request)
-    if user.who.role not in ("chief", "analyst"):
-        return render(request, "forbidden.html", user=user, status=403)
-    scope = c.engine.scope(user.who)
-    after = request.query_params.get("after", "0")
-    after_id = int(after) if after.isdigit() and len(after) < 18 else 0
-    items = await c.store.conflicts(scope.station_ids, after_id, 101)
-    more = items[99][0] if len(items) > 100 else None
-    shown = conflict_view.visible(scope, items[:100])  # the same rule as GET /v1/conflicts
-    await conflict_view.audit_shown(c.store, user.who.officer_id, shown, "conflicts_page")
-    rows = [
-        {
-            "id": i,
-            "when": dt.datetime.fromtimestamp(x.created_ms / 1000, dt.UTC).strftime(
-                "%Y-%m-%d %H:%M"
-            ),
-            "record": f"{x.collection}/{x.record_id}",
-            "field": x.field,
-            "value": x.losing_value[:200],
-            "device": x.losing_device,
-            "station": x.station_id,
-        }
-        for i, x in shown
-    ]
-    answer = render(request, "conflicts.html", {"rows": rows, "more": more}, user=user)
-    answer.headers["Cache-Control"] = "private, no-store"
-    return answer
-
-
 routes = [
     Route("/", index, methods=["GET"]),
     Route("/login", login_page, methods=["GET"]),
@@ -238,5 +205,4 @@ routes = [
     Route("/logout", logout, methods=["POST"]),
     Route("/lang", switch_language, methods=["GET"]),
     Route("/map", map_page, methods=["GET"]),
-    Route("/conflicts", conflicts_page, methods=["GET"]),
 ]
