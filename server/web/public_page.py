@@ -74,8 +74,26 @@ def trend_figure(lang: str, t: dict[str, str], s: Any) -> dict[str, Any]:
     return {"svg": svg, "columns": list(labels.values()), "rows": rows, "title": title}
 
 
+# The map of a (summary, month, language): it depends on nothing else, and drawing it (the
+# cells against every district's polygon) is the page's costliest part. The summary is kept
+# alongside so that an id reused after a rebuild cannot return another summary's map.
+_MAPS: dict[tuple[int, int, str], tuple[Any, dict[str, Any]]] = {}
+
+
 def map_figure(lang: str, t: dict[str, str], s: Any, m: int, k: int) -> dict[str, Any]:
-    """The cell map, its legend classes and its table equivalent."""
+    """The cell map, its legend classes and its table equivalent (cached per summary)."""
+    key = (id(s), m, lang)
+    cached = _MAPS.get(key)
+    if cached is not None and cached[0] is s:
+        return cached[1]
+    if len(_MAPS) >= 64:
+        _MAPS.clear()
+    figure = draw_map(lang, t, s, m, k)
+    _MAPS[key] = (s, figure)
+    return figure
+
+
+def draw_map(lang: str, t: dict[str, str], s: Any, m: int, k: int) -> dict[str, Any]:
     districts = [{"name": s.names[c], "geometry": s.geometry[c]} for c in s.districts]
     pairs = s.cells[m]["cells"]
     bins = classes([int(n) for _, n in pairs])

@@ -107,7 +107,10 @@ TEXT: dict[str, dict[str, str]] = {
             "deducir un caso."
         ),
         "how_published": " {month} se publicó el {date}.",
-        "how_next": " {month} se publicará, como pronto, el {date}.",
+        "how_next": (
+            " {month} se publicará no antes del {date}, y solo cuando haya incidentes "
+            "registrados desde esa fecha."
+        ),
         "how_map_q": "¿Cómo se lee el mapa?",
         "how_map": (
             "El mapa divide la ciudad en hexágonos iguales de unos {area} km² (unos {across} km "
@@ -192,7 +195,10 @@ TEXT: dict[str, dict[str, str]] = {
             "is not added, so nobody can compare two versions and work out a case."
         ),
         "how_published": " {month} was published on {date}.",
-        "how_next": " {month} will be published on {date} at the earliest.",
+        "how_next": (
+            " {month} will be published no earlier than {date}, and only once incidents "
+            "recorded since that date exist."
+        ),
         "how_map_q": "How do I read the map?",
         "how_map": (
             "The map divides the city into equal hexagons of about {area} km² (about "
@@ -297,14 +303,15 @@ def how_to_read(
             rate=number(lang, row["rate"], 2),
         )
     rate += t["how_rate_hidden"]
-    published = datetime.strptime(table["published_at"], "%Y-%m-%dT%H:%M:%SZ")
     nxt = latest + 1
     next_at = month_bounds(nxt, offset)[1] + delay_now * DAY_S
     late = t["how_late"].format(delay=rules["delay_days"]) + t["how_frozen"]
-    late += t["how_published"].format(
-        month=month_name(lang, label).capitalize(),
-        date=day_name(lang, int(published.replace(tzinfo=UTC).timestamp()), offset),
-    )
+    if table.get("published_at"):
+        published = datetime.strptime(table["published_at"], "%Y-%m-%dT%H:%M:%SZ")
+        late += t["how_published"].format(
+            month=month_name(lang, label).capitalize(),
+            date=day_name(lang, int(published.replace(tzinfo=UTC).timestamp()), offset),
+        )
     late += t["how_next"].format(
         month=month_name(lang, month_label(nxt)).capitalize(),
         date=day_name(lang, next_at, offset),
