@@ -77,7 +77,7 @@ def error_response(
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     headers = dict(headers or {})
     if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
+        headers.setdefault("WWW-Authenticate", "Bearer")
     return Response(orjson.dumps(body), status, headers or None, media_type="application/json")
 
 
@@ -110,7 +110,9 @@ def _count(request: Request, code: str) -> None:
 async def sync_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.SyncError)
     _count(request, exc.code)
-    return error_response(exc.code, exc.message, status_for(exc), exc.details)
+    # An error may name its own headers (a map endpoint's Basic challenge, server/auth.py).
+    headers = getattr(exc, "headers", None)
+    return error_response(exc.code, exc.message, status_for(exc), exc.details, headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -28,7 +28,7 @@ from geo.density import compute_density
 from geo.hotspots import area_positions, gi_from_counts
 from geo.tiles import FeatureSet, PointIndex
 from geo.weights import kring_weights, study_cells
-from server.auth import authenticate_reader
+from server.auth import authenticate_map_reader
 from server.context import ctx
 from server.settings import LayerSettings, PublicSettings
 from server.tilecache import Throttle, TileCache, Versions
@@ -435,7 +435,7 @@ async def scope_for(request: Request, layer: LayerDef) -> Scope:
     """The stations whose data the caller may see in this layer (None: all)."""
     if layer.access == "public":
         return None
-    who = await authenticate_reader(request)
+    who = await authenticate_map_reader(request)  # Bearer, Basic (QGIS) or a session
     return ctx(request).engine.scope(who).station_ids
 
 

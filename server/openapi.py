@@ -643,7 +643,14 @@ def _document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A device token (`rdt_...`) from POST /v1/enroll.",
-                }
+                },
+                "basic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "The map endpoints only (/ogc, /tiles): a device token as "
+                    "the password, any user name (QGIS, GDAL_HTTP_AUTH=BASIC). Their 401 "
+                    'challenges `Basic realm="Ronda"`.',
+                },
             },
         },
     }

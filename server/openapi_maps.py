@@ -31,7 +31,8 @@ def _map_op(summary: str, tag: str, ok: Schema, public: bool, params: list[Schem
     return {
         "summary": summary,
         "tags": [tag],
-        "security": [] if public else [{"bearer": []}],
+        # Either scheme carries the same device token (server/auth.py, docs/layers.md).
+        "security": [] if public else [{"bearer": []}, {"basic": []}],
         "parameters": params,
         "responses": responses,
     }
