@@ -26,6 +26,7 @@ from server.routes import admin, features, health, tiles, uploads
 from server.routes import analysis as analysis_routes
 from server.routes import attachments as attachment_routes
 from server.routes import public as public_routes
+from server.routes import snapshot as snapshot_routes
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
 from server.settings import Settings
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         *health.routes,
         Route("/openapi.json", openapi, methods=["GET"]),
         *sync_routes.routes,
+        *snapshot_routes.routes,
         *uploads.routes,
         *attachment_routes.routes,
         *analysis_routes.routes,

@@ -22,6 +22,7 @@ class AppContext:
     metrics: Metrics
     analysis: Analysis
     places: PlacesState = field(default_factory=PlacesState)
+    snapshots: int = 0  # snapshot streams this worker is serving (server/routes/snapshot.py)
 
 
 def ctx(request: Request) -> AppContext:

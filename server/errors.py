@@ -55,6 +55,19 @@ class RequestTimeout(e.SyncError):
 STATUS[RequestTimeout] = 503
 
 
+class Busy(e.SyncError):
+    """The server sheds this request to stay responsive: retry after ``Retry-After``."""
+
+    code = "busy"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, {"retry_after_s": retry_after_s})
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+STATUS[Busy] = 429
+
+
 def status_for(exc: e.SyncError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:

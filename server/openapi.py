@@ -192,6 +192,34 @@ def _pull_answer_schemas() -> dict[str, Schema]:
     return {
         "IncidentDoc": _obj(incident, [k for k in incident if k != "pii"]),
         "PatrolLogDoc": _obj(entry),
+        "SnapshotLine": {
+            "description": "One line of a snapshot: a document as in a pull page; after each"
+            ' page `{"cursor"}` (a checkpoint); `{"attachments"}` as in a pull page;'
+            ' last, `{"cursor", "complete", "count", "server_time_ms"}`.',
+            "oneOf": [
+                ref("IncidentDoc"),
+                ref("PatrolLogDoc"),
+                _obj({"cursor": {"type": "string", "pattern": ISSUED_CURSOR_PATTERN}}),
+                _obj(
+                    {
+                        "attachments": {
+                            "type": "object",
+                            "additionalProperties": _obj(
+                                {"received": {"type": "boolean"}, "media_type": _nullable(STR)}
+                            ),
+                        }
+                    }
+                ),
+                _obj(
+                    {
+                        "cursor": {"type": "string", "pattern": ISSUED_CURSOR_PATTERN},
+                        "complete": {"type": "boolean"},
+                        "count": {"type": "integer", "minimum": 0},
+                        "server_time_ms": MS,
+                    }
+                ),
+            ],
+        },
         "PullAnswer": _obj(
             {
                 "changes": {
@@ -439,6 +467,7 @@ def _sync_paths() -> dict[str, Schema]:
                 params=pull_params,
             )
         },
+        "/v1/sync/snapshot": {"get": _snapshot_op()},
         "/v1/me": {
             "get": _op(
                 "The caller's device, role, scope, limits and the server time",
@@ -466,6 +495,31 @@ def _sync_paths() -> dict[str, Schema]:
             )
         },
     }
+
+
+def _snapshot_op() -> Schema:
+    """``GET /v1/sync/snapshot``: newline-delimited JSON, one value of ``SnapshotLine`` per
+    line (OpenAPI 3.1 has no per-item schema for streams; docs/protocol.md says the rest)."""
+    op = _op(
+        "The caller's whole scope after a cursor as one stream (a first sync)",
+        "sync",
+        (200, "SnapshotLine", "The documents, a checkpoint after each page, and an end line."),
+        _errors({400: ["invalid_cursor"], 429: ["busy"]}, ROLE_ERRORS),
+        params=[
+            _query(
+                "cursor",
+                {"type": "string", "pattern": CURSOR_PATTERN},
+                "A checkpoint or end cursor of an earlier snapshot (or a pull cursor); absent"
+                " or empty for the whole scope.",
+            )
+        ],
+    )
+    ok = op["responses"]["200"]
+    ok["content"] = {"application/x-ndjson": {"schema": ref("SnapshotLine")}}
+    op["responses"]["429"]["headers"] = {
+        "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+    }
+    return op
 
 
 def _admin_paths() -> dict[str, Schema]:

@@ -49,6 +49,12 @@ class SyncSettings(BaseModel):
     )
     pull_default_limit: int = Field(500, ge=1, description="Pull page size when none is asked.")
     pull_max_limit: int = Field(5000, ge=1, description="Largest pull page.")
+    snapshot_streams: int = Field(
+        4, ge=1, le=1000, description="First-sync snapshot streams one worker serves at once."
+    )
+    busy_retry_after_s: int = Field(
+        5, ge=1, le=3600, description="Retry-After of a 429 busy answer, in seconds."
+    )
     pii_roles: list[str] = Field(
         ["chief"], description="Roles that see all personal data of their scope."
     )

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
+from sync.client_snapshot import pull_snapshot, retry_after_s
 from sync.clock import now_ms
 from sync.errors import SyncError
 from sync.outbox import Batch, Outbox, RejectedChange, Settled, hash_entry
@@ -110,6 +111,7 @@ class SyncClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         timeout_s: float = 30.0,
         resend_own: bool = True,
+        use_snapshot: bool = True,
     ) -> None:
         self.box = Outbox(db_path, wall_clock)
         self.box.resend_own = resend_own
@@ -128,6 +130,7 @@ class SyncClient:
         self.retry = retry or RetryPolicy()
         self.adopt_server_time = adopt_server_time
         self.sleep = sleep
+        self.use_snapshot = use_snapshot  # a first sync as one stream (sync.client_snapshot)
         self.stats = ClientStats()
         self._rng = random.Random()
 
@@ -415,6 +418,8 @@ class SyncClient:
         starts a resync: the whole scope again from no cursor, the outbox kept.
         """
         count = 0
+        if self.use_snapshot and not self.box.get("cursor", ""):
+            count = await pull_snapshot(self) or 0  # then pages from where it stopped
         while True:
             params = {"cursor": self.box.get("cursor", ""), "limit": self.pull_limit}
             try:
@@ -440,16 +445,19 @@ class SyncClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.box.get('token')}", **kwargs.pop("headers", {})}
+        asked_wait = 0.0  # a busy server's Retry-After, honoured when longer than the back-off
         for attempt in range(self.retry.attempts):
             if attempt:
                 self.stats.retries += 1
                 delay = min(self.retry.max_s, self.retry.base_s * 2 ** (attempt - 1))
-                await self.sleep(delay * (0.5 + self._rng.random()))
+                await self.sleep(max(delay * (0.5 + self._rng.random()), asked_wait))
             try:
                 response = await self.http.request(method, path, headers=headers, **kwargs)
             except httpx.TransportError:
                 continue
+            asked_wait = 0.0
             if response.status_code >= 500 or response.status_code == 429:
+                asked_wait = retry_after_s(response) or 0.0
                 continue
             if response.status_code >= 400:
                 raise ServerRefused(response.status_code, _error_of(response))

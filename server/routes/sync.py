@@ -14,10 +14,10 @@ from server.auth import authenticate, require
 from server.body import read_body
 from server.context import ctx
 from server.routes.common import int_param, json_response
+from server.routes.snapshot import audit_pii
 from sync.chain import verify_chain
 from sync.clock import now_ms
 from sync.errors import Forbidden, InvalidCursor, NotFound
-from sync.store.base import AuditEvent
 
 
 async def push(request: Request) -> Response:
@@ -40,11 +40,7 @@ async def pull(request: Request) -> Response:
     limit = int_param(request, "limit", c.settings.sync.pull_default_limit, 1, 100_000)
     page, with_pii = await c.engine.pull_page(who, request.query_params.get("cursor"), limit)
     c.metrics.syncs.labels("pull").inc()
-    if with_pii:
-        details = {"records": with_pii, "device_id": who.device_id}
-        await c.store.add_audit(
-            AuditEvent(now_ms(), who.officer_id, "pull_pii", "incidents", details)
-        )
+    await audit_pii(c, who, with_pii)
     page = await with_received(request, page)  # whether each named attachment has arrived
     return Response(page, 200, media_type="application/json")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import jsonschema
+import orjson
 import pytest
 from openapi_spec_validator import validate
 from starlette.routing import Route
@@ -188,6 +189,32 @@ async def test_sync_answers_match(served: Served) -> None:
 
 
 _PULL = ("/v1/sync/pull", "get")
+
+
+async def test_snapshot_lines_match(served: Served) -> None:
+    """Every line of a snapshot is a ``SnapshotLine``; a refused one is a documented error."""
+    client, clock = served.client, HybridClock()
+    device = served.people.officer_a.device_id
+    pii = {"victims": [{"name": "María Torres", "age": 34}]}
+    changes = [incident(new_id(), clock, pii=pii), log_entry(device, 1, "", clock)]
+    await client.post("/v1/sync/push", json=batch(changes), headers=served.auth("off-a"))
+    schema = DOC["paths"]["/v1/sync/snapshot"]["get"]["responses"]["200"]["content"]
+    root = {**schema["application/x-ndjson"]["schema"], "components": DOC["components"]}
+    validator = jsonschema.Draft202012Validator(root)
+    for who in ("off-a", "chief-a", "analyst"):
+        answer = await client.get("/v1/sync/snapshot", headers=served.auth(who))
+        assert answer.status_code == 200
+        lines = [orjson.loads(line) for line in answer.content.splitlines()]
+        for line in lines:
+            errors = sorted(validator.iter_errors(line), key=str)
+            assert not errors, f"{who}: {line}: {errors[0]}"
+        assert lines[-1]["complete"] is True and lines[-1]["count"] == len(lines) - 1
+    refused = await client.get("/v1/sync/snapshot", headers=served.auth("admin"))
+    assert check(refused, "/v1/sync/snapshot", "get")["error"]["code"] == "forbidden"
+    bad = await client.get(
+        "/v1/sync/snapshot", params={"cursor": "ffffffffffff.9"}, headers=served.auth("off-a")
+    )
+    assert check(bad, "/v1/sync/snapshot", "get")["error"]["code"] == "invalid_cursor"
 
 
 async def test_sync_error_answers_match(served: Served) -> None:

@@ -41,7 +41,8 @@ class Wire(httpx.AsyncBaseTransport):
                 raise httpx.ConnectError("no signal", request=request)
             self.pulls_left -= 1
         response = await self.inner.handle_async_request(request)
-        content = await response.aread()
+        # The bytes as sent (a gzip-encoded snapshot stays encoded, as its headers say).
+        content = b"".join([part async for part in response.aiter_raw()])
         return httpx.Response(response.status_code, headers=response.headers, content=content)
 
 
