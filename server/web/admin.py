@@ -188,7 +188,7 @@ async def officers_page(request: Request) -> Response:
         "stations": await store.list_stations(),
         "roles": ROLES,
     }
-    return render(request, "admin_officers.html", values, user=user)
+    return render_admin(request, "admin_officers.html", values, user)
 
 
 async def put_officer(request: Request) -> Response:

@@ -361,3 +361,12 @@ async def test_the_api_audits_enrollments_and_revocations_too(served: Served) ->
     page = await client.get("/admin/audit", params={"action": "revoke"})
     assert "Desde:</b> la API" in page.text and "Efectivo:</b> off-b" in page.text
     served.client.cookies.clear()
+
+
+async def test_officers_page_names_roles_in_the_page_language(served: Served) -> None:
+    await signed_in_as(served, "admin")
+    es = await served.client.get("/admin/officers")
+    assert "<td>comisario</td>" in es.text and '<option value="chief">comisario</option>' in es.text
+    en = await served.client.get("/admin/officers", params={"lang": "en"})
+    assert "<td>chief</td>" in en.text and "<td>administrator</td>" in en.text
+    served.client.cookies.clear()
