@@ -128,6 +128,7 @@ def analysis_schemas() -> dict[str, Schema]:
             }
         ),
         **tactical_schemas(),
+        **compstat_schemas(),
     }
 
 
@@ -150,6 +151,7 @@ def analysis_paths() -> dict[str, Schema]:
         "/v1/analysis/pai": get("PAI, RRI and PEI", "PaiAnswer", _params([test_end])),
         "/v1/analysis/dosage": get("Patrol minutes by hotspot class", "DosageAnswer", _params()),
         **tactical_paths(),
+        **compstat_paths(),
     }
 
 
@@ -313,4 +315,93 @@ def tactical_paths() -> dict[str, Schema]:
             "ConcentrationAnswer",
             _tactical_params([tolerance]),
         ),
+    }
+
+
+# --- CompStat (server.routes.analysis_compstat) ---
+
+
+def _compstat_params() -> list[Schema]:
+    return [
+        _query(
+            "date",
+            {"type": "string", "format": "date"},
+            "Last Lima day of the periods (included); default today in Lima.",
+        ),
+        _query("station", STR, "One station (analysts; chiefs are held to their own)."),
+        _query(
+            "district",
+            {"type": "string", "pattern": "^[0-9]{6}$"},
+            "One district (UBIGEO), as placement assigned the incidents.",
+        ),
+        _query("category", STR, "Comma-separated categories (all when absent)."),
+    ]
+
+
+DATE: Schema = {"type": "string", "format": "date"}
+
+
+def compstat_schemas() -> dict[str, Schema]:
+    span = _obj({"first": DATE, "last": DATE, "start": INT, "end": INT})
+    figures = _obj(
+        {
+            "current": INT,
+            "previous": INT,
+            "change": INT,
+            "change_pct": _nullable(NUM),
+            "last_year": INT,
+            "change_last_year": INT,
+            "change_last_year_pct": _nullable(NUM),
+        }
+    )
+    by_period = _obj({"7d": figures, "28d": figures, "ytd": figures})
+    return {
+        "CompstatAnswer": _obj(
+            {
+                "date": {"type": "string", "format": "date"},
+                "scope": {"enum": ["station", "district", "city"]},
+                "stations": _nullable({"type": "array", "items": STR}),
+                "district": _nullable(STR),
+                "categories": _nullable({"type": "array", "items": STR}),
+                "periods": {
+                    "type": "array",
+                    "items": _obj(
+                        {"name": STR, "current": span, "previous": span, "last_year": span}
+                    ),
+                },
+                "rows": {
+                    "type": "array",
+                    "items": _obj({"category": STR, "periods": by_period}),
+                },
+                "total": by_period,
+            }
+        )
+    }
+
+
+def compstat_paths() -> dict[str, Schema]:
+    errors = _errors({400: ["invalid_request"]}, ROLE_ERRORS)
+    summary = "CompStat: counts by category, 7 days, 28 days and year to date (Lima)"
+    csv_op = _op(
+        summary + ", as CSV",
+        "analysis",
+        (200, "CompstatAnswer", summary),
+        errors,
+        params=_compstat_params(),
+    )
+    csv_op["responses"]["200"] = {
+        "description": "One row per category and period, then the totals",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+    return {
+        "/v1/analysis/compstat": {
+            "get": _op(
+                summary,
+                "analysis",
+                (200, "CompstatAnswer", summary),
+                errors,
+                params=_compstat_params(),
+            )
+        },
+        "/v1/analysis/compstat.csv": {"get": csv_op},
     }

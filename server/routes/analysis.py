@@ -21,6 +21,7 @@ from geo.pai import score_prediction
 from server.analysis import AnalysisKey
 from server.auth import require
 from server.context import ctx
+from server.routes.analysis_compstat import routes as compstat_routes
 from server.routes.analysis_params import Window, parse_time, parse_window
 from server.routes.analysis_tactical import routes as tactical_routes
 from server.routes.common import int_param, json_response
@@ -239,5 +240,5 @@ routes = [
     Route("/v1/analysis/dosage", dosage, methods=["GET"]),
 ]
 
-# Tactical analysis (near repeats, repeats, concentration) lives in its own module.
-routes += tactical_routes
+# Tactical analysis (near repeats, repeats, concentration) and CompStat: their own modules.
+routes += tactical_routes + compstat_routes

@@ -74,9 +74,13 @@ async def victims(store: Store, query: PointQuery) -> list[VictimRow]:
 
 
 async def counts_by_category(
-    store: Store, query: PointQuery, windows: list[tuple[int, int]]
+    store: Store,
+    query: PointQuery,
+    windows: list[tuple[int, int]],
+    district: str | None = None,
 ) -> dict[str, list[int]]:
-    """Incidents per category in each half-open window ``[start, end)`` (placed or not)."""
+    """Incidents per category in each half-open window ``[start, end)`` (placed or not),
+    of one district (where placement put them) when ``district`` is given."""
     p = t.incident_point.c
     since = min(w[0] for w in windows)
     until = max(w[1] for w in windows)
@@ -84,7 +88,10 @@ async def counts_by_category(
         func.sum(case((and_(p.occurred_s >= a, p.occurred_s < b), 1), else_=0)) for a, b in windows
     ]
     bounded = PointQuery(query.station_ids, since, until, query.categories)
-    stmt = select(p.category, *columns).where(*_window(bounded)).group_by(p.category)
+    where = _window(bounded)
+    if district is not None:
+        where.append(p.district == district)
+    stmt = select(p.category, *columns).where(*where).group_by(p.category)
     async with _sql(store).engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
     return {str(row[0]): [int(v or 0) for v in row[1:]] for row in rows}

@@ -26,8 +26,8 @@ WINDOW = {"start": "2026-10-01", "end": "2026-12-01"}
 Row = tuple[dict[str, float] | None, str, str]  # location, occurred_at, category
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
+@pytest.fixture(params=["sqlite", "postgres"], name="served")
+async def both_backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
     if request.param == "postgres":
         if not PG_URL:
             pytest.skip("RONDA_TEST_PG_URL is not set")
