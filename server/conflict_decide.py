@@ -116,6 +116,9 @@ async def write_other(
     record = await engine.store.record(conflict.collection, conflict.record_id)
     if record is None:
         raise NotFound("the conflict's record is gone", {"id": conflict.record_id})
+    if record.deleted and conflict.field != DELETED:
+        # Any upsert clears the tombstone: choosing a status must not bring an incident back.
+        raise ReviewRefused("the incident was deleted since", {"id": conflict.record_id})
     clock = HybridClock()
     for hlc in [conflict.winning_hlc, *(c[0] for c in record.clocks.values())]:
         clock.observe(parse_stamp(hlc))

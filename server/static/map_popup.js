@@ -121,16 +121,21 @@
     return box;
   }
 
+  let placesFor = null; // the filters the list shows (a layer toggled changes none of it)
+  let placesAsked = 0;
   async function loadPlaces() {
     const params = filters();
-    if (!params) return;
+    if (!params || params.toString() === placesFor) return;
+    placesFor = params.toString();
+    const mine = ++placesAsked;
     let answer;
     try {
       answer = await getJSON("/web/data/top_places.json?" + params);
     } catch (err) {
-      return; // map.js already says what failed; the list keeps its last state
+      if (mine === placesAsked) placesFor = null; // map.js says what failed; asked again later
+      return;
     }
-    if (answer.missing) return;
+    if (answer.missing || mine !== placesAsked) return;
     words = answer.labels;
     const box = placesSection();
     box.querySelector("h2").textContent = words.top_places;

@@ -230,3 +230,20 @@ async def test_personal_data_choice_reaches_the_chief_not_the_analyst(served: Se
     assert SECRET_NAME not in str(event.details)  # the audit names the value, never copies it
     await sign_in(served, "analyst")
     assert SECRET_NAME not in (await served.client.get("/conflicts")).text
+
+
+async def test_a_deleted_incident_is_not_brought_back_by_a_choice(served: Served) -> None:
+    rid = await status_conflict(served)
+    seq = (await served.store.record("incidents", rid)).seq  # type: ignore[union-attr]
+    gone = incident(rid, HybridClock(offset_ms=10_000), None, seq, op="delete")
+    await push(served, "chief-a", gone)
+    conflict_id = (await conflict_ids(served))["status"]
+    csrf = await sign_in(served, "chief-a")
+    answer = await served.client.post(
+        f"/conflicts/{conflict_id}/review", data={"csrf": csrf, "choice": "other"}
+    )
+    assert "msg=review_refused" in answer.headers["location"]
+    record = await served.store.record("incidents", rid)
+    assert record is not None and record.deleted
+    assert await served.store.conflict_reviews([conflict_id]) == {}
+    assert await review_events(served) == []
