@@ -26,7 +26,7 @@ from server.routes.analysis_params import parse_categories, stations_for
 from server.routes.analysis_queries import counts_by_category
 from server.routes.common import json_response
 from sync.errors import InvalidRequest
-from sync.store.base import PointQuery
+from sync.store.base import Identity, PointQuery
 
 ROLES = ("chief", "analyst")
 DISTRICT = re.compile(r"\d{6}")
@@ -54,10 +54,9 @@ def _reference(request: Request) -> dt.date:
     return day
 
 
-async def compstat_report(request: Request) -> dict[str, Any]:
-    """The report as a dict (shared by the JSON and CSV answers)."""
+async def compstat_report(request: Request, who: Identity) -> dict[str, Any]:
+    """The report as a dict (shared by the JSON and CSV answers and the web page)."""
     c = ctx(request)
-    who = await require(request, *ROLES)
     stations = stations_for(who, c, request)
     district = request.query_params.get("district") or None
     if district is not None and not DISTRICT.fullmatch(district):
@@ -113,7 +112,8 @@ def _row(category: str, values: list[int], periods: list[Comparison]) -> dict[st
 
 
 async def compstat(request: Request) -> Response:
-    return json_response(await compstat_report(request))
+    who = await require(request, *ROLES)
+    return json_response(await compstat_report(request, who))
 
 
 CSV_COLUMNS = (
@@ -132,7 +132,12 @@ CSV_COLUMNS = (
 
 
 async def compstat_csv(request: Request) -> Response:
-    report = await compstat_report(request)
+    who = await require(request, *ROLES)
+    return csv_response(await compstat_report(request, who))
+
+
+def csv_response(report: dict[str, Any]) -> Response:
+    """The report as CSV: one row per category and period, then the totals."""
     spans = {p["name"]: p["current"] for p in report["periods"]}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -14,6 +14,7 @@ from server.web import (
     app_shell,
     assets,
     briefing,
+    compstat_page,
     conflict_review,
     mapdata,
     pages,
@@ -24,6 +25,7 @@ from server.web import (
 routes: list[Route] = [
     *conflict_review.routes,  # before pages: its /conflicts replaces the old list
     *briefing.routes,
+    *compstat_page.routes,
     *pages.routes,
     *public_page.routes,
     *mapdata.routes,
