@@ -17,7 +17,8 @@ import pytest
 from server.app import create_app
 from server.settings import DatabaseSettings, Settings
 from server.web.sessions import SESSION_COOKIE, set_password
-from sync.clock import HybridClock
+from sync.client import SyncClient
+from sync.clock import HybridClock, now_ms
 from sync.store.sql import SQLStore
 from tests.server.conftest import Served
 from tests.server.test_web_sessions import PASSWORD, login
@@ -247,3 +248,45 @@ async def test_a_deleted_incident_is_not_brought_back_by_a_choice(served: Served
     assert record is not None and record.deleted
     assert await served.store.conflict_reviews([conflict_id]) == {}
     assert await review_events(served) == []
+
+
+async def test_officer_devices_converge_on_the_chiefs_choice(
+    served: Served, tmp_path: Path
+) -> None:
+    """Two reference clients make the conflict the way phones do (one edits offline, the
+    other, clock ahead, edits and syncs first); after the chief's choice both hold it."""
+    transport = httpx.ASGITransport(app=served.app)
+    tokens = served.people.tokens
+
+    def device(name: str, **options: Any) -> SyncClient:
+        return SyncClient(
+            tmp_path / f"{name}.db", "http://test", tokens[name], transport=transport, **options
+        )
+
+    async with (
+        device("off-a") as ana,
+        device("off-a2", wall_clock=lambda: now_ms() + 5000, adopt_server_time=False) as luis,
+    ):
+        rid = ana.create_incident({"category": "robo", "occurred_at": WHEN})
+        await ana.sync()
+        await luis.sync()
+        ana.update_incident(rid, {"status": "referred"})  # offline for now
+        luis.update_incident(rid, {"status": "closed"})
+        await luis.sync()
+        await ana.sync()
+        conflict_id = (await conflict_ids(served))["status"]
+        assert (ana.incident(rid) or {})["fields"]["status"] == "closed"
+        csrf = await sign_in(served, "chief-a")
+        answer = await served.client.post(
+            f"/conflicts/{conflict_id}/review", data={"csrf": csrf, "choice": "other"}
+        )
+        assert "msg=done_other" in answer.headers["location"]
+        await ana.sync()
+        await luis.sync()
+        for phone in (ana, luis):
+            view = phone.incident(rid)
+            assert view is not None and view["fields"]["status"] == "referred"
+            assert phone.pending_count() == 0
+        server = await served.store.record("incidents", rid)
+        assert server is not None and ana.incident(rid) == luis.incident(rid)
+        assert (ana.incident(rid) or {})["seq"] == server.seq
