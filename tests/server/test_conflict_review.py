@@ -116,6 +116,8 @@ async def test_the_page_shows_both_values_with_officer_names_and_a_link(served: 
     assert "cerrado" in page and "derivado" in page  # values in Spanish, not codes
     assert f'href="/map?incident={rid}"' in page
     assert 'value="other"' in page and '/review"' in page
+    english = (await served.client.get("/conflicts", params={"lang": "en"})).text
+    assert "Current value" in english and "Recorded by" in english and "referred" in english
 
 
 async def test_choosing_the_other_value_is_a_synced_write_and_audited(served: Served) -> None:
