@@ -67,8 +67,20 @@ def shoot(base: str, code: str, app_only: bool) -> None:
         page.goto(f"{base}/public")
         page.screenshot(path=str(OUT / "public.png"), full_page=True)
         context.close()
+        shoot_public_phone(browser, base)
         shoot_app(browser, base, code, OUT)
         browser.close()
+
+
+def shoot_public_phone(browser: object, base: str) -> None:
+    """The public page on a 390×844 phone (docs/img/public-phone.png), full length."""
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, bypass_csp=True
+    )
+    page = context.new_page()
+    page.goto(f"{base}/public")
+    page.screenshot(path=str(OUT / "public-phone.png"), full_page=True)
+    context.close()
 
 
 async def main(app_only: bool) -> None:
@@ -78,7 +90,7 @@ async def main(app_only: bool) -> None:
         url, code = await prepare(folder)
         async with ServerProcess(url, folder) as server:
             await asyncio.to_thread(shoot, server.base_url, code, app_only)
-    print(f"wrote {OUT / 'chief-map.png'}, {OUT / 'public.png'} and {OUT}/app-*.png")
+    print(f"wrote {OUT / 'chief-map.png'}, {OUT}/public*.png and {OUT}/app-*.png")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,45 @@ def zones(
     return out
 
 
+@dataclass(frozen=True)
+class View:
+    """The map's window (lon/lat bounds, padded) projected onto ``WIDTH`` units across."""
+
+    w: float
+    s: float
+    e: float
+    n: float
+
+    @property
+    def k(self) -> float:  # shrink longitudes as at the view's middle latitude
+        return float(np.cos(np.radians((self.s + self.n) / 2)))
+
+    @property
+    def scale(self) -> float:
+        return WIDTH / ((self.e - self.w) * self.k)
+
+    @property
+    def height(self) -> float:
+        return (self.n - self.s) * self.scale
+
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        return (lon - self.w) * self.k * self.scale, (self.n - lat) * self.scale
+
+    def path(self, geom: Any) -> str:
+        polys = getattr(geom, "geoms", [geom])
+        rings = [p.exterior.coords for p in polys if hasattr(p, "exterior")]
+        return "".join(
+            "M" + " ".join("{:.1f},{:.1f}".format(*self.xy(x, y)) for x, y in ring) + "Z"
+            for ring in rings
+        )
+
+
+def view_of(shapes: list[Any]) -> View:
+    w, s, e, n = shapely.union_all(shapes).bounds
+    pad = 0.03 * max(e - w, n - s)
+    return View(w - pad, s - pad, e + pad, n + pad)
+
+
 def cells_svg(districts: list[dict[str, Any]], found: list[Zone], title: str, desc: str) -> Markup:
     """District outlines and names, the cells shaded by class with their counts on them.
 
@@ -74,65 +113,68 @@ def cells_svg(districts: list[dict[str, Any]], found: list[Zone], title: str, de
     hexagons = [
         shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(z.cell)]) for z in found
     ]
-    w, s, e, n = shapely.union_all([*chosen, *hexagons]).bounds
-    k = float(np.cos(np.radians((s + n) / 2)))
-    pad = 0.03 * max(e - w, n - s)
-    w, s, e, n = w - pad, s - pad, e + pad, n + pad
-    scale = WIDTH / ((e - w) * k)
-    height = (n - s) * scale
-
-    def xy(lon: float, lat: float) -> tuple[float, float]:
-        return (lon - w) * k * scale, (n - lat) * scale
-
-    def path(geom: Any) -> str:
-        polys = getattr(geom, "geoms", [geom])
-        rings = [p.exterior.coords for p in polys if hasattr(p, "exterior")]
-        return "".join(
-            "M" + " ".join("{:.1f},{:.1f}".format(*xy(x, y)) for x, y in ring) + "Z"
-            for ring in rings
-        )
-
+    view = view_of([*chosen, *hexagons])
+    # each district's outline once, drawn twice: white under the cells, a line over them
+    defs = "".join(
+        f'<path id="district-{i}" class="district" d="{view.path(shape)}"/>'
+        for i, shape in enumerate(shapes)
+    )
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0f}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {view.height:.0f}" '
         f'role="img" aria-labelledby="cells-title cells-desc" class="chart cell-map" '
         f'font-size="{FONT}" fill="#1d232a">'
         f'<title id="cells-title">{escape(title)}</title>'
-        f'<desc id="cells-desc">{escape(desc)}</desc>'
-        f'<rect width="{WIDTH}" height="{height:.0f}" fill="#eef2f5"/>'
+        f'<desc id="cells-desc">{escape(desc)}</desc><defs>{defs}</defs>'
+        f'<rect width="{WIDTH}" height="{view.height:.0f}" fill="#eef2f5"/>'
     ]
-    for shape in shapes:
-        out.append(f'<path d="{path(shape)}" fill="#fff" class="district-area"/>')
+    out += [f'<use href="#district-{i}" fill="#fff"/>' for i in range(len(shapes))]
     for z, hexagon in zip(found, hexagons, strict=True):
         tip = escape(f"{z.count} · {', '.join(z.districts)}")
         out.append(
-            f'<path d="{path(hexagon)}" fill="{RAMP[z.shade]}" fill-opacity=".9" stroke="#fff" '
-            f'stroke-width=".8" class="cell" data-count="{z.count}"><title>{tip}</title></path>'
+            f'<path d="{view.path(hexagon)}" fill="{RAMP[z.shade]}" fill-opacity=".9" '
+            f'stroke="#fff" stroke-width=".8" class="cell" data-count="{z.count}">'
+            f"<title>{tip}</title></path>"
         )
-    for d, shape in zip(districts, shapes, strict=True):
-        out.append(
-            f'<path d="{path(shape)}" fill="none" stroke="#555" stroke-width="1" '
-            f'class="district"><title>{escape(d["name"])}</title></path>'
-        )
-    taken: list[tuple[float, float, float, float]] = []
+    out += [
+        f'<use href="#district-{i}" fill="none" stroke="#555" stroke-width="1"/>'
+        for i in range(len(shapes))
+    ]
+    out += _labels(districts, shapes, found, hexagons, view)
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _labels(
+    districts: list[dict[str, Any]],
+    shapes: list[Any],
+    found: list[Zone],
+    hexagons: list[Any],
+    view: View,
+) -> list[str]:
+    """Every cell's count at its centre, then the districts' names, largest district first,
+    wherever one fits clear of the labels already placed."""
+    out, taken = [], []
     for z, hexagon in zip(found, hexagons, strict=True):
-        cx, cy = xy(hexagon.centroid.x, hexagon.centroid.y)
-        label = str(z.count)
-        taken.append(_box(cx, cy, label, FONT))
+        cx, cy = view.xy(hexagon.centroid.x, hexagon.centroid.y)
+        taken.append(_box(cx, cy, str(z.count), FONT))
         out.append(
             f'<text x="{cx:.1f}" y="{cy + FONT * 0.35:.1f}" text-anchor="middle" '
-            f'font-weight="700" class="count" {HALO}>{label}</text>'
+            f'font-weight="700" class="count" {HALO}>{z.count}</text>'
         )
-    view = shapely.box(w, s, e, n)
-    order = sorted(zip(districts, shapes, strict=True), key=lambda p: -p[1].intersection(view).area)
-    for d, shape in order:
-        place = _place(d["name"], shape.intersection(view), xy, taken, height)
+    window = shapely.Polygon(
+        [(view.w, view.s), (view.e, view.s), (view.e, view.n), (view.w, view.n)]
+    )
+    inside = [
+        (d["name"], shape.intersection(window)) for d, shape in zip(districts, shapes, strict=True)
+    ]
+    for name, part in sorted(inside, key=lambda p: -p[1].area):
+        place = _place(name, part, view.xy, taken, view.height)
         if place is not None:
             out.append(
                 f'<text x="{place[0]:.1f}" y="{place[1]:.1f}" text-anchor="middle" '
-                f'font-style="italic" fill="#333" class="name" {HALO}>{escape(d["name"])}</text>'
+                f'font-style="italic" fill="#333" class="name" {HALO}>{escape(name)}</text>'
             )
-    out.append("</svg>")
-    return Markup("".join(out))
+    return out
 
 
 def _box(cx: float, cy: float, label: str, size: float) -> tuple[float, float, float, float]:

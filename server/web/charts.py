@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
@@ -37,6 +38,25 @@ def nice_top(value: float) -> tuple[int, int]:
     return int(value), int(value)
 
 
+@dataclass(frozen=True)
+class Frame:
+    """Where the plot sits in the picture and how values map onto it."""
+
+    n: int  # months
+    top_value: int
+    left: float
+    top: float = FONT + 12
+    plot_h: float = 170
+    right: float = 14
+
+    def x(self, i: int) -> float:
+        plot_w = WIDTH - self.left - self.right
+        return self.left + (plot_w * i / (self.n - 1) if self.n > 1 else plot_w / 2)
+
+    def y(self, v: float) -> float:
+        return self.top + self.plot_h * (1 - v / self.top_value)
+
+
 def trend_svg(
     months: list[str],
     series: dict[str, list[int | None]],
@@ -49,56 +69,22 @@ def trend_svg(
 ) -> Markup:
     """A line per series (a withheld month leaves a gap), axes, and the legend under it.
 
-    ``ticks`` are the x labels (one per month, ``""`` for none); ``title`` and ``desc`` give
-    the picture its accessible name and description."""
+    ``ticks`` are the x labels (one per month, ``""`` for none, a line break before the
+    year); ``title`` and ``desc`` give the picture its accessible name and description."""
     values = [v for s in series.values() for v in s if v is not None]
     top_value, step = nice_top(max(values, default=1))
     left = max(text_width(str(top_value)), text_width(y_label) / 2) + 10
-    right, top, plot_h = 14, FONT + 12, 170
-    n = max(len(months), 1)
-    plot_w = WIDTH - left - right
-
-    def x(i: int) -> float:
-        return left + plot_w * (i / max(n - 1, 1)) if n > 1 else left + plot_w / 2
-
-    def y(v: float) -> float:
-        return top + plot_h * (1 - v / top_value)
-
-    body: list[str] = [f'<text x="2" y="{FONT}" class="axis">{escape(y_label)}</text>']
-    for v in range(0, top_value + 1, step):
-        body.append(
-            f'<line x1="{left:.1f}" x2="{WIDTH - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-            f'stroke="{"#999" if v == 0 else "#ddd"}"/>'
-        )
-        body.append(
-            f'<text x="{left - 5:.1f}" y="{y(v) + FONT * 0.35:.1f}" text-anchor="end">{v}</text>'
-        )
-    axis_y = top + plot_h + FONT + 6
-    for i, tick in enumerate(ticks):
-        for line, part in enumerate(tick.split("\n")):
-            if part:
-                body.append(
-                    f'<text x="{x(i):.1f}" y="{axis_y + line * (FONT + 2)}" '
-                    f'text-anchor="middle">{escape(part)}</text>'
-                )
-    gaps = False
-    legend_y = axis_y + 2 * (FONT + 2) + 8
+    frame = Frame(max(len(months), 1), top_value, left)
+    body = _axes(frame, step, ticks, y_label)
+    legend_y = frame.top + frame.plot_h + 3 * (FONT + 2) + 14
+    names = [escape(labels.get(name, name)) for name in series]
     for k, (name, points) in enumerate(series.items()):
         colour = "#1d232a" if name == "total" else PALETTE[k % len(PALETTE)]
         stroke = 3 if name == "total" else 1.8
-        gaps |= any(v is None for v in points)
-        body.extend(_line(points, x, y, colour, stroke, escape(labels.get(name, name))))
-        ly = legend_y + LINE * k
-        body.append(
-            f'<line x1="4" x2="26" y1="{ly - FONT * 0.35:.1f}" y2="{ly - FONT * 0.35:.1f}" '
-            f'stroke="{colour}" stroke-width="{stroke + 1}"/>'
-        )
-        weight = ' font-weight="700"' if name == "total" else ""
-        body.append(
-            f'<text x="32" y="{ly}" class="legend"{weight}>{escape(labels.get(name, name))}</text>'
-        )
+        body.extend(_line(points, frame.x, frame.y, colour, stroke, names[k]))
+        body.append(_legend_line(legend_y + LINE * k, colour, stroke, names[k], name == "total"))
     rows = len(series)
-    if gaps:
+    if any(v is None for points in series.values() for v in points):
         ly = legend_y + LINE * rows
         body.append(
             f'<line x1="4" x2="10" y1="{ly - 4}" y2="{ly - 4}" stroke="#1d232a" stroke-width="2"/>'
@@ -115,6 +101,41 @@ def trend_svg(
         f'<desc id="trend-desc">{escape(desc)}</desc>'
     )
     return Markup(head + "".join(body) + "</svg>")
+
+
+def _axes(frame: Frame, step: int, ticks: list[str], y_label: str) -> list[str]:
+    """The y label, the grid lines with their values, the month labels."""
+    out = [f'<text x="2" y="{FONT}" class="axis">{escape(y_label)}</text>']
+    for v in range(0, frame.top_value + 1, step):
+        yy = frame.y(v)
+        out.append(
+            f'<line x1="{frame.left:.1f}" x2="{WIDTH - frame.right}" y1="{yy:.1f}" '
+            f'y2="{yy:.1f}" stroke="{"#999" if v == 0 else "#ddd"}"/>'
+            f'<text x="{frame.left - 5:.1f}" y="{yy + FONT * 0.35:.1f}" '
+            f'text-anchor="end">{v}</text>'
+        )
+    axis_y = frame.top + frame.plot_h + FONT + 6
+    for i, tick in enumerate(ticks):
+        for line, part in enumerate(tick.split("\n")):
+            if part:
+                out.append(
+                    f'<text x="{frame.x(i):.1f}" y="{axis_y + line * (FONT + 2)}" '
+                    f'text-anchor="middle">{escape(part)}</text>'
+                )
+    return out
+
+
+def _legend_line(y: float, colour: str, stroke: float, name: str, bold: bool) -> str:
+    """One legend entry: a stroke like the series' and its name (squeezed to fit, should a
+    name be longer than a phone's width)."""
+    weight = ' font-weight="700"' if bold else ""
+    room = WIDTH - 36
+    fit = f' textLength="{room}" lengthAdjust="spacingAndGlyphs"' if text_width(name) > room else ""
+    return (
+        f'<line x1="4" x2="26" y1="{y - FONT * 0.35:.1f}" y2="{y - FONT * 0.35:.1f}" '
+        f'stroke="{colour}" stroke-width="{stroke + 1}"/>'
+        f'<text x="32" y="{y}" class="legend"{weight}{fit}>{name}</text>'
+    )
 
 
 def _line(

@@ -14,7 +14,7 @@ from typing import Any
 import h3
 
 from geo.public import DAY_S, month_bounds, month_label, parse_month
-from server.web.i18n import LANGUAGES, STRINGS, category_name
+from server.web.i18n import STRINGS, category_name
 
 MONTHS = {
     "es": [
@@ -225,10 +225,6 @@ TEXT: dict[str, dict[str, str]] = {
         "total_row": "Total",
     },
 }
-
-
-def lang_or_default(value: str | None, default: str = "es") -> str:
-    return value if value in LANGUAGES else default  # type: ignore[return-value]
 
 
 def number(lang: str, value: float, decimals: int = 0) -> str:
