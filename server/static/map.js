@@ -5,6 +5,7 @@
 // by keyboard. Tests wait on #mapshell[data-ready] (the number of the last drawn load).
 "use strict";
 (function () {
+  performance.mark("ronda:start"); // bench/pages.py prints these marks
   const config = JSON.parse(document.getElementById("map-config").textContent);
   const S = config.strings;
   const shell = document.getElementById("mapshell");
@@ -20,6 +21,7 @@
   const empty = { type: "FeatureCollection", features: [] };
   const loaded = {}; // layer -> the query its shown data answers (null: nothing valid shown)
   const shown = {}; // layer -> its last data
+  const early = {}; // "layer?query" -> the first load's request, sent before the map is built
   let version = 0;
   const state = { ready: 0, counts: {}, loading: 0, failed: [], reasons: {} };
   window.rondaState = state;
@@ -89,6 +91,7 @@
   }
 
   // ---- the map ----------------------------------------------------------------------
+  prefetch();
   const map = new maplibregl.Map({
     container: "map",
     style: {
@@ -108,6 +111,9 @@
     },
   });
   window.rondaMap = map;
+  // The first data is asked for at once, while MapLibre starts, and drawn when it is ready.
+  let mapLoaded;
+  const whenLoaded = new Promise((resolve) => { mapLoaded = resolve; });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.addControl(new maplibregl.ScaleControl());
 
@@ -176,9 +182,22 @@
     markLayer(name, null, true);
   }
 
+  // The first load's requests leave before MapLibre is built (that takes a while on a slow
+  // PC); fetchLayer takes them from here when its query is the same.
+  function prefetch() {
+    const f = filters();
+    if (!f.params) return;
+    for (const name of DATA.filter(layerOn)) {
+      early[`${name}?${f.params}`] = fetch(`/web/data/${name}.geojson?${f.params}`, { credentials: "same-origin" });
+    }
+  }
+
   async function fetchLayer(name, params) {
     try {
-      const answer = await fetch(`/web/data/${name}.geojson?${params}`, { credentials: "same-origin" });
+      const key = `${name}?${params}`;
+      const pending = early[key];
+      delete early[key];
+      const answer = await (pending || fetch(`/web/data/${name}.geojson?${params}`, { credentials: "same-origin" }));
       if (answer.status === 401) return { name, expired: true };
       if (!answer.ok) return { name, failed: true };
       return { name, data: await answer.json() };
@@ -206,12 +225,15 @@
     const compare = $("compare").checked ? fetchSummary(f.params) : null;
     const answers = await Promise.all(todo.map((name) => fetchLayer(name, f.params)));
     const summary = compare ? await compare : undefined;
+    performance.mark("ronda:data");
+    await whenLoaded;
     if (mine !== version) return;
     const failed = [];
     let expired = false, offline = false;
     for (const a of answers) {
       if (a.data) {
         map.getSource(a.name).setData(a.data);
+        if (a.name === "hotspots") watchDrawn(mine);
         shown[a.name] = a.data;
         loaded[a.name] = key;
         state.counts[a.name] = a.data.features.length;
@@ -238,6 +260,19 @@
       calm();
     }
     finish(mine, failed.length ? "error" : "ready");
+  }
+
+  // #mapshell[data-hotspots-drawn]: the load whose hotspots are on screen (the first frame
+  // rendered once their source is loaded; data-ready waits for every layer to settle).
+  function watchDrawn(mine) {
+    const check = () => {
+      if (mine !== version) { map.off("render", check); return; }
+      if (!map.isSourceLoaded("hotspots")) return;
+      map.off("render", check);
+      performance.mark("ronda:hotspots-drawn");
+      shell.dataset.hotspotsDrawn = String(mine);
+    };
+    map.on("render", check);
   }
 
   function finish(mine, outcome) {
@@ -428,7 +463,8 @@
   map.on("load", () => {
     addBase();
     applyVisibility();
-    refresh();
+    performance.mark("ronda:map-load");
+    mapLoaded();
     map.on("click", "incidents", (e) => e.features.length && showDetail(e.features[0].properties.id));
     map.on("mouseenter", "incidents", () => { map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", "incidents", () => { map.getCanvas().style.cursor = ""; });
@@ -455,4 +491,5 @@
     shell.dataset.state = "error";
   });
   window.addEventListener("online", () => { calm(); refresh(); });
+  refresh();
 })();

@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+import shapely
 
 from server.app import create_app
 from server.settings import DatabaseSettings, Settings
 from server.web.filters import presets, previous_period
 from server.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, set_password
 from sync.clock import HybridClock
+from sync.store.base import Boundary
 from sync.store.sql import SQLStore
 from tests.server.conftest import Served
 from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people
@@ -222,3 +224,28 @@ async def test_incident_detail_reads_in_spanish_and_lima_time(served: Served) ->
     assert "pii" not in other and "people" not in other
     assert other["readable"]["status"] == "cerrado"
     assert await _pii_views(served) == seen
+
+
+async def test_streets_and_sectors_only_around_ones_own_stations(served: Served) -> None:
+    def line(x: float, code: str, layer: str) -> Boundary:
+        geometry = shapely.LineString([(x, -12.05), (x + 0.001, -12.05)])
+        return Boundary(layer, code, code, {}, shapely.to_wkb(geometry))
+
+    area = shapely.box(-77.04, -12.06, -77.02, -12.04)
+    await served.store.replace_boundaries(
+        "stations", [Boundary("stations", "st-a", "Comisaría A", {}, shapely.to_wkb(area))]
+    )
+    await served.store.replace_boundaries(
+        "streets",
+        [
+            line(-77.03, "inside", "streets"),
+            line(-77.045, "just-across", "streets"),  # 500 m beyond the station's edge
+            line(-76.90, "far", "streets"),  # 13 km away
+        ],
+    )
+    await _sign_in(served, "chief-a")
+    mine = (await served.client.get("/web/data/base/streets.geojson")).json()
+    assert sorted(f["properties"]["code"] for f in mine["features"]) == ["inside", "just-across"]
+    await _sign_in(served, "analyst")  # every station: the whole city
+    everyone = (await served.client.get("/web/data/base/streets.geojson")).json()
+    assert len(everyone["features"]) == 3
