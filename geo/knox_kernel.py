@@ -9,8 +9,9 @@ permutation (seconds each).  So the loops are compiled with numba:
   its own cell and four forward neighbours), stored as CSR: the neighbours ``j > i`` of
   point ``i`` with their space band, points being sorted by cell so neighbours are near in
   memory;
-- counting takes the pairs in blocks that stay in the CPU cache while every permutation
-  goes over them; permutations run in parallel, each with its own table (no locks).
+- counting keeps each point's dates under all permutations side by side (a points x
+  permutations table), so a pair is read once for every permutation; blocks of points run
+  in parallel, each with its own tables (no locks).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-BLOCK = 1 << 18  # pairs per block (~1.3 MB of neighbours and bands)
+BLOCKS = 64  # blocks of points (of about equal pair counts) shared out among the threads
 
 
 @njit(cache=True, nogil=True)
@@ -102,28 +103,29 @@ def _count(
     ptr: np.ndarray,
     nbr: np.ndarray,
     row: np.ndarray,
-    dates: np.ndarray,
+    dates_t: np.ndarray,
     lut: np.ndarray,
     n_rows: int,
     n_cols: int,
 ) -> np.ndarray:  # pragma: no cover - compiled; checked against plain loops in the tests
-    n_perm = dates.shape[0]
+    n_perm = dates_t.shape[1]
     last = lut.shape[0] - 1
-    out = np.zeros((n_perm, n_rows, n_cols), dtype=np.int64)
-    for b in range(blocks.shape[0] - 1):
-        for k in prange(n_perm):
-            d = dates[k]
-            counts = out[k]
-            for i in range(blocks[b], blocks[b + 1]):
-                di = d[i]
-                for p in range(ptr[i], ptr[i + 1]):
-                    diff = abs(di - d[nbr[p]])
-                    # Most pairs are far apart in time: they are not counted here (each
-                    # count is a read-modify-write the next must wait for) but found as
-                    # the row's total, which no permutation changes, minus the rest.
-                    if diff < last:
-                        counts[row[p], lut[diff]] += 1
-    return out
+    n_blocks = blocks.shape[0] - 1
+    out = np.zeros((n_blocks, n_perm, n_rows, n_cols), dtype=np.int64)
+    for b in prange(n_blocks):
+        counts = out[b]
+        for i in range(blocks[b], blocks[b + 1]):
+            di = dates_t[i]
+            for p in range(ptr[i], ptr[i + 1]):
+                # One point's dates under every permutation sit side by side: a pair costs
+                # one or two cache lines however many permutations there are, and each
+                # permutation adds to its own counter (no chain of dependent increments).
+                dj = dates_t[nbr[p]]
+                r = row[p]
+                for k in range(n_perm):
+                    diff = abs(np.int32(di[k]) - np.int32(dj[k]))
+                    counts[k, r, lut[min(diff, last)]] += 1
+    return out.sum(axis=0)
 
 
 def band_counts(
@@ -137,23 +139,24 @@ def band_counts(
 ) -> np.ndarray:
     """Counts[k, row, column] of the CSR pairs under each date vector ``dates[k]``.
 
-    ``dates`` are in the pairs' (sorted) point order; ``lut[diff]`` is the column of a day
-    difference below ``lut.size - 1``; larger ones are the "more than" column (last).
+    ``dates`` (non-negative day numbers) are in the pairs' (sorted) point order;
+    ``lut[diff]`` is the column of a day difference, and differences beyond the table take
+    its last entry (the "more than" column).
     """
     n = ptr.size - 1
-    # Block edges by point, each holding about BLOCK pairs.
-    edges = np.searchsorted(ptr, np.arange(0, int(ptr[-1]) + BLOCK, BLOCK), side="left")
+    # Blocks of points holding about equal numbers of pairs, several per thread.
+    size = max(1, int(ptr[-1]) // BLOCKS + 1)
+    edges = np.searchsorted(ptr, np.arange(0, int(ptr[-1]) + size, size), side="left")
     blocks = np.unique(np.clip(np.concatenate([[0], edges, [n]]), 0, n)).astype(np.int64)
-    out = _count(
+    small = dates.size == 0 or int(dates.max()) < np.iinfo(np.int16).max
+    dates_t = np.ascontiguousarray(dates.T, dtype=np.int16 if small else np.int32)
+    return _count(
         blocks,
         ptr,
         nbr,
         row,
-        np.ascontiguousarray(dates, dtype=np.int32),
+        dates_t,
         np.ascontiguousarray(lut, dtype=np.uint8),
         int(n_rows),
         int(n_cols),
     )
-    totals = np.bincount(row, minlength=n_rows)[:n_rows]
-    out[:, :, -1] = totals - out[:, :, :-1].sum(axis=2)
-    return out
