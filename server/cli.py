@@ -442,7 +442,9 @@ def simulate(
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(["districts", "stations", "sectors", "streets"]))
+@click.argument(
+    "kind", type=click.Choice(["districts", "stations", "sectors", "streets", "population"])
+)
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--crs", default=None, help="CRS to assume when the file declares none.")
 @click.option("--invalid", type=click.Choice(["repair", "refuse"]), default="repair")
@@ -465,12 +467,17 @@ def import_layer(
     layer: str | None,
     options: tuple[str, ...],
 ) -> None:
-    """Import a boundary layer (replacing the old one) and re-place the incidents."""
+    """Import a boundary layer (replacing the old one) and re-place the incidents, or the
+    population of the districts from a CSV keyed by UBIGEO (docs/operations.md)."""
     from geo import importer
     from geo.errors import GeoError
     from server.places import load_places, store_layer
 
     mapping = dict(_option(o) for o in options)
+    if kind == "population":
+        from server.population import import_command
+
+        return import_command(build_store(settings), path, mapping)
     reader = getattr(importer, f"import_{kind}")
     with Progress(console=console) as bar:
         task = bar.add_task(f"Importando / importing {kind}", total=None)
