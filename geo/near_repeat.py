@@ -19,11 +19,11 @@ permuted counts; the p-value is the observed count's rank among the permutations
 ``(number of permutations with a count >= observed + 1) / (permutations + 1)``.
 
 Speed: the pairs within the largest space band are found once (a grid of cells as wide as
-that band, compiled: :mod:`geo.knox_kernel`); permuting dates does not move them, so each
-permutation is one pass of look-ups over those pairs.  The ``more than nd`` row needs no
-pairs: permuting dates leaves the multiset of all pairwise date differences unchanged, so
-that row is the all-pairs count per time band (computed once, from sorted dates) minus the
-rows within ``nd``.
+that band, compiled: :mod:`geo.knox_kernel`); permuting dates does not move them, so one
+pass over those pairs, with every point's dates under all permutations side by side, counts
+all permutations.  The ``more than nd`` row needs no pairs: permuting dates leaves the
+multiset of all pairwise date differences unchanged, so that row is the all-pairs count per
+time band (computed once, from sorted dates) minus the rows within ``nd``.
 """
 
 from __future__ import annotations

@@ -326,7 +326,7 @@ def _compstat_params() -> list[Schema]:
         _query(
             "date",
             {"type": "string", "format": "date"},
-            "Last Lima day of the periods (included); default today in Lima.",
+            "Last Lima day of the periods (included), years 1971..9998; default today in Lima.",
         ),
         _query("station", STR, "One station (analysts; chiefs are held to their own)."),
         _query(

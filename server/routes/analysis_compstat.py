@@ -49,8 +49,8 @@ def _reference(request: Request) -> dt.date:
         day = dt.date.fromisoformat(raw)
     except ValueError as exc:
         raise InvalidRequest("date must be a date such as 2026-11-30", {"date": raw}) from exc
-    if not 1971 <= day.year <= 9999:
-        raise InvalidRequest("date must be within 1971..9999", {"date": raw})
+    if not 1971 <= day.year <= 9998:  # a year earlier and the day after must exist
+        raise InvalidRequest("date must be within the years 1971..9998", {"date": raw})
     return day
 
 
