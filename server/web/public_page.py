@@ -99,7 +99,7 @@ def draw_map(lang: str, t: dict[str, str], s: Any, m: int, k: int) -> dict[str, 
     bins = classes([int(n) for _, n in pairs])
     found = sorted(zones(pairs, districts, bins), key=lambda z: -z.count)
     title = t["map_title"].format(month=month_name(lang, month_label(m)))
-    listed = "; ".join(f"{z.count}: {', '.join(z.districts)}" for z in found)
+    listed = "; ".join(f"{z.count}: {', '.join(z.districts)}" for z in found[:3])
     desc = t["map_desc"].format(n=len(found), k=k, zones=listed) if found else ""
     legend = [
         (t["map_one"].format(n=lo) if lo == hi else t["map_class"].format(lo=lo, hi=hi), colour)

@@ -58,7 +58,8 @@ TEXT: dict[str, dict[str, str]] = {
         "map_title": "Mapa por zonas, {month}",
         "map_desc": (
             "{n} zonas con {k} incidentes o más; el número de cada zona es su cantidad de "
-            "incidentes redondeada. {zones}"
+            "incidentes redondeada. Las mayores: {zones}. La tabla de zonas, debajo del "
+            "mapa, las lista todas."
         ),
         "map_none": "Ninguna zona llegó a {k} incidentes este mes: el mapa no muestra zonas.",
         "map_legend": "Leyenda del mapa",
@@ -148,7 +149,8 @@ TEXT: dict[str, dict[str, str]] = {
         "map_title": "Map by area, {month}",
         "map_desc": (
             "{n} areas with {k} incidents or more; each area's number is its rounded count "
-            "of incidents. {zones}"
+            "of incidents. The largest: {zones}. The table of areas, under the map, lists "
+            "them all."
         ),
         "map_none": "No area reached {k} incidents this month: the map shows no areas.",
         "map_legend": "Map legend",
