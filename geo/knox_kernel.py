@@ -16,9 +16,15 @@ permutation (seconds each).  So the loops are compiled with numba:
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit, prange
 
+# One parallel count at a time: numba's fallback threading layer (workqueue, when neither
+# OpenMP nor TBB is installed) aborts the process on concurrent launches, and one count
+# already keeps every core busy. The server runs these in worker threads.
+_LAUNCH = threading.Lock()
 BLOCKS = 64  # blocks of points (of about equal pair counts) shared out among the threads
 
 
@@ -150,13 +156,6 @@ def band_counts(
     blocks = np.unique(np.clip(np.concatenate([[0], edges, [n]]), 0, n)).astype(np.int64)
     small = dates.size == 0 or int(dates.max()) < np.iinfo(np.int16).max
     dates_t = np.ascontiguousarray(dates.T, dtype=np.int16 if small else np.int32)
-    return _count(
-        blocks,
-        ptr,
-        nbr,
-        row,
-        dates_t,
-        np.ascontiguousarray(lut, dtype=np.uint8),
-        int(n_rows),
-        int(n_cols),
-    )
+    lut8 = np.ascontiguousarray(lut, dtype=np.uint8)
+    with _LAUNCH:
+        return _count(blocks, ptr, nbr, row, dates_t, lut8, int(n_rows), int(n_cols))
