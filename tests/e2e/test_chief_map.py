@@ -24,6 +24,7 @@ from tests.e2e.pages_support import Tab, allow_failed, assert_accessible, open_t
 
 pytestmark = pytest.mark.slow
 VIEWPORTS = ["desktop", "phone"]
+VIEWPORT_WIDTH = {"desktop": 1366, "phone": 390}
 STATION = "st-150135-2"
 TITLE = "Mapa del comisario · Ronda"
 LIMA = dt.timezone(dt.timedelta(hours=-5))
@@ -103,6 +104,7 @@ def test_layers_forms_periods_and_failures(browser: Any, site: Site, viewport: s
         assert page.get_attribute("#panel-toggle", "aria-expanded") == "false"
         assert_accessible(page, f"{viewport}: panel folded")
     open_panel(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT_WIDTH[viewport]
     assert_accessible(page, f"{viewport}: first view")
     ready = apply(page, ready, **WIDE)
     assert counts(page)["hotspots"] > 0 and counts(page)["incidents"] > 0
@@ -119,6 +121,12 @@ def test_layers_forms_periods_and_failures(browser: Any, site: Site, viewport: s
             assert drawn(page, layer) > 0, layer
     legend = page.inner_text("#emerging-legend")
     assert "Punto caliente persistente" in legend and "hot spot" not in legend
+    body = page.inner_text("body")
+    english = [
+        w for w in ("hot spot", "Hotspot", "closed", "chief", "Zoom", "Loading") if w in body
+    ]
+    assert not english, english
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT_WIDTH[viewport]
     assert_accessible(page, f"{viewport}: every layer on")
     for layer in ("emerging", "density", "districts", "tracks", "dosage", "sectors", "stations"):
         page.uncheck(f'#layers input[data-layer="{layer}"]')
