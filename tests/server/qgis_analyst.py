@@ -45,7 +45,7 @@ from qgis.core import (  # noqa: E402  (the environment above must be set first)
     QgsVectorTileLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QEventLoop, QSize  # noqa: E402
+from qgis.PyQt.QtCore import QEventLoop, QSize, QVariant  # noqa: E402
 from qgis.PyQt.QtGui import QColor, qAlpha  # noqa: E402
 
 URLS: list[str] = []
@@ -109,6 +109,23 @@ def window(url: str, authcfg: str, subset: str, world: QgsRectangle) -> dict[str
     URLS.clear()
     layer.setSubsetString(subset)
     return {"read": len(read_all(layer, world)), "items_urls": items_urls("incidents")}
+
+
+def plain(value: Any) -> Any:
+    """A feature's value for JSON: QGIS hands a missing one over as a null QVariant."""
+    if isinstance(value, QVariant):
+        return None if value.isNull() else value.value()
+    return value
+
+
+def public_reads(url: str, world: QgsRectangle) -> list[dict[str, Any]]:
+    """docs/layers.md step 5: the public layer read twice, as a canvas redraw reads it."""
+    layer = oapif(url, "public", "")
+    reads = []
+    for _ in range(2):
+        rows = [f for f in read_all(layer, world) if plain(f["suppressed"])]
+        reads.append({str(f["code"]): plain(f["count"]) for f in rows})
+    return reads
 
 
 def render(settings: QgsMapSettings) -> Any:
@@ -237,6 +254,7 @@ def main() -> None:
         points = [f.geometry().asPoint() for f in incidents if f.hasGeometry()]
         result["tiles"] = tiles(url, authcfg, [QgsPointXY(p) for p in points])
         result["gpkg"] = export_sectors(url, authcfg, config["gpkg"], world)
+        result["public_reads"] = public_reads(url, world)
     finally:
         QgsNetworkAccessManager.removeRequestPreprocessor(hook)
         app.exitQgis()

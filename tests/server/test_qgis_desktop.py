@@ -37,6 +37,7 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).with_name("qgis_analyst.py")
 STATIONS = ("st-150135-1", "st-150135-2")
 ANALYST = "of-0012"  # an analyst of the demo city: sees every station
+OFFICER = "of-0665"  # an officer of st-150135-1, to push the withheld month
 WINDOW_END = "2025-03-31T23:59:59Z"
 WINDOW_START = "2025-06-01T00:00:00Z"
 COLLECTIONS = [
@@ -80,6 +81,12 @@ class City:
     expected: dict[str, int]
 
 
+# A published month with withheld counts: incidents under k (5) in two districts that the
+# two stations' incidents leave empty (Lima 150101 and San Borja 150130, by their points).
+WITHHELD = {"150101": (-77.03, -12.05, 2), "150130": (-77.0, -12.1, 3)}
+WITHHELD_AT = "2025-08-15T10:00:00-05:00"  # the newest month published from this data
+
+
 async def _seed(url: str) -> tuple[str, str, dict[str, int]]:
     from fixtures.city import load_city
     from sync.identity import create_device_token
@@ -91,6 +98,7 @@ async def _seed(url: str) -> tuple[str, str, dict[str, int]]:
     await store.open()
     try:
         device, token = await create_device_token(store, ANALYST, "qgis", 0)
+        _, pusher = await create_device_token(store, OFFICER, "withheld", 0)
     finally:
         await store.close()
     city = load_city()
@@ -106,7 +114,29 @@ async def _seed(url: str) -> tuple[str, str, dict[str, int]]:
         "end_only": int((chosen.occurred_at <= WINDOW_END).sum()),
         "start_only": int((chosen.occurred_at >= WINDOW_START).sum()),
     }
+    # The withheld month's incidents, pushed once the server runs: 15 August 2025 is in the
+    # start-only window and not in the end-only one.
+    pushed = sum(n for _, _, n in WITHHELD.values())
+    expected["incidents"] += pushed
+    expected["start_only"] += pushed
+    expected["pusher"] = pusher  # type: ignore[assignment]
     return token, device.id, expected
+
+
+async def _push_withheld(base_url: str, token: str) -> None:
+    from sync.clock import HybridClock
+    from tests.support import batch, incident, new_id
+
+    clock, changes = HybridClock(), []
+    for lon, lat, n in WITHHELD.values():
+        for i in range(n):
+            where = {"lon": lon + i * 1e-4, "lat": lat, "accuracy_m": 5.0}
+            fields = {"category": "robo", "occurred_at": WITHHELD_AT, "location": where}
+            changes.append(incident(new_id(), clock, fields))
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        answer = await client.post("/v1/sync/push", json=batch(changes), headers=auth)
+        assert answer.status_code == 200, answer.text
 
 
 @pytest.fixture(params=store_params())
@@ -116,9 +146,11 @@ async def city(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
     token, device_id, expected = await _seed(url)
+    pusher = str(expected.pop("pusher"))
     proc = ServerProcess(url, tmp_path / "logs")
     await proc.start(timeout_s=180)  # /readyz waits for the boundaries; 2 busy cores are slow
     try:
+        await _push_withheld(proc.base_url, pusher)
         yield City(proc, token, device_id, expected)
     finally:
         await proc.stop()
@@ -230,6 +262,13 @@ async def test_qgis_reads_every_layer_with_basic_auth(city: City, tmp_path: Path
         check=False,
     )
     assert validated.returncode == 0, validated.stdout + validated.stderr
+
+    # The public layer: a withheld count is null, and QGIS 3.22's cache gives it back as 0 on
+    # the next read while `suppressed` stays true (docs/layers.md step 5: filter on it).
+    first, second = qgis["public_reads"]
+    assert set(WITHHELD) <= set(first), first
+    assert {code: first[code] for code in WITHHELD} == {code: None for code in WITHHELD}
+    assert {code: second[code] for code in WITHHELD} == {code: 0 for code in WITHHELD}
 
     # The bearer's audit: every items request QGIS made is logged with the token's device.
     logged = [json.loads(line) for line in city.proc.logs().splitlines() if line.startswith("{")]
