@@ -263,6 +263,21 @@ async def test_qgis_reads_every_layer_with_basic_auth(city: City, tmp_path: Path
     )
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
+    # GDAL with the same token as Basic (docs/layers.md, the ogr2ogr line).
+    by_gdal = tmp_path / "sectores-gdal.gpkg"
+    subprocess.run(
+        [
+            "ogr2ogr",
+            *("--config", "GDAL_HTTP_AUTH", "BASIC"),
+            *("--config", "GDAL_HTTP_USERPWD", f"ronda:{city.token}"),
+            *("-f", "GPKG", str(by_gdal), f"OAPIF:{city.proc.base_url}/ogc/", "sectors"),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    assert _gpkg_types(by_gdal) == {"MULTIPOLYGON": city.expected["sectors"]}
+
     # The public layer: a withheld count is null, and QGIS 3.22's cache gives it back as 0 on
     # the next read while `suppressed` stays true (docs/layers.md step 5: filter on it).
     first, second = qgis["public_reads"]
