@@ -89,7 +89,11 @@ def open_tab(browser: Any, base_url: str, viewport: str = "desktop") -> Tab:
             tab.failed_requests.append(f"{request.failure} {request.method} {request.url}")
 
     context.route("**/*", guard)
-    page.on("console", lambda msg: msg.type == "error" and tab.console_errors.append(msg.text))
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            tab.console_errors.append(message.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda exc: tab.script_errors.append(str(exc)))
     page.on("response", on_response)
     page.on("requestfailed", on_failed)
