@@ -30,7 +30,7 @@
   const pad = (n) => String(n).padStart(2, "0");
   const dayMonthYear = (iso) => iso.split("-").reverse().join("/");
   const limaTime = new Intl.DateTimeFormat(config.lang === "en" ? "en-GB" : "es-PE", {
-    timeZone: "America/Lima", day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZone: "America/Lima", day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
   });
   const el = (tag, props, ...children) => {
     const node = Object.assign(document.createElement(tag), props || {});
