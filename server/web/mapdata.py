@@ -111,6 +111,7 @@ async def base_layer(request: Request) -> Response:
         raise NotFound("no such layer", {"layer": layer})
     answer = collection(await _base_features(request, layer))
     answer.headers["Cache-Control"] = "private, max-age=3600"
+    answer.headers["Vary"] = "Cookie"  # streets and sectors differ by who is signed in
     return answer
 
 

@@ -244,7 +244,9 @@ async def test_streets_and_sectors_only_around_ones_own_stations(served: Served)
         ],
     )
     await _sign_in(served, "chief-a")
-    mine = (await served.client.get("/web/data/base/streets.geojson")).json()
+    answer = await served.client.get("/web/data/base/streets.geojson")
+    assert "Cookie" in answer.headers["vary"]  # a browser must not keep one officer's for another
+    mine = answer.json()
     assert sorted(f["properties"]["code"] for f in mine["features"]) == ["inside", "just-across"]
     await _sign_in(served, "analyst")  # every station: the whole city
     everyone = (await served.client.get("/web/data/base/streets.geojson")).json()
