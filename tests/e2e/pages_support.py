@@ -89,6 +89,7 @@ def open_tab(browser: Any, base_url: str, viewport: str = "desktop") -> Tab:
             tab.failed_requests.append(f"{request.failure} {request.method} {request.url}")
 
     context.route("**/*", guard)
+
     def on_console(message: Any) -> None:
         if message.type == "error":
             tab.console_errors.append(message.text)
