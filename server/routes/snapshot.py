@@ -19,6 +19,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from server.attachment_service import with_received
 from server.auth import authenticate
@@ -46,16 +47,40 @@ async def snapshot(request: Request) -> Response:
     c.engine.scope(who)  # admins and officers without a station: 403 before anything streams
     limit = c.settings.sync.pull_max_limit
     if c.snapshots >= c.settings.sync.snapshot_streams:
-        c.metrics.errors.labels(Busy.code).inc()
         raise Busy(
             "too many first syncs at once; retry after Retry-After seconds",
             c.settings.sync.busy_retry_after_s,
         )
-    # The first page is read before answering, so a bad cursor is a proper 400.
-    first = await c.engine.pull_page(who, request.query_params.get("cursor") or None, limit)
+    # The slot is taken at the check, before any await: a burst arriving together must not
+    # all see the count still at zero.
+    c.snapshots += 1
+    try:
+        # The first page is read before answering, so a bad cursor is a proper 400.
+        first = await c.engine.pull_page(who, request.query_params.get("cursor") or None, limit)
+    except BaseException:
+        c.snapshots -= 1
+        raise
     c.metrics.syncs.labels("snapshot").inc()
     budget_s = c.settings.server.request_timeout_s / 2
-    return StreamingResponse(_lines(request, c, who, first, budget_s), media_type=MEDIA_TYPE)
+    body = _lines(request, c, who, first, budget_s)
+    return _SlotStream(body, c, media_type=MEDIA_TYPE)
+
+
+class _SlotStream(StreamingResponse):
+    """A stream that gives its worker slot back when it ends, however it ends (finished,
+    failed, or the phone gone), not when its generator happens to be collected."""
+
+    def __init__(self, content: AsyncIterator[bytes], c: AppContext, media_type: str) -> None:
+        super().__init__(content, media_type=media_type)
+        self._context: AppContext | None = c
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._context is not None:
+                self._context.snapshots -= 1
+                self._context = None
 
 
 async def _lines(
@@ -64,35 +89,30 @@ async def _lines(
     deadline = time.monotonic() + budget_s
     page, with_pii = first
     count = 0
-    # Counted here, not in the handler: a stream never started never ends either.
-    c.snapshots += 1
-    try:
-        while True:
-            await audit_pii(c, who, with_pii)
-            parsed = orjson.loads(await with_received(request, page))
-            out = bytearray()
-            for change in parsed["changes"]:
-                out += orjson.dumps(change)
-                out += b"\n"
-            if "attachments" in parsed:
-                out += orjson.dumps({"attachments": parsed["attachments"]}) + b"\n"
-            count += len(parsed["changes"])
-            complete = not parsed["has_more"]
-            if complete or time.monotonic() > deadline:
-                end = {
-                    "cursor": parsed["cursor"],
-                    "complete": complete,
-                    "count": count,
-                    "server_time_ms": parsed["server_time_ms"],
-                }
-                yield bytes(out) + orjson.dumps(end) + b"\n"
-                return
-            yield bytes(out) + orjson.dumps({"cursor": parsed["cursor"]}) + b"\n"
-            page, with_pii = await c.engine.pull_page(
-                who, parsed["cursor"], c.settings.sync.pull_max_limit
-            )
-    finally:
-        c.snapshots -= 1
+    while True:
+        await audit_pii(c, who, with_pii)
+        parsed = orjson.loads(await with_received(request, page))
+        out = bytearray()
+        for change in parsed["changes"]:
+            out += orjson.dumps(change)
+            out += b"\n"
+        if "attachments" in parsed:
+            out += orjson.dumps({"attachments": parsed["attachments"]}) + b"\n"
+        count += len(parsed["changes"])
+        complete = not parsed["has_more"]
+        if complete or time.monotonic() > deadline:
+            end = {
+                "cursor": parsed["cursor"],
+                "complete": complete,
+                "count": count,
+                "server_time_ms": parsed["server_time_ms"],
+            }
+            yield bytes(out) + orjson.dumps(end) + b"\n"
+            return
+        yield bytes(out) + orjson.dumps({"cursor": parsed["cursor"]}) + b"\n"
+        page, with_pii = await c.engine.pull_page(
+            who, parsed["cursor"], c.settings.sync.pull_max_limit
+        )
 
 
 routes = [Route("/v1/sync/snapshot", snapshot, methods=["GET"])]

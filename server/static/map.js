@@ -435,7 +435,7 @@
       d = await answer.json();
     } catch (err) {
       alarm(fmt(S.load_failed, { layers: S.incident }));
-      return;
+      return null;
     }
     const nodes = [incidentRows(d.readable || {})];
     if (d.people && d.people.length) {
@@ -444,6 +444,7 @@
       nodes.push(el("p", { className: "note", textContent: S.no_pii }));
     }
     openDialog(S.incident, nodes);
+    return d; // the caller may need it too: each fetch of a detail is one audited view
   }
 
   window.rondaShowDetail = showDetail; // map_popup.js opens /map?incident=<id> (conflict review)

@@ -173,14 +173,14 @@
   function openIncidentFromLink() {
     const id = new URLSearchParams(location.search).get("incident");
     if (!id || !window.rondaShowDetail) return;
-    fetch(`/web/data/incident/${encodeURIComponent(id)}`, { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.json() : null))
+    // One request: the detail the dialog shows also gives the place (a second fetch was a
+    // second audited view of the same personal data).
+    Promise.resolve(window.rondaShowDetail(id))
       .then((d) => {
         const g = (d && d.derived) || {};
         if (g.lon !== undefined && g.lat !== undefined) window.rondaMap.easeTo({ center: [g.lon, g.lat], zoom: 16 });
       })
       .catch(() => {});
-    window.rondaShowDetail(id);
   }
 
   function start() {

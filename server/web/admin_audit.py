@@ -17,6 +17,7 @@ from starlette.responses import Response
 from server.context import ctx
 from server.web import admin_text
 from server.web.admin_common import admin_user, lima_offset, local_time, render_admin
+from server.web.filters import FIRST_DAY, LAST_DAY
 from server.web.render import page_language
 from server.web.sessions import SignedIn
 from sync.store.base import AuditEvent, AuditQuery, Officer
@@ -61,9 +62,11 @@ def _date(value: str) -> dt.date | None:
     if not DATE_RE.fullmatch(value):
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         return None
+    # The day after the last one is computed: 9999-12-31 would overflow (a 500, before).
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 def _filters(request: Request) -> AuditFilters:

@@ -8,7 +8,6 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -17,7 +16,7 @@ from server.context import ctx
 from server.web import sessions
 from server.web.filters import MAP_ROLES, default_until, page_values
 from server.web.i18n import CATEGORIES, LANGUAGES, STRINGS, category_name
-from server.web.render import page_language, render
+from server.web.render import page_language, render, script_json
 from server.web.sessions import SignInFailed, check_csrf, check_login_csrf, signed_in
 from sync.store.base import PointQuery
 
@@ -181,7 +180,7 @@ async def map_page(request: Request) -> Response:
         request,
         "map.html",
         {
-            "config": orjson.dumps(config).decode(),
+            "config": script_json(config),
             "since": since,
             "until": until,
             "categories": list(CATEGORIES["es"]),

@@ -6,6 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -13,6 +14,16 @@ from starlette.responses import HTMLResponse
 from server.context import ctx
 from server.web.i18n import STRINGS, category_name, language
 from server.web.sessions import SignedIn
+
+# What ends or opens markup inside <script>: escaped in JSON put into a page, so that data
+# (a station's name, say) can never close the script element and run as code.
+_SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def script_json(value: Any) -> str:
+    """JSON for a ``<script type="application/json">`` element of a page."""
+    return orjson.dumps(value).decode().translate(_SCRIPT_UNSAFE)
+
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -146,11 +146,20 @@ def test_the_chief_reviews_a_conflict(browser: Any, site: ReviewSite, viewport: 
     assert_accessible(page, f"{viewport}: reviewed")
     expected = "referred" if choice == "other" else "closed"
     assert incident_status(page, record_id) == expected
-    # The row's link opens the incident on the map.
+    # The row's link opens the incident on the map, with one request for it: each is an
+    # audited view of its personal data.
+    fetched: list[str] = []
+
+    def count(request: Any) -> None:
+        if "/web/data/incident/" in request.url:
+            fetched.append(request.url)
+
+    page.on("request", count)
     card.locator(f'a[href="/map?incident={record_id}"]').click()
     page.wait_for_url("**/map?incident=*")
     page.locator("#detail").wait_for(state="visible", timeout=60_000)
     assert page.locator("#detail-title").inner_text()
+    assert len(fetched) == 1, fetched
     tab.close()
 
 
