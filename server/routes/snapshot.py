@@ -62,29 +62,44 @@ async def snapshot(request: Request) -> Response:
         raise
     c.metrics.syncs.labels("snapshot").inc()
     budget_s = c.settings.server.request_timeout_s / 2
-    body = _lines(request, c, who, first, budget_s)
-    return _SlotStream(body, c, media_type=MEDIA_TYPE)
+    slot = _Slot(c)
+    return _SlotStream(_lines(request, c, who, first, budget_s, slot), slot)
+
+
+class _Slot:
+    """One of the worker's snapshot slots, given back once."""
+
+    def __init__(self, c: AppContext) -> None:
+        self._context: AppContext | None = c
+
+    def release(self) -> None:
+        if self._context is not None:
+            self._context.snapshots -= 1
+            self._context = None
 
 
 class _SlotStream(StreamingResponse):
-    """A stream that gives its worker slot back when it ends, however it ends (finished,
-    failed, or the phone gone), not when its generator happens to be collected."""
+    """A stream that gives its slot back when it ends, however it ends (finished, failed,
+    or the phone gone), not when its generator happens to be collected."""
 
-    def __init__(self, content: AsyncIterator[bytes], c: AppContext, media_type: str) -> None:
-        super().__init__(content, media_type=media_type)
-        self._context: AppContext | None = c
+    def __init__(self, content: AsyncIterator[bytes], slot: _Slot) -> None:
+        super().__init__(content, media_type=MEDIA_TYPE)
+        self._slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            if self._context is not None:
-                self._context.snapshots -= 1
-                self._context = None
+            self._slot.release()
 
 
 async def _lines(
-    request: Request, c: AppContext, who: Identity, first: tuple[bytes, int], budget_s: float
+    request: Request,
+    c: AppContext,
+    who: Identity,
+    first: tuple[bytes, int],
+    budget_s: float,
+    slot: _Slot,
 ) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + budget_s
     page, with_pii = first
@@ -107,6 +122,8 @@ async def _lines(
                 "count": count,
                 "server_time_ms": parsed["server_time_ms"],
             }
+            # Free before the last line goes out: a phone that read it may ask again at once.
+            slot.release()
             yield bytes(out) + orjson.dumps(end) + b"\n"
             return
         yield bytes(out) + orjson.dumps({"cursor": parsed["cursor"]}) + b"\n"
