@@ -12,6 +12,7 @@ URL is filled in by ``served`` so the store always lives in ``tmp_path``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,3 +83,25 @@ def app_store(served: Served) -> Store:
 def people(served: Served) -> People:
     """Two stations and a device per role; tokens in ``people.tokens[officer_id]``."""
     return served.people
+
+
+WEB_PASSWORD = "una-clave-larga-1"
+
+
+async def sign_in_web(served: Served, officer: str, password: str = WEB_PASSWORD) -> None:
+    """Give ``officer`` a password and sign in on the test client through /login (its CSRF
+    cookie and form token), keeping the session cookie for the next requests."""
+    from server.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, set_password
+
+    await set_password(served.store, officer, password)
+    client = served.client
+    client.cookies.clear()
+    form = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token
+    client.cookies.set(LOGIN_CSRF_COOKIE, token.group(1))
+    answer = await client.post(
+        "/login", data={"csrf": token.group(1), "officer_id": officer, "password": password}
+    )
+    assert answer.status_code == 303
+    client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])

@@ -6,7 +6,6 @@ RONDA_TEST_PG_URL is set, PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ import shapely
 from server.app import create_app
 from server.settings import DatabaseSettings, Settings
 from server.web.filters import presets, previous_period
-from server.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, set_password
 from sync.clock import HybridClock
 from sync.store.base import Boundary
 from sync.store.sql import SQLStore
-from tests.server.conftest import Served
+from tests.server.conftest import Served, sign_in_web
 from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people
 
 PASSWORD = "una-clave-larga-1"
@@ -51,18 +49,7 @@ async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 async def _sign_in(served: Served, officer: str) -> None:
-    await set_password(served.store, officer, PASSWORD)
-    client = served.client
-    client.cookies.clear()
-    form = await client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token
-    client.cookies.set(LOGIN_CSRF_COOKIE, token.group(1))
-    answer = await client.post(
-        "/login", data={"csrf": token.group(1), "officer_id": officer, "password": PASSWORD}
-    )
-    assert answer.status_code == 303
-    client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])
+    await sign_in_web(served, officer, PASSWORD)
 
 
 async def _push(served: Served, rows: list[tuple[str, str]], pii: Any = None) -> list[str]:

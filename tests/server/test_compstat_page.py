@@ -7,8 +7,7 @@ import csv
 import io
 import re
 
-from server.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, set_password
-from tests.server.conftest import Served
+from tests.server.conftest import Served, sign_in_web
 from tests.server.test_analysis_compstat import _seed
 from tests.server.test_analysis_tactical import both_backends
 
@@ -17,18 +16,7 @@ PASSWORD = "una-clave-larga-1"
 
 
 async def _sign_in(served: Served, officer: str) -> None:
-    await set_password(served.store, officer, PASSWORD)
-    client = served.client
-    client.cookies.clear()
-    form = await client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token
-    client.cookies.set(LOGIN_CSRF_COOKIE, token.group(1))
-    answer = await client.post(
-        "/login", data={"csrf": token.group(1), "officer_id": officer, "password": PASSWORD}
-    )
-    assert answer.status_code == 303
-    client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])
+    await sign_in_web(served, officer, PASSWORD)
 
 
 def _cells(html: str, period: str) -> dict[str, list[str]]:

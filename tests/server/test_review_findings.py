@@ -10,27 +10,15 @@ import re
 import pytest
 
 from server.settings import Settings
-from server.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, set_password
 from sync.store.base import Station
-from tests.server.conftest import Served
+from tests.server.conftest import Served, sign_in_web
 
 PASSWORD = "una-clave-larga-1"
 EVIL = 'Comisaría A</script><script>alert("x")</script><!--&'
 
 
 async def _sign_in(served: Served, officer: str) -> None:
-    await set_password(served.store, officer, PASSWORD)
-    client = served.client
-    client.cookies.clear()
-    form = await client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token
-    client.cookies.set(LOGIN_CSRF_COOKIE, token.group(1))
-    answer = await client.post(
-        "/login", data={"csrf": token.group(1), "officer_id": officer, "password": PASSWORD}
-    )
-    assert answer.status_code == 303
-    client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])
+    await sign_in_web(served, officer, PASSWORD)
 
 
 async def test_a_station_name_cannot_close_the_map_config_script(served: Served) -> None:
