@@ -23,7 +23,7 @@ test:
 
 ## The quick suite: skips slow fault and load tests, and PostgreSQL unless RONDA_TEST_PG_URL is set.
 test-fast: install
-	$(VENV)/bin/pytest -m "not slow"
+	$(VENV)/bin/pytest -n "$${RONDA_TEST_WORKERS:-2}" --dist loadfile -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .

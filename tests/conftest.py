@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.workers import use_worker_database
+
+# Before any test module reads RONDA_TEST_PG_URL (see tests/workers.py).
+use_worker_database()
+
 
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:

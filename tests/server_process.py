@@ -26,6 +26,7 @@ import httpx
 
 from sync.store.sql import SQLStore
 from tests.support import PG_URL, People, seed_people
+from tests.workers import worker_suffix
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,7 +53,9 @@ async def own_postgres_database(name: str) -> str:
     import asyncpg
 
     assert PG_URL, "RONDA_TEST_PG_URL is not set"
-    base, _, _ = PG_URL.rpartition("/")
+    base, _, own = PG_URL.rpartition("/")
+    if name != own:  # a name of the test's choosing: one per xdist worker
+        name += worker_suffix()
     dsn = base.replace("postgresql+asyncpg://", "postgresql://") + "/postgres"
     conn = await asyncpg.connect(dsn)
     try:
