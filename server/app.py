@@ -25,6 +25,7 @@ from server.places import load_places_at_start
 from server.routes import admin, features, health, tiles, uploads
 from server.routes import analysis as analysis_routes
 from server.routes import attachments as attachment_routes
+from server.routes import plans as plan_routes
 from server.routes import public as public_routes
 from server.routes import snapshot as snapshot_routes
 from server.routes import sync as sync_routes
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         *uploads.routes,
         *attachment_routes.routes,
         *analysis_routes.routes,
+        *plan_routes.routes,
         *admin.routes,
         *tiles.routes,
         *features.routes,
