@@ -199,6 +199,7 @@ def _pull_answer_schemas() -> dict[str, Schema]:
             "oneOf": [
                 ref("IncidentDoc"),
                 ref("PatrolLogDoc"),
+                ref("PlanDoc"),
                 _obj({"cursor": {"type": "string", "pattern": ISSUED_CURSOR_PATTERN}}),
                 _obj(
                     {
@@ -224,7 +225,9 @@ def _pull_answer_schemas() -> dict[str, Schema]:
             {
                 "changes": {
                     "type": "array",
-                    "items": {"oneOf": [ref("IncidentDoc"), ref("PatrolLogDoc")]},
+                    "items": {
+                        "oneOf": [ref("IncidentDoc"), ref("PatrolLogDoc"), ref("PlanDoc")]
+                    },
                 },
                 "cursor": {
                     "type": "string",
@@ -650,6 +653,7 @@ def _document() -> dict[str, Any]:
     from server.openapi_analysis import analysis_paths, analysis_schemas
     from server.openapi_attachments import attachment_paths
     from server.openapi_maps import map_paths
+    from server.openapi_plans import plan_paths, plan_schemas
     from server.openapi_public import public_paths, public_schemas
 
     return {
@@ -674,6 +678,7 @@ def _document() -> dict[str, Any]:
                 "maps",
                 "analysis",
                 "public",
+                "plans",
             )
         ],
         "paths": {
@@ -684,6 +689,7 @@ def _document() -> dict[str, Any]:
             **analysis_paths(),
             **public_paths(),
             **attachment_paths(),
+            **plan_paths(),
         },
         "components": {
             "schemas": {
@@ -691,6 +697,7 @@ def _document() -> dict[str, Any]:
                 **_answer_schemas(),
                 **analysis_schemas(),
                 **public_schemas(),
+                **plan_schemas(),
             },
             "securitySchemes": {
                 "bearer": {
