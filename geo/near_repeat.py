@@ -171,6 +171,12 @@ def all_pairs_by_time(day: np.ndarray, bands: KnoxBands) -> np.ndarray:
     return np.diff(cumulative, prepend=0)
 
 
+def local_day(occurred_s: np.ndarray, utc_offset_s: int) -> np.ndarray:
+    """Local calendar day number (local time = UTC + ``utc_offset_s``, the server's
+    ``public.utc_offset_minutes``: the rule CompStat and the pages use)."""
+    return (np.asarray(occurred_s, dtype=np.int64) + int(utc_offset_s)) // 86_400
+
+
 def lima_day(occurred_s: np.ndarray) -> np.ndarray:
     """Calendar day number in Lima (UTC-5 all year, no daylight saving since 1994)."""
-    return (np.asarray(occurred_s, dtype=np.int64) - 5 * 3600) // 86_400
+    return local_day(occurred_s, -5 * 3600)

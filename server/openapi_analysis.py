@@ -335,10 +335,69 @@ def _compstat_params() -> list[Schema]:
             "One district (UBIGEO), as placement assigned the incidents.",
         ),
         _query("category", STR, "Comma-separated categories (all when absent)."),
+        _query(
+            "period",
+            {"enum": ["7d", "28d", "ytd"], "default": "28d"},
+            "The period of the hot places, the patrol figures and the PAI.",
+        ),
     ]
 
 
 DATE: Schema = {"type": "string", "format": "date"}
+
+
+def _compstat_place_schemas(span: Schema) -> dict[str, Schema]:
+    """The report's members for one period: hot places, patrols, PAI."""
+    place = _obj(
+        {
+            "cell": CELL,
+            "count": INT,
+            "z": NUM,
+            "gi_bin": INT,
+            "previous_count": INT,
+            "change": INT,
+            "change_pct": _nullable(INT),
+            "streets": {"type": "array", "items": STR},
+            "sector": _nullable(_obj({"code": STR, "name": STR})),
+            "center": {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2},
+        }
+    )
+    figures = {"hours": NUM, "km": NUM, "hot_hours": NUM, "hot_share": _nullable(NUM)}
+    patrol_row = _obj(
+        {"sector": _nullable(STR), "sector_name": _nullable(STR), "shift": STR, **figures}
+    )
+    patrol = _obj(
+        {
+            "shifts": {"type": "array", "items": STR},
+            "gap_cap_s": INT,
+            "speed_cap_kmh": NUM,
+            "hot_min_bin": INT,
+            "intervals": INT,
+            "dropped_gaps": INT,
+            "dropped_jumps": INT,
+            "rows": {"type": "array", "items": patrol_row},
+            "total": _obj(figures),
+        }
+    )
+    pai = _obj(
+        {
+            "min_bin": INT,
+            "hot_cells": INT,
+            "area_hot_km2": _nullable(NUM),
+            "area_total_km2": _nullable(NUM),
+            "n_incidents": INT,
+            "n_in_hotspots": INT,
+            "n_outside_area": INT,
+            "hit_rate": _nullable(NUM),
+            "pai": _nullable(NUM),
+        }
+    )
+    return {
+        "places_period": _obj({"name": STR, "current": span, "previous": span}),
+        "hot_places": {"type": "array", "items": place},
+        "patrol": patrol,
+        "pai": _nullable(pai),
+    }
 
 
 def compstat_schemas() -> dict[str, Schema]:
@@ -374,6 +433,7 @@ def compstat_schemas() -> dict[str, Schema]:
                     "items": _obj({"category": STR, "periods": by_period}),
                 },
                 "total": by_period,
+                **_compstat_place_schemas(span),
             }
         )
     }
@@ -381,16 +441,25 @@ def compstat_schemas() -> dict[str, Schema]:
 
 def compstat_paths() -> dict[str, Schema]:
     errors = _errors({400: ["invalid_request"]}, ROLE_ERRORS)
-    summary = "CompStat: counts by category, 7 days, 28 days and year to date (Lima)"
+    summary = (
+        "CompStat: counts by category, 7 days, 28 days and year to date (Lima); hot places,"
+        " patrol hours and km per sector and shift, PAI of the previous period's map"
+    )
+    section = _query(
+        "section",
+        {"enum": ["counts", "places", "patrol", "pai"], "default": "counts"},
+        "Which table: counts by category, hot places, patrol per sector and shift, or PAI.",
+    )
     csv_op = _op(
         summary + ", as CSV",
         "analysis",
         (200, "CompstatAnswer", summary),
         errors,
-        params=_compstat_params(),
+        params=[*_compstat_params(), section],
     )
     csv_op["responses"]["200"] = {
-        "description": "One row per category and period, then the totals",
+        "description": "counts: one row per category and period, then the totals; the other"
+        " sections: one row per place, per sector and shift (then the total), or the PAI",
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
     return {

@@ -4,6 +4,11 @@ for a station, a district or the whole city. JSON and CSV.
 
 Chiefs get their station; analysts the city, one station (``station``) or one district
 (``district``: where placement put the incidents). Counts only: no personal data.
+
+For one of the periods (``period``, default 28d) the report adds the top hot places,
+patrol hours and kilometres per sector and shift, and the PAI of the previous period's
+hotspot map (``server.routes.analysis_compstat_places``). The CSV gives one table per
+``section``: ``counts`` (default), ``places``, ``patrol`` or ``pai``.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo.compstat import Comparison, Span, change, comparisons, lima_today
+from geo.compstat import PERIODS, Comparison, Span, change, comparisons, local_today
 from server.auth import require
 from server.context import ctx
+from server.routes.analysis_compstat_places import places_and_patrols
 from server.routes.analysis_params import parse_categories, stations_for
 from server.routes.analysis_queries import counts_by_category
 from server.routes.common import json_response
@@ -41,10 +47,10 @@ def _span_json(span: Span) -> dict[str, Any]:
     }
 
 
-def _reference(request: Request) -> dt.date:
+def _reference(request: Request, utc_offset_s: int) -> dt.date:
     raw = request.query_params.get("date")
     if not raw:
-        return lima_today(time.time())
+        return local_today(time.time(), utc_offset_s)
     try:
         day = dt.date.fromisoformat(raw)
     except ValueError as exc:
@@ -62,8 +68,13 @@ async def compstat_report(request: Request, who: Identity) -> dict[str, Any]:
     if district is not None and not DISTRICT.fullmatch(district):
         raise InvalidRequest("district is a 6-digit UBIGEO", {"district": district})
     categories = parse_categories(request)
-    reference = _reference(request)
-    periods = comparisons(reference)
+    focus = request.query_params.get("period") or "28d"
+    if focus not in PERIODS:
+        raise InvalidRequest("period is 7d, 28d or ytd", {"period": focus})
+    # Local days by the server's one rule (public.utc_offset_minutes), as the pages cut them.
+    offset_s = c.settings.public.utc_offset_minutes * 60
+    reference = _reference(request, offset_s)
+    periods = comparisons(reference, offset_s)
     windows = [
         (span.start_s, span.end_s) for p in periods for span in (p.current, p.previous, p.last_year)
     ]
@@ -73,6 +84,8 @@ async def compstat_report(request: Request, who: Identity) -> dict[str, Any]:
     rows = [_row(name, values, periods) for name, values in sorted(counts.items())]
     totals = [sum(values[i] for values in counts.values()) for i in range(len(windows))]
     scope = "district" if district else ("city" if stations is None else "station")
+    chosen = next(p for p in periods if p.name == focus)
+    extras = await places_and_patrols(request, stations, district, categories, chosen)
     return {
         "date": reference.isoformat(),
         "scope": scope,
@@ -90,6 +103,12 @@ async def compstat_report(request: Request, who: Identity) -> dict[str, Any]:
         ],
         "rows": rows,
         "total": _row("total", totals, periods)["periods"],
+        "places_period": {
+            "name": chosen.name,
+            "current": _span_json(chosen.current),
+            "previous": _span_json(chosen.previous),
+        },
+        **extras,
     }
 
 
@@ -131,31 +150,113 @@ CSV_COLUMNS = (
 )
 
 
+PLACES_COLUMNS = (
+    "rank",
+    "cell",
+    "streets",
+    "sector",
+    "sector_name",
+    "count",
+    "previous_count",
+    "change",
+    "change_pct",
+    "gi_bin",
+    "z",
+    "lon",
+    "lat",
+)
+PATROL_COLUMNS = ("sector", "sector_name", "shift", "hours", "km", "hot_hours", "hot_share")
+PAI_COLUMNS = (
+    "min_bin",
+    "hot_cells",
+    "area_hot_km2",
+    "area_total_km2",
+    "n_incidents",
+    "n_in_hotspots",
+    "n_outside_area",
+    "hit_rate",
+    "pai",
+)
+SECTIONS = ("counts", "places", "patrol", "pai")
+
+
+def csv_section(request: Request) -> str:
+    section = request.query_params.get("section") or "counts"
+    if section not in SECTIONS:
+        raise InvalidRequest("section is counts, places, patrol or pai", {"section": section})
+    return section
+
+
 async def compstat_csv(request: Request) -> Response:
     who = await require(request, *ROLES)
-    return csv_response(await compstat_report(request, who))
+    section = csv_section(request)
+    return csv_response(await compstat_report(request, who), section)
 
 
-def csv_response(report: dict[str, Any]) -> Response:
-    """The report as CSV: one row per category and period, then the totals."""
-    spans = {p["name"]: p["current"] for p in report["periods"]}
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _section_rows(report: dict[str, Any], section: str) -> tuple[tuple[str, ...], list[list[Any]]]:
+    """Columns and rows of one of the CSV's other tables (periods first, then the figures)."""
+    if section == "places":
+        rows = [
+            [
+                rank,
+                p["cell"],
+                "; ".join(p["streets"]),
+                (p["sector"] or {}).get("code"),
+                (p["sector"] or {}).get("name"),
+                *(p[k] for k in ("count", "previous_count", "change", "change_pct")),
+                p["gi_bin"],
+                p["z"],
+                *p["center"],
+            ]
+            for rank, p in enumerate(report["hot_places"], 1)
+        ]
+        return PLACES_COLUMNS, rows
+    if section == "patrol":
+        patrol = report["patrol"]
+        rows = [[r[k] for k in PATROL_COLUMNS] for r in patrol["rows"]]
+        rows.append(["total", None, None, *(patrol["total"][k] for k in PATROL_COLUMNS[3:])])
+        return PATROL_COLUMNS, rows
+    pai = report["pai"]
+    return PAI_COLUMNS, ([[pai[k] for k in PAI_COLUMNS]] if pai else [])
+
+
+def csv_response(report: dict[str, Any], section: str = "counts") -> Response:
+    """The report as CSV: one row per category and period, then the totals; or one of the
+    other tables (``section``), each row led by the period it is about."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
+    name = f"compstat-{report['scope']}-{report['date']}"
+    if section != "counts":
+        columns, rows = _section_rows(report, section)
+        focus = report["places_period"]
+        writer.writerow(("period", "first", "last", *columns))
+        span = (focus["name"], focus["current"]["first"], focus["current"]["last"])
+        for row in rows:
+            writer.writerow([*span, *(_cell(v) for v in row)])
+        return _csv(buffer.getvalue(), f"{name}-{section}.csv")
+    spans = {p["name"]: p["current"] for p in report["periods"]}
     writer.writerow(CSV_COLUMNS)
     for row in [*report["rows"], {"category": "total", "periods": report["total"]}]:
-        for name, figures in row["periods"].items():
+        for period, figures in row["periods"].items():
             writer.writerow(
                 [
                     row["category"],
-                    name,
-                    spans[name]["first"],
-                    spans[name]["last"],
+                    period,
+                    spans[period]["first"],
+                    spans[period]["last"],
                     *("" if figures[k] is None else figures[k] for k in CSV_COLUMNS[4:]),
                 ]
             )
-    name = f"compstat-{report['scope']}-{report['date']}.csv"
+    return _csv(buffer.getvalue(), f"{name}.csv")
+
+
+def _csv(body: str, name: str) -> Response:
     return Response(
-        buffer.getvalue(),
+        body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

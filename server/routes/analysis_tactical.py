@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from geo.cells import h3_bin, project, utm_epsg
-from geo.near_repeat import KnoxBands, KnoxResult, knox_test, lima_day
+from geo.near_repeat import KnoxBands, KnoxResult, knox_test, local_day
 from geo.repeats import concentration, group_places
 from server.auth import require
-from server.context import ctx
+from server.context import AppContext, ctx
+from server.errors import Busy
 from server.routes.analysis_params import Window, parse_window
 from server.routes.analysis_queries import VictimRow, victims
 from server.routes.common import int_param, json_response
@@ -33,6 +35,28 @@ from sync.store.base import AuditEvent
 
 ANALYSTS = ("chief", "analyst")
 MAX_NEAR_REPEAT_INCIDENTS = 200_000
+KNOX_WAITING = 4  # near-repeat requests queued behind the running one; more get 429 busy
+
+
+@dataclass
+class KnoxGate:
+    """One Knox test runs at a time (it keeps every core busy, and the kernel launches one
+    parallel count at a time anyway); a few more wait here, on the event loop, not in the
+    thread pool: before this gate each request took a worker thread and blocked it on the
+    kernel's lock, so a burst of near-repeat requests tied up every thread that other
+    requests (hotspots, PAI, places) need."""
+
+    running: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    waiting: int = 0
+
+
+def knox_gate(request: Request) -> KnoxGate:
+    state = request.app.state
+    gate: KnoxGate | None = getattr(state, "knox_gate", None)
+    if gate is None:
+        gate = KnoxGate()
+        state.knox_gate = gate
+    return gate
 
 
 def window_json(w: Window) -> dict[str, Any]:
@@ -98,16 +122,21 @@ async def near_repeat(request: Request) -> Response:
     )
     permutations = int_param(request, "permutations", 99, 19, 999)
     seed = int_param(request, "seed", 42, 0, 2**31 - 1)
-    points = await c.store.points(window.query(), ("lon", "lat", "occurred_s"))
-    if points["lon"].size > MAX_NEAR_REPEAT_INCIDENTS:
-        raise InvalidRequest(
-            "too many incidents for one near-repeat test: narrow the window or categories",
-            {"incidents": int(points["lon"].size), "maximum": MAX_NEAR_REPEAT_INCIDENTS},
+    gate = knox_gate(request)
+    if gate.waiting >= KNOX_WAITING:
+        raise Busy(
+            "too many near-repeat tests at once; retry after Retry-After seconds",
+            c.settings.sync.busy_retry_after_s,
         )
-    x, y = _metres(points["lon"], points["lat"])
-    result = await asyncio.to_thread(
-        knox_test, x, y, lima_day(points["occurred_s"]), bands, permutations, seed
-    )
+    gate.waiting += 1
+    try:
+        await gate.running.acquire()
+    finally:
+        gate.waiting -= 1
+    try:
+        result = await _knox(c, window, bands, permutations, seed)
+    finally:
+        gate.running.release()
     method = {
         "test": "Knox, Monte Carlo permutation of dates (Near Repeat Calculator layout)",
         "distance": "Euclidean, whole metres (UTM)",
@@ -115,6 +144,21 @@ async def near_repeat(request: Request) -> Response:
         "p_value": "(permutations with count >= observed + 1) / (permutations + 1)",
     }
     return json_response({"window": window_json(window), "method": method, **knox_json(result)})
+
+
+async def _knox(
+    c: AppContext, window: Window, bands: KnoxBands, permutations: int, seed: int
+) -> KnoxResult:
+    points = await c.store.points(window.query(), ("lon", "lat", "occurred_s"))
+    if points["lon"].size > MAX_NEAR_REPEAT_INCIDENTS:
+        raise InvalidRequest(
+            "too many incidents for one near-repeat test: narrow the window or categories",
+            {"incidents": int(points["lon"].size), "maximum": MAX_NEAR_REPEAT_INCIDENTS},
+        )
+    x, y = _metres(points["lon"], points["lat"])
+    # Days are local calendar days by the one rule of the server (public.utc_offset_minutes).
+    day = local_day(points["occurred_s"], c.settings.public.utc_offset_minutes * 60)
+    return await asyncio.to_thread(knox_test, x, y, day, bands, permutations, seed)
 
 
 async def repeat_locations(request: Request) -> Response:

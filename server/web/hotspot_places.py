@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import h3
@@ -27,7 +27,7 @@ from geo.hotspots import HotspotResult, compute_hotspots
 from server.context import ctx
 from server.web.filters import MapView, previous_period, window_query
 from sync.errors import InvalidRequest
-from sync.store.base import Boundary
+from sync.store.base import Boundary, PointQuery, Store
 
 MIN_INCIDENTS = 3  # as the map's layer: fewer, and Gi* has nothing to compare a cell with
 MAX_STREETS = 4
@@ -93,13 +93,12 @@ def cell_polygon(cell: int) -> shapely.Polygon:
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """The map's hotspots for a view, with the previous period's counts in the same cells."""
+class HotCells:
+    """The map's hotspots of some incidents, with an earlier period's counts in the same
+    cells (the map's view: ``Analysis``; CompStat's periods: ``hot_cells``)."""
 
-    view: MapView
     result: HotspotResult | None  # None: too few incidents for Gi*
     n: int
-    previous: tuple[dt.date, dt.date]
     previous_counts: dict[int, int]
 
     def index_of(self, cell: int) -> int | None:
@@ -149,19 +148,46 @@ def _hotspots(cols: dict[str, np.ndarray]) -> HotspotResult:
     return compute_hotspots(cols["lon"], cols["lat"], cols["occurred_s"], zero)
 
 
-async def analyse(view: MapView, request: Request) -> Analysis:
-    c = ctx(request)
-    cols = await c.store.points(view.query, ("lon", "lat", "occurred_s"))
-    before = previous_period(view.since, view.until)
+@dataclass(frozen=True)
+class Analysis(HotCells):
+    """The map's hotspots for a view, with the previous period's counts in the same cells."""
+
+    view: MapView = field(kw_only=True)
+    previous: tuple[dt.date, dt.date] = field(kw_only=True)
+
+
+async def hot_cells(
+    store: Store, query: PointQuery, earlier: PointQuery, district: str | None = None
+) -> HotCells:
+    """Hotspots of the incidents of ``query``, and the counts of ``earlier`` in its cells
+    (of one district, as placement assigned it, when ``district`` is given)."""
+    cols = await _points(store, query, ("lon", "lat", "occurred_s"), district)
     n = int(cols["lon"].size)
     if n < MIN_INCIDENTS:
-        return Analysis(view, None, n, before, {})
+        return HotCells(None, n, {})
     result = await asyncio.to_thread(_hotspots, cols)
     if result.spec.kind != "h3":
         raise InvalidRequest("hotspot places are computed on H3 cells only")
-    offset = c.settings.public.utc_offset_minutes * 60
-    old = await c.store.points(window_query(view, *before, offset), ("lon", "lat"))
+    old = await _points(store, earlier, ("lon", "lat"), district)
     cells = point_cells(old["lon"], old["lat"], result.spec)
     distinct, counts = np.unique(cells, return_counts=True)
     previous = dict(zip(distinct.tolist(), counts.tolist(), strict=True))
-    return Analysis(view, result, n, before, previous)
+    return HotCells(result, n, previous)
+
+
+async def _points(
+    store: Store, query: PointQuery, columns: tuple[str, ...], district: str | None
+) -> dict[str, np.ndarray]:
+    if district is None:
+        return await store.points(query, columns)
+    cols = await store.points(query, (*columns, "district"))
+    keep = cols.pop("district") == district
+    return {k: v[keep] for k, v in cols.items()}
+
+
+async def analyse(view: MapView, request: Request) -> Analysis:
+    c = ctx(request)
+    before = previous_period(view.since, view.until)
+    offset = c.settings.public.utc_offset_minutes * 60
+    found = await hot_cells(c.store, view.query, window_query(view, *before, offset))
+    return Analysis(found.result, found.n, found.previous_counts, view=view, previous=before)
