@@ -8,11 +8,12 @@ again (creation answers with the upload complete).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 from typing import Any
 
@@ -43,6 +44,11 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OFFSET_TYPE = "application/offset+octet-stream"
 WRITE_BLOCK = 1024 * 1024  # bytes gathered before one write to the part file
+# A request that finds another writing the same upload asks it to stop and waits this long for
+# it (its client is gone: the writer only finishes what is still arriving).
+WAIT_FOR_WRITER_S = 15.0
+# A writer asked to stop goes on while bytes keep coming; this long without any, it stops.
+STOP_IDLE_S = 0.25
 WRITER_ROLES = ("officer", "chief")
 COLLECTIONS = ("incidents", "patrol_logs")
 
@@ -247,9 +253,26 @@ async def _own_upload(request: Request, svc: AttachmentService) -> tuple[UploadI
     return info, who
 
 
+async def _writer_gone(svc: AttachmentService, info: UploadInfo) -> bool:
+    """If a request is still writing this upload, ask it to stop and wait for it: True once
+    nobody writes. That request's client has gone (this device is asking again), so what it
+    still receives is kept and the offset answered after it is the cut point."""
+    if await svc.run(svc.uploads.idle, info):
+        return True
+    await svc.run(svc.uploads.request_stop, info.id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_FOR_WRITER_S
+    while loop.time() < deadline:
+        await asyncio.sleep(0.02)
+        if await svc.run(svc.uploads.idle, info):
+            return True
+    return False
+
+
 async def head(request: Request) -> Response:
     svc = service(request)
     info, _ = await _own_upload(request, svc)
+    await _writer_gone(svc, info)  # still busy after the wait: answer what is on disk
     offset = await svc.run(svc.uploads.offset, info)
     headers = {
         "Upload-Offset": str(offset),
@@ -267,6 +290,7 @@ async def patch(request: Request) -> Response:
     raw = request.headers.get("upload-offset", "")
     if not (raw.isascii() and raw.isdigit()):
         raise InvalidRequest("Upload-Offset must be a non-negative integer", {})
+    await _writer_gone(svc, info)  # if not, the write below answers 423
     offset = await _append(request, svc, info, int(raw))
     headers = {"Upload-Offset": str(offset), "Upload-Expires": _expires(info.expires_ms)}
     return Response(status_code=204, headers=_tus_headers(headers))
@@ -301,6 +325,33 @@ def _write_all(fd: int, data: bytes | bytearray, whole: Any = None) -> None:
         view = view[os.write(fd, view) :]
 
 
+class _Stopped(Exception):
+    """A newer request for this upload asked this one to finish (its client went away)."""
+
+
+async def _body(request: Request, svc: AttachmentService, upload_id: str) -> AsyncIterator[bytes]:
+    """The request body, chunk by chunk, until it ends, the client disconnects
+    (``ClientDisconnect``) or a newer request asks for the upload and no byte has come for
+    ``STOP_IDLE_S`` (``_Stopped``)."""
+    stream = request.stream().__aiter__()
+    while True:
+        step = asyncio.ensure_future(stream.__anext__())
+        while True:
+            done, _ = await asyncio.wait({step}, timeout=STOP_IDLE_S)
+            if done:
+                break
+            if svc.uploads.stop_requested(upload_id):  # one stat per quiet interval
+                step.cancel()
+                await asyncio.gather(step, return_exceptions=True)
+                raise _Stopped
+        try:
+            chunk = step.result()
+        except StopAsyncIteration:
+            return
+        if chunk:
+            yield chunk
+
+
 async def _append(request: Request, svc: AttachmentService, info: UploadInfo, start: int) -> int:
     """Write the request body at ``start``; the offset after it (fsynced)."""
     expected = _checksum(request)
@@ -314,7 +365,7 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
         whole = hashlib.sha256() if start == 0 else None  # the whole file in one PATCH: no re-read
         written, pending = 0, bytearray()
         try:
-            async for chunk in request.stream():
+            async for chunk in _body(request, svc, info.id):
                 if start + written + len(pending) + len(chunk) > info.length:
                     raise InvalidRequest(
                         "the body goes past Upload-Length", {"length": info.length}
@@ -325,7 +376,7 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
                 if len(pending) >= WRITE_BLOCK:
                     await svc.run(_write_all, fd, pending, whole)
                     written, pending = written + len(pending), bytearray()
-        except ClientDisconnect:
+        except (ClientDisconnect, _Stopped):
             whole = None
             if digest is not None:  # unverifiable: the checksummed chunk is dropped whole
                 written, pending = 0, bytearray()

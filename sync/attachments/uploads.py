@@ -5,7 +5,15 @@ expiry) and ``uploads/<id>.part`` (the bytes so far). The offset is the size of 
 file: after a crash (kill -9) it is what reached the file, and the client asks for it with
 HEAD and goes on from there. Every PATCH ends with an fsync, so an offset the server has
 answered survives a power loss too. One PATCH at a time per upload (``flock``: other
-workers see the lock; a second PATCH gets 423).
+workers see the lock).
+
+A client whose connection died comes back with HEAD (then PATCH) while the request that was
+writing may still be running: its connection may have closed with bytes still on their way
+through the socket buffers, or died silently (no FIN: the request waits for bytes that will
+never come). So a newer request asks the writer to stop (``request_stop``: a ``<id>.stop``
+file, seen by every worker), and waits for the lock before it answers: the writer keeps
+reading while bytes still arrive, writes and fsyncs all it has, and lets go. The offset then
+answered is what reached the server, not what happened to be on disk at that moment.
 """
 
 from __future__ import annotations
@@ -93,6 +101,31 @@ class UploadStore:
     def delete(self, upload_id: str) -> None:
         self.part(upload_id).unlink(missing_ok=True)
         self._info_path(upload_id).unlink(missing_ok=True)
+        self.stop_path(upload_id).unlink(missing_ok=True)
+
+    def stop_path(self, upload_id: str) -> Path:
+        return self.dir / f"{upload_id}.stop"
+
+    def request_stop(self, upload_id: str) -> None:
+        """Ask the request writing this upload (in any worker) to finish what it has."""
+        self.stop_path(upload_id).touch()
+
+    def stop_requested(self, upload_id: str) -> bool:
+        return self.stop_path(upload_id).exists()
+
+    def idle(self, info: UploadInfo) -> bool:
+        """No request is writing this upload now (or it is finished)."""
+        try:
+            fd = os.open(self.part(info.id), os.O_RDONLY)
+        except FileNotFoundError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
 
     @contextmanager
     def writing(self, info: UploadInfo) -> Iterator[int]:
@@ -106,6 +139,8 @@ class UploadStore:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
                 raise UploadLocked("another request is writing this upload", {}) from exc
+            # A stop asked of an earlier writer is answered now that it has let go.
+            self.stop_path(info.id).unlink(missing_ok=True)
             os.lseek(fd, 0, os.SEEK_END)
             yield fd
         finally:

@@ -13,8 +13,11 @@ class CuttingProxy:
     """Forward 127.0.0.1:<port> to the server; close each connection after ``cut_after`` bytes
     from the client. Runs its own event loop in a thread (the clients under test block)."""
 
-    def __init__(self, target_port: int, cut_after: int) -> None:
-        self.target_port, self.cut_after = target_port, cut_after
+    def __init__(self, target_port: int, cut_after: int, stall: bool = False) -> None:
+        """``stall``: after ``cut_after`` bytes forward nothing more but keep both connections
+        open until the proxy stops (a network that died silently: no FIN reaches the server)."""
+        self.target_port, self.cut_after, self.stall = target_port, cut_after, stall
+        self._hold = asyncio.Event()
         self.sent = 0  # client -> server bytes forwarded, all connections
         self.cuts = 0
         self.port = 0
@@ -62,6 +65,8 @@ class CuttingProxy:
                 budget[0] -= len(take)
                 if budget[0] <= 0:
                     self.cuts += 1
+                    if self.stall:
+                        await self._hold.wait()  # set never: cancelled when the proxy stops
                     return
 
         async def downstream() -> None:
