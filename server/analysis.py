@@ -23,11 +23,13 @@ from h3.api import basic_int as h3int
 from geo.cells import CellSpec
 from geo.emerging import WEEK_S, EmergingResult, emerging_from_cells
 from geo.hotspots import ALGORITHM_VERSION, HotspotResult, hotspots_from_cells
+from server.tilecache import Throttle
 from sync.engine import Committed
 from sync.store.base import PointQuery, Store
 
 log = logging.getLogger("ronda.analysis")
 STORED_RESOLUTION = 9  # placement stores H3 cells at this resolution
+FOREIGN_CHECK_S = 1.0  # how stale another worker's commit may leave a cached result
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +70,16 @@ class Analysis:
     _station_changed: dict[str, int] = field(default_factory=dict)
     _all_changed: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Other workers and hosts commit without this process's listener: a request compares the
+    # store's last sequence number with the last one heard of, at most once a second, and on
+    # a move treats everything as changed (the same bound as the layers' ``refresh``).
+    _seen_seq: int = 0
+    _foreign_check: Throttle = field(default_factory=lambda: Throttle(FOREIGN_CHECK_S))
 
     # --- listening to the engine ---
     def on_commit(self, committed: Committed) -> None:
         """Engine listener: mark what a commit touched; the background task recomputes."""
+        self._seen_seq = max(self._seen_seq, committed.last_seq)
         if "incidents" not in committed.collections:
             return
         self._generation += 1
@@ -112,7 +120,15 @@ class Analysis:
     async def emerging(self, key: AnalysisKey) -> tuple[EmergingResult, str]:
         return await self._get(key)
 
+    async def _notice_foreign_commits(self) -> None:
+        if self._foreign_check.due():
+            last = await self.store.last_seq()
+            if last > self._seen_seq:
+                self._seen_seq = last
+                self.invalidate_all()
+
     async def _get(self, key: AnalysisKey) -> tuple[Any, str]:
+        await self._notice_foreign_commits()
         entry = self._cache.get(key)
         if entry is None or self._stale(key, entry):
             entry = await self._compute(key)

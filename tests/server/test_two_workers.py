@@ -1,0 +1,128 @@
+"""Two workers over one database (issue 16 item 4): what one learns, the other must too.
+
+Each app below is what one uvicorn worker runs: its own store connection, caches and engine
+listeners, the database shared. Driving both in-process makes it deterministic which worker
+answers. A push through A must show in B's answers within the documented bound (a second:
+``refresh``'s throttle), for layers and for analysis alike. Before the fix, B kept serving its
+cached hotspots forever: its analysis cache heard only B's own commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.app import create_app
+from server.places import reload_places, store_layer
+from server.settings import AnalysisSettings, DatabaseSettings, Settings
+from sync.clock import HybridClock
+from sync.store.sql import SQLStore
+from tests.server.test_placement import _layers
+from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people, store_params
+
+BOUND_S = 1.0  # LayerData.foreign_check / Analysis.foreign_check (docs/operations.md)
+WINDOW = {"start": "2026-10-01", "end": "2026-11-01", "resolution": 9}
+
+
+async def _two_workers(
+    url: str,
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]]]:
+    settings = Settings(_env_file=None, analysis=AnalysisSettings(debounce_s=0.05))  # type: ignore[call-arg]
+    settings = settings.model_copy(update={"database": DatabaseSettings(url=url)})
+    async with AsyncExitStack() as stack:
+        clients = []
+        for name in ("a", "b"):
+            store = SQLStore(url)
+            app = create_app(settings, store)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            if name == "a":
+                people = await seed_people(store)
+                for layer_name, layer in _layers().items():
+                    await store_layer(store, layer_name, layer)
+            await reload_places(app.state.ctx)
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(transport=transport, base_url=f"http://worker-{name}")
+            clients.append(await stack.enter_async_context(client))
+        yield clients[0], clients[1], people.tokens
+
+
+@pytest.fixture(params=store_params())
+async def workers(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]]]:
+    if request.param == "postgres":
+        assert PG_URL
+        await reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    async for pair in _two_workers(url):
+        yield pair
+
+
+def _auth(tokens: dict[str, str], officer: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[officer]}"}
+
+
+async def _push(client: httpx.AsyncClient, tokens: dict[str, str], n: int, lon: float) -> None:
+    clock = HybridClock()
+    changes = [
+        incident(
+            new_id(),
+            clock,
+            {
+                "category": "robo",
+                "occurred_at": f"2026-10-{1 + i % 28:02d}T12:00:00-05:00",
+                "location": {"lon": lon + i * 1e-5, "lat": -12.055, "accuracy_m": 10},
+            },
+        )
+        for i in range(n)
+    ]
+    answer = await client.post("/v1/sync/push", json=batch(changes), headers=_auth(tokens, "off-a"))
+    assert answer.json()["summary"]["applied"] == n, answer.text
+
+
+async def _seen_within(
+    client: httpx.AsyncClient,
+    tokens: dict[str, str],
+    path: str,
+    params: dict[str, object],
+    key: str,
+    want: int,
+) -> float:
+    """Seconds until ``path``'s ``key`` reads ``want`` on ``client``; fails past twice the bound
+    plus slack for a loaded machine (never a timing assertion on a fast path: only a ceiling)."""
+    started = time.monotonic()
+    while True:
+        answer = await client.get(path, params=params, headers=_auth(tokens, "chief-a"))
+        assert answer.status_code == 200, answer.text
+        if answer.json()[key] == want:
+            return time.monotonic() - started
+        assert time.monotonic() - started < BOUND_S * 10, (path, answer.json()[key], want)
+        await asyncio.sleep(0.1)
+
+
+async def test_a_push_through_one_worker_reaches_the_others_analysis(workers) -> None:
+    a, b, tokens = workers
+    await _push(a, tokens, 40, -77.035)
+    path = "/v1/analysis/hotspots"
+    await _seen_within(b, tokens, path, WINDOW, "n_incidents", 40)  # B computes and caches
+    await _push(a, tokens, 25, -77.036)  # B hears nothing of this commit
+    await _seen_within(b, tokens, path, WINDOW, "n_incidents", 65)
+    await _seen_within(a, tokens, path, WINDOW, "n_incidents", 65)
+
+
+async def test_a_push_through_one_worker_reaches_the_others_layers(workers) -> None:
+    a, b, tokens = workers
+    await _push(a, tokens, 10, -77.035)
+    path = "/ogc/collections/incidents/items"
+    params = {"datetime": "2026-10-01T00:00:00Z/2026-11-01T00:00:00Z", "limit": 1}
+    await _seen_within(b, tokens, path, params, "numberMatched", 10)
+    await _push(a, tokens, 5, -77.036)
+    await _seen_within(b, tokens, path, params, "numberMatched", 15)
