@@ -16,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from geo import geocode_address
 from geo.geocode_fix import FixAssessment, assess_fix
 from geo.geocode_gazetteer import Gazetteer
 from geo.geocode_match import Match, best_match, name_confidence
@@ -27,6 +30,21 @@ from geo.geocode_scope import split_district
 __all__ = ["FixAssessment", "GeocodeResult", "Geocoder", "assess_fix"]
 
 QUALITIES = ("exact", "interpolated", "block", "street", "district", "failed")
+#: Where an answer came from (``components["source"]``).
+SOURCES = (
+    "address_point",
+    "interpolation",
+    "cuadra",
+    "intersection",
+    "landmark",
+    "lote",
+    "manzana",
+    "aa_hh",
+    "street",
+    "district",
+)
+INFERRED_CUADRA_CAP = 0.5  # cuadras counted by the numbering rule, not from data
+CROSSING_SPREAD_M = 80.0  # common points of two streets closer than this are one crossing
 OUT_OF_SCOPE = 0.7  # confidence factor for a match found only outside the expected district
 
 
@@ -138,7 +156,8 @@ class Geocoder:
 
     def _district_only(self, code: str) -> _Answer:
         d = self.gaz.districts[code]
-        return _Answer(d["xy"], "district", 0.3, {"district_code": code, "district": d["name"]})
+        comp = {"district_code": code, "district": d["name"], "source": "district"}
+        return _Answer(d["xy"], "district", 0.3, comp)
 
     def _search(
         self, table: dict, query: str | None, scope: str | None
@@ -170,13 +189,22 @@ class Geocoder:
         entries = self._prefer_type(m.entries, p.street_type)
         conf = name_confidence(m.score, m.margin) * factor
         if p.kind == "number" and p.number is not None:
+            found = self._from_addresses(entries, p, conf)
+            if found is not None:
+                return found
             hits = [(e, s) for e in entries if (s := self._segment_for(e, p.number)) is not None]
             hits = self._typed(hits, p.street_type)
             if hits:
                 e, seg = hits[0]
                 conf *= (1.0 if len(hits) == 1 else 0.4) * self._type_factor(e, p.street_type)
+                if self._inferred(seg):  # the cuadra is a guess from the numbering rule
+                    comp = self._comp(e, seg, number=p.number, source="cuadra")
+                    comp["block"] = p.number // 100
+                    conf = min(conf, INFERRED_CUADRA_CAP)
+                    return _Answer(self._midpoint(seg), "block", conf, comp)
                 xy = interpolate(self.gaz, seg, p.number)
-                return _Answer(xy, "interpolated", conf, self._comp(e, seg, number=p.number))
+                comp = self._comp(e, seg, number=p.number, source="interpolation")
+                return _Answer(xy, "interpolated", conf, comp)
         if p.kind == "block" and p.block is not None:
             hits = [
                 (e, s)
@@ -187,16 +215,49 @@ class Geocoder:
             if hits:
                 e, seg = hits[0]
                 conf *= (0.97 if len(hits) == 1 else 0.4) * self._type_factor(e, p.street_type)
-                return _Answer(
-                    self._midpoint(seg), "block", conf, self._comp(e, seg, block=p.block)
-                )
+                if self._inferred(seg):
+                    conf = min(conf, INFERRED_CUADRA_CAP)
+                comp = self._comp(e, seg, block=p.block, source="cuadra")
+                return _Answer(self._midpoint(seg), "block", conf, comp)
         e = entries[0]
         street = self.gaz.streets[e]
         seg = int(street.segs[len(street.segs) // 2])
         cap = 0.35 if (p.number is not None or p.block is not None) else 0.5
         conf *= (1.0 if len(entries) == 1 else 0.5) * self._type_factor(e, p.street_type)
         conf = min(conf, cap)
-        return _Answer(self._midpoint(seg), "street", conf, self._comp(e, seg))
+        return _Answer(self._midpoint(seg), "street", conf, self._comp(e, seg, source="street"))
+
+    def _inferred(self, seg: int) -> bool:
+        inferred = self.gaz.seg_inferred
+        return bool(len(inferred) and inferred[seg])
+
+    def _from_addresses(self, entries: list[int], p: Parsed, conf: float) -> _Answer | None:
+        """The number from the street's address points: exact, else between its neighbours."""
+        if not self.gaz.addr_model or p.number is None:
+            return None
+        suffix = p.extra[0] if p.extra and len(p.extra[0]) == 1 and p.extra[0].isalpha() else ""
+        exact = [
+            (e, xy)
+            for e in entries
+            if (xy := geocode_address.exact(self.gaz, e, p.number, suffix)) is not None
+        ]
+        if exact:
+            e, xy = exact[0]
+            conf *= (1.0 if len(exact) == 1 else 0.4) * self._type_factor(e, p.street_type)
+            comp = self._comp(e, None, number=p.number, source="address_point")
+            return _Answer(xy, "exact", conf, comp)
+        hits = [
+            (e, hit)
+            for e in entries
+            if (hit := geocode_address.between(self.gaz, e, p.number)) is not None
+        ]
+        if not hits:
+            return None
+        e, hit = hits[0]
+        conf *= hit.factor * (1.0 if len(hits) == 1 else 0.4) * self._type_factor(e, p.street_type)
+        comp = self._comp(e, None, number=p.number, source="interpolation")
+        comp["between"] = list(hit.neighbours)
+        return _Answer(hit.xy, "interpolated", conf, comp)
 
     def _typed(self, hits: list[tuple[int, int]], stype: str | None) -> list[tuple[int, int]]:
         """Keep hits of the typed street type if there are any ("Jr. Tacna" vs "Av. Tacna")."""
@@ -230,7 +291,7 @@ class Geocoder:
         g = self.gaz
         return ((g.x0[seg] + g.x1[seg]) / 2, (g.y0[seg] + g.y1[seg]) / 2)
 
-    def _comp(self, entry: int, seg: int, **extra: Any) -> dict[str, Any]:
+    def _comp(self, entry: int, seg: int | None, **extra: Any) -> dict[str, Any]:
         st = self.gaz.streets[entry]
         d = self.gaz.districts.get(st.district or "", {})
         return {
@@ -238,7 +299,7 @@ class Geocoder:
             "street_type": st.stype,
             "district_code": st.district,
             "district": d.get("name"),
-            "segment": self.gaz.seg_code[seg],
+            "segment": None if seg is None else self.gaz.seg_code[seg],
             **extra,
         }
 
@@ -261,22 +322,28 @@ class Geocoder:
                                 name_confidence(a.score, a.margin),
                                 name_confidence(b.score, b.margin),
                             )
-                            found.append(
-                                (a.score + b.score, conf * min(fa, fb), ea, eb, min(common))
-                            )
+                            node, single = _crossing(common)
+                            if not single:  # the two streets meet at places far apart
+                                conf *= 0.4
+                            found.append((a.score + b.score, conf * min(fa, fb), ea, eb, node))
         if not found:
             return FAILED
         found.sort(key=lambda f: -f[0])
         total, conf, ea, eb, node = found[0]
-        rivals = {f[4] for f in found if f[0] >= total - 4 and f[4] != node}
+        rivals = {
+            f[4]
+            for f in found
+            if f[0] >= total - 4
+            and np.hypot(f[4][0] - node[0], f[4][1] - node[1]) > CROSSING_SPREAD_M
+        }
         if rivals:
             conf *= 0.4
         comp = {
-            **self._comp(ea, int(self.gaz.streets[ea].segs[0])),
+            **self._comp(ea, None, source="intersection"),
             "cross_street": self.gaz.streets[eb].label,
         }
         comp.pop("segment")
-        return _Answer((node[0] / 2, node[1] / 2), "exact", conf, comp)
+        return _Answer(node, "exact", conf, comp)
 
     def _mzlt(self, p: Parsed, scope: str | None) -> _Answer:
         matches, factor = self._search(self.gaz.aahh_keys, p.aahh, scope)
@@ -294,9 +361,12 @@ class Geocoder:
             "lt": p.lt,
         }
         if p.mz is not None and p.lt is not None and (k, p.mz, p.lt) in self.gaz.lotes:
+            comp["source"] = "lote"
             return _Answer(self.gaz.lotes[(k, p.mz, p.lt)], "exact", conf, comp)
         if p.mz is not None and (k, p.mz) in self.gaz.manzanas:
+            comp["source"] = "manzana"
             return _Answer(self.gaz.manzanas[(k, p.mz)], "block", min(conf, 0.5), comp)
+        comp["source"] = "aa_hh"
         return _Answer(area["xy"], "street", min(conf, 0.3), comp)
 
     def _landmark(self, p: Parsed, scope: str | None) -> _Answer:
@@ -308,5 +378,19 @@ class Geocoder:
         m = matches[0]
         conf = name_confidence(m.score, m.margin) * factor * (1.0 if len(m.entries) == 1 else 0.4)
         lm = self.gaz.landmarks[m.entries[0]]
-        comp = {"landmark": lm["label"], "district_code": lm["district"]}
+        comp = {"landmark": lm["label"], "district_code": lm["district"], "source": "landmark"}
         return _Answer(lm["xy"], "exact", conf, comp)
+
+
+def _crossing(common: set[tuple[int, int]]) -> tuple[tuple[float, float], bool]:
+    """The crossing of two streets from their common nodes (half-metre keys): the centre of
+    the nodes, and whether they form one crossing (the two carriageways of an avenue meet a
+    street at two or four nodes a few metres apart) rather than places far apart."""
+    pts = np.array(sorted(common), dtype=float) / 2
+    if len(pts) == 1:
+        return (float(pts[0, 0]), float(pts[0, 1])), True
+    centre = pts.mean(axis=0)
+    spread = float(np.hypot(*(pts - centre).T).max())
+    if spread <= CROSSING_SPREAD_M / 2:
+        return (float(centre[0]), float(centre[1])), True
+    return (float(pts[0, 0]), float(pts[0, 1])), False

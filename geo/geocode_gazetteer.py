@@ -6,6 +6,7 @@ All coordinates are kept in local metres (:class:`~geo.boundaries.LocalMetric`).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,35 @@ def _with_districts(streets: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> g
     return out
 
 
+def street_key(name: str, stype: Any = None) -> tuple[str | None, str]:
+    """(street type, name key) of a street name: "Av. Los Próceres" -> ("av", "los proceres")."""
+    st = normalise(str(stype)) if isinstance(stype, str) else None
+    key = normalise(name)
+    if st is None and key.split(" ", 1)[0] in STREET_TYPES and " " in key:
+        st, key = key.split(" ", 1)
+    return st, key
+
+
+def _split_aliases(value: Any) -> list[str]:
+    """Alternative names stored as "a|b" (or a list, as they come back from the store)."""
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v]
+    if isinstance(value, str) and value:
+        return [v for v in value.split("|") if v]
+    return []
+
+
+_HOUSE_NUMBER = re.compile(r"^\s*(\d{1,5})\s*([a-z]?)\b")
+
+
+def house_number(text: str) -> tuple[int, str] | None:
+    """(number, letter) of a house number tag: "12" (12, ""), "5 A" (5, "a"), "15-17" (15, "")."""
+    m = _HOUSE_NUMBER.match(text.lower())
+    if m is None:
+        return None
+    return int(m.group(1)), m.group(2)
+
+
 def _node_key(x: float, y: float) -> tuple[int, int]:
     return round(x * 2), round(y * 2)  # half-metre grid: shared vertices coincide
 
@@ -99,6 +129,11 @@ class Gazetteer:
         self.districts: dict[str, dict[str, Any]] = {}
         self.district_keys: dict[str, str] = {}
         self.station_district: dict[str, str] = {}
+        # address points: (street entry, "12b"/"12") -> xy, and per street sorted numbers
+        self.addr_exact: dict[tuple[int, str], tuple[float, float]] = {}
+        self.addr_model: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.unplaced_addresses = 0
+        self.seg_inferred = np.zeros(0, dtype=bool)
 
     @classmethod
     def build(
@@ -111,6 +146,7 @@ class Gazetteer:
         landmarks: gpd.GeoDataFrame | None = None,
         stations: gpd.GeoDataFrame | None = None,
         aliases: dict[str, str] | None = None,
+        addresses: gpd.GeoDataFrame | None = None,
     ) -> Gazetteer:
         """Build from layers with our standard columns (see ``geo.boundaries``)."""
         gaz = cls(LocalMetric.around(np.asarray(districts.geometry.values)))
@@ -120,6 +156,9 @@ class Gazetteer:
             gaz._add_aahh(aa_hh, lotes)
         if landmarks is not None:
             gaz._add_landmarks(landmarks)
+        if addresses is not None:
+            gaz.unplaced_addresses = len(addresses)
+            gaz._add_addresses(addresses)
         if stations is not None:
             gaz.station_district = dict(
                 zip(stations["code"], stations["district_code"], strict=True)
@@ -154,21 +193,35 @@ class Gazetteer:
             if "district_code" in streets.columns
             else [None] * len(streets)
         )
+        # OSM imports say which segments form one street (merged by connectivity): two
+        # streets of the same name in one district stay apart there.
+        ids = streets["osm_street"] if "osm_street" in streets.columns else [None] * len(streets)
+        aliases = streets["aliases"] if "aliases" in streets.columns else [None] * len(streets)
+        self.seg_inferred = (
+            streets["numbering"].isin(["addresses", "centre"]).to_numpy()
+            if "numbering" in streets.columns
+            else np.zeros(len(streets), dtype=bool)
+        )
         groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, (name, stype, dist) in enumerate(zip(streets["name"], types, dists, strict=True)):
-            st = normalise(str(stype)) if isinstance(stype, str) else None
-            key = normalise(str(name))
-            if st is None and key.split(" ", 1)[0] in STREET_TYPES and " " in key:
-                st, key = key.split(" ", 1)
-            groups[(key, st, None if pd.isna(dist) else str(dist))].append(i)
-        for (key, st, dist), idx in groups.items():
+        for i, (name, stype, dist, sid) in enumerate(
+            zip(streets["name"], types, dists, ids, strict=True)
+        ):
+            st, key = street_key(str(name), stype)
+            groups[(key, st, None if pd.isna(dist) else str(dist), sid)].append(i)
+        for (key, st, dist, _), idx in groups.items():
             order = np.asarray(idx)[np.argsort(np.maximum(self.from_r[idx], self.from_l[idx]))]
-            label = f"{streets['street_type'].iat[idx[0]]} " if st else ""
+            own_type = types[idx[0]]
+            label = f"{own_type} " if st and isinstance(own_type, str) else ""
             street = Street(key, st, label + str(streets["name"].iat[idx[0]]), dist, order)
             for s in order:
                 street.nodes.add(_node_key(self.x0[s], self.y0[s]))
                 street.nodes.add(_node_key(self.x1[s], self.y1[s]))
-            self._index(self.street_keys, key, dist, len(self.streets))
+            n = len(self.streets)
+            self._index(self.street_keys, key, dist, n)
+            for alias in _split_aliases(aliases[idx[0]]):
+                alias_key = street_key(alias, None)[1]
+                if alias_key != key:
+                    self._index(self.street_keys, alias_key, dist, n)
             self.streets.append(street)
         self.ranges = list(
             zip(
@@ -221,10 +274,58 @@ class Gazetteer:
 
     def _add_landmarks(self, landmarks: gpd.GeoDataFrame) -> None:
         x, y = self.metric.forward(landmarks.geometry.x.to_numpy(), landmarks.geometry.y.to_numpy())
-        for label, dist, px, py in zip(
-            landmarks["label"], landmarks["district_code"], x, y, strict=True
+        aliases = (
+            landmarks["aliases"] if "aliases" in landmarks.columns else [None] * len(landmarks)
+        )
+        kinds = landmarks["kind"] if "kind" in landmarks.columns else [None] * len(landmarks)
+        for label, dist, kind, alias, px, py in zip(
+            landmarks["label"], landmarks["district_code"], kinds, aliases, x, y, strict=True
         ):
-            self._index(self.landmark_keys, normalise(str(label)), str(dist), len(self.landmarks))
+            n = len(self.landmarks)
+            key = normalise(str(label))
+            self._index(self.landmark_keys, key, str(dist), n)
+            for other in _split_aliases(alias):  # "Tuomiokirkko" also as "iglesia Domkyrkan"
+                other_key = normalise(other if kind is None else f"{kind} {other}")
+                if other_key != key:
+                    self._index(self.landmark_keys, other_key, str(dist), n)
             self.landmarks.append(
                 {"label": str(label), "district": str(dist), "xy": (float(px), float(py))}
             )
+
+    def _add_addresses(self, addresses: gpd.GeoDataFrame) -> None:
+        """Address points, each on the nearest street of its ``street`` name."""
+        x, y = self.metric.forward(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
+        per_street: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+        exact: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
+        for street, number, px, py in zip(
+            addresses["street"], addresses["housenumber"], x, y, strict=True
+        ):
+            entry = self._street_near(street_key(str(street))[1], float(px), float(py))
+            parsed = house_number(str(number))
+            if entry is None or parsed is None:
+                continue
+            self.unplaced_addresses -= 1
+            value, suffix = parsed
+            for key in {f"{value}{suffix}", str(value)}:
+                exact[(entry, key)].append((float(px), float(py)))
+            per_street[entry].append((value, float(px), float(py)))
+        # an address with several points (a building and its entrances): their mean
+        self.addr_exact = {k: tuple(np.mean(v, axis=0)) for k, v in exact.items()}
+        for entry, pts in per_street.items():
+            # one point per number: the mean of its points (a building and its entrances)
+            frame = pd.DataFrame(pts, columns=["n", "x", "y"]).groupby("n").mean()
+            self.addr_model[entry] = (
+                frame.index.to_numpy(np.int64),
+                frame["x"].to_numpy(float),
+                frame["y"].to_numpy(float),
+            )
+
+    def _street_near(self, key: str, x: float, y: float) -> int | None:
+        """The street called ``key`` nearest to (x, y), within 300 m."""
+        best, best_d = None, 300.0
+        point = shapely.Point(x, y)
+        for entry in set(self.street_keys[None].get(key, [])):
+            d = float(shapely.distance(self.seg_geom[self.streets[entry].segs], point).min())
+            if d < best_d:
+                best, best_d = entry, d
+        return best

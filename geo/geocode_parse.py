@@ -181,8 +181,19 @@ def _parse_block(stype: str | None, rest: list[str]) -> Parsed | None:
     return Parsed("block", street_type=stype, street=" ".join(before), block=block, extra=after)
 
 
+def _split_letter(toks: list[str]) -> list[str]:
+    """ "14a" -> "14", "a": a house number with a letter (OpenStreetMap has many)."""
+    out: list[str] = []
+    for tok in toks:
+        if len(tok) >= 2 and tok[-1].isalpha() and tok[:-1].isdigit():
+            out += [tok[:-1], tok[-1]]
+        else:
+            out.append(tok)
+    return out
+
+
 def _parse_street(toks: list[str]) -> Parsed:
-    stype, rest = split_type(_drop_units(toks))
+    stype, rest = split_type(_split_letter(_drop_units(toks)))
     if "cdra" in rest:
         block = _parse_block(stype, rest)
         if block is not None:
