@@ -1,5 +1,6 @@
 // The app's controller: which screen shows, the status bar, locking, syncing, wiping.
 
+import { Attachments } from "./attachments.js";
 import { refreshBriefing } from "./briefing.js";
 import { t, when, setLang, getLang } from "./i18n.js";
 import { Outbox } from "./outbox.js";
@@ -27,6 +28,7 @@ export class App {
     this.vault = new Vault();
     this.outbox = new Outbox(this.vault);
     this.patrol = new Patrol(this);
+    this.attachments = new Attachments(this); // evidence files: sealed queue, tus uploads
     this.syncer = new Syncer(this.vault, this.outbox, {
       onRevoked: () => this.wipe("revoked"),
       onChange: () => this.onSyncChange(),
@@ -150,6 +152,9 @@ export class App {
   async syncNow(reason) {
     if (!this.vault.unlocked || !navigator.onLine && reason !== "button") return null;
     const result = await this.syncer.sync(reason);
+    // The records are acknowledged: their attachments may go now (not awaited: a long upload
+    // does not hold the sync's callers; it resumes on the next sync if cut).
+    if (result) this.attachments.upload().catch(() => null);
     if (result && this.vault.unlocked) {
       // The briefing changes slowly: fetched at most every 15 minutes unless asked for.
       const age = Date.now() - (this.vault.get("briefing")?.fetched_ms || 0);

@@ -4,9 +4,9 @@
 // included), so nothing asynchronous may happen between opening and finishing it.
 
 export const DB_NAME = "ronda-app";
-const VERSION = 1;
+const VERSION = 2; // 2: `blobs` (attachment bytes, sealed chunk by chunk: attachments.js)
 // meta: plain (KDF salt, PIN verifier, wrong-PIN count, settings); the rest is sealed.
-export const STORES = ["meta", "secure", "outbox", "records", "rejected"];
+export const STORES = ["meta", "secure", "outbox", "records", "rejected", "blobs"];
 
 function req(r) {
   return new Promise((resolve, reject) => {
@@ -23,7 +23,11 @@ export function openDb() {
         if (!r.result.objectStoreNames.contains(name)) r.result.createObjectStore(name);
       }
     };
-    r.onsuccess = () => resolve(r.result);
+    r.onsuccess = () => {
+      // A newer version of the app (another tab) upgrades the database: let it.
+      r.result.onversionchange = () => r.result.close();
+      resolve(r.result);
+    };
     r.onerror = () => reject(r.error);
     r.onblocked = () => reject(new Error("the app's database is open elsewhere"));
   });

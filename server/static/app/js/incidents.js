@@ -9,7 +9,7 @@ export const CATEGORIES = [
 ];
 export const STATUSES = ["open", "closed", "referred"];
 export const PII_LISTS = ["victims", "witnesses", "suspects"];
-const FIELDS = ["category", "occurred_at", "status", "description", "address_text", "location"];
+const FIELDS = ["category", "occurred_at", "status", "description", "address_text", "location", "attachments"];
 const PERSON = { name: 200, dni: 8, phone: 30, age: 130, role: 40, notes: 1000 };
 const CATEGORY_RE = /^[a-z][a-z0-9_]{1,40}$/;
 const RFC3339_TZ = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;

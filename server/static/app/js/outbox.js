@@ -42,7 +42,7 @@ export class Outbox {
 
   // --- local edits ---
   /** Queue an incident upsert (only the changed fields) or delete; returns its id. */
-  async saveIncident(id, fields, pii, { isNew = false, op = "upsert" } = {}) {
+  async saveIncident(id, fields, pii, { isNew = false, op = "upsert", also = [] } = {}) {
     const problems = op === "upsert" ? check(fields, pii, isNew) : [];
     if (problems.length) throw Object.assign(new Error(problems.join("; ")), { problems });
     return exclusive(async () => {
@@ -55,6 +55,7 @@ export class Outbox {
       await this.vault.commit([
         { store: "outbox", key: ord, value: { ord, change, batch_id: null, created_ms: this.wall() } },
         { store: "secure", key: "clock", value: clock.state() },
+        ...also, // e.g. the attachment queue items the change names: queued with it or not at all
       ]);
       return id;
     });

@@ -1,5 +1,6 @@
 // Incidents: the list (pulled and local, searchable) and the form (new or edit), offline.
 
+import { attachmentsField } from "../attachments.js";
 import { sectorName } from "../briefing.js";
 import { randomId } from "../crypto.js";
 import { fixOnce } from "../geo.js";
@@ -110,6 +111,7 @@ export function incidentScreen(app, { id, draft }) {
   const pii = draft?.pii || view?.pii || {};
   for (const list of PII_LISTS) for (const p of pii[list] || []) people.append(personRow(list, p));
   const ADD = { victims: "add_victim", witnesses: "add_witness", suspects: "add_suspect" };
+  const attach = attachmentsField(app, id, f.attachments || [], draft?.files || []);
   const adders = PII_LISTS.map((list) => h("button", { type: "button", class: "secondary", testid: `person-add-${list}`, onclick: () => people.append(personRow(list)) }, t(ADD[list])));
   // The input shows minutes only: an untouched time keeps its stored value (seconds included),
   // or every edit would rewrite occurred_at.
@@ -118,8 +120,8 @@ export function incidentScreen(app, { id, draft }) {
     const at = occurred.value === shownAt && f.occurred_at ? f.occurred_at : fromLimaInput(occurred.value);
     // A record pulled without a status shows "open": left so, it is not a change.
     const st = f.status == null && !isNew && status.value === "open" ? null : status.value;
-    const fields = { category: cat.value, occurred_at: at, status: st, description: desc.value.trim() || null, address_text: address.value.trim() || null, location };
-    return { fields, pii: readPeople(form) };
+    const fields = { category: cat.value, occurred_at: at, status: st, description: desc.value.trim() || null, address_text: address.value.trim() || null, location, attachments: attach.read().length ? attach.read() : null };
+    return { fields, pii: readPeople(form), files: attach.chosen() };
   };
   const pick = h("button", {
     type: "button", class: "secondary", testid: "inc-pick",
@@ -140,13 +142,24 @@ export function incidentScreen(app, { id, draft }) {
       ev.preventDefault();
       err.textContent = "";
       const edited = read();
+      const recordId = id || randomId();
+      let prepared = null; // new files: their bytes stored sealed first, queued with the change
+      try {
+        if (edited.files.length) prepared = await app.attachments.prepare(recordId, edited.files);
+      } catch (e) {
+        err.textContent = e.message;
+        return;
+      }
+      if (prepared) edited.fields.attachments = [...(edited.fields.attachments || []), ...prepared.refs];
       const fields = isNew ? Object.fromEntries(Object.entries(edited.fields).filter(([, v]) => v !== null)) : changedFields(view, edited.fields);
       const piiChange = isNew ? Object.fromEntries(Object.entries(edited.pii).filter(([, v]) => v.length)) : changedPii(view, edited.pii);
       const piiArg = piiChange && Object.keys(piiChange).length ? piiChange : null;
       if (!isNew && !Object.keys(fields).length && !piiArg) return app.go("incidents");
       try {
-        await app.outbox.saveIncident(id || randomId(), fields, piiArg, { isNew });
+        await app.outbox.saveIncident(recordId, fields, piiArg, { isNew, also: prepared?.writes || [] });
+        if (prepared) app.attachments.saved(prepared);
       } catch (e) {
+        if (prepared) await app.attachments.forget(prepared);
         err.textContent = e.problems ? e.problems.map(problemText).join(" · ") : e.message;
         err.scrollIntoView({ block: "center" }); // below the fold, above the sticky buttons
         return;
@@ -159,6 +172,7 @@ export function incidentScreen(app, { id, draft }) {
   field(t("category"), cat), field(t("occurred"), occurred), field(t("status"), status), field(t("description"), desc),
   h("fieldset", {}, h("legend", {}, t("where")), locText, h("div", { class: "row-buttons" }, gps, pick), field(t("address"), address)),
   h("fieldset", {}, h("legend", {}, t("people")), people, h("div", { class: "row-buttons" }, adders)),
+  attach,
   h("h2", {}, t("placement")), placement, err,
   h("div", { class: "actions" },
     h("button", { type: "button", class: "secondary", testid: "inc-cancel", onclick: () => app.go("incidents") }, t("cancel")),
