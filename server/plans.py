@@ -24,7 +24,7 @@ import h3
 import numpy as np
 import orjson
 
-from geo.plan_dosage import PlannedCells, plan_dosage
+from geo.plan_dosage import GAP_CAP_S, PlannedCells, plan_dosage
 from server.conflict_decide import web_identity
 from sync.clock import now_ms
 from sync.engine import Committed, SyncEngine
@@ -54,9 +54,11 @@ def cell_boundary(cell: str) -> list[list[float]]:
 
 def _check_cells(body: PlanBody) -> dict[str, list[list[float]]]:
     cells = {c for a in body.assignments for c in a.cells}
-    bad = sorted(c for c in cells if not h3.is_valid_cell(c))
+    bad = sorted(
+        c for c in cells if not h3.is_valid_cell(c) or not 5 <= h3.get_resolution(c) <= 9
+    )
     if bad:
-        raise InvalidRequest("these are not H3 cells", {"cells": bad[:10]})
+        raise InvalidRequest("these are not H3 cells of resolution 5 to 9", {"cells": bad[:10]})
     return {c: cell_boundary(c) for c in cells}
 
 
@@ -185,7 +187,8 @@ async def dosage(engine: SyncEngine, who: Identity, plan_id: str) -> dict[str, A
     doc = record.doc
     planned = _planned(doc)
     since = min(p.start_s for p in planned)
-    until = max(p.end_s for p in planned)
+    # An interval that starts before the end closes on a position up to the gap cap later.
+    until = max(p.end_s for p in planned) + GAP_CAP_S + 1
     query = PointQuery((record.station_id,), since, until)
     tracks = await engine.store.tracks(query, ("officer_id", "at_s", "lon", "lat"))
     result = plan_dosage(
@@ -217,10 +220,10 @@ def _assignment(index: int, a: dict[str, Any], result: Any) -> dict[str, Any]:
     for officer, cell, secs in zip(
         result.officer[rows], result.cell[rows], result.seconds[rows], strict=True
     ):
-        name = h3.int_to_str(int(cell))
-        per_cell[name] = per_cell.get(name, 0.0) + secs / 60
+        name, minutes = h3.int_to_str(int(cell)), int(secs) / 60
+        per_cell[name] = per_cell.get(name, 0.0) + minutes
         cells = per_officer.setdefault(str(officer), {})
-        cells[name] = cells.get(name, 0.0) + secs / 60
+        cells[name] = cells.get(name, 0.0) + minutes
     asked = a["minutes"]
     done = sum(min(m, asked) for m in per_cell.values())
     return {

@@ -18,6 +18,7 @@ from server.web import (
     conflict_review,
     mapdata,
     pages,
+    plans_page,
     public_page,
     records,
 )
@@ -26,6 +27,7 @@ routes: list[Route] = [
     *conflict_review.routes,  # before pages: its /conflicts replaces the old list
     *briefing.routes,
     *compstat_page.routes,
+    *plans_page.routes,
     *pages.routes,
     *public_page.routes,
     *mapdata.routes,

@@ -30,6 +30,7 @@ PAGE_ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/admin", ("admin",)),
     ("/map", MAP_ROLES),
     ("/conflicts", ("chief", "analyst")),
+    ("/plans", ("chief", "analyst")),
     ("/web", MAP_ROLES),
 )
 
