@@ -315,6 +315,11 @@ class SyncClient:
                 docs.append(doc)
         return docs
 
+    def plans(self) -> list[dict[str, Any]]:
+        """Patrol plans pulled for this device's station (withdrawn ones left out), in the
+        order the server wrote them (docs/protocol.md, "Patrol plans")."""
+        return [d for d in self.box.records("patrol_plans") if not d.get("deleted")]
+
     def pending_count(self) -> int:
         return self.box.pending_count()
 

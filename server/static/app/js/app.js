@@ -15,6 +15,7 @@ import { incidentScreen, listScreen } from "./ui/incidents.js";
 import { lockScreen, wipedScreen } from "./ui/lock.js";
 import { settingsScreen } from "./ui/settings.js";
 import { shiftScreen } from "./ui/shift.js";
+import { withPlan } from "./plans.js";
 import { syncScreen } from "./ui/sync.js";
 
 const SYNC_EVERY_MS = 5 * 60 * 1000;
@@ -215,7 +216,7 @@ export class App {
       else if (name === "pick") screen = briefingScreen(this, { pick: params.onPick });
       else if (name === "sync") screen = syncScreen(this);
       else if (name === "settings") screen = settingsScreen(this, this.settings);
-      else screen = shiftScreen(this);
+      else screen = withPlan(this, shiftScreen(this));
     }
     this.view.replaceChildren(screen);
     this.renderNav(tabs);
