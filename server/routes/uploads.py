@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
@@ -44,6 +45,7 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OFFSET_TYPE = "application/offset+octet-stream"
 WRITE_BLOCK = 1024 * 1024  # bytes gathered before one write to the part file
+IOV_MAX = 1024  # buffers one writev takes (Linux)
 # A request that finds another writing the same upload asks it to stop and waits this long for
 # it (its client is gone: the writer only finishes what is still arriving).
 WAIT_FOR_WRITER_S = 15.0
@@ -316,38 +318,72 @@ def _checksum(request: Request) -> bytes | None:
         raise InvalidRequest("Upload-Checksum must be base64", {}) from exc
 
 
-def _write_all(fd: int, data: bytes | bytearray, whole: Any = None) -> None:
-    """Write all of ``data``; feed ``whole`` (the file's running sha256) on the way."""
-    if whole is not None:
-        whole.update(data)  # hashlib lets go of the GIL: the file is never read back
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, chunks: list[bytes], hashes: tuple[Any, ...] = ()) -> int:
+    """Write ``chunks`` in order (one ``writev`` as a rule, no copy into one buffer) and feed
+    each running sha256 of ``hashes`` on the way (hashlib lets go of the GIL, and this runs in
+    the attachment threads, not the event loop). The bytes written."""
+    for digest in hashes:
+        for chunk in chunks:
+            digest.update(chunk)
+    total = sum(len(c) for c in chunks)
+    views = [memoryview(c) for c in chunks]
+    while views:
+        n = os.writev(fd, views[:IOV_MAX])
+        while views and n >= len(views[0]):
+            n -= len(views[0])
+            views.pop(0)
+        if n:
+            views[0] = views[0][n:]
+    return total
 
 
 class _Stopped(Exception):
     """A newer request for this upload asked this one to finish (its client went away)."""
 
 
-async def _body(request: Request, svc: AttachmentService, upload_id: str) -> AsyncIterator[bytes]:
-    """The request body, chunk by chunk, until it ends, the client disconnects
-    (``ClientDisconnect``) or a newer request asks for the upload and no byte has come for
-    ``STOP_IDLE_S`` (``_Stopped``)."""
+@dataclass(slots=True)
+class _Reading:
+    """What the stop watcher of one PATCH needs to know about the reading."""
+
+    chunks: int = 0  # received so far
+    waiting: bool = False  # the request is waiting for the next chunk (only then is it stopped)
+    stopped: bool = False
+
+
+async def _watch_stop(
+    task: asyncio.Task[Any], svc: AttachmentService, upload_id: str, reading: _Reading
+) -> None:
+    """Stop ``task`` (cancel its wait for the body) once a newer request asked for the upload
+    and no byte has come for ``STOP_IDLE_S``. One timer per PATCH instead of one per chunk."""
+    seen = -1
+    while True:
+        await asyncio.sleep(STOP_IDLE_S)
+        quiet = reading.chunks == seen
+        seen = reading.chunks
+        if quiet and reading.waiting and svc.uploads.stop_requested(upload_id):
+            reading.stopped = True
+            task.cancel()  # lands on the wait for the next chunk: nothing is being written
+            return
+
+
+async def _body(request: Request, reading: _Reading) -> AsyncIterator[bytes]:
     stream = request.stream().__aiter__()
     while True:
-        step = asyncio.ensure_future(stream.__anext__())
-        while True:
-            done, _ = await asyncio.wait({step}, timeout=STOP_IDLE_S)
-            if done:
-                break
-            if svc.uploads.stop_requested(upload_id):  # one stat per quiet interval
-                step.cancel()
-                await asyncio.gather(step, return_exceptions=True)
-                raise _Stopped
+        reading.waiting = True
         try:
-            chunk = step.result()
+            chunk = await stream.__anext__()
         except StopAsyncIteration:
             return
+        except asyncio.CancelledError:
+            if not reading.stopped:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            raise _Stopped from None
+        finally:
+            reading.waiting = False
+        reading.chunks += 1
         if chunk:
             yield chunk
 
@@ -363,31 +399,37 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
             raise OffsetMismatch("Upload-Offset is not the upload's offset", {"offset": current})
         digest = hashlib.sha256() if expected is not None else None
         whole = hashlib.sha256() if start == 0 else None  # the whole file in one PATCH: no re-read
-        written, pending = 0, bytearray()
+        hashes = tuple(h for h in (whole, digest) if h is not None)
+        written, pending, size = 0, [], 0
+        reading = _Reading()
+        task = asyncio.current_task()
+        assert task is not None
+        watcher = asyncio.create_task(_watch_stop(task, svc, info.id, reading))
         try:
-            async for chunk in _body(request, svc, info.id):
-                if start + written + len(pending) + len(chunk) > info.length:
+            async for chunk in _body(request, reading):
+                if start + written + size + len(chunk) > info.length:
                     raise InvalidRequest(
                         "the body goes past Upload-Length", {"length": info.length}
                     )
-                pending += chunk
-                if digest is not None:
-                    digest.update(chunk)
-                if len(pending) >= WRITE_BLOCK:
-                    await svc.run(_write_all, fd, pending, whole)
-                    written, pending = written + len(pending), bytearray()
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= WRITE_BLOCK:
+                    written += await svc.run(_write_all, fd, pending, hashes)
+                    pending, size = [], 0
         except (ClientDisconnect, _Stopped):
             whole = None
             if digest is not None:  # unverifiable: the checksummed chunk is dropped whole
-                written, pending = 0, bytearray()
+                written, pending = 0, []
                 os.ftruncate(fd, start)
         except InvalidRequest:
             os.ftruncate(fd, start)
             os.fsync(fd)
             raise
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
         if pending:
-            await svc.run(_write_all, fd, pending, whole)
-            written += len(pending)
+            written += await svc.run(_write_all, fd, pending, hashes)
         if digest is not None and written and digest.digest() != expected:
             os.ftruncate(fd, start)
             os.fsync(fd)
