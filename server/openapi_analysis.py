@@ -294,12 +294,24 @@ def tactical_paths() -> dict[str, Schema]:
         _int("permutations", 19, 999, 99, "Monte Carlo permutations of the dates."),
         _int("seed", 0, 2**31 - 1, 42, "Seed of the permutations (same seed, same answer)."),
     ]
+    near = get(
+        "Near repeats: Knox test by space and time bands",
+        "NearRepeatAnswer",
+        _tactical_params(knox),
+    )
+    # One Knox test runs at a time and a few wait; more are told to come back.
+    near["get"] = _op(
+        "Near repeats: Knox test by space and time bands",
+        "analysis",
+        (200, "NearRepeatAnswer", "Near repeats: Knox test by space and time bands"),
+        _errors({400: ["invalid_request"], 429: ["busy"]}, ROLE_ERRORS),
+        params=_tactical_params(knox),
+    )
+    near["get"]["responses"]["429"]["headers"] = {
+        "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+    }
     return {
-        "/v1/analysis/near-repeat": get(
-            "Near repeats: Knox test by space and time bands",
-            "NearRepeatAnswer",
-            _tactical_params(knox),
-        ),
+        "/v1/analysis/near-repeat": near,
         "/v1/analysis/repeat-locations": get(
             "Places with repeated incidents",
             "RepeatLocationsAnswer",
@@ -383,6 +395,7 @@ def _compstat_place_schemas(span: Schema) -> dict[str, Schema]:
         {
             "min_bin": INT,
             "hot_cells": INT,
+            "cells": {"type": "array", "items": CELL},
             "area_hot_km2": _nullable(NUM),
             "area_total_km2": _nullable(NUM),
             "n_incidents": INT,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import h3
 import numpy as np
 import shapely
 from starlette.requests import Request
@@ -77,6 +78,7 @@ def _pai(last_map: HotCells, now: dict[str, np.ndarray]) -> dict[str, Any] | Non
     return {
         "min_bin": score.min_bin,
         "hot_cells": int(score.hot_cells.size),
+        "cells": sorted(h3.int_to_str(int(cell)) for cell in score.hot_cells),
         "area_hot_km2": _num(score.area_hot_km2),
         "area_total_km2": _num(score.area_total_km2),
         "n_incidents": score.n2_total,
