@@ -25,6 +25,7 @@ from server.places import load_places_at_start
 from server.routes import admin, features, health, tiles, uploads
 from server.routes import analysis as analysis_routes
 from server.routes import attachments as attachment_routes
+from server.routes import notices as notice_routes
 from server.routes import plans as plan_routes
 from server.routes import public as public_routes
 from server.routes import snapshot as snapshot_routes
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             loading,
             asyncio.create_task(prune_answers_forever(context)),
             asyncio.create_task(analysis.run_forever()),
+            asyncio.create_task(notice_routes.sweep_forever(context)),
         ]
         try:
             yield
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         *health.routes,
         Route("/openapi.json", openapi, methods=["GET"]),
         *sync_routes.routes,
+        *notice_routes.routes,
         *snapshot_routes.routes,
         *uploads.routes,
         *attachment_routes.routes,

@@ -70,12 +70,13 @@ def _model_schemas() -> dict[str, Schema]:
     # The envelope takes any value per change so that one bad change is refused on its own;
     # what a client must send is one of the two change types.
     out["PushEnvelope"]["properties"]["changes"]["items"] = {
-        "oneOf": [ref("IncidentChange"), ref("LogEntryChange")],
+        "oneOf": [ref("IncidentChange"), ref("LogEntryChange"), ref("NoticeAckChange")],
         "discriminator": {
             "propertyName": "collection",
             "mapping": {
                 "incidents": REF.format(model="IncidentChange"),
                 "patrol_logs": REF.format(model="LogEntryChange"),
+                "notice_acks": REF.format(model="NoticeAckChange"),
             },
         },
     }
@@ -200,6 +201,8 @@ def _pull_answer_schemas() -> dict[str, Schema]:
                 ref("IncidentDoc"),
                 ref("PatrolLogDoc"),
                 ref("PlanDoc"),
+                ref("NoticeDoc"),
+                ref("NoticeAckDoc"),
                 _obj({"cursor": {"type": "string", "pattern": ISSUED_CURSOR_PATTERN}}),
                 _obj(
                     {
@@ -226,7 +229,13 @@ def _pull_answer_schemas() -> dict[str, Schema]:
                 "changes": {
                     "type": "array",
                     "items": {
-                        "oneOf": [ref("IncidentDoc"), ref("PatrolLogDoc"), ref("PlanDoc")]
+                        "oneOf": [
+                            ref("IncidentDoc"),
+                            ref("PatrolLogDoc"),
+                            ref("PlanDoc"),
+                            ref("NoticeDoc"),
+                            ref("NoticeAckDoc"),
+                        ]
                     },
                 },
                 "cursor": {
@@ -653,6 +662,7 @@ def _document() -> dict[str, Any]:
     from server.openapi_analysis import analysis_paths, analysis_schemas
     from server.openapi_attachments import attachment_paths
     from server.openapi_maps import map_paths
+    from server.openapi_notices import notice_paths, notice_schemas
     from server.openapi_plans import plan_paths, plan_schemas
     from server.openapi_public import public_paths, public_schemas
 
@@ -679,6 +689,7 @@ def _document() -> dict[str, Any]:
                 "analysis",
                 "public",
                 "plans",
+                "notices",
             )
         ],
         "paths": {
@@ -690,6 +701,7 @@ def _document() -> dict[str, Any]:
             **public_paths(),
             **attachment_paths(),
             **plan_paths(),
+            **notice_paths(),
         },
         "components": {
             "schemas": {
@@ -698,6 +710,7 @@ def _document() -> dict[str, Any]:
                 **analysis_schemas(),
                 **public_schemas(),
                 **plan_schemas(),
+                **notice_schemas(),
             },
             "securitySchemes": {
                 "bearer": {

@@ -55,6 +55,12 @@ class SyncSettings(BaseModel):
     busy_retry_after_s: int = Field(
         5, ge=1, le=3600, description="Retry-After of a 429 busy answer, in seconds."
     )
+    wait_waiters: int = Field(
+        500, ge=1, le=100_000, description="Wake-up long-polls one worker holds open at once."
+    )
+    wait_max_s: int = Field(
+        25, ge=1, le=300, description="Longest a wake-up long-poll is held open, in seconds."
+    )
     pii_roles: list[str] = Field(
         ["chief"], description="Roles that see all personal data of their scope."
     )

@@ -10,7 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import orjson
 from pydantic import (
@@ -266,8 +266,11 @@ class IncidentEdit:
         return cls(change.id, change.op, change.hlc, change.base_seq, fields, pii)
 
 
-Change = IncidentEdit | LogEntryChange
-COLLECTIONS: dict[str, type[IncidentChange] | type[LogEntryChange]] = {
+if TYPE_CHECKING:  # registered at the end of this module (it imports this one)
+    from sync.protocol_notices import NoticeAckChange
+Change: TypeAlias = "IncidentEdit | LogEntryChange | NoticeAckChange"
+# Other modules register their collections here too (sync.protocol_notices, at the end).
+COLLECTIONS: dict[str, type[Any]] = {
     "incidents": IncidentChange,
     "patrol_logs": LogEntryChange,
 }
@@ -395,3 +398,6 @@ def entry_hash(device_id: str, entry: LogEntryChange) -> str:
         "prev_hash": entry.prev_hash,
     }
     return hashlib.sha256(canonical_json(material)).hexdigest()
+
+
+from sync import protocol_notices  # noqa: E402, F401  (registers notice_acks in COLLECTIONS)

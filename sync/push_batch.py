@@ -33,7 +33,9 @@ from sync.merge import (
     merge_fields,
     number_clocks,
 )
+from sync.notice_acks import AckTarget, AckWork
 from sync.protocol import Change, IncidentEdit, LogEntryChange, entry_hash, log_body
+from sync.protocol_notices import NOTICE_ACKS, NoticeAckChange
 from sync.store.base import (
     ChainHead,
     Conflict,
@@ -100,7 +102,8 @@ class PushWork:
         self.enricher = enricher
         self._invalid: dict[int, dict[str, Any]] = {}  # refused before the write lock
         self._results: dict[int, dict[str, Any]] = {}
-        self._targets: dict[int, _Incident | _Entry | StoredRecord] = {}
+        self._targets: dict[int, _Incident | _Entry | StoredRecord | AckTarget] = {}
+        self._acks = AckWork(who)  # notice acknowledgements (sync.notice_acks)
         self._accepted: list[tuple[int, Change, Stamp]] = []
         self._incidents: dict[str, _Incident] = {}
         self._entries: dict[str, _Entry] = {}
@@ -189,10 +192,16 @@ class PushWork:
         self._stored_logs = await unit.load("patrol_logs", sorted(set(log_ids)))
         if log_ids:
             self._head = await unit.chain_head(self.who.device_id)
+        acks: list[NoticeAckChange] = [
+            c for _, c, _ in self._accepted if isinstance(c, NoticeAckChange)
+        ]
+        await self._acks.load(unit, acks)
         for index, change, _stamp in self._accepted:
             try:
                 if isinstance(change, IncidentEdit):
                     self._apply_incident(index, change, stored.get(change.id))
+                elif isinstance(change, NoticeAckChange):
+                    self._results[index], self._targets[index] = self._acks.apply(index, change)
                 else:
                     self._apply_entry(index, change)
             except ChangeError as exc:
@@ -326,12 +335,14 @@ class PushWork:
         """Number what changed and build the writes."""
         incidents = [w for w in self._incidents.values() if w.changed]
         entries = list(self._entries.values())
-        count = len(incidents) + len(entries)
+        count = len(incidents) + len(entries) + self._acks.count()
         first = await unit.allocate(count) if count else 0
         numbered: list[_Incident | _Entry] = [*incidents, *entries]
         for offset, item in enumerate(numbered):
             item.seq = first + offset
+        self._acks.number(first + len(numbered))
         writes = self._incident_writes(incidents) + [self._entry_write(e) for e in entries]
+        writes += self._acks.writes(self.now)
         # A losing change may leave its record unchanged: its conflicts are kept all the same.
         conflicts = [c for w in self._incidents.values() for c in self._conflicts(w)]
         heads = [self._head] if self._head_moved and self._head else []
@@ -510,6 +521,8 @@ def _updates(change: IncidentEdit) -> dict[str, Any]:
 
 
 def _collection(change: Change) -> str:
+    if isinstance(change, NoticeAckChange):
+        return NOTICE_ACKS
     return "incidents" if isinstance(change, IncidentEdit) else "patrol_logs"
 
 

@@ -522,6 +522,18 @@ class Store(ABC):
         """The current version of one record (for reading it; no lock taken)."""
 
     @abstractmethod
+    async def records_of(
+        self,
+        collection: str,
+        station_ids: tuple[str, ...] | None,
+        id_prefix: str = "",
+        live_only: bool = True,
+        limit: int = 1000,
+    ) -> list[StoredRecord]:
+        """Current versions of a small collection's records (notices, their acknowledgements)
+        in these stations (None: all), newest first; ``id_prefix`` narrows by id."""
+
+    @abstractmethod
     async def last_seq(self) -> int: ...
 
     @abstractmethod

@@ -432,6 +432,26 @@ class SQLStore(Store):
         rows = await self._fetch(query)
         return stored_from_row(rows[0]) if rows else None
 
+    async def records_of(
+        self,
+        collection: str,
+        station_ids: tuple[str, ...] | None,
+        id_prefix: str = "",
+        live_only: bool = True,
+        limit: int = 1000,
+    ) -> list[StoredRecord]:
+        r = t.record.c
+        query = select(*RECORD_COLUMNS).where(r.collection == collection)
+        if station_ids is not None:
+            query = query.where(r.station_id.in_(station_ids))
+        if id_prefix:
+            escaped = id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(r.id.like(escaped + "%", escape="\\"))
+        if live_only:
+            query = query.where(r.deleted.is_(False))
+        rows = await self._fetch(query.order_by(r.seq.desc()).limit(limit))
+        return [stored_from_row(row) for row in rows]
+
     async def last_seq(self) -> int:
         rows = await self._fetch(select(t.counter.c.value).where(t.counter.c.name == "seq"))
         return int(rows[0][0]) if rows else 0
