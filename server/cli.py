@@ -443,7 +443,8 @@ def simulate(
 
 @main.command("import")
 @click.argument(
-    "kind", type=click.Choice(["districts", "stations", "sectors", "streets", "population"])
+    "kind",
+    type=click.Choice(["districts", "stations", "sectors", "streets", "population", "osm"]),
 )
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--crs", default=None, help="CRS to assume when the file declares none.")
@@ -457,6 +458,7 @@ def simulate(
     metavar="NAME=VALUE",
     help="Column mapping, e.g. -o code_column=IDDIST -o name_column=NOMBDIST.",
 )
+@click.option("--bbox", default=None, help="osm: min_lon,min_lat,max_lon,max_lat to keep.")
 @click.pass_obj
 def import_layer(
     settings: Settings,
@@ -466,6 +468,7 @@ def import_layer(
     invalid: str,
     layer: str | None,
     options: tuple[str, ...],
+    bbox: str | None,
 ) -> None:
     """Import a boundary layer (replacing the old one) and re-place the incidents, or the
     population of the districts from a CSV keyed by UBIGEO (docs/operations.md)."""
@@ -474,6 +477,18 @@ def import_layer(
     from server.places import load_places, store_layer
 
     mapping = dict(_option(o) for o in options)
+    if kind == "osm":  # streets, landmarks and addresses from OpenStreetMap (docs/geo.md)
+        from server.cli_osm import import_osm_command
+
+        return import_osm_command(
+            settings,
+            console,
+            path,
+            bbox=bbox,
+            mapping=mapping,
+            with_store=_with_store,
+            engine_for=build_engine,
+        )
     if kind == "population":
         from server.population import import_command
 

@@ -26,7 +26,16 @@ from sync.store.base import Boundary, Store
 
 log = logging.getLogger("ronda.places")
 
-LAYERS = ("districts", "stations", "sectors", "streets", "aa_hh", "lotes", "landmarks")
+LAYERS = (
+    "districts",
+    "stations",
+    "sectors",
+    "streets",
+    "aa_hh",
+    "lotes",
+    "landmarks",
+    "addresses",  # address points (ronda import osm)
+)
 GEOCODE_TRUST = 0.5  # below this a geocoded point is reported but not placed
 
 
@@ -166,7 +175,7 @@ def build_places(layers: dict[str, list[Boundary]]) -> Places:
     placer = Placer.from_layers(districts, optional["stations"], optional["sectors"])
     geocoder = None
     if not frames["streets"].empty:
-        extra = {k: frames[k] for k in ("aa_hh", "lotes", "landmarks", "stations")}
+        extra = {k: frames[k] for k in ("aa_hh", "lotes", "landmarks", "stations", "addresses")}
         extra = {k: v for k, v in extra.items() if not v.empty}
         geocoder = Geocoder.from_layers(frames["streets"], districts, **extra)
     minx, miny, maxx, maxy = (float(v) for v in districts.total_bounds)

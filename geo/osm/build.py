@@ -71,23 +71,43 @@ def peak_rss_mb() -> float:
 
 
 def extract_district(data: OsmData, code: str, name: str) -> gpd.GeoDataFrame:
-    """One district covering the extract (its streets' hull), for data with no districts."""
+    """One district covering the extract (its streets' hull), for data with no districts;
+    ``source`` = "osm" marks it as made by the import (a re-import may replace it)."""
     lons = np.frombuffer(data.lons, dtype=float)
     lats = np.frombuffer(data.lats, dtype=float)
     if len(lons) == 0:
         raise EmptyLayerError("no named streets in the extract", {"kind": "streets"})
     hull = shapely.convex_hull(shapely.multipoints(np.column_stack([lons, lats])))
     return gpd.GeoDataFrame(
-        {"code": [code], "name": [name], "population": [None]},
+        {"code": [code], "name": [name], "population": [None], "source": ["osm"]},
         geometry=[shapely.buffer(hull, HULL_MARGIN_DEG)],
         crs="EPSG:4326",
     )
 
 
-def _district_codes(districts: gpd.GeoDataFrame, lon: Any, lat: Any) -> np.ndarray:
-    index = PolygonIndex(np.asarray(districts.geometry.values), districts["code"].to_numpy(str))
-    codes, _ = index.assign(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.asarray(codes, dtype=object)
+class _Districts:
+    """District code of points (one polygon index, built once per import)."""
+
+    def __init__(self, districts: gpd.GeoDataFrame) -> None:
+        self.single = str(districts["code"].iat[0]) if len(districts) == 1 else None
+        self.geom = districts.geometry.iat[0]
+        self.index = (
+            None
+            if self.single
+            else PolygonIndex(
+                np.asarray(districts.geometry.values), districts["code"].to_numpy(str)
+            )
+        )
+
+    def codes(self, lon: Any, lat: Any) -> np.ndarray:
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        if self.index is None:  # one district: inside it or not
+            inside = np.asarray(shapely.intersects_xy(self.geom, lon, lat), dtype=bool)
+            out = np.full(len(lon), None, dtype=object)
+            out[inside] = self.single
+            return out
+        codes, _ = self.index.assign(lon, lat)
+        return np.asarray(codes, dtype=object)
 
 
 def import_osm(
@@ -118,12 +138,13 @@ def import_osm(
     )
     streets = network.segments
     mid = shapely.line_interpolate_point(np.asarray(streets.geometry.values), 0.5, normalized=True)
-    streets["district_code"] = _district_codes(districts, shapely.get_x(mid), shapely.get_y(mid))
+    placer = _Districts(districts)
+    streets["district_code"] = placer.codes(shapely.get_x(mid), shapely.get_y(mid))
     streets = streets[streets["district_code"].notna()].reset_index(drop=True)
     landmarks = _landmarks(data)
     for frame in (landmarks, addresses):
-        frame["district_code"] = _district_codes(
-            districts, frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
+        frame["district_code"] = placer.codes(
+            frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy()
         )
     landmarks = landmarks[landmarks["district_code"].notna()].reset_index(drop=True)
     addresses = addresses[addresses["district_code"].notna()].reset_index(drop=True)

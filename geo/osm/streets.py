@@ -106,9 +106,9 @@ def _crossings(
     shared = {ref for ref, s in at_node.items() if len(s) > 1}
     cuts: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
     for i, w in enumerate(data.ways):
-        way_refs = refs[w.start : w.end]
-        for k in np.flatnonzero(np.isin(way_refs, list(shared))).tolist() if shared else []:
-            for other in at_node[int(way_refs[k])] - {street_of[i]}:
+        way_refs = refs[w.start : w.end].tolist()
+        for k in [k for k, ref in enumerate(way_refs) if ref in shared]:
+            for other in at_node[way_refs[k]] - {street_of[i]}:
                 cuts[i].append((float(xy[i][k, 0]), float(xy[i][k, 1]), other))
     # crossings without a shared node (bad data, or a missing node): not bridges or tunnels
     lines = _lines(xy)
