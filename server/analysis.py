@@ -5,13 +5,22 @@ a request never loops over incidents in Python.  Each result carries a version (
 data sequence); the ones people asked for are kept, and after syncs that touch their
 stations they are recomputed in the background, debounced, so the next request is served
 from memory.
+
+Several workers and hosts compute a result once between them: a result is stored with the
+sequence number it was computed at (``analysis_result``); a worker that misses its own cache
+loads it from there, and only one worker at a time computes a given question at a given
+sequence (a lease), while the others wait for its result.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,13 +32,17 @@ from h3.api import basic_int as h3int
 from geo.cells import CellSpec
 from geo.emerging import WEEK_S, EmergingResult, emerging_from_cells
 from geo.hotspots import ALGORITHM_VERSION, HotspotResult, hotspots_from_cells
+from server.analysis_codec import decode, encode
 from server.tilecache import Throttle
+from sync.clock import now_ms
 from sync.engine import Committed
 from sync.store.base import PointQuery, Store
 
 log = logging.getLogger("ronda.analysis")
 STORED_RESOLUTION = 9  # placement stores H3 cells at this resolution
 FOREIGN_CHECK_S = 1.0  # how stale another worker's commit may leave a cached result
+COMPUTE_LEASE_MS = 120_000  # a computing worker that died is taken over after this
+WAIT_POLL_S = 0.1  # how often a waiting worker looks for the computing worker's result
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,23 @@ class AnalysisKey:
 
     def query(self) -> PointQuery:
         return PointQuery(self.stations, self.since_s, self.until_s, self.categories)
+
+    def digest(self) -> str:
+        """The question's name in ``analysis_result``: the same on every worker and host."""
+        text = repr(
+            (
+                ALGORITHM_VERSION,
+                self.kind,
+                self.stations,
+                self.since_s,
+                self.until_s,
+                self.categories,
+                self.resolution,
+                self.k,
+                self.slices,
+            )
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -75,6 +105,11 @@ class Analysis:
     # a move treats everything as changed (the same bound as the layers' ``refresh``).
     _seen_seq: int = 0
     _foreign_check: Throttle = field(default_factory=lambda: Throttle(FOREIGN_CHECK_S))
+    _check_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    holder: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    )
+    computations: int = 0  # results this worker computed itself (not loaded)
 
     # --- listening to the engine ---
     def on_commit(self, committed: Committed) -> None:
@@ -121,11 +156,14 @@ class Analysis:
         return await self._get(key)
 
     async def _notice_foreign_commits(self) -> None:
-        if self._foreign_check.due():
-            last = await self.store.last_seq()
-            if last > self._seen_seq:
-                self._seen_seq = last
-                self.invalidate_all()
+        # Requests that arrive while a check is out wait for it: answering them from the
+        # cache meanwhile served results older than the bound.
+        async with self._check_lock:
+            if self._foreign_check.due():
+                last = await self.store.last_seq()
+                if last > self._seen_seq:
+                    self._seen_seq = last
+                    self.invalidate_all()
 
     async def _get(self, key: AnalysisKey) -> tuple[Any, str]:
         await self._notice_foreign_commits()
@@ -137,10 +175,7 @@ class Analysis:
     async def _compute(self, key: AnalysisKey) -> Entry:
         generation = self._generation
         seq = await self.store.last_seq()
-        compute: Callable[[AnalysisKey], Awaitable[Any]] = (
-            self._hotspots if key.kind == "hotspots" else self._emerging
-        )
-        result = await compute(key)
+        result = await self._shared(key, seq)
         entry = Entry(result, f"{ALGORITHM_VERSION}.{key.kind}.{seq}", time.time(), generation)
         current = self._cache.get(key)
         if current is not None and current.generation > generation:
@@ -149,6 +184,33 @@ class Analysis:
             self._cache.pop(next(iter(self._cache)))
         self._cache[key] = entry
         return entry
+
+    async def _shared(self, key: AnalysisKey, seq: int) -> Any:
+        """The result at ``seq``: stored by any worker, or computed here under a lease."""
+        name = key.digest()
+        lease = f"analysis:{name}:{seq}"
+        holder = f"{self.holder}:{secrets.token_hex(4)}"  # two requests of one worker too
+        while True:
+            body = await self.store.analysis_result(name, seq)
+            if body is not None:
+                return decode(body)
+            if await self.store.take_lease(lease, holder, now_ms(), COMPUTE_LEASE_MS):
+                break
+            await asyncio.sleep(WAIT_POLL_S)  # another worker computes it
+        try:
+            body = await self.store.analysis_result(name, seq)  # stored before the lease
+            if body is not None:
+                return decode(body)
+            compute: Callable[[AnalysisKey], Awaitable[Any]] = (
+                self._hotspots if key.kind == "hotspots" else self._emerging
+            )
+            result = await compute(key)
+            self.computations += 1
+            stored = await asyncio.to_thread(encode, key.kind, result)
+            await self.store.put_analysis_result(name, seq, stored, now_ms())
+            return result
+        finally:
+            await self.store.drop_lease(lease, holder)
 
     async def _hotspots(self, key: AnalysisKey) -> HotspotResult:
         counts = await self.store.cell_counts(key.query())

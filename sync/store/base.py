@@ -559,6 +559,23 @@ class Store(ABC):
     async def conflict_reviews(self, conflict_ids: Sequence[int]) -> dict[int, ConflictReview]:
         """The reviews of these conflicts (unreviewed ones are absent)."""
 
+    # --- work shared across workers and hosts ---
+    @abstractmethod
+    async def analysis_result(self, key: str, seq: int) -> bytes | None:
+        """A stored analysis result for question ``key`` computed at sequence ``seq``."""
+
+    @abstractmethod
+    async def put_analysis_result(self, key: str, seq: int, body: bytes, now_ms: int) -> None:
+        """Store a result (first write wins); older ones of the same question go."""
+
+    @abstractmethod
+    async def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        """Take or renew lease ``name``; False while another holder's lease runs."""
+
+    @abstractmethod
+    async def drop_lease(self, name: str, holder: str) -> None:
+        """Give back a lease ``holder`` holds (nothing if it does not)."""
+
     @abstractmethod
     async def chain(self, device_id: str) -> list[StoredRecord]:
         """A device's patrol-log entries in chain order (for verification)."""

@@ -406,7 +406,36 @@ async def check_sync_state_and_epoch(store: Store) -> None:
     assert await store.sync_state() == SyncState(state.epoch + 1, 2, None)
 
 
+async def check_leases(store: Store) -> None:
+    """One holder at a time; the holder renews; an expired lease passes to another."""
+    assert await store.take_lease("job", "w1", now_ms=1_000, ttl_ms=500)
+    assert not await store.take_lease("job", "w2", now_ms=1_200, ttl_ms=500)
+    assert await store.take_lease("job", "w1", now_ms=1_400, ttl_ms=500)  # renewed to 1,900
+    assert not await store.take_lease("job", "w2", now_ms=1_800, ttl_ms=500)
+    assert await store.take_lease("job", "w2", now_ms=2_000, ttl_ms=500)  # w1 let it lapse
+    assert not await store.take_lease("job", "w1", now_ms=2_100, ttl_ms=500)
+    await store.drop_lease("job", "w1")  # not w1's: nothing happens
+    assert not await store.take_lease("job", "w1", now_ms=2_200, ttl_ms=500)
+    await store.drop_lease("job", "w2")
+    assert await store.take_lease("job", "w1", now_ms=2_300, ttl_ms=500)
+    assert await store.take_lease("other", "w2", now_ms=2_300, ttl_ms=500)
+
+
+async def check_analysis_results_first_wins(store: Store) -> None:
+    assert await store.analysis_result("q", 7) is None
+    await store.put_analysis_result("q", 7, b"first", now_ms=1)
+    await store.put_analysis_result("q", 7, b"second", now_ms=2)
+    assert await store.analysis_result("q", 7) == b"first"
+    await store.put_analysis_result("q", 9, b"\x00\xffnewer", now_ms=3)
+    assert await store.analysis_result("q", 9) == b"\x00\xffnewer"
+    assert await store.analysis_result("q", 7) is None  # superseded
+    await store.put_analysis_result("other", 7, b"kept", now_ms=4)
+    assert await store.analysis_result("q", 9) is not None
+
+
 CHECKS: list[Check] = [
+    check_leases,
+    check_analysis_results_first_wins,
     check_sync_state_and_epoch,
     check_public_snapshots_first_wins,
     check_credentials,

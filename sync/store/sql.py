@@ -31,7 +31,7 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
-from sync.store import schema, sql_admin, sql_reviews, sql_throttle
+from sync.store import schema, sql_admin, sql_cluster, sql_reviews, sql_throttle
 from sync.store import sql_tables as t
 from sync.store.base import (
     POINT_COLUMNS,
@@ -482,6 +482,20 @@ class SQLStore(Store):
 
     async def conflict_reviews(self, conflict_ids: Sequence[int]) -> dict[int, ConflictReview]:
         return await sql_reviews.conflict_reviews(self.engine, conflict_ids)
+
+    async def analysis_result(self, key: str, seq: int) -> bytes | None:
+        return await sql_cluster.analysis_result(self.engine, key, seq)
+
+    async def put_analysis_result(self, key: str, seq: int, body: bytes, now_ms: int) -> None:
+        await sql_cluster.put_analysis_result(self.engine, self.is_sqlite, key, seq, body, now_ms)
+
+    async def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
+        return await sql_cluster.take_lease(
+            self.engine, self.is_sqlite, name, holder, now_ms, ttl_ms
+        )
+
+    async def drop_lease(self, name: str, holder: str) -> None:
+        await sql_cluster.drop_lease(self.engine, name, holder)
 
     async def chain(self, device_id: str) -> list[StoredRecord]:
         r = t.record.c

@@ -239,6 +239,33 @@ class AttachmentRow(SQLModel, table=True):
     quarantined_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
+class AnalysisResultRow(SQLModel, table=True):
+    """A computed analysis result (server/analysis_codec.py), shared by every worker and host.
+
+    ``seq`` is the store's last sequence number when it was computed: a result is the answer
+    for its key as long as no commit came after it.
+    """
+
+    __tablename__ = "analysis_result"
+    key: str = Field(primary_key=True)  # sha256 of the question (server/analysis.py)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    computed_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LeaseRow(SQLModel, table=True):
+    """Who does a piece of work that must run once across workers and hosts, until when.
+
+    A row, not a PostgreSQL session advisory lock: behind PgBouncer in transaction mode a
+    session lock would belong to whichever client next got that server connection.
+    """
+
+    __tablename__ = "lease"
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class CounterRow(SQLModel, table=True):
     __tablename__ = "counter"
     name: str = Field(primary_key=True)
@@ -264,3 +291,5 @@ login_throttle = metadata.tables[LoginThrottleRow.__tablename__]
 audit = metadata.tables[AuditRow.__tablename__]
 public_snapshot = metadata.tables[PublicSnapshotRow.__tablename__]
 attachment = metadata.tables[AttachmentRow.__tablename__]
+analysis_result = metadata.tables[AnalysisResultRow.__tablename__]
+lease = metadata.tables[LeaseRow.__tablename__]

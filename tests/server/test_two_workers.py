@@ -1,10 +1,12 @@
-"""Two workers over one database (issue 16 item 4): what one learns, the other must too.
+"""Two workers over one database (issue 16 items 3-4): what one learns, the other must too,
+and analysis is computed once between them.
 
 Each app below is what one uvicorn worker runs: its own store connection, caches and engine
 listeners, the database shared. Driving both in-process makes it deterministic which worker
 answers. A push through A must show in B's answers within the documented bound (a second:
 ``refresh``'s throttle), for layers and for analysis alike. Before the fix, B kept serving its
-cached hotspots forever: its analysis cache heard only B's own commits.
+cached hotspots forever: its analysis cache heard only B's own commits. And each worker
+computed every result for itself; now one computes and the others load its result.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ async def _two_workers(
             transport = httpx.ASGITransport(app=app)
             client = httpx.AsyncClient(transport=transport, base_url=f"http://worker-{name}")
             clients.append(await stack.enter_async_context(client))
+            client.analysis = app.state.ctx.analysis  # type: ignore[attr-defined]
         yield clients[0], clients[1], people.tokens
 
 
@@ -126,3 +129,26 @@ async def test_a_push_through_one_worker_reaches_the_others_layers(workers) -> N
     await _seen_within(b, tokens, path, params, "numberMatched", 10)
     await _push(a, tokens, 5, -77.036)
     await _seen_within(b, tokens, path, params, "numberMatched", 15)
+
+
+def _computed(*clients: httpx.AsyncClient) -> list[int]:
+    return [c.analysis.computations for c in clients]  # type: ignore[attr-defined]
+
+
+async def test_analysis_is_computed_once_between_workers(workers) -> None:
+    a, b, tokens = workers
+    path, chief = "/v1/analysis/hotspots", _auth(tokens, "chief-a")
+    await _push(a, tokens, 30, -77.035)
+    first = await a.get(path, params=WINDOW, headers=chief)
+    assert first.status_code == 200 and _computed(a, b) == [1, 0]
+    loaded = await b.get(path, params=WINDOW, headers=chief)
+    assert _computed(a, b) == [1, 0]  # B loaded A's result
+    assert loaded.json() == first.json() and loaded.headers["etag"] == first.headers["etag"]
+
+    await _push(a, tokens, 20, -77.036)
+    await asyncio.sleep(1.1)  # past both workers' foreign-commit check
+    together = await asyncio.gather(
+        *(c.get(path, params=WINDOW, headers=chief) for c in (a, b, a, b))
+    )
+    assert {r.json()["n_incidents"] for r in together} == {50}
+    assert sum(_computed(a, b)) == 2, _computed(a, b)  # asked four times at once: one computation
