@@ -16,6 +16,7 @@ import { lockScreen, wipedScreen } from "./ui/lock.js";
 import { settingsScreen } from "./ui/settings.js";
 import { shiftScreen } from "./ui/shift.js";
 import { withPlan } from "./plans.js";
+import { badgeNav, startWaking, withNotices } from "./notices.js";
 import { syncScreen } from "./ui/sync.js";
 
 const SYNC_EVERY_MS = 5 * 60 * 1000;
@@ -104,6 +105,7 @@ export class App {
   /** Sync now, then every few minutes while the app is open and unlocked. */
   startSyncing(reason) {
     this.syncNow(reason);
+    startWaking(this); // notices.js: a long-poll says when to pull
     this.syncTimer = this.syncTimer || setInterval(() => this.syncNow("timer"), SYNC_EVERY_MS);
   }
 
@@ -212,11 +214,11 @@ export class App {
       const { name, params } = this.route;
       if (name === "incidents") screen = listScreen(this);
       else if (name === "incident") screen = incidentScreen(this, params);
-      else if (name === "briefing") screen = briefingScreen(this);
+      else if (name === "briefing") screen = withNotices(this, briefingScreen(this));
       else if (name === "pick") screen = briefingScreen(this, { pick: params.onPick });
       else if (name === "sync") screen = syncScreen(this);
       else if (name === "settings") screen = settingsScreen(this, this.settings);
-      else screen = withPlan(this, shiftScreen(this));
+      else screen = withNotices(this, withPlan(this, shiftScreen(this)));
     }
     this.view.replaceChildren(screen);
     this.renderNav(tabs);
@@ -231,6 +233,7 @@ export class App {
       testid: `nav-${name}`, class: name === active ? "active" : "", "aria-current": name === active ? "page" : null,
       onclick: () => this.go(name),
     }, t(key))));
+    if (show) badgeNav(this, nav); // notices.js: unread notices on the shift tab
   }
 
   renderStatus() {
