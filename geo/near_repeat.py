@@ -131,9 +131,8 @@ def knox_test(
     for k in range(1, permutations + 1):
         # Event i takes the date of event perm[i] (input order), then into the grid's order.
         dates[k] = rel[rng.permutation(rel.size)][order]
-    n_rows, n_cols = bands.n_space + 2, bands.n_time + 1
-    lut = time_band_table(bands.n_time * bands.days + 1, bands)
-    tables = band_counts(ptr, nbr, row, dates, lut, n_rows, n_cols)
+    n_rows = bands.n_space + 2
+    tables = band_counts(ptr, nbr, row, dates, bands.days, bands.n_time, n_rows)
     # Beyond the last space band: all pairs of that time band minus those within.
     tables[:, -1] = all_pairs_by_time(rel, bands) - tables[:, :-1].sum(axis=1)
     observed, permuted = tables[0], tables[1:]
