@@ -7,6 +7,7 @@ store use, plus the import's figures (size, time, peak memory).
 
 from __future__ import annotations
 
+import functools
 import resource
 import time
 from collections import defaultdict
@@ -182,12 +183,13 @@ def _numbers_by_key(
 
     x, y = metric.forward(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
     out: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    _key = functools.lru_cache(maxsize=65536)(normalise)
     for street, number, px, py in zip(
         addresses["street"], addresses["housenumber"], x, y, strict=True
     ):
         parsed = house_number(str(number))
         if parsed is not None:
-            out[normalise(str(street))].append((float(px), float(py), parsed[0]))
+            out[_key(str(street))].append((float(px), float(py), parsed[0]))
     return out
 
 

@@ -205,6 +205,11 @@ def _poi(data: OsmData, oid: str, tags: osmium.osm.TagList, lon: float, lat: flo
 
 def _way(data: OsmData, way: osmium.osm.Way, inside: Callable[[float, float], bool]) -> None:
     tags = way.tags
+    name = tags.get("name")
+    highway = tags.get("highway")
+    street = bool(name) and highway in STREET_HIGHWAYS and tags.get("area") != "yes"
+    if not (street or "addr:housenumber" in tags or (name and poi_kind(tags))):
+        return  # footways, unnamed roads, buildings without an address: nothing to keep
     coords = []
     try:
         for nd in way.nodes:
@@ -213,9 +218,8 @@ def _way(data: OsmData, way: osmium.osm.Way, inside: Callable[[float, float], bo
         coords = [(nd.ref, nd.lon, nd.lat) for nd in way.nodes if nd.location.valid()]
     if len(coords) < 2 or not any(inside(lon, lat) for _, lon, lat in coords):
         return
-    name = tags.get("name")
-    highway = tags.get("highway")
-    if name and highway in STREET_HIGHWAYS and tags.get("area") != "yes":
+    if street:
+        assert name is not None and highway is not None
         start = len(data.refs)
         for ref, lon, lat in coords:
             data.refs.append(ref)

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Callable
@@ -27,8 +28,10 @@ import numpy as np
 import shapely
 
 from geo.boundaries import LocalMetric
-from geo.geocode_normalise import normalise
+from geo.geocode_normalise import normalise as _normalise
 from geo.osm.read import OsmData
+
+normalise = functools.lru_cache(maxsize=65536)(_normalise)  # names repeat: one regex pass each
 
 MERGE_GAP_M = 40.0  # same-named ways closer than this are one street
 CUT_CLUSTER_M = 25.0  # crossings closer than this along a street count as one (dual roads)
@@ -187,7 +190,7 @@ def build_streets(
     geoms: list[np.ndarray] = []
     inter_rows: list[tuple[str, str, float, float]] = []
     sid = {s: f"osm{min(data.ways[i].osm_id for i in ways)}" for s, ways in members.items()}
-    numbers_by_key = numbers_by_key or {}
+    numbers = {k: np.asarray(v, dtype=float) for k, v in (numbers_by_key or {}).items() if v}
     for done, (s, ways) in enumerate(members.items()):
         if progress is not None and done % 500 == 0:
             progress("streets", done, len(members))
@@ -197,11 +200,11 @@ def build_streets(
         _, _, vt = np.linalg.svd(pts - centre_xy, full_matrices=False)
         axis = vt[0]
         key = normalise(data.ways[ways[0]].name)
-        numbered = [p for p in numbers_by_key.get(key, []) if _near(pts, p[0], p[1], 60.0)]
+        numbered = _near(numbers.get(key), pts, 60.0)
         numbering = "centre"
         if len(numbered) >= 3:
-            proj = (np.array([[p[0], p[1]] for p in numbered]) - centre_xy) @ axis
-            nums = np.array([p[2] for p in numbered], dtype=float)
+            proj = (numbered[:, :2] - centre_xy) @ axis
+            nums = numbered[:, 2]
             if np.std(proj) > 0 and np.std(nums) > 0:
                 if np.corrcoef(proj, nums)[0, 1] < 0:
                     axis = -axis
@@ -270,5 +273,16 @@ def _lines(coords: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _near(pts: np.ndarray, x: float, y: float, dist: float) -> bool:
-    return bool((np.hypot(pts[:, 0] - x, pts[:, 1] - y) <= dist).any())
+def _near(points: np.ndarray | None, pts: np.ndarray, dist: float) -> np.ndarray:
+    """Rows (x, y, number) of ``points`` within ``dist`` of a vertex of the street ``pts``."""
+    if points is None:
+        return np.zeros((0, 3))
+    x0, y0 = pts.min(axis=0) - dist
+    x1, y1 = pts.max(axis=0) + dist
+    inside = (points[:, 0] >= x0) & (points[:, 0] <= x1)
+    box = points[inside & (points[:, 1] >= y0) & (points[:, 1] <= y1)]
+    if len(box) == 0:
+        return box
+    tree = shapely.STRtree(shapely.points(pts))
+    found, _ = tree.query(shapely.points(box[:, :2]), predicate="dwithin", distance=dist)
+    return box[np.unique(found)]
