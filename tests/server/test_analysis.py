@@ -167,7 +167,7 @@ async def test_a_question_during_a_recomputation_gets_the_new_answer(
     app_client: httpx.AsyncClient, served
 ) -> None:
     """The background recomputation after a sync is held half-way; a request meanwhile must
-    not be served the answer from before the sync."""
+    not be served the answer from before the sync, and gets the recomputation's answer."""
     await _city(served)
     params = {"start": "2026-10-01", "end": "2026-11-01"}
     headers = served.auth("chief-a")
@@ -195,8 +195,17 @@ async def test_a_question_during_a_recomputation_gets_the_new_answer(
                 break
             await asyncio.sleep(0.01)
         assert calls, "the background recomputation did not start"
-        second = await app_client.get("/v1/analysis/hotspots", params=params, headers=headers)
+        # The request waits for the computation under way (one per question and sequence,
+        # across workers) instead of answering from before the sync or computing it again.
+        asked = asyncio.create_task(
+            app_client.get("/v1/analysis/hotspots", params=params, headers=headers)
+        )
+        await asyncio.sleep(0.5)
+        assert not asked.done(), asked.result().json().get("n_incidents")
+        gate.set()
+        second = await asked
         assert second.json()["n_incidents"] == first.json()["n_incidents"] + 1
+        assert len(calls) == 1  # computed once
     finally:
         gate.set()
         del store.cell_counts
