@@ -152,7 +152,7 @@ def plan_paths() -> dict[str, Schema]:
         _query("date", DAY, "Only the plans of this Lima date."),
         _query("station", STR, "One station (analysts; others are held to their own)."),
     ]
-    plan = [_path("plan_id")]
+    plan = [{**_path("plan_id"), "schema": ID}]
     return {
         "/v1/plans/hot-cells": {
             "get": _op(
