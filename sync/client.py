@@ -17,6 +17,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +321,40 @@ class SyncClient:
         order the server wrote them (docs/protocol.md, "Patrol plans")."""
         return [d for d in self.box.records("patrol_plans") if not d.get("deleted")]
 
+    def notices(self, at_ms: int | None = None) -> list[dict[str, Any]]:
+        """Notices in force for this device's station: pulled, not ended, and not expired by
+        this device's clock (docs/protocol.md, "Notices"), newest first."""
+        at = now_ms() if at_ms is None else at_ms
+        live = [d for d in self.box.records("notices") if not d.get("deleted") and d.get("body")]
+        live = [d for d in live if _epoch_ms(d["expires_at"]) > at]
+        return sorted(live, key=lambda d: d["posted_at"], reverse=True)
+
+    def acknowledged_notices(self) -> set[str]:
+        """Notice ids this officer acknowledged: pulled acknowledgements and queued ones."""
+        officer = self.me.get("officer_id")
+        done = {
+            d["notice_id"] for d in self.box.records("notice_acks") if d["officer_id"] == officer
+        }
+        done |= {c["id"] for _, c in self.box.pending() if c["collection"] == "notice_acks"}
+        return done
+
+    def acknowledge_notice(self, notice_id: str) -> None:
+        """Queue this officer's acknowledgement of a notice (sent with the next push)."""
+        if notice_id in self.acknowledged_notices():
+            return
+        change: dict[str, Any] = {"collection": "notice_acks", "id": notice_id, "op": "ack"}
+        change["hlc"] = str(self.box.clock.tick())
+        change["at"] = datetime.now(UTC).isoformat()
+        parse_change(change)  # a change the server would refuse never enters the outbox
+        self.box.enqueue(change)
+
+    async def wait(self, timeout_s: int = 25) -> bool:
+        """Hold ``GET /v1/sync/wait`` until the server has something to pull (True) or the
+        timeout passes (False); then ``sync()``."""
+        params = {"cursor": self.box.get("cursor", ""), "timeout_s": timeout_s}
+        response = await self._request("GET", "/v1/sync/wait", params=params)
+        return bool(response.json()["changed"])
+
     def pending_count(self) -> int:
         return self.box.pending_count()
 
@@ -484,6 +519,10 @@ def _overlay(view: dict[str, Any], change: dict[str, Any]) -> None:
                 else:
                     pii.pop(name, None)
     view["hlc"] = max(view.get("hlc") or "", change["hlc"])
+
+
+def _epoch_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _error_of(response: httpx.Response) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sync.client import SyncClient
 from sync.clock import HybridClock
 from sync.store.base import AuditQuery
 from sync.store.sql import SQLStore
@@ -48,13 +49,20 @@ async def database_for(kind: str, tmp_path: Path) -> str:
 @asynccontextmanager
 async def two_workers(url: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
     env = {"RONDA_SYNC__WAIT_WAITERS": str(WAITERS)}
-    async with (
-        ServerProcess(url, tmp_path / "a", env) as one,
-        ServerProcess(url, tmp_path / "b", env) as two,
-        httpx.AsyncClient(base_url=one.base_url, timeout=60) as a,
-        httpx.AsyncClient(base_url=two.base_url, timeout=60) as b,
-    ):
-        yield a, b
+    one = ServerProcess(url, tmp_path / "a", env)
+    two = ServerProcess(url, tmp_path / "b", env)
+    try:
+        # A start-up on a loaded machine (two cores shared by everyone) takes a while.
+        await one.start(timeout_s=120)
+        await two.start(timeout_s=120)
+        async with (
+            httpx.AsyncClient(base_url=one.base_url, timeout=60) as a,
+            httpx.AsyncClient(base_url=two.base_url, timeout=60) as b,
+        ):
+            yield a, b
+    finally:
+        await two.stop()
+        await one.stop()
 
 
 async def pull(http: httpx.AsyncClient, token: str, cursor: str = "") -> dict[str, Any]:
@@ -215,11 +223,14 @@ async def test_notice_roles_areas_and_shedding(kind: str, tmp_path: Path) -> Non
         assert nid not in notices_in(await pull(a, tokens["off-a"]))
         hidden = await a.get(f"/v1/notices/{nid}", headers=auth(tokens["chief-a"]))
         assert hidden.status_code == 404
+        await check_reference_client(a, tmp_path, tokens, nid)
         # The waiters of one worker are bounded: one more is shed with Retry-After.
         cursor = (await pull(a, tokens["off-a"]))["cursor"]
         params = {"cursor": cursor, "timeout_s": 3}
         held = [
-            asyncio.create_task(a.get("/v1/sync/wait", params=params, headers=auth(tokens["off-a"])))
+            asyncio.create_task(
+                a.get("/v1/sync/wait", params=params, headers=auth(tokens["off-a"]))
+            )
             for _ in range(WAITERS)
         ]
         await asyncio.sleep(0.5)
@@ -233,3 +244,26 @@ async def test_notice_roles_areas_and_shedding(kind: str, tmp_path: Path) -> Non
         assert admin.status_code == 403
         bad = await a.get("/v1/sync/wait", params={"cursor": "zz"}, headers=auth(tokens["off-a"]))
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"
+
+
+async def check_reference_client(
+    http: httpx.AsyncClient, tmp_path: Path, tokens: dict[str, str], notice_id: str
+) -> None:
+    """sync.client reads the notice, acknowledges it offline and pushes the acknowledgement."""
+    client = SyncClient(tmp_path / "phone-b.db", str(http.base_url), tokens["off-b"])
+    try:
+        await client.identify()
+        await client.sync()
+        assert [n["notice_id"] for n in client.notices()] == [notice_id]
+        assert client.notices(at_ms=2**50) == []  # past its expiry by the device's clock
+        client.acknowledge_notice(notice_id)
+        client.acknowledge_notice(notice_id)  # once is enough
+        assert client.pending_count() == 1
+        assert client.acknowledged_notices() == {notice_id}
+        assert (await client.sync()).pushed == 1
+        assert client.acknowledged_notices() == {notice_id}  # now from the pulled record
+        assert await client.wait(timeout_s=1) is False  # nothing newer than its cursor
+    finally:
+        await client.aclose()
+    shown = await http.get(f"/v1/notices/{notice_id}", headers=auth(tokens["analyst"]))
+    assert [x["officer_id"] for x in shown.json()["acks"]] == ["off-b"]
