@@ -302,6 +302,7 @@
     p.set("bbox", bbox);
     $("export-csv").href = "/web/export.csv?" + p;
     $("export-gpkg").href = "/web/export.gpkg?" + p;
+    $("export-zip").href = "/web/export.zip?" + p; // with the attachments (export_media.py)
   }
 
   // ---- comparison with the previous period -------------------------------------------
@@ -444,6 +445,7 @@
       nodes.push(el("p", { className: "note", textContent: S.no_pii }));
     }
     openDialog(S.incident, nodes);
+    document.dispatchEvent(new CustomEvent("ronda:incident", { detail: d })); // detail_media.js
     return d; // the caller may need it too: each fetch of a detail is one audited view
   }
 

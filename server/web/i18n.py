@@ -82,6 +82,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "export": ("Exportar lo que se ve", "Export what is on screen"),
     "export_csv": ("CSV", "CSV"),
     "export_gpkg": ("GeoPackage", "GeoPackage"),
+    "export_zip": ("Zip: GeoPackage, fotos y audio", "Zip: GeoPackage, photos and audio"),
     "incident": ("Incidente", "Incident"),
     "category": ("Categoría", "Category"),
     "occurred": ("Fecha y hora", "Date and time"),

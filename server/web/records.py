@@ -8,19 +8,24 @@ import csv
 import datetime as dt
 import io
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from server.attachment_service import refs_of, service
 from server.context import ctx
 from server.routes.common import json_response
+from server.web import export_media
 from server.web.detail import people_rows, readable
+from server.web.detail_media import media
 from server.web.filters import MAP_ROLES, MapView, map_view
 from server.web.render import page_language
 from server.web.sessions import require_web
@@ -55,6 +60,8 @@ async def incident(request: Request) -> Response:
         "readable": await readable(request.app.state, c.store, found, lang, offset),
         "pii_allowed": pii_allowed,
     }
+    if refs_of(found):  # the blob store is only touched (or made) for records naming files
+        body["media"] = await media(service(request).index, found, pii_allowed, lang, offset)
     if pii_allowed and found.pii:
         body["pii"] = found.pii
         body["people"] = people_rows(found.pii, lang)
@@ -71,17 +78,21 @@ def _iso(seconds: np.ndarray) -> list[str]:
     ]
 
 
-async def _export_rows(request: Request, kind: str) -> tuple[MapView, dict[str, Any]]:
-    view = await map_view(request)
-    cols = await ctx(request).store.points(view.query, EXPORT_COLUMNS)
+def _export_details(view: MapView, cols: dict[str, Any]) -> dict[str, Any]:
     q = view.query
-    details = {
+    return {
         "count": int(cols["id"].size),
         "since": view.since.isoformat(),
         "until": view.until.isoformat(),
         "categories": list(q.categories or ()),
         "bbox": list(q.bbox) if q.bbox else None,
     }
+
+
+async def _export_rows(request: Request, kind: str) -> tuple[MapView, dict[str, Any]]:
+    view = await map_view(request)
+    cols = await ctx(request).store.points(view.query, EXPORT_COLUMNS)
+    details = _export_details(view, cols)
     await ctx(request).store.add_audit(
         AuditEvent(now_ms(), view.user.who.officer_id, "export", f"incidents.{kind}", details)
     )
@@ -147,8 +158,48 @@ async def export_gpkg(request: Request) -> Response:
     return Response(data, headers=headers, media_type="application/geopackage+sqlite3")
 
 
+async def export_zip(request: Request) -> Response:
+    """The GeoPackage, the attachments this role may have, a manifest of hashes (one zip;
+    server/web/export_media.py). Audited once the zip is made, naming every file in it."""
+    c = ctx(request)
+    view = await map_view(request)
+    cols = await c.store.points(view.query, EXPORT_COLUMNS)
+    svc = service(request)
+    files = await export_media.entries(
+        c.store, svc, c.engine.scope(view.user.who), cols["id"].tolist()
+    )
+    gpkg = await asyncio.to_thread(_gpkg_bytes, cols)
+    folder = svc.blobs.root / "exports"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.zip"
+    try:
+        await svc.run(export_media.write_zip, path, gpkg, files, svc)
+        for sha in {e.record_sha256 for e in files if e.status == "tampered"}:
+            meta = await svc.index.get(sha)
+            if meta is not None and meta.quarantined_ms is None:
+                await svc.index.quarantined(sha, now_ms())
+        details = {**_export_details(view, cols), **export_media.audit_details(files)}
+        await c.store.add_audit(
+            AuditEvent(now_ms(), view.user.who.officer_id, "export", "incidents.zip", details)
+        )
+    except BaseException:
+        export_media.remove(path)
+        raise
+    headers = {
+        "Content-Disposition": f'attachment; filename="{_filename(view, "zip")}"',
+        "Cache-Control": "private, no-store",
+    }
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        headers=headers,
+        background=BackgroundTask(export_media.remove, path),
+    )
+
+
 routes = [
     Route("/web/data/incident/{record_id}", incident, methods=["GET"]),
+    Route("/web/export.zip", export_zip, methods=["GET"]),
     Route("/web/export.csv", export_csv, methods=["GET"]),
     Route("/web/export.gpkg", export_gpkg, methods=["GET"]),
 ]

@@ -1,0 +1,195 @@
+"""The map's export with attachments (/web/export.zip; server/web/export_media.py): the zip's
+files hash to what its manifest and SHA256SUMS say, the GeoPackage inside opens with GDAL
+(incidents layer and an attachments table), roles get what the download endpoint would give
+them (originals, metadata-free copies, nothing of pii), and the export is audited. SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyogrio
+import pytest
+
+from server.app import create_app
+from server.attachment_settings import AttachmentSettings
+from server.settings import DatabaseSettings, Settings
+from server.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, set_password
+from sync.clock import HybridClock
+from sync.store.base import Store
+from sync.store.sql import SQLStore
+from tests.attachments.support import jpeg_with_gps, ref, sha, upload
+from tests.support import PG_URL, batch, incident, reset_postgres, seed_people, store_params
+
+PASSWORD = "una-clave-larga-1"
+PERIOD = {"since": "2026-11-01", "until": "2026-11-30"}
+
+
+class Site:
+    def __init__(self, client: httpx.AsyncClient, store: Store, tokens: dict[str, str]) -> None:
+        self.client, self.store, self.tokens = client, store, tokens
+
+    def auth(self, officer: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[officer]}"}
+
+
+@pytest.fixture(params=store_params())
+async def site(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Site]:
+    if request.param == "postgres":
+        assert PG_URL
+        await reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database=DatabaseSettings(url=url),
+        attachments=AttachmentSettings(dir=str(tmp_path / "att")),
+    )
+    store = SQLStore(url)
+    app = create_app(settings, store)
+    async with app.router.lifespan_context(app):
+        people = await seed_people(store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Site(client, store, people.tokens)
+
+
+def wav() -> bytes:
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x01\x00" * 800)
+    return out.getvalue()
+
+
+async def sign_in(client: httpx.AsyncClient, store: Store, officer: str) -> None:
+    await set_password(store, officer, PASSWORD)
+    client.cookies.clear()
+    form = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token
+    client.cookies.set(LOGIN_CSRF_COOKIE, token.group(1))
+    answer = await client.post(
+        "/login", data={"csrf": token.group(1), "officer_id": officer, "password": PASSWORD}
+    )
+    assert answer.status_code == 303, answer.text
+    client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])
+
+
+async def export(site: Site, officer: str, tmp_path: Path) -> tuple[zipfile.ZipFile, Path]:
+    await sign_in(site.client, site.store, officer)
+    answer = await site.client.get("/web/export.zip", params=PERIOD)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/zip"
+    path = tmp_path / f"{officer}.zip"
+    path.write_bytes(answer.content)
+    return zipfile.ZipFile(path), path
+
+
+def by_hash(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {a["record_sha256"]: a for a in manifest["attachments"]}
+
+
+async def test_export_zip_holds_the_files_by_role_with_hashes(site: Site, tmp_path: Path) -> None:
+    photo, pii_photo, audio, missing = (
+        jpeg_with_gps(noise=1),
+        jpeg_with_gps(noise=2),
+        wav(),
+        jpeg_with_gps(noise=3),
+    )
+    fields = {
+        "category": "robo",
+        "occurred_at": "2026-11-20T22:15:00-05:00",
+        "location": {"lon": -77.03, "lat": -12.05},
+        "attachments": [
+            ref(photo),
+            ref(pii_photo, pii=True),
+            ref(audio, "audio/wav"),
+            ref(missing),
+        ],
+    }
+    pushed = await site.client.post(
+        "/v1/sync/push",
+        json=batch([incident("inc-z1", HybridClock(), fields)]),
+        headers=site.auth("off-a"),
+    )
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+    for data in (photo, pii_photo, audio):
+        done = await upload(site.client, site.auth("off-a"), data, "inc-z1")
+        assert done.status_code == 204, done.text
+
+    # The chief: every received file, as the phone sent it.
+    z, _ = await export(site, "chief-a", tmp_path)
+    with z:
+        manifest = json.loads(z.read("manifest.json"))
+        items = by_hash(manifest)
+        assert {h: a["status"] for h, a in items.items()} == {
+            sha(photo): "original",
+            sha(pii_photo): "original",
+            sha(audio): "original",
+            sha(missing): "not_received",
+        }
+        for data in (photo, pii_photo, audio):
+            assert z.read(items[sha(data)]["path"]) == data
+        assert items[sha(missing)]["path"] is None
+        sums = dict(
+            (name, digest)
+            for digest, name in (
+                line.split("  ") for line in z.read("SHA256SUMS").decode().splitlines()
+            )
+        )
+        assert len(sums) == 3
+        for name, digest in sums.items():
+            assert hashlib.sha256(z.read(name)).hexdigest() == digest
+        gpkg = tmp_path / "chief.gpkg"
+        gpkg.write_bytes(z.read("incidents.gpkg"))
+    layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+    assert layers == {"incidents", "attachments"}
+    points = pyogrio.read_dataframe(gpkg, layer="incidents")
+    assert points["id"].tolist() == ["inc-z1"]
+    table = pyogrio.read_dataframe(gpkg, layer="attachments")
+    assert sorted(table["record_sha256"]) == sorted(
+        sha(d) for d in (photo, pii_photo, audio, missing)
+    )
+    assert set(table.loc[table["status"] == "original", "path"]) == set(sums)
+
+    # An analyst (no personal data): the photo as a copy without metadata, nothing else.
+    z, _ = await export(site, "analyst", tmp_path)
+    with z:
+        items = by_hash(json.loads(z.read("manifest.json")))
+        assert items[sha(pii_photo)]["status"] == "withheld_pii"
+        assert items[sha(audio)]["status"] == "withheld_media"
+        copy = items[sha(photo)]
+        assert copy["status"] == "copy"
+        data = z.read(copy["path"])
+        assert data[:3] == b"\xff\xd8\xff" and data != photo
+        assert b"Exif" not in data and b"SN-4471-XK" not in data
+        assert hashlib.sha256(data).hexdigest() == copy["sha256"]
+        names = [n for n in z.namelist() if n.startswith("attachments/")]
+        assert names == [copy["path"]]
+        assert pii_photo not in z.read("incidents.gpkg")
+
+    # Both exports audited, naming what went out.
+    events = [e for _, e in await site.store.audit_events(0, 200) if e.target == "incidents.zip"]
+    assert [(e.officer_id, e.action) for e in events] == [
+        ("chief-a", "export"),
+        ("analyst", "export"),
+    ]
+    assert events[0].details["originals"] == sorted(sha(d) for d in (photo, pii_photo, audio))
+    assert events[0].details["pii_originals"] == 1
+    assert events[1].details["copies"] == [sha(photo)] and events[1].details["originals"] == []
+    assert events[1].details["withheld"] == 2
+    site.client.cookies.clear()
