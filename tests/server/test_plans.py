@@ -181,7 +181,12 @@ async def test_roles_scope_and_withdrawal(served: Served) -> None:
     bad = {
         **_plan(),
         "assignments": [
-            {"sector": "s1", "shift": "14-22", "minutes": 5, "cells": ["8f0000000000000", "000000000000000"]}
+            {
+                "sector": "s1",
+                "shift": "14-22",
+                "minutes": 5,
+                "cells": ["8f0000000000000", "000000000000000"],  # resolution 15; not a cell
+            }
         ],
     }
     refused = await client.post("/v1/plans", json=bad, headers=served.auth("chief-a"))
@@ -221,3 +226,12 @@ async def test_the_web_session_needs_its_csrf_token(served: Served) -> None:
     assert check(anonymous, "/v1/plans/hot-cells", "get")["error"]["code"] == "unauthorized"
     hot = await client.get("/v1/plans/hot-cells", headers=served.auth("chief-a"))
     assert check(hot, "/v1/plans/hot-cells", "get")["cells"] == []
+
+
+async def test_a_phone_cannot_push_a_plan(served: Served) -> None:
+    change = {"collection": "patrol_plans", "id": "plan-x", "op": "upsert", "hlc": "0-0"}
+    answer = await served.client.post(
+        "/v1/sync/push", json=batch([change]), headers=served.auth("chief-a")
+    )
+    (result,) = check(answer, "/v1/sync/push", "post")["results"]
+    assert (result["status"], result["error"]["code"]) == ("rejected", "unknown_collection")
