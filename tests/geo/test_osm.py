@@ -191,7 +191,7 @@ def _way(i: int, refs: list[int], tags: dict[str, str]) -> str:
     return f'<way id="{i}" version="1">{nds}{tg}</way>'
 
 
-def _write_city(path: Path, extra_street: str | None = None) -> Path:
+def write_city(path: Path, extra_street: str | None = None) -> Path:
     nodes = [
         _node(1, 0, 0),
         _node(2, 0, 0.001),  # Av. Arequipa x Jr. Huallaga (interior of both ways)
@@ -242,8 +242,9 @@ def _write_city(path: Path, extra_street: str | None = None) -> Path:
         _way(107, [43, 1, 44], {"highway": "residential", "name": "Jr. Lima"}),
     ]
     if extra_street:
-        nodes += [_node(71, 0.0, 0.004), _node(72, 0.0, 0.005)]
-        ways.append(_way(108, [71, 72], {"highway": "residential", "name": extra_street}))
+        # a street that ends on Av. Arequipa's last node (a T junction)
+        nodes += [_node(71, -0.001, 0.003), _node(72, -0.002, 0.003)]
+        ways.append(_way(108, [5, 71, 72], {"highway": "residential", "name": extra_street}))
     body = "\n".join(nodes + ways)
     path.write_text(
         f"<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n{body}\n</osm>\n"
@@ -253,7 +254,7 @@ def _write_city(path: Path, extra_street: str | None = None) -> Path:
 
 @pytest.fixture
 def small(tmp_path: Path) -> OsmImport:
-    return import_osm(_write_city(tmp_path / "lima.osm"))
+    return import_osm(write_city(tmp_path / "lima.osm"))
 
 
 def test_small_city_merging_and_separation(small: OsmImport) -> None:
@@ -294,7 +295,7 @@ def test_small_city_numbers_and_aliases(small: OsmImport) -> None:
 
 
 def test_small_city_bbox_keeps_only_what_is_inside(tmp_path: Path) -> None:
-    path = _write_city(tmp_path / "lima.osm")
+    path = write_city(tmp_path / "lima.osm")
     box = (LON0 - 0.002, LAT0 - 0.001, LON0 + 0.002, LAT0 + 0.004)
     cut = import_osm(path, bbox=box)
     lima = cut.streets[cut.streets["name"] == "Jr. Lima"]
