@@ -6,6 +6,7 @@ geometries sorted by feature id); :meth:`Layers.feature_table` caches them by da
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ import h3.api.basic_int as h3i
 import numpy as np
 import shapely
 
+from geo.hotspots import compute_hotspots
 from geo.tilemath import world_to_lonlat
 from server.layers import (
     FeatureTable,
@@ -21,10 +23,11 @@ from server.layers import (
     Layers,
     Scope,
     density_cells,
-    hotspot_features,
     iso,
     table,
 )
+
+MIN_GI_INCIDENTS = 3  # as the map's layer (server/web/mapdata.py)
 
 
 async def build_table(layers: Layers, layer: LayerDef, scope: Scope, f: Filters) -> FeatureTable:
@@ -49,9 +52,16 @@ async def scoped_points(
 
 
 async def _hotspots(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
-    counts = await layers.store.cell_counts(f.query(scope))
-    hs = hotspot_features(counts["cell"], counts["count"])
-    cells = [int(c) for c in hs["cells"]]
+    """Gi* as the chief's map, its hotspot pop-up and the briefing compute it
+    (``geo.hotspots.compute_hotspots``: the H3 resolution chosen from the incidents, 7..10),
+    so the cells drawn from tiles are the cells those describe."""
+    pts = await layers.store.points(f.query(scope), ("lon", "lat"))
+    lon, lat = pts["lon"].astype(float), pts["lat"].astype(float)
+    if lon.size < MIN_GI_INCIDENTS:  # nothing to compare a cell with
+        return table([], [], {k: [] for k in ("cell", "count", "z", "p_fdr", "gi_bin")})
+    zero = np.zeros(lon.size, dtype=np.int64)
+    hs = await asyncio.to_thread(compute_hotspots, lon, lat, zero, zero)
+    cells = [int(c) for c in hs.cells]
     geoms = [shapely.Polygon([(lng, lat) for lat, lng in h3i.cell_to_boundary(c)]) for c in cells]
     ids = [h3i.int_to_str(c) for c in cells]
     return table(
@@ -59,10 +69,10 @@ async def _hotspots(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
         geoms,
         {
             "cell": ids,
-            "count": [int(v) for v in hs["count"]],
-            "z": [round(float(v), 4) for v in hs["z"]],
-            "p_fdr": [round(float(v), 6) for v in hs["p_fdr"]],
-            "gi_bin": [int(v) for v in hs["gi_bin"]],
+            "count": [int(v) for v in hs.counts],
+            "z": [round(float(v), 4) for v in hs.z],
+            "p_fdr": [round(float(v), 6) for v in hs.p_fdr],
+            "gi_bin": [int(v) for v in hs.gi_bin],
         },
     )
 
@@ -163,6 +173,58 @@ async def _sectors(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
     return table([b.code for b in items], geoms, cols)
 
 
+STREETS_MARGIN_DEG = 0.01  # about 1 km: the streets just across a station's border
+
+
+async def _street_items(layers: Layers) -> list[Any]:
+    """Every street block, read once: 13,000 rows take a second or more to read, and another
+    process's commit (which makes every table stale) changes no street. Like the geocoder,
+    a new street import is seen after a restart (or with new districts, stations, sectors)."""
+    held = layers.street_items
+    if held is None or held[0] != layers.boundary_sig:
+        held = (layers.boundary_sig, await layers.store.boundaries("streets"))
+        layers.street_items = held
+    return held[1]
+
+
+async def _streets(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+    """One line per street (its blocks merged), near the scope's station areas: a chief's
+    map needs the streets of one station, not the 13,000 of a city."""
+    items = await _street_items(layers)
+    if scope is not None:
+        areas = [
+            shapely.from_wkb(b.geometry)
+            for b in await layers.store.boundaries("stations")
+            if b.code in scope
+        ]
+        if not areas:
+            items = []
+        else:
+            w, s, e, n = shapely.total_bounds(areas).tolist()
+            m = STREETS_MARGIN_DEG
+            box = shapely.box(w - m, s - m, e + m, n + m)
+            near = shapely.intersects(shapely.from_wkb([b.geometry for b in items]), box)
+            items = [b for b, keep in zip(items, near.tolist(), strict=True) if keep]
+    groups: dict[str, list[Any]] = {}
+    for b in items:
+        street = b.props.get("street_id") or (
+            f"{b.props.get('district_code')}|{b.name}" if b.name else b.code
+        )
+        groups.setdefault(str(street), []).append(b)
+    ids, geoms = [], []
+    cols: dict[str, list[Any]] = {k: [] for k in ("code", "name", "type", "district_code")}
+    for street, parts in groups.items():
+        lines = shapely.from_wkb([b.geometry for b in parts])
+        ids.append(street)
+        geoms.append(shapely.line_merge(shapely.union_all(lines)) if len(parts) > 1 else lines[0])
+        first = parts[0]
+        cols["code"].append(street)
+        cols["name"].append(first.name)
+        cols["type"].append(first.props.get("street_type"))
+        cols["district_code"].append(first.props.get("district_code"))
+    return table(ids, geoms, cols)
+
+
 async def _tracks(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
     cols = await layers.store.tracks(f.query(scope))
     at = cols["at_s"].astype(np.int64)
@@ -198,5 +260,6 @@ BUILDERS = {
     "public": _public,
     "stations": _stations,
     "sectors": _sectors,
+    "streets": _streets,
     "tracks": _tracks,
 }

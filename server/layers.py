@@ -127,6 +127,17 @@ LAYERS: dict[str, LayerDef] = {
             {"code": "string", "name": "string", "station_code": "string"},
         ),
         LayerDef(
+            "streets",
+            "Streets",
+            "Named streets, one line per street: around your stations' areas (about 1 km "
+            "beyond them) for a station's officers, the whole city for all-station roles.",
+            "line",
+            "scoped",
+            ("boundaries",),
+            {"code": "string", "name": "string", "type": "string", "district_code": "string"},
+            minzoom=12,
+        ),
+        LayerDef(
             "tracks",
             "Patrol tracks",
             "Patrol positions as lines per device and shift.",
@@ -300,6 +311,8 @@ class Layers:
         self.boundary_check = Throttle(30.0)
         self.foreign_check = Throttle(1.0)
         self.lock = asyncio.Lock()
+        self.building: dict[str, asyncio.Future[FeatureTable]] = {}
+        self.street_items: tuple[str, list[Any]] | None = None  # (boundary_sig, streets)
 
     # --- versions ---
 
@@ -394,7 +407,14 @@ class Layers:
             return found  # type: ignore[no-any-return]
         from server.layerdata import build_table
 
-        built = await build_table(self, layer, scope, filters)
+        # A map's first view asks for several tiles of a layer (and its count) at once: they
+        # wait for one build instead of each building the same table on two shared cores.
+        pending = self.building.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(build_table(self, layer, scope, filters))
+            self.building[key] = pending
+            pending.add_done_callback(lambda _: self.building.pop(key, None))
+        built: FeatureTable = await asyncio.shield(pending)  # one caller gone stops no build
         self.tables[key] = built
         while len(self.tables) > 64:
             self.tables.popitem(last=False)

@@ -14,6 +14,8 @@ from sync.errors import InvalidRequest
 from sync.store.base import PointQuery, PullScope
 
 MAP_ROLES = ("chief", "analyst", "officer")
+FIRST_LAYERS = ("hotspots", "incidents")  # the data layers the map shows at first
+LAYER_NAMES = {"es": {"streets": "Calles"}, "en": {"streets": "Streets"}}  # no switch, no t.*
 DAY_S = 86_400
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
 
@@ -157,4 +159,8 @@ async def page_values(request: Request, until: dt.date, lang: str) -> dict[str, 
         "patterns": EMERGING_PATTERNS[lang],
         "lang": lang,
         "station_name": names.get(station or "", station),
+        # The tiles take instants: the map turns its Lima days into them with this offset.
+        "utc_offset_minutes": ctx(request).settings.public.utc_offset_minutes,
+        "first_layers": list(FIRST_LAYERS),  # map_start.js asks for these before MapLibre
+        "layer_names": LAYER_NAMES[lang],
     }
