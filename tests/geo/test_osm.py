@@ -215,6 +215,7 @@ def write_city(path: Path, extra_street: str | None = None) -> Path:
             '<tag k="amenity" v="police"/><tag k="name" v="Comisaría Miraflores"/>'
             '<tag k="alt_name" v="CPNP Miraflores"/>',
         ),
+        _node(90, 0.0, -0.01, '<tag k="place" v="city"/><tag k="name" v="Lima"/>'),  # the centre
         _node(
             61,
             0.00012,
@@ -292,6 +293,17 @@ def test_small_city_numbers_and_aliases(small: OsmImport) -> None:
     r = g.geocode("comisaria CPNP Miraflores")
     assert r.components["source"] == "landmark"
     assert _distance(r, LON0 + 0.0003, LAT0 + 0.0012) < 0.5
+
+
+def test_small_city_cuadras_counted_from_the_end_nearer_the_centre(small: OsmImport) -> None:
+    """The Peruvian rule: the city centre lies south, so Av. Arequipa's cuadra 1 starts at its
+    south end (Jr. Lima) and cuadra 2 runs from Jr. Huallaga to Ca. Tacna; a guess, so <= 0.5."""
+    r = small.geocoder().geocode("Av. Arequipa cdra. 2")
+    assert r.quality == "block" and r.components["source"] == "cuadra"
+    assert r.confidence <= 0.5
+    assert _distance(r, LON0, LAT0 + 0.0015) < 60.0  # within that block (111 m long)
+    r = small.geocoder().geocode("Av. Arequipa cdra. 1")
+    assert _distance(r, LON0, LAT0 + 0.0005) < 10.0
 
 
 def test_small_city_bbox_keeps_only_what_is_inside(tmp_path: Path) -> None:
