@@ -40,6 +40,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "title_login": ("Ingresar", "Sign in"),
     "title_conflicts": ("Conflictos por revisar", "Conflicts to review"),
     "title_plans": ("Planes de patrullaje", "Patrol plans"),
+    "title_notices": ("Avisos", "Notices"),
     "title_devices": ("Dispositivos", "Devices"),
     "title_officers": ("Efectivos", "Officers"),
     "title_stations": ("Comisarías", "Stations"),

@@ -1,0 +1,213 @@
+"""The notices page (``/notices``) for chiefs and analysts: post a notice (BOLO) to the phones,
+see who acknowledged each one and who has not yet, withdraw one. Forms are CSRF-checked and
+redirect after posting; writes go through ``sync.notices`` like the API, under the officer's
+web device ``web-<officer id>`` (as the conflict review does). Spanish first; Lima time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.conflict_decide import web_identity
+from server.context import ctx
+from server.web.render import page_language, render
+from server.web.sessions import check_csrf, signed_in
+from sync.clock import now_ms
+from sync.errors import Forbidden, InvalidRequest, NotFound
+from sync.notices import POSTER_ROLES, Notice, acks_of, end_notice, notices_for, post_notice
+from sync.protocol_notices import NoticeDraft, expiry_ms, utc_text
+
+HOURS = (1, 4, 8, 12, 24, 48, 72, 168)
+MESSAGES = ("posted", "withdrawn", "invalid", "forbidden", "not_found")
+TEXT: dict[str, dict[str, str]] = {
+    "es": {
+        "title": "Avisos a los teléfonos",
+        "intro": "Un aviso (requisitoria, persona o vehículo buscado) llega a los teléfonos de"
+        " la comisaría en segundos; cada efectivo lo marca como leído.",
+        "new": "Nuevo aviso",
+        "text": "Texto del aviso",
+        "category": "Categoría (p. ej. robo, vehiculo_buscado)",
+        "hours": "Vigente durante (horas)",
+        "stations": "Comisarías (códigos separados por comas)",
+        "district": "o distrito (UBIGEO)",
+        "post": "Publicar aviso",
+        "active": "Avisos vigentes",
+        "none": "No hay avisos vigentes.",
+        "until": "Vigente hasta",
+        "posted_at": "Publicado",
+        "acked": "Enterados",
+        "missing": "Aún no enterados",
+        "withdraw": "Retirar aviso",
+        "posted": "Aviso publicado: los teléfonos lo recibirán en segundos.",
+        "withdrawn": "Aviso retirado: sale de los teléfonos con su próxima sincronización.",
+        "invalid": "El aviso no es válido: revise el texto, la categoría y el área.",
+        "forbidden": "No puede publicar avisos para esas comisarías.",
+        "not_found": "Ese aviso no existe o no es de su comisaría.",
+        "area": "Área",
+    },
+    "en": {
+        "title": "Notices to the phones",
+        "intro": "A notice (wanted person or vehicle) reaches the station's phones within"
+        " seconds; each officer marks it as read.",
+        "new": "New notice",
+        "text": "Notice text",
+        "category": "Category (e.g. robo, vehiculo_buscado)",
+        "hours": "In force for (hours)",
+        "stations": "Stations (codes, comma separated)",
+        "district": "or district (UBIGEO)",
+        "post": "Post notice",
+        "active": "Notices in force",
+        "none": "No notices in force.",
+        "until": "In force until",
+        "posted_at": "Posted",
+        "acked": "Acknowledged",
+        "missing": "Not yet acknowledged",
+        "withdraw": "Withdraw notice",
+        "posted": "Notice posted: the phones get it within seconds.",
+        "withdrawn": "Notice withdrawn: it leaves the phones with their next sync.",
+        "invalid": "The notice is not valid: check the text, category and area.",
+        "forbidden": "You may not post notices for those stations.",
+        "not_found": "No such notice in your stations.",
+        "area": "Area",
+    },
+}
+
+
+def _login() -> Response:
+    return RedirectResponse(f"/login?{urlencode({'next': '/notices'})}", 303)
+
+
+def _lima(text: str, offset_min: int) -> str:
+    local = dt.datetime.fromtimestamp(expiry_ms(text.replace("Z", "+00:00")) / 1000, dt.UTC)
+    return (local + dt.timedelta(minutes=offset_min)).strftime("%d/%m/%Y %H:%M")
+
+
+async def _rows(request: Request, notices: list[Notice], who: Any) -> list[dict[str, Any]]:
+    c = ctx(request)
+    offset = c.settings.public.utc_offset_minutes
+    rows = []
+    for notice in notices:
+        acks = await acks_of(c.engine, who, notice)
+        acked = {a["officer_id"]: a for a in acks}
+        staff = [
+            o
+            for s in notice.stations
+            for o in await c.store.list_officers(s)
+            if o.role in ("officer", "chief")
+        ]
+        names = {o.id: o.name for o in staff}
+        rows.append(
+            {
+                "n": notice.as_json(),
+                "until": _lima(notice.expires_at, offset),
+                "posted": _lima(notice.posted_at, offset),
+                "acked": [
+                    {"name": names.get(i, i), "at": _lima(utc_of(a["at"]), offset)}
+                    for i, a in acked.items()
+                ],
+                "missing": sorted(o.name for o in staff if o.id not in acked),
+            }
+        )
+    return rows
+
+
+def utc_of(text: str) -> str:
+    """A phone's ISO time (any zone) as UTC text."""
+    return utc_text(expiry_ms(text.replace("Z", "+00:00")))
+
+
+async def notices_page(request: Request) -> Response:
+    c = ctx(request)
+    user = await signed_in(request)
+    if user is None:
+        return _login()
+    if user.who.role not in POSTER_ROLES:
+        return render(request, "forbidden.html", user=user, status=403)
+    lang = page_language(request)
+    found = await notices_for(c.engine, user.who, include_ended=False, limit=100)
+    message = request.query_params.get("msg", "")
+    values = {
+        "r": TEXT[lang],
+        "rows": await _rows(request, found, user.who),
+        "hours": HOURS,
+        "analyst": user.who.station_id is None,
+        "message": message if message in MESSAGES else "",
+    }
+    answer = render(request, "notices.html", values, user=user)
+    answer.headers["Cache-Control"] = "private, no-store"
+    return answer
+
+
+def _draft(form: Any, now: int) -> NoticeDraft:
+    hours = str(form.get("hours", "24"))
+    span = int(hours) if hours.isdigit() and int(hours) in HOURS else 24
+    raw: dict[str, Any] = {
+        "text": str(form.get("text", "")),
+        "category": str(form.get("category", "")).strip(),
+        "expires_at": utc_text(now + span * 3_600_000),
+    }
+    stations = [s.strip() for s in str(form.get("stations", "")).split(",") if s.strip()]
+    district = str(form.get("district", "")).strip()
+    if stations:
+        raw["stations"] = stations
+    if district:
+        raw["district"] = district
+    return NoticeDraft.model_validate(raw)
+
+
+async def post(request: Request) -> Response:
+    c = ctx(request)
+    user = await signed_in(request)
+    if user is None:
+        return _login()
+    if user.who.role not in POSTER_ROLES:
+        return render(request, "forbidden.html", user=user, status=403)
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf", "")))
+    now = now_ms()
+    try:
+        device = await web_identity(c.store, user.who)
+        await post_notice(c.engine, device, _draft(form, now), now)
+        message = "posted"
+    except (ValidationError, InvalidRequest):
+        message = "invalid"
+    except Forbidden:
+        message = "forbidden"
+    return RedirectResponse(f"/notices?{urlencode({'msg': message})}", 303)
+
+
+async def withdraw(request: Request) -> Response:
+    c = ctx(request)
+    user = await signed_in(request)
+    if user is None:
+        return _login()
+    if user.who.role not in POSTER_ROLES:
+        return render(request, "forbidden.html", user=user, status=403)
+    form = await request.form()
+    check_csrf(request, user, str(form.get("csrf", "")))
+    notice_id = request.path_params["notice_id"][:64]
+    try:
+        visible = {n.notice_id for n in await notices_for(c.engine, user.who, True, 500)}
+        if notice_id not in visible:
+            raise NotFound("no such notice")
+        await end_notice(c.engine, notice_id, "withdrawn", now_ms(), user.who)
+        message = "withdrawn"
+    except NotFound:
+        message = "not_found"
+    except Forbidden:
+        message = "forbidden"
+    return RedirectResponse(f"/notices?{urlencode({'msg': message})}", 303)
+
+
+routes = [
+    Route("/notices", notices_page, methods=["GET"]),
+    Route("/notices", post, methods=["POST"]),
+    Route("/notices/{notice_id}/withdraw", withdraw, methods=["POST"]),
+]
