@@ -282,7 +282,12 @@ export class Attachments {
         await this.send(item);
         this.failures = 0;
       } catch (err) {
-        if (!(err instanceof UploadError)) throw err;
+        this.lastError = String(err?.message || err); // for the sync screen and debugging
+        if (!(err instanceof UploadError)) {
+          // Storage or crypto failed (a lock mid-upload closes the key): later, from the offset.
+          this.retryLater();
+          return;
+        }
         if (err.refused) {
           await this.put({ ...this.vault.get(key), state: "refused", error: err.code });
         } else if (err.wait) {
@@ -302,7 +307,9 @@ export class Attachments {
     clearTimeout(this.retryTimer);
     // Offline: the app's `online` handler syncs, and a sync starts the uploads again.
     if (!navigator.onLine) return;
-    this.retryTimer = setTimeout(() => this.upload(), Math.min(60000, 1000 * 2 ** Math.min(this.failures, 6)));
+    const wait = Math.min(60000, 1000 * 2 ** Math.min(this.failures, 6));
+    // Gone offline meanwhile: the `online` event will start it (a request now would only fail).
+    this.retryTimer = setTimeout(() => navigator.onLine && this.upload(), wait);
   }
 
   async put(item) {
