@@ -166,6 +166,8 @@ def test_a_plan_from_the_page_reaches_a_phone_and_its_positions_become_dosage(
     ]
     assert done["progress"] == EXPECTED_MINUTES / 10
     assert_accessible(page, f"plans {viewport}, dosage")
+    width = {"desktop": 1366, "phone": 390}[viewport]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
     tab.close()
 
 
