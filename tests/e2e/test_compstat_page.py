@@ -56,4 +56,27 @@ def test_the_chief_reads_compstat(browser: Any, site: Site, viewport: str) -> No
     text = page.evaluate("async (u) => (await fetch(u)).text()", href)
     last = [line for line in text.splitlines() if line.startswith("total,28d,")]
     assert last and last[0].split(",")[4] == figures[0]
+    # The places, patrols and PAI of the 28 days: the demo city has hot places with names.
+    places = page.locator("table.places tbody tr")
+    assert places.count() >= 1
+    assert page.locator("#pai").is_visible()
+    if viewport == "phone":  # nothing wider than the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Printed: no navigation, no form; the PDF link gives a PDF.
+    page.emulate_media(media="print")
+    assert not page.locator("header.top").is_visible()
+    assert not page.locator("form.actions").is_visible()
+    assert page.locator("table.places").is_visible()
+    page.emulate_media(media="screen")
+    pdf_href = page.get_attribute("#pdf-link", "href")
+    assert pdf_href and pdf_href.startswith("/compstat.pdf?date=" + DATE)
+    head = page.evaluate(
+        "async (u) => { const r = await fetch(u);"
+        " const b = new Uint8Array(await r.arrayBuffer());"
+        " return [r.headers.get('content-type'), String.fromCharCode(...b.slice(0, 5))]; }",
+        pdf_href,
+    )
+    assert head == ["application/pdf", "%PDF-"]
+    if viewport == "desktop":  # Chromium's own print of the page works too
+        assert page.pdf(format="A4").startswith(b"%PDF-")
     tab.close()
