@@ -6,6 +6,7 @@ and the chief sees it), and leaves the phone at its expiry.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +22,13 @@ from tests.e2e.app_support import (
     CHIEF,
     CHROMIUM,
     OFFICERS,
+    PASSWORD,
     AppServer,
     phone_context,
     run_async,
     start_app_server,
 )
+from tests.e2e.pages_support import assert_accessible, open_tab
 from tests.e2e.test_app import enroll, make_code, tid, wait_synced
 
 pytestmark = pytest.mark.slow
@@ -120,3 +123,66 @@ def test_notice_wakes_the_phone_is_acknowledged_and_expires(
     finally:
         context.close()
     guard.check()
+
+
+async def _officer_token(url: str, officer: str) -> str:
+    store = SQLStore(url)
+    await store.open()
+    try:
+        _, token = await create_device_token(store, officer, "teléfono de prueba", 0)
+        return token
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_the_chief_posts_on_the_page_and_sees_who_acknowledged(
+    browser: Any, server: AppServer, viewport: str
+) -> None:
+    tab = open_tab(browser, server.base_url, viewport)
+    page = tab.page
+    try:
+        page.goto(f"{server.base_url}/login?next=/notices")
+        page.fill("input[name=officer_id]", CHIEF)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url("**/notices")
+        assert page.locator("h1").inner_text() == "Avisos a los teléfonos"
+        assert_accessible(page, f"notices {viewport}, empty form")
+        text = f"Buscado: camioneta gris ({viewport})"
+        page.fill("#notice-text", text)
+        page.fill("#notice-category", "vehiculo_buscado")
+        page.select_option("#notice-hours", "4")
+        page.click("#notice-post")
+        page.wait_for_url("**/notices?msg=posted")
+        row = page.locator("#notice-list li", has_text=text)
+        notice_id = row.get_attribute("data-notice")
+        assert notice_id and row.locator(".ack-count").inner_text() == "0"
+        assert "Aún no enterados" in row.inner_text()
+        # An officer of the station acknowledges from a phone (a push): the chief sees it.
+        officer = OFFICERS[1]
+        token = run_async(_officer_token(server.url, officer))
+        change = {
+            "collection": "notice_acks",
+            "id": notice_id,
+            "op": "ack",
+            "hlc": f"{int(time.time() * 1000):013d}-00000",
+            "at": datetime.now(UTC).isoformat(),
+        }
+        with httpx.Client(base_url=server.base_url, timeout=30) as http:
+            pushed = http.post(
+                "/v1/sync/push",
+                json={"batch_id": f"ack-{viewport}", "changes": [change]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+        page.reload()
+        row = page.locator(f'#notice-list li[data-notice="{notice_id}"]')
+        assert row.locator(".ack-count").inner_text() == "1"
+        assert row.locator(".ack-name").count() == 1
+        assert_accessible(page, f"notices {viewport}, one acknowledged")
+        row.get_by_role("button", name="Retirar aviso").click()
+        page.wait_for_url("**/notices?msg=withdrawn")
+        assert page.locator(f'#notice-list li[data-notice="{notice_id}"]').count() == 0
+    finally:
+        tab.close()  # no console errors, failed requests or requests off the machine
