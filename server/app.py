@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from server import errors, logs, web
 from server.analysis import Analysis, stop
+from server.cluster import leader_only_forever, worker_name
 from server.context import AppContext
 from server.metrics import Metrics, shared_dir
 from server.middleware import ObserveMiddleware
@@ -34,7 +35,6 @@ from server.routes.common import json_response
 from server.settings import Settings
 from sync.clock import now_ms
 from sync.engine import Enricher, SyncEngine, SyncLimits
-from sync.errors import StoreUnavailable
 from sync.store.base import Store
 from sync.store.sql import SQLStore
 
@@ -87,14 +87,14 @@ def tune_gc() -> None:
 
 
 async def prune_answers_forever(context: AppContext, every_s: float = 3600.0) -> None:
-    """Forget batch answers past their retention (a retry older than that is a new batch)."""
+    """Forget batch answers past their retention (a retry older than that is a new batch),
+    on one worker of the deployment at a time."""
     keep_ms = context.settings.sync.answer_retention_days * 86_400_000
-    while True:
-        try:
-            await context.store.prune_answers(now_ms() - keep_ms)
-        except StoreUnavailable:
-            log.warning("could not prune batch answers; will try again")
-        await asyncio.sleep(every_s)
+
+    async def prune() -> None:
+        await context.store.prune_answers(now_ms() - keep_ms)
+
+    await leader_only_forever(context.store, "prune_answers", every_s, prune, worker_name())
 
 
 async def openapi(request: Request) -> Response:

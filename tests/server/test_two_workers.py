@@ -12,6 +12,7 @@ computed every result for itself; now one computes and the others load its resul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -21,6 +22,7 @@ import httpx
 import pytest
 
 from server.app import create_app
+from server.cluster import leader_only_forever
 from server.places import reload_places, store_layer
 from server.settings import AnalysisSettings, DatabaseSettings, Settings
 from sync.clock import HybridClock
@@ -152,3 +154,49 @@ async def test_analysis_is_computed_once_between_workers(workers) -> None:
     )
     assert {r.json()["n_incidents"] for r in together} == {50}
     assert sum(_computed(a, b)) == 2, _computed(a, b)  # asked four times at once: one computation
+
+
+@pytest.mark.parametrize("kind", store_params())
+async def test_background_work_runs_on_one_worker_and_passes_on(kind: str, tmp_path: Path) -> None:
+    """Two workers' clean-up loops over one database: one does the work each round, not both;
+    when it dies the other takes over once the lease (1.5 rounds) has run out."""
+    if kind == "postgres":
+        assert PG_URL
+        await reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    store = SQLStore(url)
+    await store.open()
+    done: list[str] = []
+
+    def loop(name: str) -> asyncio.Task[None]:
+        async def work() -> None:
+            done.append(name)
+
+        return asyncio.create_task(leader_only_forever(store, "clean", 0.5, work, name))
+
+    first = loop("w1")
+    await asyncio.sleep(0.1)  # w1 takes the lease first
+    second = loop("w2")
+    try:
+        # Rounds of 0.5 s for 3 s: one worker's work per round (without the lease both
+        # would work, ~12 times); a slack of one round for a stalled event loop.
+        await asyncio.sleep(3.0)
+        assert 3 <= len(done) <= 8, done
+        assert done[0] == "w1"
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        rounds = len(done)
+        for _ in range(100):  # the lease runs out after 0.75 s; then w2 works
+            if "w2" in done[rounds:]:
+                break
+            await asyncio.sleep(0.1)
+        assert "w2" in done[rounds:], done
+    finally:
+        for task in (first, second):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await store.close()
