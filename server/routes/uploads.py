@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ctypes
+import ctypes.util
 import hashlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -318,6 +320,29 @@ def _checksum(request: Request) -> bytes | None:
         raise InvalidRequest("Upload-Checksum must be base64", {}) from exc
 
 
+def _start_writeback() -> Callable[[int, int, int], None]:
+    """Linux's ``sync_file_range(SYNC_FILE_RANGE_WRITE)``: start writing these bytes to disk
+    now, without waiting. Each block of an upload is sent to the disk as it arrives, so the
+    fsync at the end of the PATCH finds little left to write (without it, 16 uploads received
+    together were all flushed together at the end: the network, then the disk, never both).
+    A no-op where the call is missing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError, TypeError):
+        return lambda fd, offset, count: None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+
+    def start(fd: int, offset: int, count: int) -> None:
+        call(fd, offset, count, SYNC_FILE_RANGE_WRITE)  # an error only means no head start
+
+    return start
+
+
+SYNC_FILE_RANGE_WRITE = 2
+start_writeback = _start_writeback()
+
+
 def _write_all(fd: int, chunks: list[bytes], hashes: tuple[Any, ...] = ()) -> int:
     """Write ``chunks`` in order (one ``writev`` as a rule, no copy into one buffer) and feed
     each running sha256 of ``hashes`` on the way (hashlib lets go of the GIL, and this runs in
@@ -326,6 +351,7 @@ def _write_all(fd: int, chunks: list[bytes], hashes: tuple[Any, ...] = ()) -> in
         for chunk in chunks:
             digest.update(chunk)
     total = sum(len(c) for c in chunks)
+    offset = os.lseek(fd, 0, os.SEEK_CUR)
     views = [memoryview(c) for c in chunks]
     while views:
         n = os.writev(fd, views[:IOV_MAX])
@@ -334,6 +360,7 @@ def _write_all(fd: int, chunks: list[bytes], hashes: tuple[Any, ...] = ()) -> in
             views.pop(0)
         if n:
             views[0] = views[0][n:]
+    start_writeback(fd, offset, total)
     return total
 
 
