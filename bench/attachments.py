@@ -207,7 +207,7 @@ async def main(rounds: int) -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             async with httpx.AsyncClient(base_url=base) as client:
-                for _ in range(300):
+                for _ in range(1200):  # importing the app takes 25 s on a loaded machine
                     try:
                         if (await client.get("/readyz")).status_code == 200:
                             break
@@ -237,8 +237,10 @@ async def main(rounds: int) -> None:
             server.terminate()
             server.wait(10)
     u, d = statistics.median(up), statistics.median(raw)
+    f = statistics.median(floor)
+    # An upload cannot beat the HTTP floor: floor / raw bounds the ratio on this machine now.
     print(
-        f"http_floor_mb_s={statistics.median(floor):.0f} "
+        f"http_floor_mb_s={f:.0f} ratio_ceiling={f / statistics.median(raw):.2f} "
         f"resume_time_overhead_pct={statistics.median(resent):.0f}"
     )
     print(
