@@ -74,8 +74,14 @@ def kind(url: str) -> str:
     path = urlsplit(url).path
     if path.startswith("/vendor/maplibre/"):
         return "MapLibre " + path.rsplit(".", 1)[-1]
+    if path.startswith("/tiles/"):
+        return "tiles " + path.split("/")[2]
+    if path.startswith("/glyphs/"):
+        return "label glyphs"
     if path.startswith("/web/data/base/"):
         return "base layer " + path.rsplit("/", 1)[-1]
+    if path.startswith("/web/data/meta/"):
+        return "layer counts and lists"
     if path.startswith("/web/data/"):
         return "data layers"
     if path.startswith("/static/"):

@@ -1,5 +1,9 @@
 // The chief's map: MapLibre GL JS from this server, data from this server, no basemap tiles
-// from anywhere: districts, streets and sectors are drawn from Ronda's own layers.
+// from anywhere. Streets (named), sectors, incidents, hotspot cells, density, districts and
+// tracks are Ronda's own vector tiles (/tiles, the session cookie; every tile URL carries
+// the filters, so a cached tile is always the one of its filters); the panel's counts,
+// reasons and keyboard lists come from /web/data/meta/{layer}.json, cut from the same
+// tables; emerging hotspots and dosage, which have no tiles, are GeoJSON.
 // Failures are said on the page (role=alert) and stale layers are cleared and marked; empty
 // layers say why (the server's "reason"); everything on the map can be reached from lists
 // by keyboard. Tests wait on #mapshell[data-ready] (the number of the last drawn load).
@@ -10,6 +14,9 @@
   const S = config.strings;
   const shell = document.getElementById("mapshell");
   const DATA = ["hotspots", "incidents", "emerging", "density", "districts", "tracks", "dosage"];
+  const TILED = new Set(["hotspots", "incidents", "density", "districts", "tracks"]);
+  const BASE_TILES = ["streets", "sectors"]; // tiles that do not follow the filters
+  const FONT = "DejaVuSans"; // server/static/glyphs, made by scripts/glyphs.py
   const HOT_COLOURS = { 3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", "-1": "#d1e5f0", "-2": "#67a9cf", "-3": "#2166ac" };
   const HOT = ["match", ["get", "gi_bin"], ...Object.entries(HOT_COLOURS).flatMap(([k, v]) => [Number(k), v]), "#cccccc"];
   const HOT_NAMES = { 3: S.hot3, 2: S.hot2, 1: S.hot1, "-1": S.cold1, "-2": S.cold2, "-3": S.cold3 };
@@ -20,8 +27,12 @@
   };
   const empty = { type: "FeatureCollection", features: [] };
   const loaded = {}; // layer -> the query its shown data answers (null: nothing valid shown)
-  const shown = {}; // layer -> its last data
-  const early = {}; // "layer?query" -> the first load's request, sent before the map is built
+  const shown = {}; // layer -> its last data (GeoJSON) or description (tiled: count, lists)
+  const early = window.rondaEarly || {}; // "layer?query" -> a request map_start.js sent
+  const tileQuery = {}; // tiled source -> the filters its tile URLs carry
+  const tileFailed = {}; // tiled source -> a tile of its current URLs failed
+  const tileSeen = {}; // tiled source -> a tile of its current URLs has arrived
+  const cleared = {}; // layer -> hidden: failed, offline or refused filters
   let version = 0;
   const state = { ready: 0, counts: {}, loading: 0, failed: [], reasons: {} };
   window.rondaState = state;
@@ -37,6 +48,8 @@
     node.append(...children.filter((c) => c !== null && c !== undefined));
     return node;
   };
+  const zText = (z) => z.toLocaleString(config.lang, { maximumFractionDigits: 2 });
+  const layerName = (name) => S["layer_" + name] || config.layer_names[name] || name;
 
   // ---- messages ---------------------------------------------------------------------
   function say(text) { $("status").textContent = text; }
@@ -82,8 +95,22 @@
       if (cats.length === 0) params.append("cat", "none");
       cats.forEach((c) => params.append("cat", c));
     }
-    return { params, days };
+    return { params, days, cats: cats.length < all ? cats : null };
   }
+
+  // The tiles' filters for the page's: Lima days as UTC instants (the end inclusive, to the
+  // second), categories comma-separated ("none" for none): the same incidents as the page's.
+  function instant(day, end) {
+    const [y, m, d] = day.split("-").map(Number);
+    const ms = Date.UTC(y, m - 1, d) - config.utc_offset_minutes * 60000 + (end ? 86399000 : 0);
+    return new Date(ms).toISOString().replace(".000Z", "Z");
+  }
+  function tileFilters(f) {
+    const p = new URLSearchParams({ datetime: `${instant(f.days.since, false)}/${instant(f.days.until, true)}` });
+    if (f.cats) p.set("category", f.cats.length ? [...f.cats].sort().join(",") : "none");
+    return p.toString();
+  }
+  const tileUrl = (layer, query) => `${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt${query ? "?" + query : ""}`;
 
   function layerOn(name) {
     const box = document.querySelector(`#layers input[data-layer="${name}"]`);
@@ -91,13 +118,72 @@
   }
 
   // ---- the map ----------------------------------------------------------------------
-  prefetch();
+  const first = filters();
+  const firstTiles = first.params ? tileFilters(first) : "";
+  DATA.filter((n) => TILED.has(n)).forEach((n) => { tileQuery[n] = firstTiles; });
+  const vector = (layer, query, options) => ({ type: "vector", tiles: [tileUrl(layer, query)], ...options });
+  const on = (name) => (layerOn(name) ? "visible" : "none");
+  const hidden = { visibility: "none" };
   const map = new maplibregl.Map({
     container: "map",
+    // Everything is in the style from the start, so that MapLibre asks for the first tiles
+    // as soon as it runs (no TileJSON round trip: the tile URLs are written here).
     style: {
       version: 8,
-      sources: {},
-      layers: [{ id: "background", type: "background", paint: { "background-color": "#efece4" } }],
+      glyphs: `${location.origin}/glyphs/{fontstack}/{range}.pbf`,
+      // MapLibre asks for tiles source by source in this order: the hotspots first.
+      sources: {
+        hotspots: vector("hotspots", firstTiles, { maxzoom: 16 }),
+        incidents: vector("incidents", firstTiles, { maxzoom: 16 }),
+        "base-districts": { type: "geojson", data: "/web/data/base/districts.geojson" },
+        "base-stations": { type: "geojson", data: "/web/data/base/stations.geojson" },
+        streets: vector("streets", "", { minzoom: 12, maxzoom: 16 }),
+        sectors: vector("sectors", "", { maxzoom: 14 }),
+        density: vector("density", firstTiles, { maxzoom: 15 }),
+        districts: vector("districts", firstTiles, { maxzoom: 14 }),
+        tracks: vector("tracks", firstTiles, { maxzoom: 16 }),
+        emerging: { type: "geojson", data: empty },
+        dosage: { type: "geojson", data: empty },
+      },
+      layers: [
+        { id: "background", type: "background", paint: { "background-color": "#efece4" } },
+        { id: "base-districts-fill", type: "fill", source: "base-districts", paint: { "fill-color": "#faf8f2" } },
+        { id: "districts", type: "fill", source: "districts", "source-layer": "districts", layout: { visibility: on("districts") },
+          paint: { "fill-color": ["interpolate", ["linear"], ["coalesce", ["get", "rate_per_10k"], 0], 0, "#f2f0f7", 20, "#9e9ac8", 60, "#54278f"], "fill-opacity": 0.7 } },
+        { id: "streets", type: "line", source: "streets", "source-layer": "streets",
+          paint: { "line-color": "#c9c4b8", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 0.4, 16, 2.5] } },
+        { id: "density", type: "fill", source: "density", "source-layer": "density", layout: { visibility: on("density") },
+          paint: { "fill-color": ["match", ["get", "class"], 1, "#ffffb2", 2, "#fecc5c", 3, "#fd8d3c", 4, "#f03b20", "#bd0026"], "fill-opacity": 0.6 } },
+        { id: "hotspots", type: "fill", source: "hotspots", "source-layer": "hotspots", layout: { visibility: on("hotspots") },
+          filter: ["!=", ["get", "gi_bin"], 0], paint: { "fill-color": HOT, "fill-opacity": 0.8 } },
+        { id: "emerging", type: "fill", source: "emerging", layout: { visibility: on("emerging") },
+          paint: { "fill-color": ["match", ["get", "pattern"], ...Object.entries(PATTERN_COLOURS).flat(), "#999"], "fill-opacity": 0.8 } },
+        { id: "dosage", type: "fill", source: "dosage", layout: { visibility: on("dosage") },
+          paint: { "fill-color": ["interpolate", ["linear"], ["get", "minutes"], 0, "#edf8e9", 60, "#74c476", 600, "#006d2c"], "fill-opacity": 0.7 } },
+        { id: "base-districts-line", type: "line", source: "base-districts", paint: { "line-color": "#6b6355", "line-width": 1.2 } },
+        { id: "sectors", type: "line", source: "sectors", "source-layer": "sectors", layout: { visibility: on("sectors") },
+          paint: { "line-color": "#3b6e9c", "line-width": 0.8, "line-dasharray": [3, 2] } },
+        { id: "tracks", type: "line", source: "tracks", "source-layer": "tracks", layout: { visibility: on("tracks") },
+          paint: { "line-color": "#1a9850", "line-width": 1.5 } },
+        // Below zoom 14 the tiles group incidents in clusters (point_count): bigger dots.
+        { id: "incidents", type: "circle", source: "incidents", "source-layer": "incidents", layout: { visibility: on("incidents") },
+          paint: {
+            "circle-radius": ["interpolate", ["linear"], ["zoom"],
+              10, ["case", ["has", "point_count"], ["min", 9, ["+", 1.5, ["sqrt", ["get", "point_count"]]]], 1.5],
+              15, ["case", ["has", "point_count"], ["min", 12, ["+", 3, ["sqrt", ["get", "point_count"]]]], 4]],
+            "circle-color": "#1d232a", "circle-opacity": 0.55 } },
+        { id: "stations", type: "fill", source: "base-stations", layout: { visibility: on("stations") }, paint: { "fill-color": "#000", "fill-opacity": 0 } },
+        { id: "stations-line", type: "line", source: "base-stations", layout: { visibility: on("stations") }, paint: { "line-color": "#123a5a", "line-width": 2 } },
+        // Names from zoom 15: the first view of a station (about 14.5) is drawn without
+        // asking for glyphs (43 KB), a step closer they come (issue 15's 350 KB budget).
+        { id: "street-names", type: "symbol", source: "streets", "source-layer": "streets", minzoom: 15,
+          layout: {
+            "symbol-placement": "line", "symbol-spacing": 320, "text-font": [FONT], "text-max-angle": 35,
+            "text-field": ["case", ["to-boolean", ["get", "type"]], ["concat", ["get", "type"], " ", ["get", "name"]], ["get", "name"]],
+            "text-size": ["interpolate", ["linear"], ["zoom"], 15, 11, 18, 14],
+          },
+          paint: { "text-color": "#4a4438", "text-halo-color": "#fbfaf6", "text-halo-width": 1.4 } },
+      ],
     },
     bounds: config.bounds || [-77.2, -12.3, -76.8, -11.7],
     fitBoundsOptions: { padding: 20 },
@@ -111,38 +197,28 @@
     },
   });
   window.rondaMap = map;
-  // The first data is asked for at once, while MapLibre starts, and drawn when it is ready.
-  let mapLoaded;
-  const whenLoaded = new Promise((resolve) => { mapLoaded = resolve; });
+  // Sources can change once the style is in (a frame after the map is built); MapLibre's
+  // "load" comes much later, when every first tile, glyph and layer has arrived.
+  const whenLoaded = new Promise((resolve) => {
+    if (map.isStyleLoaded()) resolve();
+    else map.once("style.load", resolve);
+  });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.addControl(new maplibregl.ScaleControl());
-
-  function addBase() {
-    for (const name of ["districts", "streets", "sectors", "stations"]) {
-      map.addSource("base-" + name, { type: "geojson", data: `/web/data/base/${name}.geojson` });
+  // A tile that fails marks its layer (said and cleared when the load settles); anything
+  // else MapLibre reports is a fault of this page, shown in the console as MapLibre would.
+  map.on("error", (e) => {
+    if (e.sourceId && (TILED.has(e.sourceId) || BASE_TILES.includes(e.sourceId))) {
+      tileFailed[e.sourceId] = true;
+      // MapLibre draws no frame for a failed tile, so it would never say "idle" (every
+      // tile in) if that was the last one: ask for a frame.
+      map.triggerRepaint();
+    } else {
+      console.error(e.error || e);
     }
-    DATA.forEach((name) => map.addSource(name, { type: "geojson", data: empty }));
-    const add = (layer) => map.addLayer(layer);
-    add({ id: "base-districts-fill", type: "fill", source: "base-districts", paint: { "fill-color": "#faf8f2" } });
-    add({ id: "districts", type: "fill", source: "districts", layout: { visibility: "none" },
-      paint: { "fill-color": ["interpolate", ["linear"], ["coalesce", ["get", "rate"], 0], 0, "#f2f0f7", 20, "#9e9ac8", 60, "#54278f"], "fill-opacity": 0.7 } });
-    add({ id: "base-streets", type: "line", source: "base-streets", minzoom: 12,
-      paint: { "line-color": "#c9c4b8", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 0.4, 16, 2] } });
-    add({ id: "density", type: "fill", source: "density", layout: { visibility: "none" },
-      paint: { "fill-color": ["interpolate", ["linear"], ["get", "v"], 0, "#ffffb2", 0.5, "#fd8d3c", 1, "#bd0026"], "fill-opacity": 0.6 } });
-    add({ id: "hotspots", type: "fill", source: "hotspots", paint: { "fill-color": HOT, "fill-opacity": 0.8 } });
-    add({ id: "emerging", type: "fill", source: "emerging", layout: { visibility: "none" },
-      paint: { "fill-color": ["match", ["get", "pattern"], ...Object.entries(PATTERN_COLOURS).flat(), "#999"], "fill-opacity": 0.8 } });
-    add({ id: "dosage", type: "fill", source: "dosage", layout: { visibility: "none" },
-      paint: { "fill-color": ["interpolate", ["linear"], ["get", "minutes"], 0, "#edf8e9", 60, "#74c476", 600, "#006d2c"], "fill-opacity": 0.7 } });
-    add({ id: "base-districts-line", type: "line", source: "base-districts", paint: { "line-color": "#6b6355", "line-width": 1.2 } });
-    add({ id: "sectors", type: "line", source: "base-sectors", paint: { "line-color": "#3b6e9c", "line-width": 0.8, "line-dasharray": [3, 2] } });
-    add({ id: "tracks", type: "line", source: "tracks", layout: { visibility: "none" }, paint: { "line-color": "#1a9850", "line-width": 1.5 } });
-    add({ id: "incidents", type: "circle", source: "incidents",
-      paint: { "circle-radius": ["interpolate", ["linear"], ["zoom"], 10, 1.5, 15, 4], "circle-color": "#1d232a", "circle-opacity": 0.55 } });
-    add({ id: "stations", type: "fill", source: "base-stations", paint: { "fill-color": "#000", "fill-opacity": 0 } });
-    add({ id: "stations-line", type: "line", source: "base-stations", paint: { "line-color": "#123a5a", "line-width": 2 } });
-  }
+  });
+  map.on("sourcedata", (e) => { if (e.tile && e.sourceId) tileSeen[e.sourceId] = true; });
+  watchDrawn(1); // the first load is version 1
 
   function emergingLegend() {
     const names = config.patterns || {};
@@ -154,7 +230,8 @@
     for (const box of document.querySelectorAll("#layers input[data-layer]")) {
       const name = box.dataset.layer;
       const ids = name === "stations" ? ["stations", "stations-line"] : [name];
-      ids.forEach((id) => map.getLayer(id) && map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none"));
+      const visible = box.checked && !cleared[name];
+      ids.forEach((id) => map.getLayer(id) && map.setLayoutProperty(id, "visibility", visible ? "visible" : "none"));
       document.querySelectorAll(`.legend-block[data-for="${name}"]`).forEach((block) => { block.hidden = !box.checked; });
     }
   }
@@ -173,46 +250,60 @@
   }
 
   // A layer that failed or belongs to refused filters is removed from the map, not left
-  // looking current.
+  // looking current: GeoJSON emptied, tiles hidden until a load draws them again.
   function clearLayer(name) {
-    if (map.getSource(name)) map.getSource(name).setData(empty);
-    shown[name] = empty;
+    if (TILED.has(name)) {
+      cleared[name] = true;
+      if (map.getLayer(name)) map.setLayoutProperty(name, "visibility", "none");
+    } else if (map.getSource(name)) {
+      map.getSource(name).setData(empty);
+    }
+    shown[name] = null;
     loaded[name] = null;
     state.counts[name] = 0;
     markLayer(name, null, true);
   }
 
-  // The first load's requests leave before MapLibre is built (that takes a while on a slow
-  // PC); fetchLayer takes them from here when its query is the same.
-  function prefetch() {
-    const f = filters();
-    if (!f.params) return;
-    for (const name of DATA.filter(layerOn)) {
-      early[`${name}?${f.params}`] = fetch(`/web/data/${name}.geojson?${f.params}`, { credentials: "same-origin" });
+  // A tiled source asks for the tiles of new filters (MapLibre drops the old ones); the
+  // same filters again reload them when forced (Apply is a retry) or when some failed.
+  function setTiles(name, query, force) {
+    if (!force && !tileFailed[name] && tileQuery[name] === query) return;
+    tileQuery[name] = query;
+    tileFailed[name] = false;
+    tileSeen[name] = false;
+    map.getSource(name).setTiles([tileUrl(name, query)]);
+  }
+
+  async function getJSON(url) {
+    const pending = early[url];
+    delete early[url];
+    try {
+      const answer = await (pending || fetch(url, { credentials: "same-origin" }));
+      if (answer.status === 401) return { expired: true };
+      if (!answer.ok) return { failed: true };
+      return { data: await answer.json() };
+    } catch (err) {
+      return { failed: true, offline: true };
     }
   }
 
   async function fetchLayer(name, params) {
-    try {
-      const key = `${name}?${params}`;
-      const pending = early[key];
-      delete early[key];
-      const answer = await (pending || fetch(`/web/data/${name}.geojson?${params}`, { credentials: "same-origin" }));
-      if (answer.status === 401) return { name, expired: true };
-      if (!answer.ok) return { name, failed: true };
-      return { name, data: await answer.json() };
-    } catch (err) {
-      return { name, failed: true, offline: true };
-    }
+    const url = TILED.has(name) ? `/web/data/meta/${name}.json?${params}` : `/web/data/${name}.geojson?${params}`;
+    return { name, ...(await getJSON(url)) };
   }
 
-  async function refresh() {
+  function idle() {
+    return new Promise((resolve) => { map.once("idle", resolve); map.triggerRepaint(); });
+  }
+
+  async function refresh(force) {
     const mine = ++version;
     state.loading = mine;
     const f = filters();
     if (f.error) {
       DATA.forEach(clearLayer);
       state.failed = ["filters"];
+      updateLists();
       finish(mine, "error");
       alarm(f.error);
       return;
@@ -221,30 +312,45 @@
     $("map").setAttribute("aria-busy", "true");
     say(S.loading_data);
     const key = f.params.toString();
+    const tiles = tileFilters(f);
     const todo = DATA.filter((name) => layerOn(name) && loaded[name] !== key);
+    const asked = Promise.all(todo.map((name) => fetchLayer(name, f.params)));
     const compare = $("compare").checked ? fetchSummary(f.params) : null;
-    const answers = await Promise.all(todo.map((name) => fetchLayer(name, f.params)));
+    await whenLoaded;
+    if (mine !== version) return;
+    for (const name of todo) if (TILED.has(name)) setTiles(name, tiles, force);
+    for (const name of BASE_TILES) if (tileFailed[name]) setTiles(name, "", true);
+    if (todo.includes("hotspots") && mine > 1) watchDrawn(mine);
+    const answers = await asked;
     const summary = compare ? await compare : undefined;
     performance.mark("ronda:data");
-    await whenLoaded;
+    if (mine !== version) return;
+    for (const a of answers) {
+      if (!a.data) continue;
+      if (!TILED.has(a.name)) map.getSource(a.name).setData(a.data);
+      shown[a.name] = a.data;
+      state.counts[a.name] = TILED.has(a.name) ? a.data.count : a.data.features.length;
+    }
+    updateLists();
+    await idle(); // every tile of the new filters has come (or failed)
     if (mine !== version) return;
     const failed = [];
     let expired = false, offline = false;
     for (const a of answers) {
-      if (a.data) {
-        map.getSource(a.name).setData(a.data);
-        if (a.name === "hotspots") watchDrawn(mine);
-        shown[a.name] = a.data;
+      if (a.data && !(TILED.has(a.name) && tileFailed[a.name])) {
+        cleared[a.name] = false;
         loaded[a.name] = key;
-        state.counts[a.name] = a.data.features.length;
         markLayer(a.name, a.data, false);
       } else {
         clearLayer(a.name);
         failed.push(a.name);
         expired = expired || !!a.expired;
-        offline = offline || !!a.offline;
+        offline = offline || !!a.offline || !navigator.onLine;
       }
     }
+    // Streets have no switch; sectors count when they are on.
+    failed.push(...BASE_TILES.filter((n) => tileFailed[n] && (n === "streets" || layerOn(n))));
+    applyVisibility();
     if (summary === null) failed.push("summary");
     showComparison(summary);
     state.failed = failed;
@@ -254,7 +360,7 @@
     if (expired) {
       alarm(S.session_expired, { href: "/login?next=/map", text: S.sign_in_again });
     } else if (failed.length) {
-      const names = failed.map((n) => S["layer_" + n] || S.compare_title).join(", ");
+      const names = failed.map((n) => (n === "summary" ? S.compare_title : layerName(n))).join(", ");
       alarm(offline && !navigator.onLine ? S.offline : fmt(S.load_failed, { layers: names }));
     } else {
       calm();
@@ -263,11 +369,12 @@
   }
 
   // #mapshell[data-hotspots-drawn]: the load whose hotspots are on screen (the first frame
-  // rendered once their source is loaded; data-ready waits for every layer to settle).
+  // rendered once a tile of their filters has come and none is still loading; data-ready
+  // waits for every layer to settle).
   function watchDrawn(mine) {
     const check = () => {
-      if (mine !== version) { map.off("render", check); return; }
-      if (!map.isSourceLoaded("hotspots")) return;
+      if (mine !== version && version !== 0) { map.off("render", check); return; }
+      if (!tileSeen.hotspots || !map.isSourceLoaded("hotspots")) return;
       map.off("render", check);
       performance.mark("ronda:hotspots-drawn");
       shell.dataset.hotspotsDrawn = String(mine);
@@ -282,17 +389,15 @@
       shell.dataset.ready = String(mine);
       shell.dataset.state = outcome;
       $("map").setAttribute("aria-busy", "false");
-      if (outcome === "ready") say(fmt(S.loaded, { n: (shown.incidents && shown.incidents.total) || 0 }));
+      if (outcome === "ready") say(fmt(S.loaded, { n: state.counts.incidents || 0 }));
       else say("");
     });
     map.triggerRepaint();
   }
 
   function updateCount() {
-    const data = shown.incidents;
-    const total = (data && data.total) || 0;
-    $("shown-count").textContent = String(total);
-    $("shown-note").textContent = data && data.shown < total ? fmt(S.shown_of, { shown: data.shown, total }) : S.shown;
+    $("shown-count").textContent = String(state.counts.incidents || 0);
+    $("shown-note").textContent = S.shown;
   }
 
   function updateExports(params) {
@@ -339,46 +444,31 @@
   }
 
   // ---- lists: every hotspot and recent incident reachable by keyboard -----------------
-  function centreOf(geometry) {
-    const ring = geometry.type === "Polygon" ? geometry.coordinates[0] : [geometry.coordinates];
-    const n = ring.length > 1 ? ring.length - 1 : 1;
-    let x = 0, y = 0;
-    for (let i = 0; i < n; i++) { x += ring[i][0]; y += ring[i][1]; }
-    return [x / n, y / n];
-  }
-
   function fillList(list, items) {
     list.replaceChildren(...(items.length ? items : [el("li", { className: "note", textContent: S.list_empty })]));
   }
 
   function updateLists() {
-    const hot = layerOn("hotspots") && shown.hotspots ? shown.hotspots.features : [];
-    const top = hot.filter((f) => f.properties.gi_bin > 0)
-      .sort((a, b) => b.properties.z - a.properties.z).slice(0, 10);
-    fillList($("hot-list"), top.map((f) => {
-      const p = f.properties;
-      const text = fmt(S.hot_item, { cls: HOT_NAMES[p.gi_bin], n: p.count, z: p.z.toLocaleString(config.lang) });
+    const hot = layerOn("hotspots") && shown.hotspots ? shown.hotspots.top : [];
+    fillList($("hot-list"), hot.map((p) => {
+      const text = fmt(S.hot_item, { cls: HOT_NAMES[p.gi_bin], n: p.count, z: zText(p.z) });
       return el("li", {}, el("button", { type: "button", className: "linkish", textContent: text,
-        onclick: () => openHotspot(f) }));
+        onclick: () => openHotspot(p) }));
     }));
-    const points = layerOn("incidents") && shown.incidents ? shown.incidents.features : [];
-    const recent = [...points].sort((a, b) => b.properties.t - a.properties.t).slice(0, 15);
-    fillList($("incident-list"), recent.map((f) => {
-      const p = f.properties;
+    const recent = layerOn("incidents") && shown.incidents ? shown.incidents.recent : [];
+    fillList($("incident-list"), recent.map((p) => {
       const text = `${config.categories[p.category] || p.category} · ${limaTime.format(new Date(p.t * 1000))}`;
       return el("li", {}, el("button", { type: "button", className: "linkish", textContent: text,
-        onclick: () => { map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), 15) }); showDetail(p.id); } }));
+        onclick: () => { map.easeTo({ center: [p.lon, p.lat], zoom: Math.max(map.getZoom(), 15) }); showDetail(p.id); } }));
     }));
   }
 
-  function openHotspot(feature) {
-    const p = feature.properties;
-    const centre = centreOf(feature.geometry);
-    map.easeTo({ center: centre, zoom: Math.max(map.getZoom(), 14) });
+  function openHotspot(p) {
+    map.easeTo({ center: p.center, zoom: Math.max(map.getZoom(), 14) });
     // map_popup.js (the hotspot popup) may listen and say more about the cell
-    document.dispatchEvent(new CustomEvent("ronda:hotspot", { detail: { properties: p, center: centre } }));
+    document.dispatchEvent(new CustomEvent("ronda:hotspot", { detail: { properties: p, center: p.center } }));
     const dl = el("dl");
-    for (const [k, v] of [[S.hot_class, HOT_NAMES[p.gi_bin]], [S.count, p.count], [S.z_score, p.z.toLocaleString(config.lang)]]) {
+    for (const [k, v] of [[S.hot_class, HOT_NAMES[p.gi_bin]], [S.count, p.count], [S.z_score, zText(p.z)]]) {
       dl.append(el("dt", { textContent: k }), el("dd", { textContent: String(v) }));
     }
     openDialog(S.hotspot, [dl]);
@@ -463,12 +553,15 @@
 
   // ---- wiring -------------------------------------------------------------------------
   emergingLegend();
-  map.on("load", () => {
-    addBase();
-    applyVisibility();
-    performance.mark("ronda:map-load");
-    mapLoaded();
-    map.on("click", "incidents", (e) => e.features.length && showDetail(e.features[0].properties.id));
+  map.on("load", () => performance.mark("ronda:map-load"));
+  whenLoaded.then(() => {
+    // A single incident opens its detail; a cluster (zoomed out) opens onto its incidents.
+    map.on("click", "incidents", (e) => {
+      const f = e.features[0];
+      if (!f) return;
+      if (f.properties.id) showDetail(f.properties.id);
+      else map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom() + 1.5, 14.5) });
+    });
     map.on("mouseenter", "incidents", () => { map.getCanvas().style.cursor = "pointer"; });
     map.on("mouseleave", "incidents", () => { map.getCanvas().style.cursor = ""; });
     map.on("moveend", () => { const f = filters(); if (f.params) updateExports(f.params); });
@@ -476,7 +569,7 @@
   $("filters").addEventListener("submit", (e) => {
     e.preventDefault();
     DATA.forEach((name) => { loaded[name] = null; }); // Apply reloads everything (a retry)
-    refresh();
+    refresh(true);
   });
   $("compare").addEventListener("change", () => { if (!$("compare").checked) showComparison(null); refresh(); });
   document.querySelectorAll("button[data-preset]").forEach((button) => button.addEventListener("click", () => {

@@ -85,6 +85,11 @@ def open_tab(browser: Any, base_url: str, viewport: str = "desktop") -> Tab:
             tab.failed_requests.append(f"{response.status} {request.method} {response.url}")
 
     def on_failed(request: Any) -> None:
+        # ERR_ABORTED is the page cancelling its own request, not a failure: MapLibre drops
+        # the tiles it no longer needs when a layer is switched off or the filters change
+        # (a refused or failed request is ERR_FAILED, or an HTTP status, above).
+        if request.failure == "net::ERR_ABORTED":
+            return
         if urlsplit(request.url).netloc == own:  # foreign ones are reported as foreign
             tab.failed_requests.append(f"{request.failure} {request.method} {request.url}")
 
