@@ -36,6 +36,14 @@ class DemoResult:
     tokens: dict[str, str] = field(default_factory=dict)
 
 
+async def store_city_layers(store: Store, city: Any) -> None:
+    """Store every boundary layer a city has (the demo city has no OSM address points)."""
+    for layer in LAYERS:
+        frame = getattr(city, layer, None)
+        if frame is not None:
+            await store_layer(store, layer, frame)
+
+
 async def load_demo(
     store: Store,
     engine: SyncEngine,
@@ -46,8 +54,7 @@ async def load_demo(
     from fixtures.city import load_city
 
     city = load_city()
-    for layer in LAYERS:
-        await store_layer(store, layer, getattr(city, layer))
+    await store_city_layers(store, city)
     places = await load_places(store)
     engine.enricher = places.enrich if places else None
     result = DemoResult()

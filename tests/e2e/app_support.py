@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from fixtures.city import load_city
-from server.demo import _change
-from server.places import LAYERS, load_places, store_layer
+from server.demo import _change, store_city_layers
+from server.places import load_places
 from server.web.sessions import set_password
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
@@ -64,8 +64,7 @@ async def seed_app_city(url: str, incidents: int = INCIDENTS) -> str:
     store = SQLStore(url, sqlite_synchronous="NORMAL")
     await store.open()
     try:
-        for layer in LAYERS:
-            await store_layer(store, layer, getattr(city, layer))
+        await store_city_layers(store, city)
         places = await load_places(store)
         engine = SyncEngine(store, enricher=places.enrich if places else None)
         for row in city.stations.itertuples():

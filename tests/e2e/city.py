@@ -8,8 +8,8 @@ import uuid
 import pandas as pd
 
 from fixtures.city import load_city
-from server.demo import _change
-from server.places import LAYERS, load_places, store_layer
+from server.demo import _change, store_city_layers
+from server.places import load_places
 from server.web.sessions import set_password
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
@@ -29,8 +29,7 @@ async def seed_part_of_city(url: str, stations: tuple[str, ...] = STATIONS) -> d
     store = SQLStore(url, sqlite_synchronous="NORMAL")
     await store.open()
     try:
-        for layer in LAYERS:
-            await store_layer(store, layer, getattr(city, layer))
+        await store_city_layers(store, city)
         places = await load_places(store)
         engine = SyncEngine(store, enricher=places.enrich if places else None)
         for row in city.stations.itertuples():
