@@ -29,7 +29,7 @@ from tests.e2e.app_support import (
     start_app_server,
 )
 from tests.e2e.pages_support import assert_accessible, open_tab
-from tests.e2e.test_app import enroll, make_code, tid, wait_synced
+from tests.e2e.test_app import axe_violations, enroll, make_code, tid, wait_synced
 
 pytestmark = pytest.mark.slow
 T = 60_000
@@ -101,6 +101,7 @@ def test_notice_wakes_the_phone_is_acknowledged_and_expires(
         assert page.get_attribute(item, "data-read") == "0"
         assert "Moto roja sin placa" in page.inner_text(item)
         assert page.inner_text(tid("notices-badge")) == "1"
+        assert axe_violations(page) == []  # the card and the badge, unread
         page.click(f"{item} {tid('notice-ack')}")
         page.wait_for_selector(f'{item}[data-read="1"]', timeout=T)
         wait_synced(page)  # the acknowledgement was pushed

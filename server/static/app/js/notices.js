@@ -178,7 +178,7 @@ export function badgeNav(app, nav) {
   const button = nav.querySelector('[data-testid="nav-shift"]');
   if (!button) return;
   const n = unreadCount(app);
-  const badge = h("span", { class: "badge", testid: "notices-badge", hidden: n === 0, "aria-label": `${n} ${tx("unread")}` }, String(n));
+  const badge = h("span", { class: "badge", testid: "notices-badge", hidden: n === 0, title: `${n} ${tx("unread")}` }, String(n));
   button.append(" ", badge);
 }
 
