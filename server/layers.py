@@ -311,22 +311,26 @@ class Layers:
         self.boundary_check = Throttle(30.0)
         self.foreign_check = Throttle(1.0)
         self.lock = asyncio.Lock()
+        self.refresh_lock = asyncio.Lock()
         self.building: dict[str, asyncio.Future[FeatureTable]] = {}
         self.street_items: tuple[str, list[Any]] | None = None  # (boundary_sig, streets)
 
     # --- versions ---
 
     async def refresh(self) -> None:
-        """Notice commits of other processes and boundary imports (throttled)."""
-        if self.foreign_check.due():
-            last = await self.store.last_seq()
-            if last > self.versions.seen_seq:
-                self.versions.everything_changed(last)
-        if self.boundary_check.due():
-            sig = await self._boundary_signature()
-            if sig != self.boundary_sig:
-                self.boundary_sig = sig
-                self.versions.bump("boundaries", set())
+        """Notice commits of other processes and boundary imports (throttled). Requests
+        that arrive while a check is out wait for it: answered meanwhile, they got data older
+        than the one-second bound."""
+        async with self.refresh_lock:
+            if self.foreign_check.due():
+                last = await self.store.last_seq()
+                if last > self.versions.seen_seq:
+                    self.versions.everything_changed(last)
+            if self.boundary_check.due():
+                sig = await self._boundary_signature()
+                if sig != self.boundary_sig:
+                    self.boundary_sig = sig
+                    self.versions.bump("boundaries", set())
 
     async def _boundary_signature(self) -> str:
         parts = []

@@ -131,6 +131,13 @@ async def test_a_push_through_one_worker_reaches_the_others_layers(workers) -> N
     await _seen_within(b, tokens, path, params, "numberMatched", 10)
     await _push(a, tokens, 5, -77.036)
     await _seen_within(b, tokens, path, params, "numberMatched", 15)
+    # Asked together past the bound: none answered from before the push while the first
+    # checks for other workers' commits.
+    await _push(a, tokens, 5, -77.037)
+    await asyncio.sleep(1.1)
+    chief = _auth(tokens, "chief-a")
+    together = await asyncio.gather(*(b.get(path, params=params, headers=chief) for _ in range(4)))
+    assert [r.json()["numberMatched"] for r in together] == [20] * 4
 
 
 def _computed(*clients: httpx.AsyncClient) -> list[int]:
