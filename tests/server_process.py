@@ -89,7 +89,7 @@ class ServerProcess:
     def stdout_path(self) -> Path:
         return self.log_dir / "server.stdout.log"
 
-    async def start(self, timeout_s: float = 30.0) -> None:
+    async def start(self, timeout_s: float = 120.0) -> None:
         """Start the server (on the same port as before, if it ran) and wait until ready."""
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError("the server is already running")

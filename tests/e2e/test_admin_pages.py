@@ -65,7 +65,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     counts = asyncio.run(seed_part_of_city(url))
     asyncio.run(_seed_admin_data(url))
     server = ServerProcess(url, folder, env={"RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL"})
-    asyncio.run(server.start(timeout_s=60))
+    asyncio.run(server.start(timeout_s=120))
     try:
         yield Site(server.base_url, counts)
     finally:

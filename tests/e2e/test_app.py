@@ -111,7 +111,7 @@ def phones(browser: Any, server: AppServer) -> Iterator[Any]:
 def restart(server: AppServer) -> None:
     """Start the killed server again on its port and database (from a thread of its own:
     Playwright's sync API keeps an event loop running in this one)."""
-    run_async(server.process.start(timeout_s=60))
+    run_async(server.process.start(timeout_s=120))
 
 
 def make_code(browser: Any, server: AppServer, officer: str) -> str:

@@ -97,7 +97,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSite]:
     counts = asyncio.run(seed_part_of_city(url))
     made = asyncio.run(_make_conflicts(url))
     server = ServerProcess(url, folder, env={"RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL"})
-    asyncio.run(server.start(timeout_s=60))
+    asyncio.run(server.start(timeout_s=120))
     try:
         yield ReviewSite(server.base_url, counts, made=made)
     finally:

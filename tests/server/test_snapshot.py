@@ -82,7 +82,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "RONDA_SERVER__REQUEST_TIMEOUT_S": "600",
     }
     server = ServerProcess(url, folder, env=env)
-    asyncio.run(server.start(timeout_s=60))
+    asyncio.run(server.start(timeout_s=120))
     try:
         found = Site(server, people.tokens)
         asyncio.run(_seed(found))
