@@ -18,6 +18,7 @@ from sync.engine import SyncEngine
 from sync.errors import Forbidden, InvalidRequest, NotFound
 from sync.protocol_notices import (
     MAX_NOTICE_DAYS,
+    MAX_NOTICE_STATIONS,
     NOTICE_ACKS,
     NOTICES,
     NoticeDraft,
@@ -185,8 +186,14 @@ async def notices_for(
 ) -> list[Notice]:
     """The notices reaching this identity's stations, newest first."""
     scope = engine.scope(who)
+    # A notice has one record per station of its area: read enough rows for ``limit`` notices
+    # however many of the caller's stations each one reaches.
+    copies = MAX_NOTICE_STATIONS if scope.station_ids is None else len(scope.station_ids)
     rows = await engine.store.records_of(
-        NOTICES, scope.station_ids, live_only=not include_ended, limit=limit * 4
+        NOTICES,
+        scope.station_ids,
+        live_only=not include_ended,
+        limit=limit * max(1, min(copies, MAX_NOTICE_STATIONS)),
     )
     grouped: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
