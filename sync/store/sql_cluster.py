@@ -14,6 +14,10 @@ from sync.store import sql_tables as t
 from sync.store.sql_rows import dialect_insert
 
 STALE_LEASE_MS = 3_600_000
+# A stored result nobody computed again for this long goes: every distinct question (window,
+# categories, stations...) leaves a row, and without this they piled up forever. A worker that
+# still wants one recomputes it.
+RESULT_RETENTION_MS = 86_400_000
 
 
 async def analysis_result(engine: AsyncEngine, key: str, seq: int) -> bytes | None:
@@ -28,12 +32,14 @@ async def analysis_result(engine: AsyncEngine, key: str, seq: int) -> bytes | No
 async def put_analysis_result(
     engine: AsyncEngine, is_sqlite: bool, key: str, seq: int, body: bytes, now_ms: int
 ) -> None:
-    """Keep the result for ``seq``; older results of the same question are dropped."""
+    """Keep the result for ``seq``; older results of the same question are dropped, and so
+    are results of any question computed more than ``RESULT_RETENTION_MS`` ago."""
     table = t.analysis_result
     stmt = dialect_insert(is_sqlite, table).values(key=key, seq=seq, computed_ms=now_ms, body=body)
     async with engine.begin() as conn:
         await conn.execute(stmt.on_conflict_do_nothing(index_elements=["key", "seq"]))
         await conn.execute(delete(table).where(table.c.key == key, table.c.seq < seq))
+        await conn.execute(delete(table).where(table.c.computed_ms < now_ms - RESULT_RETENTION_MS))
         # Leases of workers that died holding them, long expired (names carry a sequence
         # number, so they are never taken again).
         await conn.execute(delete(t.lease).where(t.lease.c.expires_ms < now_ms - STALE_LEASE_MS))
