@@ -47,7 +47,7 @@ def _start(folder: Path, url: str) -> AppServer:
     token = run_async(seed_app_city(url, incidents=20))
     env = {"RONDA_ATTACHMENTS__DIR": str(folder / "attachments")}
     process = ServerProcess(url, folder, env=env)
-    run_async(process.start(timeout_s=60))
+    run_async(process.start(timeout_s=120))  # a loaded machine starts it slowly
     return AppServer(process, url, token)
 
 
@@ -89,19 +89,29 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_jpeg(folder: Path, seed: int) -> Path:
     """A real JPEG (camera-sized noise, about 2 MB: several chunks)."""
     import numpy as np
     from PIL import Image
 
-    pixels = np.random.default_rng(13).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
-    path = tmp_path_factory.mktemp("photo") / "escena_robo.jpg"
+    pixels = np.random.default_rng(seed).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
+    path = folder / f"escena_{seed}.jpg"
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
     path.write_bytes(buffer.getvalue())
     assert path.stat().st_size > 4 * CHUNK
     return path
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_jpeg(tmp_path_factory.mktemp("photo"), 13)
+
+
+@pytest.fixture(scope="module")
+def other_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Bytes the server does not hold yet (it skips a file it has: nothing to cut)."""
+    return make_jpeg(tmp_path_factory.mktemp("photo2"), 14)
 
 
 @pytest.fixture(scope="module")
@@ -366,8 +376,9 @@ def test_a_photo_attached_offline_arrives_on_postgresql(
 
 
 def test_an_upload_cut_midway_resumes_after_the_app_reopens_from_the_servers_offset(
-    browser: Any, server: AppServer, photo: Path
+    browser: Any, server: AppServer, other_photo: Path
 ) -> None:
+    photo = other_photo
     context, page, guard, failed = enroll(browser, server, OFFICERS[1], worker=False)
     try:
         patches: list[int] = []

@@ -247,7 +247,8 @@ export class Attachments {
 
   /** Upload what can go now; one run at a time (a call during a run makes it look again). */
   upload() {
-    if (!this.vault.unlocked) return Promise.resolve();
+    // Offline, a request can only fail: the `online` event syncs, and the sync calls this.
+    if (!this.vault.unlocked || !navigator.onLine) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -302,6 +303,7 @@ export class Attachments {
   }
 
   retryLater() {
+    this.again = false; // a call during the failed run would only fail the same way now
     if (!this.vault.unlocked) return;
     this.failures += 1;
     clearTimeout(this.retryTimer);
