@@ -133,10 +133,12 @@ async def near_repeat(request: Request) -> Response:
         await gate.running.acquire()
     finally:
         gate.waiting -= 1
-    try:
-        result = await _knox(c, window, bands, permutations, seed)
-    finally:
-        gate.running.release()
+    # The gate is let go when the computation ends, not when the request does: a cancelled
+    # request (client gone, request timeout) leaves its thread computing, and the next test
+    # must wait for it, not start beside it.
+    job = asyncio.ensure_future(_knox(c, window, bands, permutations, seed))
+    job.add_done_callback(lambda done: _release(gate, done))
+    result = await asyncio.shield(job)
     method = {
         "test": "Knox, Monte Carlo permutation of dates (Near Repeat Calculator layout)",
         "distance": "Euclidean, whole metres (UTM)",
@@ -144,6 +146,12 @@ async def near_repeat(request: Request) -> Response:
         "p_value": "(permutations with count >= observed + 1) / (permutations + 1)",
     }
     return json_response({"window": window_json(window), "method": method, **knox_json(result)})
+
+
+def _release(gate: KnoxGate, done: asyncio.Future[KnoxResult]) -> None:
+    gate.running.release()
+    if not done.cancelled():
+        done.exception()  # retrieved: a request that went away does not log it as lost
 
 
 async def _knox(
