@@ -10,8 +10,8 @@ store's write lock and atomically, so pulls, snapshots and resyncs carry it like
 the engine's listeners are told as after a push. The chief's web device
 (``web-<officer>``, as for conflict review) is named as the writing device.
 
-Plans are found again through their ``publish_plan`` audit events (the record table has no
-index by collection that the storage port offers), then read whole with ``store.record``.
+Plans are listed with ``store.records_of`` (current, not withdrawn, in the caller's stations,
+newest first).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from sync.clock import now_ms
 from sync.engine import Committed, SyncEngine
 from sync.errors import Forbidden, InvalidRequest, NotFound
 from sync.protocol_plans import PLANS, PlanBody, plan_doc
-from sync.store.base import AuditEvent, AuditQuery, Identity, PointQuery, RecordWrite, StoredRecord
+from sync.store.base import AuditEvent, Identity, PointQuery, RecordWrite, StoredRecord
 
 PUBLISH_ROLES = ("chief",)
 READ_ROLES = ("officer", "chief", "analyst")
 DOSAGE_ROLES = ("chief", "analyst")
-LIST_LIMIT = 500  # publish events read back when listing (newest first)
+LIST_LIMIT = 500  # plans read back when listing (newest first)
 
 
 async def station_sectors(engine: SyncEngine, station_id: str) -> dict[str, str]:
@@ -151,17 +151,10 @@ async def plans(
         if stations is not None and station not in stations:
             raise Forbidden("this station is outside your jurisdiction", {"station": station})
         stations = (station,)
-    query = AuditQuery(actions=("publish_plan",), limit=LIST_LIMIT)
-    found: list[dict[str, Any]] = []
-    for _, event in await engine.store.audit_search(query):
-        if stations is not None and event.details.get("station_id") not in stations:
-            continue
-        if day is not None and event.details.get("date") != day:
-            continue
-        record = await engine.store.record(PLANS, event.target)
-        if record is not None and not record.deleted:
-            found.append(record.doc)
-    return found
+    # The caller's stations first, then the cut: cutting the city's newest publications
+    # first hid a station's plans once other stations had published LIST_LIMIT after them.
+    rows = await engine.store.records_of(PLANS, stations, live_only=True, limit=LIST_LIMIT)
+    return [r.doc for r in rows if day is None or r.doc.get("date") == day]
 
 
 def _planned(doc: dict[str, Any]) -> list[PlannedCells]:
