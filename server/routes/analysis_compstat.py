@@ -27,6 +27,7 @@ from starlette.routing import Route
 from geo.compstat import PERIODS, Comparison, Span, change, comparisons, local_today
 from server.auth import require
 from server.context import ctx
+from server.csv_cells import cell
 from server.routes.analysis_compstat_places import places_and_patrols
 from server.routes.analysis_params import parse_categories, stations_for
 from server.routes.analysis_queries import counts_by_category
@@ -194,7 +195,7 @@ async def compstat_csv(request: Request) -> Response:
 
 
 def _cell(value: Any) -> Any:
-    return "" if value is None else value
+    return cell(value)
 
 
 def _section_rows(report: dict[str, Any], section: str) -> tuple[tuple[str, ...], list[list[Any]]]:
@@ -244,7 +245,7 @@ def csv_response(report: dict[str, Any], section: str = "counts") -> Response:
         for period, figures in row["periods"].items():
             writer.writerow(
                 [
-                    row["category"],
+                    cell(row["category"]),
                     period,
                     spans[period]["first"],
                     spans[period]["last"],

@@ -80,6 +80,10 @@ async def _seed(served: Served) -> None:
     for name, layer in _layers().items():
         await store_layer(served.store, name, layer)
     await reload_places(served.app.state.ctx)
+    await _seed_incidents_only(served)
+
+
+async def _seed_incidents_only(served: Served) -> None:
     rng, clock, changes = random.Random(7), HybridClock(), []
     for first, cluster, background in ((PREVIOUS[0], 60, 240), (CURRENT[0], 40, 240)):
         for i in range(cluster + background):
@@ -316,3 +320,22 @@ async def test_page_and_pdf_carry_the_figures(served: Served) -> None:
         assert "Sector" in words and "22-06" in words
     refused = await served.client.get("/compstat.pdf", headers={"cookie": ""})
     assert refused.status_code in (303, 403)
+
+
+async def test_csv_names_never_run_as_spreadsheet_formulas(served: Served) -> None:
+    """A street named like a formula (OpenStreetMap is open to anyone) reaches the chief's
+    sheet as text: the cell is led by an apostrophe (OWASP's CSV injection advice)."""
+    layers = _layers()
+    layers["streets"]["name"] = '=HYPERLINK("http://x.example","Arequipa")'
+    for name, layer in layers.items():
+        await store_layer(served.store, name, layer)
+    await reload_places(served.app.state.ctx)
+    await _seed_incidents_only(served)
+    sheet = await served.client.get(
+        "/v1/analysis/compstat.csv",
+        params={"date": "2026-11-30", "section": "places"},
+        headers=served.auth("chief-a"),
+    )
+    table = list(csv.DictReader(io.StringIO(sheet.text)))
+    streets = [r["streets"] for r in table if r["streets"]]
+    assert streets and all(s.startswith("'=HYPERLINK") for s in streets), streets
