@@ -133,6 +133,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         finally:
             for task in tasks:
                 await stop(task)
+            wake = getattr(app.state, "wake", None)  # made by the first /v1/sync/wait
+            if wake is not None:
+                await wake.close()
             await store.close()
 
     routes = [

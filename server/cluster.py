@@ -38,4 +38,6 @@ async def leader_only_forever(
                 await work()
         except StoreUnavailable:
             log.warning("background job %s could not run; will try again", job)
+        except Exception:  # a bug in one round must not end the job for this worker's life
+            log.exception("background job %s failed; will try again", job)
         await asyncio.sleep(every_s)

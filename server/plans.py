@@ -54,9 +54,7 @@ def cell_boundary(cell: str) -> list[list[float]]:
 
 def _check_cells(body: PlanBody) -> dict[str, list[list[float]]]:
     cells = {c for a in body.assignments for c in a.cells}
-    bad = sorted(
-        c for c in cells if not h3.is_valid_cell(c) or not 5 <= h3.get_resolution(c) <= 9
-    )
+    bad = sorted(c for c in cells if not h3.is_valid_cell(c) or not 5 <= h3.get_resolution(c) <= 9)
     if bad:
         raise InvalidRequest("these are not H3 cells of resolution 5 to 9", {"cells": bad[:10]})
     return {c: cell_boundary(c) for c in cells}

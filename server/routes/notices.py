@@ -8,7 +8,6 @@ online phone when to pull.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from starlette.requests import Request
@@ -16,12 +15,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.auth import authenticate, require
+from server.cluster import leader_only_forever, worker_name
 from server.context import AppContext, ctx
 from server.routes.common import int_param, json_response, read_model
 from server.wake import WakeHub
 from sync.clock import now_ms
 from sync.cursor import parse_cursor
-from sync.errors import StoreUnavailable
 from sync.notices import acks_of, end_notice, expire_due, notice_for, notices_for, post_notice
 from sync.protocol_notices import NoticeDraft
 
@@ -77,7 +76,8 @@ def hub(request: Request) -> WakeHub:
 async def wait(request: Request) -> Response:
     c = ctx(request)
     who = await authenticate(request)
-    limit = c.settings.sync.wait_max_s
+    # Never past the request timeout (a long-poll cut by it would be a 503, not an answer).
+    limit = max(1, min(c.settings.sync.wait_max_s, int(c.settings.server.request_timeout_s) - 2))
     timeout = min(int_param(request, "timeout_s", limit, 1, 300), limit)
     after = parse_cursor(request.query_params.get("cursor"), await c.store.sync_state())
     changed = await hub(request).wait(who, after, timeout)
@@ -85,13 +85,13 @@ async def wait(request: Request) -> Response:
 
 
 async def sweep_forever(context: AppContext, every_s: float = SWEEP_EVERY_S) -> None:
-    """Tombstone expired notices (every worker sweeps; ending one twice writes nothing)."""
-    while True:
-        try:
-            await expire_due(context.engine, now_ms())
-        except StoreUnavailable:
-            log.warning("could not sweep expired notices; will try again")
-        await asyncio.sleep(every_s)
+    """Tombstone expired notices, on one worker of the deployment at a time (each sweep reads
+    every live notice; ending one twice would write nothing, but the reads add up)."""
+
+    async def sweep() -> None:
+        await expire_due(context.engine, now_ms())
+
+    await leader_only_forever(context.store, "notice_sweep", every_s, sweep, worker_name())
 
 
 routes = [
