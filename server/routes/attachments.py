@@ -52,7 +52,7 @@ async def _record(request: Request) -> tuple[Identity, StoredRecord, bool]:
     scope = c.engine.scope(who)
     collection = request.path_params["collection"]
     record = None
-    if collection in ("incidents", "patrol_logs"):
+    if collection in ("incidents", "patrol_logs", "notices"):
         record = await c.store.record(collection, request.path_params["record_id"])
     if record is None:
         raise NotFound("no such record", {})
@@ -80,10 +80,16 @@ async def listing(request: Request) -> Response:
     return json_response({"collection": record.collection, "id": record.id, "attachments": items})
 
 
-async def _held(svc: AttachmentService, sha256: str) -> AttachmentMeta:
+async def _held(svc: AttachmentService, sha256: str, record: StoredRecord) -> AttachmentMeta:
     meta = await svc.index.get(sha256)
     if meta is None:
         raise BlobMissing("this attachment has not been received", {"sha256": sha256})
+    if record.collection == "notices" and meta.officer_id != record.author_officer:
+        # A notice may name any hash: served only if its poster uploaded those bytes, so a
+        # notice cannot pass on another station's (or a victim's) photo to everyone in scope.
+        raise Forbidden(
+            "a notice shows only a photo its poster uploaded", {"reason": "not_posters_upload"}
+        )
     if meta.quarantined_ms is not None:
         raise BlobTampered(
             "the stored file no longer matched its hash and was quarantined", {"sha256": sha256}
@@ -151,7 +157,7 @@ async def download(request: Request) -> Response:
     ref = ref_in(record, sha)
     if ref.get("pii") and not restricted:
         raise Forbidden("this attachment holds personal data", {"reason": "pii"})
-    meta = await _held(svc, sha)
+    meta = await _held(svc, sha, record)
     if not restricted and meta.media_type not in images.STRIPPABLE:
         raise Forbidden(
             "only roles allowed personal data get this kind of file",
@@ -174,7 +180,7 @@ async def thumbnail(request: Request) -> Response:
     ref = ref_in(record, sha)
     if ref.get("pii") and not restricted:
         raise Forbidden("this attachment holds personal data", {"reason": "pii"})
-    meta = await _held(svc, sha)
+    meta = await _held(svc, sha, record)
     if meta.media_type not in images.STRIPPABLE:
         raise NotFound("thumbnails exist for JPEG, PNG and WebP images", {})
     path = await _checked_path(svc, sha)

@@ -54,7 +54,7 @@ WAIT_FOR_WRITER_S = 15.0
 # A writer asked to stop goes on while bytes keep coming; this long without any, it stops.
 STOP_IDLE_S = 0.25
 WRITER_ROLES = ("officer", "chief")
-COLLECTIONS = ("incidents", "patrol_logs")
+COLLECTIONS = ("incidents", "patrol_logs", "notices")
 
 
 class TusVersionUnsupported(SyncError):
@@ -213,6 +213,9 @@ async def create(request: Request) -> Response:
         raise NotFound("push the record before its attachments", {"record_id": record_id})
     if record.station_id != who.station_id:
         raise Forbidden("the record belongs to another station", {"record_id": record_id})
+    if collection == "notices" and record.author_officer != who.officer_id:
+        # A notice's photo is served only as its poster's upload (see routes/attachments.py).
+        raise Forbidden("only the notice's poster uploads its photo", {"record_id": record_id})
     ref = ref_in(record, sha)
     if length > svc.settings.max_file_bytes:
         raise PayloadTooLarge(
