@@ -101,6 +101,16 @@ def allowed_methods(routes: list[BaseRoute], scope: Scope) -> set[str]:
     first partial match alone would name too few.
     """
     methods: set[str] = set()
+    literal = {  # a path without parameters shadows templates (/v1/plans/hot-cells)
+        m
+        for route in routes
+        if isinstance(route, Route)
+        and not route.param_convertors
+        and route.matches(scope)[0] != Match.NONE
+        for m in route.methods or ()
+    }
+    if literal:
+        return literal
     for route in routes:
         match, child = route.matches(scope)
         if match == Match.NONE:

@@ -11,6 +11,7 @@ from typing import Any
 
 import h3
 from h3.api import basic_int as h3int
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,6 +26,8 @@ from sync.errors import Forbidden, InvalidRequest, Unauthorized
 from sync.protocol import ID_PATTERN
 from sync.protocol_plans import PlanBody
 from sync.store.base import Identity
+
+HOT_CELLS = "hot-cells"  # not a plan id (ids are plan-<hex>)
 
 HOT_ROLES = ("chief", "analyst")
 MIN_BIN_DEFAULT = 2  # hot at 95 % confidence or more
@@ -130,6 +133,8 @@ async def get_plan(request: Request) -> Response:
 
 
 async def withdraw_plan(request: Request) -> Response:
+    if request.path_params["plan_id"] == HOT_CELLS:  # a path of its own: GET only
+        raise HTTPException(405)
     who = await caller(request, plans.PUBLISH_ROLES, write=True)
     doc = await plans.withdraw(ctx(request).engine, who, _plan_id(request))
     return json_response(doc)
@@ -142,7 +147,7 @@ async def plan_dosage(request: Request) -> Response:
 
 
 routes = [
-    Route("/v1/plans/hot-cells", hot_cells, methods=["GET"]),
+    Route(f"/v1/plans/{HOT_CELLS}", hot_cells, methods=["GET"]),
     Route("/v1/plans", list_plans, methods=["GET"]),
     Route("/v1/plans", publish_plan, methods=["POST"]),
     Route("/v1/plans/{plan_id}", get_plan, methods=["GET"]),

@@ -201,8 +201,10 @@ def attach(page: Any, selector: str, path: Path) -> str:
 
 def new_incident_with_photo(page: Any, photo: Path, description: str) -> tuple[str, str]:
     """Fill a new incident, attach the photo, save; (record id, sha256)."""
-    page.click(tid("nav-incidents"))
-    page.click(tid("incident-new"))
+    page.click(tid("nav-incidents"), timeout=T)
+    # The list renders after the first sync's records are decrypted: slow on a loaded machine
+    # (it missed Playwright's default 30 s once with two test workers busy).
+    page.click(tid("incident-new"), timeout=T)
     page.wait_for_selector(tid("screen-incident"))
     page.fill(tid("inc-description"), description)
     sha = attach(page, "att-photo", photo)

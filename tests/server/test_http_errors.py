@@ -70,3 +70,11 @@ def test_map_operations_document_too_many_cells() -> None:
             "too_many_cells"
             in schema["schema"]["properties"]["error"]["properties"]["code"]["enum"]
         )
+
+
+async def test_a_literal_path_is_not_taken_for_a_template_parameter(served: Served) -> None:
+    """``/v1/plans/hot-cells`` is a path of its own, not the plan ``hot-cells``: a DELETE is
+    405 naming GET, as its Allow says, not an attempt to withdraw a plan of that id."""
+    answer = await served.client.delete("/v1/plans/hot-cells", headers=served.auth("chief-a"))
+    assert answer.status_code == 405, answer.text
+    assert set(answer.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
