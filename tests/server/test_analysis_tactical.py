@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from server.app import create_app
-from server.settings import DatabaseSettings, Settings
+from server.settings import DatabaseSettings, ServerSettings, Settings
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore
 from tests.server.conftest import Served
@@ -35,7 +35,9 @@ async def both_backends(request: pytest.FixtureRequest, tmp_path: Path) -> Async
         url = PG_URL
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    # The first Knox test of a fresh clone compiles its kernel (numba): 28-33 s with two test
+    # workers busy, past the default 30 s request timeout.
+    base = Settings(_env_file=None, server=ServerSettings(request_timeout_s=120))  # type: ignore[call-arg]
     database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
     settings = base.model_copy(update={"database": database})
     store = SQLStore(url)
