@@ -46,6 +46,8 @@ SOURCES = (
 INFERRED_CUADRA_CAP = 0.5  # cuadras counted by the numbering rule, not from data
 CROSSING_SPREAD_M = 80.0  # common points of two streets closer than this are one crossing
 OUT_OF_SCOPE = 0.7  # confidence factor for a match found only outside the expected district
+UNNAMED_MZLT = 0.45  # "Mz. B Lt. 12" alone, one such lote in the district: shown, not placed
+UNNAMED_MZLT_CITY = 0.3  # the same with no district known, one such lote in the whole city
 
 
 @dataclass
@@ -346,6 +348,8 @@ class Geocoder:
         return _Answer(node, "exact", conf, comp)
 
     def _mzlt(self, p: Parsed, scope: str | None) -> _Answer:
+        if p.aahh is None and p.mz is not None:
+            return self._mzlt_unnamed(p, scope)
         matches, factor = self._search(self.gaz.aahh_keys, p.aahh, scope)
         if not matches:
             return FAILED
@@ -368,6 +372,31 @@ class Geocoder:
             return _Answer(self.gaz.manzanas[(k, p.mz)], "block", min(conf, 0.5), comp)
         comp["source"] = "aa_hh"
         return _Answer(area["xy"], "street", min(conf, 0.3), comp)
+
+    def _mzlt_unnamed(self, p: Parsed, scope: str | None) -> _Answer:
+        """ "Mz. B Lt. 12" naming no AA.HH.: the one settlement of the district in scope that
+        has that lote (or manzana); never confident, since the text does not say which."""
+        has = self.gaz.lotes if p.lt is not None else self.gaz.manzanas
+        wanted = (p.mz, p.lt) if p.lt is not None else (p.mz,)
+        found = [k for k in range(len(self.gaz.aahh)) if (k, *wanted) in has]
+        local = [k for k in found if scope is not None and self.gaz.aahh[k]["district"] == scope]
+        if len(local) == 1:
+            k, conf = local[0], UNNAMED_MZLT
+        elif scope is None and len(found) == 1:
+            k, conf = found[0], UNNAMED_MZLT_CITY
+        else:
+            return FAILED
+        area = self.gaz.aahh[k]
+        comp = {
+            "aa_hh": area["name"],
+            "aa_hh_code": area["code"],
+            "district_code": area["district"],
+            "mz": p.mz,
+            "lt": p.lt,
+            "source": "lote" if p.lt is not None else "manzana",
+        }
+        quality = "exact" if p.lt is not None else "block"
+        return _Answer(has[(k, *wanted)], quality, conf, comp)  # type: ignore[index]
 
     def _landmark(self, p: Parsed, scope: str | None) -> _Answer:
         query = f"{p.landmark_kind} {p.landmark or ''}".strip()

@@ -103,6 +103,12 @@ def house_number(text: str) -> tuple[int, str] | None:
     return int(m.group(1)), m.group(2)
 
 
+def lotes_frame() -> gpd.GeoDataFrame:
+    """An empty lotes layer (aa_hh_code, mz, lt; points)."""
+    empty = pd.DataFrame({"aa_hh_code": [], "mz": [], "lt": []})
+    return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+
+
 def _node_key(x: float, y: float) -> tuple[int, int]:
     return round(x * 2), round(y * 2)  # half-metre grid: shared vertices coincide
 
@@ -147,6 +153,7 @@ class Gazetteer:
         stations: gpd.GeoDataFrame | None = None,
         aliases: dict[str, str] | None = None,
         addresses: gpd.GeoDataFrame | None = None,
+        manzanas: gpd.GeoDataFrame | None = None,
     ) -> Gazetteer:
         """Build from layers with our standard columns (see ``geo.boundaries``)."""
         gaz = cls(LocalMetric.around(np.asarray(districts.geometry.values)))
@@ -154,6 +161,10 @@ class Gazetteer:
         gaz._add_streets(_with_districts(streets, districts))
         if aa_hh is not None and lotes is not None:
             gaz._add_aahh(aa_hh, lotes)
+        elif aa_hh is not None and manzanas is not None:  # a cadastre of manzanas, no lotes
+            gaz._add_aahh(aa_hh, lotes_frame())
+        if aa_hh is not None and manzanas is not None:
+            gaz._add_manzanas(manzanas)
         if landmarks is not None:
             gaz._add_landmarks(landmarks)
         if addresses is not None:
@@ -271,6 +282,17 @@ class Gazetteer:
             self.lotes[(k, str(mz).upper(), int(lt))] = (float(px), float(py))
             mz_pts[(k, str(mz).upper())].append((px, py))
         self.manzanas = {k: tuple(np.mean(v, axis=0)) for k, v in mz_pts.items()}
+
+    def _add_manzanas(self, manzanas: gpd.GeoDataFrame) -> None:
+        """Manzana polygons (``ronda import cadastre``): a point inside each answers for it,
+        in place of the mean of its lotes (which can fall outside an L-shaped manzana)."""
+        index = {a["code"]: k for k, a in enumerate(self.aahh)}
+        points = shapely.point_on_surface(np.asarray(manzanas.geometry.values))
+        x, y = self.metric.forward(shapely.get_x(points), shapely.get_y(points))
+        for code, mz, px, py in zip(manzanas["aa_hh_code"], manzanas["mz"], x, y, strict=True):
+            k = index.get(str(code))
+            if k is not None:
+                self.manzanas[(k, str(mz).upper())] = (float(px), float(py))
 
     def _add_landmarks(self, landmarks: gpd.GeoDataFrame) -> None:
         x, y = self.metric.forward(landmarks.geometry.x.to_numpy(), landmarks.geometry.y.to_numpy())

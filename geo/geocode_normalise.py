@@ -22,6 +22,9 @@ _RULES: list[tuple[str, str]] = [
         " aahh ",
     ),
     (r"\ba\s*\.\s*h\b\.?|\bah\b\.?", " aahh "),
+    # urbanizaciones, pueblos jóvenes, asociaciones de vivienda: named places like AA.HH.
+    (r"\burbanizacion\b|\burb\b\.?|\bpueblo\s+joven\b|\bp\s*\.\s*j\b\.?", " aahh "),
+    (r"\basociacion\s+de\s+vivienda\b|\basoc\b\.?(?:\s+de\s+vivienda\b)?", " aahh "),
     (r"\bmanzana\b|\bmz\b\.?", " mz "),
     (r"\blote\b|\blt\b\.?|\blte\b\.?", " lt "),
     (r"\bavenida\b|\bavda\b\.?|\bav\b\.?", " av "),
