@@ -34,6 +34,7 @@ from server.routes import sync as sync_routes
 from server.routes.common import json_response
 from server.settings import Settings
 from sync.clock import now_ms
+from server.shedding import ShedMiddleware, shed_limits
 from sync.engine import Enricher, SyncEngine, SyncLimits
 from sync.store.base import Store
 from sync.store.sql import SQLStore
@@ -171,3 +172,4 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.ctx = context
     return app
+        Middleware(ShedMiddleware, limits=shed_limits(settings), metrics=metrics, routes=routes),

@@ -134,6 +134,12 @@ class Metrics:
         self.errors = Counter(
             "ronda_errors_total", "Error answers by code.", ["code"], registry=self._own
         )
+        self.shed = Counter(
+            "ronda_shed_total",
+            "Requests answered 429 busy by the load shedder, by reason.",
+            ["reason"],
+            registry=self._own,
+        )
         self.registry = self._own
         if directory is not None:
             # Exposition reads every worker's files, this one's included.

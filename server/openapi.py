@@ -666,6 +666,7 @@ def _document() -> dict[str, Any]:
     from server.openapi_plans import plan_paths, plan_schemas
     from server.openapi_public import public_paths, public_schemas
 
+    from server.openapi_shedding import with_shedding
     return {
         "openapi": "3.1.0",
         "info": {
@@ -692,17 +693,19 @@ def _document() -> dict[str, Any]:
                 "notices",
             )
         ],
-        "paths": {
-            **_sync_paths(),
-            **_admin_paths(),
-            **_ops_paths(),
-            **map_paths(),
-            **analysis_paths(),
-            **public_paths(),
-            **attachment_paths(),
-            **plan_paths(),
-            **notice_paths(),
-        },
+        "paths": with_shedding(
+            {
+                **_sync_paths(),
+                **_admin_paths(),
+                **_ops_paths(),
+                **map_paths(),
+                **analysis_paths(),
+                **public_paths(),
+                **attachment_paths(),
+                **plan_paths(),
+                **notice_paths(),
+            }
+        ),
         "components": {
             "schemas": {
                 **_model_schemas(),

@@ -62,6 +62,21 @@ class SyncSettings(BaseModel):
         25, ge=1, le=300, description="Longest a wake-up long-poll is held open, in seconds."
     )
     pii_roles: list[str] = Field(
+    max_inflight: int = Field(
+        32, ge=1, le=10_000, description="Sync and tile requests one worker serves at once."
+    )
+    max_queued: int = Field(
+        256, ge=0, le=100_000, description="Requests one worker lets wait for max_inflight."
+    )
+    queue_wait_s: float = Field(
+        0.5, ge=0, le=30, description="Longest a request waits for admission before a 429."
+    )
+    device_rate_per_s: float = Field(
+        2.0, gt=0, le=1000, description="Sync requests a second one device may make (refill)."
+    )
+    device_burst: int = Field(
+        30, ge=1, le=100_000, description="Sync requests one device may make in a burst."
+    )
         ["chief"], description="Roles that see all personal data of their scope."
     )
     group_max_changes: int = Field(

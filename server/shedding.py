@@ -1,0 +1,225 @@
+"""Load shedding: a saturated worker answers 429 ``busy`` at once instead of timing out later.
+
+At a shift change thousands of phones sync in the same minutes. A worker that takes every
+request runs them all at once on one event loop: each gets slower until they all miss the
+request timeout (503) together. Two limits keep the answers fast for the requests that are
+served and tell the others, cheaply, when to come back:
+
+- **Admission.** Each worker serves at most ``sync.max_inflight`` sync and tile requests at
+  once. Beyond that a request waits in a short first-come queue: at most ``sync.max_queued``
+  requests, each at most ``sync.queue_wait_s`` seconds. A request that finds the queue full,
+  or waits its time out, is shed.
+- **A budget per device.** Each device token has a token bucket of ``sync.device_burst``
+  requests, refilled at ``sync.device_rate_per_s``: a phone caught in a retry loop, or a
+  script with a stolen token, cannot take the worker's whole admission for itself.
+
+Both live in the worker's memory: nothing is shared between workers or hosts, so with W
+workers behind one balancer a device may get up to W times its budget. That is deliberate:
+the limits protect each worker's event loop, which is what saturates; a shared counter would
+cost a database round trip on every request, the very thing being protected.
+
+A shed request gets 429 ``busy`` with ``Retry-After`` (whole seconds) and
+``details.retry_after_s``, jittered so that the phones shed together do not all come back in
+the same second. Nothing was read or written for it, so retrying is always safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.errors import Busy, error_response
+from server.metrics import Metrics
+from server.settings import Settings
+
+# Paths whose requests are admitted and budgeted. The wake-up long-poll is not: it holds a
+# coroutine for up to sync.wait_max_s and has its own bound (sync.wait_waiters).
+SHED_PREFIXES = ("/v1/sync/push", "/v1/sync/pull", "/v1/sync/snapshot", "/tiles/")
+BUDGET_PREFIXES = ("/v1/sync/push", "/v1/sync/pull", "/v1/sync/snapshot")
+MAX_TRACKED_DEVICES = 100_000  # buckets kept per worker; the least recently seen go first
+
+
+@dataclass(frozen=True, slots=True)
+class ShedLimits:
+    max_inflight: int
+    max_queued: int
+    queue_wait_s: float
+    device_rate_per_s: float
+    device_burst: int
+    retry_after_s: int
+
+
+class Admission:
+    """At most ``limit`` holders at once; a bounded first-come queue with a bounded wait."""
+
+    def __init__(self, limit: int, max_queued: int, wait_s: float) -> None:
+        self.limit = limit
+        self.max_queued = max_queued
+        self.wait_s = wait_s
+        self.inflight = 0
+        self._queue: deque[asyncio.Future[None]] = deque()
+
+    async def enter(self) -> bool:
+        """Take a place (True), or False when the queue is full or the wait ran out."""
+        if self.inflight < self.limit and not self._queue:
+            self.inflight += 1
+            return True
+        if len(self._queue) >= self.max_queued or self.wait_s <= 0:
+            return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(waiter)
+        try:
+            async with asyncio.timeout(self.wait_s):
+                await waiter
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                return True  # handed a place just as the wait ran out: keep it
+            self._forget(waiter)
+            return False
+        except BaseException:  # the client went away while waiting
+            if waiter.done() and not waiter.cancelled():
+                self.leave()
+            self._forget(waiter)
+            raise
+        return True
+
+    def leave(self) -> None:
+        """Give a place back: to the longest waiter still waiting, else to the pool."""
+        while self._queue:
+            waiter = self._queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the place passes on; inflight stays the same
+                return
+        self.inflight -= 1
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):  # already taken off by leave()
+            self._queue.remove(waiter)
+
+
+class DeviceBudgets:
+    """A token bucket per device token: ``burst`` requests, refilled at ``rate`` a second."""
+
+    def __init__(self, rate: float, burst: int, tracked: int = MAX_TRACKED_DEVICES) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tracked = tracked
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: str, now: float) -> float:
+        """Spend one request of ``key``'s budget: 0.0 if it had one, else the seconds until
+        it will have one again (nothing spent)."""
+        tokens, stamp = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        waited = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            waited = (1.0 - tokens) / self.rate
+        self._buckets[key] = (tokens, now)  # most recently seen last
+        if len(self._buckets) > self.tracked:
+            self._buckets.popitem(last=False)
+        return waited
+
+    def refund(self, key: str) -> None:
+        """Give back a request that was spent but then shed by admission."""
+        found = self._buckets.get(key)
+        if found is not None:
+            self._buckets[key] = (min(self.burst, found[0] + 1.0), found[1])
+
+
+def jittered(seconds: float, rng: random.Random) -> int:
+    """Whole seconds for ``Retry-After``: ``seconds`` stretched by a random 0-50 %, at least 1."""
+    return max(1, math.ceil(seconds * (1.0 + 0.5 * rng.random())))
+
+
+class ShedMiddleware:
+    """Pure ASGI: budget, then admission, then the app; 429 ``busy`` when either says no."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: ShedLimits,
+        metrics: Metrics,
+        routes: Sequence[BaseRoute],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.app = app
+        self.limits = limits
+        self.metrics = metrics
+        self.routes = routes
+        self.rng = rng or random.Random()
+        self.admission = Admission(limits.max_inflight, limits.max_queued, limits.queue_wait_s)
+        self.budgets = DeviceBudgets(limits.device_rate_per_s, limits.device_burst)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(SHED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        key = _bearer(scope) if path.startswith(BUDGET_PREFIXES) else None
+        if key is not None:
+            wait_s = self.budgets.take(key, time.monotonic())
+            if wait_s > 0:
+                await self._shed(scope, receive, send, "device_budget", wait_s)
+                return
+        if not await self.admission.enter():
+            if key is not None:
+                self.budgets.refund(key)  # the device did not get served
+            await self._shed(scope, receive, send, "saturated", self.limits.retry_after_s)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.leave()
+
+    async def _shed(
+        self, scope: Scope, receive: Receive, send: Send, reason: str, wait_s: float
+    ) -> None:
+        self.metrics.shed.labels(reason).inc()
+        self.metrics.errors.labels(Busy.code).inc()
+        # The access log and the request metrics name the route, as for a served request.
+        scope["route"] = next(
+            (r for r in self.routes if r.matches(scope)[0] == Match.FULL), scope.get("route")
+        )
+        retry = jittered(wait_s, self.rng)
+        message = (
+            "this device is over its request budget; retry after Retry-After seconds"
+            if reason == "device_budget"
+            else "the server is saturated; retry after Retry-After seconds"
+        )
+        busy = Busy(message, retry)
+        busy.details["reason"] = reason
+        answer = error_response(busy.code, busy.message, 429, busy.details, busy.headers)
+        await answer(scope, receive, send)
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+def shed_limits(settings: Settings) -> ShedLimits:
+    """The shedder's limits from the ``sync`` settings."""
+    s = settings.sync
+    return ShedLimits(
+        s.max_inflight,
+        s.max_queued,
+        s.queue_wait_s,
+        s.device_rate_per_s,
+        s.device_burst,
+        s.busy_retry_after_s,
+    )
