@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -37,6 +38,7 @@ from sync.clock import now_ms
 from server.shedding import ShedMiddleware, shed_limits
 from sync.engine import Enricher, SyncEngine, SyncLimits
 from sync.store.base import Store
+from sync.store.replica import ReplicaRouter, ReplicaStore
 from sync.store.sql import SQLStore
 
 log = logging.getLogger("ronda.app")
@@ -54,6 +56,16 @@ def build_store(settings: Settings, upgrade: bool = False) -> SQLStore:
         upgrade=upgrade,
         pgbouncer=db.pgbouncer,
     )
+
+
+def build_replica(settings: Settings, primary: Store) -> ReplicaRouter | None:
+    """The router of the read-heavy paths when a replica is configured (docs/operations.md,
+    "Several hosts")."""
+    db = settings.database
+    if not db.replica_url:
+        return None
+    replica = ReplicaStore(db.replica_url, pool_size=db.pool_size, pgbouncer=db.pgbouncer)
+    return ReplicaRouter(primary, replica, db.replica_wait_s)
 
 
 def build_engine(settings: Settings, store: Store, enricher: Enricher | None = None) -> SyncEngine:
@@ -109,13 +121,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     store = store or build_store(settings, upgrade=settings.database.upgrade_on_start)
     metrics = Metrics(shared_dir())  # shared by the workers of a multi-worker server
     engine = build_engine(settings, store)
-    analysis = Analysis(store, settings.analysis.debounce_s, settings.analysis.max_kept)
+    replica = build_replica(settings, store)
+    if replica is not None:
+        engine.listeners.append(replica.on_commit)
+    reads = store if replica is None else cast(Store, replica)
+    analysis = Analysis(reads, settings.analysis.debounce_s, settings.analysis.max_kept)
     engine.listeners.append(analysis.on_commit)
-    context = AppContext(settings, store, engine, metrics, analysis)
+    context = AppContext(settings, store, engine, metrics, analysis, replica_reads=reads)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        if replica is not None:
+            await replica.open()
         app.state.ctx = context
         # Boundaries load in the background: a big layer takes seconds per worker, and start-up
         # must stay short. Small layers are usually done within the grace below, so a server
@@ -137,6 +155,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             wake = getattr(app.state, "wake", None)  # made by the first /v1/sync/wait
             if wake is not None:
                 await wake.close()
+            if replica is not None:
+                await replica.close()
             await store.close()
 
     routes = [

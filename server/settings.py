@@ -34,6 +34,12 @@ class DatabaseSettings(BaseModel):
     pgbouncer: bool = Field(
         False, description="PostgreSQL is reached through PgBouncer in transaction mode."
     )
+    replica_url: str = Field(
+        "", description="A streaming replica for layers, analysis and public pages ('': none)."
+    )
+    replica_wait_s: float = Field(
+        1.0, ge=0, le=30, description="How long a read waits for the replica to catch up."
+    )
 
 
 class SyncSettings(BaseModel):
