@@ -35,6 +35,7 @@ LAYERS = (
     "lotes",
     "landmarks",
     "addresses",  # address points (ronda import osm)
+    "manzanas",  # manzana polygons (ronda import cadastre)
 )
 GEOCODE_TRUST = 0.5  # below this a geocoded point is reported but not placed
 
@@ -174,13 +175,21 @@ def build_places(layers: dict[str, list[Boundary]]) -> Places:
     optional = {k: (None if frames[k].empty else frames[k]) for k in ("stations", "sectors")}
     placer = Placer.from_layers(districts, optional["stations"], optional["sectors"])
     geocoder = None
-    if not frames["streets"].empty:
-        extra = {k: frames[k] for k in ("aa_hh", "lotes", "landmarks", "stations", "addresses")}
+    if not frames["streets"].empty or not frames["aa_hh"].empty:  # a cadastre alone geocodes too
+        gazetteer = ("aa_hh", "lotes", "landmarks", "stations", "addresses", "manzanas")
+        extra = {k: frames[k] for k in gazetteer}
         extra = {k: v for k, v in extra.items() if not v.empty}
-        geocoder = Geocoder.from_layers(frames["streets"], districts, **extra)
+        streets = frames["streets"] if not frames["streets"].empty else _no_streets()
+        geocoder = Geocoder.from_layers(streets, districts, **extra)
     minx, miny, maxx, maxy = (float(v) for v in districts.total_bounds)
     assert all(math.isfinite(v) for v in (minx, miny, maxx, maxy))
     return Places(placer, geocoder, (minx, miny, maxx, maxy))
+
+
+def _no_streets() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        pd.DataFrame({"code": [], "name": []}), geometry=gpd.GeoSeries([], crs=4326), crs=4326
+    )
 
 
 async def reload_places(context: AppContext) -> bool:
