@@ -34,8 +34,8 @@ from server.routes import snapshot as snapshot_routes
 from server.routes import sync as sync_routes
 from server.routes.common import json_response
 from server.settings import Settings
-from sync.clock import now_ms
 from server.shedding import ShedMiddleware, shed_limits
+from sync.clock import now_ms
 from sync.engine import Enricher, SyncEngine, SyncLimits
 from sync.store.base import Store
 from sync.store.replica import ReplicaRouter, ReplicaStore
@@ -177,6 +177,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     ]
     middleware = [
         Middleware(ObserveMiddleware, metrics=metrics, timeout_s=settings.server.request_timeout_s),
+        Middleware(ShedMiddleware, limits=shed_limits(settings), metrics=metrics, routes=routes),
         Middleware(
             GZipMiddleware,
             minimum_size=1024,
@@ -192,4 +193,3 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.ctx = context
     return app
-        Middleware(ShedMiddleware, limits=shed_limits(settings), metrics=metrics, routes=routes),

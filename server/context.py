@@ -23,6 +23,14 @@ class AppContext:
     analysis: Analysis
     places: PlacesState = field(default_factory=PlacesState)
     snapshots: int = 0  # snapshot streams this worker is serving (server/routes/snapshot.py)
+    # Layers, analysis and public pages read through this when a replica is configured
+    # (sync.store.replica.ReplicaRouter); sync never does.
+    replica_reads: Store | None = None
+
+    @property
+    def reads(self) -> Store:
+        """The store of the read-heavy paths: the replica's router, else the store."""
+        return self.replica_reads or self.store
 
 
 def ctx(request: Request) -> AppContext:

@@ -449,7 +449,7 @@ def layers_of(request: Request) -> Layers:
     found: Layers | None = getattr(state, "layers", None)
     if found is None:
         c = ctx(request)
-        found = Layers(c.store, c.settings.layers, c.settings.public)
+        found = Layers(c.reads, c.settings.layers, c.settings.public)
         c.engine.listeners.append(found.versions.on_commit)
         state.layers = found
     return found

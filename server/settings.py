@@ -61,13 +61,6 @@ class SyncSettings(BaseModel):
     busy_retry_after_s: int = Field(
         5, ge=1, le=3600, description="Retry-After of a 429 busy answer, in seconds."
     )
-    wait_waiters: int = Field(
-        500, ge=1, le=100_000, description="Wake-up long-polls one worker holds open at once."
-    )
-    wait_max_s: int = Field(
-        25, ge=1, le=300, description="Longest a wake-up long-poll is held open, in seconds."
-    )
-    pii_roles: list[str] = Field(
     max_inflight: int = Field(
         32, ge=1, le=10_000, description="Sync and tile requests one worker serves at once."
     )
@@ -78,11 +71,18 @@ class SyncSettings(BaseModel):
         0.5, ge=0, le=30, description="Longest a request waits for admission before a 429."
     )
     device_rate_per_s: float = Field(
-        2.0, gt=0, le=1000, description="Sync requests a second one device may make (refill)."
+        20.0, gt=0, le=1000, description="Sync requests a second one device may make (refill)."
     )
     device_burst: int = Field(
-        30, ge=1, le=100_000, description="Sync requests one device may make in a burst."
+        300, ge=1, le=100_000, description="Sync requests one device may make in a burst."
     )
+    wait_waiters: int = Field(
+        500, ge=1, le=100_000, description="Wake-up long-polls one worker holds open at once."
+    )
+    wait_max_s: int = Field(
+        25, ge=1, le=300, description="Longest a wake-up long-poll is held open, in seconds."
+    )
+    pii_roles: list[str] = Field(
         ["chief"], description="Roles that see all personal data of their scope."
     )
     group_max_changes: int = Field(

@@ -36,8 +36,8 @@ async def summary(request: Request) -> Summary:
     if cache is None:
         cache = PublicCache()
         setattr(request.app.state, CACHE_KEY, cache)
-    key = (await c.store.last_seq(), now_ms() // 86_400_000)
-    return await cache.get(key, lambda: build_summary(c.store, c.settings.public, now_ms() // 1000))
+    key = (await c.reads.last_seq(), now_ms() // 86_400_000)
+    return await cache.get(key, lambda: build_summary(c.reads, c.settings.public, now_ms() // 1000))
 
 
 # --- shapes of the answers (all read from the frozen months) ------------------------------
