@@ -86,6 +86,9 @@ def _parse_mzlt(toks: list[str]) -> Parsed:
         if tok == "mz" and nxt is not None:
             out.mz = nxt.upper()
             i += 2
+            if i + 1 < len(toks) and toks[i].isdigit() and toks[i + 1] == "lt":
+                out.mz += toks[i]  # "Mz. B1 Lt. 3" (split into "b 1" by normalise)
+                i += 1
         elif tok == "lt" and nxt is not None and nxt.isdigit():
             out.lt = int(nxt)
             i += 2

@@ -45,9 +45,9 @@ def inside_point(geom_utm: Any) -> tuple[float, float]:
 DISTRICTS = [("150110", "Comas", 0.0), ("150103", "Ate", 2000.0)]
 # name in the file, district, x offset of the settlement, its manzanas
 SETTLEMENTS = [
-    ("AH-01", "AA.HH. Los Olivos", "150110", 100.0, "ABC"),
-    ("AH-02", "Urb. San Felipe", "150110", 600.0, "AC"),
-    ("AH-03", "AA.HH. Los Olivos", "150103", 2100.0, "AB"),
+    ("AH-01", "AA.HH. Los Olivos", "150110", 100.0, ("A", "B", "C")),
+    ("AH-02", "Urb. San Felipe", "150110", 600.0, ("A", "C", "C1")),
+    ("AH-03", "AA.HH. Los Olivos", "150103", 2100.0, ("A", "B")),
 ]
 
 
@@ -192,8 +192,8 @@ def test_each_format_gives_each_lote_a_point_inside_its_polygon(
         "AH-03": "150103",
     }
     want = [f"{code}-{mz}" for code, _, _, _, mzs in SETTLEMENTS for mz in mzs]
-    assert sorted(manz.frame["code"]) == sorted(want) and len(want) == 7
-    assert len(lotes.frame) == 7 * 20 and lotes.dropped == []
+    assert sorted(manz.frame["code"]) == sorted(want) and len(want) == 8
+    assert len(lotes.frame) == 8 * 20 and lotes.dropped == []
     for code, _, _, x, mzs in SETTLEMENTS:
         for j, mz in enumerate(mzs):
             for lt in (1, 12, 20):
@@ -383,6 +383,8 @@ def geocoder(tmp_path_factory: pytest.TempPathFactory) -> Geocoder:
         ("AA.HH. Los Olivos Mz. B Lt. 12 - Ate", "AH-03", 1, 12),
         ("Urb. San Felipe Mz. C Lt. 3", "AH-02", 1, 3),
         ("urbanizacion san felipe manzana c lote 3", "AH-02", 1, 3),
+        ("Urb. San Felipe Mz. C1 Lt. 3", "AH-02", 2, 3),
+        ("Urb. San Felipe Mz. C-1 Lt. 3", "AH-02", 2, 3),
     ],
 )
 def test_mz_lt_forms_answer_the_lote(
