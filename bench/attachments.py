@@ -172,6 +172,12 @@ async def timed(
         return time.perf_counter() - start
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_disk(folder: Path, files: list[bytes]) -> float:
     def write(i: int) -> None:
         path = folder / f"raw-{i}"
@@ -214,11 +220,15 @@ async def main(rounds: int) -> None:
                     except httpx.TransportError:
                         pass
                     await asyncio.sleep(0.1)
-            up, raw, over, floor, resent = [], [], [], [], []
+            up, raw, over, floor, resent, cpu, sink_cpu = [], [], [], [], [], [], []
             for r in range(rounds):
+                before = cpu_s(server.pid)
                 t_plain = await timed(plain, base, auth, photos(3 * r), f"p{r}")
+                cpu.append(cpu_s(server.pid) - before)
                 t_raw = raw_disk(folder, photos(3 * r))
+                before = cpu_s(server.pid)
                 t_sink = await timed(sink, base, auth, photos(3 * r), f"s{r}")
+                sink_cpu.append(cpu_s(server.pid) - before)
                 SENT.clear()
                 t_resumed = await timed(resumed, base, auth, photos(3 * r + 1), f"r{r}")
                 mb = FILES * SIZE / MIB
@@ -231,7 +241,9 @@ async def main(rounds: int) -> None:
                     f"round {r + 1}: upload {mb / t_plain:.0f} MiB/s, raw write+fsync "
                     f"{mb / t_raw:.0f} MiB/s, HTTP floor (body read, nothing stored) "
                     f"{mb / t_sink:.0f} MiB/s; each upload cut once: {over[-1]:.2f} % bytes "
-                    f"sent again, {t_resumed:.2f} s vs {t_plain:.2f} s uninterrupted"
+                    f"sent again, {t_resumed:.2f} s vs {t_plain:.2f} s uninterrupted; server CPU "
+                    f"{1000 * cpu[-1] / mb:.1f} ms/MiB uploading, {1000 * sink_cpu[-1] / mb:.1f} "
+                    f"ms/MiB on the floor; load {os.getloadavg()[0]:.1f}"
                 )
         finally:
             server.terminate()
@@ -241,7 +253,8 @@ async def main(rounds: int) -> None:
     # An upload cannot beat the HTTP floor: floor / raw bounds the ratio on this machine now.
     print(
         f"http_floor_mb_s={f:.0f} ratio_ceiling={f / statistics.median(raw):.2f} "
-        f"resume_time_overhead_pct={statistics.median(resent):.0f}"
+        f"resume_time_overhead_pct={statistics.median(resent):.0f} "
+        f"server_cpu_ms_per_mib={1000 * statistics.median(cpu) / (FILES * SIZE / MIB):.1f}"
     )
     print(
         f"upload_mb_s={u:.0f} raw_disk_mb_s={d:.0f} ratio={u / d:.2f} "

@@ -155,10 +155,15 @@ class UploadStore:
         return out
 
     def open_for_device(self, device_id: str, now_ms: int) -> list[UploadInfo]:
-        """Unfinished, unexpired uploads of a device (they count against its daily cap)."""
+        """Unfinished, unexpired uploads of a device (they count against its daily cap).
+        Only uploads with a part file are read: a finished one has none (its bytes moved into
+        the blob store), and finished ones stay until they expire, so reading every record
+        on each creation grew with the uploads of the last day."""
         out = []
-        for path in self.dir.glob("*.json"):
-            info = self.get(path.stem)
+        for name in os.listdir(self.dir):
+            if not name.endswith(".part"):
+                continue
+            info = self.get(name[: -len(".part")])
             if info and info.device_id == device_id and not info.done and info.expires_ms > now_ms:
                 out.append(info)
         return out
