@@ -7,15 +7,18 @@ only for what it uses and all of them share one app::
         answer = await app_client.get("/v1/me", headers=served.auth("off-a"))
 
 Override ``app_settings`` in a test module to run the app with other settings; the database
-URL is filled in by ``served`` so the store always lives in ``tmp_path``.
+URL is filled in by ``served`` so the store always lives in ``tmp_path``. A module that runs
+on both backends binds ``served = served_on_both_backends()``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +28,7 @@ from server.app import create_app
 from server.settings import DatabaseSettings, Settings
 from sync.store.base import Store
 from sync.store.sql import SQLStore
-from tests.support import People, seed_people
+from tests.support import PG_URL, People, reset_postgres, seed_people
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,18 @@ def app_settings() -> Settings:
     return Settings(_env_file=None)  # type: ignore[call-arg]
 
 
-@pytest.fixture
-async def served(app_settings: Settings, tmp_path: Path) -> AsyncIterator[Served]:
-    """The app on a fresh SQLite store, its lifespan running, people seeded with tokens."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+@asynccontextmanager
+async def served_on(backend: str, tmp_path: Path, app_settings: Settings) -> AsyncIterator[Served]:
+    """The app on a fresh SQLite file in ``tmp_path`` (``"sqlite"``) or on the emptied
+    PostgreSQL test database (``"postgres"``; skips when RONDA_TEST_PG_URL is not set), its
+    lifespan running, people seeded with tokens."""
+    if backend == "postgres":
+        if not PG_URL:
+            pytest.skip("RONDA_TEST_PG_URL is not set")
+        await reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
     database = DatabaseSettings(**{**app_settings.database.model_dump(), "url": url})
     settings = app_settings.model_copy(update={"database": database})
     store = SQLStore(url, sqlite_synchronous=settings.database.sqlite_synchronous)
@@ -65,6 +76,26 @@ async def served(app_settings: Settings, tmp_path: Path) -> AsyncIterator[Served
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Served(app, client, store, people, settings)
+
+
+@pytest.fixture
+async def served(app_settings: Settings, tmp_path: Path) -> AsyncIterator[Served]:
+    """The app on a fresh SQLite store, its lifespan running, people seeded with tokens."""
+    async with served_on("sqlite", tmp_path, app_settings) as running:
+        yield running
+
+
+def served_on_both_backends() -> Callable[..., Any]:
+    """A ``served`` fixture for a module, run once on SQLite and once on PostgreSQL."""
+
+    @pytest.fixture(params=["sqlite", "postgres"], name="served")
+    async def served_both(
+        request: pytest.FixtureRequest, app_settings: Settings, tmp_path: Path
+    ) -> AsyncIterator[Served]:
+        async with served_on(request.param, tmp_path, app_settings) as running:
+            yield running
+
+    return served_both
 
 
 @pytest.fixture

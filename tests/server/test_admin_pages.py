@@ -7,46 +7,22 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from server.app import create_app
-from server.settings import DatabaseSettings, Settings
 from server.web.sessions import SESSION_COOKIE, set_password
 from sync.identity import create_device_token
 from sync.store.base import AuditEvent, Officer
-from sync.store.sql import SQLStore
-from tests.server.conftest import Served
+from tests.server.conftest import Served, served_on_both_backends
 from tests.server.test_web_sessions import PASSWORD, csrf_of
-from tests.support import PG_URL, reset_postgres, seed_people
 
 CODE = re.compile(r'id="enroll-code">([A-Z2-9]{4}-[A-Z2-9]{4})<')
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
-    """The app on a fresh SQLite file or PostgreSQL database, people seeded."""
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("RONDA_TEST_PG_URL is not set")
-        await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
-    database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
-    settings = base.model_copy(update={"database": database})
-    store = SQLStore(url)
-    app = create_app(settings, store)
-    async with app.router.lifespan_context(app):
-        people = await seed_people(store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Served(app, client, store, people, settings)
+served = served_on_both_backends()
 
 
 async def signed_in_as(served: Served, officer: str, next_path: str | None = None) -> str:

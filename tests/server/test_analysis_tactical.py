@@ -5,20 +5,16 @@ says. On SQLite and, when RONDA_TEST_PG_URL is set, PostgreSQL."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from server.app import create_app
-from server.settings import DatabaseSettings, ServerSettings, Settings
+from server.settings import ServerSettings, Settings
 from sync.clock import HybridClock
-from sync.store.sql import SQLStore
-from tests.server.conftest import Served
+from tests.server.conftest import Served, served_on_both_backends
 from tests.server.test_openapi import check
-from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people
+from tests.support import batch, incident, new_id
 
 LON0, LAT0 = -77.03, -12.05
 M_LAT = 111_320.0  # metres per degree of latitude
@@ -26,27 +22,14 @@ WINDOW = {"start": "2026-10-01", "end": "2026-12-01"}
 Row = tuple[dict[str, float] | None, str, str]  # location, occurred_at, category
 
 
-@pytest.fixture(params=["sqlite", "postgres"], name="served")
-async def both_backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("RONDA_TEST_PG_URL is not set")
-        await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+@pytest.fixture
+def app_settings() -> Settings:
     # The first Knox test of a fresh clone compiles its kernel (numba): 28-33 s with two test
     # workers busy, past the default 30 s request timeout.
-    base = Settings(_env_file=None, server=ServerSettings(request_timeout_s=120))  # type: ignore[call-arg]
-    database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
-    settings = base.model_copy(update={"database": database})
-    store = SQLStore(url)
-    app = create_app(settings, store)
-    async with app.router.lifespan_context(app):
-        people = await seed_people(store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Served(app, client, store, people, settings)
+    return Settings(_env_file=None, server=ServerSettings(request_timeout_s=120))  # type: ignore[call-arg]
+
+
+served = served_on_both_backends()
 
 
 def _at(east_m: float, north_m: float) -> dict[str, float]:

@@ -6,46 +6,21 @@ RONDA_TEST_PG_URL is set, PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
 import shapely
 
-from server.app import create_app
-from server.settings import DatabaseSettings, Settings
 from server.web.filters import presets, previous_period
 from sync.clock import HybridClock
 from sync.store.base import Boundary
-from sync.store.sql import SQLStore
-from tests.server.conftest import Served, sign_in_web
-from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people
+from tests.server.conftest import Served, served_on_both_backends, sign_in_web
+from tests.support import batch, incident, new_id
 
 PASSWORD = "una-clave-larga-1"
 D = dt.date
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("RONDA_TEST_PG_URL is not set")
-        await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
-    database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
-    settings = base.model_copy(update={"database": database})
-    store = SQLStore(url)
-    app = create_app(settings, store)
-    async with app.router.lifespan_context(app):
-        people = await seed_people(store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Served(app, client, store, people, settings)
+served = served_on_both_backends()
 
 
 async def _sign_in(served: Served, officer: str) -> None:

@@ -7,24 +7,17 @@ does. On SQLite and, when RONDA_TEST_PG_URL is set, PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import h3
-import httpx
 import mapbox_vector_tile
-import pytest
 import shapely
 
 from geo.tilemath import lonlat_to_tile
-from server.app import create_app
-from server.settings import DatabaseSettings, Settings
 from sync.clock import HybridClock
 from sync.store.base import Boundary
-from sync.store.sql import SQLStore
-from tests.server.conftest import Served, sign_in_web
-from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people
+from tests.server.conftest import Served, served_on_both_backends, sign_in_web
+from tests.support import batch, incident, new_id
 
 PASSWORD = "una-clave-larga-1"
 AREA = shapely.box(-77.04, -12.06, -77.02, -12.04)  # st-a's area
@@ -34,25 +27,7 @@ WINDOW = {"since": "2026-11-01", "until": "2026-11-30"}
 DATETIME = "2026-11-01T05:00:00Z/2026-12-01T04:59:59Z"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("RONDA_TEST_PG_URL is not set")
-        await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
-    database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
-    settings = base.model_copy(update={"database": database})
-    store = SQLStore(url)
-    app = create_app(settings, store)
-    async with app.router.lifespan_context(app):
-        people = await seed_people(store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Served(app, client, store, people, settings)
+served = served_on_both_backends()
 
 
 def _block(code: str, street: str, kind: str, name: str, x0: float, x1: float) -> Boundary:

@@ -8,22 +8,15 @@ The expected minutes are worked out by hand from the positions sent (docs/protoc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import h3
-import httpx
-import pytest
 
-from server.app import create_app
-from server.settings import DatabaseSettings, Settings
 from sync.clock import HybridClock
 from sync.store.base import AuditQuery
-from sync.store.sql import SQLStore
-from tests.server.conftest import Served, sign_in_web
+from tests.server.conftest import Served, served_on_both_backends, sign_in_web
 from tests.server.test_openapi import check
-from tests.support import PG_URL, batch, log_entry, reset_postgres, seed_people
+from tests.support import batch, log_entry
 
 CELL = h3.latlng_to_cell(-12.05, -77.03, 9)
 NEAR = h3.grid_ring(CELL, 1)[0]  # a neighbour: its centre ~300 m from CELL's (res 9)
@@ -31,25 +24,7 @@ FAR = h3.grid_ring(CELL, 3)[0]  # 3 rings away: ~900 m
 DAY = "2026-11-20"
 
 
-@pytest.fixture(params=["sqlite", "postgres"], name="served")
-async def both_backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("RONDA_TEST_PG_URL is not set")
-        await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
-    database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
-    settings = base.model_copy(update={"database": database})
-    store = SQLStore(url)
-    app = create_app(settings, store)
-    async with app.router.lifespan_context(app):
-        people = await seed_people(store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Served(app, client, store, people, settings)
+served = served_on_both_backends()
 
 
 def _at(cell: str, north_m: float = 0.0) -> tuple[int, int]:
