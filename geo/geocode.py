@@ -356,6 +356,9 @@ class Geocoder:
         m = matches[0]
         conf = name_confidence(m.score, m.margin) * factor * (1.0 if len(m.entries) == 1 else 0.4)
         k = m.entries[0]
+        if len(m.entries) > 1 and p.mz is not None:  # one name, several places: the one
+            having = [e for e in m.entries if self._has_mzlt(e, p)]  # with that lote, if any
+            k = having[0] if having else k
         area = self.gaz.aahh[k]
         comp = {
             "aa_hh": area["name"],
@@ -372,6 +375,11 @@ class Geocoder:
             return _Answer(self.gaz.manzanas[(k, p.mz)], "block", min(conf, 0.5), comp)
         comp["source"] = "aa_hh"
         return _Answer(area["xy"], "street", min(conf, 0.3), comp)
+
+    def _has_mzlt(self, entry: int, p: Parsed) -> bool:
+        if p.lt is not None:
+            return (entry, p.mz, p.lt) in self.gaz.lotes
+        return (entry, p.mz) in self.gaz.manzanas
 
     def _mzlt_unnamed(self, p: Parsed, scope: str | None) -> _Answer:
         """ "Mz. B Lt. 12" naming no AA.HH.: the one settlement of the district in scope that

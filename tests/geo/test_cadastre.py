@@ -47,7 +47,7 @@ DISTRICTS = [("150110", "Comas", 0.0), ("150103", "Ate", 2000.0)]
 SETTLEMENTS = [
     ("AH-01", "AA.HH. Los Olivos", "150110", 100.0, ("A", "B", "C")),
     ("AH-02", "Urb. San Felipe", "150110", 600.0, ("A", "C", "C1")),
-    ("AH-03", "AA.HH. Los Olivos", "150103", 2100.0, ("A", "B")),
+    ("AH-03", "AA.HH. Los Olivos", "150103", 2100.0, ("A", "B", "D")),
 ]
 
 
@@ -192,8 +192,8 @@ def test_each_format_gives_each_lote_a_point_inside_its_polygon(
         "AH-03": "150103",
     }
     want = [f"{code}-{mz}" for code, _, _, _, mzs in SETTLEMENTS for mz in mzs]
-    assert sorted(manz.frame["code"]) == sorted(want) and len(want) == 8
-    assert len(lotes.frame) == 8 * 20 and lotes.dropped == []
+    assert sorted(manz.frame["code"]) == sorted(want) and len(want) == 9
+    assert len(lotes.frame) == 9 * 20 and lotes.dropped == []
     for code, _, _, x, mzs in SETTLEMENTS:
         for j, mz in enumerate(mzs):
             for lt in (1, 12, 20):
@@ -405,6 +405,12 @@ def test_an_ambiguous_aahh_is_not_confident(geocoder: Geocoder) -> None:
     # the reporting context settles it
     got = geocoder.geocode("Mz B Lote 12 AA.HH. Los Olivos", district="150103")
     assert got.components["aa_hh_code"] == "AH-03" and got.confidence >= 0.9
+    # only Ate's Los Olivos has a Mz. D: that one is answered, still not confidently
+    got = geocoder.geocode("Mz D Lote 4 AA.HH. Los Olivos")
+    assert got.components["aa_hh_code"] == "AH-03" and got.components["source"] == "lote"
+    assert got.confidence < 0.5
+    assert got.lon is not None and got.lat is not None
+    assert metres((got.lon, got.lat), inside_point(lote_poly(2100.0, 2, 4))) < 0.5
 
 
 def test_a_manzana_only_answer_says_so(geocoder: Geocoder) -> None:
