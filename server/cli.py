@@ -19,6 +19,7 @@ from server.app import build_engine, build_store
 from server.cli_backup import COMMANDS as BACKUP_COMMANDS
 from server.cli_db import db
 from server.demo import load_demo
+from server.retention.cli import retention
 from server.settings import Settings
 from server.web.sessions import DEMO_PASSWORD, demo_passwords
 from sync.clock import now_ms
@@ -237,6 +238,7 @@ def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None
 
 
 main.add_command(db)
+main.add_command(retention)
 for _command in BACKUP_COMMANDS:
     main.add_command(_command)
 

@@ -291,6 +291,7 @@ def _review_schemas() -> dict[str, Schema]:
                 "device_id": STR,
                 "entries": INT,
                 "head_n": INT,
+                "archived_n": INT,
                 "intact": {"type": "boolean"},
                 "gaps": {"type": "array", "items": gap},
                 "broken_links": ints,
@@ -665,8 +666,8 @@ def _document() -> dict[str, Any]:
     from server.openapi_notices import notice_paths, notice_schemas
     from server.openapi_plans import plan_paths, plan_schemas
     from server.openapi_public import public_paths, public_schemas
-
     from server.openapi_shedding import with_shedding
+
     return {
         "openapi": "3.1.0",
         "info": {

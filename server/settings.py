@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.attachment_settings import AttachmentSettings
+from server.retention.settings import RetentionSettings
 
 
 class DatabaseSettings(BaseModel):
@@ -224,3 +225,4 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     public: PublicSettings = PublicSettings()
     attachments: AttachmentSettings = AttachmentSettings()
+    retention: RetentionSettings = RetentionSettings()

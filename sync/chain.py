@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.protocol import canonical_json
-from sync.store.base import StoredRecord
+from sync.store.base import ChainHead, StoredRecord
 
 
 @dataclass(slots=True)
@@ -15,6 +15,7 @@ class ChainReport:
     device_id: str
     entries: int = 0
     head_n: int = 0
+    archived_n: int = 0  # the last entry retention archived (0: none); the walk starts after it
     gaps: list[dict[str, int]] = field(default_factory=list)
     broken: list[int] = field(default_factory=list)
     tampered: list[int] = field(default_factory=list)
@@ -28,6 +29,7 @@ class ChainReport:
             "device_id": self.device_id,
             "entries": self.entries,
             "head_n": self.head_n,
+            "archived_n": self.archived_n,
             "intact": self.intact,
             "gaps": self.gaps,
             "broken_links": self.broken,
@@ -48,10 +50,16 @@ def stored_hash(device_id: str, doc: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(material)).hexdigest()
 
 
-def verify_chain(device_id: str, entries: list[StoredRecord]) -> ChainReport:
-    """Walk the entries in order: every hash recomputed, every link and number checked."""
-    report = ChainReport(device_id, entries=len(entries))
-    prev_n, prev_hash = 0, ""
+def verify_chain(
+    device_id: str, entries: list[StoredRecord], base: ChainHead | None = None
+) -> ChainReport:
+    """Walk the entries in order: every hash recomputed, every link and number checked.
+
+    ``base`` is where the stored chain starts once retention archived its older entries: the
+    first stored entry must link to it as to its predecessor (the archive verifies the rest).
+    """
+    prev_n, prev_hash = (base.n, base.hash) if base is not None else (0, "")
+    report = ChainReport(device_id, entries=len(entries), archived_n=prev_n)
     for entry in entries:
         doc = entry.doc
         n = int(doc["n"])

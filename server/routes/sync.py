@@ -113,7 +113,7 @@ async def chain(request: Request) -> Response:
     entries = await c.store.chain(device_id)
     if who.role == "chief" and any(e.station_id != who.station_id for e in entries):
         raise Forbidden("this device's log belongs to another station")
-    report = verify_chain(device_id, entries).as_dict()
+    report = verify_chain(device_id, entries, await c.store.chain_base(device_id)).as_dict()
     # Evidence files of the entries are hashed again too: a changed one breaks the report.
     report["attachments"] = await attachment_report(request, entries)
     report["intact"] = report["intact"] and not report["attachments"]["tampered"]

@@ -580,6 +580,11 @@ class Store(ABC):
     async def chain(self, device_id: str) -> list[StoredRecord]:
         """A device's patrol-log entries in chain order (for verification)."""
 
+    async def chain_base(self, device_id: str) -> ChainHead | None:
+        """Where the stored chain starts when retention archived its older entries (the last
+        archived entry's ``n`` and ``hash``); None when nothing was archived."""
+        return None
+
     @abstractmethod
     async def points(
         self, query: PointQuery, columns: tuple[str, ...] = ("lon", "lat", "occurred_s")

@@ -39,6 +39,7 @@ from sync.store.base import (
     AuditEvent,
     AuditQuery,
     Boundary,
+    ChainHead,
     Conflict,
     ConflictReview,
     Credential,
@@ -509,6 +510,11 @@ class SQLStore(Store):
             .order_by(r.chain_n)
         )
         return [stored_from_row(row) for row in await self._fetch(query)]
+
+    async def chain_base(self, device_id: str) -> ChainHead | None:
+        b = t.chain_base.c
+        rows = await self._fetch(select(b.n, b.hash).where(b.device_id == device_id))
+        return ChainHead(device_id, int(rows[0][0]), rows[0][1]) if rows else None
 
     async def points(
         self, query: PointQuery, columns: tuple[str, ...] = ("lon", "lat", "occurred_s")

@@ -116,6 +116,19 @@ class ChainHeadRow(SQLModel, table=True):
     hash: str
 
 
+class ChainBaseRow(SQLModel, table=True):
+    """Where a device's stored chain starts after retention archived its older entries
+    (server/retention): the last archived entry's number and hash, so verification of what
+    remains starts from it, and in which archive those entries are."""
+
+    __tablename__ = "chain_base"
+    device_id: str = Field(primary_key=True)
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str
+    archive: str
+    archived_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class BatchAnswerRow(SQLModel, table=True):
     __tablename__ = "batch_answer"
     __table_args__ = (Index("ix_batch_answer_created", "created_ms"),)
@@ -279,6 +292,7 @@ enrollment = metadata.tables[EnrollmentRow.__tablename__]
 record = metadata.tables[RecordRow.__tablename__]
 conflict = metadata.tables[ConflictRow.__tablename__]
 chain_head = metadata.tables[ChainHeadRow.__tablename__]
+chain_base = metadata.tables[ChainBaseRow.__tablename__]
 conflict_review = metadata.tables[ConflictReviewRow.__tablename__]
 batch_answer = metadata.tables[BatchAnswerRow.__tablename__]
 counter = metadata.tables[CounterRow.__tablename__]

@@ -1,0 +1,197 @@
+"""What is due: the old rows of each kind, read page by page along existing indexes.
+
+No query scans a whole table: track points are read per station along
+``ix_track_station_time``; patrol-log entries per device along ``ix_record_chain`` from the
+chain's archived head; incidents along ``ix_point_time`` (time first); conflicts and audit
+rows along their primary key, whose order is their time order (ids are given at insert, by
+one writer at a time, stamped with the server's clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, bindparam, or_, select, text, tuple_
+
+from sync.store import sql_tables as t
+from sync.store.base import ChainHead
+from sync.store.sql import SQLStore
+
+ERASED = "{}"  # the pii of an incident whose personal data retention removed
+
+
+async def fetch(store: SQLStore, query: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+    """One read statement on its own connection."""
+    async with store.engine.connect() as conn:
+        return (await conn.execute(query, params or {})).all()
+
+
+async def track_pages(store: SQLStore, before_s: int, page: int) -> AsyncIterator[list[Any]]:
+    """Track points with ``at_s < before_s``, per station in time order."""
+    tp = t.track_point.c
+    stations = await fetch(store, select(tp.station_id).distinct().order_by(tp.station_id))
+    for (station,) in stations:
+        after: tuple[int, str] = (-(2**62), "")
+        while True:
+            query = (
+                select(tp.entry_id, tp.officer_id, tp.station_id, tp.at_s, tp.lon, tp.lat)
+                .where(
+                    tp.station_id == station,
+                    tp.at_s < before_s,
+                    tuple_(tp.at_s, tp.entry_id) > tuple_(*after),
+                )
+                .order_by(tp.at_s, tp.entry_id)
+                .limit(page)
+            )
+            rows = list(await fetch(store, query))
+            if not rows:
+                break
+            yield rows
+            after = (rows[-1].at_s, rows[-1].entry_id)
+
+
+RECORD_FIELDS = (
+    "collection",
+    "id",
+    "station_id",
+    "seq",
+    "deleted",
+    "doc",
+    "clocks",
+    "pii",
+    "author_officer",
+    "author_device",
+    "chain_n",
+    "updated_ms",
+)
+
+
+def record_json(row: Any) -> dict[str, Any]:
+    """A record row as archived: JSON columns parsed, so the archive is plain JSON."""
+    out = {name: getattr(row, name) for name in RECORD_FIELDS}
+    out["deleted"] = bool(out["deleted"])
+    out["doc"], out["clocks"] = orjson.loads(row.doc), orjson.loads(row.clocks)
+    out["pii"] = orjson.loads(row.pii) if row.pii else None
+    return out
+
+
+async def chain_bases(store: SQLStore) -> dict[str, ChainHead]:
+    b = t.chain_base.c
+    rows = await fetch(store, select(b.device_id, b.n, b.hash))
+    return {r.device_id: ChainHead(r.device_id, int(r.n), r.hash) for r in rows}
+
+
+async def chain_segments(
+    store: SQLStore, before_ms: int, page: int
+) -> AsyncIterator[tuple[ChainHead | None, list[dict[str, Any]]]]:
+    """Per device, the entries after its archived head that were received before
+    ``before_ms``, stopping at the first newer one (a chain is only ever cut at its start)."""
+    r = t.record.c
+    bases = await chain_bases(store)
+    devices = await fetch(store, select(t.device.c.id).order_by(t.device.c.id))
+    for (device,) in devices:
+        base = bases.get(device)
+        after, segment = base.n if base else 0, []
+        while True:
+            query = (
+                select(*(getattr(r, name) for name in RECORD_FIELDS))
+                .where(
+                    r.collection == "patrol_logs",
+                    r.author_device == device,
+                    r.chain_n.is_not(None),
+                    r.chain_n > after,
+                )
+                .order_by(r.chain_n)
+                .limit(page)
+            )
+            rows = await fetch(store, query)
+            cut = next((i for i, row in enumerate(rows) if row.updated_ms >= before_ms), len(rows))
+            segment += [record_json(row) for row in rows[:cut]]
+            if cut < len(rows) or len(rows) < page:
+                break
+            after = rows[-1].chain_n
+        if segment:
+            yield base, segment
+
+
+def pii_due(row: Any, clear_description: bool) -> bool:
+    """A closed incident that still holds personal data (or, if asked, a description)."""
+    fields = orjson.loads(row.doc).get("fields", {})
+    if fields.get("status") != "closed":
+        return False
+    has_pii = row.pii is not None and row.pii != ERASED
+    return has_pii or (clear_description and bool(fields.get("description")))
+
+
+async def pii_pages(
+    store: SQLStore, before_ms: int, clear_description: bool, page: int
+) -> AsyncIterator[list[Any]]:
+    """Closed incidents that occurred and were last changed before ``before_ms`` and still
+    hold personal data, in time order."""
+    p, r = t.incident_point.c, t.record.c
+    after: tuple[int, str] = (-(2**62), "")
+    while True:
+        query = (
+            select(*(getattr(r, name) for name in RECORD_FIELDS), p.occurred_s)
+            .select_from(
+                t.incident_point.join(t.record, and_(r.collection == "incidents", r.id == p.id))
+            )
+            .where(
+                p.occurred_s < before_ms // 1000,
+                tuple_(p.occurred_s, p.id) > tuple_(*after),
+            )
+            .order_by(p.occurred_s, p.id)
+            .limit(page)
+        )
+        rows = await fetch(store, query)
+        if not rows:
+            return
+        due = [
+            row for row in rows if row.updated_ms < before_ms and pii_due(row, clear_description)
+        ]
+        if due:
+            yield due
+        after = (rows[-1].occurred_s, rows[-1].id)
+
+
+def conflict_pii_query(record_ids: list[str] | None, clear_description: bool) -> Any:
+    """Ids of conflict rows that still hold a personal value of an incident whose personal
+    data was removed (``record_ids``: of these incidents instead, about to be)."""
+    c, r = t.conflict.c, t.record.c
+    fields: Any = c.field.like("pii.%")
+    if clear_description:
+        fields = or_(fields, c.field == "description")
+    query = select(c.id).where(c.collection == "incidents", fields, c.losing_value != "null")
+    if record_ids is not None:
+        return query.where(c.record_id.in_(bindparam("ids", expanding=True)))
+    return query.select_from(
+        t.conflict.join(t.record, and_(r.collection == c.collection, r.id == c.record_id))
+    ).where(r.pii == ERASED)
+
+
+async def id_pages(
+    store: SQLStore, table: Any, time_column: str, before_ms: int, page: int
+) -> AsyncIterator[list[Any]]:
+    """Rows of ``table`` (conflict, audit) stamped before ``before_ms``, in id order, up to
+    the first page that holds none."""
+    after = 0
+    while True:
+        query = select(table).where(table.c.id > after).order_by(table.c.id).limit(page)
+        rows = await fetch(store, query)
+        old = [row for row in rows if getattr(row, time_column) < before_ms]
+        if old:
+            yield old
+        if len(old) < len(rows) or len(rows) < page:
+            return
+        after = rows[-1].id
+
+
+async def count_answers(store: SQLStore, before_ms: int) -> int:
+    rows = await fetch(
+        store,
+        text("SELECT count(*) FROM batch_answer WHERE created_ms < :before"),
+        {"before": before_ms},
+    )
+    return int(rows[0][0])
