@@ -188,7 +188,9 @@ def build_places(layers: dict[str, list[Boundary]]) -> Places:
 
 def _no_streets() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        pd.DataFrame({"code": [], "name": []}), geometry=gpd.GeoSeries([], crs=4326), crs=4326
+        pd.DataFrame({"code": [], "name": [], "district_code": []}),
+        geometry=gpd.GeoSeries([], crs=4326),
+        crs=4326,
     )
 
 

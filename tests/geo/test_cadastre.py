@@ -359,7 +359,9 @@ def test_lotes_find_their_manzana_and_aahh_by_where_they_lie(tmp_path: Path) -> 
 
 def no_streets() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        pd.DataFrame({"code": [], "name": []}), geometry=gpd.GeoSeries([], crs=4326), crs=4326
+        pd.DataFrame({"code": [], "name": [], "district_code": []}),
+        geometry=gpd.GeoSeries([], crs=4326),
+        crs=4326,
     )
 
 
