@@ -446,7 +446,9 @@ def simulate(
 @main.command("import")
 @click.argument(
     "kind",
-    type=click.Choice(["districts", "stations", "sectors", "streets", "population", "osm"]),
+    type=click.Choice(
+        ["districts", "stations", "sectors", "streets", "population", "osm", "cadastre"]
+    ),
 )
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--crs", default=None, help="CRS to assume when the file declares none.")
@@ -461,6 +463,15 @@ def simulate(
     help="Column mapping, e.g. -o code_column=IDDIST -o name_column=NOMBDIST.",
 )
 @click.option("--bbox", default=None, help="osm: min_lon,min_lat,max_lon,max_lat to keep.")
+@click.option(
+    "--kind", "cadastre_kind", type=click.Choice(["aahh", "manzanas", "lotes"]), default=None
+)
+@click.option(
+    "--map",
+    "column_map",
+    default=None,
+    help="cadastre: field=COLUMN,... (e.g. name=NOMBRE) or a file of such lines (docs/geo.md).",
+)
 @click.pass_obj
 def import_layer(
     settings: Settings,
@@ -471,6 +482,8 @@ def import_layer(
     layer: str | None,
     options: tuple[str, ...],
     bbox: str | None,
+    cadastre_kind: str | None,
+    column_map: str | None,
 ) -> None:
     """Import a boundary layer (replacing the old one) and re-place the incidents, or the
     population of the districts from a CSV keyed by UBIGEO (docs/operations.md)."""
@@ -488,6 +501,22 @@ def import_layer(
             path,
             bbox=bbox,
             mapping=mapping,
+            with_store=_with_store,
+            engine_for=build_engine,
+        )
+    if kind == "cadastre":  # AA.HH., manzanas, lotes with a column mapping (docs/geo.md)
+        from server.cli_cadastre import import_cadastre_command
+
+        return import_cadastre_command(
+            settings,
+            console,
+            path,
+            kind=cadastre_kind,
+            mapping=column_map,
+            crs=crs,
+            invalid=invalid,
+            layer=layer,
+            options=mapping,
             with_store=_with_store,
             engine_for=build_engine,
         )
