@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -234,3 +235,21 @@ async def test_the_app_waits_as_long_as_retry_after_says(
     assert report["retry_after"] and report["sleeps"]
     for wait_ms, retry_after in zip(report["sleeps"], report["retry_after"], strict=True):
         assert wait_ms == int(retry_after) * 1000
+
+
+# --- the load benchmark, at its smallest ---
+@pytest.mark.slow
+def test_the_load_benchmark_runs_small_and_ends_with_its_line(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench.load", "--devices", "60", "--seconds", "3"]
+    command += ["--think", "1", "--records", "5", "--runs", "sqlite"]
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    pattern = (
+        r"devices=60 rps=[\d.]+ p50_ms=\d+ p99_ms=\d+ errors=\d+ shed=\d+ "
+        r"sqlite_rps=[\d.]+ pg1_rps=- pg2_rps=-"
+    )
+    assert re.fullmatch(pattern, last), last
+    assert float(last.split()[1].removeprefix("rps=")) > 0

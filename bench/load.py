@@ -1,0 +1,563 @@
+"""Load test: N phones of a shift change against a real server, on SQLite and PostgreSQL.
+
+Usage: ``.venv/bin/python -m bench.load [--devices 2000] [--seconds 60] [--runs sqlite,pg1,pg2]``
+
+The server is the demo city's 56 stations with their boundaries (so pushes are placed, as in
+production) and ``--records`` incidents per station pushed beforehand through the engine. Each
+station has one chief; every other device is an officer's phone, dealt round the stations.
+Devices are enrolled in the store before the server starts (as bench/sync.py does).
+
+Every device starts within the first ``--think`` seconds (the storm) and then loops, bounded
+by ``--seconds`` and by ``--max-rounds`` rounds each, with a pause of 0 to ``--think`` s:
+
+- an officer's phone pushes 1-50 changes (new incidents, some edits of its own), then pulls
+  its station's changes from its cursor (every page, at most ``MAX_PAGES``);
+- 10 % of the phones start with a first sync: ``GET /v1/sync/snapshot`` read to its end;
+- a chief loads a map view: 9 incident tiles at z14 round the station, 6 at a time, as a
+  browser does.
+
+HTTP is aiohttp (on uvloop), one connection pool for all. A request whose kept-alive
+connection was closed under it is sent once more, as real clients do. A 429 ``busy`` is
+*shed*: the device waits its ``Retry-After`` and sends the same request again (at most
+``MAX_SHED_RETRIES`` times). Anything else that is not 2xx, a timeout or a broken connection
+is an *error*. Latencies (send to last byte) are of the served (2xx) requests; ``rps`` is
+served requests a second over the run. CPU: the load generator's own (this process), the
+server's (uvicorn and its workers) and PostgreSQL's, in cores, from /proc.
+
+PostgreSQL is the benchmarks' own loopback server (bench/pg.py, ``scripts/pg-start``,
+default settings); each run gets a fresh copy of a seeded template database.
+
+Last line: ``devices=N rps=X p50_ms=X p99_ms=X errors=N shed=N sqlite_rps=X pg1_rps=X
+pg2_rps=X``: rps, p50 and p99 of the last run made (pg2 by default), errors and shed summed
+over every run; a run not made prints ``-``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path[0] = str(ROOT)  # run as a file: this folder would shadow the ``sync`` package
+
+import aiohttp  # noqa: E402
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
+
+from bench import pg  # noqa: E402
+from geo.tilemath import lonlat_to_world  # noqa: E402
+
+PG_DATABASE = "ronda_bench_load"
+PG_TEMPLATE = "ronda_bench_load_seed"
+FIRST_SYNC_SHARE = 0.10
+MAX_PAGES = 20
+MAX_SHED_RETRIES = 8
+TILE_ZOOM = 14
+CATEGORIES = ("robo", "hurto", "violencia_familiar", "vandalismo", "persona_sospechosa")
+
+
+@dataclass
+class Phone:
+    token: str
+    station: str
+    lon: float
+    lat: float
+    role: str
+    first_sync: bool = False
+    cursor: str = ""
+    own: list[str] = field(default_factory=list)
+
+
+# --- seeding ---
+async def seed(url: str, devices: int, records: int) -> list[Phone]:
+    """The demo city's boundaries and stations, ``records`` incidents a station, the phones."""
+    from fixtures.city import load_city
+    from server.app import build_engine, build_store
+    from server.demo import store_city_layers
+    from server.places import load_places
+    from server.settings import DatabaseSettings, Settings
+    from sync.clock import HybridClock
+    from sync.identity import create_device_token
+    from sync.store.base import Identity, Officer, Station
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    database = DatabaseSettings(url=url, sqlite_synchronous="NORMAL")  # seeding only
+    settings = settings.model_copy(update={"database": database})
+    store = build_store(settings, upgrade=True)
+    await store.open()
+    try:
+        city = load_city()
+        await store_city_layers(store, city)
+        places = await load_places(store)
+        engine = build_engine(settings, store)
+        engine.enricher = places.enrich if places else None
+        stations = list(city.stations.itertuples())
+        for row in stations:
+            await store.put_station(Station(str(row.code), str(row.name), str(row.district_code)))
+        rng = random.Random(42)
+        clock = HybridClock()
+        phones: list[Phone] = []
+        for i in range(devices):
+            row = stations[i % len(stations)]
+            role: Literal["chief", "officer"] = "chief" if i < len(stations) else "officer"
+            officer = Officer(f"load-{i}", f"Agente {i}", role, str(row.code))
+            await store.put_officer(officer)
+            _, token = await create_device_token(store, officer.id, f"load-{i}", 0)
+            phones.append(Phone(token, str(row.code), float(row.lon), float(row.lat), role))
+        for row in stations:
+            code = str(row.code)
+            await store.put_officer(Officer(f"load-seed-{code}", "Semilla", "officer", code))
+            device, _ = await create_device_token(store, f"load-seed-{code}", "seed", 0)
+            writer = Identity(device.id, "seed", f"load-seed-{code}", "officer", code)
+            rows = [_incident(rng, clock, float(row.lon), float(row.lat)) for _ in range(records)]
+            for start in range(0, len(rows), 500):
+                batch = {"batch_id": uuid.uuid4().hex, "changes": rows[start : start + 500]}
+                await engine.push(writer, batch)
+        officers = [p for p in phones if p.role == "officer"]
+        for phone in rng.sample(officers, round(len(officers) * FIRST_SYNC_SHARE)):
+            phone.first_sync = True
+        return phones
+    finally:
+        await store.close()
+
+
+def _incident(
+    rng: random.Random, clock: Any, lon: float, lat: float, record_id: str | None = None
+) -> dict[str, Any]:
+    day, minute = rng.randrange(1, 29), rng.randrange(24 * 60)
+    fields = {
+        "category": rng.choice(CATEGORIES),
+        "occurred_at": f"2026-11-{day:02d}T{minute // 60:02d}:{minute % 60:02d}:00-05:00",
+        "status": "open",
+        "description": "Vecino reporta a dos sujetos en moto que arrebataron un celular",
+        "location": {
+            "lon": round(lon + rng.uniform(-0.01, 0.01), 6),
+            "lat": round(lat + rng.uniform(-0.01, 0.01), 6),
+            "accuracy_m": float(rng.randrange(3, 40)),
+        },
+    }
+    change = {"collection": "incidents", "id": record_id or uuid.uuid4().hex, "op": "upsert"}
+    return change | {"hlc": str(clock.tick()), "base_seq": 0, "fields": fields}
+
+
+# --- the server ---
+def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "RONDA_DATABASE__URL": url,
+        "RONDA_SERVER__LOG_LEVEL": "warning",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command += ["--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+    command += ["--backlog", "4096", "--workers", str(workers)]
+    out = log.open("wb")
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+    )
+
+
+async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
+    for _ in range(1200):
+        try:
+            async with session.get(f"{base}/readyz") as answer:
+                if answer.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise SystemExit("the Ronda server did not become ready")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its live descendants and the children it reaped."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return total
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# --- the devices ---
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    shed: int = 0
+    reconnects: int = 0
+    snapshot_docs: int = 0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+class Shed(Exception):
+    def __init__(self, wait_s: float) -> None:
+        self.wait_s = wait_s
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    tally: Tally,
+    kind: str,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None = None,
+) -> bytes | None:
+    """One request as a phone sends it: again after a 429's Retry-After, and once more if
+    its kept-alive connection was closed under it. The body, or None after an error."""
+    sheds = 0
+    reconnected = False
+    while True:
+        started = time.perf_counter()
+        try:
+            async with session.request(method, url, headers=headers, data=body) as answer:
+                content = await answer.read()
+                status = answer.status
+                retry_after = answer.headers.get("Retry-After", "")
+        except aiohttp.ServerDisconnectedError:
+            if reconnected:
+                tally.error(f"{kind}: disconnected")
+                return None
+            reconnected = True
+            tally.reconnects += 1
+            continue
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            tally.error(f"{kind}: {type(exc).__name__}")
+            return None
+        if status == 429 and sheds < MAX_SHED_RETRIES:
+            tally.shed += 1
+            sheds += 1
+            await asyncio.sleep(float(retry_after) if retry_after.isdigit() else 5.0)
+            continue
+        if 200 <= status < 300:
+            tally.latencies.setdefault(kind, []).append(time.perf_counter() - started)
+            return content
+        tally.error(f"{kind}: {status} {content[:80]!r}")
+        return None
+
+
+async def officer(
+    session: aiohttp.ClientSession, base: str, phone: Phone, tally: Tally, run: RunLimits
+) -> None:
+    rng = random.Random(phone.token)
+    from sync.clock import HybridClock
+
+    clock = HybridClock()
+    auth = {"Authorization": f"Bearer {phone.token}"}
+    await asyncio.sleep(rng.uniform(0, run.think_s))
+    if phone.first_sync and time.monotonic() < run.deadline:
+        await first_sync(session, base, phone, tally, auth)
+    for _ in range(run.max_rounds):
+        if time.monotonic() >= run.deadline:
+            return
+        changes = []
+        for _ in range(rng.randint(1, 50)):
+            edit = phone.own and rng.random() < 0.2
+            record_id = rng.choice(phone.own) if edit else None
+            changes.append(_incident(rng, clock, phone.lon, phone.lat, record_id))
+            if not edit:
+                phone.own.append(changes[-1]["id"])
+        body = orjson.dumps({"batch_id": uuid.uuid4().hex, "changes": changes})
+        headers = {**auth, "Content-Type": "application/json"}
+        await send(session, tally, "push", "POST", f"{base}/v1/sync/push", headers, body)
+        await pull(session, base, phone, tally, auth)
+        await asyncio.sleep(rng.uniform(0, run.think_s))
+
+
+async def pull(
+    session: aiohttp.ClientSession, base: str, phone: Phone, tally: Tally, auth: dict[str, str]
+) -> None:
+    for _ in range(MAX_PAGES):
+        url = f"{base}/v1/sync/pull?cursor={phone.cursor}&limit=500"
+        page = await send(session, tally, "pull", "GET", url, auth)
+        if page is None:
+            return
+        tail = page[page.rindex(b'"cursor":"') :]
+        phone.cursor = tail[10 : tail.index(b'"', 10)].decode()
+        if b'"has_more":true' not in tail:
+            return
+
+
+async def first_sync(
+    session: aiohttp.ClientSession, base: str, phone: Phone, tally: Tally, auth: dict[str, str]
+) -> None:
+    headers = {**auth, "Accept-Encoding": "gzip"}
+    stream = await send(session, tally, "snapshot", "GET", f"{base}/v1/sync/snapshot", headers)
+    if stream is None:
+        return
+    last = orjson.loads(stream.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+    tally.snapshot_docs += stream.count(b'{"collection"')
+    phone.cursor = last.get("cursor", "")
+
+
+async def chief(
+    session: aiohttp.ClientSession, base: str, phone: Phone, tally: Tally, run: RunLimits
+) -> None:
+    rng = random.Random(phone.token)
+    auth = {"Authorization": f"Bearer {phone.token}", "Accept-Encoding": "gzip"}
+    wx, wy = lonlat_to_world(np.array([phone.lon]), np.array([phone.lat]))
+    cx, cy = int(wx[0] * 2**TILE_ZOOM), int(wy[0] * 2**TILE_ZOOM)
+    tiles = [(cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+    gate = asyncio.Semaphore(6)  # a browser's connections per host
+
+    async def one(x: int, y: int) -> None:
+        async with gate:
+            url = f"{base}/tiles/incidents/{TILE_ZOOM}/{x}/{y}.mvt"
+            await send(session, tally, "tile", "GET", url, auth)
+
+    await asyncio.sleep(rng.uniform(0, run.think_s))
+    for _ in range(run.max_rounds):
+        if time.monotonic() >= run.deadline:
+            return
+        await asyncio.gather(*(one(x, y) for x, y in tiles))
+        await asyncio.sleep(rng.uniform(0, run.think_s))
+
+
+@dataclass
+class RunLimits:
+    deadline: float
+    think_s: float
+    max_rounds: int
+
+
+# --- one run ---
+@dataclass
+class Result:
+    label: str
+    served: int
+    seconds: float
+    tally: Tally
+    cpu: dict[str, float]
+    load: tuple[str, str]
+    server_shed: str
+
+    @property
+    def rps(self) -> float:
+        return self.served / self.seconds
+
+    def percentile(self, q: float, kind: str | None = None) -> float:
+        values = sorted(
+            v for k, vs in self.tally.latencies.items() if kind in (None, k) for v in vs
+        )
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+async def drive(args: argparse.Namespace, base: str, phones: list[Phone], tally: Tally) -> None:
+    run = RunLimits(time.monotonic() + args.seconds, args.think, args.max_rounds)
+    connector = aiohttp.TCPConnector(limit=len(phones), limit_per_host=0, keepalive_timeout=30)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(
+            *(
+                (chief if p.role == "chief" else officer)(session, base, p, tally, run)
+                for p in phones
+            )
+        )
+
+
+async def ready(base: str) -> str:
+    async with aiohttp.ClientSession() as session:
+        await wait_ready(session, base)
+        return ""
+
+
+async def metrics(base: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as answer:
+        text = await answer.text()
+    lines = [ln for ln in text.splitlines() if ln.startswith("ronda_shed_total{")]
+    return ", ".join(ln.removeprefix("ronda_shed_total") for ln in lines) or "none"
+
+
+def run_one(
+    args: argparse.Namespace,
+    label: str,
+    url: str,
+    workers: int,
+    phones: list[Phone],
+    work: Path,
+    pg_dir: Path | None,
+) -> Result:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(url, port, workers, work / f"{label}.log")
+    try:
+        asyncio.run(ready(base))
+        load_before = load_avg()
+        postmaster = postmaster_pid(pg_dir) if pg_dir else None
+        before = {"generator": own_cpu(), "server": tree_cpu(server.pid)}
+        if postmaster:
+            before["postgresql"] = tree_cpu(postmaster)
+        tally = Tally()
+        started = time.perf_counter()
+        fresh = [dataclasses.replace(p, own=[]) for p in phones]  # each run from the same start
+        asyncio.run(drive(args, base, fresh, tally))
+        seconds = time.perf_counter() - started
+        after = {"generator": own_cpu(), "server": tree_cpu(server.pid)}
+        if postmaster:
+            after["postgresql"] = tree_cpu(postmaster)
+        server_shed = asyncio.run(metrics(base))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    served = sum(len(v) for v in tally.latencies.values())
+    cpu = {k: (after[k] - before[k]) / seconds for k in after}
+    return Result(label, served, seconds, tally, cpu, (load_before, load_avg()), server_shed)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return f"machine: nproc={os.cpu_count()} cpu={model!r} load={load_avg()}"
+
+
+def report(result: Result) -> None:
+    t = result.tally
+    print(f"{result.label}: {result.served} served in {result.seconds:.1f} s")
+    print(f"  load average before {result.load[0]}, after {result.load[1]}")
+    p = result.percentile
+    kinds = ", ".join(
+        f"{k} {len(v)} (p50 {p(0.5, k):.0f} ms, p99 {p(0.99, k):.0f})"
+        for k, v in sorted(t.latencies.items())
+    )
+    print(f"  served: {kinds}")
+    print(f"  rps {result.rps:.1f}, p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms")
+    print(
+        f"  shed (429 busy, waited and sent again) {t.shed};"
+        f" server's ronda_shed_total: {result.server_shed}"
+    )
+    print(f"  errors {sum(t.errors.values())}: {t.errors or 'none'}; reconnects {t.reconnects}")
+    print(f"  first syncs: {t.snapshot_docs} documents streamed")
+    print("  CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in result.cpu.items()))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=60.0, help="each run's length")
+    parser.add_argument("--think", type=float, default=10.0, help="longest pause, seconds")
+    parser.add_argument("--max-rounds", type=int, default=1000, help="rounds per device")
+    parser.add_argument("--records", type=int, default=200, help="incidents per station")
+    parser.add_argument("--runs", default="sqlite,pg1,pg2", help="of sqlite, pg1, pg2")
+    parser.add_argument("--pg-port", type=int, default=55433)
+    parser.add_argument("--pg-dir", default=None)
+    parser.add_argument("--keep-pg", action="store_true", help="leave PostgreSQL running")
+    args = parser.parse_args()
+    if args.devices < 57:
+        parser.error("--devices: at least 57 (56 chiefs and an officer)")
+    return args
+
+
+def timed_seed(url: str, args: argparse.Namespace) -> list[Phone]:
+    started = time.perf_counter()
+    phones = asyncio.run(seed(url, args.devices, args.records))
+    where = url.split("://", 1)[0]
+    print(f"seeded {where}: {len(phones)} devices in {time.perf_counter() - started:.0f} s")
+    return phones
+
+
+def main() -> None:
+    args = parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a socket per connection
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
+    print(machine())
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    work = Path(tempfile.mkdtemp(prefix="ronda-bench-load-"))
+    pg_dir = Path(args.pg_dir or f"/tmp/ronda-bench-pg-{args.pg_port}")
+    use_pg = any(r.startswith("pg") for r in runs)
+    results: dict[str, Result] = {}
+    try:
+        if "sqlite" in runs:
+            url = f"sqlite+aiosqlite:///{work / 'ronda.db'}"
+            phones = timed_seed(url, args)
+            results["sqlite"] = run_one(args, "sqlite", url, 1, phones, work, None)
+            report(results["sqlite"])
+        if use_pg:
+            pg.start(args.pg_port, pg_dir)
+            pg.fresh_database(args.pg_port, PG_TEMPLATE)
+            base = f"postgresql+asyncpg://postgres@127.0.0.1:{args.pg_port}"
+            phones = timed_seed(f"{base}/{PG_TEMPLATE}", args)
+            print(f"PostgreSQL: {pg.settings(args.pg_port)}")
+            for label in [r for r in runs if r.startswith("pg")]:
+                pg.psql(args.pg_port, f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+                pg.psql(args.pg_port, f"CREATE DATABASE {PG_DATABASE} TEMPLATE {PG_TEMPLATE}")
+                url = f"{base}/{PG_DATABASE}"
+                results[label] = run_one(args, label, url, int(label[2:]), phones, work, pg_dir)
+                report(results[label])
+    finally:
+        if use_pg and not args.keep_pg:
+            pg.stop(pg_dir)
+        shutil.rmtree(work, ignore_errors=True)
+    last = results[runs[-1]]
+    errors = sum(sum(r.tally.errors.values()) for r in results.values())
+    shed = sum(r.tally.shed for r in results.values())
+    rates = {k: f"{results[k].rps:.1f}" if k in results else "-" for k in ("sqlite", "pg1", "pg2")}
+    print(f"load average after: {load_avg()}")
+    print(
+        f"devices={args.devices} rps={last.rps:.1f} p50_ms={last.percentile(0.5):.0f} "
+        f"p99_ms={last.percentile(0.99):.0f} errors={errors} shed={shed} "
+        f"sqlite_rps={rates['sqlite']} pg1_rps={rates['pg1']} pg2_rps={rates['pg2']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
