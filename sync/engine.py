@@ -35,7 +35,7 @@ from sync.protocol import (
     parse_envelope,
     request_hash,
 )
-from sync.protocol_fast import fast_push, fast_request_hash, parse_change
+from sync.protocol_fast import fast_push, fast_request_hash, parse_change, stamp_wall_ms
 from sync.push_batch import PushWork, rewrite_derived
 from sync.store.base import (
     Identity,
@@ -134,7 +134,21 @@ class SyncEngine:
         check_size(len(fast.changes), self.limits.max_changes)
         now = self.clock()
         work = PushWork(who, now, self.enricher)
+        # The usual change passes every check below: said once per push, not per change
+        # (the checks, which say what is wrong, run for the others).
+        latest_ms = now + self.limits.max_clock_ahead_ms
+        may_write = who.role in WRITER_ROLES and who.station_id is not None
+        may_delete = may_write and who.role in DELETER_ROLES
         for index, edit in enumerate(fast.changes):
+            wall_ms = stamp_wall_ms(edit.hlc)
+            if (
+                wall_ms is not None
+                and wall_ms <= latest_ms
+                and may_write
+                and (may_delete or edit.op != "delete")
+            ):
+                work.accept(index, edit, None)
+                continue
             try:
                 stamp = parse_stamp(edit.hlc)
                 check_skew(stamp, now, self.limits.max_clock_ahead_ms)
