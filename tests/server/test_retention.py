@@ -30,6 +30,7 @@ from sync.clock import HybridClock, now_ms
 from sync.engine import SyncEngine
 from sync.store.base import AuditEvent, Identity, PointQuery, PublicSnapshot
 from sync.store.sql import SQLStore
+from tests.server.conftest import Served
 from tests.support import People, batch, incident, log_entry, new_id, open_store, seed_people
 from tests.support import store_params as kinds
 
@@ -373,3 +374,24 @@ def test_cli_plan_and_apply(tmp_path: Path) -> None:
     assert checked.exit_code == 0 and "intact" in checked.output
     (archive / "audit.jsonl").write_bytes(b"{}\n")
     assert runner.invoke(main, ["retention", "verify", str(archive)]).exit_code != 0
+
+
+async def test_chain_route_starts_at_the_archived_head(served: Served, tmp_path: Path) -> None:
+    store = served.store
+    assert isinstance(store, SQLStore)
+    world = World(store, served.people)
+    device = served.people.officer_a.device_id
+    await append_entries(world, served.people.officer_a, OLD, 4)
+    await append_entries(world, served.people.officer_a, RECENT, 2)
+    await apply(store, settings(), tmp_path / "archive", NOW)
+    answer = await served.client.get(f"/v1/chains/{device}", headers=served.auth("chief-a"))
+    report = answer.json()
+    assert answer.status_code == 200 and report["intact"] is True, report
+    assert (report["archived_n"], report["entries"], report["head_n"]) == (4, 2, 6)
+    # A base that does not match what is stored is reported, not trusted.
+    async with store.engine.begin() as conn:
+        await conn.execute(text("UPDATE chain_base SET hash = :h"), {"h": "0" * 64})
+    report = (
+        await served.client.get(f"/v1/chains/{device}", headers=served.auth("chief-a"))
+    ).json()
+    assert report["intact"] is False and report["broken_links"] == [5]
