@@ -14,12 +14,12 @@ from sqlalchemy import text
 
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore
-from tests.server.conftest import Served
-from tests.server.test_analysis_tactical import both_backends
+from tests.server.conftest import Served, served_on_both_backends
+from tests.server.test_analysis_tactical import app_settings  # noqa: F401  (120 s requests)
 from tests.server.test_openapi import check
 from tests.support import batch, incident, new_id
 
-served = both_backends  # the app on SQLite, then on PostgreSQL
+served = served_on_both_backends()  # the app on SQLite, then on PostgreSQL
 D = dt.date
 LIMA = ZoneInfo("America/Lima")
 # Periods ending on Monday 30 November 2026, written out by hand.

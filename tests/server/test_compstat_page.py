@@ -7,11 +7,11 @@ import csv
 import io
 import re
 
-from tests.server.conftest import Served, sign_in_web
+from tests.server.conftest import Served, served_on_both_backends, sign_in_web
 from tests.server.test_analysis_compstat import _seed
-from tests.server.test_analysis_tactical import both_backends
+from tests.server.test_analysis_tactical import app_settings  # noqa: F401  (120 s requests)
 
-served = both_backends  # the app on SQLite, then on PostgreSQL
+served = served_on_both_backends()  # the app on SQLite, then on PostgreSQL
 PASSWORD = "una-clave-larga-1"
 
 

@@ -23,13 +23,13 @@ from sqlalchemy import text
 from server.places import reload_places, store_layer
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore
-from tests.server.conftest import Served, sign_in_web
-from tests.server.test_analysis_tactical import both_backends
+from tests.server.conftest import Served, served_on_both_backends, sign_in_web
+from tests.server.test_analysis_tactical import app_settings  # noqa: F401  (120 s requests)
 from tests.server.test_openapi import check
 from tests.server.test_placement import EAST, WEST, _layers
 from tests.support import batch, incident, log_entry, new_id
 
-served = both_backends  # the app on SQLite, then on PostgreSQL
+served = served_on_both_backends()  # the app on SQLite, then on PostgreSQL
 LIMA = ZoneInfo("America/Lima")
 D = dt.date
 # date=2026-11-30, period=28d: this period 3..30 November, the one before 6 Oct..2 Nov.

@@ -11,9 +11,16 @@ import sys
 from types import FrameType
 
 import geo.knox_kernel
-from tests.server.conftest import Served
-from tests.server.test_analysis_tactical import Row, _at, _get, _push
-from tests.server.test_analysis_tactical import both_backends as both_backends
+from tests.server.conftest import Served, served_on_both_backends
+from tests.server.test_analysis_tactical import (
+    Row,
+    _at,
+    _get,
+    _push,
+    app_settings,  # noqa: F401  (120 s requests)
+)
+
+served = served_on_both_backends()  # the app on SQLite, then on PostgreSQL
 
 
 def _in_kernel() -> bool:
