@@ -10,6 +10,8 @@ from __future__ import annotations
 import h3.api.basic_int as h3i
 import numpy as np
 
+from geo import h3lattice_jit
+
 # H3 constants (faceijk.c / constants.h): face centres in lat/lng radians and the azimuth of
 # each face's Class II i-axis.
 _FACE_LATLNG = np.array(
@@ -87,7 +89,6 @@ _FACE_TRIG = np.column_stack(
 )
 _TWO_PI = 2.0 * np.pi
 _MARGIN = 1e-7  # in hexagon spacings; far above float error (~1e-11 at res 15)
-_CHUNK = 1 << 18  # points per chunk: bounds the (n, faces) cosine matrix to 40 MB
 _LATTICE_OFFSET = 1 << 27  # lattice coordinates are below 2**23 even at resolution 15
 
 
@@ -219,23 +220,32 @@ def h3_bin(lon: np.ndarray, lat: np.ndarray, resolution: int) -> tuple[np.ndarra
     res = int(resolution)
     if lon.size == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    key = np.empty(lon.size, dtype=np.int64)
-    unsure = np.empty(lon.size, dtype=bool)
-    faces = candidate_faces(lon, lat)
-    for start in range(0, lon.size, _CHUNK):
-        sl = slice(start, start + _CHUNK)
-        la, lo = np.radians(lat[sl]), np.radians(lon[sl])
-        key[sl], unsure[sl] = _hex_lattice(la, lo, res, faces)
-    sure = np.flatnonzero(~unsure)
-    odd = np.flatnonzero(unsure)  # each its own group, decided by H3 itself
-    inv = np.empty(lon.size, dtype=np.int64)
-    first = np.empty(0, dtype=np.int64)
-    if sure.size:
-        g_inv, g_first = _group(key[sure] if odd.size else key)
-        inv[sure] = g_inv
-        first = sure[g_first]
-    inv[odd] = first.size + np.arange(odd.size)
-    first = np.concatenate([first, odd])
+    # Compiled (geo.h3lattice_jit): the same keys as _hex_lattice, grouped in one pass.
+    dense, a, b = h3lattice_jit.lattice_groups(
+        lon,
+        lat,
+        res,
+        candidate_faces(lon, lat),
+        _FACE_XYZ,
+        _FACE_TRIG,
+        _SQRT7**res / _RES0_U_GNOMONIC,
+        _MARGIN,
+        min(max(8 * lon.size, 1 << 20), 1 << 27),
+    )
+    if dense:
+        inv, first = a, b
+    else:
+        key, unsure = a, b
+        sure = np.flatnonzero(~unsure)
+        odd = np.flatnonzero(unsure)  # each its own group, decided by H3 itself
+        inv = np.empty(lon.size, dtype=np.int64)
+        first = np.empty(0, dtype=np.int64)
+        if sure.size:
+            g_inv, g_first = _group(key[sure] if odd.size else key)
+            inv[sure] = g_inv
+            first = sure[g_first]
+        inv[odd] = first.size + np.arange(odd.size)
+        first = np.concatenate([first, odd])
     la_l, lo_l = lat[first].tolist(), lon[first].tolist()
     ids = np.fromiter(
         (h3i.latlng_to_cell(a, b, res) for a, b in zip(la_l, lo_l, strict=True)),

@@ -25,14 +25,18 @@ import geopandas as gpd
 import h3
 import numpy as np
 import shapely
+from scipy import ndimage
 
 from geo.boundaries import M_PER_DEG_LAT, BoundarySet, LocalMetric
 from geo.cells import h3_cells
 from geo.errors import InvalidInputError
+from geo.placement_jit import OFF_GRID, grid_lookup
 
 OUTSIDE = -1
 MIXED = -2
 FAR = -3  # grid cell farther than the tolerance from every polygon
+FINE_BUDGET = 1 << 21  # sub-cells (int32) per layer for the cells that boundaries cross
+MAX_SUB = 16  # at most 16 x 16 sub-cells per cell (the demo city's sectors: 22 m)
 FLAG_NAMES = np.array(["inside", "nearest", "outside", "missing"], dtype=object)
 INSIDE, NEAREST, OUT, MISSING = 0, 1, 2, 3
 
@@ -46,6 +50,7 @@ class PolygonIndex:
         codes = np.asarray(codes, dtype=str)
         order = np.argsort(codes, kind="stable")  # index order == code order: min index wins
         self.codes = codes[order].astype(object)
+        self._code_table = np.concatenate([np.full(-FAR, None, dtype=object), self.codes])
         self.geoms = np.asarray(geoms, dtype=object)[order]
         shapely.prepare(self.geoms)
         self.tree = shapely.STRtree(self.geoms)
@@ -60,28 +65,112 @@ class PolygonIndex:
         span = max(x1 - x0, y1 - y0)
         step = span / self._grid_cells
         nx, ny = int(np.ceil((x1 - x0) / step)) or 1, int(np.ceil((y1 - y0) / step)) or 1
-        ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="xy")
-        bx0, by0 = x0 + ix.ravel() * step, y0 + iy.ravel() * step
-        boxes = shapely.box(bx0, by0, bx0 + step, by0 + step)
-        grid = np.full(nx * ny, OUTSIDE, dtype=np.int32)
-        crossed = shapely.STRtree(shapely.boundary(self.geoms)).query(boxes, predicate="intersects")
-        grid[np.unique(crossed[0])] = MIXED
-        clear = np.flatnonzero(grid != MIXED)
-        centres = shapely.points(bx0[clear] + step / 2, by0[clear] + step / 2)
-        hits = self.tree.query(centres, predicate="intersects")
-        counts = np.bincount(hits[0], minlength=len(clear))
-        grid[clear[hits[0]]] = hits[1]
-        grid[clear[counts > 1]] = MIXED  # overlapping polygons: decide per point
-        self._mark_far(grid, boxes)
-        self._candidates(grid, boxes)
-        self._grid = grid.reshape(ny, nx)
         self._origin = (x0, y0)
         self._step = step
+        # How finely to split the coarse cells that a boundary crosses: as finely as
+        # FINE_BUDGET cells allow (a first pass at the coarse step counts them).
+        crossed = len(self._boundary_cells(step, nx, ny))
+        sub = int(np.clip(np.sqrt(FINE_BUDGET / max(crossed, 1)), 1, MAX_SUB))
+        fine = self._boundary_cells(step / sub, nx * sub, ny * sub)  # flat ids, fine grid
+        fx, fy = fine % (nx * sub), fine // (nx * sub)
+        mixed = np.unique((fy // sub) * nx + fx // sub)
+        ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="xy")
+        bx0, by0 = x0 + ix.ravel() * step, y0 + iy.ravel() * step
+        grid = np.full(nx * ny, OUTSIDE, dtype=np.int32)
+        grid[mixed] = MIXED
+        # A cell no boundary touches has one answer for all its points: its centre's.
+        clear = np.flatnonzero(grid != MIXED)
+        grid[clear] = self._covering(bx0[clear] + step / 2, by0[clear] + step / 2)
+        out = np.flatnonzero(grid == OUTSIDE)
+        self._mark_far(grid, out, shapely.box(bx0[out], by0[out], bx0[out] + step, by0[out] + step))
+        # Margin: a point a rounding error outside its cell's box still meets the polygons.
+        pad = step * 1e-6
+        mx, my = bx0[mixed], by0[mixed]
+        self._candidates(
+            grid, mixed, shapely.box(mx - pad, my - pad, mx + step + pad, my + step + pad)
+        )
+        self._grid = grid.reshape(ny, nx)
+        self._sub = sub
+        self._fine_grid(mixed, fine, fx, fy, nx, sub)
 
-    def _candidates(self, grid: np.ndarray, boxes: np.ndarray) -> None:
-        """For each mixed cell, the polygons that touch it (CSR arrays, polygons ascending)."""
-        mixed = np.flatnonzero(grid == MIXED)
-        pairs = self.tree.query(boxes[mixed], predicate="intersects")
+    def _boundary_cells(self, step: float, nx: int, ny: int) -> np.ndarray:
+        """Flat ids (row-major, ``nx`` by ``ny``, origin at the bounds' corner) of every cell of
+        side ``step`` that a polygon boundary touches, with a margin: a superset.
+
+        Each boundary edge is cut into pieces no longer than one cell in x and y; a piece
+        lies in the box spanned by its ends, so the cells of that box (at most 3 x 3 with
+        the rounding margin) hold it.
+        """
+        x0, y0 = self._origin
+        rings = shapely.get_rings(shapely.get_parts(self.geoms))
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        u, v = (xy[:, 0] - x0) / step, (xy[:, 1] - y0) / step
+        edge = np.flatnonzero(ring[1:] == ring[:-1])
+        ua, va, ub, vb = u[edge], v[edge], u[edge + 1], v[edge + 1]
+        pieces = np.maximum(np.ceil(np.maximum(np.abs(ub - ua), np.abs(vb - va))), 1).astype(
+            np.int64
+        )
+        which = np.repeat(np.arange(len(edge)), pieces)
+        k = np.arange(len(which)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+        t0, t1 = k / pieces[which], (k + 1) / pieces[which]
+        du, dv = (ub - ua)[which], (vb - va)[which]
+        pu0, pu1 = ua[which] + t0 * du, ua[which] + t1 * du
+        pv0, pv1 = va[which] + t0 * dv, va[which] + t1 * dv
+        eps = 1e-6  # cells; float error is ~1e-10 of a cell here
+        ilo = np.floor(np.minimum(pu0, pu1) - eps).astype(np.int64)
+        ihi = np.floor(np.maximum(pu0, pu1) + eps).astype(np.int64)
+        jlo = np.floor(np.minimum(pv0, pv1) - eps).astype(np.int64)
+        jhi = np.floor(np.maximum(pv0, pv1) + eps).astype(np.int64)
+        ids = []
+        for di in range(3):
+            for dj in range(3):
+                i, j = ilo + di, jlo + dj
+                ok = (i <= ihi) & (j <= jhi) & (i >= 0) & (j >= 0) & (i < nx) & (j < ny)
+                ids.append(j[ok] * nx + i[ok])
+        return np.unique(np.concatenate(ids))
+
+    def _covering(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Lowest polygon index covering each point, else OUTSIDE."""
+        hits = self.tree.query(shapely.points(x, y), predicate="intersects")
+        best = np.full(len(x), np.iinfo(np.int32).max, dtype=np.int64)
+        np.minimum.at(best, hits[0], hits[1])
+        best[best == np.iinfo(np.int32).max] = OUTSIDE
+        return best
+
+    def _fine_grid(
+        self, mixed: np.ndarray, fine: np.ndarray, fx: np.ndarray, fy: np.ndarray, nx: int, sub: int
+    ) -> None:
+        """Sub-cells of each mixed cell: the polygon of a sub-cell no boundary touches (the
+        centre of one sub-cell answers for its whole connected patch), MIXED for the rest."""
+        slot = np.searchsorted(mixed, (fy // sub) * nx + fx // sub)
+        marked = np.zeros((len(mixed), sub, sub), dtype=bool)
+        marked[slot, fy % sub, fx % sub] = True
+        # 4-connected patches within each block, never across blocks
+        links = np.zeros((3, 3, 3), dtype=bool)
+        links[1] = [[False, True, False], [True, True, True], [False, True, False]]
+        patch, n = ndimage.label(~marked, structure=links)
+        values = np.full(len(mixed) * sub * sub, MIXED, dtype=np.int32)
+        if n:
+            flat = patch.ravel()
+            first = np.full(n + 1, -1, dtype=np.int64)
+            cells = np.flatnonzero(flat)
+            first[flat[cells]] = cells  # any sub-cell of the patch will do
+            rep = first[1:]
+            b, r = rep // (sub * sub), rep % (sub * sub)
+            coarse = mixed[b]
+            cx = (coarse % nx) * sub + r % sub
+            cy = (coarse // nx) * sub + r // sub
+            fstep = self._step / sub
+            answer = self._covering(
+                self._origin[0] + (cx + 0.5) * fstep, self._origin[1] + (cy + 0.5) * fstep
+            )
+            values[cells] = answer[flat[cells] - 1]
+        self._fine = values
+
+    def _candidates(self, grid: np.ndarray, mixed: np.ndarray, boxes: np.ndarray) -> None:
+        """For each mixed cell (``boxes``: theirs), the polygons that touch it (CSR arrays,
+        polygons ascending)."""
+        pairs = self.tree.query(boxes, predicate="intersects")
         order = np.lexsort((pairs[1], pairs[0]))
         cells, polys = pairs[0][order], pairs[1][order]
         self._slot = np.full(len(grid), -1, dtype=np.int64)
@@ -107,12 +196,12 @@ class PolygonIndex:
             out[pts[out[pts] == OUTSIDE]] = poly[a]
         return out
 
-    def _mark_far(self, grid: np.ndarray, boxes: np.ndarray) -> None:
-        """Mark cells beyond the tolerance (converted to degrees generously) as FAR."""
+    def _mark_far(self, grid: np.ndarray, out: np.ndarray, boxes: np.ndarray) -> None:
+        """Mark the uncovered cells ``out`` (``boxes``: theirs) that lie beyond the tolerance
+        (converted to degrees generously) as FAR."""
         lat_max = float(np.abs(shapely.total_bounds(self.geoms)[[1, 3]]).max())
         tol_deg = 1.01 * self.tolerance_m / (M_PER_DEG_LAT * np.cos(np.radians(min(lat_max, 80))))
-        out = np.flatnonzero(grid == OUTSIDE)
-        near = self.tree.query(boxes[out], predicate="dwithin", distance=tol_deg)[0]
+        near = self.tree.query(boxes, predicate="dwithin", distance=tol_deg)[0]
         far = np.ones(len(out), dtype=bool)
         far[near] = False
         grid[out[far]] = FAR
@@ -121,31 +210,42 @@ class PolygonIndex:
     def lookup(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index of the covering polygon per point (lowest code on ties), else -1 or -3.
 
-        -3 (FAR) means certainly farther than the tolerance from every polygon; -1 means
-        covered by none but possibly near one.
+        -3 (FAR) means certainly farther than the tolerance from every polygon (and
+        non-finite coordinates); -1 means covered by none but possibly near one.
         """
+        return self._grid_pass(
+            np.ascontiguousarray(lon, dtype=np.float64), np.ascontiguousarray(lat, dtype=np.float64)
+        )[0]
+
+    def _grid_pass(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index, OUTSIDE or FAR; flag INSIDE/OUT/MISSING) per point, NEAREST not yet
+        decided. The compiled grid pass answers most points; the rest are tested here."""
         ny, nx = self._grid.shape
-        fx = (lon - self._origin[0]) / self._step
-        fy = (lat - self._origin[1]) / self._step
-        with np.errstate(invalid="ignore"):
-            ingrid = (fx >= 0) & (fx < nx) & (fy >= 0) & (fy < ny)
-        out = np.full(len(lon), OUTSIDE, dtype=np.int64)
-        gi = np.flatnonzero(ingrid)
-        cell = fy[gi].astype(np.intp) * nx + fx[gi].astype(np.intp)
-        out[gi] = self._grid.ravel()[cell]
-        mixed = np.flatnonzero(out[gi] == MIXED)
+        sub = self._sub
+        # Coordinates on the fine grid; the coarse cell is the fine one divided by ``sub``,
+        # so both levels round a point the same way.
+        fstep = self._step / sub
+        x0, y0 = self._origin
+        value, flag = grid_lookup(
+            lon, lat, x0, y0, fstep, nx, ny, sub, self._grid.ravel(), self._slot, self._fine, FAR
+        )
+        mixed = np.flatnonzero(value == MIXED)
         if len(mixed):
-            sel = gi[mixed]
-            out[sel] = self._mixed(cell[mixed], lon[sel], lat[sel])
+            ix = ((lon[mixed] - x0) / fstep).astype(np.intp)
+            iy = ((lat[mixed] - y0) / fstep).astype(np.intp)
+            value[mixed] = self._mixed((iy // sub) * nx + ix // sub, lon[mixed], lat[mixed])
+            flag[mixed] = np.where(value[mixed] >= 0, INSIDE, OUT)
         # Points just beyond the grid (e.g. on its far edge) may still touch or be near a polygon.
-        m = self._tol_deg / self._step
-        with np.errstate(invalid="ignore"):
-            edge = ~ingrid & (fx >= -m) & (fx < nx + m) & (fy >= -m) & (fy < ny + m)
-        out[~ingrid] = FAR
-        exact = np.flatnonzero(edge)
-        if len(exact):
-            out[exact] = self._exact(lon[exact], lat[exact])
-        return out
+        off = np.flatnonzero(value == OFF_GRID)
+        if len(off):
+            fx, fy = (lon[off] - x0) / fstep, (lat[off] - y0) / fstep
+            m = self._tol_deg / fstep
+            edge = off[(fx >= -m) & (fx < nx * sub + m) & (fy >= -m) & (fy < ny * sub + m)]
+            value[off] = FAR
+            if len(edge):
+                value[edge] = self._exact(lon[edge], lat[edge])
+                flag[edge] = np.where(value[edge] >= 0, INSIDE, OUT)
+        return value, flag
 
     def _exact(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         pairs = self.tree.query(shapely.points(lon, lat), predicate="intersects")
@@ -173,20 +273,16 @@ class PolygonIndex:
 
     def assign(self, lon: np.ndarray, lat: np.ndarray) -> tuple[Any, Any]:
         """(code per point or None, flag per point as small ints INSIDE/NEAREST/OUT/MISSING)."""
-        idx = self.lookup(lon, lat)
-        flags = np.where(idx >= 0, INSIDE, OUT).astype(np.int8)
-        idx[idx == FAR] = OUTSIDE
-        finite = np.isfinite(lon) & np.isfinite(lat)
-        flags[~finite] = MISSING
-        miss = np.flatnonzero((idx == OUTSIDE) & finite)
+        lon = np.ascontiguousarray(lon, dtype=np.float64)
+        lat = np.ascontiguousarray(lat, dtype=np.float64)
+        idx, flags = self._grid_pass(lon, lat)
+        miss = np.flatnonzero(idx == OUTSIDE)  # finite and possibly near (FAR: not near)
         if len(miss):
             near, _ = self.nearest(lon[miss], lat[miss], self.tolerance_m)
             idx[miss] = near
             flags[miss[near >= 0]] = NEAREST
-        codes = np.empty(len(lon), dtype=object)
-        ok = idx >= 0
-        codes[ok] = self.codes[idx[ok]]
-        return codes, flags
+        # one gather: FAR and OUTSIDE read None from the table's head
+        return self._code_table.take(idx - FAR), flags
 
 
 @dataclass
@@ -286,10 +382,13 @@ class Placer:
         Vectorised (``geo.cells.h3_cells``: the H3 lattice in numpy, equal to
         ``h3.latlng_to_cell`` on every point, tested), several times a Python loop's speed.
         """
-        out = np.zeros(len(lon), dtype=np.uint64)
         if self.h3_resolution is None:
-            return out
-        ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+            return np.zeros(len(lon), dtype=np.uint64)
+        finite = np.isfinite(lon) & np.isfinite(lat)
+        if finite.all():  # the usual case: no copies (H3 indexes are positive: view as uint64)
+            return h3_cells(lon, lat, self.h3_resolution).view(np.uint64)
+        out = np.zeros(len(lon), dtype=np.uint64)
+        ok = np.flatnonzero(finite)
         if ok.size:
             out[ok] = h3_cells(lon[ok], lat[ok], self.h3_resolution).astype(np.uint64)
         return out
