@@ -179,7 +179,8 @@ STREETS_MARGIN_DEG = 0.01  # about 1 km: the streets just across a station's bor
 async def _street_items(layers: Layers) -> list[Any]:
     """Every street block, read once: 13,000 rows take a second or more to read, and another
     process's commit (which makes every table stale) changes no street. Like the geocoder,
-    a new street import is seen after a restart (or with new districts, stations, sectors)."""
+    a new street import is seen after ``POST /v1/admin/places/reload`` or a restart (or with
+    new districts, stations, sectors)."""
     held = layers.street_items
     if held is None or held[0] != layers.boundary_sig:
         held = (layers.boundary_sig, await layers.store.boundaries("streets"))

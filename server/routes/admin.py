@@ -159,6 +159,7 @@ async def reload_places(request: Request) -> Response:
     loaded = await reload_places_of(ctx(request))
     layers = getattr(request.app.state, "layers", None)
     if layers is not None:  # maps drawn from the old boundaries are stale at once
+        layers.street_items = None  # and the streets read once (a gazetteer re-import)
         layers.versions.bump("boundaries", set())
     return json_response({"placement": loaded})
 
