@@ -222,12 +222,13 @@ class SyncEngine:
             return PushOutcome(stored.answer, True), []
         await work.apply(unit)
         writes, conflicts, heads = await work.finish(unit)
-        answer = _answer(pending.batch_id, work.now, pending.device_time_ms, work.results())
+        counts = work.counts()
+        answer = _answer(pending.batch_id, work.now, pending.device_time_ms, work.results(), counts)
         stored_answer = StoredAnswer(
             device_id, pending.batch_id, pending.request_hash, answer, work.now
         )
         await unit.save(writes, conflicts, heads, stored_answer)
-        return PushOutcome(answer, False, work.counts()), writes
+        return PushOutcome(answer, False, counts), writes
 
     async def pull(self, who: Identity, cursor: str | None, limit: int | None) -> bytes:
         """One page of changes after ``cursor`` in the caller's scope, as JSON bytes."""
@@ -350,11 +351,13 @@ def _require_amends(change: LogEntryChange) -> None:
 
 
 def _answer(
-    batch_id: str, now: int, device_time_ms: int | None, results: list[dict[str, Any]]
+    batch_id: str,
+    now: int,
+    device_time_ms: int | None,
+    results: list[dict[str, Any]],
+    counts: dict[str, int],
 ) -> bytes:
-    summary = {"applied": 0, "unchanged": 0, "rejected": 0}
-    for result in results:
-        summary[result["status"]] += 1
+    summary = {status: counts.get(status, 0) for status in ("applied", "unchanged", "rejected")}
     body: dict[str, Any] = {
         "batch_id": batch_id,
         "server_time_ms": now,

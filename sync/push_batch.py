@@ -189,13 +189,15 @@ class PushWork:
     def prepare(self) -> None:
         """Build every incident that is new to this batch as if new to the store, outside
         the write lock (placement included); ``apply`` keeps those the store lacks."""
-        seen = Counter(c.id for _, c, _ in self._accepted if isinstance(c, IncidentEdit))
+        ids = [c.id for _, c, _ in self._accepted if isinstance(c, IncidentEdit)]
+        # Ids are nearly always distinct within a push: count them only when they are not.
+        seen = None if len(set(ids)) == len(ids) else Counter(ids)
         new: list[tuple[IncidentEdit, dict[str, Any], dict[str, Any]]] = []
         for _index, change, _stamp in self._accepted:
             if (
                 isinstance(change, IncidentEdit)
                 and change.op == "upsert"
-                and seen[change.id] == 1
+                and (seen is None or seen[change.id] == 1)
                 and "category" in change.fields  # REQUIRED_ON_CREATE, spelled out: per change
                 and "occurred_at" in change.fields
             ):
@@ -537,10 +539,7 @@ class PushWork:
         return [self._results[i] for i in sorted(self._results)]
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for result in self._results.values():
-            out[result["status"]] = out.get(result["status"], 0) + 1
-        return out
+        return dict(Counter(result["status"] for result in self._results.values()))
 
 
 def _rejected(index: int, raw: Any, exc: ChangeError) -> dict[str, Any]:

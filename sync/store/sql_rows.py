@@ -6,8 +6,10 @@ Core.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
+from itertools import chain
+from operator import attrgetter
 from typing import Any, cast
 
 import numpy as np
@@ -93,20 +95,21 @@ def track_tuple(p: TrackPoint) -> tuple[Any, ...]:
     return (p.entry_id, p.device_id, p.officer_id, p.station_id, p.at_s, p.lon, p.lat)
 
 
-def point_tuple(p: IncidentPoint) -> tuple[Any, ...]:
-    return (
-        p.id,
-        p.station_id,
-        p.category,
-        p.occurred_s,
-        p.lon,
-        p.lat,
-        p.district,
-        p.sector,
-        p.cell,
-        p.deleted,
-        p.seq,
-    )
+# attrgetter builds the tuple in C: a function doing it was a tenth of a group's work on the
+# event loop (one call per row written).
+point_tuple: Callable[[IncidentPoint], tuple[Any, ...]] = attrgetter(
+    "id",
+    "station_id",
+    "category",
+    "occurred_s",
+    "lon",
+    "lat",
+    "district",
+    "sector",
+    "cell",
+    "deleted",
+    "seq",
+)
 
 
 def point_where(
@@ -178,7 +181,7 @@ def multirow(statement: str, rows: list[tuple[Any, ...]]) -> Iterator[tuple[str,
     for start in range(0, len(rows), cap):
         part = rows[start : start + cap]
         size = max(8, 1 << (len(part) - 1).bit_length())
-        values = [value for row in part for value in row]
+        values = list(chain.from_iterable(part))
         values.extend([None] * (width * (size - len(part))))
         yield multirow_sql(statement, size), values
 
@@ -194,21 +197,20 @@ def multirow_sql(statement: str, size: int) -> str:
     return f"{head} SELECT * FROM (VALUES {rows}) WHERE column1 IS NOT NULL{tail}"
 
 
-def insert_tuple(w: RecordWrite) -> tuple[Any, ...]:
-    return (
-        w.collection,
-        w.id,
-        w.station_id,
-        w.seq,
-        w.deleted,
-        w.doc,
-        w.clocks,
-        w.pii,
-        w.author_officer,
-        w.author_device,
-        w.chain_n,
-        w.updated_ms,
-    )
+insert_tuple: Callable[[RecordWrite], tuple[Any, ...]] = attrgetter(
+    "collection",
+    "id",
+    "station_id",
+    "seq",
+    "deleted",
+    "doc",
+    "clocks",
+    "pii",
+    "author_officer",
+    "author_device",
+    "chain_n",
+    "updated_ms",
+)
 
 
 def update_tuple(w: RecordWrite) -> tuple[Any, ...]:
