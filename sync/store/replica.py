@@ -61,6 +61,10 @@ class ReplicaRouter:
         self.wanted_seq = 0  # newest sequence number seen on the primary by this process
         self.replica_seq = 0  # the replica's counter when last read (it only moves forward)
         self.down_until = 0.0
+        # The newest floor already waited for in vain: later reads of it (a request makes
+        # several) look once and go to the primary, so a lagging replica costs a request at
+        # most one wait, not one per read.
+        self.waited_for = 0
         self.served = {"replica": 0, "primary": 0}  # bulk reads by where they went
 
     def __getattr__(self, name: str) -> Any:
@@ -103,7 +107,8 @@ class ReplicaRouter:
         if time.monotonic() < self.down_until:
             return False
         wanted = self.wanted_seq
-        deadline = time.monotonic() + self.wait_s
+        wait_s = 0.0 if wanted <= self.waited_for else self.wait_s
+        deadline = time.monotonic() + wait_s
         while self.replica_seq < wanted:
             try:
                 self.replica_seq = max(self.replica_seq, await self.replica.last_seq())
@@ -113,8 +118,10 @@ class ReplicaRouter:
             if self.replica_seq >= wanted:
                 break
             if time.monotonic() >= deadline:
-                behind = wanted - self.replica_seq
-                log.warning("replica behind by %d; reading from the primary", behind)
+                if wanted > self.waited_for:
+                    behind = wanted - self.replica_seq
+                    log.warning("replica behind by %d; reading from the primary", behind)
+                    self.waited_for = wanted
                 return False
             await asyncio.sleep(POLL_S)
         return True
