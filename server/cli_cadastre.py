@@ -2,9 +2,9 @@
 
 The file is read, mapped and validated in memory first (:func:`geo.cadastre.import_cadastre`);
 only then is the store's layer (``aa_hh``, ``manzanas`` or ``lotes``) replaced, in one
-transaction, so a running server never sees half a layer. Cadastres are municipal, so by
-default only the districts the file covers are replaced and the other districts' features
-stay (``-o replace=all`` replaces the whole layer). Then every incident is re-derived, as
+transaction, so a running server never sees half a layer. By default only what the file
+covers is replaced: the AA.HH. of its districts, the manzanas and lotes of its AA.HH.; the
+rest stay (``-o replace=all`` replaces the whole layer). Then every incident is re-derived, as
 after a boundary or OSM import: address-only incidents are geocoded again on the new lotes,
 and those whose place changes get a new version that devices pull.
 """
@@ -24,17 +24,15 @@ SHOWN_ROWS = 20  # dropped/repaired rows listed one by one; the rest are counted
 
 
 def merge_layer(
-    old: list[Boundary], new: list[Boundary], districts: set[str | None], replace_all: bool
+    old: list[Boundary], new: list[Boundary], covers: tuple[str, set[str | None]], replace_all: bool
 ) -> list[Boundary]:
-    """The layer after the import: the new features, plus the old ones of other districts."""
+    """The layer after the import: the new features, plus the old ones the file does not
+    cover (``covers``: a property and its values, e.g. the AA.HH. codes of a lotes file)."""
     if replace_all:
         return new
+    key, values = covers
     codes = {b.code for b in new}
-    kept = [
-        b
-        for b in old
-        if b.code not in codes and (b.props.get("district_code") or None) not in districts
-    ]
+    kept = [b for b in old if b.code not in codes and (b.props.get(key) or None) not in values]
     return kept + new
 
 
@@ -60,8 +58,8 @@ def import_cadastre_command(
     if kind is None:
         raise click.UsageError(f"ronda import cadastre FILE --kind {'|'.join(KINDS)}")
     unknown = set(options) - {"replace"}
-    if unknown or options.get("replace", "districts") not in ("districts", "all"):
-        raise click.ClickException("cadastre takes -o replace=districts|all only")
+    if unknown or options.get("replace", "covered") not in ("covered", "all"):
+        raise click.ClickException("cadastre takes -o replace=covered|all only")
     replace_all = options.get("replace") == "all"
 
     async def stored(store: Store) -> dict[str, Any]:
@@ -94,7 +92,7 @@ def import_cadastre_command(
     async def work(store: Store) -> tuple[int, int, dict[str, int]]:
         new = frame_to_boundaries(result.layer, result.frame)
         old = await store.boundaries(result.layer)
-        merged = merge_layer(old, new, result.districts, replace_all)
+        merged = merge_layer(old, new, result.covers, replace_all)
         await store.replace_boundaries(result.layer, merged)  # one transaction
         orphans = await _orphans(store) if result.layer == "aa_hh" else {}
         engine = engine_for(settings, store)
@@ -114,8 +112,11 @@ def import_cadastre_command(
             f"{n} {name} belong to AA.HH. codes no longer imported: import the {name} again"
         )
     click.echo(result.summary())
+    kept = total - len(result.frame)
     click.echo(
-        f"cadastre: {result.layer} now holds {total:,} features; {moved} incidents re-derived"
+        f"cadastre: {result.layer} now holds {total:,} features ({kept:,} kept from before: "
+        f"{'none' if replace_all else 'those of what the file does not cover'});"
+        f" {moved} incidents re-derived"
     )
 
 

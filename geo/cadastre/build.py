@@ -69,6 +69,15 @@ class CadastreSet:
         """Districts the layer covers (None: features outside every district)."""
         return {None if pd.isna(d) else str(d) for d in self.frame["district_code"]}
 
+    @property
+    def covers(self) -> tuple[str, set[str | None]]:
+        """What a re-import replaces: (property, values). AA.HH. by district (a municipality
+        sends its district); manzanas and lotes by AA.HH., so a file of one urbanización
+        does not remove the lotes of the district's others."""
+        if self.kind == "aahh":
+            return "district_code", self.districts
+        return "aa_hh_code", {str(c) for c in self.frame["aa_hh_code"]}
+
     def summary(self) -> str:
         """One paragraph for the command line."""
         used = ", ".join(f"{k}={v}" for k, v in self.columns.items() if v is not None)

@@ -137,6 +137,22 @@ def test_import_then_reimport_one_district(db_url: str, tmp_path: Path) -> None:
     assert gone["components"]["source"] == "manzana" and gone["confidence"] <= 0.5
     assert metres(at(gone), inside_point(manzana_poly(X["AH-01"], 1, "B"))) < 0.5
 
+    # a file of one urbanización replaces its lotes only
+    felipe = [row for row in lotes_rows() if row["HAB_URB"] == "AH-02"][:5]
+    one = str(write(lotes_file(rows=felipe), tmp_path / "felipe.gpkg"))
+    ok(ronda(db_url, "import", "cadastre", one, "--kind", "lotes", "--map", mapping))
+    codes = stored(db_url, "lotes")
+    assert {c for c in codes if c.startswith("AH-02-")} == {f"AH-02-A-{lt}" for lt in range(1, 6)}
+    assert len({c for c in codes if c.startswith("AH-01-")}) == 60
+
+    # AA.HH. are replaced by district: Ate's file leaves Comas' settlements
+    ate = aahh_file().iloc[[2]].copy()
+    ate["NOMBRE"] = "AA.HH. Los Olivos de Ate"
+    path_ate = str(write(ate, tmp_path / "ate.gpkg"))
+    ok(ronda(db_url, "import", "cadastre", path_ate, "--kind", "aahh", "--map", "name=NOMBRE"))
+    assert stored(db_url, "aa_hh") == {"AH-01", "AH-02", "AH-03"}
+    assert geocode(db_url, "Mz. A Lt. 3 AA.HH. Los Olivos de Ate")["confidence"] >= 0.9
+
     # the whole layer replaced when asked
     args = ("import", "cadastre", path, "--kind", "lotes", "--map", mapping)
     ok(ronda(db_url, *args, "-o", "replace=all"))
