@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, bindparam, or_, select, text, tuple_
 
+from sync.clock import parse_stamp
 from sync.store import sql_tables as t
 from sync.store.base import ChainHead
 from sync.store.sql import SQLStore
@@ -116,19 +117,29 @@ async def chain_segments(
             yield base, segment
 
 
-def pii_due(row: Any, clear_description: bool) -> bool:
-    """A closed incident that still holds personal data (or, if asked, a description)."""
+def last_edit_ms(clocks: dict[str, list[Any]]) -> int:
+    """When a device last wrote a field of the record (its newest field clock). Not the row's
+    ``updated_ms``: a server-side rewrite (re-placement after a boundary import) sets that,
+    and would put off the removal of personal data nobody touched for years."""
+    return max((parse_stamp(clock[0]).wall_ms for clock in clocks.values()), default=0)
+
+
+def pii_due(row: Any, before_ms: int, clear_description: bool) -> bool:
+    """A closed incident, last edited before ``before_ms``, that still holds personal data
+    (or, if asked, a description)."""
     fields = orjson.loads(row.doc).get("fields", {})
     if fields.get("status") != "closed":
         return False
     has_pii = row.pii is not None and row.pii != ERASED
-    return has_pii or (clear_description and bool(fields.get("description")))
+    if not (has_pii or (clear_description and fields.get("description"))):
+        return False
+    return last_edit_ms(orjson.loads(row.clocks)) < before_ms
 
 
 async def pii_pages(
     store: SQLStore, before_ms: int, clear_description: bool, page: int
 ) -> AsyncIterator[list[Any]]:
-    """Closed incidents that occurred and were last changed before ``before_ms`` and still
+    """Closed incidents that occurred and were last edited before ``before_ms`` and still
     hold personal data, in time order."""
     p, r = t.incident_point.c, t.record.c
     after: tuple[int, str] = (-(2**62), "")
@@ -148,9 +159,7 @@ async def pii_pages(
         rows = await fetch(store, query)
         if not rows:
             return
-        due = [
-            row for row in rows if row.updated_ms < before_ms and pii_due(row, clear_description)
-        ]
+        due = [row for row in rows if pii_due(row, before_ms, clear_description)]
         if due:
             yield due
         after = (rows[-1].occurred_s, rows[-1].id)

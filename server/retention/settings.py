@@ -29,7 +29,7 @@ class RetentionSettings(BaseModel):
         5,
         ge=1,
         le=100,
-        description="Personal data of closed incidents that occurred and were last changed "
+        description="Personal data of closed incidents that occurred and were last edited "
         "more than this many years ago is removed; the incident's other facts stay.",
     )
     pii_clear_description: bool = Field(

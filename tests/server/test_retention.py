@@ -395,3 +395,17 @@ async def test_chain_route_starts_at_the_archived_head(served: Served, tmp_path:
         await served.client.get(f"/v1/chains/{device}", headers=served.auth("chief-a"))
     ).json()
     assert report["intact"] is False and report["broken_links"] == [5]
+
+
+async def test_re_placement_does_not_put_off_the_removal(world: World) -> None:
+    """A boundary import rewrites incidents with a new version and a new updated_ms; what
+    counts is when a device last edited them."""
+
+    def moved(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**d, "district": "150102"} if d else d for d in place(items)]
+
+    rewritten = await SyncEngine(world.store, enricher=moved, clock=lambda: RECENT).rederive()
+    assert rewritten == 4  # every placed incident moved district
+    record = await world.store.record("incidents", world.closed_old)
+    assert record is not None and record.doc["derived"]["district"] == "150102"
+    assert (await plan(world.store, settings(), NOW)).counts["incident_pii"] == 1
