@@ -152,6 +152,10 @@ async def pii_pages(
             .where(
                 p.occurred_s < before_ms // 1000,
                 tuple_(p.occurred_s, p.id) > tuple_(*after),
+                # Incidents already anonymised are not read again, run after run.
+                or_(r.pii.is_(None), r.pii != ERASED)
+                if clear_description
+                else and_(r.pii.is_not(None), r.pii != ERASED),
             )
             .order_by(p.occurred_s, p.id)
             .limit(page)

@@ -233,6 +233,8 @@ async def test_plan_counts_and_changes_nothing(world: World) -> None:
     report = await plan(world.store, settings(), NOW)
     assert report.counts == want
     assert report.chains == 1 and report.dosage_rows == 1
+    kept_text = await plan(world.store, settings(pii_clear_description=False), NOW)
+    assert kept_text.counts["incident_pii"] == 1
     assert await table_counts(world.store) == before
 
 
