@@ -42,11 +42,11 @@ def _show(report: Report, as_json: bool, verb: str) -> None:
         click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
         return
     for name, at in report.cut.as_dict().items():
-        if name != "now_ms":
-            click.echo(f"cut-off {name:<16} {at}")
+        if name != "now":
+            click.echo(f"before {name:<12} {at}")
     for kind, count in report.counts.items():
         click.echo(f"{verb} {kind:<14} {count}")
-    click.echo(f"dosage rows archived: {report.dosage_rows}; chains cut: {report.chains}")
+    click.echo(f"monthly dosage rows: {report.dosage_rows}; chains cut: {report.chains}")
     if report.archive is not None:
         click.echo(f"archive: {report.archive}")
     elif report.nothing:

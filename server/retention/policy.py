@@ -36,8 +36,9 @@ class Cutoffs:
     answers_ms: int
 
     def as_dict(self) -> dict[str, Any]:
+        """ISO 8601 UTC times by kind ("now" is the run's clock)."""
         return {
-            name: _iso(value * (1000 if name.endswith("_s") else 1))
+            name.rsplit("_", 1)[0]: _iso(value * (1000 if name.endswith("_s") else 1))
             for name, value in asdict(self).items()
         }
 

@@ -117,7 +117,7 @@ async def _apply(
         shutil.rmtree(writer.partial)
     else:
         meta = {
-            "created": ctx.cut.as_dict()["now_ms"],
+            "created": ctx.cut.as_dict()["now"],
             "database": "sqlite" if store.is_sqlite else "postgresql",
             "policy": ctx.policy.model_dump(),
             "cutoffs": ctx.cut.as_dict(),
