@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from geo import geocode_address
+from geo.boundaries import M_PER_DEG_LAT
 from geo.geocode_fix import FixAssessment, assess_fix
 from geo.geocode_gazetteer import Gazetteer
 from geo.geocode_match import Match, best_match, name_confidence
@@ -127,7 +128,8 @@ class Geocoder:
     def _result(self, text: str, ans: _Answer) -> GeocodeResult:
         if ans.xy is None:
             return GeocodeResult(text, None, None, "failed", 0.0, ans.components)
-        lon, lat = self.gaz.metric.inverse(ans.xy[0], ans.xy[1])
+        m = self.gaz.metric  # m.inverse's arithmetic on two floats (numpy costs more here)
+        lon, lat = float(ans.xy[0]) / m.kx + m.lon0, float(ans.xy[1]) / M_PER_DEG_LAT + m.lat0
         return GeocodeResult(
             text,
             round(float(lon), 7),

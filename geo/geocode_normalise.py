@@ -11,7 +11,10 @@ marks an apartment/interior/office part ("Dpto. 402") and ``sn`` "sin número" (
 from __future__ import annotations
 
 import re
+import re._constants as _sre  # the pattern parser's opcodes (see _one_pass)
+import re._parser as _sre_parse
 import unicodedata
+from typing import Any
 
 STREET_TYPES = ("av", "jr", "ca", "psje", "prol", "ovalo", "carretera", "malecon")
 
@@ -45,8 +48,53 @@ _RULES: list[tuple[str, str]] = [
     (r"\bmercado\b|\bmdo\b\.?", " mercado "),
     (r"\bparque\b|\bpque\b\.?", " parque "),
 ]
-# One pass with every rule as a named alternative (leftmost match wins, then rule order).
-_ONE_PASS = re.compile("|".join(f"(?P<r{i}>{p})" for i, (p, _) in enumerate(_RULES)))
+
+
+def _first_chars(items: Any) -> set[str] | None:
+    """Characters a match of a parsed pattern can start with; None when not sure."""
+    for op, av in items:
+        if op is _sre.AT:  # zero width (\b): look at what follows
+            continue
+        if op is _sre.LITERAL:
+            return {chr(av)}
+        if op is _sre.IN:
+            chars: set[str] = set()
+            for kind, value in av:
+                if kind is _sre.LITERAL:
+                    chars.add(chr(value))
+                elif kind is _sre.RANGE:
+                    chars |= {chr(c) for c in range(value[0], value[1] + 1)}
+                else:
+                    return None
+            return chars
+        if op in (_sre.BRANCH, _sre.SUBPATTERN):
+            chars = set()
+            for branch in av[1] if op is _sre.BRANCH else [av[3]]:
+                first = _first_chars(branch)
+                if first is None:
+                    return None
+                chars |= first
+            return chars
+        return None
+    return None
+
+
+def _one_pass(rules: list[tuple[str, str]]) -> re.Pattern[str]:
+    """Every rule as a named alternative (leftmost match wins, then rule order), led by a
+    lookahead on the characters some rule can start with: the engine then skips most
+    positions without trying twenty alternatives there (twice as fast, same matches)."""
+    body = "|".join(f"(?P<r{i}>{p})" for i, (p, _) in enumerate(rules))
+    try:
+        firsts = [_first_chars(_sre_parse.parse(p)) for p, _ in rules]
+    except Exception:  # the parser is CPython's own; without it, no lookahead
+        firsts = [None]
+    if any(f is None for f in firsts):
+        return re.compile(body)
+    chars = "".join(sorted(set().union(*firsts)))  # type: ignore[arg-type]
+    return re.compile(f"(?=[{re.escape(chars)}])(?:{body})")
+
+
+_ONE_PASS = _one_pass(_RULES)
 _REPLACEMENTS = {f"r{i}": r for i, (_, r) in enumerate(_RULES)}
 _NUMBER_WORDS = {
     "uno": 1,
@@ -93,7 +141,6 @@ _UNIT = re.compile(
 _NO_NUMBER = re.compile(r"\bs\s*/\s*n\b|\bsin\s+numero\b")
 _SEPARATORS = re.compile(r"\s[-–—]\s|,|;|\(|\)")
 _PUNCT = re.compile(r"[^a-z0-9, ]+")
-_SPACES = re.compile(r"\s+")
 _GLUED = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z]{2,})")  # "mz.b12" "lt12" "123a"? keep 123a
 
 #: Phrases officers put before the address; removed at the start of the text or of a part.
@@ -144,8 +191,23 @@ for _phrase in sorted((tuple(f.split()) for f in FILLERS), key=len, reverse=True
 
 def fold(text: str) -> str:
     """Lower case without accents (ñ -> n), keeping ° and # for the number markers."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in text if not unicodedata.combining(c))
+    if text.isascii():  # NFKD leaves ASCII as it is and it has no combining marks
+        return text.lower()
+    return unicodedata.normalize("NFKD", text.lower()).translate(_NO_COMBINING)
+
+
+class _DropCombining(dict[int, Any]):
+    """``str.translate`` table that deletes combining marks and keeps every other
+    character, filled as characters are met (a few hundred in practice; bounded)."""
+
+    def __missing__(self, code: int) -> Any:
+        keep = None if unicodedata.combining(chr(code)) else code
+        if len(self) < 4096:
+            self[code] = keep
+        return keep
+
+
+_NO_COMBINING = _DropCombining()
 
 
 def normalise(text: str) -> str:
@@ -160,7 +222,8 @@ def normalise(text: str) -> str:
     t = _ONE_PASS.sub(lambda m: _REPLACEMENTS[m.lastgroup or ""], t)
     t = _PUNCT.sub(" ", t)
     t = _GLUED.sub(" ", t)
-    return _SPACES.sub(" ", t).strip(" ,")
+    # only spaces are left as white space: split and join collapse them (faster than re)
+    return " ".join(t.split()).strip(" ,")
 
 
 def tokens(text: str) -> list[str]:

@@ -30,7 +30,7 @@ def interpolate(gaz: Gazetteer, seg: int, number: int) -> tuple[float, float]:
     """
     even = number % 2 == 0
     lo, hi, sided = _side_range(gaz, seg, even)
-    t = 0.5 if hi <= lo else float(np.clip((number - lo) / (hi - lo), 0.0, 1.0))
+    t = 0.5 if hi <= lo else min(max((number - lo) / (hi - lo), 0.0), 1.0)  # np.clip's value
     point = shapely.line_interpolate_point(gaz.seg_geom[seg], t, normalized=True)
     dx, dy = gaz.x1[seg] - gaz.x0[seg], gaz.y1[seg] - gaz.y0[seg]
     length = float(np.hypot(dx, dy)) or 1.0
