@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 import orjson
 from starlette.requests import Request
 
+from server import errors
 from server.attachment_settings import AttachmentSettings
 from server.context import ctx
-from sync.attachments.blobs import FileBlobStore
+from sync.attachments.blobs import BlobStore, FileBlobStore
 from sync.attachments.index import AttachmentIndex
+from sync.attachments.s3 import BlobStoreUnavailable, S3BlobStore, make_client
 from sync.attachments.uploads import UploadStore
 from sync.errors import NotFound
 from sync.store.base import StoredRecord
@@ -27,12 +29,13 @@ CLEAN_EVERY_S = 600.0  # expired partial uploads are swept at most this often pe
 # threads on 2 cores) 16 uploads' fsyncs queued every other upload's writes behind them.
 FILE_THREADS = 32
 T = TypeVar("T")
+errors.STATUS[BlobStoreUnavailable] = 503
 
 
 @dataclass(slots=True)
 class AttachmentService:
     settings: AttachmentSettings
-    blobs: FileBlobStore
+    blobs: BlobStore
     uploads: UploadStore
     index: AttachmentIndex
     last_clean: float = field(default=0.0)
@@ -60,10 +63,23 @@ def service(request: Request) -> AttachmentService:
         root = Path(c.settings.attachments.dir)
         engine = c.store.engine  # type: ignore[attr-defined]  # the SQL store's
         found = AttachmentService(
-            c.settings.attachments, FileBlobStore(root), UploadStore(root), AttachmentIndex(engine)
-        )
+            c.settings.attachments, blob_store(c.settings.attachments, root), UploadStore(root),
+            AttachmentIndex(engine),
+        )  # fmt: skip
         request.app.state.attachments = found
     return found
+
+
+def blob_store(settings: AttachmentSettings, root: Path) -> BlobStore:
+    """The configured blob store (``RONDA_ATTACHMENTS__STORE``)."""
+    if settings.store == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("RONDA_ATTACHMENTS__S3_BUCKET is required with store s3")
+        client = make_client(settings.s3_endpoint_url, settings.s3_region)
+        return S3BlobStore(
+            root, client, settings.s3_bucket, settings.s3_prefix, settings.s3_part_bytes
+        )
+    return FileBlobStore(root)
 
 
 def refs_of(record: StoredRecord) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -20,4 +22,19 @@ class AttachmentSettings(BaseModel):
     )
     upload_expiry_hours: float = Field(
         24.0, gt=0, le=720, description="A partial upload untouched this long is removed."
+    )
+    store: Literal["file", "s3"] = Field(
+        "file",
+        description="Where finished blobs live: the folder (`file`) or an S3-compatible bucket.",
+    )
+    s3_endpoint_url: str = Field(
+        "", description="S3 endpoint (empty: AWS); credentials from the AWS_* variables."
+    )
+    s3_bucket: str = Field("", description="Bucket of the blobs (store `s3`; it must exist).")
+    s3_region: str = Field("us-east-1", description="Region of the bucket.")
+    s3_prefix: str = Field("", description="Key prefix: objects are PREFIXblobs/<sha256>.")
+    s3_part_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Blobs larger than this go up as multipart uploads of parts this size.",
     )

@@ -44,7 +44,18 @@ class BlobInfo:
 
 
 class BlobStore(ABC):
-    """Where finished blobs live. Blocking calls: the server runs them in a thread."""
+    """Where finished blobs live. Blocking calls: the server runs them in a thread.
+
+    ``root`` is a local folder every adapter has (copies, thumbnails and exports are made
+    there); ``path`` is a local file of a blob that passed ``open_checked`` (the file itself
+    for the filesystem adapter, a verified cached copy for S3), which downloads serve with
+    Range."""
+
+    root: Path
+
+    @abstractmethod
+    def path(self, sha256: str) -> Path:
+        """A local file holding the blob's bytes, valid after ``open_checked`` succeeded."""
 
     @abstractmethod
     def stat(self, sha256: str) -> BlobInfo | None:

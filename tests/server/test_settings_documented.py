@@ -40,7 +40,7 @@ SETTINGS = leaves(Settings)
 def doc_rows() -> dict[str, str]:
     rows = {}
     for line in OPERATIONS.read_text(encoding="utf-8").splitlines():
-        found = re.match(r"^\| `(RONDA_[A-Z_]+)` \|", line)
+        found = re.match(r"^\| `(RONDA_[A-Z0-9_]+)` \|", line)
         if found:
             rows[found.group(1)] = line
     return rows
