@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import time
 
 from tests.server.cluster_hosts.netns import Host
 
 PORT = 8000
 TRIES = 80
+# A host reports ready when one worker is; the other may still be importing on a loaded machine.
+STARTING_S = 300.0
 
 
 def _pinned(host: Host, pid: int | None) -> tuple[http.client.HTTPConnection, int]:
@@ -33,12 +36,13 @@ def _pinned(host: Host, pid: int | None) -> tuple[http.client.HTTPConnection, in
 
 def _ask(
     host: Host, pid: int, method: str, path: str, headers: dict[str, str], body: bytes | None
-) -> tuple[int, dict[str, str], bytes]:
+) -> tuple[float, int, dict[str, str], bytes]:
     conn, _ = _pinned(host, pid)
     try:
+        sent = time.monotonic()
         conn.request(method, path, body=body, headers=headers)
         answer = conn.getresponse()
-        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+        return sent, answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
     finally:
         conn.close()
 
@@ -52,17 +56,28 @@ async def ask(
     body: bytes | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """One request answered by worker ``pid`` of ``host``: status, headers, body."""
-    return await asyncio.to_thread(_ask, host, pid, method, path, headers, body)
+    _, status, got, answer = await asyncio.to_thread(_ask, host, pid, method, path, headers, body)
+    return status, got, answer
+
+
+async def ask_at(
+    host: Host, pid: int, path: str, headers: dict[str, str]
+) -> tuple[float, int, bytes]:
+    """A GET answered by worker ``pid``: when it was sent (``time.monotonic``), status, body."""
+    sent, status, _, body = await asyncio.to_thread(_ask, host, pid, "GET", path, headers, None)
+    return sent, status, body
 
 
 def _discover(host: Host, count: int) -> list[int]:
     found: set[int] = set()
-    for _ in range(TRIES):
+    deadline = time.monotonic() + STARTING_S
+    while time.monotonic() < deadline:
         conn, owner = _pinned(host, None)
         conn.close()
         found.add(owner)
         if len(found) == count:
             return sorted(found)
+        time.sleep(0.05)
     raise AssertionError(f"{host.ns}: found workers {found}, wanted {count}")
 
 
