@@ -19,8 +19,9 @@ by ``--seconds`` and by ``--max-rounds`` rounds each, with a pause of 0 to ``--t
 HTTP is aiohttp (on uvloop), one connection pool for all. A request whose kept-alive
 connection was closed under it is sent once more, as real clients do. A 429 ``busy`` is
 *shed*: the device waits its ``Retry-After`` and sends the same request again (at most
-``MAX_SHED_RETRIES`` times). Anything else that is not 2xx, a timeout or a broken connection
-is an *error*. Latencies (send to last byte) are of the served (2xx) requests; ``rps`` is
+``MAX_SHED_RETRIES`` times, and not after the run's end: then it gives up the round, as a
+phone does, and syncs next time). Anything else that is not 2xx, a timeout or a broken
+connection is an *error*. Latencies (send to last byte) are of the served (2xx) requests; ``rps`` is
 served requests a second over the run. CPU: the load generator's own (this process), the
 server's (uvicorn and its workers) and PostgreSQL's, in cores, from /proc.
 
@@ -67,6 +68,8 @@ PG_TEMPLATE = "ronda_bench_load_seed"
 FIRST_SYNC_SHARE = 0.10
 MAX_PAGES = 20
 MAX_SHED_RETRIES = 8
+# The server answers 503 timeout at 30 s (server.request_timeout_s); beyond that, a client's own.
+REQUEST_TIMEOUT_S = 40
 TILE_ZOOM = 14
 CATEGORIES = ("robo", "hurto", "violencia_familiar", "vandalismo", "persona_sospechosa")
 
@@ -221,6 +224,7 @@ class Tally:
     shed: int = 0
     reconnects: int = 0
     snapshot_docs: int = 0
+    deadline: float = float("inf")  # no request is sent again after it
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -251,9 +255,11 @@ async def send(
                 content = await answer.read()
                 status = answer.status
                 retry_after = answer.headers.get("Retry-After", "")
-        except aiohttp.ServerDisconnectedError:
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            # The server closed an idle kept-alive connection (uvicorn: after 5 s) as this
+            # request went out on it: "disconnected" or "connection reset by peer".
             if reconnected:
-                tally.error(f"{kind}: disconnected")
+                tally.error(f"{kind}: disconnected twice")
                 return None
             reconnected = True
             tally.reconnects += 1
@@ -261,10 +267,13 @@ async def send(
         except (aiohttp.ClientError, TimeoutError) as exc:
             tally.error(f"{kind}: {type(exc).__name__}")
             return None
-        if status == 429 and sheds < MAX_SHED_RETRIES:
+        if status == 429:
             tally.shed += 1
             sheds += 1
-            await asyncio.sleep(float(retry_after) if retry_after.isdigit() else 5.0)
+            wait_s = float(retry_after) if retry_after.isdigit() else 5.0
+            if sheds > MAX_SHED_RETRIES or time.monotonic() + wait_s >= tally.deadline:
+                return None  # the phone gives up this round, as told, and syncs next time
+            await asyncio.sleep(wait_s)
             continue
         if 200 <= status < 300:
             tally.latencies.setdefault(kind, []).append(time.perf_counter() - started)
@@ -383,8 +392,9 @@ class Result:
 
 async def drive(args: argparse.Namespace, base: str, phones: list[Phone], tally: Tally) -> None:
     run = RunLimits(time.monotonic() + args.seconds, args.think, args.max_rounds)
+    tally.deadline = run.deadline
     connector = aiohttp.TCPConnector(limit=len(phones), limit_per_host=0, keepalive_timeout=30)
-    timeout = aiohttp.ClientTimeout(total=60)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(
             *(
@@ -482,6 +492,10 @@ def report(result: Result) -> None:
     print(f"  errors {sum(t.errors.values())}: {t.errors or 'none'}; reconnects {t.reconnects}")
     print(f"  first syncs: {t.snapshot_docs} documents streamed")
     print("  CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in result.cpu.items()))
+    # Steadier than rps on a shared machine: the CPU one served request costs (shed answers
+    # included), which is what a capacity plan multiplies.
+    per = {k: v * result.seconds / max(1, result.served) * 1000 for k, v in result.cpu.items()}
+    print("  CPU per served request (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
 
 
 def parse_args() -> argparse.Namespace:
