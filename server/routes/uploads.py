@@ -227,7 +227,12 @@ async def create(request: Request) -> Response:
         )
     now = now_ms()
     held = await svc.index.get(sha)
-    done = held is not None and held.quarantined_ms is None and svc.blobs.stat(sha) is not None
+    # stat in a thread: with the S3 store it is a request to the bucket.
+    done = (
+        held is not None
+        and held.quarantined_ms is None
+        and await svc.run(svc.blobs.stat, sha) is not None
+    )
     if not done:
         await _quota(svc, who, length, now)
         await svc.clean_if_due()

@@ -24,7 +24,7 @@ from server.settings import DatabaseSettings, Settings
 from sync.attachments.blobs import BlobTampered
 from sync.attachments.s3 import S3BlobStore, make_client
 from sync.store.sql import SQLStore
-from tests.attachments.support import jpeg_with_gps, push_incident, ref, sha, upload
+from tests.attachments.support import create, jpeg_with_gps, push_incident, ref, sha, upload
 from tests.support import PG_URL, reset_postgres, seed_people, store_params
 
 MIB = 1024 * 1024
@@ -211,6 +211,9 @@ async def test_the_server_uploads_into_the_bucket_and_serves_from_it(
     assert got.status_code == 200 and got.content == data
     part = await client.get(where, headers={**auth, "Range": "bytes=5-14"})
     assert part.status_code == 206 and part.content == data[5:15]
+    await push_incident(client, auth, "inc-s3-again", [ref(data)])
+    again = await create(client, auth, data, "inc-s3-again")  # held in the bucket: not sent
+    assert again.status_code == 201 and again.headers["upload-offset"] == str(len(data))
     s3.client.put_object(Bucket=bucket, Key=f"blobs/{sha(data)}", Body=b"\xff\xd8\xff swapped")
     tampered = await client.get(where, headers=auth)
     assert tampered.status_code == 409
