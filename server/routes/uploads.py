@@ -285,6 +285,8 @@ async def head(request: Request) -> Response:
     info, _ = await _own_upload(request, svc)
     await _writer_gone(svc, info)  # still busy after the wait: answer what is on disk
     offset = await svc.run(svc.uploads.offset, info)
+    if offset == info.length and not info.done:
+        await _finish_stalled(svc, info)
     headers = {
         "Upload-Offset": str(offset),
         "Upload-Length": str(info.length),
@@ -480,13 +482,27 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
                     "the chunk does not match Upload-Checksum", {"offset": start}
                 )
             await svc.run(os.fsync, fd)
-    offset = start + written
-    info.expires_ms = now_ms() + int(svc.settings.upload_expiry_hours * 3_600_000)
-    if offset == info.length:
-        await _finish(svc, info, whole.hexdigest() if whole is not None else None)
-    else:
-        await svc.run(svc.uploads.mark_touched, info)
+        offset = start + written
+        info.expires_ms = now_ms() + int(svc.settings.upload_expiry_hours * 3_600_000)
+        # Still holding the upload: a HEAD that finishes a stalled upload waits for this.
+        if offset == info.length:
+            await _finish(svc, info, whole.hexdigest() if whole is not None else None)
+        else:
+            await svc.run(svc.uploads.mark_touched, info)
     return offset
+
+
+async def _finish_stalled(svc: AttachmentService, info: UploadInfo) -> None:
+    """An upload whose bytes all arrived but whose finish failed (the S3 store did not
+    answer: 503 to that PATCH) is finished by the next HEAD, before it answers the full
+    offset: otherwise the client, seeing every byte acknowledged, would drop its copy while
+    the blob never reached the store. Its error (503 again) is the HEAD's answer."""
+    try:
+        with svc.uploads.writing(info):  # another request is finishing it: nothing to do
+            if svc.uploads.part(info.id).exists():
+                await _finish(svc, info, None)
+    except UploadLocked:
+        pass
 
 
 async def _finish(svc: AttachmentService, info: UploadInfo, digest: str | None) -> None:

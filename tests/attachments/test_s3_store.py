@@ -24,7 +24,16 @@ from server.settings import DatabaseSettings, Settings
 from sync.attachments.blobs import BlobTampered
 from sync.attachments.s3 import S3BlobStore, make_client
 from sync.store.sql import SQLStore
-from tests.attachments.support import create, jpeg_with_gps, push_incident, ref, sha, upload
+from tests.attachments.support import (
+    TUS,
+    create,
+    jpeg_with_gps,
+    patch,
+    push_incident,
+    ref,
+    sha,
+    upload,
+)
 from tests.support import PG_URL, reset_postgres, seed_people, store_params
 
 MIB = 1024 * 1024
@@ -218,3 +227,24 @@ async def test_the_server_uploads_into_the_bucket_and_serves_from_it(
     tampered = await client.get(where, headers=auth)
     assert tampered.status_code == 409
     assert tampered.json()["error"]["code"] == "attachment_tampered"
+
+
+async def test_an_upload_the_store_refused_at_the_end_is_finished_by_the_next_head(
+    served: tuple[httpx.AsyncClient, dict[str, str], str], s3: S3
+) -> None:
+    client, auth, bucket = served
+    data = jpeg_with_gps(noise=4)
+    await push_incident(client, auth, "inc-s3-down", [ref(data)])
+    location = (await create(client, auth, data, "inc-s3-down")).headers["location"]
+    s3.client.delete_bucket(Bucket=bucket)  # the store refuses every write now
+    last = await patch(client, auth, location, 0, data)
+    assert last.status_code == 503, last.text
+    assert last.json()["error"]["code"] == "blob_store_unavailable"
+    head = await client.head(location, headers={**TUS, **auth})
+    assert head.status_code == 503  # not "complete": the client keeps its copy
+    s3.client.create_bucket(Bucket=bucket)
+    head = await client.head(location, headers={**TUS, **auth})
+    assert head.status_code == 200 and head.headers["upload-offset"] == str(len(data))
+    assert s3.body(bucket, f"blobs/{sha(data)}") == data
+    got = await client.get(f"/v1/attachments/incidents/inc-s3-down/{sha(data)}", headers=auth)
+    assert got.status_code == 200 and got.content == data
