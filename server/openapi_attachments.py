@@ -27,7 +27,10 @@ def _header(name: str, description: str, required: bool = True) -> Schema:
 
 def _answers(ok: dict[str, Schema], errors: dict[int, list[str]]) -> dict[str, Schema]:
     out = dict(ok)
-    for status, codes in sorted({**errors, **ALWAYS}.items()):
+    merged = {status: list(codes) for status, codes in ALWAYS.items()}
+    for status, codes in errors.items():  # 503 is both ALWAYS's timeout and the blob store's
+        merged[status] = [*codes, *(c for c in merged.get(status, []) if c not in codes)]
+    for status, codes in sorted(merged.items()):
         out[str(status)] = _error_response(codes)
     return out
 
@@ -76,6 +79,7 @@ def attachment_paths() -> dict[str, Schema]:
         422: ["attachment_hash_mismatch"],
         423: ["upload_locked"],
         460: ["checksum_mismatch"],
+        503: ["blob_store_unavailable"],  # the S3 store, when the upload goes into it
     }
     create_errors = {
         **patch_errors,
@@ -83,7 +87,11 @@ def attachment_paths() -> dict[str, Schema]:
         413: ["payload_too_large"],
         429: ["quota_exceeded"],
     }
-    read_errors = {403: ["forbidden"], 404: ["not_found", "attachment_missing"]}
+    read_errors = {
+        403: ["forbidden"],
+        404: ["not_found", "attachment_missing"],
+        503: ["blob_store_unavailable"],
+    }
     return {
         "/v1/uploads": {
             "options": {
