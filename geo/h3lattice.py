@@ -10,8 +10,6 @@ from __future__ import annotations
 import h3.api.basic_int as h3i
 import numpy as np
 
-from geo import h3lattice_jit
-
 # H3 constants (faceijk.c / constants.h): face centres in lat/lng radians and the azimuth of
 # each face's Class II i-axis.
 _FACE_LATLNG = np.array(
@@ -221,6 +219,8 @@ def h3_bin(lon: np.ndarray, lat: np.ndarray, resolution: int) -> tuple[np.ndarra
     if lon.size == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     # Compiled (geo.h3lattice_jit): the same keys as _hex_lattice, grouped in one pass.
+    from geo import h3lattice_jit  # numba loads on first use (see geo.place)
+
     dense, a, b = h3lattice_jit.lattice_groups(
         lon,
         lat,

@@ -30,11 +30,11 @@ from scipy import ndimage
 from geo.boundaries import M_PER_DEG_LAT, BoundarySet, LocalMetric
 from geo.cells import h3_cells
 from geo.errors import InvalidInputError
-from geo.placement_jit import OFF_GRID, grid_lookup
 
 OUTSIDE = -1
 MIXED = -2
 FAR = -3  # grid cell farther than the tolerance from every polygon
+OFF_GRID = -4  # the compiled pass's mark for a finite point beyond the grid
 FINE_BUDGET = 1 << 21  # sub-cells (int32) per layer for the cells that boundaries cross
 MAX_SUB = 16  # at most 16 x 16 sub-cells per cell (the demo city's sectors: 22 m)
 FLAG_NAMES = np.array(["inside", "nearest", "outside", "missing"], dtype=object)
@@ -226,6 +226,10 @@ class PolygonIndex:
         # so both levels round a point the same way.
         fstep = self._step / sub
         x0, y0 = self._origin
+        # numba (~55 MB, plus ~60 MB once a kernel runs) loads on the first placement only:
+        # importing geo.place (the OSM import does) does not pay for it
+        from geo.placement_jit import grid_lookup
+
         value, flag = grid_lookup(
             lon, lat, x0, y0, fstep, nx, ny, sub, self._grid.ravel(), self._slot, self._fine, FAR
         )

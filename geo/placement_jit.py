@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# The same values as geo.place's constants (tests/geo/test_placement_grid.py checks)
 MIXED = -2  # the grid cell (and sub-cell) is crossed by a boundary: test the point exactly
 OFF_GRID = -4  # finite, outside the grid: the caller checks the edge
 INSIDE, OUT, MISSING = 0, 2, 3  # flags as in geo.place (NEAREST = 1 is decided later)

@@ -160,3 +160,14 @@ def test_points_beyond_the_grid_missing_and_strided_input(city: Any, city_placer
     q = city_placer.place(both[:, 0], both[:, 1])
     r = city_placer.place(both[:, 0].astype(float), both[:, 1].astype(float))
     assert (q.sector == r.sector).all() and (q.h3_cell == r.h3_cell).all()
+
+
+def test_compiled_pass_constants_match_the_placer() -> None:
+    from geo import place, placement_jit
+
+    assert (placement_jit.MIXED, placement_jit.OFF_GRID) == (place.MIXED, place.OFF_GRID)
+    assert (placement_jit.INSIDE, placement_jit.OUT, placement_jit.MISSING) == (
+        place.INSIDE,
+        place.OUT,
+        place.MISSING,
+    )
