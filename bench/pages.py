@@ -16,6 +16,17 @@ chief_first_hotspots_ms: milliseconds from that click until the map has drawn th
 loaded, with hotspots in it), the median of ``--runs`` fresh contexts. The time until every
 layer has settled (``data-ready``, MapLibre's "idle": streets, sectors, fades) is printed
 too. Both include the sign-in itself (argon2id) and the redirect.
+
+Cold and warm: every run is a fresh browser context, so the browser side is a first visit
+(no HTTP cache, no V8 code cache: MapLibre is downloaded, parsed and compiled every run, in
+the page and again in its worker). The server is warmed by one run before the measured ones
+(its tile cache, analysis results and MapLibre's gzip are then in memory); that first run,
+on a just-started server, is printed as "server cold" and is not in the median.
+The parts of each run, from the page's own clock (medians printed): the sign-in (click to
+the POST answered, argon2id included), the map page until map.js runs (HTML, MapLibre
+downloaded and run), map.js until the frame with the hotspots (``ronda:hotspots-drawn``:
+MapLibre and its worker start, the hotspot tiles, the frame), and that frame until the
+bench's poll sees it (the page's main thread is busy with the next frames meanwhile).
 public_phone_kb: /public opened in a 390×844 phone context, fresh, until the network is idle;
 KiB on the wire.
 
@@ -89,7 +100,18 @@ def kind(url: str) -> str:
     return "pages and redirects"
 
 
-def chief_first_view(browser: Any, base_url: str) -> tuple[float, float, Wire]:
+PARTS_JS = """() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const mark = (name) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
+    return [performance.timeOrigin, nav.redirectEnd || nav.requestStart,
+            mark('ronda:start'), mark('ronda:hotspots-drawn')];
+}"""
+PART_NAMES = ("sign-in", "map page to map.js", "map.js to hotspots frame", "frame to poll")
+
+
+def chief_first_view(
+    browser: Any, base_url: str, parts: list[tuple[float, ...]] | None = None
+) -> tuple[float, float, Wire]:
     context = browser.new_context(viewport=VIEWPORTS["desktop"], locale="es-PE")
     try:
         wire = Wire(context)
@@ -99,9 +121,21 @@ def chief_first_view(browser: Any, base_url: str) -> tuple[float, float, Wire]:
         page.fill("input[name=password]", PASSWORD)
         wire.on = True
         start = time.perf_counter()
+        clicked = time.time() * 1000
         page.click("#sign-in")
         page.wait_for_function(DRAWN, timeout=120_000, polling=10)
         elapsed = (time.perf_counter() - start) * 1000
+        if parts is not None:
+            origin, signed, started, drawn = page.evaluate(PARTS_JS)
+            offset = origin - clicked  # the page's clock starts at the sign-in navigation
+            parts.append(
+                (
+                    offset + signed,
+                    started - signed,
+                    drawn - started,
+                    elapsed - (offset + drawn),
+                )
+            )
         page.wait_for_function(SETTLED, timeout=120_000, polling=10)
         settled = (time.perf_counter() - start) * 1000
         if os.environ.get("BENCH_PAGES_DEBUG"):
@@ -152,10 +186,12 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    chief_first_view(browser, server.base_url)  # warm the server's caches
+                    # warm the server's caches (the browser's stay cold: fresh contexts)
+                    cold, _, _ = chief_first_view(browser, server.base_url)
                     times, settled, wires = [], [], []
+                    parts: list[tuple[float, ...]] = []
                     for _ in range(args.runs):
-                        ms, idle_ms, wire = chief_first_view(browser, server.base_url)
+                        ms, idle_ms, wire = chief_first_view(browser, server.base_url, parts)
                         times.append(ms)
                         settled.append(idle_ms)
                         wires.append(wire)
@@ -164,13 +200,24 @@ def main() -> None:
                     browser.close()
         finally:
             asyncio.run(server.stop())
-    report(times, settled, wires, public)
+    report(times, settled, wires, public, cold, parts)
 
 
-def report(times: list[float], settled: list[float], wires: list[Wire], public: Wire) -> None:
+def report(
+    times: list[float],
+    settled: list[float],
+    wires: list[Wire],
+    public: Wire,
+    cold: float,
+    steps: list[tuple[float, ...]],
+) -> None:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, load average {load}")
     print("first hotspots, ms from clicking Ingresar: " + ", ".join(f"{t:.0f}" for t in times))
+    print(f"  server cold (the run before these, on a just-started server): {cold:.0f} ms")
+    for i, name in enumerate(PART_NAMES):
+        values = [p[i] for p in steps]
+        print(f"  {name:<26} median {statistics.median(values):6.0f} ms  ({_spread(values)})")
     print("every layer settled (idle), ms: " + ", ".join(f"{t:.0f}" for t in settled))
     print(f"  median {statistics.median(settled):.0f} ms")
     first = wires[-1]
@@ -186,6 +233,10 @@ def report(times: list[float], settled: list[float], wires: list[Wire], public: 
         f"chief_first_hotspots_ms={statistics.median(times):.0f} "
         f"public_phone_kb={round(public.total() / 1024)}"
     )
+
+
+def _spread(values: list[float]) -> str:
+    return ", ".join(f"{v:.0f}" for v in values)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,18 @@
   const firstTiles = first.params ? tileFilters(first) : "";
   DATA.filter((n) => TILED.has(n)).forEach((n) => { tileQuery[n] = firstTiles; });
   const vector = (layer, query, options) => ({ type: "vector", tiles: [tileUrl(layer, query)], ...options });
-  const on = (name) => (layerOn(name) ? "visible" : "none");
+  // The first view draws the hotspot cells before anything else: until they are on screen
+  // only the background and the cells are shown, so MapLibre asks for no other tiles or
+  // GeoJSON, its one worker decodes the hotspot tiles first and the first frame with data
+  // has them (a software-rendered frame costs 50-500 ms here). Then every other layer comes
+  // (release(); refresh() waits for them before it calls the load settled).
+  let held = layerOn("hotspots");
+  const UNSWITCHED = ["base-districts-fill", "streets", "base-districts-line", "street-names"];
+  const BASE_DATA = { "base-districts": "/web/data/base/districts.geojson", "base-stations": "/web/data/base/stations.geojson" };
+  const on = (name) => (layerOn(name) && (!held || name === "hotspots") ? "visible" : "none");
+  const always = held ? { visibility: "none" } : {};
+  let release = () => {}; // replaced below, once the map is built
+  const released = new Promise((resolve) => { release = resolve; });
   const hidden = { visibility: "none" };
   const map = new maplibregl.Map({
     container: "map",
@@ -135,8 +146,8 @@
       sources: {
         hotspots: vector("hotspots", firstTiles, { maxzoom: 16 }),
         incidents: vector("incidents", firstTiles, { maxzoom: 16 }),
-        "base-districts": { type: "geojson", data: "/web/data/base/districts.geojson" },
-        "base-stations": { type: "geojson", data: "/web/data/base/stations.geojson" },
+        "base-districts": { type: "geojson", data: held ? empty : BASE_DATA["base-districts"] },
+        "base-stations": { type: "geojson", data: held ? empty : BASE_DATA["base-stations"] },
         streets: vector("streets", "", { minzoom: 12, maxzoom: 16 }),
         sectors: vector("sectors", "", { maxzoom: 14 }),
         density: vector("density", firstTiles, { maxzoom: 15 }),
@@ -147,10 +158,10 @@
       },
       layers: [
         { id: "background", type: "background", paint: { "background-color": "#efece4" } },
-        { id: "base-districts-fill", type: "fill", source: "base-districts", paint: { "fill-color": "#faf8f2" } },
+        { id: "base-districts-fill", type: "fill", source: "base-districts", layout: always, paint: { "fill-color": "#faf8f2" } },
         { id: "districts", type: "fill", source: "districts", "source-layer": "districts", layout: { visibility: on("districts") },
           paint: { "fill-color": ["interpolate", ["linear"], ["coalesce", ["get", "rate_per_10k"], 0], 0, "#f2f0f7", 20, "#9e9ac8", 60, "#54278f"], "fill-opacity": 0.7 } },
-        { id: "streets", type: "line", source: "streets", "source-layer": "streets",
+        { id: "streets", type: "line", source: "streets", "source-layer": "streets", layout: always,
           paint: { "line-color": "#c9c4b8", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 0.4, 16, 2.5] } },
         { id: "density", type: "fill", source: "density", "source-layer": "density", layout: { visibility: on("density") },
           paint: { "fill-color": ["match", ["get", "class"], 1, "#ffffb2", 2, "#fecc5c", 3, "#fd8d3c", 4, "#f03b20", "#bd0026"], "fill-opacity": 0.6 } },
@@ -160,7 +171,7 @@
           paint: { "fill-color": ["match", ["get", "pattern"], ...Object.entries(PATTERN_COLOURS).flat(), "#999"], "fill-opacity": 0.8 } },
         { id: "dosage", type: "fill", source: "dosage", layout: { visibility: on("dosage") },
           paint: { "fill-color": ["interpolate", ["linear"], ["get", "minutes"], 0, "#edf8e9", 60, "#74c476", 600, "#006d2c"], "fill-opacity": 0.7 } },
-        { id: "base-districts-line", type: "line", source: "base-districts", paint: { "line-color": "#6b6355", "line-width": 1.2 } },
+        { id: "base-districts-line", type: "line", source: "base-districts", layout: always, paint: { "line-color": "#6b6355", "line-width": 1.2 } },
         { id: "sectors", type: "line", source: "sectors", "source-layer": "sectors", layout: { visibility: on("sectors") },
           paint: { "line-color": "#3b6e9c", "line-width": 0.8, "line-dasharray": [3, 2] } },
         { id: "tracks", type: "line", source: "tracks", "source-layer": "tracks", layout: { visibility: on("tracks") },
@@ -178,6 +189,7 @@
         // asking for glyphs (43 KB), a step closer they come (issue 15's 350 KB budget).
         { id: "street-names", type: "symbol", source: "streets", "source-layer": "streets", minzoom: 15,
           layout: {
+            ...always,
             "symbol-placement": "line", "symbol-spacing": 320, "text-font": [FONT], "text-max-angle": 35,
             "text-field": ["case", ["to-boolean", ["get", "type"]], ["concat", ["get", "type"], " ", ["get", "name"]], ["get", "name"]],
             "text-size": ["interpolate", ["linear"], ["zoom"], 15, 11, 18, 14],
@@ -210,6 +222,7 @@
   map.on("error", (e) => {
     if (e.sourceId && (TILED.has(e.sourceId) || BASE_TILES.includes(e.sourceId))) {
       tileFailed[e.sourceId] = true;
+      if (e.sourceId === "hotspots") release(); // nothing to wait for
       // MapLibre draws no frame for a failed tile, so it would never say "idle" (every
       // tile in) if that was the last one: ask for a frame.
       map.triggerRepaint();
@@ -230,11 +243,23 @@
     for (const box of document.querySelectorAll("#layers input[data-layer]")) {
       const name = box.dataset.layer;
       const ids = name === "stations" ? ["stations", "stations-line"] : [name];
-      const visible = box.checked && !cleared[name];
+      const visible = box.checked && !cleared[name] && (!held || name === "hotspots");
       ids.forEach((id) => map.getLayer(id) && map.setLayoutProperty(id, "visibility", visible ? "visible" : "none"));
       document.querySelectorAll(`.legend-block[data-for="${name}"]`).forEach((block) => { block.hidden = !box.checked; });
     }
   }
+
+  // Every other layer of the first view, once the hotspots are drawn (or cannot be).
+  const letGo = release;
+  release = () => {
+    if (!held) return;
+    held = false;
+    for (const [name, url] of Object.entries(BASE_DATA)) map.getSource(name).setData(url);
+    for (const id of UNSWITCHED) map.setLayoutProperty(id, "visibility", "visible");
+    applyVisibility();
+    letGo();
+  };
+  if (!held) release = letGo;
 
   function legendBlock(name) { return document.querySelector(`.legend-block[data-for="${name}"]`); }
 
@@ -252,6 +277,7 @@
   // A layer that failed or belongs to refused filters is removed from the map, not left
   // looking current: GeoJSON emptied, tiles hidden until a load draws them again.
   function clearLayer(name) {
+    if (name === "hotspots") release(); // they will not be drawn: show the rest
     if (TILED.has(name)) {
       cleared[name] = true;
       if (map.getLayer(name)) map.setLayoutProperty(name, "visibility", "none");
@@ -321,6 +347,7 @@
     for (const name of todo) if (TILED.has(name)) setTiles(name, tiles, force);
     for (const name of BASE_TILES) if (tileFailed[name]) setTiles(name, "", true);
     if (todo.includes("hotspots") && mine > 1) watchDrawn(mine);
+    if (!layerOn("hotspots")) release();
     const answers = await asked;
     const summary = compare ? await compare : undefined;
     performance.mark("ronda:data");
@@ -332,6 +359,7 @@
       state.counts[a.name] = TILED.has(a.name) ? a.data.count : a.data.features.length;
     }
     updateLists();
+    await released;
     await idle(); // every tile of the new filters has come (or failed)
     if (mine !== version) return;
     const failed = [];
@@ -377,6 +405,7 @@
       if (!tileSeen.hotspots || !map.isSourceLoaded("hotspots")) return;
       map.off("render", check);
       performance.mark("ronda:hotspots-drawn");
+      release();
       shell.dataset.hotspotsDrawn = String(mine);
     };
     map.on("render", check);
