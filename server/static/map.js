@@ -122,11 +122,12 @@
   const firstTiles = first.params ? tileFilters(first) : "";
   DATA.filter((n) => TILED.has(n)).forEach((n) => { tileQuery[n] = firstTiles; });
   const vector = (layer, query, options) => ({ type: "vector", tiles: [tileUrl(layer, query)], ...options });
-  // The first view draws the hotspot cells before anything else: until they are on screen
-  // only the background and the cells are shown, so MapLibre asks for no other tiles or
-  // GeoJSON, its one worker decodes the hotspot tiles first and the first frame with data
-  // has them (a software-rendered frame costs 50-500 ms here). Then every other layer comes
-  // (release(); refresh() waits for them before it calls the load settled).
+  // The first view draws the hotspot cells before anything else: until every hotspot tile
+  // has come only the background and the cells are shown, so MapLibre asks for no other
+  // tiles or GeoJSON, its one worker decodes the hotspot tiles first and the first frame
+  // with data has them (a software-rendered frame costs 50-500 ms here). Then every other
+  // layer is asked for while that frame is drawn (release(); refresh() waits for them
+  // before it calls the load settled).
   let held = layerOn("hotspots");
   const UNSWITCHED = ["base-districts-fill", "streets", "base-districts-line", "street-names"];
   const BASE_DATA = { "base-districts": "/web/data/base/districts.geojson", "base-stations": "/web/data/base/stations.geojson" };
@@ -230,7 +231,12 @@
       console.error(e.error || e);
     }
   });
-  map.on("sourcedata", (e) => { if (e.tile && e.sourceId) tileSeen[e.sourceId] = true; });
+  map.on("sourcedata", (e) => {
+    if (!e.tile || !e.sourceId) return;
+    tileSeen[e.sourceId] = true;
+    // every hotspot tile is in: the others may come now, while the cells' frame is drawn
+    if (e.sourceId === "hotspots" && map.isSourceLoaded("hotspots")) release();
+  });
   watchDrawn(1); // the first load is version 1
 
   function emergingLegend() {
@@ -249,7 +255,7 @@
     }
   }
 
-  // Every other layer of the first view, once the hotspots are drawn (or cannot be).
+  // Every other layer of the first view, once the hotspot tiles are in (or cannot come).
   const letGo = release;
   release = () => {
     if (!held) return;

@@ -1,8 +1,8 @@
 """The chief's first view draws the hotspot cells first (issue 15 acceptance 3, speed): until
-the hotspot tiles have come and been drawn, the map asks for no other tile and no base
-GeoJSON, so MapLibre's one worker decodes them first and the first frame with data has them
-(bench/pages.py, docs/benchmarks.md "Web pages"). Then every other layer comes and the map
-settles with all of them drawn, as before.
+every hotspot tile has come, the map asks for no other tile and no base GeoJSON, so
+MapLibre's one worker decodes them first and the first frame with data has them
+(bench/pages.py, docs/benchmarks.md "Web pages on vector tiles"). Then every other layer
+comes and the map settles with all of them drawn, as before.
 
 The hotspot tiles are held back by the test (a route that answers them only when told), so
 the order is seen without any timing: while they are held, nothing else may be asked for.
