@@ -34,7 +34,7 @@ async def read_body(request: Request, max_bytes: int, max_decompressed: int) -> 
             "unsupported Content-Encoding",
             {"encoding": encoding[:40], "supported": ["gzip", "deflate"]},
         )
-    raw = await _read_capped(request, max_bytes)
+    raw = await read_capped(request, max_bytes)
     if encoding in _WBITS:
         raw = _decompress(raw, _WBITS[encoding], max_decompressed)
     elif len(raw) > max_decompressed:
@@ -58,7 +58,7 @@ def check_media_type(content_type: str | None) -> None:
         )
 
 
-async def _read_capped(request: Request, max_bytes: int) -> bytes:
+async def read_capped(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge("the body is too large", {"max_bytes": max_bytes})

@@ -19,6 +19,7 @@ from server.web import admin_audit, admin_enroll
 from server.web.admin_audit import matching_officers
 from server.web.admin_common import admin_user, lima_offset, local_time, render_admin
 from server.web.admin_text import PAGE
+from server.web.forms import read_form
 from server.web.render import page_language, render
 from server.web.sessions import SignedIn, check_csrf
 from sync.clock import now_ms
@@ -36,7 +37,7 @@ _admin = admin_user  # the officers and stations pages below predate admin_commo
 
 
 async def _form(request: Request, user: SignedIn) -> FormData:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, str(form.get("csrf", "")))
     return form
 

@@ -30,6 +30,7 @@ from server.context import ctx
 from server.links import site
 from server.web.admin_common import admin_user, lima_offset, local_time, render_admin
 from server.web.admin_text import PAGE
+from server.web.forms import read_form
 from server.web.render import page_language
 from server.web.sessions import SESSION_COOKIE, SignedIn, check_csrf
 from sync.clock import now_ms
@@ -58,7 +59,7 @@ async def enroll(request: Request) -> Response:
     user = await admin_user(request)
     if not isinstance(user, SignedIn):
         return user
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, str(form.get("csrf", "")))
     officer_id = str(form.get("officer_id", ""))[:64]
     c, view_id = ctx(request), secrets.token_urlsafe(16)

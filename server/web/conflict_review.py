@@ -17,6 +17,7 @@ from starlette.routing import Route
 from server import conflict_view
 from server.conflict_decide import REVIEW_ROLES, AlreadyReviewed, ReviewRefused, decide
 from server.context import AppContext, ctx
+from server.web.forms import read_form
 from server.web.render import page_language, render
 from server.web.review_text import field_name, text, value_text
 from server.web.sessions import SignedIn, check_csrf, signed_in
@@ -152,7 +153,7 @@ async def review(request: Request) -> Response:
         return _login(request)
     if user.who.role not in REVIEW_ROLES:
         return render(request, "forbidden.html", user=user, status=403)
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, str(form.get("csrf", "")))
     raw = request.path_params["conflict_id"]
     conflict_id = int(raw) if raw.isdigit() and len(raw) < 18 else 0

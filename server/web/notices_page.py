@@ -11,12 +11,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.conflict_decide import web_identity
 from server.context import ctx
+from server.web.forms import FORM_MAX_BYTES, read_form
+from server.web.notice_photo import PHOTO_MAX_BYTES, PhotoRefused, store_photo
 from server.web.render import page_language, render
 from server.web.sessions import check_csrf, signed_in
 from sync.clock import now_ms
@@ -25,7 +28,7 @@ from sync.notices import POSTER_ROLES, Notice, acks_of, end_notice, notices_for,
 from sync.protocol_notices import NoticeDraft, expiry_ms, utc_text
 
 HOURS = (1, 4, 8, 12, 24, 48, 72, 168)
-MESSAGES = ("posted", "withdrawn", "invalid", "forbidden", "not_found")
+MESSAGES = ("posted", "withdrawn", "invalid", "forbidden", "not_found", "photo_refused")
 TEXT: dict[str, dict[str, str]] = {
     "es": {
         "title": "Avisos a los teléfonos",
@@ -51,6 +54,9 @@ TEXT: dict[str, dict[str, str]] = {
         "forbidden": "No puede publicar avisos para esas comisarías.",
         "not_found": "Ese aviso no existe o no es de su comisaría.",
         "area": "Área",
+        "photo": "Foto (opcional; JPEG, PNG o WebP, hasta 12 MB)",
+        "has_photo": "Con foto",
+        "photo_refused": "La foto no se aceptó: envíe una imagen JPEG, PNG o WebP propia.",
     },
     "en": {
         "title": "Notices to the phones",
@@ -76,6 +82,9 @@ TEXT: dict[str, dict[str, str]] = {
         "forbidden": "You may not post notices for those stations.",
         "not_found": "No such notice in your stations.",
         "area": "Area",
+        "photo": "Photo (optional; JPEG, PNG or WebP, up to 12 MB)",
+        "has_photo": "With photo",
+        "photo_refused": "The photo was not accepted: send a JPEG, PNG or WebP image of your own.",
     },
 }
 
@@ -145,7 +154,7 @@ async def notices_page(request: Request) -> Response:
     return answer
 
 
-def _draft(form: Any, now: int) -> NoticeDraft:
+def _draft(form: Any, now: int, photo: dict[str, Any] | None = None) -> NoticeDraft:
     hours = str(form.get("hours", "24"))
     span = int(hours) if hours.isdigit() and int(hours) in HOURS else 24
     raw: dict[str, Any] = {
@@ -159,28 +168,44 @@ def _draft(form: Any, now: int) -> NoticeDraft:
         raw["stations"] = stations
     if district:
         raw["district"] = district
+    if photo is not None:
+        raw["photo"] = photo
     return NoticeDraft.model_validate(raw)
 
 
 async def post(request: Request) -> Response:
-    c = ctx(request)
     user = await signed_in(request)
     if user is None:
         return _login()
     if user.who.role not in POSTER_ROLES:
         return render(request, "forbidden.html", user=user, status=403)
-    form = await request.form()
-    check_csrf(request, user, str(form.get("csrf", "")))
+    form = await read_form(request, PHOTO_MAX_BYTES + FORM_MAX_BYTES, max_files=1)
+    try:
+        check_csrf(request, user, str(form.get("csrf", "")))
+        message = await _post(request, user.who, form)
+    finally:
+        await form.close()  # the photo's spooled file
+    return RedirectResponse(f"/notices?{urlencode({'msg': message})}", 303)
+
+
+async def _post(request: Request, who: Any, form: Any) -> str:
+    """Post the form's notice (and its photo); the page's message for the outcome."""
+    c = ctx(request)
     now = now_ms()
     try:
-        device = await web_identity(c.store, user.who)
-        await post_notice(c.engine, device, _draft(form, now), now)
-        message = "posted"
+        device = await web_identity(c.store, who)
+        draft = _draft(form, now)  # checked before a photo is stored
+        chosen = form.get("photo")
+        if isinstance(chosen, UploadFile):
+            draft = _draft(form, now, await store_photo(request, device, chosen, now))
+        await post_notice(c.engine, device, draft, now)
+        return "posted"
+    except PhotoRefused:
+        return "photo_refused"
     except (ValidationError, InvalidRequest):
-        message = "invalid"
+        return "invalid"
     except Forbidden:
-        message = "forbidden"
-    return RedirectResponse(f"/notices?{urlencode({'msg': message})}", 303)
+        return "forbidden"
 
 
 async def withdraw(request: Request) -> Response:
@@ -190,7 +215,7 @@ async def withdraw(request: Request) -> Response:
         return _login()
     if user.who.role not in POSTER_ROLES:
         return render(request, "forbidden.html", user=user, status=403)
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, str(form.get("csrf", "")))
     notice_id = request.path_params["notice_id"][:64]
     try:

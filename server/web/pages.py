@@ -15,6 +15,7 @@ from starlette.routing import Route
 from server.context import ctx
 from server.web import sessions
 from server.web.filters import MAP_ROLES, default_until, page_values
+from server.web.forms import read_form
 from server.web.i18n import CATEGORIES, LANGUAGES, STRINGS, category_name
 from server.web.render import page_language, render, script_json
 from server.web.sessions import SignInFailed, check_csrf, check_login_csrf, signed_in
@@ -92,7 +93,7 @@ async def login_page(
 
 
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_login_csrf(request, str(form.get("csrf", "")))
     c = ctx(request)
     officer_id = str(form.get("officer_id", "")).strip()[:64]
@@ -122,7 +123,7 @@ async def logout(request: Request) -> Response:
     user = await signed_in(request)
     answer = RedirectResponse("/login", 303)
     if user is not None:
-        form = await request.form()
+        form = await read_form(request)
         check_csrf(request, user, str(form.get("csrf", "")))
         await sessions.sign_out(request, answer)
     return answer

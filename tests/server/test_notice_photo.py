@@ -5,6 +5,7 @@ hash, such as that of a victim's photo in an incident)."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import piexif
@@ -13,7 +14,7 @@ import pytest
 from server.attachment_settings import AttachmentSettings
 from server.settings import Settings
 from tests.attachments.support import create, jpeg_with_gps, patch, push_incident, ref, sha, upload
-from tests.server.conftest import Served
+from tests.server.conftest import Served, sign_in_web
 from tests.server.test_notices import notice_body
 
 
@@ -60,3 +61,53 @@ async def test_a_notice_cannot_pass_on_a_photo_its_poster_did_not_upload(served:
     assert got.status_code == 403, got.text
     assert got.json()["error"]["details"]["reason"] == "not_posters_upload"
     assert io.BytesIO(got.content).read(2) != b"\xff\xd8"
+
+
+async def _page_csrf(served: Served) -> str:
+    page = await served.client.get("/notices")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and found, page.text
+    return found.group(1)
+
+
+async def test_a_photo_chosen_on_the_web_form_reaches_the_phones(served: Served) -> None:
+    client, photo = served.client, jpeg_with_gps(noise=3)
+    await sign_in_web(served, "chief-a")
+    form = {"csrf": await _page_csrf(served), "text": "Auto gris", "category": "robo", "hours": "4"}
+    files = {"photo": ("foto.jpg", photo, "image/jpeg")}
+    posted = await client.post("/notices", data=form, files=files)
+    assert posted.headers["location"] == "/notices?msg=posted", posted.text
+    assert "Con foto" in (await client.get("/notices")).text
+    client.cookies.clear()
+    pulled = await client.get("/v1/sync/pull", headers=served.auth("off-a"))
+    (doc,) = [c for c in pulled.json()["changes"] if c["collection"] == "notices"]
+    (attached,) = doc["body"]["attachments"]
+    assert attached["sha256"] == sha(photo) and attached["size"] == len(photo)
+    assert attached["media_type"] == "image/jpeg"
+    got = await client.get(
+        f"/v1/attachments/notices/{doc['id']}/{sha(photo)}", headers=served.auth("off-a")
+    )
+    assert got.status_code == 200, got.text
+    assert not piexif.load(got.content).get("GPS")  # the officer's copy has no GPS
+
+
+async def test_the_web_form_refuses_what_is_not_a_photo_and_posts_nothing(served: Served) -> None:
+    client = served.client
+    await sign_in_web(served, "chief-a")
+    csrf = await _page_csrf(served)
+    form = {"csrf": csrf, "text": "Persona buscada", "category": "robo", "hours": "4"}
+    pdf = b"%PDF-1.7\n" + b"0" * 2000
+    posted = await client.post("/notices", data=form, files={"photo": ("a.jpg", pdf, "image/jpeg")})
+    assert posted.headers["location"] == "/notices?msg=photo_refused"
+    # Bytes another officer uploaded (a victim's photo) are refused, not posted unservable.
+    victim = jpeg_with_gps(noise=4)
+    await push_incident(client, served.auth("off-a"), "inc-w", [ref(victim, pii=True)])
+    assert (await upload(client, served.auth("off-a"), victim, "inc-w")).status_code == 204
+    files = {"photo": ("v.jpg", victim, "image/jpeg")}
+    posted = await client.post("/notices", data=form, files=files)
+    assert posted.headers["location"] == "/notices?msg=photo_refused"
+    page = await client.get("/notices")
+    assert "Persona buscada" not in page.text
+    too_big = {"photo": ("big.jpg", b"\xff\xd8\xff" + b"0" * (13 * 1024 * 1024), "image/jpeg")}
+    refused = await client.post("/notices", data=form, files=too_big)
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "payload_too_large"
