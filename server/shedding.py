@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import math
 import random
 import time
@@ -104,6 +105,10 @@ class Admission:
     def _forget(self, waiter: asyncio.Future[None]) -> None:
         with contextlib.suppress(ValueError):  # already taken off by leave()
             self._queue.remove(waiter)
+
+
+# Real device tokens are ~45 characters (docs/protocol.md); room to spare.
+MAX_TOKEN_BYTES = 512
 
 
 class DeviceBudgets:
@@ -204,11 +209,16 @@ class ShedMiddleware:
 
 
 def _bearer(scope: Scope) -> str | None:
+    """The budget key of the request's bearer token: a short digest, so that made-up tokens of
+    any length (this runs before authentication) cost a fixed few bytes each in the table;
+    a token longer than any real one has no budget (authentication refuses it anyway)."""
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
+            scheme, _, token = value.partition(b" ")
             token = token.strip()
-            return token if scheme.lower() == "bearer" and token else None
+            if scheme.lower() != b"bearer" or not token or len(token) > MAX_TOKEN_BYTES:
+                return None
+            return hashlib.blake2b(token, digest_size=16).hexdigest()
     return None
 
 

@@ -40,13 +40,16 @@ class ArchiveWriter:
         self.root = root
         self.name = run_id
         self.partial = root / f"{run_id}.partial"
-        self.partial.mkdir(parents=True, exist_ok=False)
+        # Officers' positions, the audit trail, maybe personal data: the archive's own user
+        # only (review finding: the default umask left it readable by every local account).
+        root.mkdir(parents=True, exist_ok=True)
+        self.partial.mkdir(mode=0o700, exist_ok=False)
         self._parts: dict[str, _Part] = {}
 
     def write(self, kind: str, row: dict[str, Any]) -> None:
         part = self._parts.get(kind)
         if part is None:
-            part = self._parts[kind] = _Part(open(self.partial / f"{kind}.jsonl", "wb"))  # noqa: SIM115
+            part = self._parts[kind] = _Part(_private(self.partial / f"{kind}.jsonl"))
         line = orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n"
         part.handle.write(line)
         part.digest.update(line)
@@ -146,8 +149,13 @@ def _verify_chains(archive: Path, segments: list[dict[str, Any]]) -> list[str]:
 _PRETTY = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
 
+def _private(path: Path) -> IO[bytes]:
+    """A new file only its owner may read or write."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
 def _durable(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
+    with _private(path) as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -77,7 +76,7 @@ async def collect(store: SQLStore, ctx: Context, sink: Sink) -> Collected:
             sink.write("incident_pii", _pii_row(row, ctx.policy.pii_archive))
             out.pii_ids.append(row.id)
     out.conflict_pii = await _count_conflict_pii(store, out.pii_ids, clear)
-    await _conflicts(store, ctx.cut.conflicts_ms, page, sink)
+    await _conflicts(store, ctx.cut.conflicts_ms, page, sink, ctx.policy.pii_archive)
     async for rows in due.id_pages(store, t.audit, "at_ms", ctx.cut.audit_ms, page):
         for row in rows:
             sink.write("audit", dict(row._mapping))
@@ -86,24 +85,22 @@ async def collect(store: SQLStore, ctx: Context, sink: Sink) -> Collected:
 
 
 def _pii_row(row: Any, keep: bool) -> dict[str, Any]:
-    """What the archive says of removed personal data: its hash, the data itself only if the
-    policy keeps it (then the archive is personal data too)."""
+    """What the archive says of removed personal data: that it was there, the data itself
+    only if the policy keeps it (then the archive is personal data too)."""
     description = due.record_json(row)["doc"].get("fields", {}).get("description")
     pii = row.pii if row.pii not in (None, due.ERASED) else None
     out: dict[str, Any] = {
         "id": row.id,
         "seq": row.seq,
         "station_id": row.station_id,
-        "pii_sha256": _sha(pii),
-        "description_sha256": _sha(description),
+        # Whether there was something, not a hash of it: a hash of a short value (a DNI
+        # inside a small JSON) can be reversed by trying every value (review finding).
+        "had_pii": bool(pii),
+        "had_description": bool(description),
     }
     if keep:
         out["pii"], out["description"] = pii, description
     return out
-
-
-def _sha(text: str | None) -> str | None:
-    return hashlib.sha256(text.encode()).hexdigest() if text else None
 
 
 async def _count_conflict_pii(store: SQLStore, ids: list[str], clear: bool) -> int:
@@ -114,7 +111,14 @@ async def _count_conflict_pii(store: SQLStore, ids: list[str], clear: bool) -> i
     return len(found)
 
 
-async def _conflicts(store: SQLStore, before_ms: int, page: int, sink: Sink) -> None:
+def _personal(field: str) -> bool:
+    """A conflict field whose losing value is a person's data (or free text about them)."""
+    return field.startswith("pii.") or field == "description"
+
+
+async def _conflicts(
+    store: SQLStore, before_ms: int, page: int, sink: Sink, keep_pii: bool
+) -> None:
     cr = t.conflict_review.c
     async for rows in due.id_pages(store, t.conflict, "created_ms", before_ms, page):
         ids = [row.id for row in rows]
@@ -125,4 +129,8 @@ async def _conflicts(store: SQLStore, before_ms: int, page: int, sink: Sink) -> 
             )
         }
         for row in rows:
-            sink.write("conflicts", {**dict(row._mapping), "review": reviews.get(row.id)})
+            out = {**dict(row._mapping), "review": reviews.get(row.id)}
+            if not keep_pii and _personal(row.field):
+                # Personal data leaves the archive unless the policy keeps it (review finding).
+                out["losing_value"], out["losing_value_removed"] = None, True
+            sink.write("conflicts", out)

@@ -250,6 +250,16 @@ async def test_apply_archives_then_removes(world: World, tmp_path: Path) -> None
     assert archive is not None and archive.parent == tmp_path / "archive"
     assert verify_archive(archive) == [] and sha256sums_hold(archive)
     assert not list((tmp_path / "archive").glob("*.partial"))
+    # Without pii_archive no personal data reaches the archive: not a name, not a DNI, not a
+    # reversible hash of one (review finding: conflicts kept their losing victims whole).
+    raw = b"".join(f.read_bytes() for f in archive.iterdir())
+    assert "Pérez".encode() not in raw and b"12345678" not in raw
+    personal = [r for r in read_rows(archive, "conflicts") if r["field"].startswith("pii.")]
+    assert personal and all(r["losing_value"] is None for r in personal)
+    assert all(r["had_pii"] for r in read_rows(archive, "incident_pii"))
+    # Only the archive's owner may read it.
+    assert archive.stat().st_mode & 0o777 == 0o700
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in archive.iterdir())
     # The archive holds exactly the old entries, and their dosage: 5 one-minute intervals.
     assert [r["id"] for r in read_rows(archive, "patrol_logs")] == world.old_entries
     assert {r["entry_id"] for r in read_rows(archive, "track_points")} == set(world.old_entries)

@@ -253,3 +253,17 @@ def test_the_load_benchmark_runs_small_and_ends_with_its_line(tmp_path: Path) ->
     )
     assert re.fullmatch(pattern, last), last
     assert float(last.split()[1].removeprefix("rps=")) > 0
+
+
+def test_the_budget_key_is_a_short_digest_of_the_token() -> None:
+    # Runs before authentication: made-up tokens must cost a fixed few bytes each in the
+    # table, and a token longer than any real one gets no bucket at all (review finding).
+    from server.shedding import _bearer
+
+    def scope(value: bytes) -> dict[str, object]:
+        return {"headers": [(b"authorization", value)]}
+
+    a, b = _bearer(scope(b"Bearer rnd_" + b"x" * 40)), _bearer(scope(b"bearer rnd_" + b"y" * 40))
+    assert a is not None and b is not None and a != b and len(a) == len(b) == 32
+    assert _bearer(scope(b"Bearer " + b"z" * 8000)) is None
+    assert _bearer(scope(b"Basic dXNlcjpwYXNz")) is None
