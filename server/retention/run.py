@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import shutil
 import uuid
@@ -94,10 +96,39 @@ async def apply(
     run_id += "-" + uuid.uuid4().hex[:8]
     if not await store.take_lease(LEASE, run_id, wall_ms(), LEASE_MS):
         raise RetentionBusy("another retention run holds the lease", {"lease": LEASE})
+    lost = asyncio.Event()
+    main = asyncio.current_task()
+    assert main is not None
+    keeper = asyncio.create_task(_keep_lease(store, run_id, main, lost))
     try:
         return await _apply(store, settings, root, now_ms, run_id, progress or _quiet)
+    except asyncio.CancelledError:
+        if lost.is_set():  # stopped between batches: safe, and the next run completes it
+            main.uncancel()
+            raise RetentionBusy("this run lost its lease and stopped", {"lease": LEASE}) from None
+        raise
     finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
         await store.drop_lease(LEASE, run_id)
+
+
+async def _keep_lease(
+    store: SQLStore, run_id: str, main: asyncio.Task[Any], lost: asyncio.Event
+) -> None:
+    """Renew the lease while the run lasts (a first run on a large database takes longer
+    than one lease); if it cannot, stop the run, so two runs never overlap."""
+    while True:
+        await asyncio.sleep(LEASE_MS / 3 / 1000)
+        try:
+            kept = await store.take_lease(LEASE, run_id, wall_ms(), LEASE_MS)
+        except Exception:  # unsure is lost: stop rather than overlap
+            kept = False
+        if not kept:
+            lost.set()
+            main.cancel()
+            return
 
 
 async def _apply(

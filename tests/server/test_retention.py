@@ -421,3 +421,36 @@ async def test_re_placement_does_not_put_off_the_removal(world: World) -> None:
     record = await world.store.record("incidents", world.closed_old)
     assert record is not None and record.doc["derived"]["district"] == "150102"
     assert (await plan(world.store, settings(), NOW)).counts["incident_pii"] == 1
+
+
+async def test_a_run_that_loses_its_lease_stops(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run longer than one lease renews it; when it cannot (another run took it after it
+    # expired, or the database is unreachable), it stops instead of overlapping (review
+    # finding: the lease was taken once for 15 minutes and never renewed).
+    import server.retention.run as run
+    from server.retention.run import RetentionBusy
+
+    s = world.store
+    monkeypatch.setattr(run, "LEASE_MS", 300)  # renewed every 0.1 s
+    slow = asyncio.Event()
+
+    async def long_apply(*args: Any) -> Any:
+        await slow.wait()  # a run that never ends by itself
+
+    renewals: list[bool] = []
+    real_take = s.take_lease
+
+    async def take(name: str, holder: str, now: int, ttl: int) -> bool:
+        if name == run.LEASE and renewals.count(True) >= 2:
+            renewals.append(False)
+            return False  # someone else holds it now
+        renewals.append(True)
+        return await real_take(name, holder, now, ttl)
+
+    monkeypatch.setattr(run, "_apply", long_apply)
+    monkeypatch.setattr(s, "take_lease", take)
+    with pytest.raises(RetentionBusy):
+        await asyncio.wait_for(apply(s, settings(), tmp_path / "archive", NOW), 10)
+    assert renewals == [True, True, False]  # taken, renewed once, then lost: stopped
