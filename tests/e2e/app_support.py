@@ -136,8 +136,16 @@ class Guard:
         page.on("console", self._console)
 
     def _console(self, message: Any) -> None:
-        if message.type == "error":
-            self.console_errors.append(f"{message.text} @ {message.location.get('url')}")
+        if message.type != "error":
+            return
+        text, url = message.text, str(message.location.get("url"))
+        if "net::ERR_INTERNET_DISCONNECTED" in text and "/v1/sync/wait?" in url:
+            # An online app always holds its wake-up long-poll open; a test that takes the
+            # phone offline cuts it, and Chromium reports that cut as a console error. It is
+            # the test's doing, at a moment no test can choose (the CI run of 2026-12-03 met
+            # it once in 1,457 tests); any other request cut this way still fails the test.
+            return
+        self.console_errors.append(f"{text} @ {url}")
 
     def expect(self, pattern: str) -> None:
         """Console errors matching ``pattern`` were expected (the browser's own report of a
