@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.notice_latency import _port
 from server.demo import load_demo
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
@@ -56,12 +56,6 @@ async def _seed(url: str) -> tuple[str, dt.date]:
     finally:
         await store.close()
     return token, dt.datetime.fromisoformat(last.replace("Z", "+00:00")).date()
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _ready(http: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -> None:
