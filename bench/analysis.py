@@ -87,7 +87,7 @@ def near_repeat(n: int, permutations: int) -> float:
 
 async def compstat_ms(repeat: int = 5) -> tuple[float, str, int]:
     from server.routes.analysis_queries import counts_by_category
-    from sync.store.base import PointQuery
+    from sync.store.records import PointQuery
     from sync.store.sql import SQLStore
 
     city = load_city().incidents

@@ -42,7 +42,7 @@ import httpx  # noqa: E402
 
 from sync.clock import HybridClock  # noqa: E402
 from sync.identity import create_device_token  # noqa: E402
-from sync.store.base import Officer, Station  # noqa: E402
+from sync.store.records import Officer, Station  # noqa: E402
 from sync.store.sql import SQLStore  # noqa: E402
 
 FILES, SIZE = 16, 8 * 1024 * 1024

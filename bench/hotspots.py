@@ -73,7 +73,7 @@ def store_path(
 
     from geo.cells import CellSpec, h3_cells
     from geo.hotspots import hotspots_from_cells
-    from sync.store.base import PointQuery
+    from sync.store.records import PointQuery
     from sync.store.sql import SQLStore
 
     cells = h3_cells(lon, lat, res)

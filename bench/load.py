@@ -96,7 +96,7 @@ async def seed(url: str, devices: int, records: int) -> list[Phone]:
     from server.settings import DatabaseSettings, Settings
     from sync.clock import HybridClock
     from sync.identity import create_device_token
-    from sync.store.base import Identity, Officer, Station
+    from sync.store.records import Identity, Officer, Station
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     database = DatabaseSettings(url=url, sqlite_synchronous="NORMAL")  # seeding only

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 from sync.identity import create_device_token
-from sync.store.base import Officer, Station
+from sync.store.records import Officer, Station
 from sync.store.sql import SQLStore
 
 REPO = Path(__file__).resolve().parent.parent

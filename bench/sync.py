@@ -45,7 +45,7 @@ import orjson  # noqa: E402
 from bench import pg, sync_kinto  # noqa: E402
 from sync.clock import HybridClock  # noqa: E402
 from sync.identity import create_device_token  # noqa: E402
-from sync.store.base import Officer, Station  # noqa: E402
+from sync.store.records import Officer, Station  # noqa: E402
 from sync.store.sql import SQLStore  # noqa: E402
 
 BATCH = 500

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from geo.tilemath import lonlat_to_world  # noqa: E402
 from sync.identity import create_device_token  # noqa: E402
-from sync.store.base import Officer, Station  # noqa: E402
+from sync.store.records import Officer, Station  # noqa: E402
 from sync.store.sql import SQLStore  # noqa: E402
 
 N = int(os.environ.get("BENCH_TILES_N", "1000000"))

@@ -36,7 +36,8 @@ from server.analysis_codec import decode, encode
 from server.tilecache import Throttle
 from sync.clock import now_ms
 from sync.engine import Committed
-from sync.store.base import PointQuery, Store
+from sync.store.base import Store
+from sync.store.records import PointQuery
 
 log = logging.getLogger("ronda.analysis")
 STORED_RESOLUTION = 9  # placement stores H3 cells at this resolution

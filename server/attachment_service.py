@@ -22,7 +22,7 @@ from sync.attachments.index import AttachmentIndex
 from sync.attachments.s3 import BlobStoreUnavailable, S3BlobStore, make_client
 from sync.attachments.uploads import UploadStore
 from sync.errors import NotFound
-from sync.store.base import StoredRecord
+from sync.store.records import StoredRecord
 
 CLEAN_EVERY_S = 600.0  # expired partial uploads are swept at most this often per process
 # File work (writes, fsyncs, hashing) runs in its own threads: in asyncio's default pool (6

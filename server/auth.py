@@ -24,7 +24,7 @@ from starlette.requests import Request
 from server.context import ctx
 from sync.errors import Forbidden, Unauthorized
 from sync.identity import identify
-from sync.store.base import Identity
+from sync.store.records import Identity
 
 BASIC_REALM = "Ronda"
 

@@ -25,7 +25,8 @@ from server.web.sessions import DEMO_PASSWORD, demo_passwords
 from sync.clock import now_ms
 from sync.errors import StoreUnavailable
 from sync.identity import create_device_token, issue_enrollment
-from sync.store.base import ROLES, Officer, Station, Store
+from sync.store.base import Store
+from sync.store.records import ROLES, Officer, Station
 
 console = Console(stderr=True)
 LOG_CONFIG = Path(__file__).with_name("uvicorn_log.json")

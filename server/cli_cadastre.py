@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from server.settings import Settings
-from sync.store.base import Boundary, Store
+from sync.store.base import Store
+from sync.store.records import Boundary
 
 SHOWN_ROWS = 20  # dropped/repaired rows listed one by one; the rest are counted
 

@@ -30,7 +30,8 @@ from sync.engine import SyncEngine
 from sync.errors import AlreadyExists, Forbidden, NotFound, SyncError
 from sync.identity import hash_secret
 from sync.merge import DELETED
-from sync.store.base import AuditEvent, Conflict, ConflictReview, Device, Identity, Store
+from sync.store.base import Store
+from sync.store.records import AuditEvent, Conflict, ConflictReview, Device, Identity
 
 REVIEW_ROLES = frozenset({"chief"})
 WEB_DEVICE_NAME = "navegador (revisión de conflictos)"

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from sync.clock import now_ms
-from sync.store.base import AuditEvent, Conflict, PullScope, Store
+from sync.store.base import Store
+from sync.store.records import AuditEvent, Conflict, PullScope
 
 PII_PREFIX = "pii."
 

@@ -21,7 +21,8 @@ from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
 from sync.protocol import LogEntryChange, entry_hash
-from sync.store.base import Identity, Officer, Station, Store
+from sync.store.base import Store
+from sync.store.records import Identity, Officer, Station
 
 Progress = Callable[[int], None]
 SHOWN_ROLES = ("officer", "chief", "analyst", "admin")

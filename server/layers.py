@@ -33,7 +33,8 @@ from server.context import ctx
 from server.settings import LayerSettings, PublicSettings
 from server.tilecache import Throttle, TileCache, Versions
 from sync.errors import InvalidRequest
-from sync.store.base import POINT_COLUMNS, PointQuery, Store
+from sync.store.base import Store
+from sync.store.records import POINT_COLUMNS, PointQuery
 
 Access = Literal["scoped", "public"]
 Scope = tuple[str, ...] | None

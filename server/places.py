@@ -22,7 +22,8 @@ from geo.geocode import Geocoder
 from geo.geocode_fix import assess_fix
 from geo.place import Placer
 from server.context import AppContext
-from sync.store.base import Boundary, Store
+from sync.store.base import Store
+from sync.store.records import Boundary
 
 log = logging.getLogger("ronda.places")
 

@@ -30,7 +30,7 @@ from sync.clock import now_ms
 from sync.engine import Committed, SyncEngine
 from sync.errors import Forbidden, InvalidRequest, NotFound
 from sync.protocol_plans import PLANS, PlanBody, plan_doc
-from sync.store.base import AuditEvent, Identity, PointQuery, RecordWrite, StoredRecord
+from sync.store.records import AuditEvent, Identity, PointQuery, RecordWrite, StoredRecord
 
 PUBLISH_ROLES = ("chief",)
 READ_ROLES = ("officer", "chief", "analyst")

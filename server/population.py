@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geo.errors import GeoError, MissingColumnError, UnreadableFileError
-from sync.store.base import Boundary, Store
+from sync.store.base import Store
+from sync.store.records import Boundary
 
 UBIGEO_WIDTH = 6
 # "12 345", "12,345", "12.345", "12'345": digit groups of three after the first.

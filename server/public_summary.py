@@ -41,7 +41,8 @@ from geo.public import (
 )
 from server.settings import PublicSettings
 from sync.errors import NotFound
-from sync.store.base import Boundary, PointQuery, PublicSnapshot, Store
+from sync.store.base import Store
+from sync.store.records import Boundary, PointQuery, PublicSnapshot
 
 DISTRICTS, CELLS = "districts", "cells"
 KINDS = (CELLS, DISTRICTS)

@@ -24,7 +24,7 @@ import logging
 from server.errors import Busy
 from sync.engine import Committed, SyncEngine
 from sync.errors import StoreUnavailable
-from sync.store.base import Identity
+from sync.store.records import Identity
 
 log = logging.getLogger("ronda.wake")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.protocol import canonical_json
-from sync.store.base import ChainHead, StoredRecord
+from sync.store.records import ChainHead, StoredRecord
 
 
 @dataclass(slots=True)

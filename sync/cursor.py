@@ -20,7 +20,7 @@ import secrets
 from typing import Literal, NoReturn
 
 from sync.errors import InvalidCursor
-from sync.store.base import SyncState
+from sync.store.records import SyncState
 
 EPOCH_DIGITS = 12  # 48 random bits: two restores never share one
 _SEQ = r"(?:0|[1-9][0-9]{0,17})"

@@ -37,14 +37,8 @@ from sync.protocol import (
 )
 from sync.protocol_fast import fast_push, fast_request_hash, parse_change, stamp_wall_ms
 from sync.push_batch import PushWork, rewrite_derived
-from sync.store.base import (
-    Identity,
-    PullScope,
-    PushUnit,
-    RecordWrite,
-    Store,
-    StoredAnswer,
-)
+from sync.store.base import PushUnit, Store
+from sync.store.records import Identity, PullScope, RecordWrite, StoredAnswer
 
 # Derived fields (district, sector, cell, ...) for incidents whose place changed, in one call
 # per push so placement can be vectorised.  Injected by the server; sync never imports geo.

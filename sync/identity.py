@@ -11,7 +11,8 @@ import secrets
 import uuid
 
 from sync.errors import EnrollmentInvalid, NotFound
-from sync.store.base import Device, Enrollment, Identity, Store
+from sync.store.base import Store
+from sync.store.records import Device, Enrollment, Identity
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on a phone
 TOKEN_PREFIX = "rdt_"

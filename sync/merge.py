@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync.errors import ChainBroken, ChainFork, ChainGap, ChainTampered
-from sync.store.base import ChainHead
+from sync.store.records import ChainHead
 
 DELETED = "_deleted"
 PENDING = -1  # sequence of a field written earlier in the same, not yet numbered, push

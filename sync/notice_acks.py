@@ -16,7 +16,8 @@ import orjson
 
 from sync.errors import RecordNotFound
 from sync.protocol_notices import NOTICE_ACKS, NOTICES, NoticeAckChange, ack_id, copy_id
-from sync.store.base import Identity, PushUnit, RecordWrite, StoredRecord
+from sync.store.base import PushUnit
+from sync.store.records import Identity, RecordWrite, StoredRecord
 
 
 @dataclass(slots=True)

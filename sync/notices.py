@@ -27,7 +27,7 @@ from sync.protocol_notices import (
     new_notice_id,
     utc_text,
 )
-from sync.store.base import AuditEvent, Identity, RecordWrite, StoredRecord
+from sync.store.records import AuditEvent, Identity, RecordWrite, StoredRecord
 
 POSTER_ROLES = frozenset({"chief", "analyst"})
 Ending = Literal["expired", "withdrawn"]

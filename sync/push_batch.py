@@ -36,12 +36,12 @@ from sync.merge import (
 from sync.notice_acks import AckTarget, AckWork
 from sync.protocol import Change, IncidentEdit, LogEntryChange, entry_hash, log_body
 from sync.protocol_notices import NOTICE_ACKS, NoticeAckChange
-from sync.store.base import (
+from sync.store.base import PushUnit
+from sync.store.records import (
     ChainHead,
     Conflict,
     Identity,
     IncidentPoint,
-    PushUnit,
     RecordWrite,
     StoredRecord,
     TrackPoint,

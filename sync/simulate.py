@@ -25,7 +25,8 @@ import httpx
 from sync.client import ClientError, ClientStats, RetryPolicy, SyncClient
 from sync.clock import now_ms
 from sync.identity import create_device_token
-from sync.store.base import Officer, Station, Store
+from sync.store.base import Store
+from sync.store.records import Officer, Station
 
 HOUR_MS = 3_600_000
 CATEGORIES = ("robo", "hurto", "violencia_familiar", "vandalismo", "microcomercializacion")

@@ -13,7 +13,8 @@ from typing import Any
 from sync.clock import HybridClock
 from sync.identity import create_device_token
 from sync.protocol import canonical_json
-from sync.store.base import Identity, Officer, Station, Store
+from sync.store.base import Store
+from sync.store.records import Identity, Officer, Station
 from sync.store.sql import SQLStore
 
 PG_URL = os.environ.get("RONDA_TEST_PG_URL")

@@ -24,7 +24,7 @@ from server.retention import select as due
 from server.retention.archive import read_rows
 from sync.push_batch import incident_point
 from sync.store import sql_tables as t
-from sync.store.base import RecordWrite, StoredRecord
+from sync.store.records import RecordWrite, StoredRecord
 from sync.store.sql import SQLStore
 from sync.store.sql_rows import dialect_insert
 

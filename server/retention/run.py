@@ -19,7 +19,7 @@ from server.retention.remove import Progress, Remover
 from server.settings import Settings
 from sync.clock import now_ms as wall_ms
 from sync.errors import SyncError
-from sync.store.base import AuditEvent
+from sync.store.records import AuditEvent
 from sync.store.sql import SQLStore
 
 LEASE = "retention"

@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, or_, select, text, tuple_
 
 from sync.clock import parse_stamp
 from sync.store import sql_tables as t
-from sync.store.base import ChainHead
+from sync.store.records import ChainHead
 from sync.store.sql import SQLStore
 
 ERASED = "{}"  # the pii of an incident whose personal data retention removed

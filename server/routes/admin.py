@@ -17,7 +17,7 @@ from sync.clock import now_ms
 from sync.errors import NotFound
 from sync.identity import issue_enrollment, redeem_code
 from sync.protocol import ID_PATTERN
-from sync.store.base import AuditEvent, Officer, Role, Station
+from sync.store.records import AuditEvent, Officer, Role, Station
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -33,7 +33,7 @@ from server.routes.analysis_params import parse_categories, stations_for
 from server.routes.analysis_queries import counts_by_category
 from server.routes.common import json_response
 from sync.errors import InvalidRequest
-from sync.store.base import Identity, PointQuery
+from sync.store.records import Identity, PointQuery
 
 ROLES = ("chief", "analyst")
 DISTRICT = re.compile(r"\d{6}")

@@ -24,7 +24,7 @@ from geo.compstat_patrol import GAP_CAP_S, SPEED_CAP_KMH, PatrolTable, patrol_ta
 from geo.pai import score_prediction
 from server.context import ctx
 from server.web.hotspot_places import HotCells, PlaceIndex, hot_cells, place_index
-from sync.store.base import PointQuery
+from sync.store.records import PointQuery
 
 HOT_MIN_BIN = 2  # 95 % hot and above: the PAI's and the dosage's hot cells
 TOP_PLACES = 10

@@ -12,7 +12,7 @@ from server.context import AppContext
 from server.routes.common import int_param
 from sync.errors import Forbidden, InvalidRequest
 from sync.protocol import CATEGORY_PATTERN
-from sync.store.base import Identity, PointQuery
+from sync.store.records import Identity, PointQuery
 
 WEEK_S = 7 * 86_400
 

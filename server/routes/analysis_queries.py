@@ -14,7 +14,8 @@ import orjson
 from sqlalchemy import and_, case, func, select
 
 from sync.store import sql_tables as t
-from sync.store.base import PointQuery, Store
+from sync.store.base import Store
+from sync.store.records import PointQuery
 from sync.store.sql import SQLStore
 
 

@@ -31,7 +31,7 @@ from server.routes.analysis_queries import VictimRow, victims
 from server.routes.common import int_param, json_response
 from sync.clock import now_ms
 from sync.errors import InvalidRequest
-from sync.store.base import AuditEvent
+from sync.store.records import AuditEvent
 
 ANALYSTS = ("chief", "analyst")
 MAX_NEAR_REPEAT_INCIDENTS = 200_000

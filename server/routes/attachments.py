@@ -26,7 +26,7 @@ from sync.attachments.blobs import BlobMissing, BlobTampered
 from sync.attachments.index import AttachmentMeta
 from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound
-from sync.store.base import AuditEvent, Identity, StoredRecord
+from sync.store.records import AuditEvent, Identity, StoredRecord
 
 errors.STATUS.update({BlobTampered: 409, BlobMissing: 404})
 EXTENSIONS = {

@@ -25,7 +25,7 @@ from server.routes.common import int_param, json_response, read_model
 from sync.errors import Forbidden, InvalidRequest, Unauthorized
 from sync.protocol import ID_PATTERN
 from sync.protocol_plans import PlanBody
-from sync.store.base import Identity
+from sync.store.records import Identity
 
 HOT_CELLS = "hot-cells"  # not a plan id (ids are plan-<hex>)
 

@@ -27,7 +27,7 @@ from server.context import AppContext, ctx
 from server.errors import Busy
 from sync.clock import now_ms
 from sync.identity import Identity
-from sync.store.base import AuditEvent
+from sync.store.records import AuditEvent
 
 MEDIA_TYPE = "application/x-ndjson"
 

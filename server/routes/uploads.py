@@ -41,7 +41,7 @@ from sync.errors import (
     SyncError,
     UnsupportedMediaType,
 )
-from sync.store.base import Identity
+from sync.store.records import Identity
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"

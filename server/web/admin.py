@@ -25,7 +25,7 @@ from server.web.sessions import SignedIn, check_csrf
 from sync.clock import now_ms
 from sync.errors import InvalidRequest, NotFound
 from sync.protocol import ID_PATTERN
-from sync.store.base import ROLES, AuditEvent, Device, DeviceQuery, Officer, Station
+from sync.store.records import ROLES, AuditEvent, Device, DeviceQuery, Officer, Station
 
 ID_RE = re.compile(ID_PATTERN)
 PAGE_SIZE = 50

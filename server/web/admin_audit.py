@@ -20,7 +20,7 @@ from server.web.admin_common import admin_user, lima_offset, local_time, render_
 from server.web.filters import FIRST_DAY, LAST_DAY
 from server.web.render import page_language
 from server.web.sessions import SignedIn
-from sync.store.base import AuditEvent, AuditQuery, Officer
+from sync.store.records import AuditEvent, AuditQuery, Officer
 
 PAGE_SIZE = 50
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -35,7 +35,7 @@ from server.web.render import page_language
 from server.web.sessions import SESSION_COOKIE, SignedIn, check_csrf
 from sync.clock import now_ms
 from sync.identity import CODE_ALPHABET, hash_secret, issue_enrollment, normalise_code
-from sync.store.base import AuditEvent
+from sync.store.records import AuditEvent
 
 VIEW_RE = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
 

@@ -22,7 +22,7 @@ from server.web.render import page_language, render
 from server.web.review_text import field_name, text, value_text
 from server.web.sessions import SignedIn, check_csrf, signed_in
 from sync.errors import NotFound
-from sync.store.base import Conflict, ConflictReview, StoredRecord
+from sync.store.records import Conflict, ConflictReview, StoredRecord
 
 VIEW_ROLES = ("chief", "analyst")
 PAGE = 100

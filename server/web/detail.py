@@ -8,7 +8,8 @@ import datetime as dt
 from typing import Any
 
 from server.web.i18n import PEOPLE_GROUPS, PERSON_ROLES, STATUSES, category_name, label
-from sync.store.base import Store, StoredRecord
+from sync.store.base import Store
+from sync.store.records import StoredRecord
 
 PEOPLE_KEYS = ("victims", "witnesses", "suspects")
 

@@ -14,7 +14,7 @@ from server.attachment_service import refs_of
 from server.web.detail import local_time
 from sync.attachments.images import STRIPPABLE
 from sync.attachments.index import AttachmentIndex
-from sync.store.base import StoredRecord
+from sync.store.records import StoredRecord
 
 TEXT = {
     "es": {

@@ -30,7 +30,8 @@ import pyogrio
 from server.attachment_service import AttachmentService, refs_of
 from sync.attachments import images
 from sync.attachments.blobs import BlobMissing, BlobTampered
-from sync.store.base import PullScope, Store
+from sync.store.base import Store
+from sync.store.records import PullScope
 
 EXTENSIONS = {
     "image/jpeg": "jpg",

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from server.context import ctx
 from server.web.sessions import SignedIn, require_web
 from sync.errors import InvalidRequest
-from sync.store.base import PointQuery, PullScope
+from sync.store.records import PointQuery, PullScope
 
 MAP_ROLES = ("chief", "analyst", "officer")
 FIRST_LAYERS = ("hotspots", "incidents")  # the data layers the map shows at first

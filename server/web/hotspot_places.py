@@ -27,7 +27,8 @@ from geo.hotspots import HotspotResult, compute_hotspots
 from server.context import ctx
 from server.web.filters import MapView, previous_period, window_query
 from sync.errors import InvalidRequest
-from sync.store.base import Boundary, PointQuery, Store
+from sync.store.base import Store
+from sync.store.records import Boundary, PointQuery
 
 MIN_INCIDENTS = 3  # as the map's layer: fewer, and Gi* has nothing to compare a cell with
 MAX_STREETS = 4

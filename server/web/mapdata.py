@@ -37,7 +37,7 @@ from server.web.i18n import EMPTY_REASONS
 from server.web.render import page_language
 from server.web.sessions import require_web
 from sync.errors import InvalidRequest, NotFound
-from sync.store.base import PointQuery
+from sync.store.records import PointQuery
 
 BASE_LAYERS = ("districts", "sectors", "stations", "streets")
 GEOJSON = "application/geo+json"

@@ -25,7 +25,7 @@ from sync.attachments.index import AttachmentMeta
 from sync.attachments.sniff import SNIFF_BYTES, sniff
 from sync.errors import InvalidRequest
 from sync.protocol_notices import utc_text
-from sync.store.base import Identity
+from sync.store.records import Identity
 
 # A photo of a wanted person or vehicle; larger files are a camera's raw output, not a notice.
 PHOTO_MAX_BYTES = 12 * 1024 * 1024

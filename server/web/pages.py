@@ -19,7 +19,7 @@ from server.web.forms import read_form
 from server.web.i18n import CATEGORIES, LANGUAGES, STRINGS, category_name
 from server.web.render import page_language, render, script_json
 from server.web.sessions import SignInFailed, check_csrf, check_login_csrf, signed_in
-from sync.store.base import PointQuery
+from sync.store.records import PointQuery
 
 ADMIN_HOME = "/admin/devices"
 

@@ -31,7 +31,7 @@ from server.web.render import page_language
 from server.web.sessions import require_web
 from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound
-from sync.store.base import AuditEvent
+from sync.store.records import AuditEvent
 
 EXPORT_COLUMNS = ("id", "station_id", "category", "occurred_s", "lon", "lat", "district", "sector")
 

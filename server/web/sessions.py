@@ -23,7 +23,8 @@ from server.web import throttle
 from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound, Unauthorized
 from sync.identity import hash_secret
-from sync.store.base import Credential, Identity, Store, WebSession
+from sync.store.base import Store
+from sync.store.records import Credential, Identity, WebSession
 
 SESSION_COOKIE = "ronda_session"
 LOGIN_CSRF_COOKIE = "ronda_login_csrf"

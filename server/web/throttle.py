@@ -23,7 +23,8 @@ import math
 from dataclasses import dataclass
 
 from server.settings import WebSettings
-from sync.store.base import LoginKey, Store
+from sync.store.base import Store
+from sync.store.records import LoginKey
 
 FORGET_MS = 24 * 3_600_000
 

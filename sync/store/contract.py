@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from sync.errors import AlreadyExists, EnrollmentInvalid
-from sync.store.base import (
+from sync.store.base import Store
+from sync.store.records import (
     AuditEvent,
     Boundary,
     ChainHead,
@@ -27,7 +28,6 @@ from sync.store.base import (
     PullScope,
     RecordWrite,
     Station,
-    Store,
     StoredAnswer,
     SyncState,
     TrackPoint,

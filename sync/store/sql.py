@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
 from sync.store import schema, sql_admin, sql_cluster, sql_reviews, sql_throttle
 from sync.store import sql_tables as t
-from sync.store.base import (
+from sync.store.base import PushUnit, Store
+from sync.store.records import (
     POINT_COLUMNS,
     TRACK_COLUMNS,
     AuditEvent,
@@ -53,9 +54,7 @@ from sync.store.base import (
     PublicSnapshot,
     PullRow,
     PullScope,
-    PushUnit,
     Station,
-    Store,
     StoredRecord,
     SyncState,
     WebSession,

@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import func, select
 
 from sync.store import sql_tables as t
-from sync.store.base import AuditEvent, AuditQuery, Device, DeviceQuery, Enrollment
+from sync.store.records import AuditEvent, AuditQuery, Device, DeviceQuery, Enrollment
 
 Fetch = Callable[[Any], Awaitable[Sequence[Any]]]
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sync.cursor import new_epoch
 from sync.errors import StoreUnavailable
 from sync.store import sql_tables as t
-from sync.store.base import SyncState
+from sync.store.records import SyncState
 from sync.store.sql_rows import dialect_insert
 
 STATE_SQL = "SELECT name, value FROM counter WHERE name IN ('seq', 'epoch', 'legacy_seq')"

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.store import sql_tables as t
-from sync.store.base import AuditEvent, ConflictReview
+from sync.store.records import AuditEvent, ConflictReview
 from sync.store.sql_rows import dialect_insert
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sync.store import sql_tables as t
-from sync.store.base import (
+from sync.store.records import (
     TRACK_COLUMNS,
     ChainHead,
     Conflict,

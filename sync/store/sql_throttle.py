@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.store import sql_tables as t
-from sync.store.base import LoginKey
+from sync.store.records import LoginKey
 from sync.store.sql_rows import dialect_insert
 
 

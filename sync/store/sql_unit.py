@@ -18,7 +18,7 @@ from typing import Any
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sync.store.base import ChainHead, StoredAnswer, StoredRecord
+from sync.store.records import ChainHead, StoredAnswer, StoredRecord
 from sync.store.sql_rows import (
     answer_tuple,
     conflict_tuple,

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sync.store.base import ChainHead, StoredAnswer, StoredRecord
+from sync.store.records import ChainHead, StoredAnswer, StoredRecord
 from sync.store.sql_rows import (
     INSERT_ANSWER,
     INSERT_CONFLICT,

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from sync.store.base import (
+from sync.store.base import PushUnit
+from sync.store.records import (
     ChainHead,
     Conflict,
     IncidentPoint,
-    PushUnit,
     RecordWrite,
     StoredAnswer,
     StoredRecord,

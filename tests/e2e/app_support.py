@@ -25,7 +25,7 @@ from server.web.sessions import set_password
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
-from sync.store.base import Identity, Officer, Station
+from sync.store.records import Identity, Officer, Station
 from sync.store.sql import SQLStore
 from tests.e2e.city import ADMIN, CHIEF, PASSWORD
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS

@@ -14,7 +14,7 @@ from server.web.sessions import set_password
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
-from sync.store.base import Identity, Officer, Station
+from sync.store.records import Identity, Officer, Station
 from sync.store.sql import SQLStore
 
 PASSWORD = "prueba-e2e-2025"

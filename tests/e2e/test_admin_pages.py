@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sync.identity import create_device_token
-from sync.store.base import AuditEvent
+from sync.store.records import AuditEvent
 from sync.store.sql import SQLStore
 from tests.e2e.city import ADMIN, CHIEF, PASSWORD, seed_part_of_city
 from tests.e2e.conftest import CHROMIUM, Site

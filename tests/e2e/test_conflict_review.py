@@ -26,7 +26,7 @@ from fixtures.city import load_city
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
-from sync.store.base import Identity
+from sync.store.records import Identity
 from sync.store.sql import SQLStore
 from tests.e2e.city import CHIEF, PASSWORD, seed_part_of_city
 from tests.e2e.conftest import CHROMIUM, Site

@@ -21,7 +21,7 @@ import pytest
 
 from server.web.sessions import set_password
 from sync.identity import create_device_token
-from sync.store.base import AuditQuery, Officer, Station
+from sync.store.records import AuditQuery, Officer, Station
 from sync.store.sql import SQLStore
 from tests.attachments.support import jpeg_with_gps, push_incident, ref, sha, upload
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS

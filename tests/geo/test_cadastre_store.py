@@ -19,7 +19,7 @@ from server.cli import main
 from server.places import load_places
 from server.settings import Settings
 from sync.clock import HybridClock
-from sync.store.base import PullScope
+from sync.store.records import PullScope
 from sync.store.sql import SQLStore
 from tests.geo.test_cadastre import (
     SETTLEMENTS,

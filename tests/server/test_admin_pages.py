@@ -15,7 +15,7 @@ import pytest
 
 from server.web.sessions import SESSION_COOKIE, set_password
 from sync.identity import create_device_token
-from sync.store.base import AuditEvent, Officer
+from sync.store.records import AuditEvent, Officer
 from tests.server.conftest import Served, served_on_both_backends
 from tests.server.test_web_sessions import PASSWORD, csrf_of
 

@@ -12,7 +12,7 @@ import shapely
 
 from server.web.filters import presets, previous_period
 from sync.clock import HybridClock
-from sync.store.base import Boundary
+from sync.store.records import Boundary
 from tests.server.conftest import Served, served_on_both_backends, sign_in_web
 from tests.support import batch, incident, new_id
 

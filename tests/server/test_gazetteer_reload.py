@@ -8,7 +8,7 @@ from __future__ import annotations
 import shapely
 
 from server.places import reload_places
-from sync.store.base import Boundary
+from sync.store.records import Boundary
 from tests.server.conftest import Served
 
 SQUARE = shapely.box(-77.2, -12.2, -76.9, -11.9)

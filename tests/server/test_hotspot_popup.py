@@ -12,7 +12,7 @@ import h3
 import shapely
 
 from sync.clock import HybridClock
-from sync.store.base import Boundary
+from sync.store.records import Boundary
 from tests.server.conftest import Served
 from tests.server.test_map_layers_data import _sign_in
 from tests.support import batch, incident, new_id

@@ -15,7 +15,7 @@ import shapely
 
 from geo.tilemath import lonlat_to_tile
 from sync.clock import HybridClock
-from sync.store.base import Boundary
+from sync.store.records import Boundary
 from tests.server.conftest import Served, served_on_both_backends, sign_in_web
 from tests.support import batch, incident, new_id
 

@@ -21,7 +21,7 @@ import pytest
 
 from sync.client import SyncClient
 from sync.clock import HybridClock
-from sync.store.base import AuditQuery
+from sync.store.records import AuditQuery
 from sync.store.sql import SQLStore
 from tests.server_process import ServerProcess, own_postgres_database, seed_database
 from tests.support import PG_URL, new_id, store_params

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shapely
 
-from sync.store.base import Boundary
+from sync.store.records import Boundary
 from tests.server.conftest import Served
 from tests.server.test_tiles import _points, push_points
 

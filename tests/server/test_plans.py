@@ -13,7 +13,7 @@ from typing import Any
 import h3
 
 from sync.clock import HybridClock
-from sync.store.base import AuditQuery
+from sync.store.records import AuditQuery
 from tests.server.conftest import Served, served_on_both_backends, sign_in_web
 from tests.server.test_openapi import check
 from tests.support import batch, log_entry

@@ -23,7 +23,7 @@ from sync.clock import HybridClock
 from sync.errors import ChangeError, SyncError
 from sync.identity import hash_secret
 from sync.protocol import LogEntryChange, canonical_json, entry_hash
-from sync.store.base import Device
+from sync.store.records import Device
 from tests.server.conftest import Served
 from tests.support import batch, incident
 

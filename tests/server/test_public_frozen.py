@@ -18,7 +18,7 @@ from server.places import store_layer
 from server.public_summary import PublicCache, Summary
 from server.settings import DatabaseSettings, Settings
 from sync.clock import HybridClock
-from sync.store.base import Boundary, PointQuery
+from sync.store.records import Boundary, PointQuery
 from sync.store.sql import SQLStore
 from tests.server.conftest import Served
 from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people, store_params

@@ -28,7 +28,7 @@ from server.settings import Settings
 from sync.chain import verify_chain
 from sync.clock import HybridClock, now_ms
 from sync.engine import SyncEngine
-from sync.store.base import AuditEvent, Identity, PointQuery, PublicSnapshot
+from sync.store.records import AuditEvent, Identity, PointQuery, PublicSnapshot
 from sync.store.sql import SQLStore
 from tests.server.conftest import Served
 from tests.support import People, batch, incident, log_entry, new_id, open_store, seed_people

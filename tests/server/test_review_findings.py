@@ -10,7 +10,7 @@ import re
 import pytest
 
 from server.settings import Settings
-from sync.store.base import Station
+from sync.store.records import Station
 from tests.server.conftest import Served, sign_in_web
 
 PASSWORD = "una-clave-larga-1"

@@ -15,7 +15,8 @@ import pytest
 from sync.engine import SyncEngine
 from sync.notices import notices_for, post_notice
 from sync.protocol_notices import NoticeDraft
-from sync.store.base import Station, Store
+from sync.store.base import Store
+from sync.store.records import Station
 from tests.support import People, open_store, seed_people, store_params
 
 STATIONS = 10  # more copies per notice than the old "limit * 4" rows hold for limit 2

@@ -15,7 +15,8 @@ import pytest
 from server import plans
 from sync.engine import SyncEngine
 from sync.protocol_plans import PlanBody
-from sync.store.base import Identity, Officer, Store
+from sync.store.base import Store
+from sync.store.records import Identity, Officer
 from tests.support import open_store, seed_people, store_params
 
 CELL = "8928308280fffff"  # a resolution 9 H3 cell

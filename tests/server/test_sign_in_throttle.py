@@ -13,7 +13,8 @@ import pytest
 from server.settings import Settings, WebSettings
 from server.web import throttle
 from server.web.sessions import LOGIN_CSRF_COOKIE, set_password
-from sync.store.base import Officer, Station, Store
+from sync.store.base import Store
+from sync.store.records import Officer, Station
 from tests.server.conftest import Served
 from tests.support import open_store, store_params
 

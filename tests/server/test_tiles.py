@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from geo.tilemath import lonlat_to_tile, lonlat_to_world
 from server.places import reload_places
 from sync.clock import HybridClock
-from sync.store.base import Boundary
+from sync.store.records import Boundary
 from tests.server.conftest import Served
 from tests.support import batch, incident, new_id
 

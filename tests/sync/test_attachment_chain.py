@@ -7,7 +7,7 @@ import copy
 from sync.chain import verify_chain
 from sync.clock import HybridClock
 from sync.protocol import entry_hash, log_body, parse_change
-from sync.store.base import StoredRecord
+from sync.store.records import StoredRecord
 from tests.support import log_entry
 
 ATTACHMENT = {

@@ -25,7 +25,7 @@ from sync.clock import HybridClock, now_ms
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
 from sync.simulate import server_view
-from sync.store.base import Officer, Station
+from sync.store.records import Officer, Station
 from sync.store.sql import SQLStore
 from tests.support import batch, incident, new_id, seed_people
 

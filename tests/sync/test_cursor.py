@@ -19,7 +19,8 @@ from sync.clock import HybridClock
 from sync.cursor import CURSOR_PATTERN, ISSUED_CURSOR_PATTERN, parse_cursor
 from sync.engine import SyncEngine
 from sync.errors import InvalidCursor
-from sync.store.base import Store, SyncState
+from sync.store.base import Store
+from sync.store.records import SyncState
 from sync.store.sql import SQLStore
 from tests.support import People, batch, incident, new_id
 

@@ -10,7 +10,8 @@ import pytest
 from sync.clock import HybridClock, Stamp, now_ms
 from sync.engine import SyncEngine, SyncLimits
 from sync.errors import BatchIdReused, BatchTooLarge, InvalidCursor, InvalidRequest
-from sync.store.base import Identity, Store
+from sync.store.base import Store
+from sync.store.records import Identity
 from tests.support import People, batch, incident, log_entry, new_id
 
 VICTIM = {"victims": [{"name": "María Condori", "dni": "41234567"}]}
@@ -249,7 +250,7 @@ async def test_chain_verification_finds_tampering(
 async def test_incidents_are_queryable_points(
     engine: SyncEngine, people: People, store: Store
 ) -> None:
-    from sync.store.base import PointQuery
+    from sync.store.records import PointQuery
 
     clock = HybridClock()
     here = {"lon": -77.03, "lat": -12.05, "accuracy_m": 5.0}

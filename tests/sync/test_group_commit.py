@@ -17,7 +17,8 @@ import pytest
 from sync.clock import HybridClock
 from sync.engine import SyncEngine, SyncLimits
 from sync.errors import BatchIdReused
-from sync.store.base import ChainHead, Conflict, PushUnit, RecordWrite, Store, StoredAnswer
+from sync.store.base import PushUnit, Store
+from sync.store.records import ChainHead, Conflict, RecordWrite, StoredAnswer
 from tests.support import People, batch, incident, log_entry, new_id
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from sync.clock import now_ms
 from sync.engine import SyncEngine
-from sync.store.base import Identity, Store
+from sync.store.base import Store
+from sync.store.records import Identity
 from tests.support import People, new_id
 
 START = now_ms() - 60_000  # stamps in the past are never refused

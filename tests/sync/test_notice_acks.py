@@ -12,7 +12,7 @@ from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.notices import end_notice, expire_due, post_notice
 from sync.protocol_notices import NoticeDraft
-from sync.store.base import AuditQuery, PullScope
+from sync.store.records import AuditQuery, PullScope
 from tests.support import People
 
 

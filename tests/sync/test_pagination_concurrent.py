@@ -26,11 +26,11 @@ import pytest
 
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
-from sync.store.base import (
+from sync.store.base import PushUnit
+from sync.store.records import (
     ChainHead,
     Conflict,
     Identity,
-    PushUnit,
     RecordWrite,
     StoredAnswer,
     StoredRecord,

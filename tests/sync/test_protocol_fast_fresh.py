@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sync.merge import DELETED, PENDING, RecordState, merge_fields, number_clocks
 from sync.protocol import IncidentEdit
 from sync.push_batch import PushWork, _FreshBuilder, _Incident, _updates
-from sync.store.base import Identity, RecordWrite
+from sync.store.records import Identity, RecordWrite
 
 NOW = 1_764_172_800_123
 SEQ = 4_321

@@ -14,7 +14,7 @@ import pytest
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.errors import InvalidRequest
-from sync.store.base import Identity
+from sync.store.records import Identity
 from tests.support import People, log_entry, new_id
 
 CREATE: dict[str, Any] = {

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from sync.store.base import IncidentPoint, PointQuery, PullScope, RecordWrite, StoredAnswer
+from sync.store.records import IncidentPoint, PointQuery, PullScope, RecordWrite, StoredAnswer
 from sync.store.sql import SQLStore
 
 EVERYTHING = PullScope(None, "all", "o1")
