@@ -7,21 +7,14 @@ place (``server/errors.py``); per-change errors inside a push answer use the sam
 
 from __future__ import annotations
 
-from typing import Any
+from core.errors import RondaError
 
 
-class SyncError(Exception):
-    """Base of every error the sync engine raises or reports."""
+class SyncError(RondaError):
+    """Base of every error the sync engine raises or reports (``message``, ``details``,
+    ``as_dict`` come from ``core.errors.RondaError``)."""
 
     code = "sync_error"
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details or {}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "details": self.details}
 
 
 class InvalidRequest(SyncError):

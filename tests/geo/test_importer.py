@@ -79,7 +79,7 @@ def test_missing_column_names_it_and_lists_available(tmp_path: Path) -> None:
     assert err.value.code == "missing_column"
     assert err.value.details["column"] == "IDDIST"
     assert set(err.value.details["available"]) == {"UBI", "NOMB", "POB"}
-    assert err.value.to_dict()["details"]["option"] == "code_column"
+    assert err.value.as_dict()["details"]["option"] == "code_column"
 
 
 def _broken(tmp_path: Path) -> Path:
