@@ -22,7 +22,7 @@ import numpy as np
 import pyproj
 
 from geo import h3lattice
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 
 
 @dataclass(frozen=True)

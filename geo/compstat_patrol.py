@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.dosage import shift_of
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 GAP_CAP_S = 300

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import signal, stats
 
 from geo.cells import check_counts, check_lonlat, project, select, unproject, utm_epsg
-from geo.hotspot_errors import BadParameterError, InvalidInputError, TooManyCellsError
+from geo.errors import BadParameterError, InvalidInputError, TooManyCellsError
 
 ALGORITHM_VERSION = "density-2"
 BANDWIDTH_RULE = "0.9 * min(SD, sqrt(1/ln 2) * Dm) * n^-0.2 (ArcGIS/Silverman)"

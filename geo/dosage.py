@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.cells import CellSpec, check_lonlat, point_cells
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 from geo.hotspots import HotspotResult
 
 ALGORITHM_VERSION = "dosage-1"

@@ -36,7 +36,7 @@ import numpy as np
 from scipy import sparse, special
 
 from geo.cells import CellSpec, bin_incidents
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 from geo.hotspots import ALGORITHM_VERSION, area_positions, bh_adjust, p_two_sided
 from geo.weights import kring_weights, study_cells
 

@@ -28,7 +28,7 @@ from geo.cells import (
     select,
     utm_epsg,
 )
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 from geo.weights import band_weights, kring_weights, study_cells
 
 ALGORITHM_VERSION = "hotspots-1"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 from geo.knox_kernel import band_counts, close_pairs_csr
 
 MAX_BANDS = 20

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.cells import bin_points, cell_areas_km2, select
-from geo.hotspot_errors import BadParameterError
+from geo.errors import BadParameterError
 from geo.hotspots import HotspotResult, cell_counts, compute_hotspots
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.cells import check_lonlat, h3_cells
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 
 ALGORITHM_VERSION = "plan-dosage-1"
 GAP_CAP_S = 300

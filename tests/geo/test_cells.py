@@ -19,7 +19,7 @@ from geo.cells import (
     square_colrow,
     utm_epsg,
 )
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 
 
 @pytest.mark.parametrize("res", [0, 4, 7, 9, 10, 12, 15])

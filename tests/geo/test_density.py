@@ -15,7 +15,7 @@ from geo.density import (
     quartic,
     rates,
 )
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 
 
 def test_quartic_kernel_integrates_to_one() -> None:

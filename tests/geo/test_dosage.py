@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from geo.dosage import compute_dosage, shift_of
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 from geo.hotspots import compute_hotspots
 
 T0 = 1_735_707_600  # 2025-01-01 05:00 UTC = 00:00 in Lima

@@ -18,7 +18,7 @@ from geo.emerging import (
     mann_kendall,
     space_time_gi,
 )
-from geo.hotspot_errors import BadParameterError
+from geo.errors import BadParameterError
 from geo.weights import kring_weights
 
 CENTRE = (-77.03, -12.05)

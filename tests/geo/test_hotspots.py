@@ -16,7 +16,7 @@ from scipy import sparse
 
 from geo.cells import CellSpec
 from geo.density import rates
-from geo.hotspot_errors import BadParameterError, InvalidInputError
+from geo.errors import BadParameterError, InvalidInputError
 from geo.hotspots import (
     bh_adjust,
     build_weights,

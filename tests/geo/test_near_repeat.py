@@ -11,7 +11,7 @@ import pytest
 from fixtures.city import load_city
 from fixtures.gen_near_repeat import with_near_repeats
 from geo.cells import project
-from geo.hotspot_errors import BadParameterError
+from geo.errors import BadParameterError
 from geo.near_repeat import KnoxBands, knox_test, lima_day
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.cells import CellSpec, cell_areas_km2, cell_centres, square_keys
-from geo.hotspot_errors import BadParameterError
+from geo.errors import BadParameterError
 from geo.hotspots import HotspotResult, compute_hotspots
 from geo.pai import best_capture, compute_pai, score_prediction
 

@@ -7,7 +7,7 @@ import h3
 import numpy as np
 import pytest
 
-from geo.hotspot_errors import BadParameterError
+from geo.errors import BadParameterError
 from geo.plan_dosage import PlannedCells, plan_dosage
 
 CELL = h3.latlng_to_cell(-12.05, -77.03, 9)

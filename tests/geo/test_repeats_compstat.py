@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from geo.compstat import change, comparisons, lima_midnight, year_before
-from geo.hotspot_errors import BadParameterError
+from geo.errors import BadParameterError
 from geo.repeats import concentration, group_places
 
 D = dt.date

@@ -6,8 +6,7 @@ import re
 
 from starlette.routing import Route
 
-from geo.errors import GeoError, InvalidInputError
-from geo.hotspot_errors import BadParameterError, TooManyCellsError
+from geo.errors import BadParameterError, GeoError, InvalidInputError, TooManyCellsError
 from server.openapi import openapi_document
 from tests.server.conftest import Served
 from tests.server.test_protocol_doc import section, table_rows
