@@ -6,22 +6,14 @@ Every error carries a stable machine-readable ``code`` (snake_case), a human ``m
 
 from __future__ import annotations
 
-from typing import Any
+from core.errors import RondaError
 
 
-class GeoError(Exception):
-    """Base of every geo error."""
+class GeoError(RondaError):
+    """Base of every geo error (``message``, ``details``, ``as_dict`` come from
+    ``core.errors.RondaError``)."""
 
     code: str = "geo_error"
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = dict(details or {})
-
-    def to_dict(self) -> dict[str, Any]:
-        """The error as the JSON shape the server sends."""
-        return {"code": self.code, "message": self.message, "details": self.details}
 
 
 class UnreadableFileError(GeoError):
