@@ -1,3 +1,4 @@
+# Over 400 lines: one class, the port's ~50 short methods (longer queries: sql_admin, sql_geo, ...).
 """The SQL adapter: SQLite (WAL, the embedded default) and PostgreSQL.
 
 One adapter and one set of tables, through SQLAlchemy Core but for the hot paths, and one
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -25,17 +25,16 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import delete, event, insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
-from sync.store import schema, sql_admin, sql_cluster, sql_reviews, sql_throttle
+from sync.store import schema, sql_admin, sql_cluster, sql_geo, sql_reviews, sql_throttle
 from sync.store import sql_tables as t
 from sync.store.base import PushUnit, Store
 from sync.store.records import (
-    POINT_COLUMNS,
     TRACK_COLUMNS,
     AuditEvent,
     AuditQuery,
@@ -60,6 +59,7 @@ from sync.store.records import (
     WebSession,
 )
 from sync.store.schema import SchemaChange
+from sync.store.sql_engine import make_engine, open_lookup
 from sync.store.sql_epoch import (
     STATE_SQL,
     ensure_epoch,
@@ -68,18 +68,15 @@ from sync.store.sql_epoch import (
 )
 from sync.store.sql_rows import (
     RECORD_COLUMNS,
-    as_columns,
-    bound_query,
     conflict_from_row,
     device_row,
     dialect_insert,
     officer_from_row,
-    point_where,
     stored_from_row,
 )
 from sync.store.sql_unit import SQLPushUnit
 from sync.store.sqlite_unit import SQLiteWriter
-from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
+from sync.store.sqlite_wal import WalCheckpointer
 
 
 class SQLStore(Store):
@@ -125,30 +122,13 @@ class SQLStore(Store):
         return self._engine
 
     async def open(self) -> None:
-        if self.is_sqlite:
-            # Reads run without BEGIN (one statement sees one snapshot) and every write path
-            # commits or rolls back itself, so a returned connection has nothing to reset:
-            # skipping the reset saves a thread hop per request.
-            engine = create_async_engine(
-                self.url,
-                pool_size=self._pool_size,
-                hide_parameters=True,
-                pool_reset_on_return=None,
-            )
-            path = engine.url.database or ""
-            if not path or path == ":memory:":
-                # Every pooled connection would get its own empty database.
-                raise ValueError("a SQLite store needs a file: sqlite+aiosqlite:///PATH")
-            self._checkpointer = WalCheckpointer(path)
-            _sqlite_pragmas(engine, self._synchronous, self._cache_mb, self._checkpointer)
-        else:
-            engine = create_async_engine(
-                self.url,
-                pool_size=self._pool_size,
-                max_overflow=5,
-                hide_parameters=True,
-                connect_args=_pgbouncer_args() if self.pgbouncer else {},
-            )
+        engine, self._checkpointer = make_engine(
+            self.url,
+            pool_size=self._pool_size,
+            pgbouncer=self.pgbouncer,
+            synchronous=self._synchronous,
+            cache_mb=self._cache_mb,
+        )
         self._engine = engine
         try:
             await self._prepare_schema(engine)
@@ -167,10 +147,10 @@ class SQLStore(Store):
             )
             await self._writer.open()
         if self.is_sqlite:
-            self._lookup = _open_lookup(engine)
+            self._lookup = open_lookup(engine)
             self._readers = asyncio.Queue()
             for _ in range(self._pool_size):
-                self._readers.put_nowait(_open_lookup(engine))
+                self._readers.put_nowait(open_lookup(engine))
 
     async def _prepare_schema(self, engine: AsyncEngine) -> None:
         """Create, check or upgrade the schema (sync.store.schema), under the schema lock."""
@@ -518,73 +498,26 @@ class SQLStore(Store):
     async def points(
         self, query: PointQuery, columns: tuple[str, ...] = ("lon", "lat", "occurred_s")
     ) -> dict[str, np.ndarray]:
-        unknown = set(columns) - set(POINT_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown point columns: {sorted(unknown)}")
-        where, params = point_where(query)
-        sql = f"SELECT {', '.join(columns)} FROM incident_point WHERE {where}"
-        sql += " AND lon IS NOT NULL ORDER BY seq"
-        rows = await self._fetch(bound_query(sql, params), params)
-        return as_columns(rows, columns)
+        return await sql_geo.points(self._fetch, query, columns)
 
     async def time_span(self, query: PointQuery) -> tuple[int, int] | None:
-        clause, params = point_where(query)
-        sql = f"SELECT min(occurred_s), max(occurred_s) FROM incident_point WHERE {clause}"
-        rows = await self._fetch(bound_query(sql, params), params)
-        if not rows or rows[0][0] is None:
-            return None
-        return int(rows[0][0]), int(rows[0][1])
+        return await sql_geo.time_span(self._fetch, query)
 
     async def tracks(
         self, query: PointQuery, columns: tuple[str, ...] = TRACK_COLUMNS
     ) -> dict[str, np.ndarray]:
-        unknown = set(columns) - set(TRACK_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown track columns: {sorted(unknown)}")
-        where, params = point_where(query, "at_s", live_only=False)
-        sql = f"SELECT {', '.join(columns)} FROM track_point WHERE {where}"
-        rows = await self._fetch(bound_query(sql + " ORDER BY device_id, at_s", params), params)
-        return as_columns(rows, columns)
+        return await sql_geo.tracks(self._fetch, query, columns)
 
     async def cell_counts(
         self, query: PointQuery, bucket_s: int | None = None
     ) -> dict[str, np.ndarray]:
-        where, params = point_where(query)
-        keys = "cell" if bucket_s is None else f"cell, occurred_s / {int(bucket_s)}"
-        sql = (
-            f"SELECT {keys}, count(*) FROM incident_point WHERE {where} AND cell IS NOT NULL"
-            f" GROUP BY {keys}"
-        )
-        rows = await self._fetch(bound_query(sql, params), params)
-        names = ("cell", "count") if bucket_s is None else ("cell", "bucket", "count")
-        columns = as_columns(rows, names)
-        for name in names:
-            columns[name] = columns[name].astype(np.int64)
-        return columns
+        return await sql_geo.cell_counts(self._fetch, query, bucket_s)
 
     async def replace_boundaries(self, layer: str, items: list[Boundary]) -> None:
-        rows = [
-            {
-                "layer": layer,
-                "code": b.code,
-                "name": b.name,
-                "props": orjson.dumps(b.props).decode(),
-                "geometry": b.geometry,
-            }
-            for b in items
-        ]
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(t.boundary).where(t.boundary.c.layer == layer))
-            if rows:
-                await conn.execute(insert(t.boundary), rows)
+        await sql_geo.replace_boundaries(self.engine, layer, items)
 
     async def boundaries(self, layer: str) -> list[Boundary]:
-        b = t.boundary.c
-        query = select(t.boundary).where(b.layer == layer).order_by(b.code)
-        return [
-            Boundary(r.layer, r.code, r.name, orjson.loads(r.props), bytes(r.geometry))
-            for r in await self._fetch(query)
-        ]
+        return await sql_geo.boundaries(self._fetch, layer)
 
     async def prune_answers(self, older_than_ms: int) -> int:
         async with self._write_lock, self.engine.begin() as conn:
@@ -643,18 +576,6 @@ class SQLStore(Store):
             await conn.execute(stmt)
 
 
-def _pgbouncer_args() -> dict[str, Any]:
-    """asyncpg's arguments for PgBouncer in transaction mode: no statement cache (a cached
-    statement lives on one server connection) and a unique name for every statement that
-    SQLAlchemy prepares (PgBouncer 1.18 passes names through; two clients' "stmt_1" on one
-    server connection would collide). As SQLAlchemy's asyncpg dialect documents."""
-    return {
-        "statement_cache_size": 0,
-        "prepared_statement_cache_size": 0,
-        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
-    }
-
-
 async def _ensure_counter(conn: AsyncConnection, is_sqlite: bool) -> None:
     stmt = dialect_insert(is_sqlite, t.counter).values(name="seq", value=0)
     await conn.execute(stmt.on_conflict_do_nothing())
@@ -667,43 +588,5 @@ TOKEN_SQL = (
 )
 
 
-def _open_lookup(engine: AsyncEngine) -> sqlite3.Connection:
-    path = engine.url.database or ""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=10000")
-    conn.execute("PRAGMA query_only=ON")
-    return conn
-
-
 def _credential(row: Any) -> Credential:
     return Credential(row.officer_id, row.password_hash, row.failed, row.locked_until_ms)
-
-
-def _sqlite_pragmas(
-    engine: AsyncEngine, synchronous: str, cache_mb: int, checkpointer: WalCheckpointer
-) -> None:
-    if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-        raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # We issue BEGIN ourselves (below), so the driver must not.
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        for pragma in WAL_PRAGMAS:
-            cursor.execute(pragma)
-        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        # The default 2 MB cache holds a sliver of the indexes a push inserts into at random.
-        cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "commit")
-    def _on_commit(_conn: Any) -> None:
-        checkpointer.wrote()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
-        if statement:  # "" marks a single-statement read: autocommit, no BEGIN
-            conn.exec_driver_sql(statement)

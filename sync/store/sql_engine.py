@@ -1,0 +1,101 @@
+"""Making the adapter's SQLAlchemy engine: SQLite's pragmas and its own BEGIN, PostgreSQL's
+pool (and PgBouncer's driver arguments), and SQLite's plain read-only connections.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int,
+    pgbouncer: bool,
+    synchronous: str,
+    cache_mb: int,
+) -> tuple[AsyncEngine, WalCheckpointer | None]:
+    """The engine for ``url``, and on SQLite the WAL checkpointer its commits report to."""
+    if not url.startswith("sqlite"):
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=5,
+            hide_parameters=True,
+            connect_args=_pgbouncer_args() if pgbouncer else {},
+        )
+        return engine, None
+    # Reads run without BEGIN (one statement sees one snapshot) and every write path
+    # commits or rolls back itself, so a returned connection has nothing to reset:
+    # skipping the reset saves a thread hop per request.
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        hide_parameters=True,
+        pool_reset_on_return=None,
+    )
+    path = engine.url.database or ""
+    if not path or path == ":memory:":
+        # Every pooled connection would get its own empty database.
+        raise ValueError("a SQLite store needs a file: sqlite+aiosqlite:///PATH")
+    checkpointer = WalCheckpointer(path)
+    _sqlite_pragmas(engine, synchronous, cache_mb, checkpointer)
+    return engine, checkpointer
+
+
+def _pgbouncer_args() -> dict[str, Any]:
+    """asyncpg's arguments for PgBouncer in transaction mode: no statement cache (a cached
+    statement lives on one server connection) and a unique name for every statement that
+    SQLAlchemy prepares (PgBouncer 1.18 passes names through; two clients' "stmt_1" on one
+    server connection would collide). As SQLAlchemy's asyncpg dialect documents."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
+    }
+
+
+def open_lookup(engine: AsyncEngine) -> sqlite3.Connection:
+    """A plain, read-only sqlite3 connection to the engine's database file."""
+    path = engine.url.database or ""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def _sqlite_pragmas(
+    engine: AsyncEngine, synchronous: str, cache_mb: int, checkpointer: WalCheckpointer
+) -> None:
+    if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below), so the driver must not.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in WAL_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        # The default 2 MB cache holds a sliver of the indexes a push inserts into at random.
+        cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _on_commit(_conn: Any) -> None:
+        checkpointer.wrote()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        if statement:  # "" marks a single-statement read: autocommit, no BEGIN
+            conn.exec_driver_sql(statement)
