@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ async def reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
-async def open_store(kind: str, tmp_path: Path) -> AsyncIterator[Store]:
+async def open_store(kind: str, tmp_path: Path) -> AsyncGenerator[Store, None]:
     if kind == "postgres":
         assert PG_URL
         await reset_postgres(PG_URL)

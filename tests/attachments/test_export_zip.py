@@ -50,7 +50,7 @@ async def site(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database=DatabaseSettings(url=url),
         attachments=AttachmentSettings(dir=str(tmp_path / "att")),
     )

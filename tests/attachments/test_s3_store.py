@@ -191,7 +191,7 @@ async def served(
         dir=str(tmp_path / "att"), store="s3", s3_endpoint_url=s3.endpoint, s3_bucket=bucket
     )
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database=DatabaseSettings(url=url),
         attachments=attachments,
     )

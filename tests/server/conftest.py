@@ -52,7 +52,7 @@ def app_settings() -> Settings:
 
     ``_env_file=None``: a developer's ``.env`` must not change what the tests see.
     """
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return Settings(_env_file=None)
 
 
 @asynccontextmanager

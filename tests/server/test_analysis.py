@@ -12,6 +12,7 @@ import pytest
 from server.places import reload_places, store_layer
 from server.settings import AnalysisSettings, Settings
 from sync.clock import HybridClock
+from tests.server.conftest import Served
 from tests.server.test_placement import _layers
 from tests.support import batch, incident, log_entry, new_id
 
@@ -20,10 +21,10 @@ CLUSTER = (-77.035, -12.055)
 
 @pytest.fixture
 def app_settings() -> Settings:
-    return Settings(_env_file=None, analysis=AnalysisSettings(debounce_s=0.05))  # type: ignore[call-arg]
+    return Settings(_env_file=None, analysis=AnalysisSettings(debounce_s=0.05))
 
 
-async def _city(served, n_background: int = 300, n_cluster: int = 60) -> None:
+async def _city(served: Served, n_background: int = 300, n_cluster: int = 60) -> None:
     for name, layer in _layers().items():
         await store_layer(served.store, name, layer)
     await reload_places(served.app.state.ctx)
@@ -47,9 +48,9 @@ async def _city(served, n_background: int = 300, n_cluster: int = 60) -> None:
     assert answer.json()["summary"]["applied"] == len(changes)
 
 
-async def test_planted_cluster_is_hot(app_client: httpx.AsyncClient, served) -> None:
+async def test_planted_cluster_is_hot(app_client: httpx.AsyncClient, served: Served) -> None:
     await _city(served)
-    params = {"start": "2026-10-01", "end": "2026-11-01", "resolution": 9}
+    params: dict[str, str | int] = {"start": "2026-10-01", "end": "2026-11-01", "resolution": 9}
     answer = await app_client.get(
         "/v1/analysis/hotspots", params=params, headers=served.auth("chief-a")
     )
@@ -70,7 +71,7 @@ async def test_planted_cluster_is_hot(app_client: httpx.AsyncClient, served) -> 
     assert again.status_code == 304
 
 
-async def test_scope_and_categories(app_client: httpx.AsyncClient, served) -> None:
+async def test_scope_and_categories(app_client: httpx.AsyncClient, served: Served) -> None:
     await _city(served)
     params = {"start": "2026-10-01", "end": "2026-11-01", "category": "hurto"}
     mine = await app_client.get(
@@ -98,7 +99,9 @@ async def test_scope_and_categories(app_client: httpx.AsyncClient, served) -> No
     assert bad.json()["error"]["code"] == "invalid_request"
 
 
-async def test_results_are_recomputed_after_syncs(app_client: httpx.AsyncClient, served) -> None:
+async def test_results_are_recomputed_after_syncs(
+    app_client: httpx.AsyncClient, served: Served
+) -> None:
     await _city(served)
     params = {"start": "2026-10-01", "end": "2026-11-01"}
     first = await app_client.get(
@@ -123,7 +126,7 @@ async def test_results_are_recomputed_after_syncs(app_client: httpx.AsyncClient,
     assert second.headers["etag"] != first.headers["etag"]
 
 
-async def test_emerging_rates_pai_and_dosage(app_client: httpx.AsyncClient, served) -> None:
+async def test_emerging_rates_pai_and_dosage(app_client: httpx.AsyncClient, served: Served) -> None:
     await _city(served)
     chief = served.auth("chief-a")
     emerging = await app_client.get(
@@ -164,7 +167,7 @@ async def test_emerging_rates_pai_and_dosage(app_client: httpx.AsyncClient, serv
 
 
 async def test_a_question_during_a_recomputation_gets_the_new_answer(
-    app_client: httpx.AsyncClient, served
+    app_client: httpx.AsyncClient, served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The background recomputation after a sync is held half-way; a request meanwhile must
     not be served the answer from before the sync, and gets the recomputation's answer."""
@@ -181,7 +184,7 @@ async def test_a_question_during_a_recomputation_gets_the_new_answer(
             await gate.wait()
         return await original(*args, **kwargs)
 
-    store.cell_counts = held_once
+    monkeypatch.setattr(store, "cell_counts", held_once)  # undone before the app stops
     try:
         more = {
             "category": "robo",
@@ -208,4 +211,3 @@ async def test_a_question_during_a_recomputation_gets_the_new_answer(
         assert len(calls) == 1  # computed once
     finally:
         gate.set()
-        del store.cell_counts

@@ -26,7 +26,7 @@ Row = tuple[dict[str, float] | None, str, str]  # location, occurred_at, categor
 def app_settings() -> Settings:
     # The first Knox test of a fresh clone compiles its kernel (numba): 28-33 s with two test
     # workers busy, past the default 30 s request timeout.
-    return Settings(_env_file=None, server=ServerSettings(request_timeout_s=120))  # type: ignore[call-arg]
+    return Settings(_env_file=None, server=ServerSettings(request_timeout_s=120))
 
 
 served = served_on_both_backends()

@@ -74,6 +74,7 @@ def test_the_last_pin_attempt_warns_that_unsynced_data_goes_with_the_wipe() -> N
         "const es = t('last_try'); setLang('en');"
         "console.log(JSON.stringify([es, t('last_try')]));"
     )
+    assert isinstance(got, list)
     assert got[0].startswith("Último intento") and "sincronizó" in got[0]
     assert got[1].startswith("Last attempt") and "synced" in got[1]
 

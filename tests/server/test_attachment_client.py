@@ -20,7 +20,7 @@ CHUNK = 1024
 
 @pytest.fixture
 def app_settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, attachments=AttachmentSettings(dir=str(tmp_path / "att")))  # type: ignore[call-arg]
+    return Settings(_env_file=None, attachments=AttachmentSettings(dir=str(tmp_path / "att")))
 
 
 class CutOnce(httpx.AsyncBaseTransport):

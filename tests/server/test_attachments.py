@@ -30,7 +30,7 @@ from tests.server.conftest import Served
 @pytest.fixture
 def app_settings(tmp_path: Path) -> Settings:
     attachments = AttachmentSettings(dir=str(tmp_path / "att"), max_device_bytes_per_day=200_000)
-    return Settings(_env_file=None, attachments=attachments)  # type: ignore[call-arg]
+    return Settings(_env_file=None, attachments=attachments)
 
 
 def url(record_id: str, data: bytes, tail: str = "") -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -76,7 +77,7 @@ async def test_kill_9_mid_upload_resumes_and_never_serves_a_partial_file(tmp_pat
             location = (await create(client, auth, data, "inc-1")).headers["location"]
             sent_before_kill, killed = asyncio.Event(), asyncio.Event()
 
-            async def body() -> object:
+            async def body() -> AsyncIterator[bytes]:
                 for i in range(0, len(data), 64 * 1024):
                     yield data[i : i + 64 * 1024]
                     if i >= len(data) // 2:

@@ -54,11 +54,11 @@ class Server:
         self.url = url
         self.store = SQLStore(url)
         self.transport: httpx.ASGITransport | None = None
-        self._life: AbstractAsyncContextManager[None] | None = None
+        self._life: AbstractAsyncContextManager[object] | None = None
 
     async def start(self) -> None:
         self.store = SQLStore(self.url)
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None)
         settings.server.log_level = "warning"
         app = create_app(settings, self.store)
         self._life = app.router.lifespan_context(app)

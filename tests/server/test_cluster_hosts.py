@@ -209,7 +209,9 @@ async def tiles_on(host: Host, pids: list[int], chief: str) -> list[int]:
     return counts
 
 
-async def test_two_hosts_behind_nginx_over_a_primary_and_its_replica(deployment) -> None:
+async def test_two_hosts_behind_nginx_over_a_primary_and_its_replica(
+    deployment: tuple[Deployment, Host, Host],
+) -> None:
     made, a, b = deployment
     tokens, pg = made.tokens, made.pg
     officer, chief = tokens["off-a"], tokens["chief-a"]

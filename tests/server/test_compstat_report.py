@@ -152,10 +152,12 @@ def _cell_counts(rows: list[tuple[int, float, float]], span: Any, res: int) -> d
     return out
 
 
-def _patrol_by_hand(officers: set[str], hot: set[str], res: int) -> dict[tuple, list[float]]:
+def _patrol_by_hand(
+    officers: set[str], hot: set[str], res: int
+) -> dict[tuple[str | None, str], list[float]]:
     """(sector, shift) -> [seconds, metres, hot seconds], from FIXES, by the documented rules."""
     sectors = {"st-a-s1": WEST, "st-b-s1": EAST}
-    out: dict[tuple, list[float]] = {}
+    out: dict[tuple[str | None, str], list[float]] = {}
     for officer in officers:
         mine = sorted((_epoch(w), lon, lat) for o, w, lon, lat in FIXES if o == officer)
         for (t1, lon1, lat1), (t2, lon2, lat2) in itertools.pairwise(mine):

@@ -42,7 +42,7 @@ async def served_at_utc_minus_4(
         url = PG_URL
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    base = Settings(_env_file=None)
     database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
     public = PublicSettings(**{**base.public.model_dump(), "utc_offset_minutes": OFFSET_MIN})
     settings = base.model_copy(update={"database": database, "public": public})
@@ -95,7 +95,7 @@ async def test_days_are_cut_by_the_one_offset_setting(served: Served) -> None:
     assert body["total"]["7d"]["current"] == 2  # with Lima's midnight it was 1
     # The Knox test: the first two are 6 local days apart at UTC-4 (24 Nov -> 30 Nov), 7 in
     # Lima (23 Nov -> 30 Nov); with 6-day bands the pair moves from "7 to 12" to "0 to 6".
-    params = {
+    params: dict[str, str | int] = {
         "start": "2026-11-20",
         "end": "2026-12-01T04:00:00Z",
         "distance_m": 100,
@@ -133,7 +133,7 @@ async def test_near_repeat_requests_wait_on_the_loop_or_get_busy(
                 inside.pop()
 
     monkeypatch.setattr(analysis_tactical, "knox_test", held)
-    params = {"start": "2026-11-01", "end": "2026-12-01", "permutations": 19}
+    params: dict[str, str | int] = {"start": "2026-11-01", "end": "2026-12-01", "permutations": 19}
     headers = served.auth("chief-a")
     n = analysis_tactical.KNOX_WAITING + 2  # one runs, KNOX_WAITING wait, one is too many
     tasks = [

@@ -37,7 +37,7 @@ async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         url = PG_URL
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))
     store = SQLStore(url)
     app = create_app(settings, store)
     async with app.router.lifespan_context(app):
@@ -87,9 +87,10 @@ async def conflict_ids(served: Served, who: str = "chief-a") -> dict[str, int]:
 
 async def pulled(served: Served, who: str, rid: str) -> dict[str, Any]:
     """The record as a fresh device of ``who`` pulls it (every page)."""
-    cursor, found = None, None
+    cursor: str | None = None
+    found: dict[str, Any] | None = None
     while True:
-        params = {"cursor": cursor} if cursor else {}
+        params: dict[str, str] = {"cursor": cursor} if cursor else {}
         page = (
             await served.client.get("/v1/sync/pull", params=params, headers=served.auth(who))
         ).json()

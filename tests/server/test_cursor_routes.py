@@ -21,7 +21,7 @@ Client = tuple[httpx.AsyncClient, People]
 async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Client]:
     async for store in open_store(request.param, tmp_path):
         people = await seed_people(store)
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None)
         settings.server.log_level = "warning"
         app = create_app(settings, store)
         app.state.ctx.places.loaded()  # the store is opened here, not by the app's lifespan

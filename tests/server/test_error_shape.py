@@ -31,7 +31,7 @@ JSON = {"Content-Type": "application/json"}
 def app_settings() -> Settings:
     # Small caps so that "too large" needs only small bodies.
     sync = SyncSettings(max_body_bytes=2048, max_decompressed_bytes=4096, max_changes=5)
-    return Settings(_env_file=None, sync=sync)  # type: ignore[call-arg]
+    return Settings(_env_file=None, sync=sync)
 
 
 def assert_error_shape(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -254,7 +254,7 @@ async def test_500_has_the_shape_and_leaks_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))
     app = create_app(settings, SQLStore(url))
     app.add_route("/boom", _boom, methods=["GET", "POST"])
     async with app.router.lifespan_context(app):
@@ -273,7 +273,7 @@ async def test_500_has_the_shape_and_leaks_nothing(
 
 async def test_timeout_has_the_shape(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         database=DatabaseSettings(url=url),
         server=ServerSettings(request_timeout_s=0.05),

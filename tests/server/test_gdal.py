@@ -25,10 +25,12 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is not installed"),
 ]
 N = 1500
+Row = tuple[str, float, float, str]  # id, lon, lat, category of a pushed incident
+Served = tuple[ServerProcess, People, list[Row]]
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, People, list[tuple]]]:
+async def server(tmp_path: Path) -> AsyncIterator[Served]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
     people = await seed_database(url)
     proc = ServerProcess(url, tmp_path / "logs")
@@ -36,7 +38,7 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, People, l
     rng = np.random.default_rng(42)
     lon = -77.03 + rng.uniform(-0.01, 0.01, N)
     lat = -12.05 + rng.uniform(-0.01, 0.01, N)
-    rows = []
+    rows: list[Row] = []
     try:
         await _push(proc, people, lon, lat, rows)
         yield proc, people, rows
@@ -45,7 +47,7 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, People, l
 
 
 async def _push(
-    proc: ServerProcess, people: People, lon: np.ndarray, lat: np.ndarray, rows: list[tuple]
+    proc: ServerProcess, people: People, lon: np.ndarray, lat: np.ndarray, rows: list[Row]
 ) -> None:
     async with httpx.AsyncClient(base_url=proc.base_url, timeout=60) as client:
         clock, changes = HybridClock(), []
@@ -75,7 +77,7 @@ def gdal(*args: str, token: str | None = None) -> subprocess.CompletedProcess[st
     )
 
 
-async def test_ogrinfo_counts_the_store_and_pushes_filters(server: tuple) -> None:
+async def test_ogrinfo_counts_the_store_and_pushes_filters(server: Served) -> None:
     proc, people, rows = server
     root = f"OAPIF:{proc.base_url}/ogc/"
     token = people.tokens["chief-a"]
@@ -101,7 +103,7 @@ async def test_ogrinfo_counts_the_store_and_pushes_filters(server: tuple) -> Non
     assert "401" in refused.stderr
 
 
-async def test_gdal_and_decoder_read_tiles_in_place(server: tuple) -> None:
+async def test_gdal_and_decoder_read_tiles_in_place(server: Served) -> None:
     proc, people, rows = server
     z = 14
     x, y = lonlat_to_tile(-77.03, -12.05, z)

@@ -118,7 +118,7 @@ async def test_top_places_and_the_printable_briefing(served: Served) -> None:
 
 async def test_no_cell_here_and_signed_out(served: Served) -> None:
     await _city(served)
-    far = {**NOVEMBER, "lon": -70.0, "lat": -15.0}
+    far: dict[str, str | float] = {**NOVEMBER, "lon": -70.0, "lat": -15.0}
     assert (await served.client.get("/web/data/hotspot.json", params=far)).status_code == 401
     assert (await served.client.get("/briefing")).status_code == 303
     await _sign_in(served, "chief-a")

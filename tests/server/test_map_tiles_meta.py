@@ -200,7 +200,8 @@ def _glyphs(body: bytes) -> dict[int, dict[str, Any]]:
                 return value, i
 
     def fields(data: bytes) -> list[tuple[int, Any]]:
-        out, i = [], 0
+        out: list[tuple[int, Any]] = []
+        i = 0
         while i < len(data):
             key, i = varint(data, i)
             if key & 7 == 2:

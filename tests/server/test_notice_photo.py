@@ -21,7 +21,7 @@ from tests.server.test_notices import notice_body
 @pytest.fixture
 def app_settings(tmp_path: Path) -> Settings:
     attachments = AttachmentSettings(dir=str(tmp_path / "att"))
-    return Settings(_env_file=None, attachments=attachments)  # type: ignore[call-arg]
+    return Settings(_env_file=None, attachments=attachments)
 
 
 async def _post(served: Served, photo: bytes) -> str:

@@ -82,7 +82,9 @@ def notice_body(text: str, seconds: float = 3600, **extra: Any) -> dict[str, Any
     return {"text": text, "category": "robo", "expires_at": in_seconds(seconds), **extra}
 
 
-async def ack(http: httpx.AsyncClient, token: str, notice_id: str, clock: HybridClock) -> dict:
+async def ack(
+    http: httpx.AsyncClient, token: str, notice_id: str, clock: HybridClock
+) -> dict[str, Any]:
     change = {
         "collection": "notice_acks",
         "id": notice_id,

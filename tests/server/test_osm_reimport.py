@@ -4,32 +4,35 @@ an address that named a street the first import lacked is placed after the secon
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from geo.boundaries import haversine_m
-from geo.osm.build import import_osm
+from geo.osm.build import OsmImport, import_osm
 from server.places import reload_places, store_layer
 from sync.clock import HybridClock
 from tests.geo.test_osm import LAT0, LON0, write_city
+from tests.server.conftest import Served
 from tests.support import batch, incident, new_id
 
 
-async def _store(served, imp) -> None:  # type: ignore[no-untyped-def]
+async def _store(served: Served, imp: OsmImport) -> None:
     for layer in ("districts", "streets", "landmarks", "addresses"):
         await store_layer(served.store, layer, getattr(imp, layer))
     assert await reload_places(served.app.state.ctx)
 
 
-async def _derived(client: httpx.AsyncClient, served, rid: str) -> dict:  # type: ignore[no-untyped-def]
+async def _derived(client: httpx.AsyncClient, served: Served, rid: str) -> dict[str, Any]:
     page = await client.get("/v1/sync/pull", params={"limit": 500}, headers=served.auth("chief-a"))
-    return {d["id"]: d for d in page.json()["changes"]}[rid]["derived"]
+    derived: dict[str, Any] = {d["id"]: d for d in page.json()["changes"]}[rid]["derived"]
+    return derived
 
 
 async def test_reimport_geocodes_address_only_incidents_again(
     app_client: httpx.AsyncClient,
-    served,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    served: Served,
+    tmp_path: Path,
 ) -> None:
     first = import_osm(write_city(tmp_path / "before.osm"))
     await _store(served, first)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import httpx
 import pandas as pd
@@ -9,6 +11,7 @@ import shapely
 
 from server.places import reload_places, store_layer
 from sync.clock import HybridClock
+from tests.server.conftest import Served
 from tests.support import batch, incident, new_id
 
 # Two districts side by side (0.01° ≈ 1.1 km), one station area and sector each, and one
@@ -18,7 +21,7 @@ EAST = shapely.box(-77.03, -12.06, -77.02, -12.05)
 
 
 def _layers() -> dict[str, gpd.GeoDataFrame]:
-    def frame(rows: list[dict], geoms: list) -> gpd.GeoDataFrame:
+    def frame(rows: list[dict[str, Any]], geoms: list[object]) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs="EPSG:4326")
 
     blocks = []
@@ -67,13 +70,16 @@ def _layers() -> dict[str, gpd.GeoDataFrame]:
     }
 
 
-async def _derived(client: httpx.AsyncClient, served, rid: str) -> dict:
+async def _derived(client: httpx.AsyncClient, served: Served, rid: str) -> dict[str, Any]:
     page = await client.get("/v1/sync/pull", params={"limit": 500}, headers=served.auth("chief-a"))
     docs = {d["id"]: d for d in page.json()["changes"]}
-    return docs[rid]["derived"]
+    derived: dict[str, Any] = docs[rid]["derived"]
+    return derived
 
 
-async def test_pushed_incidents_come_back_placed(app_client: httpx.AsyncClient, served) -> None:
+async def test_pushed_incidents_come_back_placed(
+    app_client: httpx.AsyncClient, served: Served
+) -> None:
     for name, layer in _layers().items():
         await store_layer(served.store, name, layer)
     assert await reload_places(served.app.state.ctx)
@@ -116,7 +122,7 @@ async def test_pushed_incidents_come_back_placed(app_client: httpx.AsyncClient, 
 
 
 async def test_reimport_replaces_layer_and_replaces_incidents(
-    app_client: httpx.AsyncClient, served
+    app_client: httpx.AsyncClient, served: Served
 ) -> None:
     layers = _layers()
     for name, layer in layers.items():

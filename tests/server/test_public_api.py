@@ -3,6 +3,8 @@ cannot be recovered by combining answers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from fixtures.city import load_city
@@ -53,7 +55,7 @@ async def seed(served: Served) -> list[str]:
     return codes
 
 
-def matrix(data: dict, codes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def matrix(data: dict[str, Any], codes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The published table of the first districts (and totals) as counts and a hidden mask."""
     cats = data["categories"]
     rows = [r for r in data["districts"] if r["district"] in codes]

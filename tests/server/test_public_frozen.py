@@ -69,7 +69,7 @@ async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         url = PG_URL
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))
     store = CountingStore(url)
     app = create_app(settings, store)
     async with app.router.lifespan_context(app):

@@ -149,8 +149,10 @@ async def test_trend_chart_is_phone_sized_with_its_whole_legend(served: Served) 
     # item 21: accessible name and description from the SVG's own title and desc
     assert svg.get("role") == "img"
     ids = (svg.get("aria-labelledby") or "").split()
-    assert [svg.find(f"{SVG}title").get("id"), svg.find(f"{SVG}desc").get("id")] == ids
-    desc = svg.find(f"{SVG}desc").text or ""
+    title_el, desc_el = svg.find(f"{SVG}title"), svg.find(f"{SVG}desc")
+    assert title_el is not None and desc_el is not None
+    assert [title_el.get("id"), desc_el.get("id")] == ids
+    desc = desc_el.text or ""
     assert all(str(v) in desc for v in trend["series"]["total"] if v is not None)
     table = html[html.index('<details id="trend-data">') :]
     table = table[: table.index("</details>")]
@@ -180,7 +182,9 @@ async def test_cell_map_shows_counts_names_and_legend(served: Served) -> None:
     district_names = {d["name"] for d in months["districts"]}
     assert names and names <= district_names
     assert svg.get("role") == "img" and svg.find(f"{SVG}title") is not None
-    assert svg.find(f"{SVG}desc").text.startswith(f"{len(cells['features'])} zonas")
+    desc_el = svg.find(f"{SVG}desc")
+    assert desc_el is not None and desc_el.text is not None
+    assert desc_el.text.startswith(f"{len(cells['features'])} zonas")
     # the legend: its classes (ranges) hold every published count
     legend = re.search(r'<ul class="map-legend".*?</ul>', html, re.S)
     assert legend

@@ -21,7 +21,7 @@ EVIL = {"Host": "evil.example"}
 @pytest.fixture
 def app_settings(request: pytest.FixtureRequest) -> Settings:
     server = ServerSettings(public_url=getattr(request, "param", None))
-    return Settings(_env_file=None, server=server)  # type: ignore[call-arg]
+    return Settings(_env_file=None, server=server)
 
 
 def hrefs(doc: Any) -> list[str]:

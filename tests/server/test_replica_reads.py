@@ -53,7 +53,7 @@ async def _served(
     db = DatabaseSettings(
         url=f"sqlite+aiosqlite:///{primary}", replica_url=replica_url, replica_wait_s=0.05
     )
-    settings = Settings(_env_file=None).model_copy(update={"database": db})  # type: ignore[call-arg]
+    settings = Settings(_env_file=None).model_copy(update={"database": db})
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -96,7 +96,9 @@ async def behind(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any, 
         yield served
 
 
-async def test_a_replica_behind_is_not_read_and_one_caught_up_is(behind, tmp_path: Path) -> None:
+async def test_a_replica_behind_is_not_read_and_one_caught_up_is(
+    behind: tuple[httpx.AsyncClient, Any, dict[str, str]], tmp_path: Path
+) -> None:
     client, router, tokens = behind
     chief, officer = tokens["chief-a"], tokens["off-a"]
     catch_up(tmp_path / "primary.db", tmp_path / "replica.db")  # the seeded people

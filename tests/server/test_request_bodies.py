@@ -36,9 +36,10 @@ def deep_bodies(depth: int) -> dict[str, bytes]:
     """Bodies of ``depth`` levels in all, deep in the places a push can be deep."""
     change = incident(new_id(), HybridClock())
     in_fields = {**change, "fields": {**change["fields"], "description": "DEEP"}}
+    not_a_change: Any = "DEEP"  # a string where a change goes: the deep value replaces it
     return {
         "top": nested(depth),
-        "in_changes": with_value(batch(["DEEP"]), "DEEP", nested(depth - 2)),
+        "in_changes": with_value(batch([not_a_change]), "DEEP", nested(depth - 2)),
         "in_a_change": with_value(batch([in_fields]), "DEEP", nested(depth - 4)),
         "envelope_member": with_value({**batch([change]), "x": "DEEP"}, "DEEP", nested(depth - 1)),
     }

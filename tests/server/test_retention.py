@@ -63,7 +63,7 @@ class World:
 
 def place(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A stand-in for the geocoder: the fix itself, its H3 cell and one district."""
-    out = []
+    out: list[dict[str, Any]] = []
     for item in items:
         where = item.get("location")
         if not where:
@@ -206,7 +206,7 @@ async def expected(world: World) -> dict[str, int]:
 
 
 def settings(**policy: Any) -> Settings:
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    base = Settings(_env_file=None)
     return base.model_copy(update={"retention": RetentionSettings(**policy)})
 
 

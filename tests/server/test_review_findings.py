@@ -46,7 +46,7 @@ async def test_audit_dates_at_the_calendar_ends_are_refused_not_a_500(
 
 @pytest.fixture
 def app_settings() -> Settings:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     settings.sync.snapshot_streams = 1
     return settings
 

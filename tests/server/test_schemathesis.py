@@ -12,6 +12,7 @@ import random
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ import pytest
 from sync.clock import HybridClock
 from tests.server_process import REPO, ServerProcess, seed_database
 from tests.support import batch, incident, log_entry, new_id
+
+Server = tuple[ServerProcess, dict[str, str], Path]  # the process, its tokens, its folder
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +58,7 @@ async def _some_data(base_url: str, tokens: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> object:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import asyncio
 
     tmp = tmp_path_factory.mktemp("schemathesis")
@@ -69,7 +72,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> object:
 
 
 @pytest.mark.parametrize("who", IDENTITIES)
-def test_schemathesis_finds_nothing(server: tuple, who: str) -> None:
+def test_schemathesis_finds_nothing(server: Server, who: str) -> None:
     proc, tokens, tmp = server
     st = Path(sys.executable).with_name("st")
     command = [

@@ -93,7 +93,7 @@ def test_env_var_name_is_the_one_read(
 ) -> None:
     value = other_value(field)
     monkeypatch.setenv(env, value if isinstance(value, str) else json.dumps(value))
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     group, name = env.removeprefix("RONDA_").lower().split("__")
     assert getattr(getattr(settings, group), name) == value
 
@@ -115,8 +115,8 @@ def test_env_example_lists_every_setting() -> None:
 
 
 def test_env_example_values_are_the_defaults() -> None:
-    from_file = Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
-    assert from_file.model_dump() == Settings(_env_file=None).model_dump()  # type: ignore[call-arg]
+    from_file = Settings(_env_file=ENV_EXAMPLE)
+    assert from_file.model_dump() == Settings(_env_file=None).model_dump()
 
 
 def test_only_settings_without_a_default_are_commented_out() -> None:

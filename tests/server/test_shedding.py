@@ -105,7 +105,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 @contextlib.asynccontextmanager
 async def serve(store: Store, **sync: object) -> AsyncIterator[tuple[httpx.AsyncClient, People]]:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     limits = SyncSettings(**{**settings.sync.model_dump(), **sync})
     app = create_app(settings.model_copy(update={"sync": limits}), store)
     async with app.router.lifespan_context(app):

@@ -26,7 +26,7 @@ WEB = WebSettings(
 
 @pytest.fixture
 def app_settings() -> Settings:
-    return Settings(_env_file=None, web=WEB)  # type: ignore[call-arg]
+    return Settings(_env_file=None, web=WEB)
 
 
 def client_from(served: Served, address: str) -> httpx.AsyncClient:

@@ -124,7 +124,8 @@ async def when_free(http: httpx.AsyncClient, site: Site, who: str, cursor: str) 
 
 def read_stream(raw: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Documents and the other lines (checkpoints, the end) of a snapshot body."""
-    docs, marks = [], []
+    docs: list[dict[str, Any]] = []
+    marks: list[dict[str, Any]] = []
     for line in raw.splitlines():
         item = orjson.loads(line)
         (docs if "collection" in item else marks).append(item)
@@ -186,7 +187,8 @@ async def test_a_cut_snapshot_goes_on_from_its_last_checkpoint(site: Site) -> No
                     if len(got) >= 10_000:
                         break  # the connection drops: what came after the checkpoint is lost
         assert checkpoint
-        more, marks = [], [{"cursor": checkpoint, "complete": False}]
+        more: list[dict[str, Any]] = []
+        marks: list[dict[str, Any]] = [{"cursor": checkpoint, "complete": False}]
         while not marks[-1]["complete"]:  # a stream may stop early: go on from its end
             rest = await when_free(http, site, "off-a", marks[-1]["cursor"])
             docs, marks = read_stream(rest.content)

@@ -51,7 +51,7 @@ async def test_not_ready_until_placed_and_early_pushes_wait(
     await store_layer(seeding, "districts", _districts())
     await seeding.close()
     monkeypatch.setattr(server.app, "PLACES_GRACE_S", 0.0)  # start-up does not wait at all
-    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))
     app = create_app(settings)
     places = app.state.ctx.places
     await places.lock.acquire()  # holds the background load back until the test lets it go

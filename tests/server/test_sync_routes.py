@@ -14,6 +14,7 @@ import pytest
 from server.logs import JSONFormatter
 from server.settings import Settings, SyncSettings
 from sync.clock import HybridClock
+from tests.server.conftest import Served
 from tests.support import batch, incident, log_entry, new_id
 
 pytestmark = pytest.mark.asyncio
@@ -23,7 +24,7 @@ JSON = {"Content-Type": "application/json"}
 @pytest.fixture
 def app_settings() -> Settings:
     sync = SyncSettings(max_body_bytes=64 * 1024, max_decompressed_bytes=256 * 1024)
-    return Settings(_env_file=None, sync=sync)  # type: ignore[call-arg]
+    return Settings(_env_file=None, sync=sync)
 
 
 async def _pull_ids(client: httpx.AsyncClient, headers: dict[str, str]) -> set[str]:
@@ -36,7 +37,7 @@ def _error(answer: httpx.Response) -> str:
     return str(answer.json()["error"]["code"])
 
 
-async def test_push_pull_over_http(app_client: httpx.AsyncClient, served) -> None:
+async def test_push_pull_over_http(app_client: httpx.AsyncClient, served: Served) -> None:
     clock = HybridClock()
     rid = new_id()
     body = batch([incident(rid, clock)])
@@ -48,7 +49,7 @@ async def test_push_pull_over_http(app_client: httpx.AsyncClient, served) -> Non
     assert await _pull_ids(app_client, served.auth("off-b")) == set()
 
 
-async def test_compressed_bodies(app_client: httpx.AsyncClient, served) -> None:
+async def test_compressed_bodies(app_client: httpx.AsyncClient, served: Served) -> None:
     clock = HybridClock()
     headers = served.auth("off-a")
     ids = []
@@ -63,7 +64,7 @@ async def test_compressed_bodies(app_client: httpx.AsyncClient, served) -> None:
     assert await _pull_ids(app_client, headers) == set(ids)
 
 
-async def test_bad_bodies_lose_nothing_else(app_client: httpx.AsyncClient, served) -> None:
+async def test_bad_bodies_lose_nothing_else(app_client: httpx.AsyncClient, served: Served) -> None:
     headers = served.auth("off-a")
     clock = HybridClock()
     kept = new_id()
@@ -90,7 +91,7 @@ async def test_bad_bodies_lose_nothing_else(app_client: httpx.AsyncClient, serve
     assert (await app_client.get("/readyz")).status_code == 200
 
 
-async def test_tokens_and_revocation(app_client: httpx.AsyncClient, served) -> None:
+async def test_tokens_and_revocation(app_client: httpx.AsyncClient, served: Served) -> None:
     assert _error(await app_client.get("/v1/sync/pull")) == "unauthorized"
     bad = {"Authorization": "Bearer rdt_not-a-token"}
     assert (await app_client.get("/v1/sync/pull", headers=bad)).status_code == 401
@@ -113,7 +114,7 @@ async def test_tokens_and_revocation(app_client: httpx.AsyncClient, served) -> N
     assert push.status_code == 401
 
 
-async def test_enrollment_flow(app_client: httpx.AsyncClient, served) -> None:
+async def test_enrollment_flow(app_client: httpx.AsyncClient, served: Served) -> None:
     admin = served.auth("admin")
     issued = await app_client.post(
         "/v1/admin/enrollments", json={"officer_id": "off-b"}, headers=admin
@@ -131,7 +132,7 @@ async def test_enrollment_flow(app_client: httpx.AsyncClient, served) -> None:
     assert (reuse.status_code, _error(reuse)) == (403, "enrollment_invalid")
 
 
-async def test_conflicts_and_chain_endpoints(app_client: httpx.AsyncClient, served) -> None:
+async def test_conflicts_and_chain_endpoints(app_client: httpx.AsyncClient, served: Served) -> None:
     people = served.people
     rid = new_id()
     later = HybridClock(offset_ms=5000)
@@ -156,7 +157,9 @@ async def test_conflicts_and_chain_endpoints(app_client: httpx.AsyncClient, serv
     assert other.status_code == 403
 
 
-async def test_logs_hold_no_tokens_or_personal_data(app_client: httpx.AsyncClient, served) -> None:
+async def test_logs_hold_no_tokens_or_personal_data(
+    app_client: httpx.AsyncClient, served: Served
+) -> None:
     lines = io.StringIO()
     handler = logging.StreamHandler(lines)
     handler.setFormatter(JSONFormatter())
@@ -178,7 +181,9 @@ async def test_logs_hold_no_tokens_or_personal_data(app_client: httpx.AsyncClien
         assert secret not in text
 
 
-async def test_pulling_personal_data_is_audited(app_client: httpx.AsyncClient, served) -> None:
+async def test_pulling_personal_data_is_audited(
+    app_client: httpx.AsyncClient, served: Served
+) -> None:
     pii = {"victims": [{"name": "Juana Ccori", "dni": "47112233"}]}
     body = batch([incident(new_id(), HybridClock(), pii=pii)])
     await app_client.post("/v1/sync/push", json=body, headers=served.auth("off-a"))

@@ -31,13 +31,13 @@ from tests.server.test_placement import _layers
 from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people, store_params
 
 BOUND_S = 1.0  # LayerData.foreign_check / Analysis.foreign_check (docs/operations.md)
-WINDOW = {"start": "2026-10-01", "end": "2026-11-01", "resolution": 9}
+WINDOW: dict[str, str | int] = {"start": "2026-10-01", "end": "2026-11-01", "resolution": 9}
 
 
 async def _two_workers(
     url: str,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]]]:
-    settings = Settings(_env_file=None, analysis=AnalysisSettings(debounce_s=0.05))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, analysis=AnalysisSettings(debounce_s=0.05))
     settings = settings.model_copy(update={"database": DatabaseSettings(url=url)})
     async with AsyncExitStack() as stack:
         clients = []
@@ -97,7 +97,7 @@ async def _seen_within(
     client: httpx.AsyncClient,
     tokens: dict[str, str],
     path: str,
-    params: dict[str, object],
+    params: dict[str, str | int],
     key: str,
     want: int,
 ) -> float:
@@ -113,7 +113,9 @@ async def _seen_within(
         await asyncio.sleep(0.1)
 
 
-async def test_a_push_through_one_worker_reaches_the_others_analysis(workers) -> None:
+async def test_a_push_through_one_worker_reaches_the_others_analysis(
+    workers: tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]],
+) -> None:
     a, b, tokens = workers
     await _push(a, tokens, 40, -77.035)
     path = "/v1/analysis/hotspots"
@@ -123,11 +125,16 @@ async def test_a_push_through_one_worker_reaches_the_others_analysis(workers) ->
     await _seen_within(a, tokens, path, WINDOW, "n_incidents", 65)
 
 
-async def test_a_push_through_one_worker_reaches_the_others_layers(workers) -> None:
+async def test_a_push_through_one_worker_reaches_the_others_layers(
+    workers: tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]],
+) -> None:
     a, b, tokens = workers
     await _push(a, tokens, 10, -77.035)
     path = "/ogc/collections/incidents/items"
-    params = {"datetime": "2026-10-01T00:00:00Z/2026-11-01T00:00:00Z", "limit": 1}
+    params: dict[str, str | int] = {
+        "datetime": "2026-10-01T00:00:00Z/2026-11-01T00:00:00Z",
+        "limit": 1,
+    }
     await _seen_within(b, tokens, path, params, "numberMatched", 10)
     await _push(a, tokens, 5, -77.036)
     await _seen_within(b, tokens, path, params, "numberMatched", 15)
@@ -144,7 +151,9 @@ def _computed(*clients: httpx.AsyncClient) -> list[int]:
     return [c.analysis.computations for c in clients]  # type: ignore[attr-defined]
 
 
-async def test_analysis_is_computed_once_between_workers(workers) -> None:
+async def test_analysis_is_computed_once_between_workers(
+    workers: tuple[httpx.AsyncClient, httpx.AsyncClient, dict[str, str]],
+) -> None:
     a, b, tokens = workers
     path, chief = "/v1/analysis/hotspots", _auth(tokens, "chief-a")
     await _push(a, tokens, 30, -77.035)

@@ -12,7 +12,7 @@ from tests.server.conftest import Served
 
 @pytest.fixture
 def app_settings() -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         server=ServerSettings(request_timeout_s=4.0),
         sync=SyncSettings(wait_max_s=60),

@@ -19,7 +19,7 @@ PASSWORD = "una-clave-larga-1"
 @pytest.fixture
 def app_settings() -> Settings:
     web = WebSettings(throttle_after=3, secure_cookies=True)
-    return Settings(_env_file=None, web=web)  # type: ignore[call-arg]
+    return Settings(_env_file=None, web=web)
 
 
 async def login(

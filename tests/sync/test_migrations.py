@@ -288,7 +288,7 @@ def test_a_database_migrated_by_a_newer_ronda_is_refused(url: str) -> None:
 
 async def test_the_server_upgrades_at_start_unless_told_not_to(url: str) -> None:
     await run(url, make_legacy("34ec50d"))
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     settings.database.url = url
     settings.database.upgrade_on_start = False
     app = create_app(settings)
