@@ -157,6 +157,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 await wake.close()
             if replica is not None:
                 await replica.close()
+            attachments = getattr(app.state, "attachments", None)  # made by the first use
+            if attachments is not None:
+                app.state.attachments = None
+                attachments.close()  # its SQLite connections, before the store's checkpoint
             await store.close()
 
     routes = [

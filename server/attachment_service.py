@@ -18,7 +18,7 @@ from server import errors
 from server.attachment_settings import AttachmentSettings
 from server.context import ctx
 from sync.attachments.blobs import BlobStore, FileBlobStore
-from sync.attachments.index import AttachmentIndex
+from sync.attachments.index import AttachmentIndex, SQLiteAccess
 from sync.attachments.s3 import BlobStoreUnavailable, S3BlobStore, make_client
 from sync.attachments.uploads import UploadStore
 from sync.errors import NotFound
@@ -48,6 +48,10 @@ class AttachmentService:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args))
 
+    def close(self) -> None:
+        self.index.close()
+        self.pool.shutdown(wait=True)
+
     async def clean_if_due(self) -> None:
         """Remove expired partial uploads (called on upload creation, not on a timer)."""
         if time.monotonic() - self.last_clean < CLEAN_EVERY_S:
@@ -62,12 +66,23 @@ def service(request: Request) -> AttachmentService:
         c = ctx(request)
         root = Path(c.settings.attachments.dir)
         engine = c.store.engine  # type: ignore[attr-defined]  # the SQL store's
+        fast = sqlite_access(c.store, engine, c.settings.database.sqlite_synchronous)
         found = AttachmentService(
             c.settings.attachments, blob_store(c.settings.attachments, root), UploadStore(root),
-            AttachmentIndex(engine),
+            AttachmentIndex(engine, fast),
         )  # fmt: skip
         request.app.state.attachments = found
     return found
+
+
+def sqlite_access(store: object, engine: Any, synchronous: str) -> SQLiteAccess | None:
+    """Plain connections to the attachment table when the store is SQLite (see
+    sync/attachments/index.py); commits tell the store's WAL checkpointer, which the SQLite
+    store runs (``wal_autocheckpoint`` is off: nobody else would checkpoint the log)."""
+    checkpointer = getattr(store, "_checkpointer", None)
+    if engine.dialect.name != "sqlite" or checkpointer is None:
+        return None
+    return SQLiteAccess(str(engine.url.database), synchronous, checkpointer.wrote)
 
 
 def blob_store(settings: AttachmentSettings, root: Path) -> BlobStore:

@@ -2,18 +2,44 @@
 
 Functions over the SQL store's engine (as ``sync/store/sql_throttle.py`` does), so the
 attachment feature adds no methods to the ``Store`` port.
+
+On SQLite the table is read and written with plain ``sqlite3`` connections
+(``SQLiteAccess``), as the store itself does for its token lookups and pushes: through
+SQLAlchemy and aiosqlite each statement of an upload (BEGIN, INSERT, COMMIT, each read) was a
+round trip to aiosqlite's thread and back to the event loop, and those statements were a
+good part of the server's CPU per upload (docs/benchmarks.md, "Attachments"). Reads are
+index lookups of microseconds and run on the event loop; a write runs in a thread of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.store import sql_tables as t
 from sync.store.sql_rows import dialect_insert
+
+COLUMNS = (
+    "sha256", "size", "media_type", "declared_type", "device_id", "officer_id", "station_id",
+    "received_ms", "quarantined_ms",
+)  # fmt: skip
+SELECT_SQL = f"SELECT {', '.join(COLUMNS)} FROM attachment WHERE sha256 IN ({{}})"
+INSERT_SQL = (
+    f"INSERT INTO attachment ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    # The same bytes again (after a quarantine, say) restore the blob: no longer quarantined.
+    " ON CONFLICT (sha256) DO UPDATE SET quarantined_ms = NULL"
+)
+QUARANTINE_SQL = "UPDATE attachment SET quarantined_ms = ? WHERE sha256 = ?"
+BYTES_SQL = "SELECT COALESCE(SUM(size), 0) FROM attachment WHERE device_id = ? AND received_ms >= ?"
+BUSY_TIMEOUT_MS = 10_000
+HASHES_PER_QUERY = 500  # well below SQLite's parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,21 +55,69 @@ class AttachmentMeta:
     quarantined_ms: int | None = None
 
 
+class SQLiteAccess:
+    """Two plain connections to the store's SQLite file: one that only reads, used on the
+    event loop, and one that writes, used from its own thread. ``wrote`` is called after each
+    commit (the store's WAL checkpointer: the log is checkpointed by nobody else)."""
+
+    def __init__(self, path: str, synchronous: str, wrote: Callable[[], None]) -> None:
+        self.wrote = wrote
+        self.reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self.reader.execute("PRAGMA query_only=ON")
+        self.writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.writer.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self.writer.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="ronda-attachment-index")
+
+    def read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return self.reader.execute(sql, params).fetchall()
+
+    async def write(self, sql: str, params: tuple[Any, ...]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.thread, self._write, sql, params)
+        self.wrote()
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        conn = self.writer
+        conn.execute("BEGIN IMMEDIATE")  # waits (busy timeout) for any other writer
+        try:
+            conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True)
+        self.reader.close()
+        self.writer.close()
+
+
 class AttachmentIndex:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sqlite: SQLiteAccess | None = None) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.sqlite = sqlite
+
+    def close(self) -> None:
+        if self.sqlite is not None:
+            self.sqlite.close()
 
     async def add(self, meta: AttachmentMeta) -> None:
         """Record a received blob (a second receipt of the same bytes changes nothing)."""
+        if self.sqlite is not None:
+            await self.sqlite.write(INSERT_SQL, tuple(getattr(meta, k) for k in COLUMNS))
+            return
         values = {k: getattr(meta, k) for k in AttachmentMeta.__slots__}
         stmt = dialect_insert(self.is_sqlite, t.attachment).values(**values)
-        # The same bytes again (after a quarantine, say) restore the blob: no longer quarantined.
         stmt = stmt.on_conflict_do_update(index_elements=["sha256"], set_={"quarantined_ms": None})
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
 
     async def get(self, sha256: str) -> AttachmentMeta | None:
+        if self.sqlite is not None:
+            rows = self.sqlite.read(SELECT_SQL.format("?"), (sha256,))
+            return AttachmentMeta(*rows[0]) if rows else None
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(select(t.attachment).where(t.attachment.c.sha256 == sha256))
@@ -54,6 +128,13 @@ class AttachmentIndex:
         wanted = sorted(set(hashes))
         if not wanted:
             return {}
+        if self.sqlite is not None:
+            out = {}
+            for i in range(0, len(wanted), HASHES_PER_QUERY):
+                part = tuple(wanted[i : i + HASHES_PER_QUERY])
+                for row in self.sqlite.read(SELECT_SQL.format(",".join("?" * len(part))), part):
+                    out[row[0]] = AttachmentMeta(*row)
+            return out
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(select(t.attachment).where(t.attachment.c.sha256.in_(wanted)))
@@ -61,6 +142,9 @@ class AttachmentIndex:
         return {r.sha256: AttachmentMeta(**r._mapping) for r in rows}
 
     async def quarantined(self, sha256: str, at_ms: int) -> None:
+        if self.sqlite is not None:
+            await self.sqlite.write(QUARANTINE_SQL, (at_ms, sha256))
+            return
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(t.attachment)
@@ -70,6 +154,8 @@ class AttachmentIndex:
 
     async def bytes_since(self, device_id: str, since_ms: int) -> int:
         """Bytes of the blobs this device delivered since ``since_ms`` (the daily cap)."""
+        if self.sqlite is not None:
+            return int(self.sqlite.read(BYTES_SQL, (device_id, since_ms))[0][0])
         c = t.attachment.c
         query = select(func.coalesce(func.sum(c.size), 0)).where(
             c.device_id == device_id, c.received_ms >= since_ms

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sync.attachments.index import AttachmentIndex, AttachmentMeta
+import pytest
+
+from sync.attachments.index import AttachmentIndex, AttachmentMeta, SQLiteAccess
 from sync.store.base import Store
 
 
@@ -10,8 +12,26 @@ def meta(sha: str, size: int, at: int, device: str = "dev-1") -> AttachmentMeta:
     return AttachmentMeta(sha, size, "image/jpeg", "image/png", device, "off-a", "st-a", at)
 
 
-async def test_index_round_trip_quarantine_and_daily_bytes(store: Store) -> None:
-    index = AttachmentIndex(store.engine)  # type: ignore[attr-defined]
+@pytest.mark.parametrize("plain", [False, True], ids=["sqlalchemy", "plain-sqlite"])
+async def test_index_round_trip_quarantine_and_daily_bytes(store: Store, plain: bool) -> None:
+    """The same answers through SQLAlchemy and (SQLite only) the plain connections."""
+    engine = store.engine  # type: ignore[attr-defined]
+    commits: list[int] = []
+    access = None
+    if plain:
+        if engine.dialect.name != "sqlite":
+            pytest.skip("plain connections are SQLite's")
+        access = SQLiteAccess(str(engine.url.database), "FULL", lambda: commits.append(1))
+    index = AttachmentIndex(engine, access)
+    try:
+        await _round_trip(index)
+    finally:
+        index.close()
+    if plain:  # each write told the WAL checkpointer
+        assert len(commits) == 5
+
+
+async def _round_trip(index: AttachmentIndex) -> None:
     big = 5 * 2**32  # past 32 bits: the size column is a BIGINT
     await index.add(meta("a" * 64, big, 1_000))
     await index.add(meta("b" * 64, 20, 2_000))
