@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document served at ``/openapi.json`` (docs/protocol.md is its prose twin).
 
-Request schemas come from the pydantic models that validate the requests, so they cannot
-drift; answer schemas are written here by hand and tests/server/test_openapi.py checks real
-answers of the app against them.  Error answers list, per endpoint and status, the codes the
-endpoint can give.
+Request schemas come from the pydantic models that validate the requests, and answer schemas
+from the models of ``server.answers`` that the routes build their answers with (or, on the
+sync hot paths, that tests validate real answers with), so neither can drift;
+tests/server/test_openapi.py also checks real answers of the app against the document.
+Error answers list, per endpoint and status, the codes the endpoint can give.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from server.answers import admin, analysis, common, compstat, notices, plans, public
+from server.answers import sync as sync_answers
+from server.answers.schema import REF, answer_schemas
 from server.routes.admin import EnrollBody, EnrollmentBody, OfficerBody, StationBody
 from server.settings import SyncSettings
-from sync.clock import HLC_PATTERN
-from sync.cursor import CURSOR_PATTERN, ISSUED_CURSOR_PATTERN
-from sync.protocol import HASH_PATTERN, ID_PATTERN, IncidentChange, LogEntryChange, PushEnvelope
+from sync.cursor import CURSOR_PATTERN
+from sync.protocol import ID_PATTERN, IncidentChange, LogEntryChange, PushEnvelope
+from sync.protocol_notices import NoticeAckChange, NoticeDraft
+from sync.protocol_plans import PlanBody
 
 Schema = dict[str, Any]
-REF = "#/components/schemas/{model}"
 MODELS: tuple[type[BaseModel], ...] = (
     IncidentChange,
     LogEntryChange,
@@ -30,34 +34,60 @@ MODELS: tuple[type[BaseModel], ...] = (
     StationBody,
     OfficerBody,
     EnrollmentBody,
+    PlanBody,
+    NoticeDraft,
+    NoticeAckChange,
 )
-ROLES = ["officer", "chief", "analyst", "admin"]
+# Every answer a path names (with the models they use, hoisted by answer_schemas).
+ANSWERS: tuple[type[BaseModel], ...] = (
+    common.Error,
+    common.Health,
+    common.Ready,
+    admin.EnrollAnswer,
+    admin.MeAnswer,
+    admin.Station,
+    admin.StationList,
+    admin.Officer,
+    admin.OfficerList,
+    admin.EnrollmentAnswer,
+    admin.Device,
+    admin.DeviceList,
+    admin.RevokeAnswer,
+    admin.PlacesAnswer,
+    sync_answers.PushAnswer,
+    sync_answers.PullAnswer,
+    sync_answers.SnapshotLine,
+    sync_answers.ConflictPage,
+    sync_answers.ChainReport,
+    analysis.HotspotAnswer,
+    analysis.EmergingAnswer,
+    analysis.RatesAnswer,
+    analysis.PaiAnswer,
+    analysis.DosageAnswer,
+    analysis.NearRepeatAnswer,
+    analysis.RepeatLocationsAnswer,
+    analysis.RepeatVictimsAnswer,
+    analysis.ConcentrationAnswer,
+    compstat.CompstatAnswer,
+    plans.PlanList,
+    plans.HotCellsAnswer,
+    plans.PlanDosageAnswer,
+    notices.NoticeAnswer,
+    notices.NoticeList,
+    notices.NoticeWithAcks,
+    notices.WaitAnswer,
+    public.PublicMonths,
+    public.PublicDistricts,
+    public.PublicTrend,
+)
 
 
 def ref(name: str) -> Schema:
     return {"$ref": REF.format(model=name)}
 
 
-def _obj(props: dict[str, Schema], required: list[str] | None = None) -> Schema:
-    """A closed object: every member listed, none other allowed."""
-    return {
-        "type": "object",
-        "properties": props,
-        "required": list(props) if required is None else required,
-        "additionalProperties": False,
-    }
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
 STR: Schema = {"type": "string"}
-INT: Schema = {"type": "integer"}
-MS: Schema = {"type": "integer", "description": "milliseconds since the Unix epoch"}
 ID: Schema = {"type": "string", "pattern": ID_PATTERN}
-HLC: Schema = {"type": "string", "pattern": HLC_PATTERN.pattern}
-HASH: Schema = {"type": "string", "pattern": HASH_PATTERN}
 
 
 def _model_schemas() -> dict[str, Schema]:
@@ -83,254 +113,9 @@ def _model_schemas() -> dict[str, Schema]:
     return out
 
 
-def _answer_schemas() -> dict[str, Schema]:
-    limits = {
-        "max_changes": INT,
-        "max_body_bytes": INT,
-        "max_decompressed_bytes": INT,
-        "max_clock_ahead_ms": INT,
-        "pull_max_limit": INT,
-    }
-    return {
-        "ErrorBody": _obj({"code": STR, "message": STR, "details": {"type": "object"}}),
-        "Error": _obj({"error": ref("ErrorBody")}),
-        "EnrollAnswer": _obj(
-            {
-                "device_id": STR,
-                "token": {"type": "string", "pattern": "^rdt_"},
-                "officer_id": STR,
-                "role": _nullable({"enum": ROLES}),
-                "station_id": _nullable(STR),
-                "server_time_ms": MS,
-            }
-        ),
-        "MeAnswer": _obj(
-            {
-                "device_id": STR,
-                "device_name": STR,
-                "officer_id": STR,
-                "role": {"enum": ROLES},
-                "station_id": _nullable(STR),
-                "scope": _obj(
-                    {
-                        "stations": _nullable({"type": "array", "items": STR}),
-                        "pii": {"enum": ["all", "own", "none"]},
-                    }
-                ),
-                "server_time_ms": MS,
-                "limits": _obj(limits),
-            }
-        ),
-        **_push_answer_schemas(),
-        **_pull_answer_schemas(),
-        **_review_schemas(),
-        **_admin_answer_schemas(),
-        "Health": _obj({"status": {"const": "ok"}}),
-        "Ready": _obj({"status": {"const": "ready"}, "last_seq": INT}),
-    }
-
-
-def _push_answer_schemas() -> dict[str, Schema]:
-    status = {"enum": ["applied", "unchanged", "rejected"]}
-    return {
-        "ChangeResult": {
-            **_obj(
-                {
-                    "index": {"type": "integer", "minimum": 0},
-                    "status": status,
-                    "collection": STR,
-                    "id": STR,
-                    "seq": {"type": "integer", "minimum": 1},
-                    "conflicts": {"type": "integer", "minimum": 0},
-                    "error": ref("ErrorBody"),
-                },
-                ["index", "status"],
-            ),
-            "description": "One change's outcome; `seq` unless rejected, `error` if rejected.",
-        },
-        "PushAnswer": _obj(
-            {
-                "batch_id": ID,
-                "server_time_ms": MS,
-                "results": {"type": "array", "items": ref("ChangeResult")},
-                "summary": _obj({"applied": INT, "unchanged": INT, "rejected": INT}),
-                "clock_offset_ms": {
-                    "type": "integer",
-                    "description": "server_time_ms - device_time_ms (only if it was sent)",
-                },
-            },
-            ["batch_id", "server_time_ms", "results", "summary"],
-        ),
-    }
-
-
-def _pull_answer_schemas() -> dict[str, Schema]:
-    common: dict[str, Schema] = {
-        "id": ID,
-        "seq": {"type": "integer", "minimum": 1},
-        "station_id": STR,
-        "author": {"type": "string", "description": "officer who created the record"},
-        "hlc": HLC,
-    }
-    incident: dict[str, Schema] = {
-        "collection": {"const": "incidents"},
-        **common,
-        "deleted": {"type": "boolean", "description": "true: a tombstone"},
-        "fields": ref("IncidentFields"),
-        "derived": {"type": "object", "description": "placement computed by the server"},
-        "pii": ref("IncidentPII"),
-    }
-    entry: dict[str, Schema] = {
-        "collection": {"const": "patrol_logs"},
-        **common,
-        "device_id": STR,
-        "deleted": {"const": False},
-        "n": {"type": "integer", "minimum": 1},
-        "prev_hash": {"type": "string", "pattern": "^([0-9a-f]{64})?$"},
-        "hash": HASH,
-        "body": ref("LogBody"),
-    }
-    return {
-        "IncidentDoc": _obj(incident, [k for k in incident if k != "pii"]),
-        "PatrolLogDoc": _obj(entry),
-        "SnapshotLine": {
-            "description": "One line of a snapshot: a document as in a pull page; after each"
-            ' page `{"cursor"}` (a checkpoint); `{"attachments"}` as in a pull page;'
-            ' last, `{"cursor", "complete", "count", "server_time_ms"}`.',
-            "oneOf": [
-                ref("IncidentDoc"),
-                ref("PatrolLogDoc"),
-                ref("PlanDoc"),
-                ref("NoticeDoc"),
-                ref("NoticeAckDoc"),
-                _obj({"cursor": {"type": "string", "pattern": ISSUED_CURSOR_PATTERN}}),
-                _obj(
-                    {
-                        "attachments": {
-                            "type": "object",
-                            "additionalProperties": _obj(
-                                {"received": {"type": "boolean"}, "media_type": _nullable(STR)}
-                            ),
-                        }
-                    }
-                ),
-                _obj(
-                    {
-                        "cursor": {"type": "string", "pattern": ISSUED_CURSOR_PATTERN},
-                        "complete": {"type": "boolean"},
-                        "count": {"type": "integer", "minimum": 0},
-                        "server_time_ms": MS,
-                    }
-                ),
-            ],
-        },
-        "PullAnswer": _obj(
-            {
-                "changes": {
-                    "type": "array",
-                    "items": {
-                        "oneOf": [
-                            ref("IncidentDoc"),
-                            ref("PatrolLogDoc"),
-                            ref("PlanDoc"),
-                            ref("NoticeDoc"),
-                            ref("NoticeAckDoc"),
-                        ]
-                    },
-                },
-                "cursor": {
-                    "type": "string",
-                    "pattern": ISSUED_CURSOR_PATTERN,
-                    "description": "opaque: send it back as is",
-                },
-                "has_more": {"type": "boolean"},
-                "server_time_ms": MS,
-                "attachments": {
-                    "type": "object",
-                    "description": "only when the page's records name attachments: by sha256",
-                    "additionalProperties": _obj(
-                        {"received": {"type": "boolean"}, "media_type": _nullable(STR)}
-                    ),
-                },
-            },
-            ["changes", "cursor", "has_more", "server_time_ms"],
-        ),
-    }
-
-
-def _review_schemas() -> dict[str, Schema]:
-    conflict = _obj(
-        {
-            "id": INT,
-            "station_id": STR,
-            "collection": STR,
-            "record_id": ID,
-            "field": STR,
-            "losing_value": {"description": "any JSON value"},
-            "losing_hlc": HLC,
-            "losing_device": STR,
-            "winning_hlc": HLC,
-            "winning_device": STR,
-            "seq": INT,
-            "created_ms": MS,
-        }
-    )
-    ints = {"type": "array", "items": INT}
-    gap = _obj({"after": INT, "next": INT})
-    return {
-        "Conflict": conflict,
-        "ConflictPage": _obj(
-            {
-                "conflicts": {"type": "array", "items": ref("Conflict")},
-                "after": INT,
-                "has_more": {"type": "boolean"},
-            }
-        ),
-        "ChainReport": _obj(
-            {
-                "device_id": STR,
-                "entries": INT,
-                "head_n": INT,
-                "archived_n": INT,
-                "intact": {"type": "boolean"},
-                "gaps": {"type": "array", "items": gap},
-                "broken_links": ints,
-                "tampered": ints,
-                "attachments": _obj(
-                    {
-                        "checked": INT,
-                        "tampered": {"type": "array", "items": STR},
-                        "pending": {"type": "array", "items": STR},
-                    }
-                ),
-            }
-        ),
-    }
-
-
-def _admin_answer_schemas() -> dict[str, Schema]:
-    station = _obj({"id": ID, "name": STR, "district_code": _nullable(STR)})
-    officer = _obj({"id": ID, "name": STR, "role": {"enum": ROLES}, "station_id": _nullable(ID)})
-    device = _obj(
-        {
-            "id": STR,
-            "officer_id": STR,
-            "name": STR,
-            "created_ms": MS,
-            "revoked_ms": _nullable(MS),
-        }
-    )
-    return {
-        "Station": station,
-        "StationList": _obj({"stations": {"type": "array", "items": ref("Station")}}),
-        "Officer": officer,
-        "OfficerList": _obj({"officers": {"type": "array", "items": ref("Officer")}}),
-        "EnrollmentAnswer": _obj({"code": STR, "officer_id": ID, "expires_ms": MS}),
-        "Device": device,
-        "DeviceList": _obj({"devices": {"type": "array", "items": ref("Device")}}),
-        "RevokeAnswer": _obj({"device_id": STR, "revoked": {"const": True}}),
-        "PlacesAnswer": _obj({"placement": {"type": "boolean"}}),
-    }
+def _answer_schemas(known: dict[str, Schema]) -> dict[str, Schema]:
+    """Answer schemas, generated from the models the routes build their answers with."""
+    return answer_schemas(ANSWERS, known)
 
 
 # --- operations ---
@@ -660,14 +445,15 @@ def _ops_paths() -> dict[str, Schema]:
 @cache
 def _document() -> dict[str, Any]:
     # Imported here: server.openapi_analysis builds on this module's helpers.
-    from server.openapi_analysis import analysis_paths, analysis_schemas
+    from server.openapi_analysis import analysis_paths
     from server.openapi_attachments import attachment_paths
     from server.openapi_maps import map_paths
-    from server.openapi_notices import notice_paths, notice_schemas
-    from server.openapi_plans import plan_paths, plan_schemas
-    from server.openapi_public import public_paths, public_schemas
+    from server.openapi_notices import notice_paths
+    from server.openapi_plans import plan_paths
+    from server.openapi_public import public_paths
     from server.openapi_shedding import with_shedding
 
+    requests = _model_schemas()
     return {
         "openapi": "3.1.0",
         "info": {
@@ -709,12 +495,8 @@ def _document() -> dict[str, Any]:
         ),
         "components": {
             "schemas": {
-                **_model_schemas(),
-                **_answer_schemas(),
-                **analysis_schemas(),
-                **public_schemas(),
-                **plan_schemas(),
-                **notice_schemas(),
+                **requests,
+                **_answer_schemas(requests),
             },
             "securitySchemes": {
                 "bearer": {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.openapi import INT, ROLE_ERRORS, STR, _errors, _nullable, _obj, _op, _query
-from server.routes.analysis_params import TIME_MAX_S, TIME_MIN_S
+from server.maps.window import TIME_MAX_S, TIME_MIN_S
+from server.openapi import ROLE_ERRORS, STR, _errors, _op, _query
 
 Schema = dict[str, Any]
 NUM: Schema = {"type": "number"}
@@ -14,16 +14,24 @@ TIME: Schema = {
         {"type": "integer", "minimum": TIME_MIN_S, "maximum": TIME_MAX_S},
         {"type": "string"},
     ],
-    "description": "Epoch seconds, or an ISO 8601 date or date-time (UTC when no zone); "
+    "description": "Epoch seconds, or an ISO 8601 date (a whole Lima day) or date-time (UTC "
+    "when no zone); "
     f"either way within {TIME_MIN_S}..{TIME_MAX_S} (1970 to the end of year 9999 UTC)",
 }
+START_DOC = (
+    "Window start (inclusive; a date: its 00:00 Lima); default `end` minus the default weeks."
+)
+END_DOC = (
+    "Window end: a date is included whole (up to the next day's 00:00 Lima), a date-time or "
+    "epoch second is exclusive; default just after the last incident."
+)
 CELL: Schema = {"type": "string", "pattern": "^[0-9a-f]{15}$", "description": "H3 index"}
 
 
 def _params(extra: list[Schema] | None = None) -> list[Schema]:
     return [
-        _query("start", TIME, "Window start (inclusive); default `end` minus the default weeks."),
-        _query("end", TIME, "Window end (exclusive); default just after the last incident."),
+        _query("start", TIME, START_DOC),
+        _query("end", TIME, END_DOC),
         _query("category", STR, "Comma-separated categories (all when absent)."),
         _query("station", STR, "One station (analysts; others are held to their own)."),
         _query(
@@ -36,108 +44,14 @@ def _params(extra: list[Schema] | None = None) -> list[Schema]:
     ]
 
 
-def analysis_schemas() -> dict[str, Schema]:
-    window = _obj(
-        {
-            "stations": _nullable({"type": "array", "items": STR}),
-            "start": INT,
-            "end": INT,
-            "categories": _nullable({"type": "array", "items": STR}),
-            "resolution": INT,
-            "k": INT,
-        }
-    )
-    hot_cell = _obj({"cell": CELL, "count": INT, "z": NUM, "p": NUM, "p_fdr": NUM, "gi_bin": INT})
-    return {
-        "AnalysisWindow": window,
-        "HotspotAnswer": _obj(
-            {
-                "version": STR,
-                "window": window,
-                "method": {"type": "object"},
-                "n_incidents": INT,
-                "n_cells": INT,
-                "classes": {"type": "object", "additionalProperties": INT},
-                "cells": {"type": "array", "items": hot_cell},
-            }
-        ),
-        "EmergingAnswer": _obj(
-            {
-                "version": STR,
-                "window": window,
-                "slice_edges": {"type": "array", "items": INT},
-                "method": {"type": "object"},
-                "patterns": {"type": "object", "additionalProperties": INT},
-                "cells": {
-                    "type": "array",
-                    "items": _obj({"cell": CELL, "pattern": STR, "trend_z": NUM, "trend_p": NUM}),
-                },
-            }
-        ),
-        "RatesAnswer": _obj(
-            {
-                "window": window,
-                "per": INT,
-                "districts": {
-                    "type": "array",
-                    "items": _obj(
-                        {
-                            "district": STR,
-                            "name": STR,
-                            "count": INT,
-                            "population": INT,
-                            "rate_per_10k": _nullable(NUM),
-                            "lower": _nullable(NUM),
-                            "upper": _nullable(NUM),
-                        }
-                    ),
-                },
-            }
-        ),
-        "PaiAnswer": _obj(
-            {
-                "version": STR,
-                "train": window,
-                "test": _obj({"start": INT, "end": INT}),
-                "min_bin": INT,
-                "hot_cells": INT,
-                "area_hot_km2": NUM,
-                "area_total_km2": NUM,
-                "hit_rate": _nullable(NUM),
-                "pai": _nullable(NUM),
-                "rri": _nullable(NUM),
-                "pei": _nullable(NUM),
-                "n_test": INT,
-                "n_test_in_hotspots": INT,
-            }
-        ),
-        "DosageAnswer": _obj(
-            {
-                "version": STR,
-                "window": window,
-                "summary": {
-                    "type": "array",
-                    "items": _obj(
-                        {
-                            "station": STR,
-                            "shift": STR,
-                            "minutes_by_class": {"type": "object", "additionalProperties": NUM},
-                        }
-                    ),
-                },
-            }
-        ),
-        **tactical_schemas(),
-        **compstat_schemas(),
-    }
-
-
 def analysis_paths() -> dict[str, Schema]:
     errors = _errors({400: ["invalid_request"]}, ROLE_ERRORS)
     slices = _query(
         "slices", {"type": "integer", "minimum": 4, "maximum": 104, "default": 12}, "Weeks."
     )
-    test_end = _query("test_end", TIME, "End of the test period (default: as long as training).")
+    test_end = _query(
+        "test_end", TIME, "End of the test period, read as `end` (default: as long as training)."
+    )
 
     def get(summary: str, answer: str, params: list[Schema]) -> Schema:
         return {"get": _op(summary, "analysis", (200, answer, summary), errors, params=params)}
@@ -157,15 +71,6 @@ def analysis_paths() -> dict[str, Schema]:
 
 # --- tactical analysis (server.routes.analysis_tactical) ---
 
-TACTICAL_WINDOW: Schema = _obj(
-    {
-        "stations": _nullable({"type": "array", "items": STR}),
-        "start": INT,
-        "end": INT,
-        "categories": _nullable({"type": "array", "items": STR}),
-    }
-)
-
 
 def _int(name: str, low: int, high: int, default: int, description: str) -> Schema:
     schema = {"type": "integer", "minimum": low, "maximum": high, "default": default}
@@ -174,108 +79,6 @@ def _int(name: str, low: int, high: int, default: int, description: str) -> Sche
 
 def _tactical_params(extra: list[Schema] | None = None) -> list[Schema]:
     return [p for p in _params(extra) if p["name"] not in ("k",)]
-
-
-def _concentration_schema() -> Schema:
-    return _obj(
-        {
-            "units": INT,
-            "incidents": INT,
-            "top": {
-                "type": "array",
-                "items": _obj({"percent": NUM, "units": INT, "share": NUM}),
-            },
-            "holding": {
-                "type": "array",
-                "items": _obj({"share": NUM, "units": INT, "percent": NUM}),
-            },
-        }
-    )
-
-
-def tactical_schemas() -> dict[str, Schema]:
-    knox_cell = _obj(
-        {
-            "space": STR,
-            "time": STR,
-            "observed": INT,
-            "expected": NUM,
-            "knox_ratio": _nullable(NUM),
-            "p": NUM,
-        }
-    )
-    victim = _obj(
-        {
-            "dni": STR,
-            "name": STR,
-            "count": INT,
-            "incidents": {
-                "type": "array",
-                "items": _obj({"id": STR, "station": STR, "category": STR, "occurred": INT}),
-            },
-        }
-    )
-    return {
-        "NearRepeatAnswer": _obj(
-            {
-                "window": TACTICAL_WINDOW,
-                "method": {"type": "object", "additionalProperties": STR},
-                "bands": _obj(
-                    {"distance_m": INT, "distance_bands": INT, "days": INT, "time_bands": INT}
-                ),
-                "permutations": INT,
-                "seed": INT,
-                "n_incidents": INT,
-                "n_close_pairs": INT,
-                "space_bands": {"type": "array", "items": STR},
-                "time_bands": {"type": "array", "items": STR},
-                "cells": {"type": "array", "items": knox_cell},
-            }
-        ),
-        "RepeatLocationsAnswer": _obj(
-            {
-                "window": TACTICAL_WINDOW,
-                "tolerance_m": INT,
-                "n_incidents": INT,
-                "n_places": INT,
-                "n_repeat_places": INT,
-                "n_incidents_at_repeat_places": INT,
-                "places": {
-                    "type": "array",
-                    "items": _obj(
-                        {
-                            "lon": NUM,
-                            "lat": NUM,
-                            "count": INT,
-                            "first": INT,
-                            "last": INT,
-                            "categories": {"type": "object", "additionalProperties": INT},
-                            "incidents": {"type": "array", "items": STR},
-                        }
-                    ),
-                },
-            }
-        ),
-        "RepeatVictimsAnswer": _obj(
-            {
-                "window": TACTICAL_WINDOW,
-                "personal_data": {"type": "boolean"},
-                "n_victims_with_dni": INT,
-                "n_repeat_victims": INT,
-                "n_incidents_of_repeat_victims": INT,
-                "victims": _nullable({"type": "array", "items": victim}),
-            }
-        ),
-        "ConcentrationAnswer": _obj(
-            {
-                "window": TACTICAL_WINDOW,
-                "tolerance_m": INT,
-                "resolution": INT,
-                "places": _concentration_schema(),
-                "cells": _concentration_schema(),
-            }
-        ),
-    }
 
 
 def tactical_paths() -> dict[str, Schema]:
@@ -353,103 +156,6 @@ def _compstat_params() -> list[Schema]:
             "The period of the hot places, the patrol figures and the PAI.",
         ),
     ]
-
-
-DATE: Schema = {"type": "string", "format": "date"}
-
-
-def _compstat_place_schemas(span: Schema) -> dict[str, Schema]:
-    """The report's members for one period: hot places, patrols, PAI."""
-    place = _obj(
-        {
-            "cell": CELL,
-            "count": INT,
-            "z": NUM,
-            "gi_bin": INT,
-            "previous_count": INT,
-            "change": INT,
-            "change_pct": _nullable(INT),
-            "streets": {"type": "array", "items": STR},
-            "sector": _nullable(_obj({"code": STR, "name": STR})),
-            "center": {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2},
-        }
-    )
-    figures = {"hours": NUM, "km": NUM, "hot_hours": NUM, "hot_share": _nullable(NUM)}
-    patrol_row = _obj(
-        {"sector": _nullable(STR), "sector_name": _nullable(STR), "shift": STR, **figures}
-    )
-    patrol = _obj(
-        {
-            "shifts": {"type": "array", "items": STR},
-            "gap_cap_s": INT,
-            "speed_cap_kmh": NUM,
-            "hot_min_bin": INT,
-            "intervals": INT,
-            "dropped_gaps": INT,
-            "dropped_jumps": INT,
-            "rows": {"type": "array", "items": patrol_row},
-            "total": _obj(figures),
-        }
-    )
-    pai = _obj(
-        {
-            "min_bin": INT,
-            "hot_cells": INT,
-            "cells": {"type": "array", "items": CELL},
-            "area_hot_km2": _nullable(NUM),
-            "area_total_km2": _nullable(NUM),
-            "n_incidents": INT,
-            "n_in_hotspots": INT,
-            "n_outside_area": INT,
-            "hit_rate": _nullable(NUM),
-            "pai": _nullable(NUM),
-        }
-    )
-    return {
-        "places_period": _obj({"name": STR, "current": span, "previous": span}),
-        "hot_places": {"type": "array", "items": place},
-        "patrol": patrol,
-        "pai": _nullable(pai),
-    }
-
-
-def compstat_schemas() -> dict[str, Schema]:
-    span = _obj({"first": DATE, "last": DATE, "start": INT, "end": INT})
-    figures = _obj(
-        {
-            "current": INT,
-            "previous": INT,
-            "change": INT,
-            "change_pct": _nullable(NUM),
-            "last_year": INT,
-            "change_last_year": INT,
-            "change_last_year_pct": _nullable(NUM),
-        }
-    )
-    by_period = _obj({"7d": figures, "28d": figures, "ytd": figures})
-    return {
-        "CompstatAnswer": _obj(
-            {
-                "date": {"type": "string", "format": "date"},
-                "scope": {"enum": ["station", "district", "city"]},
-                "stations": _nullable({"type": "array", "items": STR}),
-                "district": _nullable(STR),
-                "categories": _nullable({"type": "array", "items": STR}),
-                "periods": {
-                    "type": "array",
-                    "items": _obj(
-                        {"name": STR, "current": span, "previous": span, "last_year": span}
-                    ),
-                },
-                "rows": {
-                    "type": "array",
-                    "items": _obj({"category": STR, "periods": by_period}),
-                },
-                "total": by_period,
-                **_compstat_place_schemas(span),
-            }
-        )
-    }
 
 
 def compstat_paths() -> dict[str, Schema]:

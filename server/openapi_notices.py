@@ -7,117 +7,16 @@ from typing import Any
 
 from server.openapi import (
     BODY_ERRORS,
-    HLC,
-    ID,
-    MS,
-    REF,
     ROLE_ERRORS,
-    STR,
     _errors,
-    _nullable,
-    _obj,
     _op,
     _path,
     _query,
-    ref,
 )
 from server.settings import SyncSettings
 from sync.cursor import CURSOR_PATTERN
-from sync.protocol_notices import NoticeAckChange, NoticeDraft
 
 Schema = dict[str, Any]
-UTC_TIME: Schema = {"type": "string", "description": "RFC 3339, UTC (`Z`)"}
-AREA: Schema = _obj(
-    {"stations": {"type": "array", "items": STR}, "district": _nullable(STR)},
-)
-
-
-def notice_schemas() -> dict[str, Schema]:
-    out: dict[str, Schema] = {}
-    for model in (NoticeDraft, NoticeAckChange):
-        schema = model.model_json_schema(ref_template=REF)
-        out.update(schema.pop("$defs", {}))
-        out[model.__name__] = schema
-    body = _obj(
-        {
-            "text": STR,
-            "category": STR,
-            "attachments": {"type": "array", "items": ref("AttachmentRef"), "maxItems": 1},
-        },
-        ["text", "category"],
-    )
-    out["NoticeDoc"] = _obj(
-        {
-            "collection": {"const": "notices"},
-            "id": {"type": "string", "description": "`<notice_id>@<station_id>`"},
-            "seq": {"type": "integer", "minimum": 1},
-            "station_id": STR,
-            "notice_id": ID,
-            "author": {"type": "string", "description": "the chief or analyst who posted it"},
-            "deleted": {"type": "boolean", "description": "true: expired or withdrawn"},
-            "posted_at": UTC_TIME,
-            "expires_at": UTC_TIME,
-            "area": AREA,
-            "body": body,
-            "ended": {"enum": ["expired", "withdrawn"]},
-            "ended_at": UTC_TIME,
-        },
-        [
-            "collection",
-            "id",
-            "seq",
-            "station_id",
-            "notice_id",
-            "author",
-            "deleted",
-            "posted_at",
-            "expires_at",
-            "area",
-        ],
-    )
-    out["NoticeAckDoc"] = _obj(
-        {
-            "collection": {"const": "notice_acks"},
-            "id": {"type": "string", "description": "`<notice_id>~<officer_id>`"},
-            "seq": {"type": "integer", "minimum": 1},
-            "station_id": STR,
-            "notice_id": ID,
-            "officer_id": STR,
-            "device_id": STR,
-            "deleted": {"const": False},
-            "hlc": HLC,
-            "at": {"type": "string", "description": "when, by the phone's clock, with zone"},
-        }
-    )
-    notice = _obj(
-        {
-            "notice_id": ID,
-            "author": STR,
-            "area": AREA,
-            "posted_at": UTC_TIME,
-            "expires_at": UTC_TIME,
-            "active": {"type": "boolean"},
-            "ended": _nullable({"enum": ["expired", "withdrawn"]}),
-            "text": _nullable(STR),
-            "category": _nullable(STR),
-            "photo": _nullable(ref("AttachmentRef")),
-        }
-    )
-    ack = _obj(
-        {
-            "officer_id": STR,
-            "station_id": STR,
-            "device_id": STR,
-            "at": STR,
-            "seq": {"type": "integer", "minimum": 1},
-        }
-    )
-    out["Notice"] = notice
-    out["NoticeAnswer"] = _obj({"notice": ref("Notice")})
-    out["NoticeList"] = _obj({"notices": {"type": "array", "items": ref("Notice")}})
-    out["NoticeWithAcks"] = _obj({"notice": ref("Notice"), "acks": {"type": "array", "items": ack}})
-    out["WaitAnswer"] = _obj({"changed": {"type": "boolean"}, "server_time_ms": MS})
-    return out
 
 
 def notice_paths() -> dict[str, Schema]:

@@ -34,66 +34,6 @@ RULES: Schema = {
 COUNTS: Schema = {"type": "object", "additionalProperties": COUNT}
 
 
-def public_schemas() -> dict[str, Schema]:
-    district = {
-        "type": "object",
-        "properties": {
-            "district": {"type": "string"},
-            "name": {"type": "string"},
-            "population": {"type": "integer"},
-            "counts": COUNTS,
-            "total": COUNT,
-            "rate": {"anyOf": [{"type": "number"}, {"type": "null"}]},
-        },
-        "required": ["district", "name", "population", "counts", "total", "rate"],
-    }
-    return {
-        "PublicMonths": {
-            "type": "object",
-            "properties": {
-                "months": {"type": "array", "items": MONTH},
-                "categories": {"type": "array", "items": {"type": "string"}},
-                "districts": {"type": "array", "items": {"type": "object"}},
-                "rules": RULES,
-            },
-            "required": ["months", "categories", "districts", "rules"],
-        },
-        "PublicDistricts": {
-            "type": "object",
-            "description": (
-                "A month's counts by district and category as frozen when it was published;"
-                " null = withheld."
-            ),
-            "properties": {
-                "month": MONTH,
-                "published_at": {
-                    "type": "string",
-                    "format": "date-time",
-                    "description": "When the month was published (UTC); it never changes after.",
-                },
-                "categories": {"type": "array", "items": {"type": "string"}},
-                "districts": {"type": "array", "items": district},
-                "totals": {
-                    "type": "object",
-                    "properties": {"counts": COUNTS, "total": COUNT},
-                    "required": ["counts", "total"],
-                },
-                "rules": RULES,
-            },
-            "required": ["month", "published_at", "categories", "districts", "totals", "rules"],
-        },
-        "PublicTrend": {
-            "type": "object",
-            "description": "Monthly totals by category (the totals row of each month).",
-            "properties": {
-                "months": {"type": "array", "items": MONTH},
-                "series": {"type": "object", "additionalProperties": {"type": "array"}},
-            },
-            "required": ["months", "series"],
-        },
-    }
-
-
 MONTH_PARAM = _query(
     "month", MONTH, "A published month (YYYY-MM); the latest when left out. No other period."
 )
