@@ -18,7 +18,6 @@ from geo.hotspots import compute_hotspots
 from geo.tilemath import world_to_lonlat
 from server.layers import (
     FeatureTable,
-    Filters,
     LayerDef,
     Layers,
     Scope,
@@ -26,17 +25,18 @@ from server.layers import (
     iso,
     table,
 )
+from server.maps.window import Window
 
 MIN_GI_INCIDENTS = 3  # as the map's layer (server/web/mapdata.py)
 
 
-async def build_table(layers: Layers, layer: LayerDef, scope: Scope, f: Filters) -> FeatureTable:
+async def build_table(layers: Layers, layer: LayerDef, scope: Scope, f: Window) -> FeatureTable:
     builder = BUILDERS[layer.id]
     return await builder(layers, scope, f)
 
 
 async def scoped_points(
-    layers: Layers, scope: Scope, f: Filters, columns: tuple[str, ...]
+    layers: Layers, scope: Scope, f: Window, columns: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
     """Columns of the incident points in scope that pass the filters (plus lon, lat)."""
     parts: dict[str, list[np.ndarray]] = {c: [] for c in (*columns, "lon", "lat")}
@@ -51,7 +51,7 @@ async def scoped_points(
     return {c: np.concatenate(v) if v else np.zeros(0, dtype=object) for c, v in parts.items()}
 
 
-async def _hotspots(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+async def _hotspots(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     """Gi* as the chief's map, its hotspot pop-up and the briefing compute it
     (``geo.hotspots.compute_hotspots``: the H3 resolution chosen from the incidents, 7..10),
     so the cells drawn from tiles are the cells those describe."""
@@ -77,7 +77,7 @@ async def _hotspots(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
     )
 
 
-async def _density(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+async def _density(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     pts = await scoped_points(layers, scope, f, ())
     geoms, dens = density_cells(pts["lon"].astype(float), pts["lat"].astype(float))
     top = float(dens.max()) if dens.size else 1.0
@@ -87,7 +87,7 @@ async def _density(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
     return table(ids, geoms, values)
 
 
-async def _district_counts(layers: Layers, scope: Scope, f: Filters) -> dict[str, int]:
+async def _district_counts(layers: Layers, scope: Scope, f: Window) -> dict[str, int]:
     pts = await scoped_points(layers, scope, f, ("district",))
     codes = pts["district"]
     codes = codes[np.array([c is not None for c in codes], dtype=bool)] if codes.size else codes
@@ -97,7 +97,7 @@ async def _district_counts(layers: Layers, scope: Scope, f: Filters) -> dict[str
     return {str(u): int(c) for u, c in zip(uniq.tolist(), n.tolist(), strict=True)}
 
 
-async def _districts(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+async def _districts(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     items = await layers.store.boundaries("districts")
     counts = await _district_counts(layers, scope, f)
     cols: dict[str, list[Any]] = {k: [] for k in ("code", "name", "population", "count")}
@@ -114,7 +114,7 @@ async def _districts(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
     return table([b.code for b in items], geoms, cols)
 
 
-async def _public(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+async def _public(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     """The district totals of the latest published month, exactly as /public shows them.
 
     Only fixed months under the publication rules: a time filter here would let anyone
@@ -145,7 +145,7 @@ async def _public(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
     return table([b.code for b in items], geoms, cols)
 
 
-async def _stations(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+async def _stations(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     items = await layers.store.boundaries("stations")
     geoms = []
     for b in items:
@@ -161,7 +161,7 @@ async def _stations(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
     return table([b.code for b in items], geoms, cols)
 
 
-async def _sectors(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+async def _sectors(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     items = await layers.store.boundaries("sectors")
     items = [b for b in items if scope is None or b.props.get("station_code") in scope]
     cols = {
@@ -188,7 +188,7 @@ async def _street_items(layers: Layers) -> list[Any]:
     return held[1]
 
 
-async def _streets(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+async def _streets(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     """One line per street (its blocks merged), near the scope's station areas: a chief's
     map needs the streets of one station, not the 13,000 of a city."""
     items = await _street_items(layers)
@@ -226,7 +226,7 @@ async def _streets(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
     return table(ids, geoms, cols)
 
 
-async def _tracks(layers: Layers, scope: Scope, f: Filters) -> FeatureTable:
+async def _tracks(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     cols = await layers.store.tracks(f.query(scope))
     at = cols["at_s"].astype(np.int64)
     device = cols["device_id"]

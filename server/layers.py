@@ -14,7 +14,6 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import h3.api.basic_int as h3i
@@ -30,6 +29,7 @@ from geo.tiles import FeatureSet, PointIndex
 from geo.weights import kring_weights, study_cells
 from server.auth import authenticate_map_reader
 from server.context import ctx
+from server.maps.window import Window, categories, interval
 from server.settings import LayerSettings, PublicSettings
 from server.tilecache import Throttle, TileCache, Versions
 from sync.errors import InvalidRequest
@@ -179,69 +179,13 @@ LAYERS: dict[str, LayerDef] = {
 # --- filters ---
 
 
-@dataclass(frozen=True, slots=True)
-class Filters:
-    since_s: int | None = None
-    until_s: int | None = None
-    categories: tuple[str, ...] | None = None
-
-    def key(self) -> str:
-        cats = ",".join(self.categories) if self.categories is not None else "*"
-        return f"{self.since_s}/{self.until_s}/{cats}"
-
-    def query(self, scope: Scope, bbox: tuple[float, ...] | None = None) -> PointQuery:
-        return PointQuery(scope, self.since_s, self.until_s, self.categories, bbox)  # type: ignore[arg-type]
-
-    def mask(self, occurred: np.ndarray, category: np.ndarray) -> np.ndarray | None:
-        """Which of these points pass (None: all of them)."""
-        if self.since_s is None and self.until_s is None and self.categories is None:
-            return None
-        keep = np.ones(occurred.size, dtype=bool)
-        if self.since_s is not None:
-            keep &= occurred >= self.since_s
-        if self.until_s is not None:
-            keep &= occurred < self.until_s
-        if self.categories is not None:
-            keep &= np.isin(category, np.array(self.categories, dtype=object))
-        return keep
-
-
-def _instant(text: str, end: bool) -> int:
-    """Epoch seconds of an RFC 3339 date-time or a date; an interval's end is inclusive."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return int((start + timedelta(days=1 if end else 0)).timestamp())
-        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidRequest("datetime must be RFC 3339 (or a date)", {"value": text}) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp()) + (1 if end else 0)
-
-
-def parse_filters(request: Request) -> Filters:
-    """``datetime`` (an instant, or ``start/end`` with ``..`` or nothing for an open end) and
-    ``category`` (comma-separated) from the query string."""
+def parse_filters(request: Request) -> Window:
+    """``datetime`` (an OGC instant or closed interval; a date is a whole local day) and
+    ``category`` (comma-separated) from the query string: the rule of ``server.maps.window``."""
     params = request.query_params
-    since = until = None
-    raw = params.get("datetime")
-    if raw:
-        if "/" in raw:
-            start, _, stop = raw.partition("/")
-            # QGIS asks for "until <end>" as 0000-01-01T00:00:00Z/<end>: year 0 is no date
-            # Python knows, and before every incident anyway, so an open start.
-            open_start = start in ("", "..") or start.startswith("0000-")
-            since = None if open_start else _instant(start, False)
-            until = None if stop in ("", "..") else _instant(stop, True)
-        else:
-            since, until = _instant(raw, False), _instant(raw, True)
-    cats = params.get("category")
-    categories = None
-    if cats is not None:
-        categories = tuple(sorted({c.strip() for c in cats.split(",") if c.strip()}))
-    return Filters(since, until, categories)
+    offset = ctx(request).settings.public.utc_offset_minutes * 60
+    since, until = interval(params.get("datetime"), offset)
+    return Window(since, until, categories(params.getlist("category")))
 
 
 def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
@@ -404,7 +348,7 @@ class Layers:
 
     # --- feature tables ---
 
-    async def feature_table(self, layer: LayerDef, scope: Scope, filters: Filters) -> FeatureTable:
+    async def feature_table(self, layer: LayerDef, scope: Scope, filters: Window) -> FeatureTable:
         key = f"{layer.id}|{scope}|{filters.key()}|{self.version(layer, scope)}"
         found = self.tables.get(key)
         if found is not None:

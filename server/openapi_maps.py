@@ -44,8 +44,16 @@ def map_paths() -> dict[str, Schema]:
     from server.routes.ogcdoc import DEFAULT_LIMIT, MAX_LIMIT
 
     obj: Schema = {"type": "object"}
-    window = _query("datetime", STR, "An instant or `start/end` (RFC 3339; `..` open end).")
-    category = _query("category", STR, "Categories, comma-separated (`robo,hurto`).")
+    window = _query(
+        "datetime",
+        STR,
+        "An RFC 3339 instant or a closed interval `start/end` (`..` or nothing: open end; a "
+        "date-time end is included, to the second); a date is a whole Lima day "
+        "(docs/layers.md, Time windows).",
+    )
+    category = _query(
+        "category", STR, "Categories, comma-separated (`robo,hurto`); all when absent."
+    )
     # Public layers get paths of their own, so that their "no token needed" is in the
     # spec: one templated path cannot carry two security requirements.
     scoped = sorted(k for k, d in LAYERS.items() if d.access != "public")

@@ -170,7 +170,7 @@ async def pai(request: Request) -> Response:
     c = ctx(request)
     who = await require(request, *READERS)
     train = await parse_window(request, c, who)
-    test_end = parse_time(request, "test_end")
+    test_end = parse_time(request, "test_end", end=True)
     if test_end is None:
         test_end = train.until_s + (train.until_s - train.since_s)
     if test_end <= train.until_s:

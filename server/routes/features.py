@@ -20,7 +20,6 @@ from starlette.routing import Route
 from geo.tilemath import world_to_lonlat
 from server.layers import (
     LAYERS,
-    Filters,
     LayerDef,
     Layers,
     Scope,
@@ -32,6 +31,7 @@ from server.layers import (
     scope_for,
 )
 from server.links import cache_headers, here, site
+from server.maps.window import Window
 from server.routes.common import int_param
 from server.routes.ogcdoc import OAS30, collection_doc, landing, ogc_api, queryables
 from sync.errors import InvalidRequest, NotFound
@@ -131,7 +131,7 @@ async def _incident_rows(layers: Layers, scope: Scope) -> dict[str, np.ndarray]:
     return cols
 
 
-def _incident_mask(cols: dict[str, np.ndarray], f: Filters, bbox: Any) -> np.ndarray:
+def _incident_mask(cols: dict[str, np.ndarray], f: Window, bbox: Any) -> np.ndarray:
     keep = f.mask(cols["occurred_s"].astype(np.int64), cols["category"])
     keep = np.ones(cols["id"].size, dtype=bool) if keep is None else keep
     if bbox is not None:
@@ -169,7 +169,7 @@ def _incident_features(cols: dict[str, np.ndarray], idx: np.ndarray) -> list[dic
 
 
 async def _table_features(
-    layers: Layers, layer: LayerDef, scope: Scope, f: Filters, bbox: Any
+    layers: Layers, layer: LayerDef, scope: Scope, f: Window, bbox: Any
 ) -> tuple[np.ndarray, np.ndarray, Any]:
     data = await layers.feature_table(layer, scope, f)
     keep = np.ones(data.ids.size, dtype=bool)

@@ -21,7 +21,6 @@ from geo.tilemath import center_zoom
 from geo.tiles import TileSpec, cluster_tile, points_layer
 from server.layers import (
     LAYERS,
-    Filters,
     LayerDef,
     Layers,
     layer_or_404,
@@ -30,6 +29,7 @@ from server.layers import (
     scope_for,
 )
 from server.links import cache_headers, site
+from server.maps.window import Window
 from server.routes.common import json_response
 from server.tilecache import CachedTile, make_tile
 from sync.errors import InvalidRequest
@@ -50,7 +50,7 @@ def _tile_params(request: Request) -> TileSpec:
 
 
 async def build_tile(
-    layers: Layers, layer: LayerDef, scope: tuple[str, ...] | None, f: Filters, tile: TileSpec
+    layers: Layers, layer: LayerDef, scope: tuple[str, ...] | None, f: Window, tile: TileSpec
 ) -> bytes:
     """The encoded tile of one layer."""
     if layer.id == "incidents":
@@ -60,7 +60,7 @@ async def build_tile(
 
 
 async def _incident_tile(
-    layers: Layers, scope: tuple[str, ...] | None, f: Filters, tile: TileSpec
+    layers: Layers, scope: tuple[str, ...] | None, f: Window, tile: TileSpec
 ) -> bytes:
     indexes = await layers.point_indexes(scope)
     if tile.z < layers.settings.raw_points_zoom:
@@ -96,7 +96,7 @@ async def _incident_tile(
     return mvt.tile([points_layer("incidents", tile, x, y, props)])
 
 
-def _tile_mask(ix: object, f: Filters, tile: TileSpec) -> np.ndarray:
+def _tile_mask(ix: object, f: Window, tile: TileSpec) -> np.ndarray:
     from geo.tiles import PointIndex
 
     assert isinstance(ix, PointIndex)

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from server.context import ctx
+from server.maps.window import categories, day_window
 from server.web.sessions import SignedIn, require_web
 from sync.errors import InvalidRequest
 from sync.store.records import PointQuery, PullScope
@@ -16,7 +17,6 @@ from sync.store.records import PointQuery, PullScope
 MAP_ROLES = ("chief", "analyst", "officer")
 FIRST_LAYERS = ("hotspots", "incidents")  # the data layers the map shows at first
 LAYER_NAMES = {"es": {"streets": "Calles"}, "en": {"streets": "Streets"}}  # no switch, no t.*
-DAY_S = 86_400
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
 
 
@@ -72,10 +72,6 @@ def default_until(latest_s: int | None, offset_s: int, now_s: int) -> dt.date:
     return dt.datetime.fromtimestamp(end + offset_s, dt.UTC).date()
 
 
-def day_start(day: dt.date, offset_s: int) -> int:
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) - offset_s
-
-
 async def map_view(request: Request, latest_s: int | None = None) -> MapView:
     """Sign-in, scope (the same rules as sync: ``engine.scope``) and filters of a request."""
     c = ctx(request)
@@ -90,14 +86,9 @@ async def map_view(request: Request, latest_s: int | None = None) -> MapView:
     )
     if since > until:
         raise InvalidRequest("since is after until", {"parameter": "since"})
-    cats = tuple(sorted({v for v in request.query_params.getlist("cat") if v})) or None
-    query = PointQuery(
-        station_ids=scope.station_ids,
-        since_s=day_start(since, offset),
-        until_s=day_start(until, offset) + DAY_S,
-        categories=cats,
-        bbox=_bbox(request),
-    )
+    since_s, until_s = day_window(since, until, offset)
+    cats = categories(request.query_params.getlist("cat"))
+    query = PointQuery(scope.station_ids, since_s, until_s, cats, _bbox(request))
     return MapView(user, scope, query, since, until)
 
 
@@ -137,13 +128,7 @@ def previous_period(since: dt.date, until: dt.date) -> tuple[dt.date, dt.date]:
 def window_query(view: MapView, since: dt.date, until: dt.date, offset_s: int) -> PointQuery:
     """``view``'s query (scope, categories, box) over another period of Lima days."""
     q = view.query
-    return PointQuery(
-        station_ids=q.station_ids,
-        since_s=day_start(since, offset_s),
-        until_s=day_start(until, offset_s) + DAY_S,
-        categories=q.categories,
-        bbox=q.bbox,
-    )
+    return PointQuery(q.station_ids, *day_window(since, until, offset_s), q.categories, q.bbox)
 
 
 async def page_values(request: Request, until: dt.date, lang: str) -> dict[str, Any]:

@@ -29,7 +29,8 @@ from geo.emerging import compute_emerging
 from geo.hotspots import compute_hotspots
 from server.context import ctx
 from server.layerdata import scoped_points
-from server.layers import LAYERS, Filters, Layers, layers_of
+from server.layers import LAYERS, Layers, layers_of
+from server.maps.window import Window
 from server.routes.common import json_response
 from server.web import glyphs
 from server.web.filters import MAP_ROLES, MapView, map_view, previous_period, window_query
@@ -444,10 +445,10 @@ async def _meta_table(request: Request, layers: Layers, view: MapView, name: str
     return body
 
 
-def _filters(view: MapView) -> Filters:
+def _filters(view: MapView) -> Window:
     """The tile filters of the page's: the same instants, so the same cached tables."""
     q = view.query
-    return Filters(q.since_s, q.until_s, q.categories)
+    return Window(q.since_s, q.until_s, q.categories)
 
 
 async def layer_meta(request: Request) -> Response:

@@ -1,0 +1,134 @@
+"""The one time-window rule (server/maps/window.py, docs/layers.md "Time windows") at its
+edges, in the three places that read it: the analysis endpoints (``start``/``end``), the
+layers (OGC ``datetime``) and the chief's web pages (``since``/``until``). A date is a whole
+Lima day, an end date included; an end instant is exclusive, except in OGC's closed
+intervals. Every expected instant below is worked out by hand (Lima is UTC-5 all year).
+On SQLite and, when RONDA_TEST_PG_URL is set, PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from server.maps.window import bound, categories, day_window, interval, time_param
+from server.places import reload_places, store_layer
+from sync.clock import HybridClock
+from sync.errors import InvalidRequest
+from tests.server.conftest import Served, served_on_both_backends, sign_in_web
+from tests.server.test_placement import _layers
+from tests.support import batch, incident, new_id
+
+LIMA_S = -5 * 3600
+MAR_1_LIMA = 1_772_341_200  # 2026-03-01T05:00:00Z
+APR_1_LIMA = 1_775_019_600  # 2026-04-01T05:00:00Z
+PASSWORD = "una-clave-larga-1"
+# Around March 2026 in Lima: two just outside, three just inside (one of them on 1 April in
+# UTC but 31 March in Lima).
+EDGES = {
+    "before": "2026-02-28T23:59:59-05:00",  # 2026-03-01T04:59:59Z: March in UTC, not in Lima
+    "first": "2026-03-01T00:00:00-05:00",
+    "utc_april": "2026-04-01T02:00:00Z",  # 31 March 21:00 in Lima
+    "last": "2026-03-31T23:59:59-05:00",
+    "after": "2026-04-01T00:00:00-05:00",
+}
+
+served = served_on_both_backends()
+
+
+def test_a_date_is_a_whole_lima_day() -> None:
+    assert bound("2026-03-01", end=False, offset_s=LIMA_S) == MAR_1_LIMA
+    assert bound("2026-03-31", end=True, offset_s=LIMA_S) == APR_1_LIMA
+    assert day_window(dt.date(2026, 3, 1), dt.date(2026, 3, 31), LIMA_S) == (
+        MAR_1_LIMA,
+        APR_1_LIMA,
+    )
+    assert bound("2026-03-31", end=True, offset_s=0) == APR_1_LIMA - 5 * 3600  # UTC days
+
+
+def test_an_end_instant_is_exclusive_except_in_ogc_intervals() -> None:
+    instant = "2026-04-01T04:59:59Z"
+    assert bound(instant, end=True, offset_s=LIMA_S) == APR_1_LIMA - 1
+    assert bound(instant, end=True, offset_s=LIMA_S, closed=True) == APR_1_LIMA
+    assert bound("2026-04-01T04:59:59", end=True, offset_s=LIMA_S) == APR_1_LIMA - 1  # UTC
+    assert interval("2026-03-01/2026-03-31", LIMA_S) == (MAR_1_LIMA, APR_1_LIMA)
+    assert interval(f"2026-03-01T05:00:00Z/{instant}", LIMA_S) == (MAR_1_LIMA, APR_1_LIMA)
+    assert interval("0000-01-01T00:00:00Z/..", LIMA_S) == (None, None)
+    assert interval("2026-03-31", LIMA_S) == (APR_1_LIMA - 86_400, APR_1_LIMA)
+    assert time_param(str(APR_1_LIMA), "end", end=True, offset_s=LIMA_S) == APR_1_LIMA
+    with pytest.raises(InvalidRequest):
+        interval("yesterday", LIMA_S)
+
+
+def test_categories_are_parsed_once() -> None:
+    assert categories(["robo, hurto", "robo"]) == ("hurto", "robo")
+    assert categories([]) is None and categories([" , "]) is None
+    with pytest.raises(InvalidRequest):
+        categories(["Robo"])
+
+
+async def _push(served: Served) -> None:
+    for name, layer in _layers().items():  # st-a's area, so that the chief sees them
+        await store_layer(served.store, name, layer)
+    await reload_places(served.app.state.ctx)
+    clock, changes = HybridClock(), []
+    for i, at in enumerate(EDGES.values()):
+        fields = {
+            "category": "robo",
+            "occurred_at": at,
+            "location": {"lon": -77.035 + i * 1e-4, "lat": -12.055, "accuracy_m": 5.0},
+        }
+        changes.append(incident(new_id(), clock, fields))
+    answer = await served.client.post(
+        "/v1/sync/push", json=batch(changes), headers=served.auth("off-a")
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def test_analysis_start_and_end(served: Served) -> None:
+    await _push(served)
+    auth = served.auth("chief-a")
+
+    async def window(**params: str) -> tuple[int, int, int]:
+        answer = await served.client.get("/v1/analysis/hotspots", params=params, headers=auth)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        return body["window"]["start"], body["window"]["end"], body["n_incidents"]
+
+    march = await window(start="2026-03-01", end="2026-03-31")
+    assert march == (MAR_1_LIMA, APR_1_LIMA, 3)  # first, utc_april, last
+    utc_start = await window(start="2026-03-01T00:00:00Z", end="2026-03-31")
+    assert utc_start[2] == 4  # and "before", which is 1 March in UTC
+    assert (await window(start="2026-03-01", end="2026-04-01T05:00:00Z"))[2] == 3
+    assert (await window(start="2026-03-01", end="2026-04-01T05:00:01Z"))[2] == 4  # "after"
+    assert (await window(start="2026-03-31", end="2026-03-31"))[2] == 2  # one Lima day
+    epoch = await window(start=str(MAR_1_LIMA), end=str(APR_1_LIMA))
+    assert epoch == (MAR_1_LIMA, APR_1_LIMA, 3)
+
+
+async def test_layer_datetime(served: Served) -> None:
+    await _push(served)
+    auth = served.auth("chief-a")
+
+    async def matched(value: str) -> int:
+        answer = await served.client.get(
+            "/ogc/collections/incidents/items", params={"datetime": value}, headers=auth
+        )
+        assert answer.status_code == 200, answer.text
+        return int(answer.json()["numberMatched"])
+
+    assert await matched("2026-03-01/2026-03-31") == 3
+    assert await matched("2026-03-31") == 2  # utc_april and last
+    assert await matched("2026-03-01T05:00:00Z/2026-04-01T04:59:59Z") == 3  # closed: "last"
+    assert await matched("../2026-04-01T04:59:58Z") == 3  # before, first, utc_april
+    assert await matched("2026-04-01T05:00:00Z") == 1  # an instant: "after"
+
+
+async def test_web_since_until(served: Served) -> None:
+    await _push(served)
+    await sign_in_web(served, "chief-a", PASSWORD)
+    answer = await served.client.get(
+        "/web/data/meta/incidents.json", params={"since": "2026-03-01", "until": "2026-03-31"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["count"] == 3
