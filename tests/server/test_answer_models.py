@@ -81,9 +81,9 @@ async def _fill(served: Served) -> None:
 async def test_pull_and_push_answers_read_back_strictly(served: Served) -> None:
     await _fill(served)
     for who in ("off-a", "chief-a", "analyst", "off-b"):
-        cursor, kinds = "", set()
+        cursor, kinds = "", set[str]()
         while True:
-            params = {"cursor": cursor, "limit": 2}
+            params: dict[str, str | int] = {"cursor": cursor, "limit": 2}
             page = await served.client.get("/v1/sync/pull", params=params, headers=served.auth(who))
             assert page.status_code == 200, page.text
             value = read_back(PullAnswer, page.content)
