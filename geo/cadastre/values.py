@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from geo.geocode_normalise import fold
+from geo.geocode.normalise import fold
 
 #: Settlement types written before a name, and the label we keep for each.
 _TYPES: list[tuple[str, str]] = [

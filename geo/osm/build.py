@@ -22,7 +22,7 @@ import shapely
 from geo.boundaries import LocalMetric
 from geo.errors import EmptyLayerError
 from geo.geocode import Geocoder
-from geo.geocode_normalise import normalise
+from geo.geocode.normalise import normalise
 from geo.osm.read import OsmData, Progress, read_osm
 from geo.osm.streets import build_streets
 from geo.place import PolygonIndex
@@ -179,7 +179,7 @@ def _addresses(data: OsmData) -> gpd.GeoDataFrame:
 def _numbers_by_key(
     addresses: gpd.GeoDataFrame, metric: LocalMetric
 ) -> dict[str, list[tuple[float, float, int]]]:
-    from geo.geocode_gazetteer import house_number
+    from geo.geocode.gazetteer import house_number
 
     x, y = metric.forward(addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy())
     out: dict[str, list[tuple[float, float, int]]] = defaultdict(list)

@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 
 from geo.boundaries import LocalMetric
-from geo.geocode_normalise import normalise as _normalise
+from geo.geocode.normalise import normalise as _normalise
 from geo.osm.read import OsmData
 
 normalise = functools.lru_cache(maxsize=65536)(_normalise)  # names repeat: one regex pass each

@@ -11,7 +11,7 @@ import random
 import re
 import unicodedata
 
-from geo import geocode_normalise as gn
+from geo.geocode import normalise as gn
 
 
 def _reference(text: str) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from geo.geocode_normalise import normalise, strip_fillers, tokens
-from geo.geocode_parse import landmark_kind, parse, parse_all
+from geo.geocode.normalise import normalise, strip_fillers, tokens
+from geo.geocode.parse import landmark_kind, parse, parse_all
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from geo.geocode_normalise import STREET_TYPES, strip_fillers
+from geo.geocode.normalise import STREET_TYPES, strip_fillers
 
 LANDMARK_KINDS = ("mercado", "colegio", "parque", "iglesia", "comisaria", "plaza", "hospital")
 _CONNECTORS = ("con", "y", "esq")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
-from geo.geocode_gazetteer import Gazetteer
+from geo.geocode.gazetteer import Gazetteer
 
 AFTER_COMMA = 80.0  # a part after a comma or dash is very likely a district
 BARE_SUFFIX = 90.0  # without a separator, demand a closer match

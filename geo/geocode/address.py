@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.geocode_gazetteer import Gazetteer
+from geo.geocode.gazetteer import Gazetteer
 
 CLOSE_SPAN_M = 200.0  # neighbours farther apart than this leave room for a bend or a gap
 CLOSE_NUMBERS = 40  # ... and so do numbers far apart

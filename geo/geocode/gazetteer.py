@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from geo.boundaries import LocalMetric
-from geo.geocode_normalise import STREET_TYPES, normalise
+from geo.geocode.normalise import STREET_TYPES, normalise
 
 ARTICLES = ("los", "las", "el", "la")
 

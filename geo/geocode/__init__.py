@@ -18,15 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from geo import geocode_address
 from geo.boundaries import M_PER_DEG_LAT
+
+# the modules, not functions of theirs: ``geo.geocode.normalise`` must stay the module
+from geo.geocode import address, normalise
+from geo.geocode.gazetteer import Gazetteer
+from geo.geocode.match import Match, best_match, name_confidence
+from geo.geocode.parse import Parsed, parse_all
+from geo.geocode.reverse import interpolate, reverse_lookup
+from geo.geocode.scope import split_district
 from geo.geocode_fix import FixAssessment, assess_fix
-from geo.geocode_gazetteer import Gazetteer
-from geo.geocode_match import Match, best_match, name_confidence
-from geo.geocode_normalise import normalise
-from geo.geocode_parse import Parsed, parse_all
-from geo.geocode_reverse import interpolate, reverse_lookup
-from geo.geocode_scope import split_district
 
 __all__ = ["FixAssessment", "GeocodeResult", "Geocoder", "assess_fix"]
 
@@ -86,7 +87,7 @@ FAILED = _Answer(None, "failed", 0.0, {})
 
 
 class Geocoder:
-    """Geocodes address text against a :class:`~geo.geocode_gazetteer.Gazetteer`."""
+    """Geocodes address text against a :class:`~geo.geocode.gazetteer.Gazetteer`."""
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         self.gaz = gazetteer
@@ -112,7 +113,7 @@ class Geocoder:
         self, text: str, *, district: str | None = None, station: str | None = None
     ) -> GeocodeResult:
         """Geocode one address; ``district``/``station`` give the reporting context."""
-        toks = normalise(text or "").split()
+        toks = normalise.normalise(text or "").split()
         context = district or self.gaz.station_district.get(station or "")
         best = FAILED
         for code, rest, _ in split_district(self.gaz, toks):
@@ -243,7 +244,7 @@ class Geocoder:
         exact = [
             (e, xy)
             for e in entries
-            if (xy := geocode_address.exact(self.gaz, e, p.number, suffix)) is not None
+            if (xy := address.exact(self.gaz, e, p.number, suffix)) is not None
         ]
         if exact:
             e, xy = exact[0]
@@ -251,9 +252,7 @@ class Geocoder:
             comp = self._comp(e, None, number=p.number, source="address_point")
             return _Answer(xy, "exact", conf, comp)
         hits = [
-            (e, hit)
-            for e in entries
-            if (hit := geocode_address.between(self.gaz, e, p.number)) is not None
+            (e, hit) for e in entries if (hit := address.between(self.gaz, e, p.number)) is not None
         ]
         if not hits:
             return None

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo.geocode_gazetteer import Gazetteer
+from geo.geocode.gazetteer import Gazetteer
 
 SIDE_OFFSET_M = 10.0  # houses stand beside the street, not on its centre line
 
