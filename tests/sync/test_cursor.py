@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -40,8 +41,9 @@ async def _push(engine: SyncEngine, people: People, count: int) -> None:
     assert [r["status"] for r in answer["results"]] == ["applied"] * count
 
 
-async def _pull(engine: SyncEngine, people: People, cursor: str | None) -> dict:
-    return orjson.loads(await engine.pull(people.officer_a, cursor, 1000))
+async def _pull(engine: SyncEngine, people: People, cursor: str | None) -> dict[str, Any]:
+    page: dict[str, Any] = orjson.loads(await engine.pull(people.officer_a, cursor, 1000))
+    return page
 
 
 async def _refused(engine: SyncEngine, people: People, cursor: str) -> str:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from sync.clock import HybridClock, Stamp, now_ms
-from sync.engine import SyncEngine, SyncLimits
+from sync.engine import Committed, SyncEngine, SyncLimits
 from sync.errors import BatchIdReused, BatchTooLarge, InvalidCursor, InvalidRequest
 from sync.store.base import Store
 from sync.store.records import Identity
@@ -17,12 +17,13 @@ from tests.support import People, batch, incident, log_entry, new_id
 VICTIM = {"victims": [{"name": "María Condori", "dni": "41234567"}]}
 
 
-async def push(engine: SyncEngine, who: Identity, changes: list[dict], **kw: Any) -> dict:
-    return orjson.loads((await engine.push(who, batch(changes, **kw))).answer)
+async def push(engine: SyncEngine, who: Identity, changes: list[Any], **kw: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = orjson.loads((await engine.push(who, batch(changes, **kw))).answer)
+    return answer
 
 
-async def pull_all(engine: SyncEngine, who: Identity) -> dict[str, dict]:
-    out: dict[str, dict] = {}
+async def pull_all(engine: SyncEngine, who: Identity) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     cursor = ""
     while True:
         page = orjson.loads(await engine.pull(who, cursor, 3))
@@ -33,11 +34,11 @@ async def pull_all(engine: SyncEngine, who: Identity) -> dict[str, dict]:
             return out
 
 
-def statuses(answer: dict) -> list[str]:
+def statuses(answer: dict[str, Any]) -> list[str]:
     return [r["status"] for r in answer["results"]]
 
 
-def codes(answer: dict) -> list[str | None]:
+def codes(answer: dict[str, Any]) -> list[str | None]:
     return [r.get("error", {}).get("code") for r in answer["results"]]
 
 
@@ -156,6 +157,7 @@ async def test_envelope_errors(engine: SyncEngine, people: People) -> None:
     clock = HybridClock()
     with pytest.raises(BatchTooLarge):
         await small.push(people.officer_a, batch([incident(new_id(), clock) for _ in range(3)]))
+    body: Any  # malformed on purpose
     for body in ([], {"changes": []}, {"batch_id": "x y", "changes": []}, {"batch_id": "b"}):
         with pytest.raises(InvalidRequest):
             await engine.push(people.officer_a, body)
@@ -273,7 +275,7 @@ async def test_incidents_are_queryable_points(
 
 
 async def test_listeners_hear_what_each_commit_changed(engine: SyncEngine, people: People) -> None:
-    heard = []
+    heard: list[Committed] = []
     engine.listeners.append(heard.append)
     clock = HybridClock()
     body = batch([incident(new_id(), clock)])

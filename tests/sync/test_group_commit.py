@@ -33,7 +33,8 @@ async def pull_all(engine: SyncEngine, who: Any) -> list[dict[str, Any]]:
 
 
 def answer(outcome: Any) -> dict[str, Any]:
-    return orjson.loads(outcome.answer)
+    parsed: dict[str, Any] = orjson.loads(outcome.answer)
+    return parsed
 
 
 async def test_one_group_same_record_from_two_devices(engine: SyncEngine, people: People) -> None:

@@ -53,13 +53,14 @@ def blind_edit(record_id: str, base_seq: int) -> dict[str, Any]:
     }
 
 
-async def send(engine: SyncEngine, who: Identity, changes: list[Any], fast: bool) -> dict:
+async def send(engine: SyncEngine, who: Identity, changes: list[Any], fast: bool) -> dict[str, Any]:
     body = {"batch_id": new_id(), "changes": changes}
     if fast:  # the bytes path (msgspec first), as the HTTP route calls it
         outcome = await engine.push_json(who, orjson.dumps(body))
     else:
         outcome = await engine.push(who, body)
-    return orjson.loads(outcome.answer)
+    answer: dict[str, Any] = orjson.loads(outcome.answer)
+    return answer
 
 
 async def logged(store: Store, record_id: str) -> dict[str, Any]:

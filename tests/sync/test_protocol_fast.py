@@ -131,7 +131,8 @@ def changes(draw: st.DrawFn) -> dict[str, Any]:
     )
     if pii is not MISSING:
         change["pii"] = pii
-    return _drop_missing(change)
+    drawn: dict[str, Any] = _drop_missing(change)
+    return drawn
 
 
 def pydantic_edit(raw: dict[str, Any]) -> IncidentEdit | None:
@@ -151,7 +152,7 @@ def test_fast_path_is_pydantic_or_defers(raw: dict[str, Any]) -> None:
     assert outcome(parse_change, raw) == outcome(protocol.parse_change, raw)
 
 
-VALID = {
+VALID: dict[str, Any] = {
     "collection": "incidents",
     "id": "a1",
     "op": "upsert",
@@ -340,6 +341,7 @@ def test_an_integer_is_a_number_but_a_float_is_no_integer() -> None:
     """JSON has one number type: -77 is a longitude; 30.0 is not an age."""
     raw = confused(("fields", "location", "lon"), -77)
     edit, _ = parse_change(raw)
+    assert isinstance(edit, IncidentEdit)
     assert edit.fields["location"]["lon"] == -77.0
     assert fast_incident(raw) == protocol.parse_change(raw)[0]
     with pytest.raises(InvalidField):

@@ -10,11 +10,17 @@ import pytest
 
 from server.app import create_app
 from server.settings import Settings
-from sync.simulate import Faults, FaultyTransport, SimulationOptions, run_simulation
+from sync.simulate import (
+    Faults,
+    FaultyTransport,
+    SimulationOptions,
+    SimulationReport,
+    run_simulation,
+)
 from sync.store.sql import SQLStore
 
 
-async def _simulate(tmp_path: Path, options: SimulationOptions) -> tuple[object, int]:
+async def _simulate(tmp_path: Path, options: SimulationOptions) -> tuple[SimulationReport, int]:
     store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 'server.db'}", sqlite_synchronous="NORMAL")
     await store.open()
     try:
@@ -42,7 +48,7 @@ async def test_small_fleet_converges_despite_faults_and_skewed_clocks(tmp_path: 
 
 
 async def test_faulty_transport_loses_the_answer_after_the_server_did_the_work() -> None:
-    calls = []
+    calls: list[str] = []
 
     async def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)

@@ -41,11 +41,14 @@ def change(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     return raw
 
 
-async def push(engine: SyncEngine, who: Identity, changes: list[Any], fast: bool) -> dict:
+async def push(engine: SyncEngine, who: Identity, changes: list[Any], fast: bool) -> dict[str, Any]:
     body: dict[str, Any] = {"batch_id": new_id(), "changes": changes}
     if fast:
-        return orjson.loads((await engine.push_json(who, orjson.dumps(body))).answer)
-    return orjson.loads((await engine.push(who, body)).answer)
+        outcome = await engine.push_json(who, orjson.dumps(body))
+    else:
+        outcome = await engine.push(who, body)
+    answer: dict[str, Any] = orjson.loads(outcome.answer)
+    return answer
 
 
 async def stored_ids(engine: SyncEngine, who: Identity) -> set[str]:
