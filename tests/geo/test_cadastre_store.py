@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from server.app import build_engine
 from server.cli import main
-from server.places import load_places
+from server.maps.places import load_places
 from server.settings import Settings
 from sync.clock import HybridClock
 from sync.store.records import PullScope
@@ -184,7 +184,7 @@ def test_reimport_geocodes_address_only_incidents_again(db_url: str, tmp_path: P
         await store.open()
         try:
             people = await seed_people(store)
-            engine = build_engine(Settings(_env_file=None), store)  # type: ignore[call-arg]
+            engine = build_engine(Settings(_env_file=None), store)
             places = await load_places(store)
             assert places is not None
             engine.enricher = places.enrich

@@ -69,7 +69,7 @@ PIECES = [
 def test_rules_lookahead_covers_every_rule() -> None:
     assert gn._ONE_PASS.pattern.startswith("(?=[")  # the analysis succeeded for these rules
     for pattern, _ in gn._RULES:
-        assert gn._first_chars(re._parser.parse(pattern))  # type: ignore[attr-defined]
+        assert gn._first_chars(re._parser.parse(pattern))
 
 
 def test_a_rule_the_analysis_cannot_read_drops_the_lookahead() -> None:

@@ -32,7 +32,7 @@ def geocoder(helsinki: OsmImport) -> Geocoder:
     return helsinki.geocoder()
 
 
-class _Raw(osmium.SimpleHandler):  # type: ignore[misc]
+class _Raw(osmium.SimpleHandler):
     """The extract's named roads and POIs as tagged, for expected answers."""
 
     def __init__(self) -> None:
