@@ -36,7 +36,8 @@ from sync.protocol import (
     request_hash,
 )
 from sync.protocol_fast import fast_push, fast_request_hash, parse_change, stamp_wall_ms
-from sync.push_batch import PushWork, rewrite_derived
+from sync.push_batch import PushWork
+from sync.push_writes import rewrite_derived
 from sync.store.base import PushUnit, Store
 from sync.store.records import Identity, PullScope, RecordWrite, StoredAnswer
 

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-
-import orjson
 
 from sync.clock import Stamp
 from sync.errors import (
@@ -25,134 +21,37 @@ from sync.errors import (
 )
 from sync.merge import (
     DELETED,
-    PENDING,
     ExistingLink,
-    FieldConflict,
     RecordState,
     check_link,
     merge_fields,
     number_clocks,
 )
 from sync.notice_acks import AckTarget, AckWork
-from sync.protocol import Change, IncidentEdit, LogEntryChange, entry_hash, log_body
+from sync.protocol import Change, IncidentEdit, LogEntryChange, entry_hash
 from sync.protocol_notices import NOTICE_ACKS, NoticeAckChange
+from sync.push_writes import (
+    EntryWork,
+    Fresh,
+    FreshBuilder,
+    IncidentWork,
+    conflict_rows,
+    entry_write,
+    fresh_write,
+    incident_write,
+    public_of,
+)
 from sync.store.base import PushUnit
 from sync.store.records import (
     ChainHead,
     Conflict,
     Identity,
-    IncidentPoint,
     RecordWrite,
     StoredRecord,
-    TrackPoint,
 )
 
 PLACE_FIELDS = frozenset({"location", "address_text"})
 REQUIRED_ON_CREATE = ("category", "occurred_at")
-_PENDING_END = f",{PENDING}]"
-
-
-@dataclass(slots=True)
-class _Incident:
-    id: str
-    station_id: str
-    author_officer: str
-    author_device: str
-    state: RecordState
-    stored: StoredRecord | None
-    changed: bool = False
-    replace_place: bool = False
-    conflicts: list[FieldConflict] = field(default_factory=list)
-    seq: int = 0
-    fresh: _Fresh | None = None
-
-
-@dataclass(slots=True)
-class _Fresh:
-    """A new incident built before the write lock: only its sequence number is missing.
-
-    Its clocks carry ``PENDING`` until it is numbered: a later edit by a device whose
-    ``base_seq`` is below the creation's seq has not seen the values written at creation.
-    """
-
-    doc_tail: str  # the doc's JSON after '{"seq":N,'
-    clocks: str  # every clock ends in ',-1]' (PENDING), replaced by the seq when numbered
-    pii: str | None
-    point: IncidentPoint | None  # its seq is set when numbered
-
-
-@dataclass(slots=True)
-class _Entry:
-    change: LogEntryChange
-    hash: str
-    seq: int = 0
-
-
-class _FreshBuilder:
-    """Builds new incidents' JSON texts for one push, byte for byte as ``orjson.dumps`` of the
-    doc, clocks and personal data a merge into an empty record gives (``_incident_write``;
-    ``tests/sync/test_protocol_fast_fresh.py`` holds the two together).
-
-    The parts that are the same for every incident of a push (station, author, device) are
-    encoded once, and ids and stamps are put in as they are: both were checked against
-    patterns that leave nothing to escape (``ID_PATTERN``, ``parse_stamp``).  Clock maps of
-    one set of field names share a template.  Per incident this was a fifth of the event
-    loop's time in a push of new incidents (docs/benchmarks.md).
-    """
-
-    def __init__(self, who: Identity) -> None:
-        self.station = who.station_id or ""
-        self.doc_mid = (
-            f'","station_id":{_json(who.station_id)},"author":{_json(who.officer_id)}'
-            ',"deleted":false,"hlc":"'
-        )
-        self.stamp_tail = f'",{_json(who.device_id)},{PENDING}]'
-
-    def build(
-        self,
-        change: IncidentEdit,
-        public: dict[str, Any],
-        pii: dict[str, Any],
-        derived: dict[str, Any] | None,
-    ) -> _Fresh:
-        hlc = change.hlc
-        stamp = '["' + hlc + self.stamp_tail
-        names = tuple(public) if not pii else (*public, *(f"pii.{name}" for name in pii))
-        keys = _CLOCK_KEYS.get(names)
-        if keys is None:
-            keys = _clock_keys(names)
-        kept_pii = {name: value for name, value in pii.items() if value} if pii else None
-        doc_tail = (
-            '"collection":"incidents","id":"'
-            + change.id
-            + self.doc_mid
-            + hlc
-            + '","fields":'
-            + orjson.dumps(public).decode()
-            + (',"derived":{}}' if not derived else f',"derived":{_json(derived)}}}')
-        )
-        return _Fresh(
-            doc_tail=doc_tail,
-            clocks=stamp.join(keys),
-            pii=orjson.dumps(kept_pii).decode() if kept_pii else None,
-            point=incident_point(change.id, self.station, 0, False, public, derived or {}),
-        )
-
-
-# Clock maps by their field names: the text between the stamps ('{"category":', ...).
-_CLOCK_KEYS: dict[tuple[str, ...], list[str]] = {}
-
-
-def _clock_keys(names: tuple[str, ...]) -> list[str]:
-    encoded = [_json(name) for name in (*names, DELETED)]
-    parts = ["{" + encoded[0] + ":"] + ["," + name + ":" for name in encoded[1:]] + ["}"]
-    if len(_CLOCK_KEYS) < 4096:  # field-name sets are few; a bound all the same
-        _CLOCK_KEYS[names] = parts
-    return parts
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 class PushWork:
@@ -169,15 +68,15 @@ class PushWork:
         self.enricher = enricher
         self._invalid: dict[int, dict[str, Any]] = {}  # refused before the write lock
         self._results: dict[int, dict[str, Any]] = {}
-        self._targets: dict[int, _Incident | _Entry | StoredRecord | AckTarget] = {}
+        self._targets: dict[int, IncidentWork | EntryWork | StoredRecord | AckTarget] = {}
         self._acks = AckWork(who)  # notice acknowledgements (sync.notice_acks)
         self._accepted: list[tuple[int, Change, Stamp | None]] = []
-        self._incidents: dict[str, _Incident] = {}
-        self._entries: dict[str, _Entry] = {}
+        self._incidents: dict[str, IncidentWork] = {}
+        self._entries: dict[str, EntryWork] = {}
         self._stored_logs: dict[str, StoredRecord] = {}
         self._head: ChainHead | None = None
         self._head_moved = False
-        self._fresh: dict[str, _Fresh] = {}
+        self._fresh: dict[str, Fresh] = {}
 
     def reject(self, index: int, raw: Any, exc: ChangeError) -> None:
         """A change refused by validation (kept however often ``apply`` runs)."""
@@ -208,7 +107,7 @@ class PushWork:
         derived: list[dict[str, Any]] | None = None
         if self.enricher is not None:
             derived = self.enricher([{**public, "station_id": station} for _, public, _ in new])
-        fresh = _FreshBuilder(self.who)
+        fresh = FreshBuilder(self.who)
         if derived is None:
             for change, public, pii in new:
                 self._fresh[change.id] = fresh.build(change, public, pii, None)
@@ -285,9 +184,9 @@ class PushWork:
         }
         self._targets[index] = work
 
-    def _apply_fresh(self, index: int, change: IncidentEdit, fresh: _Fresh) -> None:
+    def _apply_fresh(self, index: int, change: IncidentEdit, fresh: Fresh) -> None:
         who = self.who
-        work = _Incident(
+        work = IncidentWork(
             change.id,
             who.station_id or "",
             who.officer_id,
@@ -307,7 +206,7 @@ class PushWork:
         }
         self._targets[index] = work
 
-    def _open_incident(self, change: IncidentEdit, stored: StoredRecord | None) -> _Incident:
+    def _open_incident(self, change: IncidentEdit, stored: StoredRecord | None) -> IncidentWork:
         who = self.who
         if stored is not None:
             values = dict(stored.doc.get("fields", {}))
@@ -315,7 +214,7 @@ class PushWork:
             for name, value in (stored.pii or {}).items():
                 values[f"pii.{name}"] = value
             state = RecordState(values, {k: list(v) for k, v in stored.clocks.items()})
-            return _Incident(
+            return IncidentWork(
                 change.id,
                 stored.station_id,
                 stored.author_officer,
@@ -330,7 +229,7 @@ class PushWork:
         if missing:
             raise ChangeError("a new incident needs these fields", {"missing": missing})
         station = who.station_id or ""
-        return _Incident(change.id, station, who.officer_id, who.device_id, RecordState(), None)
+        return IncidentWork(change.id, station, who.officer_id, who.device_id, RecordState(), None)
 
     def _apply_entry(self, index: int, change: LogEntryChange) -> None:
         device = self.who.device_id
@@ -341,7 +240,7 @@ class PushWork:
         )
         if appended:
             self._check_amends(change)
-            entry = _Entry(change, computed)
+            entry = EntryWork(change, computed)
             self._entries[change.id] = entry
             self._head = ChainHead(device, change.n, computed)
             self._head_moved = True
@@ -381,159 +280,44 @@ class PushWork:
         entries = list(self._entries.values())
         count = len(incidents) + len(entries) + self._acks.count()
         first = await unit.allocate(count) if count else 0
-        numbered: list[_Incident | _Entry] = [*incidents, *entries]
+        numbered: list[IncidentWork | EntryWork] = [*incidents, *entries]
         for offset, item in enumerate(numbered):
             item.seq = first + offset
         self._acks.number(first + len(numbered))
-        writes = self._incident_writes(incidents) + [self._entry_write(e) for e in entries]
+        writes = self._incident_writes(incidents) + [
+            entry_write(self.who, e, self.now) for e in entries
+        ]
         writes += self._acks.writes(self.now)
         # A losing change may leave its record unchanged: its conflicts are kept all the same.
-        conflicts = [c for w in self._incidents.values() if w.conflicts for c in self._conflicts(w)]
+        conflicts = [
+            c for w in self._incidents.values() if w.conflicts for c in conflict_rows(w, self.now)
+        ]
         heads = [self._head] if self._head_moved and self._head else []
         for index, target in self._targets.items():
             self._results[index]["seq"] = target.seq
         return writes, conflicts, heads
 
-    def _incident_writes(self, works: list[_Incident]) -> list[RecordWrite]:
+    def _incident_writes(self, works: list[IncidentWork]) -> list[RecordWrite]:
         derived = self._derive(
             [w for w in works if w.fresh is None and (w.replace_place or w.stored is None)]
         )
         out = []
         for work in works:
             if work.fresh is not None:
-                out.append(self._fresh_write(work, work.fresh))
+                out.append(fresh_write(work, work.fresh, self.now))
                 continue
             number_clocks(work.state, work.seq)
             extra = derived.get(work.id)
             if extra is None and work.stored is not None:
                 extra = work.stored.doc.get("derived", {})
-            out.append(self._incident_write(work, extra or {}))
+            out.append(incident_write(work, extra or {}, self.now))
         return out
 
-    def _fresh_write(self, work: _Incident, fresh: _Fresh) -> RecordWrite:
-        if fresh.point is not None:
-            fresh.point.seq = work.seq
-        return RecordWrite(
-            collection="incidents",
-            id=work.id,
-            station_id=work.station_id,
-            seq=work.seq,
-            deleted=False,
-            doc=f'{{"seq":{work.seq},{fresh.doc_tail}',
-            clocks=fresh.clocks.replace(_PENDING_END, f",{work.seq}]"),
-            pii=fresh.pii,
-            author_officer=work.author_officer,
-            author_device=work.author_device,
-            chain_n=None,
-            updated_ms=self.now,
-            is_new=True,
-            point=fresh.point,
-        )
-
-    def _derive(self, works: list[_Incident]) -> dict[str, dict[str, Any]]:
+    def _derive(self, works: list[IncidentWork]) -> dict[str, dict[str, Any]]:
         if not works or self.enricher is None:
             return {}
-        inputs = [{**_public(w.state.values), "station_id": w.station_id} for w in works]
+        inputs = [{**public_of(w.state.values), "station_id": w.station_id} for w in works]
         return {w.id: d for w, d in zip(works, self.enricher(inputs), strict=True)}
-
-    def _incident_write(self, work: _Incident, derived: dict[str, Any]) -> RecordWrite:
-        values = work.state.values
-        pii = _pii(values)
-        public = _public(values)
-        doc = {
-            "collection": "incidents",
-            "id": work.id,
-            "seq": work.seq,
-            "station_id": work.station_id,
-            "author": work.author_officer,
-            "deleted": work.state.deleted,
-            "hlc": work.state.max_hlc(),
-            "fields": public,
-            "derived": derived,
-        }
-        return RecordWrite(
-            collection="incidents",
-            id=work.id,
-            station_id=work.station_id,
-            seq=work.seq,
-            deleted=work.state.deleted,
-            doc=orjson.dumps(doc).decode(),
-            clocks=orjson.dumps(work.state.clocks).decode(),
-            pii=orjson.dumps(pii).decode() if pii else None,
-            author_officer=work.author_officer,
-            author_device=work.author_device,
-            chain_n=None,
-            updated_ms=self.now,
-            is_new=work.stored is None,
-            point=incident_point(
-                work.id, work.station_id, work.seq, work.state.deleted, public, derived
-            ),
-        )
-
-    def _entry_write(self, entry: _Entry) -> RecordWrite:
-        who, change = self.who, entry.change
-        doc = {
-            "collection": "patrol_logs",
-            "id": change.id,
-            "seq": entry.seq,
-            "station_id": who.station_id,
-            "author": who.officer_id,
-            "device_id": who.device_id,
-            "deleted": False,
-            "hlc": change.hlc,
-            "n": change.n,
-            "prev_hash": change.prev_hash,
-            "hash": entry.hash,
-            "body": log_body(change),
-        }
-        return RecordWrite(
-            collection="patrol_logs",
-            id=change.id,
-            station_id=who.station_id or "",
-            seq=entry.seq,
-            deleted=False,
-            doc=orjson.dumps(doc).decode(),
-            clocks="{}",
-            pii=None,
-            author_officer=who.officer_id,
-            author_device=who.device_id,
-            chain_n=change.n,
-            updated_ms=self.now,
-            is_new=True,
-            track=self._track(change),
-        )
-
-    def _track(self, change: LogEntryChange) -> TrackPoint | None:
-        body = change.body
-        if body.lon_e6 is None or body.lat_e6 is None:
-            return None
-        return TrackPoint(
-            entry_id=change.id,
-            device_id=self.who.device_id,
-            officer_id=self.who.officer_id,
-            station_id=self.who.station_id or "",
-            at_s=int(datetime.fromisoformat(body.at).timestamp()),
-            lon=body.lon_e6 / 1e6,
-            lat=body.lat_e6 / 1e6,
-        )
-
-    def _conflicts(self, work: _Incident) -> list[Conflict]:
-        return [
-            Conflict(
-                station_id=work.station_id,
-                collection="incidents",
-                record_id=work.id,
-                field=c.field,
-                losing_value=orjson.dumps(c.losing_value).decode(),
-                losing_hlc=c.losing_hlc,
-                losing_device=c.losing_device,
-                winning_hlc=c.winning_hlc,
-                winning_device=c.winning_device,
-                seq=work.seq,
-                created_ms=self.now,
-            )
-            for c in work.conflicts
-        ]
 
     def results(self) -> list[dict[str, Any]]:
         return [self._results[i] for i in sorted(self._results)]
@@ -565,71 +349,3 @@ def _collection(change: Change) -> str:
     if isinstance(change, NoticeAckChange):
         return NOTICE_ACKS
     return "incidents" if isinstance(change, IncidentEdit) else "patrol_logs"
-
-
-def _pii(values: dict[str, Any]) -> dict[str, Any]:
-    """The personal data of a record's values (empty lists left out)."""
-    return {k[4:]: v for k, v in values.items() if k.startswith("pii.") and v}
-
-
-def _public(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k != DELETED and not k.startswith("pii.")}
-
-
-def rewrite_derived(
-    record: StoredRecord, derived: dict[str, Any], seq: int, now: int
-) -> RecordWrite:
-    """A new version of a stored incident with only its derived part replaced."""
-    doc = {**record.doc, "seq": seq, "derived": derived}
-    return RecordWrite(
-        collection=record.collection,
-        id=record.id,
-        station_id=record.station_id,
-        seq=seq,
-        deleted=record.deleted,
-        doc=orjson.dumps(doc).decode(),
-        clocks=orjson.dumps(record.clocks).decode(),
-        pii=orjson.dumps(record.pii).decode() if record.pii else None,
-        author_officer=record.author_officer,
-        author_device=record.author_device,
-        chain_n=record.chain_n,
-        updated_ms=now,
-        is_new=False,
-        point=incident_point(
-            record.id, record.station_id, seq, record.deleted, record.doc["fields"], derived
-        ),
-    )
-
-
-def incident_point(
-    record_id: str,
-    station_id: str,
-    seq: int,
-    deleted: bool,
-    fields: dict[str, Any],
-    derived: dict[str, Any],
-) -> IncidentPoint | None:
-    """The queryable facts of an incident version (None until it has a category and time)."""
-    category, occurred = fields.get("category"), fields.get("occurred_at")
-    if not category or not occurred:
-        return None
-    lon = lat = None
-    cell = derived.get("cell")
-    if cell:
-        lon, lat = derived.get("lon"), derived.get("lat")
-    elif not derived and fields.get("location"):
-        # No boundaries loaded yet: the raw fix is still worth mapping, unplaced.
-        lon, lat = fields["location"]["lon"], fields["location"]["lat"]
-    return IncidentPoint(
-        id=record_id,
-        station_id=station_id,
-        category=category,
-        occurred_s=int(datetime.fromisoformat(occurred).timestamp()),
-        lon=lon,
-        lat=lat,
-        district=derived.get("district"),
-        sector=derived.get("sector"),
-        cell=int(cell, 16) if cell else None,
-        deleted=deleted,
-        seq=seq,
-    )

@@ -22,7 +22,7 @@ from sqlalchemy.sql.expression import Executable
 
 from server.retention import select as due
 from server.retention.archive import read_rows
-from sync.push_batch import incident_point
+from sync.push_writes import incident_point
 from sync.store import sql_tables as t
 from sync.store.records import RecordWrite, StoredRecord
 from sync.store.sql import SQLStore

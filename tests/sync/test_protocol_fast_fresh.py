@@ -1,5 +1,5 @@
-"""A new incident built before the write lock (``_FreshBuilder``) is written as a merge into
-an empty record writes it (``merge_fields`` then ``_incident_write``): the same doc, clocks,
+"""A new incident built before the write lock (``FreshBuilder``) is written as a merge into
+an empty record writes it (``merge_fields`` then ``incident_write``): the same doc, clocks,
 personal data and map point; and byte for byte as the dict-and-orjson build it replaced."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from sync.merge import DELETED, PENDING, RecordState, merge_fields, number_clocks
 from sync.protocol import IncidentEdit
-from sync.push_batch import PushWork, _FreshBuilder, _Incident, _updates
+from sync.push_batch import _updates
+from sync.push_writes import FreshBuilder, IncidentWork, fresh_write, incident_write
 from sync.store.records import Identity, RecordWrite
 
 NOW = 1_764_172_800_123
@@ -65,19 +66,19 @@ DERIVED = st.one_of(
 
 def merged_write(who: Identity, change: IncidentEdit, derived: dict[str, Any]) -> RecordWrite:
     """The general way: the change merged into an empty record, then numbered."""
-    work = _Incident(
+    work = IncidentWork(
         change.id, who.station_id or "", who.officer_id, who.device_id, RecordState(), None
     )
     merge_fields(work.state, _updates(change), change.hlc, who.device_id, change.base_seq)
     work.seq = SEQ
     number_clocks(work.state, SEQ)
-    return PushWork(who, NOW, None)._incident_write(work, derived)
+    return incident_write(work, derived, NOW)
 
 
 def reference_texts(
     who: Identity, change: IncidentEdit, derived: dict[str, Any]
 ) -> tuple[str, str, str | None]:
-    """doc tail, clocks and personal data as the build before _FreshBuilder made them
+    """doc tail, clocks and personal data as the build before FreshBuilder made them
     (commit 2e4611c, ``PushWork._fresh_record``): dicts through orjson."""
     public, pii = change.fields, change.pii
     stamp = [change.hlc, who.device_id, PENDING]
@@ -100,9 +101,9 @@ def reference_texts(
     )
 
 
-def fresh_write(who: Identity, change: IncidentEdit, derived: dict[str, Any] | None) -> RecordWrite:
-    fresh = _FreshBuilder(who).build(change, change.fields, change.pii, derived)
-    work = _Incident(
+def fast_write(who: Identity, change: IncidentEdit, derived: dict[str, Any] | None) -> RecordWrite:
+    fresh = FreshBuilder(who).build(change, change.fields, change.pii, derived)
+    work = IncidentWork(
         change.id,
         who.station_id or "",
         who.officer_id,
@@ -113,7 +114,7 @@ def fresh_write(who: Identity, change: IncidentEdit, derived: dict[str, Any] | N
         fresh=fresh,
     )
     work.seq = SEQ
-    return PushWork(who, NOW, None)._fresh_write(work, fresh)
+    return fresh_write(work, fresh, NOW)
 
 
 @settings(max_examples=400, deadline=None)
@@ -137,9 +138,9 @@ def test_a_fresh_incident_is_written_as_a_merge_into_nothing(
 ) -> None:
     who = Identity(device, "phone", officer, "officer", station)
     change = IncidentEdit(record_id, "upsert", "1764172800000-00042", 0, fields, pii)
-    fresh = _FreshBuilder(who).build(change, change.fields, change.pii, derived)
+    fresh = FreshBuilder(who).build(change, change.fields, change.pii, derived)
     assert (fresh.doc_tail, fresh.clocks, fresh.pii) == reference_texts(who, change, derived or {})
-    fast = fresh_write(who, change, derived)
+    fast = fast_write(who, change, derived)
     general = merged_write(who, change, derived or {})
     # Key order differs (a fresh doc starts with its seq): the same JSON all the same.
     assert orjson.loads(fast.doc) == orjson.loads(general.doc)
@@ -158,7 +159,7 @@ def test_field_name_sets_share_a_clock_template() -> None:
     who = Identity("dev", "phone", "off", "officer", "st")
     one = IncidentEdit("a", "upsert", "1764172800000-00001", 0, {"category": "robo"}, {})
     other = IncidentEdit("b", "upsert", "1764172800000-00002", 0, {"category": "hurto"}, {})
-    builder = _FreshBuilder(who)
+    builder = FreshBuilder(who)
     assert builder.build(one, one.fields, {}, None).clocks == (
         '{"category":["1764172800000-00001","dev",-1],"_deleted":["1764172800000-00001","dev",-1]}'
     )
