@@ -28,7 +28,17 @@ from server import errors
 from server.attachment_service import AttachmentService, ref_in, service
 from server.auth import authenticate
 from server.context import ctx
-from sync.attachments.blobs import file_sha256
+from server.errors import (
+    ChecksumMismatch,
+    ChecksumUnsupported,
+    HashMismatch,
+    MediaTypeRefused,
+    OffsetMismatch,
+    QuotaExceeded,
+    TusVersionUnsupported,
+    UploadExpired,
+)
+from sync.attachments.blobs import BlobMissing, file_sha256
 from sync.attachments.index import AttachmentMeta
 from sync.attachments.sniff import SNIFF_BYTES, sniff
 from sync.attachments.uploads import UploadInfo, UploadLocked
@@ -55,56 +65,6 @@ STOP_IDLE_S = 0.25
 WRITER_ROLES = ("officer", "chief")
 COLLECTIONS = ("incidents", "patrol_logs", "notices")
 
-
-class TusVersionUnsupported(SyncError):
-    code = "tus_version_unsupported"
-
-
-class OffsetMismatch(SyncError):
-    code = "offset_mismatch"
-
-
-class ChecksumMismatch(SyncError):
-    code = "checksum_mismatch"
-
-
-class ChecksumUnsupported(SyncError):
-    code = "checksum_unsupported"
-
-
-class UploadExpired(SyncError):
-    code = "upload_expired"
-
-
-class QuotaExceeded(SyncError):
-    code = "quota_exceeded"
-
-
-class HashMismatch(SyncError):
-    """The whole upload does not hash to the sha256 it was created for."""
-
-    code = "attachment_hash_mismatch"
-
-
-class MediaTypeRefused(UnsupportedMediaType):
-    """The bytes are none of the media types attachments may have."""
-
-    code = "attachment_type_refused"
-
-
-errors.STATUS.update(
-    {
-        TusVersionUnsupported: 412,
-        OffsetMismatch: 409,
-        ChecksumMismatch: 460,
-        ChecksumUnsupported: 400,
-        UploadExpired: 410,
-        QuotaExceeded: 429,
-        HashMismatch: 422,
-        MediaTypeRefused: 415,
-        UploadLocked: 423,
-    }
-)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -268,14 +228,15 @@ async def _writer_gone(svc: AttachmentService, info: UploadInfo) -> bool:
     """If a request is still writing this upload, ask it to stop and wait for it: True once
     nobody writes. That request's client has gone (this device is asking again), so what it
     still receives is kept and the offset answered after it is the cut point."""
-    if await svc.run(svc.uploads.idle, info):
+    # ``idle`` is an open and a non-blocking flock: on the event loop, not worth a thread hop.
+    if svc.uploads.idle(info):
         return True
     await svc.run(svc.uploads.request_stop, info.id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_FOR_WRITER_S
     while loop.time() < deadline:
         await asyncio.sleep(0.02)
-        if await svc.run(svc.uploads.idle, info):
+        if svc.uploads.idle(info):
             return True
     return False
 
@@ -303,8 +264,12 @@ async def patch(request: Request) -> Response:
     raw = request.headers.get("upload-offset", "")
     if not (raw.isascii() and raw.isdigit()):
         raise InvalidRequest("Upload-Offset must be a non-negative integer", {})
-    await _writer_gone(svc, info)  # if not, the write below answers 423
-    offset = await _append(request, svc, info, int(raw))
+    try:  # the lock is tried first: another writer is the rare case
+        offset = await _append(request, svc, info, int(raw))
+    except UploadLocked:
+        if not await _writer_gone(svc, info):
+            raise
+        offset = await _append(request, svc, info, int(raw))  # 423 if it is taken again
     headers = {"Upload-Offset": str(offset), "Upload-Expires": _expires(info.expires_ms)}
     return Response(status_code=204, headers=_tus_headers(headers))
 
@@ -493,33 +458,61 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
 
 
 async def _finish_stalled(svc: AttachmentService, info: UploadInfo) -> None:
-    """An upload whose bytes all arrived but whose finish failed (the S3 store did not
-    answer: 503 to that PATCH) is finished by the next HEAD, before it answers the full
-    offset: otherwise the client, seeing every byte acknowledged, would drop its copy while
-    the blob never reached the store. Its error (503 again) is the HEAD's answer."""
+    """An upload whose bytes all arrived but whose finish failed is finished by the next
+    HEAD, before it answers the full offset: otherwise the client, seeing every byte
+    acknowledged, would drop its copy while the blob never reached the store (the S3 store
+    did not answer: 503 to that PATCH) or while the index has no row for it (the database
+    failed after the blob went into the store, or the server died there: the part file is
+    gone, so the offset reads complete). Its error (503 again, say) is the HEAD's answer."""
+    part = svc.uploads.part(info.id)
+    if not part.exists():
+        await _index_stored(svc, info)
+        return
     try:
         with svc.uploads.writing(info):  # another request is finishing it: nothing to do
-            if svc.uploads.part(info.id).exists():
+            if part.exists():
                 await _finish(svc, info, None)
     except UploadLocked:
         pass
+
+
+async def _index_stored(svc: AttachmentService, info: UploadInfo) -> None:
+    """The part file went into the store but the upload is not marked done: add the index
+    row from the stored blob (its media type sniffed again), then mark it done."""
+    if await svc.index.get(info.sha256) is None:
+        try:
+            media_type = await svc.run(_sniff_stored, svc, info.sha256)
+        except BlobMissing as exc:  # neither part nor blob: nothing of it is left
+            await svc.run(svc.uploads.delete, info.id)
+            raise UploadExpired("the upload was lost; create it again", {}) from exc
+        await svc.index.add(_meta(info, media_type))
+    await svc.run(svc.uploads.mark_done, info)
+
+
+def _sniff_stored(svc: AttachmentService, sha256: str) -> str:
+    with svc.blobs.open_checked(sha256) as f:
+        return sniff(f.read(SNIFF_BYTES)) or "application/octet-stream"
+
+
+def _meta(info: UploadInfo, media_type: str) -> AttachmentMeta:
+    return AttachmentMeta(
+        info.sha256, info.length, media_type, info.declared_type, info.device_id,
+        info.officer_id, info.station_id, now_ms(),
+    )  # fmt: skip
 
 
 async def _finish(svc: AttachmentService, info: UploadInfo, digest: str | None) -> None:
     """Verify the whole upload, name its media type from its bytes, move it into the store.
     ``digest``: the file's hash if this request saw every byte, else it is read back."""
     media_type = await svc.run(_seal, svc, info, digest)
-    meta = AttachmentMeta(
-        info.sha256, info.length, media_type, info.declared_type, info.device_id,
-        info.officer_id, info.station_id, now_ms(),
-    )  # fmt: skip
-    await svc.index.add(meta)
+    # Marked done only once the index has its row: if the row fails, the upload is not
+    # done, and the next HEAD adds it (``_finish_stalled``) before answering the offset.
+    await svc.index.add(_meta(info, media_type))
+    await svc.run(svc.uploads.mark_done, info)
 
 
 def _seal(svc: AttachmentService, info: UploadInfo, digest: str | None) -> str:
-    """The file work of ``_finish`` in one thread call: hash check, sniff, into the store.
-    The upload is marked done before the index row is added: once the part file has moved
-    into the store its offset reads as complete anyway (``UploadStore.offset``)."""
+    """The file work of ``_finish`` in one thread call: hash check, sniff, into the store."""
     part = svc.uploads.part(info.id)
     if digest is None:
         digest = file_sha256(part)
@@ -535,7 +528,6 @@ def _seal(svc: AttachmentService, info: UploadInfo, digest: str | None) -> str:
         svc.uploads.delete(info.id)
         raise MediaTypeRefused("the file is none of the media types attachments may have", {})
     svc.blobs.put_file(info.sha256, part)
-    svc.uploads.mark_done(info)
     return media_type
 
 

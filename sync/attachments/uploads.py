@@ -19,6 +19,7 @@ answered is what reached the server, not what happened to be on disk at that mom
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -31,6 +32,12 @@ from pathlib import Path
 from sync.errors import SyncError
 
 ID_ALPHABET_BYTES = 16
+TAG_BYTES = 4  # of the id: a tag of the device (another device may share it: it is checked)
+
+
+def device_tag(device_id: str) -> str:
+    """The first hex digits of every upload id of this device."""
+    return hashlib.sha256(device_id.encode()).hexdigest()[: 2 * TAG_BYTES]
 
 
 class UploadLocked(SyncError):
@@ -54,6 +61,7 @@ class UploadInfo:
     filename: str = ""
     declared_type: str = ""
     done: bool = False  # the blob was already held (dedupe) or the upload finished
+    synced: bool = False  # the record has been fsynced (first done when an offset is answered)
 
 
 class UploadStore:
@@ -64,10 +72,14 @@ class UploadStore:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def create(self, info: UploadInfo) -> UploadInfo:
-        info.id = secrets.token_hex(ID_ALPHABET_BYTES)
+        """A new upload. Its record is not fsynced here: until a PATCH answers an offset
+        above 0 nothing of it has been promised (lost in a power cut, the client's HEAD gets
+        404 and it creates the upload again, as tus clients do), and that PATCH makes the
+        record durable (``mark_touched``), or the upload is done and needs it no more."""
+        info.id = device_tag(info.device_id) + secrets.token_hex(ID_ALPHABET_BYTES - TAG_BYTES)
         if not info.done:
             self.part(info.id).touch()
-        self._write_info(info)
+        self._write_info(info, durable=False)
         return info
 
     def get(self, upload_id: str) -> UploadInfo | None:
@@ -90,8 +102,12 @@ class UploadStore:
         return self.dir / f"{upload_id}.part"
 
     def mark_touched(self, info: UploadInfo) -> None:
-        """Keep the (extended) expiry: an upload still moving does not expire."""
-        self._write_info(info, durable=False)  # lost in a power cut: only the expiry is older
+        """Keep the (extended) expiry: an upload still moving does not expire. The first
+        time (an offset is about to be answered) the record is fsynced: it was not at
+        creation; after that a lost write only leaves the expiry older."""
+        durable = not info.synced
+        info.synced = True
+        self._write_info(info, durable=durable)
 
     def mark_done(self, info: UploadInfo) -> None:
         # Not fsynced: if lost, the part file is gone (moved into the store), which reads as done.
@@ -158,10 +174,12 @@ class UploadStore:
         """Unfinished, unexpired uploads of a device (they count against its daily cap).
         Only uploads with a part file are read: a finished one has none (its bytes moved into
         the blob store), and finished ones stay until they expire, so reading every record
-        on each creation grew with the uploads of the last day."""
+        on each creation grew with the uploads of the last day. Only this device's are read:
+        an upload's id starts with a tag of its device (``device_tag``)."""
         out = []
+        tag = device_tag(device_id)
         for name in os.listdir(self.dir):
-            if not name.endswith(".part"):
+            if not (name.endswith(".part") and name.startswith(tag)):
                 continue
             info = self.get(name[: -len(".part")])
             if info and info.device_id == device_id and not info.done and info.expires_ms > now_ms:
