@@ -92,7 +92,7 @@ async def seed(url: str, devices: int, records: int) -> list[Phone]:
     from fixtures.city import load_city
     from server.app import build_engine, build_store
     from server.demo import store_city_layers
-    from server.places import load_places
+    from server.maps.places import load_places
     from server.settings import DatabaseSettings, Settings
     from sync.clock import HybridClock
     from sync.identity import create_device_token

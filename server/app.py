@@ -17,13 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import errors, logs, web
-from server.analysis import Analysis, stop
 from server.cluster import leader_only_forever, worker_name
 from server.context import AppContext
+from server.maps.analysis import Analysis, stop
+from server.maps.places import load_places_at_start
 from server.metrics import Metrics, shared_dir
 from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
-from server.places import load_places_at_start
 from server.routes import admin, features, health, tiles, uploads
 from server.routes import analysis as analysis_routes
 from server.routes import attachments as attachment_routes

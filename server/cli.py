@@ -490,7 +490,7 @@ def import_layer(
     population of the districts from a CSV keyed by UBIGEO (docs/operations.md)."""
     from geo import importer
     from geo.errors import GeoError
-    from server.places import load_places, store_layer
+    from server.maps.places import load_places, store_layer
 
     mapping = dict(_option(o) for o in options)
     if kind == "osm":  # streets, landmarks and addresses from OpenStreetMap (docs/geo.md)
@@ -522,7 +522,7 @@ def import_layer(
             engine_for=build_engine,
         )
     if kind == "population":
-        from server.population import import_command
+        from server.maps.population import import_command
 
         return import_command(build_store(settings), path, mapping)
     reader = getattr(importer, f"import_{kind}")

@@ -54,7 +54,7 @@ def import_cadastre_command(
     """Run the import (see the module docstring)."""
     from geo.cadastre import KINDS, import_cadastre, load_mapping
     from geo.errors import GeoError
-    from server.places import boundaries_to_frame, frame_to_boundaries, load_places
+    from server.maps.places import boundaries_to_frame, frame_to_boundaries, load_places
 
     if kind is None:
         raise click.UsageError(f"ronda import cadastre FILE --kind {'|'.join(KINDS)}")

@@ -49,7 +49,7 @@ def import_osm_command(
     disk for a country-sized extract)."""
     from geo.errors import GeoError
     from geo.osm.build import import_osm
-    from server.places import boundaries_to_frame, load_places, store_layer
+    from server.maps.places import boundaries_to_frame, load_places, store_layer
 
     unknown = set(mapping) - {"district_code", "district_name", "node_index"}
     if unknown:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from server.analysis import Analysis
+from server.maps.analysis import Analysis
 from server.metrics import Metrics
 from server.readiness import PlacesState
 from server.settings import Settings

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from server.places import LAYERS, load_places, store_layer
+from server.maps.places import LAYERS, load_places, store_layer
 from sync.clock import HybridClock
 from sync.engine import SyncEngine
 from sync.identity import create_device_token

@@ -40,7 +40,7 @@ def _map_op(summary: str, tag: str, ok: Schema, public: bool, params: list[Schem
 
 def map_paths() -> dict[str, Schema]:
     """Vector tiles, TileJSON and OGC API - Features (docs/layers.md)."""
-    from server.layers import LAYERS
+    from server.maps.registry import LAYERS
     from server.routes.ogcdoc import DEFAULT_LIMIT, MAX_LIMIT
 
     obj: Schema = {"type": "object"}

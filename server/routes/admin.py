@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from server.auth import require
 from server.context import ctx
-from server.places import reload_places as reload_places_of
+from server.maps.places import reload_places as reload_places_of
 from server.routes.common import json_response, read_model
 from sync.clock import now_ms
 from sync.errors import NotFound

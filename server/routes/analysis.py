@@ -18,9 +18,9 @@ from starlette.routing import Route
 from geo.density import rates
 from geo.dosage import compute_dosage
 from geo.pai import score_prediction
-from server.analysis import AnalysisKey
 from server.auth import require
 from server.context import ctx
+from server.maps.analysis import AnalysisKey
 from server.routes.analysis_compstat import routes as compstat_routes
 from server.routes.analysis_params import Window, parse_time, parse_window
 from server.routes.analysis_tactical import routes as tactical_routes

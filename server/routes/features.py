@@ -18,21 +18,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from geo.tilemath import world_to_lonlat
-from server.layers import (
-    LAYERS,
-    LayerDef,
-    Layers,
-    Scope,
-    iso,
-    layer_or_404,
-    layers_of,
-    parse_bbox,
-    parse_filters,
-    scope_for,
-)
 from server.links import cache_headers, here, site
+from server.maps.layers import Layers, iso
+from server.maps.registry import LAYERS, LayerDef, Scope, layer_or_404
 from server.maps.window import Window
 from server.routes.common import int_param
+from server.routes.layer_request import layers_of, parse_bbox, parse_filters, scope_for
 from server.routes.ogcdoc import OAS30, collection_doc, landing, ogc_api, queryables
 from sync.errors import InvalidRequest, NotFound
 

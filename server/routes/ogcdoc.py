@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.layers import LAYERS, LayerDef
+from server.maps.registry import LAYERS, LayerDef
 
 OAS30 = "application/vnd.oai.openapi+json;version=3.0"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"

@@ -17,9 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import plans
-from server.analysis import AnalysisKey
 from server.auth import require
 from server.context import ctx
+from server.maps.analysis import AnalysisKey
 from server.routes.analysis_params import parse_window
 from server.routes.common import int_param, json_response, read_model
 from sync.errors import Forbidden, InvalidRequest, Unauthorized

@@ -1,6 +1,6 @@
 """The public API: privacy-safe summaries, no sign-in (``/public/...``).
 
-Every number here is read from the months frozen by ``server.public_summary`` when they were
+Every number here is read from the months frozen by ``server.maps.public_summary`` when they were
 first published, so the page and every download show the very same suppressed numbers, and
 a published month never changes. There are no parameters but a month among the published
 ones: no windows, no polygons, no filters.
@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from geo.public import month_label
 from server.context import ctx
-from server.public_summary import PublicCache, Summary, build_summary
-from server.public_summary import rules_json as _rules_json
+from server.maps.public_summary import PublicCache, Summary, build_summary
+from server.maps.public_summary import rules_json as _rules_json
 from server.routes.common import json_response
 from sync.clock import now_ms
 

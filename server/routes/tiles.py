@@ -19,19 +19,13 @@ from starlette.routing import Route
 from geo import mvt
 from geo.tilemath import center_zoom
 from geo.tiles import TileSpec, cluster_tile, points_layer
-from server.layers import (
-    LAYERS,
-    LayerDef,
-    Layers,
-    layer_or_404,
-    layers_of,
-    parse_filters,
-    scope_for,
-)
 from server.links import cache_headers, site
+from server.maps.layers import Layers
+from server.maps.registry import LAYERS, LayerDef, layer_or_404
+from server.maps.tilecache import CachedTile, make_tile
 from server.maps.window import Window
 from server.routes.common import json_response
-from server.tilecache import CachedTile, make_tile
+from server.routes.layer_request import layers_of, parse_filters, scope_for
 from sync.errors import InvalidRequest
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"

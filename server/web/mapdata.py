@@ -28,10 +28,12 @@ from geo.dosage import compute_dosage
 from geo.emerging import compute_emerging
 from geo.hotspots import compute_hotspots
 from server.context import ctx
-from server.layerdata import scoped_points
-from server.layers import LAYERS, Layers, layers_of
+from server.maps.layerdata import scoped_points
+from server.maps.layers import Layers
+from server.maps.registry import LAYERS
 from server.maps.window import Window
 from server.routes.common import json_response
+from server.routes.layer_request import layers_of
 from server.web import glyphs
 from server.web.filters import MAP_ROLES, MapView, map_view, previous_period, window_query
 from server.web.i18n import EMPTY_REASONS

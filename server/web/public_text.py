@@ -3,7 +3,7 @@
 Kept apart from ``server.web.i18n`` (the short strings of every page) because these are the
 public page's own: the plain-language "how to read these data" text, month names and the
 spreadsheet column headers. Every number they state comes from the rules a month was
-published under (``geo.public`` / ``server.public_summary``), never written in by hand.
+published under (``geo.public`` / ``server.maps.public_summary``), never written in by hand.
 """
 
 from __future__ import annotations

@@ -253,14 +253,14 @@ class AttachmentRow(SQLModel, table=True):
 
 
 class AnalysisResultRow(SQLModel, table=True):
-    """A computed analysis result (server/analysis_codec.py), shared by every worker and host.
+    """A computed analysis result (server/maps/analysis_codec.py), shared by every worker and host.
 
     ``seq`` is the store's last sequence number when it was computed: a result is the answer
     for its key as long as no commit came after it.
     """
 
     __tablename__ = "analysis_result"
-    key: str = Field(primary_key=True)  # sha256 of the question (server/analysis.py)
+    key: str = Field(primary_key=True)  # sha256 of the question (server/maps/analysis.py)
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True))
     computed_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

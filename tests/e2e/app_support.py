@@ -20,7 +20,7 @@ import pandas as pd
 
 from fixtures.city import load_city
 from server.demo import _change, store_city_layers
-from server.places import load_places
+from server.maps.places import load_places
 from server.web.sessions import set_password
 from sync.clock import HybridClock
 from sync.engine import SyncEngine

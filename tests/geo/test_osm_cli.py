@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from fixtures.osm_extract import helsinki_pbf
 from geo.osm.build import import_osm
 from server.cli import main
-from server.places import boundaries_to_frame, load_places
+from server.maps.places import boundaries_to_frame, load_places
 from sync.store.sql import SQLStore
 from tests.support import PG_URL, reset_postgres
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.places import reload_places, store_layer
+from server.maps.places import reload_places, store_layer
 from server.settings import AnalysisSettings, Settings
 from sync.clock import HybridClock
 from tests.server.conftest import Served

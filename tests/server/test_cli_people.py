@@ -15,7 +15,7 @@ import shapely
 from click.testing import CliRunner, Result
 
 from server.cli import main
-from server.places import store_layer
+from server.maps.places import store_layer
 from sync.identity import create_device_token
 from sync.store.sql import SQLStore
 from tests.support import PG_URL, reset_postgres

@@ -35,7 +35,7 @@ import mapbox_vector_tile
 import pytest
 
 from geo.tilemath import lonlat_to_tile
-from server.places import store_layer
+from server.maps.places import store_layer
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore
 from tests.server.cluster_hosts.netns import Host, Hosts, netns_usable

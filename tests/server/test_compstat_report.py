@@ -20,7 +20,7 @@ import shapely
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from server.places import reload_places, store_layer
+from server.maps.places import reload_places, store_layer
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore
 from tests.server.conftest import Served, served_on_both_backends, sign_in_web

@@ -168,7 +168,7 @@ def test_shipped_log_config_is_the_one_ronda_serve_uses() -> None:
 
 async def _districts_database(url: str, peru: Path) -> None:
     from geo.importer import import_districts
-    from server.places import store_layer
+    from server.maps.places import store_layer
     from sync.store.sql import SQLStore
 
     found = import_districts(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shapely
 
-from server.places import reload_places
+from server.maps.places import reload_places
 from sync.store.records import Boundary
 from tests.server.conftest import Served
 

@@ -10,7 +10,7 @@ import httpx
 
 from geo.boundaries import haversine_m
 from geo.osm.build import OsmImport, import_osm
-from server.places import reload_places, store_layer
+from server.maps.places import reload_places, store_layer
 from sync.clock import HybridClock
 from tests.geo.test_osm import LAT0, LON0, write_city
 from tests.server.conftest import Served

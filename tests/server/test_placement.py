@@ -9,7 +9,7 @@ import httpx
 import pandas as pd
 import shapely
 
-from server.places import reload_places, store_layer
+from server.maps.places import reload_places, store_layer
 from sync.clock import HybridClock
 from tests.server.conftest import Served
 from tests.support import batch, incident, new_id

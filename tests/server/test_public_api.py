@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from fixtures.city import load_city
-from server.places import store_layer
+from server.maps.places import store_layer
 from sync.clock import HybridClock
 from tests.geo.test_public import intervals
 from tests.server.conftest import Served

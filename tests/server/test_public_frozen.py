@@ -14,8 +14,8 @@ import pytest
 
 from fixtures.city import load_city
 from server.app import create_app
-from server.places import store_layer
-from server.public_summary import PublicCache, Summary
+from server.maps.places import store_layer
+from server.maps.public_summary import PublicCache, Summary
 from server.settings import DatabaseSettings, Settings
 from sync.clock import HybridClock
 from sync.store.records import Boundary, PointQuery

@@ -17,8 +17,8 @@ from click.testing import CliRunner, Result
 
 from geo.public import Rules
 from server.cli import main
-from server.population import parse_code, parse_population, read_population
-from server.public_summary import districts_body
+from server.maps.population import parse_code, parse_population, read_population
+from server.maps.public_summary import districts_body
 from sync.store.records import Boundary
 from tests.server.test_cli_people import import_two_districts, run
 from tests.support import PG_URL, reset_postgres

@@ -14,7 +14,7 @@ import shapely
 
 import server.app
 from server.app import create_app
-from server.places import store_layer
+from server.maps.places import store_layer
 from server.settings import DatabaseSettings, Settings
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore

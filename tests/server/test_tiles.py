@@ -11,7 +11,7 @@ import shapely
 from starlette.applications import Starlette
 
 from geo.tilemath import lonlat_to_tile, lonlat_to_world
-from server.places import reload_places
+from server.maps.places import reload_places
 from sync.clock import HybridClock
 from sync.store.records import Boundary
 from tests.server.conftest import Served

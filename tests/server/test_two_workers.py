@@ -23,7 +23,7 @@ import pytest
 
 from server.app import create_app
 from server.cluster import leader_only_forever
-from server.places import reload_places, store_layer
+from server.maps.places import reload_places, store_layer
 from server.settings import AnalysisSettings, DatabaseSettings, Settings
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore

@@ -11,8 +11,8 @@ import datetime as dt
 
 import pytest
 
+from server.maps.places import reload_places, store_layer
 from server.maps.window import bound, categories, day_window, interval, time_param
-from server.places import reload_places, store_layer
 from sync.clock import HybridClock
 from sync.errors import InvalidRequest
 from tests.server.conftest import Served, served_on_both_backends, sign_in_web

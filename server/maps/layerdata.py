@@ -14,17 +14,12 @@ import h3.api.basic_int as h3i
 import numpy as np
 import shapely
 
+from geo.cells import unproject
+from geo.density import compute_density
 from geo.hotspots import compute_hotspots
 from geo.tilemath import world_to_lonlat
-from server.layers import (
-    FeatureTable,
-    LayerDef,
-    Layers,
-    Scope,
-    density_cells,
-    iso,
-    table,
-)
+from server.maps.layers import FeatureTable, Layers, iso, table
+from server.maps.registry import LayerDef, Scope
 from server.maps.window import Window
 
 MIN_GI_INCIDENTS = 3  # as the map's layer (server/web/mapdata.py)
@@ -264,3 +259,21 @@ BUILDERS = {
     "streets": _streets,
     "tracks": _tracks,
 }
+
+
+def density_cells(lon: np.ndarray, lat: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """Grid squares (lon/lat polygons) where the kernel density is at least 10 % of its
+    maximum (200 m cells), and their density."""
+    if lon.size < 2:
+        return [], np.zeros(0)
+    zeros = np.zeros(lon.size)
+    grid = compute_density(lon, lat, zeros, zeros, cell_m=200.0)
+    dens = grid.density
+    top = float(dens.max())
+    rows, cols = np.nonzero(dens >= 0.1 * top) if top > 0 else (np.zeros(0, int),) * 2
+    x0, cell, _, y1, _, _ = grid.transform
+    xs = x0 + np.stack([cols, cols + 1, cols + 1, cols, cols], axis=1) * cell
+    ys = y1 - np.stack([rows, rows, rows + 1, rows + 1, rows], axis=1) * cell
+    lo, la = unproject(xs.ravel(), ys.ravel(), grid.epsg)
+    rings = np.stack([lo.reshape(xs.shape), la.reshape(xs.shape)], axis=2)
+    return list(shapely.polygons(rings)), dens[rows, cols]

@@ -32,8 +32,8 @@ from h3.api import basic_int as h3int
 from geo.cells import CellSpec
 from geo.emerging import WEEK_S, EmergingResult, emerging_from_cells
 from geo.hotspots import ALGORITHM_VERSION, HotspotResult, hotspots_from_cells
-from server.analysis_codec import decode, encode
-from server.tilecache import Throttle
+from server.maps.analysis_codec import decode, encode
+from server.maps.tilecache import Throttle
 from sync.clock import now_ms
 from sync.engine import Committed
 from sync.store.base import Store
