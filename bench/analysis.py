@@ -40,8 +40,8 @@ from bench.compstat_report import compstat_report_ms
 from bench.notice_latency import notice_p50_ms
 from fixtures.city import load_city
 from fixtures.gen_near_repeat import with_near_repeats
-from geo.cells import project, utm_epsg
 from geo.compstat import comparisons
+from geo.grid.cells import project, utm_epsg
 from geo.near_repeat import KnoxBands, knox_test, lima_day
 
 

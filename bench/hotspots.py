@@ -24,8 +24,8 @@ import warnings
 
 import numpy as np
 
-from geo.cells import h3_bin, h3_cells_slow, make_spec, select
 from geo.emerging import WEEK_S, compute_emerging
+from geo.grid.cells import h3_bin, h3_cells_slow, make_spec, select
 from geo.hotspots import cell_counts, compute_hotspots, gi_from_counts, gi_star, p_two_sided
 from geo.weights import kring_weights, study_cells
 
@@ -71,7 +71,7 @@ def store_path(
     import asyncio
     import tempfile
 
-    from geo.cells import CellSpec, h3_cells
+    from geo.grid.cells import CellSpec, h3_cells
     from geo.hotspots import hotspots_from_cells
     from sync.store.records import PointQuery
     from sync.store.sql import SQLStore

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal, stats
 
-from geo.cells import check_counts, check_lonlat, project, select, unproject, utm_epsg
 from geo.errors import BadParameterError, InvalidInputError, TooManyCellsError
+from geo.grid.cells import check_counts, check_lonlat, project, select, unproject, utm_epsg
 
 ALGORITHM_VERSION = "density-2"
 BANDWIDTH_RULE = "0.9 * min(SD, sqrt(1/ln 2) * Dm) * n^-0.2 (ArcGIS/Silverman)"

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.cells import CellSpec, check_lonlat, point_cells
 from geo.errors import BadParameterError, InvalidInputError
+from geo.grid.cells import CellSpec, check_lonlat, point_cells
 from geo.hotspots import HotspotResult
 
 ALGORITHM_VERSION = "dosage-1"

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, special
 
-from geo.cells import CellSpec, bin_incidents
 from geo.errors import BadParameterError, InvalidInputError
+from geo.grid.cells import CellSpec, bin_incidents
 from geo.hotspots import ALGORITHM_VERSION, area_positions, bh_adjust, p_two_sided
 from geo.weights import kring_weights, study_cells
 

@@ -19,7 +19,8 @@ import numpy as np
 from scipy import sparse, special, stats
 from scipy.spatial import cKDTree
 
-from geo.cells import (
+from geo.errors import BadParameterError, InvalidInputError
+from geo.grid.cells import (
     CellSpec,
     bin_incidents,
     cell_centres,
@@ -28,7 +29,6 @@ from geo.cells import (
     select,
     utm_epsg,
 )
-from geo.errors import BadParameterError, InvalidInputError
 from geo.weights import band_weights, kring_weights, study_cells
 
 ALGORITHM_VERSION = "hotspots-1"

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.cells import bin_points, cell_areas_km2, select
 from geo.errors import BadParameterError
+from geo.grid.cells import bin_points, cell_areas_km2, select
 from geo.hotspots import HotspotResult, cell_counts, compute_hotspots
 
 

@@ -28,8 +28,8 @@ import shapely
 from scipy import ndimage
 
 from geo.boundaries import M_PER_DEG_LAT, BoundarySet, LocalMetric
-from geo.cells import h3_cells
 from geo.errors import InvalidInputError
+from geo.grid.cells import h3_cells
 
 OUTSIDE = -1
 MIXED = -2
@@ -383,7 +383,7 @@ class Placer:
     def h3_cells(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """H3 cells (uint64) at the placer's resolution; 0 for non-finite coordinates.
 
-        Vectorised (``geo.cells.h3_cells``: the H3 lattice in numpy, equal to
+        Vectorised (``geo.grid.cells.h3_cells``: the H3 lattice in numpy, equal to
         ``h3.latlng_to_cell`` on every point, tested), several times a Python loop's speed.
         """
         if self.h3_resolution is None:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.cells import check_lonlat, h3_cells
 from geo.errors import BadParameterError, InvalidInputError
+from geo.grid.cells import check_lonlat, h3_cells
 
 ALGORITHM_VERSION = "plan-dosage-1"
 GAP_CAP_S = 300

@@ -24,9 +24,9 @@ import shapely
 from scipy import sparse
 from scipy.spatial import ConvexHull, cKDTree
 
-from geo.cells import CellSpec, cell_centres, project, square_colrow, square_keys
 from geo.errors import BadParameterError
-from geo.h3lattice import h3_bin, lattice_centres, lattice_keys, shift_keys
+from geo.grid.cells import CellSpec, cell_centres, project, square_colrow, square_keys
+from geo.grid.h3lattice import h3_bin, lattice_centres, lattice_keys, shift_keys
 
 
 def _h3_disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

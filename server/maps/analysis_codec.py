@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from geo.cells import CellSpec
 from geo.emerging import EmergingResult
+from geo.grid.cells import CellSpec
 from geo.hotspots import HotspotResult
 
 KINDS: dict[str, type[HotspotResult] | type[EmergingResult]] = {

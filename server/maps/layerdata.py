@@ -14,8 +14,8 @@ import h3.api.basic_int as h3i
 import numpy as np
 import shapely
 
-from geo.cells import unproject
 from geo.density import compute_density
+from geo.grid.cells import unproject
 from geo.hotspots import compute_hotspots
 from geo.tilemath import world_to_lonlat
 from server.maps.layers import FeatureTable, Layers, iso, table

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import shapely
 
-from geo.cells import h3_cells
+from geo.grid.cells import h3_cells
 from geo.public import (
     RULES_VERSION,
     Rules,

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from geo.cells import h3_cells
 from geo.dosage import shift_of
+from geo.grid.cells import h3_cells
 
 
 class MonthlyDosage:

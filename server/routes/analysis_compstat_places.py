@@ -18,9 +18,9 @@ import numpy as np
 import shapely
 from starlette.requests import Request
 
-from geo.cells import point_cells
 from geo.compstat import Comparison
 from geo.compstat_patrol import GAP_CAP_S, SPEED_CAP_KMH, PatrolTable, patrol_table
+from geo.grid.cells import point_cells
 from geo.pai import score_prediction
 from server.context import ctx
 from server.web.hotspot_places import HotCells, PlaceIndex, hot_cells, place_index

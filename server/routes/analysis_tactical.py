@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo.cells import h3_bin, project, utm_epsg
+from geo.grid.cells import h3_bin, project, utm_epsg
 from geo.near_repeat import KnoxBands, KnoxResult, knox_test, local_day
 from geo.repeats import concentration, group_places
 from server.auth import require

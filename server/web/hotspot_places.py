@@ -22,7 +22,7 @@ import shapely
 from shapely.strtree import STRtree
 from starlette.requests import Request
 
-from geo.cells import point_cells
+from geo.grid.cells import point_cells
 from geo.hotspots import HotspotResult, compute_hotspots
 from server.context import ctx
 from server.web.filters import MapView, previous_period, window_query

@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo.cells import unproject
 from geo.density import compute_density
 from geo.dosage import compute_dosage
 from geo.emerging import compute_emerging
+from geo.grid.cells import unproject
 from geo.hotspots import compute_hotspots
 from server.context import ctx
 from server.maps.layerdata import scoped_points

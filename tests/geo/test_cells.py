@@ -6,7 +6,8 @@ import h3.api.basic_int as h3i
 import numpy as np
 import pytest
 
-from geo.cells import (
+from geo.errors import BadParameterError, InvalidInputError
+from geo.grid.cells import (
     CellSpec,
     cell_areas_km2,
     cell_centres,
@@ -19,7 +20,6 @@ from geo.cells import (
     square_colrow,
     utm_epsg,
 )
-from geo.errors import BadParameterError, InvalidInputError
 
 
 @pytest.mark.parametrize("res", [0, 4, 7, 9, 10, 12, 15])
@@ -45,7 +45,7 @@ def test_h3_fast_path_equals_h3_in_lima_and_on_edges() -> None:
 
 
 def test_h3_face_centres_and_poles() -> None:
-    from geo.h3lattice import _FACE_LATLNG
+    from geo.grid.h3lattice import _FACE_LATLNG
 
     lat = np.degrees(np.concatenate([_FACE_LATLNG[:, 0], [np.pi / 2, -np.pi / 2]]))
     lon = np.degrees(np.concatenate([_FACE_LATLNG[:, 1], [0.0, 0.0]]))
@@ -143,7 +143,7 @@ def test_lattice_kring_equals_grid_disk(res: int, k: int) -> None:
 def test_small_boxes_across_face_edges_and_pentagons() -> None:
     """City-sized boxes use only the candidate faces of their box; check boxes everywhere,
     including on face edges and around the pentagons."""
-    from geo.h3lattice import candidate_faces
+    from geo.grid.h3lattice import candidate_faces
 
     rng = np.random.default_rng(42)
     centres = [
@@ -165,7 +165,7 @@ def test_small_boxes_across_face_edges_and_pentagons() -> None:
 
 
 def test_bin_incidents_with_chosen_resolution_equals_direct_binning() -> None:
-    from geo.cells import bin_incidents, h3_bin
+    from geo.grid.cells import bin_incidents, h3_bin
 
     rng = np.random.default_rng(42)
     lon = rng.normal(-77.03, 0.02, 20_000)

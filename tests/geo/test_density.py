@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo.cells import project
 from geo.density import (
     BANDWIDTH_RULE,
     compute_density,
@@ -16,6 +15,7 @@ from geo.density import (
     rates,
 )
 from geo.errors import BadParameterError, InvalidInputError
+from geo.grid.cells import project
 
 
 def test_quartic_kernel_integrates_to_one() -> None:

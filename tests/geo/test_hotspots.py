@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from libpysal.weights import WSP
 from scipy import sparse
 
-from geo.cells import CellSpec
 from geo.density import rates
 from geo.errors import BadParameterError, InvalidInputError
+from geo.grid.cells import CellSpec
 from geo.hotspots import (
     bh_adjust,
     build_weights,
@@ -41,7 +41,8 @@ def _esda_zs(y: np.ndarray, w: sparse.spmatrix) -> np.ndarray:
         warnings.simplefilter("ignore")
         pw = WSP(w).to_W(silence_warnings=True)
         g = esda.G_Local(np.asarray(y, float), pw, transform="B", star=True, permutations=0)
-    return g.Zs
+    zs: np.ndarray = g.Zs  # esda has no type hints
+    return zs
 
 
 def _same_as_esda(z: np.ndarray, esda_z: np.ndarray) -> bool:
@@ -232,7 +233,7 @@ def test_gi_star_affine_invariant_and_permutation_equivariant(
 
 def test_scale_choice_without_a_peak_falls_back_to_k_nearest() -> None:
     # counts rising smoothly west to east: Moran's z keeps rising with the band, no peak
-    from geo.cells import square_keys
+    from geo.grid.cells import square_keys
 
     col, row = np.meshgrid(np.arange(300, 340), np.arange(8600, 8640), indexing="ij")
     cells = np.sort(square_keys(col.ravel(), row.ravel()))

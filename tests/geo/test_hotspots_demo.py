@@ -9,6 +9,7 @@ from every plant.
 from __future__ import annotations
 
 import json
+from typing import Any
 from datetime import datetime
 from pathlib import Path
 
@@ -16,9 +17,9 @@ import h3.api.basic_int as h3i
 import numpy as np
 import pytest
 
-from geo.cells import cell_centres
 from geo.emerging import compute_emerging
-from geo.hotspots import compute_hotspots
+from geo.grid.cells import cell_centres
+from geo.hotspots import HotspotResult, compute_hotspots
 
 CITY = Path(__file__).resolve().parents[2] / "fixtures" / "city"
 pytestmark = pytest.mark.skipif(
@@ -34,7 +35,7 @@ def _epoch(iso: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def city() -> dict:
+def city() -> dict[str, Any]:
     import pandas as pd
 
     df = pd.read_csv(CITY / "incidents.csv.gz").dropna(subset=["lon", "lat"])
@@ -50,13 +51,14 @@ def city() -> dict:
     }
 
 
-def _dist_m(lon: np.ndarray, lat: np.ndarray, plant: dict) -> np.ndarray:
+def _dist_m(lon: np.ndarray, lat: np.ndarray, plant: dict[str, Any]) -> np.ndarray:
     c = plant["centre"]
     dx = (lon - c["lon"]) * 111_320 * np.cos(np.radians(c["lat"]))
-    return np.hypot(dx, (lat - c["lat"]) * 110_540)
+    metres: np.ndarray = np.hypot(dx, (lat - c["lat"]) * 110_540)
+    return metres
 
 
-def test_planted_cells_hot_and_background_quiet(city: dict) -> None:
+def test_planted_cells_hot_and_background_quiet(city: dict[str, Any]) -> None:
     plant_hot, plant_n, bg_hot, bg_n = 0, 0, 0, 0
     for p in city["truth"]:
         cat = int(np.searchsorted(city["cats"], p["category"]))
@@ -78,7 +80,7 @@ def test_planted_cells_hot_and_background_quiet(city: dict) -> None:
     assert bg_hot / bg_n <= 0.05
 
 
-def _patterns(city: dict, time_k: int) -> dict[str, tuple[str, float]]:
+def _patterns(city: dict[str, Any], time_k: int) -> dict[str, tuple[str, float]]:
     end = max(_epoch(p["end"]) for p in city["truth"])
     out = {}
     for p in city["truth"]:
@@ -100,7 +102,7 @@ def _patterns(city: dict, time_k: int) -> dict[str, tuple[str, float]]:
     return out
 
 
-def test_emerging_and_fading_plants_get_their_categories(city: dict) -> None:
+def test_emerging_and_fading_plants_get_their_categories(city: dict[str, Any]) -> None:
     kinds = {p["id"]: p["kind"] for p in city["truth"]}
     # same-slice neighbours only (time_k=0): every fading plant fading/historical/diminishing,
     # and at least 3 of 4 emerging plants new/consecutive/intensifying (see docs/hotspots.md
@@ -120,7 +122,9 @@ def test_emerging_and_fading_plants_get_their_categories(city: dict) -> None:
     ), steady
 
 
-def _recovery(city: dict, res, plants: list[dict]) -> tuple[int, int, int, int, int]:
+def _recovery(
+    city: dict[str, Any], res: HotspotResult, plants: list[dict[str, Any]]
+) -> tuple[int, int, int, int, int]:
     """(plants whose centre cell is hot, plant cells hot, plant cells, background cells hot,
     background cells) at 95 %, as in the hinted test."""
     lon, lat = cell_centres(res.cells, res.spec)
@@ -137,7 +141,7 @@ def _recovery(city: dict, res, plants: list[dict]) -> tuple[int, int, int, int, 
 
 
 @pytest.mark.parametrize("days", [90, 365])
-def test_planted_hotspots_found_with_no_hints(city: dict, days: int) -> None:
+def test_planted_hotspots_found_with_no_hints(city: dict[str, Any], days: int) -> None:
     """The analyst's default view: every category at once, the last ``days`` days of data,
     automatic resolution. No plant's category or window is handed over.
 

@@ -10,8 +10,8 @@ import pytest
 
 from fixtures.city import load_city
 from fixtures.gen_near_repeat import with_near_repeats
-from geo.cells import project
 from geo.errors import BadParameterError
+from geo.grid.cells import project
 from geo.near_repeat import KnoxBands, knox_test, lima_day
 
 

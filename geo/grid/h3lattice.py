@@ -1,7 +1,7 @@
 """H3 indexing in numpy: the gnomonic face projection and hexagon lattice that H3 uses.
 
-Used by :mod:`geo.cells` (binning) and :mod:`geo.weights` (k-rings). See
-:mod:`geo.cells` for why and how the result equals ``h3.latlng_to_cell`` exactly.
+Used by :mod:`geo.grid.cells` (binning) and :mod:`geo.weights` (k-rings). See
+:mod:`geo.grid.cells` for why and how the result equals ``h3.latlng_to_cell`` exactly.
 Inputs are assumed validated (finite lon/lat degrees).
 """
 
@@ -218,8 +218,8 @@ def h3_bin(lon: np.ndarray, lat: np.ndarray, resolution: int) -> tuple[np.ndarra
     res = int(resolution)
     if lon.size == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    # Compiled (geo.h3lattice_jit): the same keys as _hex_lattice, grouped in one pass.
-    from geo import h3lattice_jit  # numba loads on first use (see geo.place)
+    # Compiled (geo.grid.h3lattice_jit): the same keys as _hex_lattice, grouped in one pass.
+    from geo.grid import h3lattice_jit  # numba loads on first use (see geo.place)
 
     dense, a, b = h3lattice_jit.lattice_groups(
         lon,

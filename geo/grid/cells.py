@@ -9,7 +9,7 @@ face at the resolution — which partitions points exactly as H3 does. Points ar
 (face, lattice hexagon), and H3 is called once per group, on one member, to get the index. A
 point closer than 1e-7 hexagon spacings (~2e-5 m at resolution 9) to a hexagon edge, or
 nearly equidistant from two face centres, could round differently in numpy and in H3's C
-code, so it is sent to H3 itself (:mod:`geo.h3lattice`). The result is therefore exactly
+code, so it is sent to H3 itself (:mod:`geo.grid.h3lattice`). The result is therefore exactly
 H3's, which tests check on random points.
 """
 
@@ -21,8 +21,8 @@ import h3.api.basic_int as h3i
 import numpy as np
 import pyproj
 
-from geo import h3lattice
 from geo.errors import BadParameterError, InvalidInputError
+from geo.grid import h3lattice
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The H3 lattice step of :mod:`geo.h3lattice`, compiled: one pass per point instead of
+"""The H3 lattice step of :mod:`geo.grid.h3lattice`, compiled: one pass per point instead of
 some sixty numpy passes over temporary arrays (placement of a push spent most of its time
 there: ~1 s for two million points, against ~0.1 s here).
 
