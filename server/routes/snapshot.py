@@ -26,8 +26,7 @@ from server.auth import authenticate
 from server.context import AppContext, ctx
 from server.errors import Busy
 from sync.clock import now_ms
-from sync.identity import Identity
-from sync.store.records import AuditEvent
+from sync.store.records import AuditEvent, Identity
 
 MEDIA_TYPE = "application/x-ndjson"
 

@@ -10,13 +10,8 @@ import pytest
 
 from server.app import create_app
 from server.settings import Settings
-from sync.simulate import (
-    Faults,
-    FaultyTransport,
-    SimulationOptions,
-    SimulationReport,
-    run_simulation,
-)
+from sync.faults import Faults, FaultyTransport
+from sync.simulate import SimulationOptions, SimulationReport, run_simulation
 from sync.store.sql import SQLStore
 
 
