@@ -80,7 +80,9 @@ def canonical_cases() -> list[dict[str, Any]]:
 # --- hash chains ----------------------------------------------------------------------------
 
 
-def _chain(name: str, device_id: str, bodies: list[tuple[str, str, dict[str, Any]]]) -> dict:
+def _chain(
+    name: str, device_id: str, bodies: list[tuple[str, str, dict[str, Any]]]
+) -> dict[str, Any]:
     """Link ``(id, hlc, body)`` entries into one chain, hashed by the server's push check."""
     entries, records, prev = [], [], ""
     for n, (entry_id, hlc, body) in enumerate(bodies, start=1):
@@ -318,7 +320,7 @@ def refused_cases() -> list[dict[str, Any]]:
         "hash": "0" * 64,
     }
     at = "2025-11-26T11:00:00-05:00"
-    bodies = [
+    bodies: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         ("float longitude", {"n": 1}, {"kind": "checkpoint", "at": at, "lon_e6": -77028200.0}),
         ("fractional latitude", {}, {"kind": "checkpoint", "at": at, "lat_e6": -12046400.5}),
         ("string longitude", {}, {"kind": "checkpoint", "at": at, "lon_e6": "-77028200"}),
@@ -488,7 +490,7 @@ def sequence_cases() -> list[dict[str, Any]]:
     """One clock through a day of ticks and observes: each step's stamp depends on the last."""
     steps: list[dict[str, Any]] = []
     clock = FixedClock(T0, Stamp(0, 0), 0)
-    script = [
+    script: list[tuple[str, int, tuple[int, int] | None]] = [
         ("tick", 0, None),
         ("tick", 0, None),
         ("tick", 1, None),
@@ -507,6 +509,7 @@ def sequence_cases() -> list[dict[str, Any]]:
             got = clock.tick()
             steps.append({"op": op, "now_ms": clock.now, "expected": _s(got)})
         else:
+            assert remote is not None
             got = clock.observe(Stamp(*remote))
             steps.append(
                 {"op": op, "now_ms": clock.now, "remote": _s(Stamp(*remote)), "expected": _s(got)}

@@ -28,9 +28,15 @@ def test_committed_vectors_are_what_the_server_computes() -> None:
 def test_vectors_hold_the_worked_example_of_the_protocol() -> None:
     """Expected values from the document, not from the code that wrote the vectors."""
     doc = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
-    example = json.loads(re.search(r"```json hash-example\n(.*?)```", doc, re.S).group(1))
-    material = re.search(r"```text hash-material\n(.*?)\n```", doc, re.S).group(1)
-    second = re.search(r"its own hash is\n`([0-9a-f]{64})`", doc).group(1)
+
+    def first_group(pattern: str, flags: int = 0) -> str:
+        found = re.search(pattern, doc, flags)
+        assert found is not None, f"docs/protocol.md lost {pattern!r}"
+        return found.group(1)
+
+    example = json.loads(first_group(r"```json hash-example\n(.*?)```", re.S))
+    material = first_group(r"```text hash-material\n(.*?)\n```", re.S)
+    second = first_group(r"its own hash is\n`([0-9a-f]{64})`")
     chain = json.loads(make_vectors.OUT.read_text(encoding="utf-8"))["chains"][0]
     first, then = chain["entries"][0], chain["entries"][1]
     assert chain["device_id"] == "dev-3f9c2a71b5e04d18"

@@ -39,7 +39,8 @@ def _unfilter(kind: int, line: np.ndarray, prev: np.ndarray | None, bpp: int) ->
     if kind == 0:
         return line
     if kind == 2:
-        return (line + up) % 256
+        added: np.ndarray = (line + up) % 256
+        return added
     out = line.copy()
     for x in range(line.size):
         left = out[x - bpp] if x >= bpp else 0

@@ -95,7 +95,10 @@ def fits(page: Any, selector: str) -> None:
 
 
 def rows(page: Any) -> list[str]:
-    return page.eval_on_selector_all("#devices tbody tr", "rs => rs.map(r => r.dataset.device)")
+    devices: list[str] = page.eval_on_selector_all(
+        "#devices tbody tr", "rs => rs.map(r => r.dataset.device)"
+    )
+    return devices
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)

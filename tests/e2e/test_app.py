@@ -126,7 +126,7 @@ def make_code(browser: Any, server: AppServer, officer: str) -> str:
         page.wait_for_url("**/admin/devices")
         page.select_option("#enroll-officer", officer)
         page.click("#create-code")
-        code = page.inner_text("#enroll-code").strip()
+        code: str = page.inner_text("#enroll-code").strip()
         assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", code), code
         return code
     finally:
@@ -379,7 +379,11 @@ def kill_in_the_middle_of_a_sync(
             time.sleep(0.005)
         server.process.kill9()
 
-    request.addfinalizer(lambda: server.process.running or restart(server))
+    def restart_if_killed() -> None:
+        if not server.process.running:
+            restart(server)
+
+    request.addfinalizer(restart_if_killed)
     with ThreadPoolExecutor(1) as pool:
         killed = pool.submit(kill_during_second_batch)
         context.set_offline(False)  # the app syncs when the browser is online again
@@ -552,7 +556,8 @@ def test_revoked_phone_wipes_itself_and_says_why(
     device_id = enroll(page, server, make_code(browser, server, OFFICERS[0]), "Moto robada")
     new_incident(page, "antes de revocar")
     wait_synced(page)
-    assert idb_counts(page)["outbox"] == 0 and idb_counts(page)["records"] > 0
+    counts = idb_counts(page)
+    assert counts is not None and counts["outbox"] == 0 and counts["records"] > 0
     revoke_on_admin_page(browser, server, device_id)
     go(page, "sync")
     page.click(tid("sync-now"))
@@ -582,7 +587,8 @@ def test_wrong_pins_wipe_the_phone(browser: Any, server: AppServer, phones: Any)
             arg=wipe_after - attempt,
             timeout=T,
         )
-        assert idb_counts(page)["outbox"] == 1
+        counts = idb_counts(page)
+        assert counts is not None and counts["outbox"] == 1
     page.fill(tid("lock-pin"), "000000")
     page.click(tid("lock-submit"))
     page.wait_for_selector(tid("wiped-reason") + "[data-reason='pins']", timeout=T)

@@ -227,7 +227,9 @@ def token_of(page: Any) -> str:
     return str(page.evaluate("window.rondaApp.vault.get('token')"))
 
 
-def server_copy(server: AppServer, token: str, record_id: str, sha: str) -> tuple[dict, bytes]:
+def server_copy(
+    server: AppServer, token: str, record_id: str, sha: str
+) -> tuple[dict[str, Any], bytes]:
     """The server's listing of the record's attachments and the file's bytes (the phone's
     officer may see the original: it is their own record)."""
     headers = {"Authorization": f"Bearer {token}"}

@@ -56,15 +56,17 @@ def patch_colour(page: Any, x: float, y: float) -> np.ndarray:
     box = page.locator("#map").bounding_box()
     clip = {"x": box["x"] + x - 4, "y": box["y"] + y - 4, "width": 9, "height": 9}
     pixels = png.decode(page.screenshot(clip=clip))
-    return np.median(pixels.reshape(-1, 3), axis=0)
+    colour: np.ndarray = np.median(pixels.reshape(-1, 3), axis=0)
+    return colour
 
 
 def hot_classes_at(page: Any, point: dict[str, float]) -> list[int]:
-    return page.evaluate(
+    classes: list[int] = page.evaluate(
         """p => rondaMap.queryRenderedFeatures([p.x, p.y], {layers: ['hotspots']})
                  .map(f => f.properties.gi_bin)""",
         point,
     )
+    return classes
 
 
 def test_chief_map_draws_the_planted_hotspot(page: Any, site: Site) -> None:

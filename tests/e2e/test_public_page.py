@@ -25,7 +25,7 @@ VIEWPORTS = ["desktop", "phone"]
 def measure_table(page: Any) -> dict[str, Any]:
     """Scroll the table's box to its far right and down; where the district column, the
     header and the last column are then, against the box."""
-    return page.evaluate(
+    measured: dict[str, Any] = page.evaluate(
         """() => {
             const box = document.querySelector('#district-scroll');
             const table = document.querySelector('#district-table');
@@ -46,12 +46,13 @@ def measure_table(page: Any) -> dict[str, Any]:
             return out;
         }"""
     )
+    return measured
 
 
 def measure_svg(page: Any, selector: str) -> dict[str, Any]:
     """Each text of an SVG: its drawn font size in CSS px (its font size times the SVG's
     scale on screen), its box on screen and within the viewBox."""
-    return page.evaluate(
+    measured: dict[str, Any] = page.evaluate(
         """sel => {
             const svg = document.querySelector(sel);
             const r = svg.getBoundingClientRect();
@@ -69,6 +70,7 @@ def measure_svg(page: Any, selector: str) -> dict[str, Any]:
         }""",
         selector,
     )
+    return measured
 
 
 def open_public(browser: Any, site: Site, viewport: str, query: str = "") -> Tab:

@@ -197,9 +197,9 @@ def test_each_format_gives_each_lote_a_point_inside_its_polygon(
     for code, _, _, x, mzs in SETTLEMENTS:
         for j, mz in enumerate(mzs):
             for lt in (1, 12, 20):
-                want = inside_point(lote_poly(x, j, lt))
+                inside = inside_point(lote_poly(x, j, lt))
                 got = lote_at(lotes, f"{code}-{mz}-{lt}")
-                assert metres(got, want) < 0.05
+                assert metres(got, inside) < 0.05
                 assert shapely.contains_xy(deg(lote_poly(x, j, lt)), *got)
     assert lotes.frame.crs.to_epsg() == 4326
     assert ("32718" in lotes.source_crs) == (crs == UTM18S)

@@ -12,7 +12,7 @@ import shapely
 
 from fixtures.city import City, load_city, load_labelled
 from geo.boundaries import haversine_m
-from geo.geocode import QUALITIES, Geocoder, assess_fix
+from geo.geocode import QUALITIES, Geocoder, GeocodeResult, assess_fix
 from geo.importer import import_streets
 
 
@@ -83,7 +83,11 @@ def test_number_is_interpolated_on_its_side(city: City, geocoder: Geocoder) -> N
         assert haversine_m(r.lon, r.lat, mid.x, mid.y) < 20
     # even on the right of the numbering direction, odd on the left
     (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
-    side = lambda r: (r.lon - x0) * (y1 - y0) - (r.lat - y0) * (x1 - x0)  # noqa: E731
+
+    def side(r: GeocodeResult) -> float:
+        assert r.lon is not None and r.lat is not None
+        return float((r.lon - x0) * (y1 - y0) - (r.lat - y0) * (x1 - x0))
+
     assert side(even) > 0 > side(odd)
 
 
@@ -126,6 +130,7 @@ def test_reverse_geocoding_round_trip(city: City, geocoder: Geocoder) -> None:
     seg = _street_row(city)
     n = int(seg.from_right) + 40
     fwd = geocoder.geocode(f"{seg.street_type} {seg['name']} {n}", district=seg.district_code)
+    assert fwd.lon is not None and fwd.lat is not None
     back = geocoder.reverse(fwd.lon, fwd.lat)
     assert back is not None
     assert back["segment"] == seg.code and back["district_code"] == seg.district_code

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import mapbox_vector_tile
 import numpy as np
 import shapely
@@ -10,8 +12,9 @@ from geo import mvt
 from geo.tiles import encode_geometries
 
 
-def _decode(body: bytes) -> dict:
-    return mapbox_vector_tile.decode(body, default_options={"y_coord_down": True})
+def _decode(body: bytes) -> dict[str, Any]:
+    layers: dict[str, Any] = mapbox_vector_tile.decode(body, default_options={"y_coord_down": True})
+    return layers
 
 
 def test_varints_and_zigzag() -> None:
@@ -44,7 +47,7 @@ def test_polygon_winding_holes_and_degenerate_rings() -> None:
     assert len(feats) == 1 and feats[0]["properties"] == {"k": "x"}
     ext, inner = feats[0]["geometry"]["coordinates"]
 
-    def area(ring: list) -> float:
+    def area(ring: list[list[float]]) -> float:
         r = np.array(ring, dtype=float)
         return float(np.sum(r[:-1, 0] * r[1:, 1] - r[1:, 0] * r[:-1, 1]) / 2)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
@@ -63,8 +64,8 @@ def districts(url: str) -> gpd.GeoDataFrame:
     return asyncio.run(go())
 
 
-def geocode(url: str, text: str) -> dict:
-    async def go() -> dict:
+def geocode(url: str, text: str) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
         store = SQLStore(url)
         await store.open()
         try:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
+from geo.boundaries import BoundarySet
 from geo.errors import InvalidInputError
 from geo.importer import import_districts
 from geo.place import Placer
@@ -106,12 +107,12 @@ def test_grid_lookup_agrees_with_exact_predicate() -> None:
 
 
 @pytest.fixture(scope="module")
-def lima(shared_data_dir: Path) -> tuple:
+def lima(shared_data_dir: Path) -> tuple[BoundarySet, Placer]:
     districts = import_districts(shared_data_dir / "lima_callao_districts.geojson")
     return districts, Placer.from_layers(districts)
 
 
-def test_lima_known_points(lima: tuple) -> None:
+def test_lima_known_points(lima: tuple[BoundarySet, Placer]) -> None:
     _, placer = lima
     assert (
         placer.place_one(-77.0300, -12.1210)["district"] == "150122"
@@ -120,7 +121,9 @@ def test_lima_known_points(lima: tuple) -> None:
     assert placer.place_one(-77.30, -12.10)["flag"] == "outside"  # in the Pacific
 
 
-def test_lima_border_points_land_in_exactly_one_of_the_neighbours(lima: tuple) -> None:
+def test_lima_border_points_land_in_exactly_one_of_the_neighbours(
+    lima: tuple[BoundarySet, Placer],
+) -> None:
     districts, placer = lima
     frame = districts.frame.set_index("code")
     a, b = frame.loc["150122"].geometry, frame.loc["150131"].geometry  # Miraflores, San Isidro

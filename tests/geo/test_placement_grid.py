@@ -29,7 +29,8 @@ def _expected(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> np.n
     rank = np.searchsorted(codes, frame.code.to_numpy().astype(str))
     best = np.full(len(lon), len(codes))
     np.minimum.at(best, pairs[0], rank[pairs[1]])
-    return np.concatenate([codes.astype(object), [None]])[best]
+    owner: np.ndarray = np.concatenate([codes.astype(object), [None]])[best]
+    return owner
 
 
 def _hard_points(frame: gpd.GeoDataFrame, rng: np.random.Generator) -> tuple[Any, Any]:
