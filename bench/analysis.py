@@ -1,6 +1,6 @@
 """Benchmark: near repeats (Knox) on 100,000 incidents, and CompStat for one station.
 
-near_repeat_s: ``geo.near_repeat.knox_test`` end to end (projected points -> close pairs ->
+near_repeat_s: ``geo.analysis.near_repeat.knox_test`` end to end (projected points -> close pairs ->
 99 permutations -> table, ratios, p-values) on 100,000 incidents of the demo city's
 geography: its placed incidents plus the near-repeat plant, topped up to 100,000 by
 resampling them with a 50 m jitter and a random day of the year. Bands 5 x 100 m and
@@ -40,9 +40,9 @@ from bench.compstat_report import compstat_report_ms
 from bench.notice_latency import notice_p50_ms
 from fixtures.city import load_city
 from fixtures.gen_near_repeat import with_near_repeats
-from geo.compstat import comparisons
+from geo.analysis.compstat import comparisons
+from geo.analysis.near_repeat import KnoxBands, knox_test, lima_day
 from geo.grid.cells import project, utm_epsg
-from geo.near_repeat import KnoxBands, knox_test, lima_day
 
 
 def epoch_s(iso: pd.Series) -> np.ndarray:

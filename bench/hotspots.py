@@ -24,10 +24,16 @@ import warnings
 
 import numpy as np
 
-from geo.emerging import WEEK_S, compute_emerging
+from geo.analysis.emerging import WEEK_S, compute_emerging
+from geo.analysis.hotspots import (
+    cell_counts,
+    compute_hotspots,
+    gi_from_counts,
+    gi_star,
+    p_two_sided,
+)
+from geo.analysis.weights import kring_weights, study_cells
 from geo.grid.cells import h3_bin, h3_cells_slow, make_spec, select
-from geo.hotspots import cell_counts, compute_hotspots, gi_from_counts, gi_star, p_two_sided
-from geo.weights import kring_weights, study_cells
 
 LON = (-77.19, -76.62)
 LAT = (-12.52, -11.58)
@@ -71,8 +77,8 @@ def store_path(
     import asyncio
     import tempfile
 
+    from geo.analysis.hotspots import hotspots_from_cells
     from geo.grid.cells import CellSpec, h3_cells
-    from geo.hotspots import hotspots_from_cells
     from sync.store.records import PointQuery
     from sync.store.sql import SQLStore
 

@@ -24,7 +24,7 @@ import h3
 import numpy as np
 import orjson
 
-from geo.plan_dosage import GAP_CAP_S, PlannedCells, plan_dosage
+from geo.analysis.plan_dosage import GAP_CAP_S, PlannedCells, plan_dosage
 from server.conflict_decide import web_identity
 from sync.clock import now_ms
 from sync.engine import Committed, SyncEngine

@@ -1,6 +1,6 @@
 """H3 indexing in numpy: the gnomonic face projection and hexagon lattice that H3 uses.
 
-Used by :mod:`geo.grid.cells` (binning) and :mod:`geo.weights` (k-rings). See
+Used by :mod:`geo.grid.cells` (binning) and :mod:`geo.analysis.weights` (k-rings). See
 :mod:`geo.grid.cells` for why and how the result equals ``h3.latlng_to_cell`` exactly.
 Inputs are assumed validated (finite lon/lat degrees).
 """

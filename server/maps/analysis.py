@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 from h3.api import basic_int as h3int
 
-from geo.emerging import WEEK_S, EmergingResult, emerging_from_cells
+from geo.analysis.emerging import WEEK_S, EmergingResult, emerging_from_cells
+from geo.analysis.hotspots import ALGORITHM_VERSION, HotspotResult, hotspots_from_cells
 from geo.grid.cells import CellSpec
-from geo.hotspots import ALGORITHM_VERSION, HotspotResult, hotspots_from_cells
 from server.maps.analysis_codec import decode, encode
 from server.maps.tilecache import Throttle
 from sync.clock import now_ms

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from geo.emerging import EmergingResult
+from geo.analysis.emerging import EmergingResult
+from geo.analysis.hotspots import HotspotResult
 from geo.grid.cells import CellSpec
-from geo.hotspots import HotspotResult
 
 KINDS: dict[str, type[HotspotResult] | type[EmergingResult]] = {
     "hotspots": HotspotResult,

@@ -14,9 +14,9 @@ import h3.api.basic_int as h3i
 import numpy as np
 import shapely
 
-from geo.density import compute_density
+from geo.analysis.density import compute_density
+from geo.analysis.hotspots import compute_hotspots
 from geo.grid.cells import unproject
-from geo.hotspots import compute_hotspots
 from geo.tilemath import world_to_lonlat
 from server.maps.layers import FeatureTable, Layers, iso, table
 from server.maps.registry import LayerDef, Scope
@@ -48,8 +48,8 @@ async def scoped_points(
 
 async def _hotspots(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     """Gi* as the chief's map, its hotspot pop-up and the briefing compute it
-    (``geo.hotspots.compute_hotspots``: the H3 resolution chosen from the incidents, 7..10),
-    so the cells drawn from tiles are the cells those describe."""
+    (``geo.analysis.hotspots.compute_hotspots``: the H3 resolution chosen from the incidents,
+    7..10), so the cells drawn from tiles are the cells those describe."""
     pts = await layers.store.points(f.query(scope), ("lon", "lat"))
     lon, lat = pts["lon"].astype(float), pts["lat"].astype(float)
     if lon.size < MIN_GI_INCIDENTS:  # nothing to compare a cell with

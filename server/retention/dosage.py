@@ -1,6 +1,6 @@
 """Monthly patrol dosage of the positions retention removes, for the archive.
 
-The rules of ``geo.dosage`` (the time between two consecutive fixes of one officer counts
+The rules of ``geo.analysis.dosage`` (the time between two consecutive fixes of one officer counts
 for the first fix's cell and shift; gaps over ``gap_cap_s`` count nothing), summed per local
 calendar month, station, shift and H3 cell, streamed in time order so that any number of
 positions fits in memory (one last fix per officer). Positions are read per station, so an
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from geo.dosage import shift_of
+from geo.analysis.dosage import shift_of
 from geo.grid.cells import h3_cells
 
 

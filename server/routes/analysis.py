@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo.density import rates
-from geo.dosage import compute_dosage
-from geo.pai import score_prediction
+from geo.analysis.density import rates
+from geo.analysis.dosage import compute_dosage
+from geo.analysis.pai import score_prediction
 from server.auth import require
 from server.context import ctx
 from server.maps.analysis import AnalysisKey

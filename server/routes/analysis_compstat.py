@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo.compstat import PERIODS, Comparison, Span, change, comparisons, local_today
+from geo.analysis.compstat import PERIODS, Comparison, Span, change, comparisons, local_today
 from server.auth import require
 from server.context import ctx
 from server.csv_cells import cell

@@ -18,10 +18,10 @@ import numpy as np
 import shapely
 from starlette.requests import Request
 
-from geo.compstat import Comparison
-from geo.compstat_patrol import GAP_CAP_S, SPEED_CAP_KMH, PatrolTable, patrol_table
+from geo.analysis.compstat import Comparison
+from geo.analysis.compstat_patrol import GAP_CAP_S, SPEED_CAP_KMH, PatrolTable, patrol_table
+from geo.analysis.pai import score_prediction
 from geo.grid.cells import point_cells
-from geo.pai import score_prediction
 from server.context import ctx
 from server.web.hotspot_places import HotCells, PlaceIndex, hot_cells, place_index
 from sync.store.records import PointQuery

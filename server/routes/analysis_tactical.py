@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from geo.analysis.near_repeat import KnoxBands, KnoxResult, knox_test, local_day
+from geo.analysis.repeats import concentration, group_places
 from geo.grid.cells import h3_bin, project, utm_epsg
-from geo.near_repeat import KnoxBands, KnoxResult, knox_test, local_day
-from geo.repeats import concentration, group_places
 from server.auth import require
 from server.context import AppContext, ctx
 from server.errors import Busy

@@ -1,7 +1,7 @@
 """What a hotspot cell covers and how it changed: the facts behind the map's hotspot pop-up
 and the printable briefing (``server.web.briefing``).
 
-The cells are the map's own: Gi* computed by ``geo.hotspots.compute_hotspots`` with the
+The cells are the map's own: Gi* computed by ``geo.analysis.hotspots.compute_hotspots`` with the
 same defaults and the same incidents as ``/web/data/hotspots.geojson``, so a clicked cell is
 found again by its point. "Change" is the cell's count minus its count in the period just
 before (``filters.previous_period``: as many days, or as many whole months), in the same
@@ -22,8 +22,8 @@ import shapely
 from shapely.strtree import STRtree
 from starlette.requests import Request
 
+from geo.analysis.hotspots import HotspotResult, compute_hotspots
 from geo.grid.cells import point_cells
-from geo.hotspots import HotspotResult, compute_hotspots
 from server.context import ctx
 from server.web.filters import MapView, previous_period, window_query
 from sync.errors import InvalidRequest

@@ -283,7 +283,7 @@ PERSON_ROLES = {
         "testigo": "witness",
     },
 }
-# geo.emerging's pattern names (English, as in ArcGIS) as the legend shows them.
+# geo.analysis.emerging's pattern names (English, as in ArcGIS) as the legend shows them.
 EMERGING_PATTERNS = {
     "es": {
         "new hot spot": "Nuevo punto caliente",

@@ -22,11 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo.density import compute_density
-from geo.dosage import compute_dosage
-from geo.emerging import compute_emerging
+from geo.analysis.density import compute_density
+from geo.analysis.dosage import compute_dosage
+from geo.analysis.emerging import compute_emerging
+from geo.analysis.hotspots import compute_hotspots
 from geo.grid.cells import unproject
-from geo.hotspots import compute_hotspots
 from server.context import ctx
 from server.maps.layerdata import scoped_points
 from server.maps.layers import Layers

@@ -117,7 +117,7 @@ def test_h3_centres_and_areas() -> None:
 
 @pytest.mark.parametrize(("res", "k"), [(2, 1), (5, 1), (9, 1), (9, 2), (11, 3)])
 def test_lattice_kring_equals_grid_disk(res: int, k: int) -> None:
-    from geo.weights import _h3_disks, kring_weights, study_cells
+    from geo.analysis.weights import _h3_disks, kring_weights, study_cells
 
     rng = np.random.default_rng(42)
     lon = rng.uniform(-180, 180, 3000)

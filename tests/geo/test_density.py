@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo.density import (
+from geo.analysis.density import (
     BANDWIDTH_RULE,
     compute_density,
     counts_by_code,

@@ -6,9 +6,9 @@ import h3
 import numpy as np
 import pytest
 
-from geo.dosage import compute_dosage, shift_of
+from geo.analysis.dosage import compute_dosage, shift_of
+from geo.analysis.hotspots import compute_hotspots
 from geo.errors import BadParameterError, InvalidInputError
-from geo.hotspots import compute_hotspots
 
 T0 = 1_735_707_600  # 2025-01-01 05:00 UTC = 00:00 in Lima
 

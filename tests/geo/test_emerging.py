@@ -10,7 +10,7 @@ import pytest
 from libpysal.weights import WSP
 from scipy import sparse
 
-from geo.emerging import (
+from geo.analysis.emerging import (
     PATTERNS,
     WEEK_S,
     categorise,
@@ -18,8 +18,8 @@ from geo.emerging import (
     mann_kendall,
     space_time_gi,
 )
+from geo.analysis.weights import kring_weights
 from geo.errors import BadParameterError
-from geo.weights import kring_weights
 
 CENTRE = (-77.03, -12.05)
 

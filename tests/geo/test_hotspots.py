@@ -14,10 +14,8 @@ from hypothesis import strategies as st
 from libpysal.weights import WSP
 from scipy import sparse
 
-from geo.density import rates
-from geo.errors import BadParameterError, InvalidInputError
-from geo.grid.cells import CellSpec
-from geo.hotspots import (
+from geo.analysis.density import rates
+from geo.analysis.hotspots import (
     bh_adjust,
     build_weights,
     cell_xy,
@@ -29,7 +27,9 @@ from geo.hotspots import (
     moran_bands,
     p_two_sided,
 )
-from geo.weights import band_weights, kring_weights
+from geo.analysis.weights import band_weights, kring_weights
+from geo.errors import BadParameterError, InvalidInputError
+from geo.grid.cells import CellSpec
 
 
 def _esda_zs(y: np.ndarray, w: sparse.spmatrix) -> np.ndarray:

@@ -9,17 +9,17 @@ from every plant.
 from __future__ import annotations
 
 import json
-from typing import Any
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import h3.api.basic_int as h3i
 import numpy as np
 import pytest
 
-from geo.emerging import compute_emerging
+from geo.analysis.emerging import compute_emerging
+from geo.analysis.hotspots import HotspotResult, compute_hotspots
 from geo.grid.cells import cell_centres
-from geo.hotspots import HotspotResult, compute_hotspots
 
 CITY = Path(__file__).resolve().parents[2] / "fixtures" / "city"
 pytestmark = pytest.mark.skipif(

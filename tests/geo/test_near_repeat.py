@@ -10,9 +10,9 @@ import pytest
 
 from fixtures.city import load_city
 from fixtures.gen_near_repeat import with_near_repeats
+from geo.analysis.near_repeat import KnoxBands, knox_test, lima_day
 from geo.errors import BadParameterError
 from geo.grid.cells import project
-from geo.near_repeat import KnoxBands, knox_test, lima_day
 
 
 def _space_row(metres: int, d: int, n: int) -> int:

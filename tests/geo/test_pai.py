@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from geo.analysis.hotspots import HotspotResult, compute_hotspots
+from geo.analysis.pai import best_capture, compute_pai, score_prediction
 from geo.errors import BadParameterError
 from geo.grid.cells import CellSpec, cell_areas_km2, cell_centres, square_keys
-from geo.hotspots import HotspotResult, compute_hotspots
-from geo.pai import best_capture, compute_pai, score_prediction
 
 
 def _square_result(counts: list[int], bins: list[int]) -> HotspotResult:

@@ -1,4 +1,4 @@
-"""Dosage against a plan (geo.plan_dosage): the counting rule of docs/protocol.md, "Dosage
+"""Dosage against a plan (geo.analysis.plan_dosage): the counting rule of docs/protocol.md, "Dosage
 against a plan", on positions whose worth is worked out by hand."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import h3
 import numpy as np
 import pytest
 
+from geo.analysis.plan_dosage import PlannedCells, plan_dosage
 from geo.errors import BadParameterError
-from geo.plan_dosage import PlannedCells, plan_dosage
 
 CELL = h3.latlng_to_cell(-12.05, -77.03, 9)
 NEAR = h3.grid_ring(CELL, 1)[0]  # centre ~300 m away at resolution 9

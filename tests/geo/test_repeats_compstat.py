@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from geo.compstat import change, comparisons, lima_midnight, year_before
+from geo.analysis.compstat import change, comparisons, lima_midnight, year_before
+from geo.analysis.repeats import concentration, group_places
 from geo.errors import BadParameterError
-from geo.repeats import concentration, group_places
 
 D = dt.date
 

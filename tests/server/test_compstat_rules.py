@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from geo import near_repeat
+from geo.analysis import near_repeat
 from server.app import create_app
 from server.routes import analysis_tactical
 from server.settings import DatabaseSettings, PublicSettings, Settings

@@ -10,7 +10,7 @@ import contextlib
 import sys
 from types import FrameType
 
-import geo.knox_kernel
+import geo.analysis.knox_kernel
 from tests.server.conftest import Served, served_on_both_backends
 from tests.server.test_analysis_tactical import (
     Row,
@@ -28,7 +28,7 @@ def _in_kernel() -> bool:
     for frame in sys._current_frames().values():
         f: FrameType | None = frame
         while f is not None:
-            if f.f_code.co_filename == geo.knox_kernel.__file__:
+            if f.f_code.co_filename == geo.analysis.knox_kernel.__file__:
                 return True
             f = f.f_back
     return False
@@ -41,7 +41,7 @@ async def test_gate_holds_until_the_cancelled_computation_ends(served: Served) -
         (_at(0, 30), "2026-11-22T15:00:00Z", "robo"),
     ]
     await _push(served, rows, [None] * 3)
-    launch = geo.knox_kernel._LAUNCH
+    launch = geo.analysis.knox_kernel._LAUNCH
     launch.acquire()  # the kernel's thread waits here until the test lets it go
     try:
         request = asyncio.create_task(_get(served, "/v1/analysis/near-repeat", "chief-a"))

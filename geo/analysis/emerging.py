@@ -3,7 +3,7 @@
 Space-time cube: T slices of ``slice_s`` seconds ending at ``end`` (the last slice is the most
 recent), cells of the study area. A bin's neighbours are its spatial k-ring (self included)
 in the same slice and in the ``time_k`` previous slices, like ArcGIS's "neighborhood time
-step". Gi* uses the mean and standard deviation of all T·n bins (see :mod:`geo.hotspots`).
+step". Gi* uses the mean and standard deviation of all T·n bins (see :mod:`geo.analysis.hotspots`).
 
 A bin is a significant hot (cold) spot when z > 0 (z < 0) and its p-value — BH-adjusted over
 all bins when ``fdr`` — is at most ``alpha``. The Mann-Kendall test runs on each cell's
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, special
 
+from geo.analysis.hotspots import ALGORITHM_VERSION, area_positions, bh_adjust, p_two_sided
+from geo.analysis.weights import kring_weights, study_cells
 from geo.errors import BadParameterError, InvalidInputError
 from geo.grid.cells import CellSpec, bin_incidents
-from geo.hotspots import ALGORITHM_VERSION, area_positions, bh_adjust, p_two_sided
-from geo.weights import kring_weights, study_cells
 
 WEEK_S = 7 * 86400
 PATTERNS = (

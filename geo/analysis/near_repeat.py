@@ -19,7 +19,7 @@ permuted counts; the p-value is the observed count's rank among the permutations
 ``(number of permutations with a count >= observed + 1) / (permutations + 1)``.
 
 Speed: the pairs within the largest space band are found once (a grid of cells as wide as
-that band, compiled: :mod:`geo.knox_kernel`); permuting dates does not move them, so one
+that band, compiled: :mod:`geo.analysis.knox_kernel`); permuting dates does not move them, so one
 pass over those pairs, with every point's dates under all permutations side by side, counts
 all permutations.  The ``more than nd`` row needs no pairs: permuting dates leaves the
 multiset of all pairwise date differences unchanged, so that row is the all-pairs count per
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo.analysis.knox_kernel import band_counts, close_pairs_csr
 from geo.errors import BadParameterError, InvalidInputError
-from geo.knox_kernel import band_counts, close_pairs_csr
 
 MAX_BANDS = 20
 MAX_PERMUTATIONS = 9999

@@ -11,7 +11,7 @@ Counting rules (docs/analysis.md, "Patrol hours and kilometres"):
   Earth radius), counted only when the speed ``distance / dt`` is at most ``speed_cap_kmh``
   (default 120 km/h): a faster hop is a GPS jump, its time still counts, its distance not.
 - An interval belongs to the sector, shift and cell of its *first* position (as
-  ``geo.dosage`` does); shifts are local-time windows starting at ``shift_starts`` hours
+  ``geo.analysis.dosage`` does); shifts are local-time windows starting at ``shift_starts`` hours
   (default 06-14, 14-22, 22-06), local time being UTC plus ``utc_offset_s``.
 - Hot time is the part of that time whose first position lies in a hot cell.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.dosage import shift_of
+from geo.analysis.dosage import shift_of
 from geo.errors import BadParameterError, InvalidInputError
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo.analysis.hotspots import HotspotResult
 from geo.errors import BadParameterError, InvalidInputError
 from geo.grid.cells import CellSpec, check_lonlat, point_cells
-from geo.hotspots import HotspotResult
 
 ALGORITHM_VERSION = "dosage-1"
 LIMA_UTC_OFFSET_S = -5 * 3600

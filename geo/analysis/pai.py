@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo.analysis.hotspots import HotspotResult, cell_counts, compute_hotspots
 from geo.errors import BadParameterError
 from geo.grid.cells import bin_points, cell_areas_km2, select
-from geo.hotspots import HotspotResult, cell_counts, compute_hotspots
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse, special, stats
 from scipy.spatial import cKDTree
 
+from geo.analysis.weights import band_weights, kring_weights, study_cells
 from geo.errors import BadParameterError, InvalidInputError
 from geo.grid.cells import (
     CellSpec,
@@ -29,7 +30,6 @@ from geo.grid.cells import (
     select,
     utm_epsg,
 )
-from geo.weights import band_weights, kring_weights, study_cells
 
 ALGORITHM_VERSION = "hotspots-1"
 

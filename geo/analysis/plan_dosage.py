@@ -14,7 +14,7 @@ How minutes are counted (docs/protocol.md, "Patrol plans", says the same):
   cell is one of the assignment's cells and that time is inside the assignment's shift
   window ``[start_s, end_s)``.
 
-The same rules as ``geo.dosage`` (first fix, gaps dropped), plus the speed cap.
+The same rules as ``geo.analysis.dosage`` (first fix, gaps dropped), plus the speed cap.
 """
 
 from __future__ import annotations
