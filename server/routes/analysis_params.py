@@ -8,10 +8,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from server.context import AppContext, ctx
-
-# Until server/openapi_analysis.py (OPENAPI's, mid-edit) is committed importing them from
-# server.maps.window: then this line goes.
-from server.maps.window import TIME_MAX_S, TIME_MIN_S, categories, time_param  # noqa: F401
+from server.maps.window import categories, time_param
 from server.routes.common import int_param
 from sync.errors import Forbidden, InvalidRequest
 from sync.store.records import Identity, PointQuery
