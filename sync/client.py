@@ -1,3 +1,4 @@
+# Over 400 lines: one class, a device's API (edits, push, pull, retries); the view is client_view.
 """The reference client: a device's outbox, push, pull and local view over HTTP.
 
 Local edits go to a durable outbox (``sync.outbox``) stamped by the device's persistent hybrid
@@ -11,7 +12,6 @@ server's stored answer.  See docs/protocol.md for the wire format.
 from __future__ import annotations
 
 import asyncio
-import copy
 import gzip
 import random
 import uuid
@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import orjson
 
+from sync import client_view
 from sync.client_snapshot import pull_snapshot, retry_after_s
 from sync.clock import now_ms
 from sync.errors import SyncError
@@ -173,7 +174,7 @@ class SyncClient:
     # --- identity ---
     @property
     def me(self) -> dict[str, Any]:
-        return dict(self.box.get("me") or {})
+        return client_view.me(self.box)
 
     @property
     def device_id(self) -> str:
@@ -265,78 +266,29 @@ class SyncClient:
             return True
         return any(c["collection"] == "patrol_logs" for _, c in self.box.pending(entry_id))
 
-    # --- local view ---
+    # --- local view (sync.client_view) ---
     def incident(self, record_id: str) -> dict[str, Any] | None:
         """The server's document overlaid by this device's pending edits (None if unknown)."""
-        doc = self.box.record("incidents", record_id)
-        pending = [c for _, c in self.box.pending(record_id) if c["collection"] == "incidents"]
-        if doc is None and not pending:
-            return None
-        view = copy.deepcopy(doc) if doc else self._new_doc(record_id)
-        if "pii" not in view:
-            local = self.box.local_pii(record_id)
-            if local:
-                view["pii"] = local
-        for change in pending:
-            _overlay(view, change)
-        return view
-
-    def _new_doc(self, record_id: str) -> dict[str, Any]:
-        me = self.me
-        return {
-            "collection": "incidents",
-            "id": record_id,
-            "seq": 0,
-            "station_id": me.get("station_id"),
-            "author": me.get("officer_id"),
-            "deleted": False,
-            "hlc": "",
-            "fields": {},
-            "derived": {},
-        }
+        return client_view.incident(self.box, record_id)
 
     def incidents(self) -> list[dict[str, Any]]:
-        ids = dict.fromkeys(self.box.record_ids("incidents"))
-        ids.update(
-            dict.fromkeys(c["id"] for _, c in self.box.pending() if c["collection"] == "incidents")
-        )
-        views = [self.incident(i) for i in ids]
-        return [v for v in views if v is not None]
+        return client_view.incidents(self.box)
 
     def log_entries(self) -> list[dict[str, Any]]:
         """Patrol-log entries: pulled ones, then this device's pending ones."""
-        docs = self.box.records("patrol_logs")
-        me = self.me
-        for _, change in self.box.pending():
-            if change["collection"] == "patrol_logs":
-                doc = {k: change[k] for k in ("id", "hlc", "n", "prev_hash", "hash", "body")}
-                doc.update(collection="patrol_logs", seq=0, deleted=False)
-                doc.update(station_id=me.get("station_id"), author=me.get("officer_id"))
-                doc["device_id"] = me.get("device_id")
-                docs.append(doc)
-        return docs
+        return client_view.log_entries(self.box)
 
     def plans(self) -> list[dict[str, Any]]:
-        """Patrol plans pulled for this device's station (withdrawn ones left out), in the
-        order the server wrote them (docs/protocol.md, "Patrol plans")."""
-        return [d for d in self.box.records("patrol_plans") if not d.get("deleted")]
+        """Patrol plans pulled for this device's station (withdrawn ones left out)."""
+        return client_view.plans(self.box)
 
     def notices(self, at_ms: int | None = None) -> list[dict[str, Any]]:
-        """Notices in force for this device's station: pulled, not ended, and not expired by
-        this device's clock (docs/protocol.md, "Notices"), newest first."""
-        at = now_ms() if at_ms is None else at_ms
-        live = [d for d in self.box.records("notices") if not d.get("deleted") and d.get("body")]
-        live = [d for d in live if _epoch_ms(d["expires_at"]) > at]
-        return sorted(live, key=lambda d: d["posted_at"], reverse=True)
+        """Notices in force for this device's station, newest first (now by default)."""
+        return client_view.notices(self.box, now_ms() if at_ms is None else at_ms)
 
     def acknowledged_notices(self) -> set[str]:
         """Notice ids this officer acknowledged: pulled acknowledgements and queued ones."""
-        officer = self.me.get("officer_id")
-        done = {
-            d["notice_id"] for d in self.box.records("notice_acks") if d["officer_id"] == officer
-        }
-        done |= {c["id"] for _, c in self.box.pending() if c["collection"] == "notice_acks"}
-        return done
+        return client_view.acknowledged_notices(self.box)
 
     def acknowledge_notice(self, notice_id: str) -> None:
         """Queue this officer's acknowledgement of a notice (sent with the next push)."""
@@ -503,26 +455,6 @@ class SyncClient:
                 raise ServerRefused(response.status_code, _error_of(response))
             return response
         raise Offline("the server could not be reached", {"attempts": self.retry.attempts})
-
-
-def _overlay(view: dict[str, Any], change: dict[str, Any]) -> None:
-    if change["op"] == "delete":
-        view["deleted"] = True
-    else:
-        view["deleted"] = False
-        view["fields"].update(change.get("fields", {}))
-        if change.get("pii"):
-            pii = view.setdefault("pii", {})
-            for name, value in change["pii"].items():
-                if value:
-                    pii[name] = value
-                else:
-                    pii.pop(name, None)
-    view["hlc"] = max(view.get("hlc") or "", change["hlc"])
-
-
-def _epoch_ms(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _error_of(response: httpx.Response) -> dict[str, Any]:
