@@ -34,7 +34,7 @@ from fixtures.osm_extract import helsinki_pbf, labelled_set
 from geo.boundaries import haversine_m
 from geo.geocode import Geocoder
 from geo.osm.build import import_osm
-from geo.place import Placer
+from geo.placement.placer import Placer
 
 N_POINTS = 2_000_000
 

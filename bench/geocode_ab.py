@@ -29,7 +29,7 @@ import numpy as np
 
 from fixtures.city import load_city, load_labelled
 from geo.geocode import Geocoder
-from geo.place import Placer
+from geo.placement.placer import Placer
 
 N_POINTS = 2_000_000  # as bench/geocode.py
 

@@ -27,7 +27,7 @@ from geo.geocode.match import Match, best_match, name_confidence
 from geo.geocode.parse import Parsed, parse_all
 from geo.geocode.reverse import interpolate, reverse_lookup
 from geo.geocode.scope import split_district
-from geo.geocode_fix import FixAssessment, assess_fix
+from geo.placement.fix import FixAssessment, assess_fix
 
 __all__ = ["FixAssessment", "GeocodeResult", "Geocoder", "assess_fix"]
 

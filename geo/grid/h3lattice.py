@@ -219,7 +219,7 @@ def h3_bin(lon: np.ndarray, lat: np.ndarray, resolution: int) -> tuple[np.ndarra
     if lon.size == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     # Compiled (geo.grid.h3lattice_jit): the same keys as _hex_lattice, grouped in one pass.
-    from geo.grid import h3lattice_jit  # numba loads on first use (see geo.place)
+    from geo.grid import h3lattice_jit  # numba loads on first use (see geo.placement.placer)
 
     dense, a, b = h3lattice_jit.lattice_groups(
         lon,

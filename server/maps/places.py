@@ -19,8 +19,8 @@ import pandas as pd
 import shapely
 
 from geo.geocode import Geocoder
-from geo.geocode_fix import assess_fix
-from geo.place import Placer
+from geo.placement.fix import assess_fix
+from geo.placement.placer import Placer
 from server.context import AppContext
 from sync.store.base import Store
 from sync.store.records import Boundary

@@ -13,7 +13,7 @@ import shapely
 from geo.boundaries import BoundarySet
 from geo.errors import InvalidInputError
 from geo.importer import import_districts
-from geo.place import Placer
+from geo.placement.placer import Placer
 
 # Four squares of 0.01 deg meeting at (-77.04, -12.09); codes chosen so order != row order.
 CODES = ["150104", "150102", "150103", "150101"]

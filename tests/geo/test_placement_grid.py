@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.place import Placer
+from geo.placement.placer import Placer
 
 
 def _expected(frame: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -164,7 +164,8 @@ def test_points_beyond_the_grid_missing_and_strided_input(city: Any, city_placer
 
 
 def test_compiled_pass_constants_match_the_placer() -> None:
-    from geo import place, placement_jit
+    from geo.placement import grid_jit as placement_jit
+    from geo.placement import placer as place
 
     assert (placement_jit.MIXED, placement_jit.OFF_GRID) == (place.MIXED, place.OFF_GRID)
     assert (placement_jit.INSIDE, placement_jit.OUT, placement_jit.MISSING) == (

@@ -227,8 +227,8 @@ class PolygonIndex:
         fstep = self._step / sub
         x0, y0 = self._origin
         # numba (~55 MB, plus ~60 MB once a kernel runs) loads on the first placement only:
-        # importing geo.place (the OSM import does) does not pay for it
-        from geo.placement_jit import grid_lookup
+        # importing geo.placement.placer (the OSM import does) does not pay for it
+        from geo.placement.grid_jit import grid_lookup
 
         value, flag = grid_lookup(
             lon, lat, x0, y0, fstep, nx, ny, sub, self._grid.ravel(), self._slot, self._fine, FAR
