@@ -100,7 +100,8 @@ def _use_files(directory: Path) -> None:
     # the variable (read when each worker's file is opened).
     os.environ[ENV] = str(directory)
     if values.ValueClass is values.MutexValue:
-        values.ValueClass = values.MultiProcessValue()
+        # prometheus_client's multiprocess helpers carry no annotations.
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -144,7 +145,7 @@ class Metrics:
         if directory is not None:
             # Exposition reads every worker's files, this one's included.
             self.registry = CollectorRegistry()
-            MultiProcessCollector(self.registry, str(directory))
+            MultiProcessCollector(self.registry, str(directory))  # type: ignore[no-untyped-call]
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -131,7 +131,8 @@ def totals_rate(s: Summary, m: int) -> float | None:
     population = [row["population"] for row in district_rows(s, m)]
     if total is None or not population or min(population) <= 0:
         return None
-    return round(total * per / sum(population), 2)
+    rate: float = round(total * per / sum(population), 2)
+    return rate
 
 
 def csv_language(request: Request) -> str:

@@ -204,7 +204,7 @@ async def put_officer(request: Request) -> Response:
     station = _id(form, "station_id", required=False)
     if station and station not in {s.id for s in await store.list_stations()}:
         raise NotFound("no such station", {"station_id": station})
-    officer = Officer(_id(form, "id") or "", _name(form), role, station)  # type: ignore[arg-type]
+    officer = Officer(_id(form, "id") or "", _name(form), role, station)
     await store.put_officer(officer)
     await _audit(request, user, "put_officer", officer.id, role=role, station_id=station)
     return RedirectResponse("/admin/officers", 303)

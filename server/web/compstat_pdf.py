@@ -24,7 +24,7 @@ TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
 
 
-class StaticOnly(URLFetcher):
+class StaticOnly(URLFetcher):  # type: ignore[misc]  # weasyprint has no type hints
     """Serves ``/static/<name>`` from disk and refuses everything else."""
 
     def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:

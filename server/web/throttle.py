@@ -53,7 +53,8 @@ def wait_ms(failures: int, free: int, cap_s: int) -> int:
     failures, then 2^1, 2^2, ... seconds, at most ``cap_s``."""
     if failures < free:
         return 0
-    return min(2 ** min(failures - free + 1, 40), cap_s) * 1000
+    waited_ms: int = min(2 ** min(failures - free + 1, 40), cap_s) * 1000
+    return waited_ms
 
 
 async def check(store: Store, web: WebSettings, officer_id: str, address: str, now: int) -> Verdict:
