@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from geo.analysis.dosage import compute_dosage, shift_of
-from geo.analysis.hotspots import compute_hotspots
+from geo.analysis.hotspots import HotspotResult, compute_hotspots
 from geo.errors import BadParameterError, InvalidInputError
 
 T0 = 1_735_707_600  # 2025-01-01 05:00 UTC = 00:00 in Lima
 
 
-def _hotspots():
+def _hotspots() -> HotspotResult:
     rng = np.random.default_rng(42)
     lon = np.concatenate([rng.uniform(-77.06, -77.00, 3000), rng.normal(-77.03, 0.001, 500)])
     lat = np.concatenate([rng.uniform(-12.08, -12.02, 3000), rng.normal(-12.05, 0.001, 500)])

@@ -13,6 +13,7 @@ from scipy import sparse
 from geo.analysis.emerging import (
     PATTERNS,
     WEEK_S,
+    EmergingResult,
     categorise,
     compute_emerging,
     mann_kendall,
@@ -24,7 +25,9 @@ from geo.errors import BadParameterError
 CENTRE = (-77.03, -12.05)
 
 
-def _cluster(rng: np.random.Generator, n: int, slices: range, centre: tuple[float, float]):
+def _cluster(
+    rng: np.random.Generator, n: int, slices: range, centre: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lon = rng.normal(centre[0], 0.0015, n)
     lat = rng.normal(centre[1], 0.0015, n)
     t = rng.choice(np.array(slices), n) * WEEK_S + rng.integers(0, WEEK_S, n)
@@ -50,7 +53,7 @@ def _city(seed: int = 42) -> tuple[np.ndarray, ...]:
     return lon, lat, t, np.zeros(lon.size, dtype=np.int64)
 
 
-def _pattern_at(res, lon: float, lat: float) -> str:
+def _pattern_at(res: EmergingResult, lon: float, lat: float) -> str:
     import h3
 
     cell = h3.str_to_int(h3.latlng_to_cell(lat, lon, res.spec.resolution))

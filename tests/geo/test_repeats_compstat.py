@@ -33,7 +33,11 @@ def test_concentration_top_shares_and_holding() -> None:
     result = concentration(counts, top_percents=(10.0, 20.0, 25.0), shares=(0.5, 0.8))
     assert (result.units, result.incidents) == (9, 100)
     assert result.top == [(10.0, 1, 0.5), (20.0, 2, 0.7), (25.0, 3, 0.8)]
-    assert result.holding == [(0.5, 1, pytest.approx(100 / 9)), (0.8, 3, pytest.approx(300 / 9))]
+    holding: list[tuple[float, int, object]] = [
+        (0.5, 1, pytest.approx(100 / 9)),
+        (0.8, 3, pytest.approx(300 / 9)),
+    ]
+    assert result.holding == holding
     empty = concentration(np.zeros(3, dtype=int))
     assert empty.units == 0 and all(share == 0.0 for _, _, share in empty.top)
 
