@@ -61,7 +61,7 @@ import numpy as np  # noqa: E402
 import orjson  # noqa: E402
 
 from bench import pg  # noqa: E402
-from geo.tilemath import lonlat_to_world  # noqa: E402
+from geo.tiles.tilemath import lonlat_to_world  # noqa: E402
 
 PG_DATABASE = "ronda_bench_load"
 PG_TEMPLATE = "ronda_bench_load_seed"

@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from geo.tilemath import lonlat_to_world  # noqa: E402
+from geo.tiles.tilemath import lonlat_to_world  # noqa: E402
 from sync.identity import create_device_token  # noqa: E402
 from sync.store.records import Officer, Station  # noqa: E402
 from sync.store.sql import SQLStore  # noqa: E402

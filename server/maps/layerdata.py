@@ -17,7 +17,7 @@ import shapely
 from geo.analysis.density import compute_density
 from geo.analysis.hotspots import compute_hotspots
 from geo.grid.cells import unproject
-from geo.tilemath import world_to_lonlat
+from geo.tiles.tilemath import world_to_lonlat
 from server.maps.layers import FeatureTable, Layers, iso, table
 from server.maps.registry import LayerDef, Scope
 from server.maps.window import Window

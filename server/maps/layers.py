@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.tiles import FeatureSet, PointIndex
+from geo.tiles.layers import FeatureSet, PointIndex
 from server.maps.registry import LayerDef, Scope
 from server.maps.tilecache import Throttle, TileCache, Versions
 from server.maps.window import Window

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo.tilemath import world_to_lonlat
+from geo.tiles.tilemath import world_to_lonlat
 from server.links import cache_headers, here, site
 from server.maps.layers import Layers, iso
 from server.maps.registry import LAYERS, LayerDef, Scope, layer_or_404

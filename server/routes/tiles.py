@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from geo import mvt
-from geo.tilemath import center_zoom
-from geo.tiles import TileSpec, cluster_tile, points_layer
+from geo.tiles import mvt
+from geo.tiles.layers import TileSpec, cluster_tile, points_layer
+from geo.tiles.tilemath import center_zoom
 from server.links import cache_headers, site
 from server.maps.layers import Layers
 from server.maps.registry import LAYERS, LayerDef, layer_or_404
@@ -91,7 +91,7 @@ async def _incident_tile(
 
 
 def _tile_mask(ix: object, f: Window, tile: TileSpec) -> np.ndarray:
-    from geo.tiles import PointIndex
+    from geo.tiles.layers import PointIndex
 
     assert isinstance(ix, PointIndex)
     sel = ix.select(tile)

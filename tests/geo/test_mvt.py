@@ -8,8 +8,8 @@ import mapbox_vector_tile
 import numpy as np
 import shapely
 
-from geo import mvt
-from geo.tiles import encode_geometries
+from geo.tiles import mvt
+from geo.tiles.layers import encode_geometries
 
 
 def _decode(body: bytes) -> dict[str, Any]:

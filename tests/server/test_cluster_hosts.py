@@ -34,7 +34,7 @@ import httpx
 import mapbox_vector_tile
 import pytest
 
-from geo.tilemath import lonlat_to_tile
+from geo.tiles.tilemath import lonlat_to_tile
 from server.maps.places import store_layer
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore

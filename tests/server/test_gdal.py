@@ -15,7 +15,7 @@ import mapbox_vector_tile
 import numpy as np
 import pytest
 
-from geo.tilemath import lonlat_to_tile, lonlat_to_world
+from geo.tiles.tilemath import lonlat_to_tile, lonlat_to_world
 from sync.clock import HybridClock
 from tests.server_process import ServerProcess, seed_database
 from tests.support import People, batch, incident

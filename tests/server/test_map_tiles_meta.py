@@ -13,7 +13,7 @@ import h3
 import mapbox_vector_tile
 import shapely
 
-from geo.tilemath import lonlat_to_tile
+from geo.tiles.tilemath import lonlat_to_tile
 from sync.clock import HybridClock
 from sync.store.records import Boundary
 from tests.server.conftest import Served, served_on_both_backends, sign_in_web

@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 from starlette.applications import Starlette
 
-from geo.tilemath import lonlat_to_tile, lonlat_to_world
+from geo.tiles.tilemath import lonlat_to_tile, lonlat_to_world
 from server.maps.places import reload_places
 from sync.clock import HybridClock
 from sync.store.records import Boundary

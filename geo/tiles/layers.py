@@ -1,6 +1,6 @@
-"""Vector tiles of points and of shapely geometries, built on :mod:`geo.mvt`.
+"""Vector tiles of points and of shapely geometries, built on :mod:`geo.tiles.mvt`.
 
-:class:`PointIndex` keeps points sorted by Morton key (:mod:`geo.tilemath`), so a tile's
+:class:`PointIndex` keeps points sorted by Morton key (:mod:`geo.tiles.tilemath`), so a tile's
 points, buffer included, are a few binary searches away; below ``raw_zoom`` points become
 grid clusters (cells of 1/64 of a tile, ``point_count`` and the members' mean position), from
 per-level run sums prepared once per index. :class:`FeatureSet` holds polygons, lines or
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from geo import mvt
-from geo.tilemath import KEY_ZOOM, buffered_ranges, gather, lonlat_to_world, world_keys
+from geo.tiles import mvt
+from geo.tiles.tilemath import KEY_ZOOM, buffered_ranges, gather, lonlat_to_world, world_keys
 
 BUFFER_BITS = 6  # buffer and cluster cell: 1/64 of a tile (64 of 4096 units)
 Columns = Mapping[str, np.ndarray]
