@@ -64,7 +64,8 @@ class BoundarySet:
     @property
     def codes(self) -> np.ndarray:
         """The ``code`` column as a numpy array of str."""
-        return self.frame["code"].to_numpy(dtype=str)
+        result: np.ndarray = self.frame["code"].to_numpy(dtype=str)
+        return result
 
     @property
     def geometries(self) -> np.ndarray:

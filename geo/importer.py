@@ -205,8 +205,8 @@ def build_set(
     frame, source_crs = read_layer(path, layer=layer, crs=crs, progress=report)
     _require_columns(frame, {f"{k}_column": v for k, v in columns.items()})
     frame = frame.reset_index(drop=True)
-    codes = _as_codes(frame[columns["code"]], code_width)  # type: ignore[index]
-    names = frame[columns["name"]].astype(str)  # type: ignore[index]
+    codes = _as_codes(frame[columns["code"]], code_width)
+    names = frame[columns["name"]].astype(str)
     allowed = LINEAR if kind == "streets" else POLYGONAL
     geoms, repaired, dropped = _clean_geometries(frame, names, codes, allowed, invalid, report)
     out = pd.DataFrame({"code": codes, "name": names})

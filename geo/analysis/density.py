@@ -48,7 +48,8 @@ def default_bandwidth(x: np.ndarray, y: np.ndarray) -> float:
     dx, dy = x - x.mean(), y - y.mean()
     sd = float(np.sqrt((dx * dx).mean() + (dy * dy).mean()))
     dm = float(np.median(np.hypot(dx, dy)))
-    return 0.9 * min(sd, np.sqrt(1.0 / np.log(2.0)) * dm) * n**-0.2
+    result: float = 0.9 * min(sd, np.sqrt(1.0 / np.log(2.0)) * dm) * n**-0.2
+    return result
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def _stencil(h: float, cell: float) -> np.ndarray:
     r = int(np.ceil(h / cell))
     off = np.arange(-r, r + 1) * cell
     k = quartic(np.hypot(off[:, None], off[None, :]), h)
-    return k / k.sum()  # each incident contributes exactly 1 over the grid
+    result: np.ndarray = k / k.sum()  # each incident contributes exactly 1 over the grid
+    return result
 
 
 def _linear_bins(

@@ -50,7 +50,8 @@ class DosageResult:
         """Share of each summary group's minutes spent in cells with Gi_Bin ≥ ``min_bin``."""
         total = self.summary_minutes_by_bin.sum(axis=1)
         hot = self.summary_minutes_by_bin[:, 3 + min_bin :].sum(axis=1)
-        return np.divide(hot, total, out=np.full(total.size, np.nan), where=total > 0)
+        result: np.ndarray = np.divide(hot, total, out=np.full(total.size, np.nan), where=total > 0)
+        return result
 
 
 def shift_of(t: np.ndarray, starts: tuple[int, ...], utc_offset_s: int) -> np.ndarray:

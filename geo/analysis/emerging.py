@@ -86,7 +86,8 @@ def space_time_gi(counts: np.ndarray, w: sparse.spmatrix, time_k: int = 1) -> np
     s = np.sqrt(max(float((y * y).mean()) - mean * mean, 0.0))
     den = s * np.sqrt(np.maximum(big_n * card - card * card, 0.0) / (big_n - 1))
     ok = den > 1e-12 * max(s, 1.0)
-    return np.divide(lag - mean * card, den, out=np.zeros_like(y), where=ok)
+    result: np.ndarray = np.divide(lag - mean * card, den, out=np.zeros_like(y), where=ok)
+    return result
 
 
 def mann_kendall(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -138,7 +139,8 @@ def _side_pattern(sig: np.ndarray, other: np.ndarray, trend: np.ndarray) -> np.n
 def _fading(sig: np.ndarray, trend: np.ndarray) -> np.ndarray:
     n_t = sig.shape[0]
     recent = max(1, int(np.ceil(0.1 * n_t)))
-    return (sig.sum(axis=0) >= 2) & ~sig[-recent:].any(axis=0) & (trend < 0)
+    result: np.ndarray = (sig.sum(axis=0) >= 2) & ~sig[-recent:].any(axis=0) & (trend < 0)
+    return result
 
 
 def categorise(
@@ -189,7 +191,8 @@ class EmergingResult:
 
     def pattern_names(self) -> np.ndarray:
         """The category name of each cell."""
-        return np.asarray(self.patterns, dtype=object)[self.pattern]
+        result: np.ndarray = np.asarray(self.patterns, dtype=object)[self.pattern]
+        return result
 
 
 def compute_emerging(

@@ -55,12 +55,14 @@ def gi_star(y: np.ndarray, w: sparse.spmatrix) -> np.ndarray:
     num = w @ y - mean * s_w
     den = s * np.sqrt(np.maximum(n * s_w2 - s_w * s_w, 0.0) / (n - 1))
     ok = den > 1e-12 * max(s, 1.0)
-    return np.divide(num, den, out=np.zeros(n), where=ok)
+    result: np.ndarray = np.divide(num, den, out=np.zeros(n), where=ok)
+    return result
 
 
 def p_two_sided(z: np.ndarray) -> np.ndarray:
     """Two-sided normal p-value of each z-score."""
-    return 2.0 * special.ndtr(-np.abs(np.asarray(z, dtype=np.float64)))
+    result: np.ndarray = 2.0 * special.ndtr(-np.abs(np.asarray(z, dtype=np.float64)))
+    return result
 
 
 def bh_adjust(p: np.ndarray) -> np.ndarray:
@@ -68,13 +70,15 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
     if p.size == 0:
         return p.copy()
-    return stats.false_discovery_control(p, method="bh")
+    result: np.ndarray = stats.false_discovery_control(p, method="bh")
+    return result
 
 
 def gi_bins(z: np.ndarray, p: np.ndarray) -> np.ndarray:
     """ArcGIS Gi_Bin: sign(z) × 3/2/1 for p ≤ 0.01/0.05/0.10, else 0 (int8)."""
     level = np.where(p <= 0.01, 3, np.where(p <= 0.05, 2, np.where(p <= 0.10, 1, 0)))
-    return (np.sign(z) * level).astype(np.int8)
+    result: np.ndarray = (np.sign(z) * level).astype(np.int8)
+    return result
 
 
 @dataclass(frozen=True)

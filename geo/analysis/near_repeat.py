@@ -92,14 +92,16 @@ def space_band(distance_m: np.ndarray, bands: KnoxBands) -> np.ndarray:
     """Row of each distance: 0 same location, 1..n the bands, n + 1 beyond them."""
     metres = np.floor(distance_m).astype(np.int64)
     row = (metres + bands.distance_m - 1) // bands.distance_m
-    return np.minimum(row, bands.n_space + 1)
+    result: np.ndarray = np.minimum(row, bands.n_space + 1)
+    return result
 
 
 def time_band_table(max_days: int, bands: KnoxBands) -> np.ndarray:
     """Column of each day difference 0..max_days (0..t is 0, t+1..2t is 1, ...)."""
     diff = np.arange(max_days + 1, dtype=np.int64)
     column = np.maximum(diff - 1, 0) // bands.days
-    return np.minimum(column, bands.n_time).astype(np.intp)
+    result: np.ndarray = np.minimum(column, bands.n_time).astype(np.intp)
+    return result
 
 
 def knox_test(

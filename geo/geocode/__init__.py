@@ -165,7 +165,7 @@ class Geocoder:
         return _Answer(d["xy"], "district", 0.3, comp)
 
     def _search(
-        self, table: dict, query: str | None, scope: str | None
+        self, table: dict[str | None, dict[str, list[int]]], query: str | None, scope: str | None
     ) -> tuple[list[Match], float]:
         """Matches in scope, else city-wide with a confidence factor."""
         if not query:
@@ -405,7 +405,7 @@ class Geocoder:
             "source": "lote" if p.lt is not None else "manzana",
         }
         quality = "exact" if p.lt is not None else "block"
-        return _Answer(has[(k, *wanted)], quality, conf, comp)  # type: ignore[index]
+        return _Answer(has[(k, *wanted)], quality, conf, comp)
 
     def _landmark(self, p: Parsed, scope: str | None) -> _Answer:
         query = f"{p.landmark_kind} {p.landmark or ''}".strip()

@@ -55,7 +55,10 @@ class Street:
 def _int_col(frame: pd.DataFrame, col: str) -> np.ndarray:
     if col not in frame.columns:
         return np.full(len(frame), -1, dtype=np.int64)
-    return pd.to_numeric(frame[col], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+    result: np.ndarray = (
+        pd.to_numeric(frame[col], errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+    )
+    return result
 
 
 def _with_districts(streets: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -213,7 +216,7 @@ class Gazetteer:
             if "numbering" in streets.columns
             else np.zeros(len(streets), dtype=bool)
         )
-        groups: dict[tuple, list[int]] = defaultdict(list)
+        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for i, (name, stype, dist, sid) in enumerate(
             zip(streets["name"], types, dists, ids, strict=True)
         ):
@@ -251,7 +254,9 @@ class Gazetteer:
             self.seg_street[street.segs] = n
 
     @staticmethod
-    def _index(table: dict, key: str, dist: str | None, n: int) -> None:
+    def _index(
+        table: dict[str | None, dict[str, list[int]]], key: str, dist: str | None, n: int
+    ) -> None:
         keys = {key}
         head, _, rest = key.partition(" ")
         if head in ARTICLES and rest:
@@ -272,7 +277,7 @@ class Gazetteer:
                 {"code": str(code), "name": str(name), "district": str(dist), "xy": (c.x, c.y)}
             )
         x, y = self.metric.forward(lotes.geometry.x.to_numpy(), lotes.geometry.y.to_numpy())
-        mz_pts: dict[tuple[int, str], list] = defaultdict(list)
+        mz_pts: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
         for a, mz, lt, px, py in zip(
             lotes["aa_hh_code"], lotes["mz"], lotes["lt"], x, y, strict=True
         ):

@@ -90,7 +90,8 @@ def h3_bin(lon: np.ndarray, lat: np.ndarray, resolution: int) -> tuple[np.ndarra
 def h3_cells(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
     """H3 cell (int64) of every point at ``resolution``, exactly as ``h3.latlng_to_cell``."""
     cells, inverse = h3_bin(lon, lat, resolution)
-    return cells[inverse]
+    result: np.ndarray = cells[inverse]
+    return result
 
 
 def h3_cells_slow(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:

@@ -60,9 +60,9 @@ class OsmData:
     """What one pass over the file found; coordinates in degrees (lon, lat)."""
 
     ways: list[OsmWay] = field(default_factory=list)
-    refs: array = field(default_factory=lambda: array("q"))
-    lons: array = field(default_factory=lambda: array("d"))
-    lats: array = field(default_factory=lambda: array("d"))
+    refs: array[int] = field(default_factory=lambda: array("q"))
+    lons: array[float] = field(default_factory=lambda: array("d"))
+    lats: array[float] = field(default_factory=lambda: array("d"))
     # address points: (osm type+id, street, housenumber, lon, lat)
     addresses: list[tuple[str, str, str, float, float]] = field(default_factory=list)
     # POIs: (osm type+id, kind, name, aliases, lon, lat)

@@ -22,6 +22,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -165,7 +166,8 @@ def _cluster(values: np.ndarray, gap: float) -> np.ndarray:
         return values
     values = np.sort(values)
     keep = np.concatenate([[True], np.diff(values) > gap])
-    return values[keep]
+    result: np.ndarray = values[keep]
+    return result
 
 
 def build_streets(
@@ -186,7 +188,7 @@ def build_streets(
     members: dict[int, list[int]] = defaultdict(list)
     for i, s in enumerate(street_of):
         members[s].append(i)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     geoms: list[np.ndarray] = []
     inter_rows: list[tuple[str, str, float, float]] = []
     sid = {s: f"osm{min(data.ways[i].osm_id for i in ways)}" for s, ways in members.items()}
@@ -282,7 +284,9 @@ def _near(points: np.ndarray | None, pts: np.ndarray, dist: float) -> np.ndarray
     inside = (points[:, 0] >= x0) & (points[:, 0] <= x1)
     box = points[inside & (points[:, 1] >= y0) & (points[:, 1] <= y1)]
     if len(box) == 0:
-        return box
+        result: np.ndarray = box
+        return result
     tree = shapely.STRtree(shapely.points(pts))
     found, _ = tree.query(shapely.points(box[:, :2]), predicate="dwithin", distance=dist)
-    return box[np.unique(found)]
+    result = box[np.unique(found)]
+    return result

@@ -73,7 +73,8 @@ def _seg_sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     c = np.zeros(values.size + 1, dtype=np.int64)
     np.cumsum(values, out=c[1:])
     ends = np.cumsum(counts)
-    return c[ends] - c[ends - counts]
+    result: np.ndarray = c[ends] - c[ends - counts]
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,8 @@ def _ring_areas(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def _holes_follow(ok: np.ndarray, exterior: np.ndarray) -> np.ndarray:
     """A hole survives only if the exterior ring before it does."""
     owner = np.maximum.accumulate(np.where(exterior, np.arange(exterior.size), 0))
-    return ok & ok[owner]
+    result: np.ndarray = ok & ok[owner]
+    return result
 
 
 def _reversed_where(counts: np.ndarray, flip: np.ndarray) -> np.ndarray:

@@ -64,7 +64,10 @@ def _spread(v: np.ndarray) -> np.ndarray:
 
 def morton(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
     """Z-order keys (int64) of integer grid positions (x in the even bits, y in the odd)."""
-    return (_spread(np.asarray(ix)) | (_spread(np.asarray(iy)) << np.uint64(1))).astype(np.int64)
+    result: np.ndarray = (
+        _spread(np.asarray(ix)) | (_spread(np.asarray(iy)) << np.uint64(1))
+    ).astype(np.int64)
+    return result
 
 
 def world_keys(wx: np.ndarray, wy: np.ndarray) -> np.ndarray:
@@ -106,7 +109,8 @@ def gather(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     if total == 0:
         return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    return np.arange(total, dtype=np.int64) + offsets
+    result: np.ndarray = np.arange(total, dtype=np.int64) + offsets
+    return result
 
 
 def center_zoom(bounds: tuple[float, float, float, float], lo: int, hi: int) -> int:
