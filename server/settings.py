@@ -71,6 +71,12 @@ class SyncSettings(BaseModel):
     queue_wait_s: float = Field(
         0.5, ge=0, le=30, description="Longest a request waits for admission before a 429."
     )
+    queue_target_s: float = Field(
+        0.05,
+        ge=0,
+        le=30,
+        description="Longest admission wait once the queue has not emptied for 0.1 s.",
+    )
     device_rate_per_s: float = Field(
         20.0, gt=0, le=1000, description="Sync requests a second one device may make (refill)."
     )

@@ -32,7 +32,7 @@ import math
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.routing import BaseRoute, Match
@@ -54,57 +54,117 @@ class ShedLimits:
     max_inflight: int
     max_queued: int
     queue_wait_s: float
+    queue_target_s: float
     device_rate_per_s: float
     device_burst: int
     retry_after_s: int
 
 
-class Admission:
-    """At most ``limit`` holders at once; a bounded first-come queue with a bounded wait."""
+# A queue that has not emptied for this long is standing, not a burst being absorbed (CoDel's
+# interval, RFC 8289: a good queue drains within a round of work; a bad one never does).
+STANDING_AFTER_S = 0.1
 
-    def __init__(self, limit: int, max_queued: int, wait_s: float) -> None:
+
+@dataclass(slots=True)
+class _Waiter:
+    since: float
+    # True: handed a place; False: cut from a standing queue (shed).
+    future: asyncio.Future[bool]
+
+
+class Admission:
+    """At most ``limit`` holders at once; a bounded first-come queue with a bounded wait.
+
+    A burst may wait up to ``wait_s``. Once the queue has stood for ``STANDING_AFTER_S``
+    without emptying (the worker is saturated, not briefly behind), a request that has waited
+    longer than ``target_s`` is shed at the next arrival or departure instead of waiting on:
+    in a storm the requests served have waited about ``target_s`` at most, and the others are
+    told to come back, at once, instead of after a long wait that ends in a 429 anyway.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        max_queued: int,
+        wait_s: float,
+        target_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.max_queued = max_queued
         self.wait_s = wait_s
+        self.target_s = wait_s if target_s is None else min(target_s, wait_s)
+        self.clock = clock
         self.inflight = 0
-        self._queue: deque[asyncio.Future[None]] = deque()
+        self._queue: deque[_Waiter] = deque()
+        self._backlog_since: float | None = None  # when the queue last became non-empty
+
+    def standing(self, now: float) -> bool:
+        """Has the queue stayed non-empty for ``STANDING_AFTER_S``?"""
+        since = self._backlog_since
+        return since is not None and now - since >= STANDING_AFTER_S
 
     async def enter(self) -> bool:
-        """Take a place (True), or False when the queue is full or the wait ran out."""
+        """Take a place (True), or False when the queue is full, the wait ran out, or the
+        request was cut from a standing queue."""
+        now = self.clock()
+        self._cut(now)
         if self.inflight < self.limit and not self._queue:
             self.inflight += 1
             return True
         if len(self._queue) >= self.max_queued or self.wait_s <= 0:
             return False
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(now, asyncio.get_running_loop().create_future())
+        if not self._queue:
+            self._backlog_since = now
         self._queue.append(waiter)
         try:
             async with asyncio.timeout(self.wait_s):
-                await waiter
+                return await waiter.future
         except TimeoutError:
-            if waiter.done() and not waiter.cancelled():
+            if _admitted(waiter):
                 return True  # handed a place just as the wait ran out: keep it
             self._forget(waiter)
             return False
         except BaseException:  # the client went away while waiting
-            if waiter.done() and not waiter.cancelled():
+            if _admitted(waiter):
                 self.leave()
             self._forget(waiter)
             raise
-        return True
 
     def leave(self) -> None:
         """Give a place back: to the longest waiter still waiting, else to the pool."""
+        self._cut(self.clock())
         while self._queue:
             waiter = self._queue.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the place passes on; inflight stays the same
+            if not self._queue:
+                self._backlog_since = None
+            if not waiter.future.done():
+                waiter.future.set_result(True)  # the place passes on; inflight stays the same
                 return
         self.inflight -= 1
 
-    def _forget(self, waiter: asyncio.Future[None]) -> None:
-        with contextlib.suppress(ValueError):  # already taken off by leave()
+    def _cut(self, now: float) -> None:
+        """In a standing queue, shed the waiters (the oldest first) past ``target_s``."""
+        if not self.standing(now):
+            return
+        while self._queue and now - self._queue[0].since > self.target_s:
+            waiter = self._queue.popleft()
+            if not waiter.future.done():
+                waiter.future.set_result(False)
+        if not self._queue:
+            self._backlog_since = None
+
+    def _forget(self, waiter: _Waiter) -> None:
+        with contextlib.suppress(ValueError):  # already taken off by leave() or _cut()
             self._queue.remove(waiter)
+        if not self._queue:
+            self._backlog_since = None
+
+
+def _admitted(waiter: _Waiter) -> bool:
+    future = waiter.future
+    return future.done() and not future.cancelled() and future.result()
 
 
 # Real device tokens are ~45 characters (docs/protocol.md); room to spare.
@@ -162,8 +222,15 @@ class ShedMiddleware:
         self.limits = limits
         self.metrics = metrics
         self.routes = routes
+        # A shed answer must stay cheap (a storm sends several for each request served): name
+        # its route among the few that can be shed, not by matching every route of the app.
+        self.shed_routes = [
+            r for r in routes if str(getattr(r, "path", "")).startswith(SHED_PREFIXES)
+        ]
         self.rng = rng or random.Random()
-        self.admission = Admission(limits.max_inflight, limits.max_queued, limits.queue_wait_s)
+        self.admission = Admission(
+            limits.max_inflight, limits.max_queued, limits.queue_wait_s, limits.queue_target_s
+        )
         self.budgets = DeviceBudgets(limits.device_rate_per_s, limits.device_burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -194,7 +261,7 @@ class ShedMiddleware:
         self.metrics.errors.labels(Busy.code).inc()
         # The access log and the request metrics name the route, as for a served request.
         scope["route"] = next(
-            (r for r in self.routes if r.matches(scope)[0] == Match.FULL), scope.get("route")
+            (r for r in self.shed_routes if r.matches(scope)[0] == Match.FULL), scope.get("route")
         )
         retry = jittered(wait_s, self.rng)
         message = (
@@ -229,6 +296,7 @@ def shed_limits(settings: Settings) -> ShedLimits:
         s.max_inflight,
         s.max_queued,
         s.queue_wait_s,
+        s.queue_target_s,
         s.device_rate_per_s,
         s.device_burst,
         s.busy_retry_after_s,

@@ -22,7 +22,7 @@ import pytest
 
 from server.app import create_app
 from server.settings import Settings, SyncSettings
-from server.shedding import Admission, DeviceBudgets, jittered
+from server.shedding import STANDING_AFTER_S, Admission, DeviceBudgets, jittered
 from sync.client import SyncClient
 from sync.clock import HybridClock
 from sync.store.base import Store
@@ -90,6 +90,84 @@ async def test_admission_sheds_a_request_whose_wait_runs_out() -> None:
     assert not await gate.enter()
     gate.leave()
     assert gate.inflight == 0 and await gate.enter()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_standing_queue_sheds_who_waited_past_the_target_and_serves_the_rest() -> None:
+    clock = FakeClock()
+    gate = Admission(limit=1, max_queued=10, wait_s=30, target_s=0.05, clock=clock)
+    assert await gate.enter()
+    old = asyncio.ensure_future(gate.enter())
+    await asyncio.sleep(0)
+    clock.now += STANDING_AFTER_S  # the queue has not emptied since: it stands
+    fresh = asyncio.ensure_future(gate.enter())  # an arrival cuts the stale head
+    assert await old is False
+    assert not fresh.done()
+    gate.leave()  # the place goes to the fresh waiter, which waited under the target
+    assert await fresh
+    gate.leave()
+    assert gate.inflight == 0
+
+
+async def test_a_departure_also_cuts_a_standing_queue_before_handing_the_place_on() -> None:
+    clock = FakeClock()
+    gate = Admission(limit=1, max_queued=10, wait_s=30, target_s=0.05, clock=clock)
+    assert await gate.enter()
+    first = asyncio.ensure_future(gate.enter())
+    await asyncio.sleep(0)
+    clock.now += 0.08
+    second = asyncio.ensure_future(gate.enter())  # not standing yet: nobody is cut
+    await asyncio.sleep(0)
+    assert not first.done()
+    clock.now += 0.03  # standing now; first waited 0.11 s, second 0.03 s
+    gate.leave()
+    assert await first is False
+    assert await second
+    gate.leave()
+    assert gate.inflight == 0
+
+
+async def test_a_burst_that_drains_waits_its_turn_without_cuts() -> None:
+    clock = FakeClock()
+    gate = Admission(limit=1, max_queued=10, wait_s=30, target_s=0.05, clock=clock)
+    for _ in range(3):  # each burst empties the queue before it stands
+        assert await gate.enter()
+        waiter = asyncio.ensure_future(gate.enter())
+        await asyncio.sleep(0)
+        clock.now += STANDING_AFTER_S * 0.9  # longer than the target, shorter than standing
+        gate.leave()
+        assert await waiter
+        gate.leave()
+        clock.now += STANDING_AFTER_S * 0.9
+    assert gate.inflight == 0 and not gate.standing(clock.now)
+
+
+async def test_a_waiter_that_leaves_a_standing_queue_does_not_leak_a_place() -> None:
+    clock = FakeClock()
+    gate = Admission(limit=1, max_queued=10, wait_s=30, target_s=0.05, clock=clock)
+    assert await gate.enter()
+    gone = asyncio.ensure_future(gate.enter())
+    await asyncio.sleep(0)
+    gone.cancel()  # the client went away while waiting
+    with contextlib.suppress(asyncio.CancelledError):
+        await gone
+    clock.now += 1.0
+    gate.leave()
+    assert gate.inflight == 0 and not gate.standing(clock.now)
+    assert await gate.enter()  # straight in: no stale waiter holds the place
+    gate.leave()
+
+
+def test_the_target_is_never_longer_than_the_wait() -> None:
+    assert Admission(limit=1, max_queued=1, wait_s=0.2, target_s=5.0).target_s == 0.2
+    assert Admission(limit=1, max_queued=1, wait_s=0.2).target_s == 0.2
 
 
 # --- the app, in process, on each store ---
