@@ -5,22 +5,20 @@ tests/geo/test_cadastre.py (drawn there, points computed there with shapely and 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from server.app import build_engine
-from server.cli import main
 from server.maps.places import load_places
 from server.settings import Settings
 from sync.clock import HybridClock
 from sync.store.records import PullScope
 from sync.store.sql import SQLStore
+from tests.cli_support import db_url_on_both_backends, geocode, ronda, with_store
 from tests.geo.test_cadastre import (
     SETTLEMENTS,
     aahh_file,
@@ -34,22 +32,9 @@ from tests.geo.test_cadastre import (
     metres,
     write,
 )
-from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people
+from tests.support import batch, incident, new_id, seed_people
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("RONDA_TEST_PG_URL is not set")
-    asyncio.run(reset_postgres(PG_URL))
-    yield PG_URL
-
-
-def ronda(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--db", url, *args], catch_exceptions=False)
+db_url = db_url_on_both_backends()
 
 
 def ok(answer: Result) -> str:
@@ -74,29 +59,10 @@ def setup_city(url: str, tmp_path: Path, lotes: Any = None) -> None:
 
 
 def stored(url: str, layer: str) -> set[str]:
-    async def go() -> set[str]:
-        store = SQLStore(url)
-        await store.open()
-        try:
-            return {b.code for b in await store.boundaries(layer)}
-        finally:
-            await store.close()
+    async def go(store: SQLStore) -> set[str]:
+        return {b.code for b in await store.boundaries(layer)}
 
-    return asyncio.run(go())
-
-
-def geocode(url: str, text: str) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
-        store = SQLStore(url)
-        await store.open()
-        try:
-            places = await load_places(store)
-            assert places is not None and places.geocoder is not None
-            return places.geocoder.geocode(text).to_dict()
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
+    return with_store(url, go)
 
 
 def at(answer: dict[str, Any]) -> tuple[float, float]:
@@ -179,33 +145,23 @@ def test_reimport_geocodes_address_only_incidents_again(db_url: str, tmp_path: P
     rid = new_id()
     text = "Mz. C Lt. 7 AA.HH. Los Olivos, Comas"
 
-    async def push() -> None:
-        store = SQLStore(db_url)
-        await store.open()
-        try:
-            people = await seed_people(store)
-            engine = build_engine(Settings(_env_file=None), store)
-            places = await load_places(store)
-            assert places is not None
-            engine.enricher = places.enrich
-            fields = {"category": "robo", "occurred_at": "2026-11-20T22:15:00-05:00"}
-            change = incident(rid, HybridClock(), {**fields, "address_text": text})
-            await engine.push(people.officer_a, batch([change]))
-        finally:
-            await store.close()
+    async def push(store: SQLStore) -> None:
+        people = await seed_people(store)
+        engine = build_engine(Settings(_env_file=None), store)
+        places = await load_places(store)
+        assert places is not None
+        engine.enricher = places.enrich
+        fields = {"category": "robo", "occurred_at": "2026-11-20T22:15:00-05:00"}
+        change = incident(rid, HybridClock(), {**fields, "address_text": text})
+        await engine.push(people.officer_a, batch([change]))
 
-    async def record() -> tuple[int, dict[str, Any]]:
-        store = SQLStore(db_url)
-        await store.open()
-        try:
-            rows = await store.pull(PullScope(None, "none", ""), 0, 1000)
-            docs = [(r.seq, orjson.loads(r.doc)) for r in rows]
-            return next((seq, d) for seq, d in docs if d["id"] == rid)
-        finally:
-            await store.close()
+    async def record(store: SQLStore) -> tuple[int, dict[str, Any]]:
+        rows = await store.pull(PullScope(None, "none", ""), 0, 1000)
+        docs = [(r.seq, orjson.loads(r.doc)) for r in rows]
+        return next((seq, d) for seq, d in docs if d["id"] == rid)
 
-    asyncio.run(push())
-    seq, doc = asyncio.run(record())
+    with_store(db_url, push)
+    seq, doc = with_store(db_url, record)
     assert doc["derived"]["quality"] == "block"  # the manzana: its point, at most 0.5
     assert doc["derived"]["confidence"] <= 0.5
     manzana = inside_point(manzana_poly(X["AH-01"], 2, "C"))
@@ -215,7 +171,7 @@ def test_reimport_geocodes_address_only_incidents_again(db_url: str, tmp_path: P
     mapping = "lt=NUM_LOTE,mz=MANZANA,aahh=HAB_URB"
     out = ok(ronda(db_url, "import", "cadastre", path, "--kind", "lotes", "--map", mapping))
     assert "1 incidents re-derived" in out
-    new_seq, doc = asyncio.run(record())
+    new_seq, doc = with_store(db_url, record)
     assert new_seq > seq  # a new version, which devices pull
     derived = doc["derived"]
     assert derived["source"] == "address" and derived["quality"] == "exact"

@@ -3,79 +3,40 @@ and, when RONDA_TEST_PG_URL is set, PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import pytest
 import shapely
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from fixtures.osm_extract import helsinki_pbf
 from geo.osm.build import import_osm
 from server.cli import main
-from server.maps.places import boundaries_to_frame, load_places
+from server.maps.places import boundaries_to_frame
 from sync.store.sql import SQLStore
-from tests.support import PG_URL, reset_postgres
+from tests.cli_support import db_url_on_both_backends, geocode, ronda, with_store
 
 # Kamppi and the station quarter: part of the extract
 BOX = "24.925,60.165,24.942,60.172"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("RONDA_TEST_PG_URL is not set")
-    asyncio.run(reset_postgres(PG_URL))
-    yield PG_URL
-
-
-def ronda(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--db", url, *args], catch_exceptions=False)
+db_url = db_url_on_both_backends()
 
 
 def layers(url: str) -> dict[str, set[str]]:
-    async def go() -> dict[str, set[str]]:
-        store = SQLStore(url)
-        await store.open()
-        try:
-            names = ("districts", "streets", "landmarks", "addresses")
-            return {n: {b.code for b in await store.boundaries(n)} for n in names}
-        finally:
-            await store.close()
+    async def go(store: SQLStore) -> dict[str, set[str]]:
+        names = ("districts", "streets", "landmarks", "addresses")
+        return {n: {b.code for b in await store.boundaries(n)} for n in names}
 
-    return asyncio.run(go())
+    return with_store(url, go)
 
 
 def districts(url: str) -> gpd.GeoDataFrame:
-    async def go() -> gpd.GeoDataFrame:
-        store = SQLStore(url)
-        await store.open()
-        try:
-            return boundaries_to_frame(await store.boundaries("districts"))
-        finally:
-            await store.close()
+    async def go(store: SQLStore) -> gpd.GeoDataFrame:
+        return boundaries_to_frame(await store.boundaries("districts"))
 
-    return asyncio.run(go())
-
-
-def geocode(url: str, text: str) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
-        store = SQLStore(url)
-        await store.open()
-        try:
-            places = await load_places(store)
-            assert places is not None and places.geocoder is not None
-            return places.geocoder.geocode(text).to_dict()
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
+    return with_store(url, go)
 
 
 @pytest.mark.slow

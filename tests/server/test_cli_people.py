@@ -5,37 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from server.cli import main
 from server.maps.places import store_layer
 from sync.identity import create_device_token
-from sync.store.sql import SQLStore
+from tests.cli_support import db_url_on_both_backends, ronda, with_store
 from tests.support import PG_URL, reset_postgres
 
 TOKEN = re.compile(r"admin token \(shown once\): (\S+)")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("RONDA_TEST_PG_URL is not set")
-    asyncio.run(reset_postgres(PG_URL))
-    yield PG_URL
-
-
-def ronda(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--db", url, *args], catch_exceptions=False)
+db_url = db_url_on_both_backends()
 
 
 def said(answer: Result) -> str:
@@ -43,23 +29,11 @@ def said(answer: Result) -> str:
     return " ".join(answer.output.split())
 
 
-def run(url: str, work) -> object:  # type: ignore[no-untyped-def]
-    async def go() -> object:
-        store = SQLStore(url)
-        await store.open()
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
 def import_two_districts(url: str) -> None:
     rows = pd.DataFrame([{"code": "150101", "name": "Lima"}, {"code": "150132", "name": "SJL"}])
     boxes = [shapely.box(-77.04, -12.06, -77.03, -12.05), shapely.box(-77.0, -12.0, -76.9, -11.9)]
     frame = gpd.GeoDataFrame(rows, geometry=boxes, crs="EPSG:4326")
-    run(url, lambda s: store_layer(s, "districts", frame))
+    with_store(url, lambda s: store_layer(s, "districts", frame))
 
 
 def test_officer_of_a_missing_station_is_refused(db_url: str) -> None:
@@ -102,7 +76,7 @@ def test_remove_refuses_while_something_depends(db_url: str) -> None:
     ronda(db_url, "officer", "add", "of-1", "Ana", "--role", "officer", "--station", "cms-a")
     refused = ronda(db_url, "station", "remove", "cms-a")
     assert refused.exit_code != 0 and "1 officers" in said(refused)
-    run(db_url, lambda s: create_device_token(s, "of-1", "phone", 0))
+    with_store(db_url, lambda s: create_device_token(s, "of-1", "phone", 0))
     kept = ronda(db_url, "officer", "remove", "of-1")
     assert kept.exit_code != 0 and "1 devices" in said(kept)
     assert "of-1" in ronda(db_url, "officer", "list").output
@@ -133,8 +107,8 @@ def test_init_twice_issues_one_token_unless_asked(db_url: str) -> None:
     more = ronda(db_url, "init", "--new-admin-token")
     assert len(TOKEN.findall(more.output)) == 1
     assert "earlier one(s) still work" in said(more)
-    devices = run(db_url, lambda s: s.list_devices("admin"))
-    assert len(devices) == 2  # type: ignore[arg-type]
+    devices = with_store(db_url, lambda s: s.list_devices("admin"))
+    assert len(devices) == 2
 
 
 def test_init_does_not_print_the_database_password(tmp_path: Path) -> None:
