@@ -17,12 +17,14 @@ import shapely
 from geo.analysis.density import compute_density
 from geo.analysis.hotspots import compute_hotspots
 from geo.grid.cells import unproject
+from geo.public import month_label
 from geo.tiles.tilemath import world_to_lonlat
 from server.maps.layers import FeatureTable, Layers, iso, table
+from server.maps.public_summary import build_summary
 from server.maps.registry import LayerDef, Scope
 from server.maps.window import Window
 
-MIN_GI_INCIDENTS = 3  # as the map's layer (server/web/mapdata.py)
+MIN_GI_INCIDENTS = 3  # fewer, and Gi* has nothing to compare a cell with
 
 
 async def build_table(layers: Layers, layer: LayerDef, scope: Scope, f: Window) -> FeatureTable:
@@ -115,13 +117,11 @@ async def _public(layers: Layers, scope: Scope, f: Window) -> FeatureTable:
     Only fixed months under the publication rules: a time filter here would let anyone
     difference overlapping periods and recover counts /public withholds.
     """
-    from server.routes.public import build_summary, district_rows, month_label
-
     summary = await build_summary(layers.store, layers.public, int(time.time()))
     items = await layers.store.boundaries("districts")
     geoms = list(shapely.from_wkb([b.geometry for b in items])) if items else []
     rows = (
-        {r["district"]: r for r in district_rows(summary, summary.months[-1])}
+        {r["district"]: r for r in summary.tables[summary.months[-1]]["districts"]}
         if (summary.months)
         else {}
     )
