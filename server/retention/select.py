@@ -19,6 +19,7 @@ from sync.clock import parse_stamp
 from sync.store import sql_tables as t
 from sync.store.records import ChainHead
 from sync.store.sql import SQLStore
+from sync.store.sql_rows import RECORD_FIELDS
 
 ERASED = "{}"  # the pii of an incident whose personal data retention removed
 
@@ -51,22 +52,6 @@ async def track_pages(store: SQLStore, before_s: int, page: int) -> AsyncIterato
                 break
             yield rows
             after = (rows[-1].at_s, rows[-1].entry_id)
-
-
-RECORD_FIELDS = (
-    "collection",
-    "id",
-    "station_id",
-    "seq",
-    "deleted",
-    "doc",
-    "clocks",
-    "pii",
-    "author_officer",
-    "author_device",
-    "chain_n",
-    "updated_ms",
-)
 
 
 def record_json(row: Any) -> dict[str, Any]:

@@ -197,7 +197,9 @@ def multirow_sql(statement: str, size: int) -> str:
     return f"{head} SELECT * FROM (VALUES {rows}) WHERE column1 IS NOT NULL{tail}"
 
 
-insert_tuple: Callable[[RecordWrite], tuple[Any, ...]] = attrgetter(
+# The record table's columns by name, in insert order: a RecordWrite's fields and a row's
+# names alike (the retention archive reads rows by the same list).
+RECORD_FIELDS = (
     "collection",
     "id",
     "station_id",
@@ -211,6 +213,7 @@ insert_tuple: Callable[[RecordWrite], tuple[Any, ...]] = attrgetter(
     "chain_n",
     "updated_ms",
 )
+insert_tuple: Callable[[RecordWrite], tuple[Any, ...]] = attrgetter(*RECORD_FIELDS)
 
 
 def update_tuple(w: RecordWrite) -> tuple[Any, ...]:
