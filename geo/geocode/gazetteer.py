@@ -65,7 +65,7 @@ def _with_districts(streets: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> g
     """Streets with a ``district_code``; when the data has none, the district of each midpoint."""
     if "district_code" in streets.columns and streets["district_code"].notna().all():
         return streets
-    from geo.placement.placer import PolygonIndex  # placement is only needed for such data
+    from geo.placement.polygons import PolygonIndex  # placement is only needed for such data
 
     mid = shapely.line_interpolate_point(np.asarray(streets.geometry.values), 0.5, normalized=True)
     index = PolygonIndex(np.asarray(districts.geometry.values), districts["code"].to_numpy(str))

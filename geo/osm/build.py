@@ -25,7 +25,7 @@ from geo.geocode import Geocoder
 from geo.geocode.normalise import normalise
 from geo.osm.read import OsmData, Progress, read_osm
 from geo.osm.streets import build_streets
-from geo.placement.placer import PolygonIndex
+from geo.placement.polygons import PolygonIndex
 
 HULL_MARGIN_DEG = 0.003  # ~300 m around the data when the extract itself is the district
 

@@ -1,4 +1,4 @@
-"""The grid step of :class:`geo.placement.placer.PolygonIndex`, compiled: one pass over the points
+"""The grid step of :class:`geo.placement.polygons.PolygonIndex`, compiled: one pass over the points
 reads each point's answer from the two-level lookup grid (numpy took some fifteen passes
 over temporary arrays per layer, most of a push's placement time once the grid was fine
 enough that few points need an exact test).
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# The same values as geo.placement.placer's constants (tests/geo/test_placement_grid.py checks)
+# The same values as geo.placement.polygons' constants (tests/geo/test_placement_grid.py checks)
 MIXED = -2  # the grid cell (and sub-cell) is crossed by a boundary: test the point exactly
 OFF_GRID = -4  # finite, outside the grid: the caller checks the edge
-INSIDE, OUT, MISSING = 0, 2, 3  # flags as in geo.placement.placer (NEAREST = 1 is decided later)
+INSIDE, OUT, MISSING = 0, 2, 3  # flags as in geo.placement.polygons (NEAREST = 1 is decided later)
 
 
 @njit(cache=True, nogil=True)

@@ -165,7 +165,7 @@ def test_points_beyond_the_grid_missing_and_strided_input(city: Any, city_placer
 
 def test_compiled_pass_constants_match_the_placer() -> None:
     from geo.placement import grid_jit as placement_jit
-    from geo.placement import placer as place
+    from geo.placement import polygons as place
 
     assert (placement_jit.MIXED, placement_jit.OFF_GRID) == (place.MIXED, place.OFF_GRID)
     assert (placement_jit.INSIDE, placement_jit.OUT, placement_jit.MISSING) == (
