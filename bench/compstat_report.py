@@ -27,10 +27,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from bench.notice_latency import _port
+from bench.serve import free_port, wait_ready
 from server.demo import load_demo
 from sync.engine import SyncEngine
 from sync.identity import create_device_token
@@ -58,20 +59,7 @@ async def _seed(url: str) -> tuple[str, dt.date]:
     return token, dt.datetime.fromisoformat(last.replace("Z", "+00:00")).date()
 
 
-async def _ready(http: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(2400):
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited")
-        try:
-            if (await http.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the server did not become ready")
-
-
-async def _report_ms(http: httpx.AsyncClient, token: str, day: dt.date) -> tuple[float, dict]:
+async def _report_ms(http: httpx.AsyncClient, token: str, day: dt.date) -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
     answer = await http.get(
         "/v1/analysis/compstat",
@@ -90,7 +78,7 @@ async def compstat_report_ms(reports: int = 9) -> tuple[float, dict[str, object]
         seeded = time.perf_counter()
         token, last_day = await _seed(url)
         seed_s = time.perf_counter() - seeded
-        port = _port()
+        port = free_port()
         env = {**os.environ, "RONDA_DATABASE__URL": url, "PYTHONPATH": str(REPO)}
         command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
@@ -100,7 +88,7 @@ async def compstat_report_ms(reports: int = 9) -> tuple[float, dict[str, object]
                 async with httpx.AsyncClient(
                     base_url=f"http://127.0.0.1:{port}", timeout=120
                 ) as http:
-                    await _ready(http, proc)
+                    await wait_ready(http, proc, seconds=120)
                     me = await http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
                     station = str(me.json()["station_id"])
                     # Not counted: the first report builds the process's place index.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.serve import free_port, wait_ready
 from sync.identity import create_device_token
 from sync.store.records import Officer, Station
 from sync.store.sql import SQLStore
@@ -45,26 +45,6 @@ async def _seed(url: str) -> tuple[str, str]:
         return chief, phone
     finally:
         await store.close()
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _ready(base: str, proc: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
-        for _ in range(1200):
-            if proc.poll() is not None:
-                raise RuntimeError("the server exited")
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("the server did not become ready")
 
 
 async def _round(http: httpx.AsyncClient, chief: str, phone: str, cursor: str) -> tuple[float, str]:
@@ -100,7 +80,7 @@ async def notice_p50_ms(rounds: int = 30, workers: int = 2) -> tuple[float, list
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         chief, phone = await _seed(url)
-        port = _port()
+        port = free_port()
         env = {**os.environ, "RONDA_DATABASE__URL": url, "PYTHONPATH": str(REPO)}
         command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -109,8 +89,8 @@ async def notice_p50_ms(rounds: int = 30, workers: int = 2) -> tuple[float, list
             proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
             try:
                 base = f"http://127.0.0.1:{port}"
-                await _ready(base, proc)
                 async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+                    await wait_ready(http, proc, seconds=60)
                     auth = {"Authorization": f"Bearer {phone}"}
                     cursor = (await http.get("/v1/sync/pull", headers=auth)).json()["cursor"]
                     figures = []
