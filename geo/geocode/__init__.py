@@ -13,7 +13,6 @@ is worse than none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,65 +24,25 @@ from geo.geocode import address, normalise
 from geo.geocode.gazetteer import Gazetteer
 from geo.geocode.match import Match, best_match, name_confidence
 from geo.geocode.parse import Parsed, parse_all
+from geo.geocode.result import FAILED, QUALITIES, SOURCES, Answer, GeocodeResult
 from geo.geocode.reverse import interpolate, reverse_lookup
 from geo.geocode.scope import split_district
 from geo.placement.fix import FixAssessment, assess_fix
 
-__all__ = ["FixAssessment", "GeocodeResult", "Geocoder", "assess_fix"]
+__all__ = [
+    "QUALITIES",
+    "SOURCES",
+    "FixAssessment",
+    "GeocodeResult",
+    "Geocoder",
+    "assess_fix",
+]
 
-QUALITIES = ("exact", "interpolated", "block", "street", "district", "failed")
-#: Where an answer came from (``components["source"]``).
-SOURCES = (
-    "address_point",
-    "interpolation",
-    "cuadra",
-    "intersection",
-    "landmark",
-    "lote",
-    "manzana",
-    "aa_hh",
-    "street",
-    "district",
-)
 INFERRED_CUADRA_CAP = 0.5  # cuadras counted by the numbering rule, not from data
 CROSSING_SPREAD_M = 80.0  # common points of two streets closer than this are one crossing
 OUT_OF_SCOPE = 0.7  # confidence factor for a match found only outside the expected district
 UNNAMED_MZLT = 0.45  # "Mz. B Lt. 12" alone, one such lote in the district: shown, not placed
 UNNAMED_MZLT_CITY = 0.3  # the same with no district known, one such lote in the whole city
-
-
-@dataclass
-class GeocodeResult:
-    """One geocoding answer (lon/lat None when failed)."""
-
-    text: str
-    lon: float | None
-    lat: float | None
-    quality: str
-    confidence: float
-    components: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return {
-            "text": self.text,
-            "lon": self.lon,
-            "lat": self.lat,
-            "quality": self.quality,
-            "confidence": self.confidence,
-            "components": self.components,
-        }
-
-
-@dataclass
-class _Answer:
-    xy: tuple[float, float] | None
-    quality: str
-    confidence: float
-    components: dict[str, Any]
-
-
-FAILED = _Answer(None, "failed", 0.0, {})
 
 
 class Geocoder:
@@ -126,7 +85,7 @@ class Geocoder:
                     best = ans
         return self._result(text, best)
 
-    def _result(self, text: str, ans: _Answer) -> GeocodeResult:
+    def _result(self, text: str, ans: Answer) -> GeocodeResult:
         if ans.xy is None:
             return GeocodeResult(text, None, None, "failed", 0.0, ans.components)
         m = self.gaz.metric  # m.inverse's arithmetic on two floats (numpy costs more here)
@@ -148,7 +107,7 @@ class Geocoder:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def _dispatch(self, p: Parsed, scope: str | None) -> _Answer:
+    def _dispatch(self, p: Parsed, scope: str | None) -> Answer:
         if p.kind in ("number", "block", "street"):
             return self._street(p, scope)
         if p.kind == "intersection":
@@ -159,10 +118,10 @@ class Geocoder:
             return self._landmark(p, scope)
         return FAILED
 
-    def _district_only(self, code: str) -> _Answer:
+    def _district_only(self, code: str) -> Answer:
         d = self.gaz.districts[code]
         comp = {"district_code": code, "district": d["name"], "source": "district"}
-        return _Answer(d["xy"], "district", 0.3, comp)
+        return Answer(d["xy"], "district", 0.3, comp)
 
     def _search(
         self, table: dict[str | None, dict[str, list[int]]], query: str | None, scope: str | None
@@ -186,7 +145,7 @@ class Geocoder:
 
     # -- forms ----------------------------------------------------------------------------
 
-    def _street(self, p: Parsed, scope: str | None) -> _Answer:
+    def _street(self, p: Parsed, scope: str | None) -> Answer:
         matches, factor = self._search(self.gaz.street_keys, p.street, scope)
         if not matches:
             return FAILED
@@ -206,10 +165,10 @@ class Geocoder:
                     comp = self._comp(e, seg, number=p.number, source="cuadra")
                     comp["block"] = p.number // 100
                     conf = min(conf, INFERRED_CUADRA_CAP)
-                    return _Answer(self._midpoint(seg), "block", conf, comp)
+                    return Answer(self._midpoint(seg), "block", conf, comp)
                 xy = interpolate(self.gaz, seg, p.number)
                 comp = self._comp(e, seg, number=p.number, source="interpolation")
-                return _Answer(xy, "interpolated", conf, comp)
+                return Answer(xy, "interpolated", conf, comp)
         if p.kind == "block" and p.block is not None:
             hits = [
                 (e, s)
@@ -223,20 +182,20 @@ class Geocoder:
                 if self._inferred(seg):
                     conf = min(conf, INFERRED_CUADRA_CAP)
                 comp = self._comp(e, seg, block=p.block, source="cuadra")
-                return _Answer(self._midpoint(seg), "block", conf, comp)
+                return Answer(self._midpoint(seg), "block", conf, comp)
         e = entries[0]
         street = self.gaz.streets[e]
         seg = int(street.segs[len(street.segs) // 2])
         cap = 0.35 if (p.number is not None or p.block is not None) else 0.5
         conf *= (1.0 if len(entries) == 1 else 0.5) * self._type_factor(e, p.street_type)
         conf = min(conf, cap)
-        return _Answer(self._midpoint(seg), "street", conf, self._comp(e, seg, source="street"))
+        return Answer(self._midpoint(seg), "street", conf, self._comp(e, seg, source="street"))
 
     def _inferred(self, seg: int) -> bool:
         inferred = self.gaz.seg_inferred
         return bool(len(inferred) and inferred[seg])
 
-    def _from_addresses(self, entries: list[int], p: Parsed, conf: float) -> _Answer | None:
+    def _from_addresses(self, entries: list[int], p: Parsed, conf: float) -> Answer | None:
         """The number from the street's address points: exact, else between its neighbours."""
         if not self.gaz.addr_model or p.number is None:
             return None
@@ -250,7 +209,7 @@ class Geocoder:
             e, xy = exact[0]
             conf *= (1.0 if len(exact) == 1 else 0.4) * self._type_factor(e, p.street_type)
             comp = self._comp(e, None, number=p.number, source="address_point")
-            return _Answer(xy, "exact", conf, comp)
+            return Answer(xy, "exact", conf, comp)
         hits = [
             (e, hit) for e in entries if (hit := address.between(self.gaz, e, p.number)) is not None
         ]
@@ -260,7 +219,7 @@ class Geocoder:
         conf *= hit.factor * (1.0 if len(hits) == 1 else 0.4) * self._type_factor(e, p.street_type)
         comp = self._comp(e, None, number=p.number, source="interpolation")
         comp["between"] = list(hit.neighbours)
-        return _Answer(hit.xy, "interpolated", conf, comp)
+        return Answer(hit.xy, "interpolated", conf, comp)
 
     def _typed(self, hits: list[tuple[int, int]], stype: str | None) -> list[tuple[int, int]]:
         """Keep hits of the typed street type if there are any ("Jr. Tacna" vs "Av. Tacna")."""
@@ -306,7 +265,7 @@ class Geocoder:
             **extra,
         }
 
-    def _intersection(self, p: Parsed, scope: str | None) -> _Answer:
+    def _intersection(self, p: Parsed, scope: str | None) -> Answer:
         ma, fa = self._search(self.gaz.street_keys, p.street, scope)
         mb, fb = self._search(self.gaz.street_keys, p.street2, scope)
         found = []
@@ -346,9 +305,9 @@ class Geocoder:
             "cross_street": self.gaz.streets[eb].label,
         }
         comp.pop("segment")
-        return _Answer(node, "exact", conf, comp)
+        return Answer(node, "exact", conf, comp)
 
-    def _mzlt(self, p: Parsed, scope: str | None) -> _Answer:
+    def _mzlt(self, p: Parsed, scope: str | None) -> Answer:
         if p.aahh is None and p.mz is not None:
             return self._mzlt_unnamed(p, scope)
         matches, factor = self._search(self.gaz.aahh_keys, p.aahh, scope)
@@ -370,19 +329,19 @@ class Geocoder:
         }
         if p.mz is not None and p.lt is not None and (k, p.mz, p.lt) in self.gaz.lotes:
             comp["source"] = "lote"
-            return _Answer(self.gaz.lotes[(k, p.mz, p.lt)], "exact", conf, comp)
+            return Answer(self.gaz.lotes[(k, p.mz, p.lt)], "exact", conf, comp)
         if p.mz is not None and (k, p.mz) in self.gaz.manzanas:
             comp["source"] = "manzana"
-            return _Answer(self.gaz.manzanas[(k, p.mz)], "block", min(conf, 0.5), comp)
+            return Answer(self.gaz.manzanas[(k, p.mz)], "block", min(conf, 0.5), comp)
         comp["source"] = "aa_hh"
-        return _Answer(area["xy"], "street", min(conf, 0.3), comp)
+        return Answer(area["xy"], "street", min(conf, 0.3), comp)
 
     def _has_mzlt(self, entry: int, p: Parsed) -> bool:
         if p.lt is not None:
             return (entry, p.mz, p.lt) in self.gaz.lotes
         return (entry, p.mz) in self.gaz.manzanas
 
-    def _mzlt_unnamed(self, p: Parsed, scope: str | None) -> _Answer:
+    def _mzlt_unnamed(self, p: Parsed, scope: str | None) -> Answer:
         """ "Mz. B Lt. 12" naming no AA.HH.: the one settlement of the district in scope that
         has that lote (or manzana); never confident, since the text does not say which."""
         has = self.gaz.lotes if p.lt is not None else self.gaz.manzanas
@@ -405,9 +364,9 @@ class Geocoder:
             "source": "lote" if p.lt is not None else "manzana",
         }
         quality = "exact" if p.lt is not None else "block"
-        return _Answer(has[(k, *wanted)], quality, conf, comp)
+        return Answer(has[(k, *wanted)], quality, conf, comp)
 
-    def _landmark(self, p: Parsed, scope: str | None) -> _Answer:
+    def _landmark(self, p: Parsed, scope: str | None) -> Answer:
         query = f"{p.landmark_kind} {p.landmark or ''}".strip()
         matches, factor = self._search(self.gaz.landmark_keys, query, scope)
         matches = [m for m in matches if m.key.split(" ", 1)[0] == p.landmark_kind]
@@ -417,7 +376,7 @@ class Geocoder:
         conf = name_confidence(m.score, m.margin) * factor * (1.0 if len(m.entries) == 1 else 0.4)
         lm = self.gaz.landmarks[m.entries[0]]
         comp = {"landmark": lm["label"], "district_code": lm["district"], "source": "landmark"}
-        return _Answer(lm["xy"], "exact", conf, comp)
+        return Answer(lm["xy"], "exact", conf, comp)
 
 
 def _crossing(common: set[tuple[int, int]]) -> tuple[tuple[float, float], bool]:
