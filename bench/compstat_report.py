@@ -59,7 +59,9 @@ async def _seed(url: str) -> tuple[str, dt.date]:
     return token, dt.datetime.fromisoformat(last.replace("Z", "+00:00")).date()
 
 
-async def _report_ms(http: httpx.AsyncClient, token: str, day: dt.date) -> tuple[float, dict[str, Any]]:
+async def _report_ms(
+    http: httpx.AsyncClient, token: str, day: dt.date
+) -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
     answer = await http.get(
         "/v1/analysis/compstat",
