@@ -320,13 +320,7 @@ class Geocoder:
             having = [e for e in m.entries if self._has_mzlt(e, p)]  # with that lote, if any
             k = having[0] if having else k
         area = self.gaz.aahh[k]
-        comp = {
-            "aa_hh": area["name"],
-            "aa_hh_code": area["code"],
-            "district_code": area["district"],
-            "mz": p.mz,
-            "lt": p.lt,
-        }
+        comp = self._area_comp(k, p)
         if p.mz is not None and p.lt is not None and (k, p.mz, p.lt) in self.gaz.lotes:
             comp["source"] = "lote"
             return Answer(self.gaz.lotes[(k, p.mz, p.lt)], "exact", conf, comp)
@@ -335,6 +329,17 @@ class Geocoder:
             return Answer(self.gaz.manzanas[(k, p.mz)], "block", min(conf, 0.5), comp)
         comp["source"] = "aa_hh"
         return Answer(area["xy"], "street", min(conf, 0.3), comp)
+
+    def _area_comp(self, k: int, p: Parsed) -> dict[str, Any]:
+        """Components of an answer in AA.HH. ``k`` (its manzana and lote as the text gave)."""
+        area = self.gaz.aahh[k]
+        return {
+            "aa_hh": area["name"],
+            "aa_hh_code": area["code"],
+            "district_code": area["district"],
+            "mz": p.mz,
+            "lt": p.lt,
+        }
 
     def _has_mzlt(self, entry: int, p: Parsed) -> bool:
         if p.lt is not None:
@@ -354,15 +359,7 @@ class Geocoder:
             k, conf = found[0], UNNAMED_MZLT_CITY
         else:
             return FAILED
-        area = self.gaz.aahh[k]
-        comp = {
-            "aa_hh": area["name"],
-            "aa_hh_code": area["code"],
-            "district_code": area["district"],
-            "mz": p.mz,
-            "lt": p.lt,
-            "source": "lote" if p.lt is not None else "manzana",
-        }
+        comp = {**self._area_comp(k, p), "source": "lote" if p.lt is not None else "manzana"}
         quality = "exact" if p.lt is not None else "block"
         return Answer(has[(k, *wanted)], quality, conf, comp)
 

@@ -236,16 +236,9 @@ class PolygonIndex:
             edge = off[(fx >= -m) & (fx < nx * sub + m) & (fy >= -m) & (fy < ny * sub + m)]
             value[off] = FAR
             if len(edge):
-                value[edge] = self._exact(lon[edge], lat[edge])
+                value[edge] = self._covering(lon[edge], lat[edge])
                 flag[edge] = np.where(value[edge] >= 0, INSIDE, OUT)
         return value, flag
-
-    def _exact(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        pairs = self.tree.query(shapely.points(lon, lat), predicate="intersects")
-        best = np.full(len(lon), np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(best, pairs[0], pairs[1])
-        best[best == np.iinfo(np.int64).max] = OUTSIDE
-        return best
 
     def nearest(self, lon: np.ndarray, lat: np.ndarray, tolerance_m: float) -> tuple[Any, Any]:
         """(index or -1, distance in metres) of the nearest polygon within ``tolerance_m``."""
