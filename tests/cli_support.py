@@ -43,6 +43,11 @@ def ronda(url: str, *args: str) -> Result:
     return CliRunner().invoke(main, ["--db", url, *args], catch_exceptions=False)
 
 
+def said(answer: Result) -> str:
+    """The output with the terminal's line wrapping undone."""
+    return " ".join(answer.output.split())
+
+
 def with_store(url: str, work: Callable[[SQLStore], Awaitable[T]]) -> T:
     """``work`` on the store at ``url``, opened for it and closed after, in its own loop
     (the command under test runs its own loops; nothing is shared with them)."""

@@ -11,22 +11,16 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
-from click.testing import Result
 
 from server.maps.places import store_layer
 from sync.identity import create_device_token
-from tests.cli_support import db_url_on_both_backends, ronda, with_store
+from tests.cli_support import db_url_on_both_backends, ronda, said, with_store
 from tests.support import PG_URL, reset_postgres
 
 TOKEN = re.compile(r"admin token \(shown once\): (\S+)")
 
 
 db_url = db_url_on_both_backends()
-
-
-def said(answer: Result) -> str:
-    """The output with the terminal's line wrapping undone."""
-    return " ".join(answer.output.split())
 
 
 def import_two_districts(url: str) -> None:

@@ -7,44 +7,23 @@ The populations below are made-up test figures, not census data.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 
 from geo.public import Rules
-from server.cli import main
 from server.maps.population import parse_code, parse_population, read_population
 from server.maps.public_summary import districts_body
 from sync.store.records import Boundary
-from tests.server.test_cli_people import import_two_districts, run
-from tests.support import PG_URL, reset_postgres
+from tests.cli_support import db_url_on_both_backends, ronda, said, with_store
+from tests.server.test_cli_people import import_two_districts
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("RONDA_TEST_PG_URL is not set")
-    asyncio.run(reset_postgres(PG_URL))
-    yield PG_URL
-
-
-def ronda(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--db", url, *args], catch_exceptions=False)
-
-
-def said(answer: Result) -> str:
-    return " ".join(answer.output.split())
+db_url = db_url_on_both_backends()
 
 
 def districts(url: str) -> list[Boundary]:
-    return run(url, lambda s: s.boundaries("districts"))  # type: ignore[return-value]
+    return with_store(url, lambda s: s.boundaries("districts"))
 
 
 @pytest.mark.parametrize(
