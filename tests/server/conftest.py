@@ -55,27 +55,40 @@ def app_settings() -> Settings:
     return Settings(_env_file=None)
 
 
-@asynccontextmanager
-async def served_on(backend: str, tmp_path: Path, app_settings: Settings) -> AsyncIterator[Served]:
-    """The app on a fresh SQLite file in ``tmp_path`` (``"sqlite"``) or on the emptied
-    PostgreSQL test database (``"postgres"``; skips when RONDA_TEST_PG_URL is not set), its
-    lifespan running, people seeded with tokens."""
+async def fresh_url(backend: str, tmp_path: Path) -> str:
+    """A fresh SQLite file in ``tmp_path`` (``"sqlite"``) or the emptied PostgreSQL test
+    database (``"postgres"``; skips when RONDA_TEST_PG_URL is not set)."""
     if backend == "postgres":
         if not PG_URL:
             pytest.skip("RONDA_TEST_PG_URL is not set")
         await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
-    database = DatabaseSettings(**{**app_settings.database.model_dump(), "url": url})
-    settings = app_settings.model_copy(update={"database": database})
-    store = SQLStore(url, sqlite_synchronous=settings.database.sqlite_synchronous)
+        return PG_URL
+    return f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+
+
+@asynccontextmanager
+async def serving(settings: Settings, store: Store) -> AsyncIterator[Served]:
+    """``store`` behind the app made with ``settings``: its lifespan running, people seeded
+    with tokens, an in-process client."""
     app = create_app(settings, store)
     async with app.router.lifespan_context(app):  # opens the store, closes it after
         people = await seed_people(store)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Served(app, client, store, people, settings)
+
+
+@asynccontextmanager
+async def served_on(backend: str, tmp_path: Path, app_settings: Settings) -> AsyncIterator[Served]:
+    """The app on a fresh SQLite file in ``tmp_path`` (``"sqlite"``) or on the emptied
+    PostgreSQL test database (``"postgres"``; skips when RONDA_TEST_PG_URL is not set), its
+    lifespan running, people seeded with tokens."""
+    url = await fresh_url(backend, tmp_path)
+    database = DatabaseSettings(**{**app_settings.database.model_dump(), "url": url})
+    settings = app_settings.model_copy(update={"database": database})
+    store = SQLStore(url, sqlite_synchronous=settings.database.sqlite_synchronous)
+    async with serving(settings, store) as running:
+        yield running
 
 
 @pytest.fixture

@@ -15,18 +15,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from geo.analysis import near_repeat
-from server.app import create_app
 from server.routes import analysis_tactical
 from server.settings import DatabaseSettings, PublicSettings, Settings
 from sync.clock import HybridClock
 from sync.store.sql import SQLStore
-from tests.server.conftest import Served
+from tests.server.conftest import Served, fresh_url, serving
 from tests.server.test_openapi import check
-from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people
+from tests.support import batch, incident, new_id
 
 OFFSET_MIN = -240  # a city at UTC-4: its midnight is 04:00 UTC, Lima's is 05:00
 
@@ -35,24 +33,13 @@ OFFSET_MIN = -240  # a city at UTC-4: its midnight is 04:00 UTC, Lima's is 05:00
 async def served_at_utc_minus_4(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[Served]:
-    if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("RONDA_TEST_PG_URL is not set")
-        await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    url = await fresh_url(request.param, tmp_path)
     base = Settings(_env_file=None)
     database = DatabaseSettings(**{**base.database.model_dump(), "url": url})
     public = PublicSettings(**{**base.public.model_dump(), "utc_offset_minutes": OFFSET_MIN})
     settings = base.model_copy(update={"database": database, "public": public})
-    store = SQLStore(url)
-    app = create_app(settings, store)
-    async with app.router.lifespan_context(app):
-        people = await seed_people(store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Served(app, client, store, people, settings)
+    async with serving(settings, SQLStore(url)) as running:
+        yield running
 
 
 async def _push(served: Served, rows: list[tuple[str, float, float]]) -> None:

@@ -14,15 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from server.app import create_app
 from server.settings import DatabaseSettings, Settings
 from server.web.sessions import SESSION_COOKIE, set_password
 from sync.client import SyncClient
 from sync.clock import HybridClock, now_ms
 from sync.store.sql import SQLStore
-from tests.server.conftest import Served
+from tests.server.conftest import Served, fresh_url, serving
 from tests.server.test_web_sessions import PASSWORD, login
-from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people, store_params
+from tests.support import batch, incident, new_id, store_params
 
 WHEN = "2026-11-20T22:15:00-05:00"
 SECRET_NAME = "Teodora Ccahuana"
@@ -31,20 +30,10 @@ SECRET_NAME = "Teodora Ccahuana"
 @pytest.fixture(params=store_params())
 async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
     """The app on SQLite and (when reachable) PostgreSQL."""
-    if request.param == "postgres":
-        assert PG_URL
-        await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    url = await fresh_url(request.param, tmp_path)
     settings = Settings(_env_file=None, database=DatabaseSettings(url=url))
-    store = SQLStore(url)
-    app = create_app(settings, store)
-    async with app.router.lifespan_context(app):
-        people = await seed_people(store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Served(app, client, store, people, settings)
+    async with serving(settings, SQLStore(url)) as running:
+        yield running
 
 
 async def push(served: Served, who: str, change: dict[str, Any]) -> dict[str, Any]:

@@ -8,20 +8,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
 from fixtures.city import load_city
-from server.app import create_app
 from server.maps.places import store_layer
 from server.maps.public_summary import PublicCache, Summary
 from server.settings import DatabaseSettings, Settings
 from sync.clock import HybridClock
 from sync.store.records import Boundary, PointQuery
 from sync.store.sql import SQLStore
-from tests.server.conftest import Served
-from tests.support import PG_URL, batch, incident, new_id, reset_postgres, seed_people, store_params
+from tests.server.conftest import Served, fresh_url, serving
+from tests.support import batch, incident, new_id, store_params
 
 # (district index, category, count) in January 2025; (0, robo) = 4 is withheld (k = 5)
 PLAN = [
@@ -63,20 +61,10 @@ class CountingStore(SQLStore):
 @pytest.fixture(params=store_params())
 async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Served]:
     """The app on SQLite and (when reachable) PostgreSQL, with a counting store."""
-    if request.param == "postgres":
-        assert PG_URL
-        await reset_postgres(PG_URL)
-        url = PG_URL
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    url = await fresh_url(request.param, tmp_path)
     settings = Settings(_env_file=None, database=DatabaseSettings(url=url))
-    store = CountingStore(url)
-    app = create_app(settings, store)
-    async with app.router.lifespan_context(app):
-        people = await seed_people(store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Served(app, client, store, people, settings)
+    async with serving(settings, CountingStore(url)) as running:
+        yield running
 
 
 async def push(
