@@ -6,17 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
 from datetime import datetime
-from pathlib import Path
-
-import pytest
 
 from server.routes.uploads import parse_metadata
 from sync.attachments.sniff import sniff
-
-APP_JS = Path(__file__).resolve().parents[2] / "server" / "static" / "app" / "js"
+from tests.app.node_run import run_node
 
 HEADS = [
     b"\xff\xd8\xff\xe0\x00\x10JFIF",
@@ -33,22 +27,6 @@ HEADS = [
     b"<html>",
     b"\x1aE\xdf\xa3webm",
 ]
-
-
-def run_node(script: str) -> object:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    done = subprocess.run(
-        [node, "--input-type=module", "-e", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=APP_JS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def test_the_app_names_types_as_the_server_does() -> None:

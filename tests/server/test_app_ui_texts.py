@@ -3,30 +3,7 @@ officer types or clears is read as meant, and what the app tells the officer is 
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
-import pytest
-
-APP_JS = Path(__file__).resolve().parents[2] / "server" / "static" / "app" / "js"
-
-
-def run_node(script: str) -> object:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    done = subprocess.run(
-        [node, "--input-type=module", "-e", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=APP_JS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+from tests.app.node_run import run_node
 
 
 def test_an_emptied_date_is_no_date_and_a_lima_time_is_utc_plus_five() -> None:
