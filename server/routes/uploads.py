@@ -167,7 +167,11 @@ async def create(request: Request) -> Response:
             "Upload-Metadata must carry sha256, collection and record_id",
             {"required": ["sha256", "collection", "record_id"]},
         )
-    record = await ctx(request).store.record(collection, record_id)
+    fast = svc.index.sqlite
+    if fast is not None:  # SQLite: an index lookup on the event loop
+        record = fast.record(collection, record_id)
+    else:
+        record = await ctx(request).store.record(collection, record_id)
     if record is None or record.deleted:
         raise NotFound("push the record before its attachments", {"record_id": record_id})
     if record.station_id != who.station_id:

@@ -24,7 +24,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.store import sql_tables as t
-from sync.store.sql_rows import dialect_insert
+from sync.store.records import StoredRecord
+from sync.store.sql_rows import dialect_insert, stored_from_row
+from sync.store.sqlite_unit import LOAD_SQL
 
 COLUMNS = (
     "sha256", "size", "media_type", "declared_type", "device_id", "officer_id", "station_id",
@@ -72,6 +74,11 @@ class SQLiteAccess:
 
     def read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return self.reader.execute(sql, params).fetchall()
+
+    def record(self, collection: str, record_id: str) -> StoredRecord | None:
+        """The record an upload names (the store's ``record``, without the thread hops)."""
+        rows = self.read(LOAD_SQL.format("?"), (collection, record_id))
+        return stored_from_row(rows[0]) if rows else None
 
     async def write(self, sql: str, params: tuple[Any, ...]) -> None:
         await asyncio.get_running_loop().run_in_executor(self.thread, self._write, sql, params)
