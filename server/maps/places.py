@@ -63,7 +63,8 @@ def boundaries_to_frame(items: list[Boundary]) -> gpd.GeoDataFrame:
 
 def _codes(layer: str, frame: gpd.GeoDataFrame) -> list[str]:
     if "code" in frame:
-        return frame["code"].astype(str).tolist()
+        codes: list[str] = frame["code"].astype(str).tolist()
+        return codes
     if layer == "lotes":
         parts = zip(frame["aa_hh_code"], frame["mz"], frame["lt"], strict=True)
         return [f"{a}-{m}-{t}" for a, m, t in parts]
