@@ -509,6 +509,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pg-port", type=int, default=55433)
     parser.add_argument("--pg-dir", default=None)
     parser.add_argument("--keep-pg", action="store_true", help="leave PostgreSQL running")
+    parser.add_argument(
+        "--reuse-seed",
+        action="store_true",
+        help="take the seeded template a --keep-pg run left (same --devices and --records)",
+    )
     args = parser.parse_args()
     if args.devices < 57:
         parser.error("--devices: at least 57 (56 chiefs and an officer)")
@@ -520,6 +525,22 @@ def timed_seed(url: str, args: argparse.Namespace) -> list[Phone]:
     phones = asyncio.run(seed(url, args.devices, args.records))
     where = url.split("://", 1)[0]
     print(f"seeded {where}: {len(phones)} devices in {time.perf_counter() - started:.0f} s")
+    return phones
+
+
+def seeded_pg(args: argparse.Namespace, base: str, pg_dir: Path) -> list[Phone]:
+    """Seed the template database, or with ``--reuse-seed`` take the one that a run with the
+    same ``--devices`` and ``--records`` left in ``--pg-dir`` (its phones' tokens are kept in
+    a file beside it: the database holds only their hashes)."""
+    saved = pg_dir.with_name(f"{pg_dir.name}-phones-{args.devices}-{args.records}.json")
+    if args.reuse_seed and saved.exists():
+        phones = [Phone(**p) for p in orjson.loads(saved.read_bytes())]
+        print(f"reused the seeded template: {len(phones)} devices")
+        return phones
+    saved.unlink(missing_ok=True)
+    pg.fresh_database(args.pg_port, PG_TEMPLATE)
+    phones = timed_seed(f"{base}/{PG_TEMPLATE}", args)
+    saved.write_bytes(orjson.dumps([dataclasses.asdict(p) for p in phones]))
     return phones
 
 
@@ -547,9 +568,8 @@ def main() -> None:
             report(results["sqlite"])
         if use_pg:
             pg.start(args.pg_port, pg_dir)
-            pg.fresh_database(args.pg_port, PG_TEMPLATE)
             base = f"postgresql+asyncpg://postgres@127.0.0.1:{args.pg_port}"
-            phones = timed_seed(f"{base}/{PG_TEMPLATE}", args)
+            phones = seeded_pg(args, base, pg_dir)
             print(f"PostgreSQL: {pg.settings(args.pg_port)}")
             for label in [r for r in runs if r.startswith("pg")]:
                 pg.psql(args.pg_port, f"DROP DATABASE IF EXISTS {PG_DATABASE}")
