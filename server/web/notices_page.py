@@ -21,7 +21,7 @@ from server.context import ctx
 from server.web.forms import FORM_MAX_BYTES, read_form
 from server.web.notice_photo import PHOTO_MAX_BYTES, PhotoRefused, store_photo
 from server.web.render import page_language, render
-from server.web.sessions import check_csrf, signed_in
+from server.web.sessions import SignedIn, check_csrf, signed_in
 from sync.clock import now_ms
 from sync.errors import Forbidden, InvalidRequest, NotFound
 from sync.notices import POSTER_ROLES, Notice, acks_of, end_notice, notices_for, post_notice
@@ -93,6 +93,16 @@ def _login() -> Response:
     return RedirectResponse(f"/login?{urlencode({'next': '/notices'})}", 303)
 
 
+async def _poster(request: Request) -> SignedIn | Response:
+    """The signed-in user when they may post notices; else the answer to give instead."""
+    user = await signed_in(request)
+    if user is None:
+        return _login()
+    if user.who.role not in POSTER_ROLES:
+        return render(request, "forbidden.html", user=user, status=403)
+    return user
+
+
 def _lima(text: str, offset_min: int) -> str:
     local = dt.datetime.fromtimestamp(expiry_ms(text.replace("Z", "+00:00")) / 1000, dt.UTC)
     return (local + dt.timedelta(minutes=offset_min)).strftime("%d/%m/%Y %H:%M")
@@ -134,11 +144,9 @@ def utc_of(text: str) -> str:
 
 async def notices_page(request: Request) -> Response:
     c = ctx(request)
-    user = await signed_in(request)
-    if user is None:
-        return _login()
-    if user.who.role not in POSTER_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
+    user = await _poster(request)
+    if not isinstance(user, SignedIn):
+        return user
     lang = page_language(request)
     found = await notices_for(c.engine, user.who, include_ended=False, limit=100)
     message = request.query_params.get("msg", "")
@@ -174,11 +182,9 @@ def _draft(form: Any, now: int, photo: dict[str, Any] | None = None) -> NoticeDr
 
 
 async def post(request: Request) -> Response:
-    user = await signed_in(request)
-    if user is None:
-        return _login()
-    if user.who.role not in POSTER_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
+    user = await _poster(request)
+    if not isinstance(user, SignedIn):
+        return user
     form = await read_form(request, PHOTO_MAX_BYTES + FORM_MAX_BYTES, max_files=1)
     try:
         check_csrf(request, user, str(form.get("csrf", "")))
@@ -210,11 +216,9 @@ async def _post(request: Request, who: Any, form: Any) -> str:
 
 async def withdraw(request: Request) -> Response:
     c = ctx(request)
-    user = await signed_in(request)
-    if user is None:
-        return _login()
-    if user.who.role not in POSTER_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
+    user = await _poster(request)
+    if not isinstance(user, SignedIn):
+        return user
     form = await read_form(request)
     check_csrf(request, user, str(form.get("csrf", "")))
     notice_id = request.path_params["notice_id"][:64]

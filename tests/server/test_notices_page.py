@@ -70,3 +70,15 @@ async def test_officers_are_refused_and_analysts_name_a_district(served: Served)
     bad = {"csrf": csrf, "text": "   ", "category": "robo"}
     refused = await served.client.post("/notices", data=bad)
     assert refused.headers["location"] == "/notices?msg=invalid"
+
+
+async def test_every_notices_route_sends_the_signed_out_to_login_and_refuses_officers(
+    served: Served,
+) -> None:
+    routes = [("GET", "/notices"), ("POST", "/notices"), ("POST", f"/notices/{new_id()}/withdraw")]
+    for method, path in routes:
+        answer = await served.client.request(method, path)
+        assert answer.status_code == 303 and answer.headers["location"] == "/login?next=%2Fnotices"
+    await sign_in_web(served, "off-a")
+    for method, path in routes:
+        assert (await served.client.request(method, path)).status_code == 403, path
