@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.answers import admin as answers
+from server.answers import answer
 from server.auth import require
 from server.context import ctx
 from server.maps.places import reload_places as reload_places_of
@@ -54,34 +56,31 @@ async def enroll(request: Request) -> Response:
     body = await read_model(request, EnrollBody)
     device, token = await redeem_code(c.store, body.code, body.device_name, now_ms())
     officer = await c.store.get_officer(device.officer_id)
-    return json_response(
-        {
-            "device_id": device.id,
-            "token": token,
-            "officer_id": device.officer_id,
-            "role": officer.role if officer else None,
-            "station_id": officer.station_id if officer else None,
-            "server_time_ms": now_ms(),
-        },
-        201,
+    enrolled = answers.EnrollAnswer(
+        device_id=device.id,
+        token=token,
+        officer_id=device.officer_id,
+        role=officer.role if officer else None,
+        station_id=officer.station_id if officer else None,
+        server_time_ms=now_ms(),
     )
+    return json_response(answer(enrolled), 201)
 
 
 async def put_station(request: Request) -> Response:
     await require(request, "admin")
     body = await read_model(request, StationBody)
     await ctx(request).store.put_station(Station(body.id, body.name, body.district_code))
-    return json_response(body.model_dump(), 201)
+    return json_response(answer(answers.Station(**body.model_dump())), 201)
 
 
 async def list_stations(request: Request) -> Response:
     await require(request, "admin", "chief", "analyst")
     stations = await ctx(request).store.list_stations()
-    return json_response({"stations": [_station(s) for s in stations]})
-
-
-def _station(s: Station) -> dict[str, str | None]:
-    return {"id": s.id, "name": s.name, "district_code": s.district_code}
+    listed = [
+        answers.Station(id=s.id, name=s.name, district_code=s.district_code) for s in stations
+    ]
+    return json_response(answer(answers.StationList(stations=listed)))
 
 
 async def put_officer(request: Request) -> Response:
@@ -91,20 +90,17 @@ async def put_officer(request: Request) -> Response:
     if body.station_id and body.station_id not in {s.id for s in await store.list_stations()}:
         raise NotFound("no such station", {"station_id": body.station_id})
     await store.put_officer(Officer(body.id, body.name, body.role, body.station_id))
-    return json_response(body.model_dump(), 201)
+    return json_response(answer(answers.Officer(**body.model_dump())), 201)
 
 
 async def list_officers(request: Request) -> Response:
     await require(request, "admin")
     officers = await ctx(request).store.list_officers(request.query_params.get("station_id"))
-    return json_response(
-        {
-            "officers": [
-                {"id": o.id, "name": o.name, "role": o.role, "station_id": o.station_id}
-                for o in officers
-            ]
-        }
-    )
+    listed = [
+        answers.Officer(id=o.id, name=o.name, role=o.role, station_id=o.station_id)
+        for o in officers
+    ]
+    return json_response(answer(answers.OfficerList(officers=listed)))
 
 
 async def create_enrollment(request: Request) -> Response:
@@ -119,26 +115,24 @@ async def create_enrollment(request: Request) -> Response:
     await c.store.add_audit(
         AuditEvent(now_ms(), who.officer_id, "enroll", body.officer_id, details)
     )
-    return json_response({"code": code, "officer_id": body.officer_id, "expires_ms": expires}, 201)
+    issued = answers.EnrollmentAnswer(code=code, officer_id=body.officer_id, expires_ms=expires)
+    return json_response(answer(issued), 201)
 
 
 async def list_devices(request: Request) -> Response:
     await require(request, "admin")
     devices = await ctx(request).store.list_devices(request.query_params.get("officer_id"))
-    return json_response(
-        {
-            "devices": [
-                {
-                    "id": d.id,
-                    "officer_id": d.officer_id,
-                    "name": d.name,
-                    "created_ms": d.created_ms,
-                    "revoked_ms": d.revoked_ms,
-                }
-                for d in devices
-            ]
-        }
-    )
+    listed = [
+        answers.Device(
+            id=d.id,
+            officer_id=d.officer_id,
+            name=d.name,
+            created_ms=d.created_ms,
+            revoked_ms=d.revoked_ms,
+        )
+        for d in devices
+    ]
+    return json_response(answer(answers.DeviceList(devices=listed)))
 
 
 async def revoke_device(request: Request) -> Response:
@@ -151,7 +145,7 @@ async def revoke_device(request: Request) -> Response:
     if device.revoked_ms is None:  # as on the page: a second revocation audits nothing
         details = {"via": "api", "via_device": who.device_id, "officer_id": device.officer_id}
         await store.add_audit(AuditEvent(now_ms(), who.officer_id, "revoke", device_id, details))
-    return json_response({"device_id": device_id, "revoked": True})
+    return json_response(answer(answers.RevokeAnswer(device_id=device_id, revoked=True)))
 
 
 async def reload_places(request: Request) -> Response:
@@ -161,7 +155,7 @@ async def reload_places(request: Request) -> Response:
     if layers is not None:  # maps drawn from the old boundaries are stale at once
         layers.street_items = None  # and the streets read once (a gazetteer re-import)
         layers.versions.bump("boundaries", set())
-    return json_response({"placement": loaded})
+    return json_response(answer(answers.PlacesAnswer(placement=loaded)))
 
 
 routes = [

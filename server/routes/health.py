@@ -6,6 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.answers import answer
+from server.answers.common import Health, Ready
 from server.context import ctx
 from server.errors import error_response
 from server.routes.common import json_response
@@ -18,7 +20,7 @@ STARTING = {
 
 
 async def healthz(request: Request) -> Response:
-    return json_response({"status": "ok"})
+    return json_response(answer(Health(status="ok")))
 
 
 async def readyz(request: Request) -> Response:
@@ -30,7 +32,8 @@ async def readyz(request: Request) -> Response:
     if reason is not None:
         message = STARTING.get(reason, reason)
         return error_response("starting", message, 503, {"reason": reason})
-    return json_response({"status": "ready", "last_seq": await ctx(request).store.last_seq()})
+    ready = Ready(status="ready", last_seq=await ctx(request).store.last_seq())
+    return json_response(answer(ready))
 
 
 async def metrics(request: Request) -> Response:

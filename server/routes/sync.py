@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from server import conflict_view
+from server.answers import answer, answer_of
+from server.answers.admin import MeAnswer, MeLimits, MeScope
+from server.answers.sync import ChainReport, ConflictPage
 from server.attachment_service import attachment_report, with_received
 from server.auth import authenticate, require
 from server.body import read_body
@@ -48,30 +49,31 @@ async def pull(request: Request) -> Response:
 async def me(request: Request) -> Response:
     c = ctx(request)
     who = await authenticate(request)
-    scope: dict[str, Any] = {"stations": [], "pii": "none"}
+    scope = MeScope(stations=[], pii="none")
     try:
         pull_scope = c.engine.scope(who)
-        scope = {"stations": pull_scope.station_ids, "pii": pull_scope.pii}
+        ids = pull_scope.station_ids
+        scope = MeScope(stations=None if ids is None else list(ids), pii=pull_scope.pii)
     except Forbidden:
         pass  # admins, and officers without a station, sync nothing
-    return json_response(
-        {
-            "device_id": who.device_id,
-            "device_name": who.device_name,
-            "officer_id": who.officer_id,
-            "role": who.role,
-            "station_id": who.station_id,
-            "scope": scope,
-            "server_time_ms": now_ms(),
-            "limits": {
-                "max_changes": c.settings.sync.max_changes,
-                "max_body_bytes": c.settings.sync.max_body_bytes,
-                "max_decompressed_bytes": c.settings.sync.max_decompressed_bytes,
-                "max_clock_ahead_ms": c.settings.sync.max_clock_ahead_ms,
-                "pull_max_limit": c.settings.sync.pull_max_limit,
-            },
-        }
+    limits = c.settings.sync
+    found = MeAnswer(
+        device_id=who.device_id,
+        device_name=who.device_name,
+        officer_id=who.officer_id,
+        role=who.role,
+        station_id=who.station_id,
+        scope=scope,
+        server_time_ms=now_ms(),
+        limits=MeLimits(
+            max_changes=limits.max_changes,
+            max_body_bytes=limits.max_body_bytes,
+            max_decompressed_bytes=limits.max_decompressed_bytes,
+            max_clock_ahead_ms=limits.max_clock_ahead_ms,
+            pull_max_limit=limits.pull_max_limit,
+        ),
     )
+    return json_response(answer(found))
 
 
 async def conflicts(request: Request) -> Response:
@@ -94,7 +96,8 @@ async def conflicts(request: Request) -> Response:
     await conflict_view.audit_shown(c.store, who.officer_id, shown, "api")
     items = [conflict_view.as_json(conflict_id, cf) for conflict_id, cf in shown]
     next_after = rows[-1][0] if rows else after
-    return json_response({"conflicts": items, "after": next_after, "has_more": has_more})
+    page = {"conflicts": items, "after": next_after, "has_more": has_more}
+    return json_response(answer_of(ConflictPage, page))
 
 
 async def chain(request: Request) -> Response:
@@ -117,7 +120,7 @@ async def chain(request: Request) -> Response:
     # Evidence files of the entries are hashed again too: a changed one breaks the report.
     report["attachments"] = await attachment_report(request, entries)
     report["intact"] = report["intact"] and not report["attachments"]["tampered"]
-    return json_response(report)
+    return json_response(answer_of(ChainReport, report))
 
 
 routes = [
