@@ -63,7 +63,7 @@ class SyncSettings(BaseModel):
         5, ge=1, le=3600, description="Retry-After of a 429 busy answer, in seconds."
     )
     max_inflight: int = Field(
-        32, ge=1, le=10_000, description="Sync and tile requests one worker serves at once."
+        8, ge=1, le=10_000, description="Sync and tile requests one worker serves at once."
     )
     max_queued: int = Field(
         256, ge=0, le=100_000, description="Requests one worker lets wait for max_inflight."
