@@ -9,37 +9,39 @@ again (creation answers with the upload complete).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import ctypes
-import ctypes.util
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from email.utils import formatdate
-from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import errors
 from server.attachment_service import AttachmentService, ref_in, service
 from server.auth import authenticate
 from server.context import ctx
 from server.errors import (
     ChecksumMismatch,
-    ChecksumUnsupported,
     HashMismatch,
     MediaTypeRefused,
     OffsetMismatch,
     QuotaExceeded,
-    TusVersionUnsupported,
     UploadExpired,
 )
+from server.routes.tus import (
+    EXTENSIONS,
+    OFFSET_TYPE,
+    TUS_VERSION,
+    expires,
+    parse_metadata,
+    tus,
+    tus_headers,
+    upload_checksum,
+    upload_length,
+)
+from server.routes.upload_body import Reading, Stopped, body, watch_stop
 from sync.attachments.blobs import BlobMissing, file_sha256
 from sync.attachments.index import AttachmentMeta
+from sync.attachments.part_write import write_all, write_last
 from sync.attachments.sniff import SNIFF_BYTES, sniff
 from sync.attachments.uploads import UploadInfo, UploadLocked
 from sync.clock import now_ms
@@ -48,79 +50,16 @@ from sync.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
-    SyncError,
     UnsupportedMediaType,
 )
 from sync.store.records import Identity
 
-TUS_VERSION = "1.0.0"
-EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
-OFFSET_TYPE = "application/offset+octet-stream"
 WRITE_BLOCK = 1024 * 1024  # bytes gathered before one write to the part file
 # A request that finds another writing the same upload asks it to stop and waits this long for
 # it (its client is gone: the writer only finishes what is still arriving).
 WAIT_FOR_WRITER_S = 15.0
-# A writer asked to stop goes on while bytes keep coming; this long without any, it stops.
-STOP_IDLE_S = 0.25
 WRITER_ROLES = ("officer", "chief")
 COLLECTIONS = ("incidents", "patrol_logs", "notices")
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _tus_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **(extra or {})}
-
-
-def tus(handler: Handler) -> Handler:
-    """Every answer, errors included, carries Tus-Resumable; errors keep our JSON shape."""
-
-    async def wrapped(request: Request) -> Response:
-        try:
-            if request.method != "OPTIONS":
-                version = request.headers.get("tus-resumable")
-                if version != TUS_VERSION:
-                    raise TusVersionUnsupported(
-                        "Tus-Resumable: 1.0.0 is required", {"supported": [TUS_VERSION]}
-                    )
-            return await handler(request)
-        except SyncError as exc:
-            extra = {"Tus-Version": TUS_VERSION}
-            if isinstance(exc, QuotaExceeded):
-                extra["Retry-After"] = str(exc.details["retry_after_s"])
-            if isinstance(exc, PayloadTooLarge):
-                extra["Tus-Max-Size"] = str(service(request).settings.max_file_bytes)
-            return errors.error_response(
-                exc.code, exc.message, errors.status_for(exc), exc.details, _tus_headers(extra)
-            )
-
-    return wrapped
-
-
-def _expires(ms: int) -> str:
-    return formatdate(ms / 1000, usegmt=True)
-
-
-def parse_metadata(raw: str) -> dict[str, str]:
-    """``Upload-Metadata``: comma-separated ``key base64value`` pairs (value optional)."""
-    out: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in raw.split(","))):
-        key, _, value = pair.partition(" ")
-        try:
-            out[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise InvalidRequest("Upload-Metadata values must be base64", {"key": key}) from exc
-    return out
-
-
-def _length(request: Request) -> int:
-    raw = request.headers.get("upload-length")
-    if raw is None:
-        raise InvalidRequest("Upload-Length is required (Upload-Defer-Length is not supported)")
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidRequest("Upload-Length must be a non-negative integer")
-    return int(raw)
 
 
 async def options(request: Request) -> Response:
@@ -131,7 +70,7 @@ async def options(request: Request) -> Response:
         "Tus-Max-Size": str(s.max_file_bytes),
         "Tus-Checksum-Algorithm": "sha256",
     }
-    return Response(status_code=204, headers=_tus_headers(headers))
+    return Response(status_code=204, headers=tus_headers(headers))
 
 
 async def _writer(request: Request) -> Identity:
@@ -159,7 +98,7 @@ async def _quota(svc: AttachmentService, who: Identity, length: int, now: int) -
 async def create(request: Request) -> Response:
     svc = service(request)
     who = await _writer(request)
-    length = _length(request)
+    length = upload_length(request)
     meta = parse_metadata(request.headers.get("upload-metadata", ""))
     sha, collection, record_id = (meta.get(k, "") for k in ("sha256", "collection", "record_id"))
     if collection not in COLLECTIONS or not record_id or len(sha) != 64:
@@ -208,13 +147,13 @@ async def create(request: Request) -> Response:
     )  # fmt: skip
     info = await svc.run(svc.uploads.create, info)
     location = str(request.url_for("upload", upload_id=info.id))
-    headers = {"Location": location, "Upload-Expires": _expires(info.expires_ms)}
+    headers = {"Location": location, "Upload-Expires": expires(info.expires_ms)}
     if done:
         headers["Upload-Offset"] = str(length)
     elif request.headers.get("content-type") == OFFSET_TYPE:  # creation-with-upload
         offset = await _append(request, svc, info, 0)
         headers["Upload-Offset"] = str(offset)
-    return Response(status_code=201, headers=_tus_headers(headers))
+    return Response(status_code=201, headers=tus_headers(headers))
 
 
 async def _own_upload(request: Request, svc: AttachmentService) -> tuple[UploadInfo, Identity]:
@@ -255,9 +194,9 @@ async def head(request: Request) -> Response:
     headers = {
         "Upload-Offset": str(offset),
         "Upload-Length": str(info.length),
-        "Upload-Expires": _expires(info.expires_ms),
+        "Upload-Expires": expires(info.expires_ms),
     }
-    return Response(status_code=200, headers=_tus_headers(headers))
+    return Response(status_code=200, headers=tus_headers(headers))
 
 
 async def patch(request: Request) -> Response:
@@ -274,134 +213,20 @@ async def patch(request: Request) -> Response:
         if not await _writer_gone(svc, info):
             raise
         offset = await _append(request, svc, info, int(raw))  # 423 if it is taken again
-    headers = {"Upload-Offset": str(offset), "Upload-Expires": _expires(info.expires_ms)}
-    return Response(status_code=204, headers=_tus_headers(headers))
+    headers = {"Upload-Offset": str(offset), "Upload-Expires": expires(info.expires_ms)}
+    return Response(status_code=204, headers=tus_headers(headers))
 
 
 async def delete(request: Request) -> Response:
     svc = service(request)
     info, _ = await _own_upload(request, svc)
     await svc.run(svc.uploads.delete, info.id)
-    return Response(status_code=204, headers=_tus_headers())
-
-
-def _checksum(request: Request) -> bytes | None:
-    raw = request.headers.get("upload-checksum")
-    if raw is None:
-        return None
-    algorithm, _, value = raw.partition(" ")
-    if algorithm.lower() != "sha256":
-        raise ChecksumUnsupported("Upload-Checksum takes sha256 only", {"supported": ["sha256"]})
-    try:
-        return base64.b64decode(value.strip(), validate=True)
-    except binascii.Error as exc:
-        raise InvalidRequest("Upload-Checksum must be base64", {}) from exc
-
-
-def _start_writeback() -> Callable[[int, int, int], None]:
-    """Linux's ``sync_file_range(SYNC_FILE_RANGE_WRITE)``: start writing these bytes to disk
-    now, without waiting. Each block of an upload is sent to the disk as it arrives, so the
-    fsync at the end of the PATCH finds little left to write (without it, 16 uploads received
-    together were all flushed together at the end: the network, then the disk, never both).
-    A no-op where the call is missing."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        call = libc.sync_file_range
-    except (OSError, AttributeError, TypeError):
-        return lambda fd, offset, count: None
-    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-
-    def start(fd: int, offset: int, count: int) -> None:
-        call(fd, offset, count, SYNC_FILE_RANGE_WRITE)  # an error only means no head start
-
-    return start
-
-
-SYNC_FILE_RANGE_WRITE = 2
-start_writeback = _start_writeback()
-
-
-def _write_all(fd: int, chunks: list[bytes], hashes: tuple[Any, ...] = ()) -> int:
-    """Write ``chunks`` in order as one buffer and feed each running sha256 of ``hashes`` with
-    it; runs in the attachment threads, not the event loop. The bytes written.
-
-    One buffer, not the chunks one by one (uvicorn hands the body over in 64-256 KiB pieces):
-    hashlib lets go of the GIL for each ``update`` and must take it back after, and while the
-    event loop runs Python that wait is up to the interpreter's switch interval (5 ms), so a
-    1 MiB block hashed piece by piece waited for the GIL up to 16 times. Joining costs one
-    memory copy of the block (a fraction of a millisecond)."""
-    block = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    for digest in hashes:
-        digest.update(block)
-    offset = os.lseek(fd, 0, os.SEEK_CUR)
-    view, total = memoryview(block), len(block)
-    while view:
-        view = view[os.write(fd, view) :]
-    start_writeback(fd, offset, total)
-    return total
-
-
-def _write_last(fd: int, chunks: list[bytes], hashes: tuple[Any, ...]) -> int:
-    """The PATCH's last block, then the fsync that makes its offset safe to answer."""
-    written = _write_all(fd, chunks, hashes) if chunks else 0
-    os.fsync(fd)
-    return written
-
-
-class _Stopped(Exception):
-    """A newer request for this upload asked this one to finish (its client went away)."""
-
-
-@dataclass(slots=True)
-class _Reading:
-    """What the stop watcher of one PATCH needs to know about the reading."""
-
-    chunks: int = 0  # received so far
-    waiting: bool = False  # the request is waiting for the next chunk (only then is it stopped)
-    stopped: bool = False
-
-
-async def _watch_stop(
-    task: asyncio.Task[Any], svc: AttachmentService, upload_id: str, reading: _Reading
-) -> None:
-    """Stop ``task`` (cancel its wait for the body) once a newer request asked for the upload
-    and no byte has come for ``STOP_IDLE_S``. One timer per PATCH instead of one per chunk."""
-    seen = -1
-    while True:
-        await asyncio.sleep(STOP_IDLE_S)
-        quiet = reading.chunks == seen
-        seen = reading.chunks
-        if quiet and reading.waiting and svc.uploads.stop_requested(upload_id):
-            reading.stopped = True
-            task.cancel()  # lands on the wait for the next chunk: nothing is being written
-            return
-
-
-async def _body(request: Request, reading: _Reading) -> AsyncIterator[bytes]:
-    stream = request.stream().__aiter__()
-    while True:
-        reading.waiting = True
-        try:
-            chunk = await stream.__anext__()
-        except StopAsyncIteration:
-            return
-        except asyncio.CancelledError:
-            if not reading.stopped:
-                raise
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-            raise _Stopped from None
-        finally:
-            reading.waiting = False
-        reading.chunks += 1
-        if chunk:
-            yield chunk
+    return Response(status_code=204, headers=tus_headers())
 
 
 async def _append(request: Request, svc: AttachmentService, info: UploadInfo, start: int) -> int:
     """Write the request body at ``start``; the offset after it (fsynced)."""
-    expected = _checksum(request)
+    expected = upload_checksum(request)
     if info.done:  # held already, or finished: nothing more to take
         raise OffsetMismatch("the upload is complete", {"offset": info.length})
     with svc.uploads.writing(info) as fd:
@@ -412,12 +237,12 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
         whole = hashlib.sha256() if start == 0 else None  # the whole file in one PATCH: no re-read
         hashes = tuple(h for h in (whole, digest) if h is not None)
         written, pending, size = 0, [], 0
-        reading = _Reading()
+        reading = Reading()
         task = asyncio.current_task()
         assert task is not None
-        watcher = asyncio.create_task(_watch_stop(task, svc, info.id, reading))
+        watcher = asyncio.create_task(watch_stop(task, svc.uploads, info.id, reading))
         try:
-            async for chunk in _body(request, reading):
+            async for chunk in body(request, reading):
                 if start + written + size + len(chunk) > info.length:
                     raise InvalidRequest(
                         "the body goes past Upload-Length", {"length": info.length}
@@ -425,9 +250,9 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
                 pending.append(chunk)
                 size += len(chunk)
                 if size >= WRITE_BLOCK:
-                    written += await svc.run(_write_all, fd, pending, hashes)
+                    written += await svc.run(write_all, fd, pending, hashes)
                     pending, size = [], 0
-        except (ClientDisconnect, _Stopped):
+        except (ClientDisconnect, Stopped):
             whole = None
             if digest is not None:  # unverifiable: the checksummed chunk is dropped whole
                 written, pending = 0, []
@@ -440,10 +265,10 @@ async def _append(request: Request, svc: AttachmentService, info: UploadInfo, st
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
         if digest is None:  # nothing to check first: the last block and the fsync in one go
-            written += await svc.run(_write_last, fd, pending, hashes)
+            written += await svc.run(write_last, fd, pending, hashes)
         else:
             if pending:
-                written += await svc.run(_write_all, fd, pending, hashes)
+                written += await svc.run(write_all, fd, pending, hashes)
             if written and digest.digest() != expected:
                 os.ftruncate(fd, start)
                 os.fsync(fd)

@@ -8,7 +8,7 @@ import base64
 import json
 from datetime import datetime
 
-from server.routes.uploads import parse_metadata
+from server.routes.tus import parse_metadata
 from sync.attachments.sniff import sniff
 from tests.app.node_run import run_node
 
