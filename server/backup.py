@@ -25,12 +25,15 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.errors import RondaError
 from sync.cursor import new_epoch
 from sync.store.sql_epoch import replace_epoch
 
 
-class BackupError(Exception):
+class BackupError(RondaError):
     """A backup or restore that cannot go ahead; the message says why and what to do."""
+
+    code = "backup_refused"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The one place where errors become HTTP answers.
 
-Shape, always: ``{"error": {"code", "message", "details"}}``.  A 500 says nothing internal and
-logs the traceback.
+Shape, always: ``{"error": {"code", "message", "details"}}``.  Every project error
+(``core.errors.RondaError``: sync's, geo's, the attachments', the server's own) gets its HTTP
+status from ``STATUS``, the one table; a class not in it answers by its nearest mapped base.
+A 500 says nothing internal and logs the traceback.  No database driver is imported here: the
+store lets out ``StoreUnavailable`` for a database that went away (sync/store/driver_errors.py).
 """
 
 from __future__ import annotations
@@ -10,20 +13,83 @@ import logging
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Scope
 
+from core.errors import RondaError
 from geo.errors import GeoError
 from server.logs import mark_logged
 from sync import errors as e
+from sync.attachments.blobs import BlobMissing, BlobTampered
+from sync.attachments.s3 import BlobStoreUnavailable
+from sync.attachments.uploads import UploadLocked
 
 log = logging.getLogger("ronda.errors")
 
-STATUS: dict[type[e.SyncError], int] = {
+
+# --- the server's own errors (the rest are sync's, geo's and the attachments') ---
+
+
+class RequestTimeout(e.SyncError):
+    code = "timeout"
+
+
+class Busy(e.SyncError):
+    """The server sheds this request to stay responsive: retry after ``Retry-After``."""
+
+    code = "busy"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, {"retry_after_s": retry_after_s})
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+# tus (resumable uploads, server/routes/uploads.py): the protocol's own refusals.
+
+
+class TusVersionUnsupported(e.SyncError):
+    code = "tus_version_unsupported"
+
+
+class OffsetMismatch(e.SyncError):
+    code = "offset_mismatch"
+
+
+class ChecksumMismatch(e.SyncError):
+    code = "checksum_mismatch"
+
+
+class ChecksumUnsupported(e.SyncError):
+    code = "checksum_unsupported"
+
+
+class UploadExpired(e.SyncError):
+    code = "upload_expired"
+
+
+class QuotaExceeded(e.SyncError):
+    code = "quota_exceeded"
+
+
+class HashMismatch(e.SyncError):
+    """The whole upload does not hash to the sha256 it was created for."""
+
+    code = "attachment_hash_mismatch"
+
+
+class MediaTypeRefused(e.UnsupportedMediaType):
+    """The bytes are none of the media types attachments may have."""
+
+    code = "attachment_type_refused"
+
+
+# The one table: every project error that may reach a client, by class; docs/protocol.md
+# ("Request-level errors") lists the same codes with the same statuses (a test compares them).
+STATUS: dict[type[RondaError], int] = {
+    e.SyncError: 400,  # the base, never sent on purpose
     e.InvalidRequest: 400,
     e.InvalidJSON: 400,
     e.InvalidCursor: 400,
@@ -39,6 +105,24 @@ STATUS: dict[type[e.SyncError], int] = {
     e.UnsupportedEncoding: 415,
     e.UnsupportedMediaType: 415,
     e.StoreUnavailable: 503,
+    RequestTimeout: 503,
+    Busy: 429,
+    # A geo error reaching a request means the data cannot be computed as asked (a density
+    # grid over its cell limit, say): the request was understood, so 422, never a 500.
+    GeoError: 422,
+    # attachments and tus
+    BlobStoreUnavailable: 503,
+    BlobTampered: 409,
+    BlobMissing: 404,
+    UploadLocked: 423,
+    TusVersionUnsupported: 412,
+    OffsetMismatch: 409,
+    ChecksumMismatch: 460,
+    ChecksumUnsupported: 400,
+    UploadExpired: 410,
+    QuotaExceeded: 429,
+    HashMismatch: 422,
+    MediaTypeRefused: 415,
 }
 
 HTTP_CODES = {
@@ -48,36 +132,13 @@ HTTP_CODES = {
 }
 
 
-class RequestTimeout(e.SyncError):
-    code = "timeout"
-
-
-STATUS[RequestTimeout] = 503
-
-
-class Busy(e.SyncError):
-    """The server sheds this request to stay responsive: retry after ``Retry-After``."""
-
-    code = "busy"
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message, {"retry_after_s": retry_after_s})
-        self.headers = {"Retry-After": str(retry_after_s)}
-
-
-STATUS[Busy] = 429
-
-
-def status_for(exc: e.SyncError) -> int:
+def status_for(exc: RondaError) -> int:
+    """The HTTP status of ``exc``: its class's in ``STATUS``, or its nearest base's; 500 for
+    a project error no table row covers (a bug: it is answered as one)."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
-    return 400
-
-
-# A geo error reaching a request means the data cannot be computed as asked (a density grid
-# over its cell limit, say): the request was understood, so 422, never a 500.
-GEO_STATUS = 422
+    return 500
 
 
 def error_response(
@@ -130,12 +191,18 @@ def _count(request: Request, code: str) -> None:
         context.metrics.errors.labels(code).inc()
 
 
-async def sync_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, e.SyncError)
+async def project_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RondaError)
+    status = status_for(exc)
+    if status == 500:
+        return await server_error(request, exc)
+    if isinstance(exc, e.StoreUnavailable) and exc.__cause__ is not None:
+        # The database went away mid-request: say so (503, retry later), never what it said.
+        log.error("database error", extra={"code": exc.code}, exc_info=exc.__cause__)
     _count(request, exc.code)
     # An error may name its own headers (a map endpoint's Basic challenge, server/auth.py).
     headers = getattr(exc, "headers", None)
-    return error_response(exc.code, exc.message, status_for(exc), exc.details, headers)
+    return error_response(exc.code, exc.message, status, exc.details, headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -149,12 +216,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(code, str(exc.detail), exc.status_code, headers=headers)
 
 
-async def geo_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GeoError)
-    _count(request, exc.code)
-    return error_response(exc.code, exc.message, GEO_STATUS, exc.details)
-
-
 async def server_error(request: Request, exc: Exception) -> Response:
     # The route, not the path: a path may carry ids, and the traceback is enough to debug.
     route = getattr(request.scope.get("route"), "path", "unmatched")
@@ -164,19 +225,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response("internal_error", "the server failed; the error is logged", 500)
 
 
-async def database_error(request: Request, exc: Exception) -> Response:
-    # The database went away mid-request: say so (503, retry later), never what it said.
-    log.error("database error", extra={"code": "store_unavailable"}, exc_info=exc)
-    _count(request, e.StoreUnavailable.code)
-    return error_response(e.StoreUnavailable.code, "the database is unavailable; retry", 503)
-
-
 HANDLERS: dict[Any, Any] = {
-    OperationalError: database_error,
-    InterfaceError: database_error,
-    DisconnectionError: database_error,
-    e.SyncError: sync_error,
-    GeoError: geo_error,
+    RondaError: project_error,
     HTTPException: http_error,
     Exception: server_error,
 }

@@ -13,6 +13,7 @@ import re
 from sqlalchemy import delete, func, select
 from sqlalchemy.sql.schema import Table
 
+from core.errors import RondaError
 from sync.store import sql_tables as t
 from sync.store.base import Store
 from sync.store.sql import SQLStore
@@ -20,8 +21,10 @@ from sync.store.sql import SQLStore
 UBIGEO = re.compile(r"\d{6}")
 
 
-class PeopleError(Exception):
+class PeopleError(RondaError):
     """A station or officer command that cannot be done as asked; the message says why."""
+
+    code = "people_refused"
 
 
 async def check_district(store: Store, code: str) -> None:

@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from server import errors
 from server.attachment_service import AttachmentService, ref_in, refs_of, service
 from server.auth import authenticate_reader
 from server.context import ctx
@@ -28,7 +27,6 @@ from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound
 from sync.store.records import AuditEvent, Identity, StoredRecord
 
-errors.STATUS.update({BlobTampered: 409, BlobMissing: 404})
 EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",

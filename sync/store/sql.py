@@ -34,6 +34,7 @@ from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
 from sync.store import schema, sql_admin, sql_cluster, sql_geo, sql_reviews, sql_throttle
 from sync.store import sql_tables as t
 from sync.store.base import PushUnit, Store
+from sync.store.driver_errors import translate_engine_errors, translating
 from sync.store.records import (
     TRACK_COLUMNS,
     AuditEvent,
@@ -79,6 +80,7 @@ from sync.store.sqlite_unit import SQLiteWriter
 from sync.store.sqlite_wal import WalCheckpointer
 
 
+@translating  # driver errors leave every public method as StoreUnavailable
 class SQLStore(Store):
     """Store on SQLAlchemy's async engine: ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``."""
 
@@ -140,6 +142,7 @@ class SQLStore(Store):
         except StoreUnavailable:
             await self._discard_engine()
             raise
+        translate_engine_errors(engine)  # after the schema: open() names its own failures
         if self._checkpointer is not None:
             self._checkpointer.start()
             self._writer = SQLiteWriter(
