@@ -56,7 +56,9 @@ class Entry:
     size: int
     captured_at: str | None
     pii: bool
-    status: str  # original | copy | withheld_pii | withheld_media | not_received | tampered
+    status: (
+        str  # original | copy | withheld_pii | withheld_media | not_received | tampered | missing
+    )
     path: str | None = None  # inside the zip
     sha256: str | None = None  # of the file in the zip (the record's for an original)
     file_size: int | None = None
@@ -126,8 +128,11 @@ def write_zip(target: Path, gpkg: bytes, files: list[Entry], svc: AttachmentServ
                             data = f.read()
                     else:
                         data = _copy_bytes(svc, e.record_sha256, e.media_type)
-                except (BlobMissing, BlobTampered):
-                    e.status = "tampered"  # changed or gone since the index said it was held
+                except BlobTampered:  # changed since the index said it was held: quarantined
+                    e.status = "tampered"
+                    continue
+                except BlobMissing:  # gone from the store (deleted behind the server's back)
+                    e.status = "missing"  # not tampering: nothing is quarantined for it
                     continue
                 z.writestr(name, data)
                 written[key] = (name, hashlib.sha256(data).hexdigest(), len(data))

@@ -127,7 +127,10 @@ class FileBlobStore(BlobStore):
             raise BlobMissing("this attachment has not been received", {"sha256": sha256}) from exc
         if self._fingerprint(path) != self._remembered(sha256):
             handle.close()
-            if not self.verify(sha256):
+            intact = self.verify(sha256)
+            if intact is None:  # removed meanwhile: missing, not tampered
+                raise BlobMissing("this attachment is not in the store", {"sha256": sha256})
+            if not intact:
                 raise BlobTampered(
                     "the stored file no longer matches its hash; it was quarantined",
                     {"sha256": sha256},

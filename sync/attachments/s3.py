@@ -97,11 +97,15 @@ class S3BlobStore(BlobStore):
         copy = self.path(sha256)
         remembered = self._remembered(sha256)
         current = f"{self._object_print(head)}|{self._local_print(copy)}"
-        if remembered != current and not self.verify(sha256):
-            raise BlobTampered(
-                "the stored file no longer matches its hash; it was quarantined",
-                {"sha256": sha256},
-            )
+        if remembered != current:
+            intact = self.verify(sha256)
+            if intact is None:  # deleted meanwhile: missing, not tampered
+                raise BlobMissing("this attachment is not in the store", {"sha256": sha256})
+            if not intact:
+                raise BlobTampered(
+                    "the stored file no longer matches its hash; it was quarantined",
+                    {"sha256": sha256},
+                )
         return open(copy, "rb")
 
     def verify(self, sha256: str) -> bool | None:

@@ -193,3 +193,38 @@ async def test_export_zip_holds_the_files_by_role_with_hashes(site: Site, tmp_pa
     assert events[1].details["copies"] == [sha(photo)] and events[1].details["originals"] == []
     assert events[1].details["withheld"] == 2
     site.client.cookies.clear()
+
+
+async def test_a_blob_gone_from_the_store_is_missing_not_tampered(
+    site: Site, tmp_path: Path
+) -> None:
+    """A received file deleted from the store behind the server's back is ``missing`` in the
+    export, and is not quarantined as tampered (review finding: it read as tampered)."""
+    kept, gone = jpeg_with_gps(noise=11), jpeg_with_gps(noise=12)
+    fields = {
+        "category": "robo",
+        "occurred_at": "2026-11-20T22:15:00-05:00",
+        "location": {"lon": -77.03, "lat": -12.05},
+        "attachments": [ref(kept), ref(gone)],
+    }
+    pushed = await site.client.post(
+        "/v1/sync/push",
+        json=batch([incident("inc-z2", HybridClock(), fields)]),
+        headers=site.auth("off-a"),
+    )
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+    for data in (kept, gone):
+        assert (await upload(site.client, site.auth("off-a"), data, "inc-z2")).status_code == 204
+    blob = tmp_path / "att" / "blobs" / sha(gone)[:2] / sha(gone)[2:4] / sha(gone)
+    blob.unlink()
+    z, _ = await export(site, "chief-a", tmp_path)
+    with z:
+        items = by_hash(json.loads(z.read("manifest.json")))
+        assert items[sha(kept)]["status"] == "original"
+        assert items[sha(gone)]["status"] == "missing" and items[sha(gone)]["path"] is None
+    site.client.cookies.clear()
+    where = f"/v1/attachments/incidents/inc-z2/{sha(gone)}"
+    answer = await site.client.get(where, headers=site.auth("chief-a"))
+    assert answer.status_code == 404  # not 409 attachment_tampered: nothing was quarantined
+    assert answer.json()["error"]["code"] == "attachment_missing"
+    assert not list((tmp_path / "att" / "quarantine").iterdir())

@@ -25,15 +25,18 @@ REFUSE = {  # a real failure of the database on the attachment row, made by a tr
         " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
     ],
     "postgresql": [
-        "CREATE FUNCTION refuse_attachment() RETURNS trigger AS $$"
+        "CREATE OR REPLACE FUNCTION refuse_attachment() RETURNS trigger AS $$"
         " BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
         "CREATE TRIGGER refuse_attachment BEFORE INSERT ON attachment"
         " FOR EACH ROW EXECUTE FUNCTION refuse_attachment()",
     ],
 }
 DROP = {
-    "sqlite": "DROP TRIGGER refuse_attachment",
-    "postgresql": "DROP TRIGGER refuse_attachment ON attachment",
+    "sqlite": ["DROP TRIGGER refuse_attachment"],
+    "postgresql": [
+        "DROP TRIGGER refuse_attachment ON attachment",
+        "DROP FUNCTION refuse_attachment()",
+    ],
 }
 
 
@@ -63,7 +66,7 @@ async def test_an_upload_whose_index_row_failed_is_not_answered_done(served: Ser
         assert last.status_code == 500
         head = await client.head(location, headers={**TUS, **auth})
         assert head.status_code == 500  # not "complete": the client keeps its copy
-        await _sql(served, [DROP[dialect]])
+        await _sql(served, DROP[dialect])
         head = await client.head(location, headers={**TUS, **auth})
         assert head.status_code == 200 and head.headers["upload-offset"] == str(len(data))
         where = f"/v1/attachments/incidents/inc-row/{sha(data)}"
