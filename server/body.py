@@ -14,7 +14,7 @@ from sync.errors import (
     UnsupportedEncoding,
     UnsupportedMediaType,
 )
-from sync.protocol import load_json
+from sync.wire_json import load_json
 
 _WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
 _CHARSETS = ("utf-8", "utf8")

@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.protocol import canonical_json
 from sync.store.records import ChainHead, StoredRecord
+from sync.wire_json import canonical_json
 
 
 @dataclass(slots=True)

@@ -26,20 +26,13 @@ from sync.errors import (
     ReadOnlyRole,
 )
 from sync.group_commit import GroupCommit
-from sync.protocol import (
-    Change,
-    IncidentEdit,
-    LogEntryChange,
-    check_size,
-    load_json,
-    parse_envelope,
-    request_hash,
-)
+from sync.protocol import Change, IncidentEdit, LogEntryChange, check_size, parse_envelope
 from sync.protocol_fast import fast_push, fast_request_hash, parse_change, stamp_wall_ms
 from sync.push_batch import PushWork
 from sync.push_writes import rewrite_derived
 from sync.store.base import PushUnit, Store
 from sync.store.records import Identity, PullScope, RecordWrite, StoredAnswer
+from sync.wire_json import load_json, request_hash
 
 # Derived fields (district, sector, cell, ...) for incidents whose place changed, in one call
 # per push so placement can be vectorised.  Injected by the server; sync never imports geo.

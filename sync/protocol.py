@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,11 +29,10 @@ from sync.errors import (
     BatchTooLarge,
     ChangeError,
     InvalidField,
-    InvalidJSON,
     InvalidRequest,
-    TooDeep,
     UnknownCollection,
 )
+from sync.wire_json import canonical_json
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 HASH_PATTERN = r"^[0-9a-f]{64}$"
@@ -43,10 +41,6 @@ CATEGORY_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
 RecordId = Annotated[str, Field(pattern=ID_PATTERN)]
 Text = Annotated[str, Field(max_length=4000)]
 PII_FIELDS = ("victims", "witnesses", "suspects")
-# Levels of arrays and objects a JSON body may nest: a push needs 6 (envelope, changes, change,
-# pii, victims, person). Deeper bodies are refused before any work: re-encoding one (the
-# request hash) fails beyond 255 levels.
-MAX_DEPTH = 32
 NOT_NULL_FIELDS = ("category", "occurred_at")
 # Hashed numbers must be the integers the device hashed: "1" or 1.0 would be converted by a
 # lax validator and then fail the hash check with a misleading chain_tampered.
@@ -335,51 +329,6 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
         {"loc": [str(p) for p in err["loc"]], "type": err["type"], "msg": err["msg"]}
         for err in exc.errors(include_url=False, include_input=False)
     ][:20]
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the form patrol-log hashes are computed over."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
-def request_hash(changes: list[Any]) -> str:
-    """What a stored batch answer is matched on when its batch id comes again."""
-    return hashlib.sha256(canonical_json(changes)).hexdigest()
-
-
-def load_json(raw: bytes) -> Any:
-    """The JSON value of a body, or ``InvalidJSON`` saying where it breaks, or ``TooDeep``."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if "depth" in exc.msg or "recursion" in exc.msg:  # orjson stops at 1024 levels
-            raise _too_deep() from exc
-        raise InvalidJSON("the body is not valid JSON", {"position": exc.pos}) from exc
-    # Fewer brackets than the limit cannot nest past it: most bodies are never walked.
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
-        raise _too_deep()
-    return value
-
-
-def _too_deep() -> TooDeep:
-    return TooDeep(
-        f"the body is nested more than {MAX_DEPTH} levels deep", {"max_depth": MAX_DEPTH}
-    )
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels (level by level, so a
-    deep body is found without recursion and a wide one is walked once)."""
-    level = [value] if isinstance(value, dict | list) else []
-    for _ in range(limit):
-        deeper: list[Any] = []
-        for item in level:
-            members = item.values() if isinstance(item, dict) else item
-            deeper += [m for m in members if isinstance(m, dict | list)]
-        if not deeper:
-            return False
-        level = deeper
-    return True
 
 
 def log_body(entry: LogEntryChange) -> dict[str, Any]:

@@ -12,10 +12,10 @@ from typing import Any
 
 from sync.clock import HybridClock
 from sync.identity import create_device_token
-from sync.protocol import canonical_json
 from sync.store.base import Store
 from sync.store.records import Identity, Officer, Station
 from sync.store.sql import SQLStore
+from sync.wire_json import canonical_json
 
 PG_URL = os.environ.get("RONDA_TEST_PG_URL")
 

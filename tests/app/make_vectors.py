@@ -22,8 +22,9 @@ from sync.chain import verify_chain
 from sync.clock import HybridClock, Stamp, check_skew, parse_stamp
 from sync.errors import ChangeError, ClockSkew, InvalidField
 from sync.outbox import Outbox, hash_entry
-from sync.protocol import NOT_NULL_FIELDS, canonical_json, parse_change
+from sync.protocol import NOT_NULL_FIELDS, parse_change
 from sync.store.records import StoredRecord
+from sync.wire_json import canonical_json
 
 OUT = Path(__file__).resolve().parent / "vectors.json"
 DOC_DEVICE = "dev-3f9c2a71b5e04d18"  # docs/protocol.md, "Worked example"

@@ -22,8 +22,9 @@ from sync import errors as sync_errors
 from sync.clock import HybridClock
 from sync.errors import ChangeError, SyncError
 from sync.identity import hash_secret
-from sync.protocol import LogEntryChange, canonical_json, entry_hash
+from sync.protocol import LogEntryChange, entry_hash
 from sync.store.records import Device
+from sync.wire_json import canonical_json
 from tests.server.conftest import Served
 from tests.support import batch, incident
 

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from sync import protocol
 from sync.errors import ChangeError, InvalidField, InvalidRequest, SyncError
-from sync.protocol import IncidentChange, IncidentEdit, parse_envelope, request_hash
+from sync.protocol import IncidentChange, IncidentEdit, parse_envelope
 from sync.protocol_fast import fast_incident, fast_push, parse_change
+from sync.wire_json import request_hash
 
 MISSING = object()
 
