@@ -1,3 +1,4 @@
+# Over 400 lines: one class over one SQLite file; each method is one transaction on its tables.
 """The device's durable state: outbox, in-flight batch, pulled records, clock, rejections.
 
 One SQLite file (WAL, ``synchronous=FULL``) holds everything a device must not lose: a local
