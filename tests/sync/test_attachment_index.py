@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
 import pytest
 
 from sync.attachments.index import AttachmentIndex, AttachmentMeta, SQLiteAccess
@@ -48,3 +51,27 @@ async def _round_trip(index: AttachmentIndex) -> None:
     await index.add(meta("b" * 64, 20, 10_000))  # the same bytes again restore the blob
     found = await index.get("b" * 64)
     assert found is not None and found.quarantined_ms is None
+
+
+async def test_plain_writes_arriving_together_commit_together_and_fail_alone(store: Store) -> None:
+    """Rows added at the same moment are committed in batches; a row the database refuses
+    fails its own caller only, and every other row is stored."""
+    engine = store.engine  # type: ignore[attr-defined]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("plain connections are SQLite's")
+    access = SQLiteAccess(str(engine.url.database), "FULL", lambda: None)
+    index = AttachmentIndex(engine, access)
+    try:
+        good = [meta(f"{i:064x}", 10 + i, 1_000 + i) for i in range(30)]
+        bad = AttachmentMeta("f" * 64, None, "image/jpeg", "", "dev-1", "off-a", "st-a", 5)  # type: ignore[arg-type]
+        results = await asyncio.gather(
+            *(index.add(m) for m in good[:15]), index.add(bad), *(index.add(m) for m in good[15:]),
+            return_exceptions=True,
+        )  # fmt: skip
+        assert isinstance(results[15], sqlite3.IntegrityError)
+        assert [r for i, r in enumerate(results) if i != 15] == [None] * 30
+        held = await index.many(m.sha256 for m in good)
+        assert sorted(held) == sorted(m.sha256 for m in good)
+        assert await index.get("f" * 64) is None
+    finally:
+        index.close()
