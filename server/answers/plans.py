@@ -35,7 +35,6 @@ class PlanAssignment(Answer):
 class PlanDoc(Answer):
     collection: Literal["patrol_plans"]
     id: Id
-    seq: Seq
     station_id: str
     author: Annotated[str, Field(description="the chief who published it")]
     deleted: Annotated[bool, Field(description="true: withdrawn")]
@@ -43,6 +42,7 @@ class PlanDoc(Answer):
     note: str
     published_ms: Ms
     assignments: list[PlanAssignment]
+    seq: Seq  # last, as the stored document has it (the answer's bytes stay the same)
 
 
 class PlanList(Answer):

@@ -18,6 +18,8 @@ from starlette.routing import Route
 from geo.analysis.density import rates
 from geo.analysis.dosage import compute_dosage
 from geo.analysis.pai import score_prediction
+from server.answers import answer_of
+from server.answers.analysis import DosageAnswer, PaiAnswer, RatesAnswer
 from server.auth import require
 from server.context import ctx
 from server.maps.analysis import AnalysisKey
@@ -48,6 +50,8 @@ def _key(kind: str, w: Window, slices: int = 0) -> AnalysisKey:
 
 
 def _cached(answer: dict[str, Any], version: str, request: Request) -> Response:
+    # Hotspots and emerging answer one object per cell (thousands): built as dicts, not
+    # through their models (server/answers/__init__.py); test_answer_models checks them.
     etag = f'"{version}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
@@ -162,7 +166,8 @@ async def district_rates(request: Request) -> Response:
         )
         if n > 0 or window.stations is None
     ]
-    return json_response({"window": _window_json(window), "per": 10_000, "districts": rows})
+    rated = {"window": _window_json(window), "per": 10_000, "districts": rows}
+    return json_response(answer_of(RatesAnswer, rated))
 
 
 async def pai(request: Request) -> Response:
@@ -194,7 +199,7 @@ async def pai(request: Request) -> Response:
         "n_test": score.n2_total,
         "n_test_in_hotspots": score.n2_hot,
     }
-    return json_response(answer)
+    return json_response(answer_of(PaiAnswer, answer))
 
 
 async def dosage(request: Request) -> Response:
@@ -225,7 +230,8 @@ async def dosage(request: Request) -> Response:
             dose.summary_station, dose.summary_shift, dose.summary_minutes_by_bin, strict=True
         )
     ]
-    return json_response({"version": version, "window": _window_json(window), "summary": summary})
+    dosed = {"version": version, "window": _window_json(window), "summary": summary}
+    return json_response(answer_of(DosageAnswer, dosed))
 
 
 def _num(value: float) -> float | None:

@@ -25,6 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from geo.analysis.compstat import PERIODS, Comparison, Span, change, comparisons, local_today
+from server.answers import answer_of
+from server.answers.compstat import CompstatAnswer
 from server.auth import require
 from server.context import ctx
 from server.csv_cells import cell
@@ -133,7 +135,7 @@ def _row(category: str, values: list[int], periods: list[Comparison]) -> dict[st
 
 async def compstat(request: Request) -> Response:
     who = await require(request, *ROLES)
-    return json_response(await compstat_report(request, who))
+    return json_response(answer_of(CompstatAnswer, await compstat_report(request, who)))
 
 
 CSV_COLUMNS = (

@@ -23,6 +23,13 @@ from starlette.routing import Route
 from geo.analysis.near_repeat import KnoxBands, KnoxResult, knox_test, local_day
 from geo.analysis.repeats import concentration, group_places
 from geo.grid.cells import h3_bin, project, utm_epsg
+from server.answers import answer_of
+from server.answers.analysis import (
+    ConcentrationAnswer,
+    NearRepeatAnswer,
+    RepeatLocationsAnswer,
+    RepeatVictimsAnswer,
+)
 from server.auth import require
 from server.context import AppContext, ctx
 from server.errors import Busy
@@ -145,7 +152,8 @@ async def near_repeat(request: Request) -> Response:
         "days": "difference of calendar dates in Lima",
         "p_value": "(permutations with count >= observed + 1) / (permutations + 1)",
     }
-    return json_response({"window": window_json(window), "method": method, **knox_json(result)})
+    knox = {"window": window_json(window), "method": method, **knox_json(result)}
+    return json_response(answer_of(NearRepeatAnswer, knox))
 
 
 def _release(gate: KnoxGate, done: asyncio.Future[KnoxResult]) -> None:
@@ -205,7 +213,7 @@ async def repeat_locations(request: Request) -> Response:
         "n_incidents_at_repeat_places": in_repeats,
         "places": rows,
     }
-    return json_response(answer)
+    return json_response(answer_of(RepeatLocationsAnswer, answer))
 
 
 def _tally(values: np.ndarray) -> dict[str, int]:
@@ -240,7 +248,7 @@ async def repeat_victims(request: Request) -> Response:
         shown = repeated[:limit]
         answer["victims"] = [_victim_json(group) for group in shown]
         await _audit(c.store, who.officer_id, shown)
-    return json_response(answer)
+    return json_response(answer_of(RepeatVictimsAnswer, answer))
 
 
 def _victim_json(group: list[VictimRow]) -> dict[str, Any]:
@@ -293,7 +301,7 @@ async def concentration_view(request: Request) -> Response:
         "places": _concentration_json(places.counts),
         "cells": _concentration_json(per_cell),
     }
-    return json_response(answer)
+    return json_response(answer_of(ConcentrationAnswer, answer))
 
 
 def _concentration_json(counts: np.ndarray) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.answers import answer, answer_of
+from server.answers.notices import NoticeAnswer, NoticeList, NoticeWithAcks, WaitAnswer
 from server.auth import authenticate, require
 from server.cluster import leader_only_forever, worker_name
 from server.context import AppContext, ctx
@@ -35,7 +37,7 @@ async def post(request: Request) -> Response:
     who = await require(request, *READER_ROLES)
     draft = await read_model(request, NoticeDraft)
     notice = await post_notice(c.engine, who, draft, now_ms())
-    return json_response({"notice": notice.as_json()}, 201)
+    return json_response(answer_of(NoticeAnswer, {"notice": notice.as_json()}), 201)
 
 
 async def index(request: Request) -> Response:
@@ -44,7 +46,7 @@ async def index(request: Request) -> Response:
     ended = request.query_params.get("include_ended", "false") == "true"
     limit = int_param(request, "limit", 100, 1, 500)
     found = await notices_for(c.engine, who, ended, limit)
-    return json_response({"notices": [n.as_json() for n in found]})
+    return json_response(answer_of(NoticeList, {"notices": [n.as_json() for n in found]}))
 
 
 async def show(request: Request) -> Response:
@@ -52,7 +54,7 @@ async def show(request: Request) -> Response:
     who = await require(request, *READER_ROLES)
     notice = await notice_for(c.engine, who, request.path_params["notice_id"])
     acks = await acks_of(c.engine, who, notice)
-    return json_response({"notice": notice.as_json(), "acks": acks})
+    return json_response(answer_of(NoticeWithAcks, {"notice": notice.as_json(), "acks": acks}))
 
 
 async def withdraw(request: Request) -> Response:
@@ -60,7 +62,7 @@ async def withdraw(request: Request) -> Response:
     who = await require(request, *READER_ROLES)
     notice = await notice_for(c.engine, who, request.path_params["notice_id"])
     ended = await end_notice(c.engine, notice.notice_id, "withdrawn", now_ms(), who)
-    return json_response({"notice": ended.as_json()})
+    return json_response(answer_of(NoticeAnswer, {"notice": ended.as_json()}))
 
 
 def hub(request: Request) -> WakeHub:
@@ -81,7 +83,7 @@ async def wait(request: Request) -> Response:
     timeout = min(int_param(request, "timeout_s", limit, 1, 300), limit)
     after = parse_cursor(request.query_params.get("cursor"), await c.store.sync_state())
     changed = await hub(request).wait(who, after, timeout)
-    return json_response({"changed": changed, "server_time_ms": now_ms()})
+    return json_response(answer(WaitAnswer(changed=changed, server_time_ms=now_ms())))
 
 
 async def sweep_forever(context: AppContext, every_s: float = SWEEP_EVERY_S) -> None:

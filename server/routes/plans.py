@@ -17,6 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import plans
+from server.answers import answer_of
+from server.answers.plans import HotCellsAnswer, PlanDoc, PlanDosageAnswer, PlanList
 from server.auth import require
 from server.context import ctx
 from server.maps.analysis import AnalysisKey
@@ -99,7 +101,7 @@ async def hot_cells_of(request: Request, who: Identity) -> dict[str, Any]:
 
 async def hot_cells(request: Request) -> Response:
     who = await caller(request, HOT_ROLES)
-    return json_response(await hot_cells_of(request, who))
+    return json_response(answer_of(HotCellsAnswer, await hot_cells_of(request, who)))
 
 
 def _plan_id(request: Request) -> str:
@@ -116,20 +118,20 @@ async def list_plans(request: Request) -> Response:
         raise InvalidRequest("date must be YYYY-MM-DD", {"parameter": "date"})
     station = request.query_params.get("station") or None
     found = await plans.plans(ctx(request).engine, who, day, station)
-    return json_response({"plans": found})
+    return json_response(answer_of(PlanList, {"plans": found}))
 
 
 async def publish_plan(request: Request) -> Response:
     who = await caller(request, plans.PUBLISH_ROLES, write=True)
     body = await read_model(request, PlanBody)
     doc = await plans.publish(ctx(request).engine, who, body)
-    return json_response(doc, status=201)
+    return json_response(answer_of(PlanDoc, doc), status=201)
 
 
 async def get_plan(request: Request) -> Response:
     who = await caller(request, plans.READ_ROLES)
     record = await plans.find(ctx(request).engine, who, _plan_id(request))
-    return json_response(record.doc)
+    return json_response(answer_of(PlanDoc, record.doc))
 
 
 async def withdraw_plan(request: Request) -> Response:
@@ -137,13 +139,14 @@ async def withdraw_plan(request: Request) -> Response:
         raise HTTPException(405)
     who = await caller(request, plans.PUBLISH_ROLES, write=True)
     doc = await plans.withdraw(ctx(request).engine, who, _plan_id(request))
-    return json_response(doc)
+    return json_response(answer_of(PlanDoc, doc))
 
 
 async def plan_dosage(request: Request) -> Response:
     who = await caller(request, plans.DOSAGE_ROLES)
     answer = await plans.dosage(ctx(request).engine, who, _plan_id(request))
-    return json_response(answer, headers={"Cache-Control": "private, no-store"})
+    checked = answer_of(PlanDosageAnswer, answer)
+    return json_response(checked, headers={"Cache-Control": "private, no-store"})
 
 
 routes = [

@@ -18,6 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from geo.public import month_label
+from server.answers import answer_of
+from server.answers.public import PublicDistricts, PublicMonths, PublicTrend
 from server.context import ctx
 from server.maps.public_summary import PublicCache, Summary, build_summary
 from server.maps.public_summary import rules_json as _rules_json
@@ -104,22 +106,21 @@ def _json(data: Any, media_type: str = "application/json") -> Response:
 
 async def months(request: Request) -> Response:
     s = await summary(request)
-    return _json(
-        {
-            "months": [month_label(m) for m in s.months],
-            "categories": list(s.categories),
-            "districts": [
-                {"code": c, "name": s.names[c], "population": int(p)}
-                for c, p in zip(s.districts, s.population, strict=True)
-            ],
-            "rules": rules_json(s),
-        }
-    )
+    listed = {
+        "months": [month_label(m) for m in s.months],
+        "categories": list(s.categories),
+        "districts": [
+            {"code": c, "name": s.names[c], "population": int(p)}
+            for c, p in zip(s.districts, s.population, strict=True)
+        ],
+        "rules": rules_json(s),
+    }
+    return _json(answer_of(PublicMonths, listed))
 
 
 async def districts_json(request: Request) -> Response:
     s = await summary(request)
-    return _json(s.tables[s.month(request.query_params.get("month"))])
+    return _json(answer_of(PublicDistricts, s.tables[s.month(request.query_params.get("month"))]))
 
 
 def totals_rate(s: Summary, m: int) -> float | None:
@@ -213,7 +214,7 @@ async def cells_geojson(request: Request) -> Response:
 
 
 async def trend_json(request: Request) -> Response:
-    return _json(trend(await summary(request)))
+    return _json(answer_of(PublicTrend, trend(await summary(request))))
 
 
 async def trend_csv(request: Request) -> Response:

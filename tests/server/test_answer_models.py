@@ -1,8 +1,9 @@
-"""The sync hot paths write their JSON bytes directly (server/answers/__init__.py says why),
-so here real answers of push, pull and snapshot are read back with their answer models,
-strictly: every member declared with its type, nothing undeclared, and nothing lost (the
-model's JSON is the answer's JSON, nulls and absent members alike). The models are the
-spec's schemas, so this keeps the bytes and /openapi.json together.
+"""The sync hot paths, and the hotspot and emerging analyses (one object per cell), write
+their JSON directly (server/answers/__init__.py says why), so here real answers of push,
+pull, snapshot, hotspots and emerging are read back with their answer models, strictly:
+every member declared with its type, nothing undeclared, and nothing lost (the model's JSON
+is the answer's JSON, nulls and absent members alike). The models are the spec's schemas,
+so this keeps the bytes and /openapi.json together.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import orjson
 from pydantic import BaseModel
 
 from server.answers import answer
+from server.answers.analysis import EmergingAnswer, HotspotAnswer
 from server.answers.sync import PullAnswer, PushAnswer, SnapshotLine
 from sync.clock import HybridClock
 from tests.server.conftest import Served, served_on_both_backends
+from tests.server.test_analysis import _city
 from tests.support import batch, incident, log_entry, new_id
 
 served = served_on_both_backends()
@@ -106,3 +109,20 @@ async def test_snapshot_lines_read_back_strictly(served: Served) -> None:
             parsed = SnapshotLine.model_validate_json(line)
             assert parsed.model_dump(mode="json", exclude_unset=True) == orjson.loads(line)
         assert orjson.loads(lines[-1])["complete"] is True
+
+
+async def test_hotspot_and_emerging_answers_read_back_strictly(served: Served) -> None:
+    await _city(served)
+    window = {"start": "2026-10-01", "end": "2026-11-01"}
+    for who in ("chief-a", "analyst"):
+        hot = await served.client.get(
+            "/v1/analysis/hotspots", params=window, headers=served.auth(who)
+        )
+        assert hot.status_code == 200, hot.text
+        assert read_back(HotspotAnswer, hot.content)["cells"]
+        params: dict[str, str | int] = {"end": "2026-11-01", "slices": 6}
+        emerging = await served.client.get(
+            "/v1/analysis/emerging", params=params, headers=served.auth(who)
+        )
+        assert emerging.status_code == 200, emerging.text
+        assert len(read_back(EmergingAnswer, emerging.content)["slice_edges"]) == 7
