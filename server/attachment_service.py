@@ -92,8 +92,9 @@ def blob_store(settings: AttachmentSettings, root: Path) -> BlobStore:
             raise ValueError("RONDA_ATTACHMENTS__S3_BUCKET is required with store s3")
         client = make_client(settings.s3_endpoint_url, settings.s3_region)
         return S3BlobStore(
-            root, client, settings.s3_bucket, settings.s3_prefix, settings.s3_part_bytes
-        )
+            root, client, settings.s3_bucket, settings.s3_prefix, settings.s3_part_bytes,
+            settings.s3_cache_max_bytes,
+        )  # fmt: skip
     return FileBlobStore(root)
 
 

@@ -38,3 +38,8 @@ class AttachmentSettings(BaseModel):
         ge=5 * 1024 * 1024,
         description="Blobs larger than this go up as multipart uploads of parts this size.",
     )
+    s3_cache_max_bytes: int = Field(
+        10 * 1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Local copies of S3 blobs are kept up to this many bytes; least used go.",
+    )

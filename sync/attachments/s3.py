@@ -55,7 +55,13 @@ class S3BlobStore(BlobStore):
     ``client`` is a boto3 S3 client (``make_client``); its calls block, as the port's do."""
 
     def __init__(
-        self, root: Path, client: Any, bucket: str, prefix: str = "", part_bytes: int = 8 << 20
+        self,
+        root: Path,
+        client: Any,
+        bucket: str,
+        prefix: str = "",
+        part_bytes: int = 8 << 20,
+        cache_max_bytes: int = 10 << 30,
     ) -> None:
         if part_bytes < MIN_PART_BYTES:
             raise ValueError(f"S3 parts are at least {MIN_PART_BYTES} bytes")
@@ -64,6 +70,7 @@ class S3BlobStore(BlobStore):
         self.bucket = bucket
         self.prefix = prefix
         self.part_bytes = part_bytes
+        self.cache_max_bytes = cache_max_bytes
         self.cache = root / "s3-cache"
         self.fingerprints = root / "s3-fingerprints"
         for folder in (self.cache, self.fingerprints):
@@ -106,6 +113,8 @@ class S3BlobStore(BlobStore):
                     "the stored file no longer matches its hash; it was quarantined",
                     {"sha256": sha256},
                 )
+        with contextlib.suppress(FileNotFoundError):  # last use: the cache keeps the most used
+            os.utime(self.fingerprints / sha256)
         return open(copy, "rb")
 
     def verify(self, sha256: str) -> bool | None:
@@ -132,6 +141,7 @@ class S3BlobStore(BlobStore):
         finally:
             tmp.unlink(missing_ok=True)
         self._remember(sha256, self._object_print(body))
+        self.shrink_cache(keep=sha256)
         return True
 
     def quarantine(self, sha256: str) -> str:
@@ -192,6 +202,38 @@ class S3BlobStore(BlobStore):
         head = self._head(sha256)
         if head is not None:
             self._remember(sha256, self._object_print(head))
+        self.shrink_cache(keep=sha256)
+
+    def shrink_cache(self, keep: str = "") -> int:
+        """Remove the least recently used local copies (last use: their fingerprint file's
+        mtime, touched on each read) until the cache holds at most ``cache_max_bytes``; the
+        bytes removed. A removed copy is downloaded (and hashed) again when next read. Called
+        after each new copy: one ``stat`` per copy held."""
+        copies = []
+        total = 0
+        for folder in os.scandir(self.cache):
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder.path):
+                if entry.name.startswith("."):
+                    continue  # a download in progress
+                size = entry.stat().st_size
+                total += size
+                try:
+                    used = (self.fingerprints / entry.name).stat().st_mtime_ns
+                except FileNotFoundError:
+                    used = 0
+                copies.append((used, entry.name, size))
+        removed = 0
+        for _, name, size in sorted(copies):
+            if total - removed <= self.cache_max_bytes:
+                break
+            if name == keep:
+                continue
+            (self.fingerprints / name).unlink(missing_ok=True)
+            self.path(name).unlink(missing_ok=True)
+            removed += size
+        return removed
 
     # -- state -----------------------------------------------------------------------------
 

@@ -248,3 +248,27 @@ async def test_an_upload_the_store_refused_at_the_end_is_finished_by_the_next_he
     assert s3.body(bucket, f"blobs/{sha(data)}") == data
     got = await client.get(f"/v1/attachments/incidents/inc-s3-down/{sha(data)}", headers=auth)
     assert got.status_code == 200 and got.content == data
+
+
+def test_the_local_cache_keeps_the_most_used_copies_within_its_cap(s3: S3, tmp_path: Path) -> None:
+    """Local copies beyond ``cache_max_bytes`` go, least recently read first (review finding:
+    the cache never shrank); a copy that went is fetched again, hashed, when next read."""
+    blobs = S3BlobStore(tmp_path / "att", s3.client, s3.bucket(), "ronda/", PART, 25_000)
+    first, second, third = os.urandom(10_000), os.urandom(10_000), os.urandom(10_000)
+    hashes = []
+    for data in (first, second):
+        digest, path = blob(tmp_path, data)
+        blobs.put_file(digest, path)
+        hashes.append(digest)
+    os.utime(blobs.fingerprints / hashes[1], ns=(1, 1))  # second: read longest ago
+    with blobs.open_checked(hashes[0]) as f:  # first: read just now
+        assert f.read() == first
+    digest, path = blob(tmp_path, third)
+    blobs.put_file(digest, path)
+    hashes.append(digest)
+    cached = {p.name for p in blobs.cache.rglob("*") if p.is_file()}
+    assert cached == {hashes[0], hashes[2]}  # 20,000 bytes of the 25,000 allowed
+    with blobs.open_checked(hashes[1]) as f:  # from the bucket again
+        assert f.read() == second
+    assert blobs.path(hashes[1]).read_bytes() == second
+    assert sum(p.stat().st_size for p in blobs.cache.rglob("*") if p.is_file()) <= 25_000
