@@ -87,7 +87,11 @@ def translate_engine_errors(engine: AsyncEngine) -> None:
 
 
 def _on_engine_error(context: ExceptionContext) -> None:
-    # Raising here replaces SQLAlchemy's exception; returning None keeps it.
+    # Raising here replaces SQLAlchemy's exception; returning None keeps it.  A cancelled
+    # task (CancelledError, a BaseException) also arrives here, as a disconnect: it must stay
+    # a cancellation, or a background loop that retries on StoreUnavailable never stops.
+    if not isinstance(context.original_exception, Exception):
+        return
     if (
         context.is_disconnect
         or isinstance(context.sqlalchemy_exception, SQLALCHEMY_UNAVAILABLE)

@@ -73,6 +73,31 @@ async def test_sqlite_file_gone_answers_503(served: Served, tmp_path: Path) -> N
     assert (await served.client.get(stations, headers=served.auth("admin"))).status_code == 200
 
 
+async def test_a_cancelled_query_stays_cancelled(served: Served) -> None:
+    """SQLAlchemy reports a task cancelled mid-statement to the error hook as a disconnect;
+    it must leave as a cancellation, not StoreUnavailable (the background jobs retry on
+    that, so the server's shutdown waited for them forever)."""
+    store = served.store
+    assert isinstance(store, SQLStore)
+    running = asyncio.Event()
+    slow = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)"
+        " SELECT count(*) FROM n"
+    )
+
+    async def query() -> None:
+        async with store.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            running.set()  # the task runs on into execute() and waits there for the driver
+            await conn.execute(slow)
+
+    task = asyncio.create_task(query())
+    await running.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 class Proxy:
     """A TCP proxy to PostgreSQL that can be shut: listening stops, open connections drop."""
 
