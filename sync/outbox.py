@@ -309,20 +309,7 @@ class Outbox:
         the server's chain yet: re-linking them is safe and keeps the chain without holes.
         """
         n, prev_hash = self._chain_start(hint)
-        rows = self.db.execute(
-            "SELECT ord, change FROM outbox WHERE collection = 'patrol_logs' ORDER BY ord"
-        ).fetchall()
-        for ord_, text in rows:
-            change = orjson.loads(text)
-            n += 1
-            change["n"], change["prev_hash"] = n, prev_hash
-            change["hash"] = hash_entry(device_id, change)
-            prev_hash = change["hash"]
-            self.db.execute(
-                "UPDATE outbox SET change = ? WHERE ord = ?", (orjson.dumps(change).decode(), ord_)
-            )
-        self.put("chain_head", {"n": n, "hash": prev_hash})
-        return len(rows)
+        return self._number_pending_entries(device_id, n, prev_hash)
 
     def _chain_start(self, hint: dict[str, Any]) -> tuple[int, str]:
         n, head_hash = self.acked_head()
@@ -387,6 +374,11 @@ class Outbox:
                 n, prev_hash = int(doc["n"]), str(doc["hash"])
         self.put("acked_head", {"n": n, "hash": prev_hash})
         self.db.execute("DELETE FROM own_chain WHERE n > ?", (n,))
+        self._number_pending_entries(device_id, n, prev_hash)
+
+    def _number_pending_entries(self, device_id: str, n: int, prev_hash: str) -> int:
+        """Number and hash the pending patrol-log entries on from entry ``n`` (hash
+        ``prev_hash``), in outbox order; the new chain head is kept. Returns how many."""
         rows = self.db.execute(
             "SELECT ord, change FROM outbox WHERE collection = 'patrol_logs' ORDER BY ord"
         ).fetchall()
@@ -400,6 +392,7 @@ class Outbox:
                 "UPDATE outbox SET change = ? WHERE ord = ?", (orjson.dumps(change).decode(), ord_)
             )
         self.put("chain_head", {"n": n, "hash": prev_hash})
+        return len(rows)
 
     def start_resync(self) -> int:
         """Pull everything again from no cursor (the server refused the cursor)."""

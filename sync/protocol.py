@@ -10,7 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
     BaseModel,
@@ -82,17 +82,6 @@ class Person(_Strict):
 
 
 # Media types an attachment may have: the server sniffs them from the bytes (docs/attachments.md).
-MEDIA_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/heic",
-    "video/mp4",
-    "audio/mp4",
-    "audio/ogg",
-    "audio/wav",
-    "application/pdf",
-)
 MediaType = Literal[
     "image/jpeg",
     "image/png",
@@ -104,6 +93,7 @@ MediaType = Literal[
     "audio/wav",
     "application/pdf",
 ]
+MEDIA_TYPES: tuple[str, ...] = get_args(MediaType)
 MAX_ATTACHMENTS = 20
 MAX_ATTACHMENT_BYTES = 2**40  # the wire bound; the server's own cap is a setting
 

@@ -330,15 +330,7 @@ class SQLStore(Store):
 
     async def add_audit(self, event: AuditEvent) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(t.audit).values(
-                    at_ms=event.at_ms,
-                    officer_id=event.officer_id,
-                    action=event.action,
-                    target=event.target,
-                    details=orjson.dumps(event.details).decode(),
-                )
-            )
+            await conn.execute(insert(t.audit).values(**sql_admin.audit_values(event)))
 
     async def audit_events(self, after_id: int, limit: int) -> list[tuple[int, AuditEvent]]:
         a = t.audit.c

@@ -19,6 +19,17 @@ from sync.store.records import AuditEvent, AuditQuery, Device, DeviceQuery, Enro
 Fetch = Callable[[Any], Awaitable[Sequence[Any]]]
 
 
+def audit_values(event: AuditEvent) -> dict[str, Any]:
+    """The audit table's columns of an event (its details as JSON text)."""
+    return {
+        "at_ms": event.at_ms,
+        "officer_id": event.officer_id,
+        "action": event.action,
+        "target": event.target,
+        "details": orjson.dumps(event.details).decode(),
+    }
+
+
 def _device(r: Any) -> Device:
     return Device(r.id, r.officer_id, r.name, r.created_ms, r.revoked_ms)
 

@@ -23,12 +23,16 @@ from sync.store.sql_rows import as_columns, bound_query, point_where
 Fetch = Callable[..., Awaitable[Sequence[Any]]]
 
 
+def _known(columns: tuple[str, ...], known: tuple[str, ...], what: str) -> None:
+    unknown = set(columns) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {what} columns: {sorted(unknown)}")
+
+
 async def points(
     fetch: Fetch, query: PointQuery, columns: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
-    unknown = set(columns) - set(POINT_COLUMNS)
-    if unknown:
-        raise ValueError(f"unknown point columns: {sorted(unknown)}")
+    _known(columns, POINT_COLUMNS, "point")
     where, params = point_where(query)
     sql = f"SELECT {', '.join(columns)} FROM incident_point WHERE {where}"
     sql += " AND lon IS NOT NULL ORDER BY seq"
@@ -48,9 +52,7 @@ async def time_span(fetch: Fetch, query: PointQuery) -> tuple[int, int] | None:
 async def tracks(
     fetch: Fetch, query: PointQuery, columns: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
-    unknown = set(columns) - set(TRACK_COLUMNS)
-    if unknown:
-        raise ValueError(f"unknown track columns: {sorted(unknown)}")
+    _known(columns, TRACK_COLUMNS, "track")
     where, params = point_where(query, "at_s", live_only=False)
     sql = f"SELECT {', '.join(columns)} FROM track_point WHERE {where}"
     rows = await fetch(bound_query(sql + " ORDER BY device_id, at_s", params), params)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 
-import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.store import sql_tables as t
 from sync.store.records import AuditEvent, ConflictReview
+from sync.store.sql_admin import audit_values
 from sync.store.sql_rows import dialect_insert
 
 
@@ -26,15 +26,7 @@ async def add_conflict_review(
     async with engine.begin() as conn:
         if (await conn.execute(stmt)).rowcount != 1:
             return False
-        await conn.execute(
-            insert(t.audit).values(
-                at_ms=audit.at_ms,
-                officer_id=audit.officer_id,
-                action=audit.action,
-                target=audit.target,
-                details=orjson.dumps(audit.details).decode(),
-            )
-        )
+        await conn.execute(insert(t.audit).values(**audit_values(audit)))
     return True
 
 
