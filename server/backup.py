@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.errors import RondaError
+from server.durable import fsync_path
 from sync.cursor import new_epoch
 from sync.store.sql_epoch import replace_epoch
 
@@ -101,7 +102,7 @@ def sqlite_backup(url: str, dest: Path) -> None:
             out.close()
     finally:
         src.close()
-    _fsync(partial)
+    fsync_path(partial)
     partial.rename(dest)  # a file named like a backup is a whole one
 
 
@@ -120,7 +121,7 @@ def sqlite_restore(url: str, backup: Path) -> Restored:
             staged.with_name(staged.name + suffix).unlink(missing_ok=True)
         raise
     staged.rename(target)
-    _fsync(target.parent)
+    fsync_path(target.parent)
     return Restored(epoch, kept)
 
 
@@ -139,7 +140,7 @@ def _stage(backup: Path, staged: Path) -> int:
         raise BackupError(f"{backup} is not a whole SQLite database: {exc}") from exc
     finally:
         conn.close()
-    _fsync(staged)
+    fsync_path(staged)
     return epoch
 
 
@@ -170,14 +171,6 @@ def _check_sqlite(conn: sqlite3.Connection, name: Path) -> None:
     found = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='counter'")
     if found.fetchone() is None:
         raise BackupError(f"{name} is not a Ronda database (no counter table)")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- PostgreSQL ---
@@ -220,7 +213,7 @@ def pg_backup(url: str, dest: Path, bin_dir: str | None = None) -> None:
         raise BackupError(f"{dest} exists: a backup never overwrites a file")
     partial = dest.with_name(dest.name + ".partial")
     _run([pg_tool("pg_dump", bin_dir), "-Fc", "--no-owner", "-f", str(partial)], url)
-    _fsync(partial)
+    fsync_path(partial)
     partial.rename(dest)
 
 

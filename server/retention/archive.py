@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import orjson
 
+from server.durable import fsync_path
 from sync.chain import stored_hash
 
 MANIFEST = "MANIFEST.json"
@@ -76,10 +77,10 @@ class ArchiveWriter:
         _durable(self.partial / MANIFEST, orjson.dumps(manifest, option=_PRETTY))
         sums = "".join(f"{f['sha256']}  {name}\n" for name, f in files.items())
         _durable(self.partial / SUMS, sums.encode())
-        _fsync_dir(self.partial)
+        fsync_path(self.partial)
         final = self.root / self.name
         os.rename(self.partial, final)
-        _fsync_dir(self.root)
+        fsync_path(self.root)
         return final
 
     def abandon(self) -> None:
@@ -159,11 +160,3 @@ def _durable(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
