@@ -16,7 +16,9 @@ FAR = h3.grid_ring(CELL, 4)[0]  # ~1.2 km away
 T0 = 1_764_792_000  # 2025-12-03T20:00:00Z, 15:00 in Lima
 
 
-def _fixes(rows: list[tuple[str, int, str]]) -> tuple[np.ndarray, ...]:
+def _fixes(
+    rows: list[tuple[str, int, str]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     officer = np.array([r[0] for r in rows], dtype=object)
     t = np.array([T0 + r[1] for r in rows], dtype=np.int64)
     centres = [h3.cell_to_latlng(r[2]) for r in rows]
