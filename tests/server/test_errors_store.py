@@ -151,7 +151,7 @@ async def app_through(proxy: Proxy) -> AsyncIterator[tuple[httpx.AsyncClient, di
     assert PG_URL
     await reset_postgres(PG_URL)
     url = make_url(PG_URL).set(port=await proxy.start()).render_as_string(hide_password=False)
-    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database=DatabaseSettings(url=url))
     store = SQLStore(url)
     app = create_app(settings, store)
     async with app.router.lifespan_context(app):
