@@ -14,12 +14,11 @@ from typing import Any, TypeVar
 import orjson
 from starlette.requests import Request
 
-from server import errors
 from server.attachment_settings import AttachmentSettings
 from server.context import ctx
 from sync.attachments.blobs import BlobStore, FileBlobStore
 from sync.attachments.index import AttachmentIndex, SQLiteAccess
-from sync.attachments.s3 import BlobStoreUnavailable, S3BlobStore, make_client
+from sync.attachments.s3 import S3BlobStore, make_client
 from sync.attachments.uploads import UploadStore
 from sync.errors import NotFound
 from sync.store.records import StoredRecord
@@ -29,7 +28,6 @@ CLEAN_EVERY_S = 600.0  # expired partial uploads are swept at most this often pe
 # threads on 2 cores) 16 uploads' fsyncs queued every other upload's writes behind them.
 FILE_THREADS = 32
 T = TypeVar("T")
-errors.STATUS[BlobStoreUnavailable] = 503
 
 
 @dataclass(slots=True)
