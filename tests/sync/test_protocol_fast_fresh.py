@@ -54,7 +54,7 @@ PII = st.fixed_dictionaries(
         "suspects": st.lists(PERSON, max_size=1),
     },
 )
-DERIVED = st.one_of(
+DERIVED: st.SearchStrategy[dict[str, Any] | None] = st.one_of(
     st.none(),
     st.just({}),
     st.fixed_dictionaries(
