@@ -159,11 +159,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_ronda(db_url: str, port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
+def start_ronda(
+    db_url: str, port: int, log: Path, clients: int, workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "RONDA_DATABASE__URL": db_url,
         "RONDA_SERVER__LOG_LEVEL": "warning",
         "RONDA_SYNC__MAX_CHANGES": str(BATCH),
+        # This bench measures the engine's throughput with every client's push admitted, as
+        # before storm-time admission (sync.max_inflight, default 8) existed; how a worker
+        # sheds a storm is bench/load.py's subject.
+        "RONDA_SYNC__MAX_INFLIGHT": str(max(clients, 8)),
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
@@ -241,7 +247,7 @@ async def run_ronda(
     shares = [[r for b in batches[i :: args.clients] for r in b] for i in range(args.clients)]
     new = [(d, push_bodies(s, d, None)) for d, s in zip(writers, shares, strict=True)]
     port = free_port()
-    server = start_ronda(db_url, port, work / "ronda.log", args.workers)
+    server = start_ronda(db_url, port, work / "ronda.log", args.clients, args.workers)
     try:
         limits = httpx.Limits(max_connections=args.clients + 2)
         async with httpx.AsyncClient(
