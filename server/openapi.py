@@ -1,3 +1,4 @@
+# Over 400 lines: the sync, admin and ops paths of the document; other areas have openapi_<area>.py.
 """The OpenAPI 3.1 document served at ``/openapi.json`` (docs/protocol.md is its prose twin).
 
 Request schemas come from the pydantic models that validate the requests, and answer schemas
