@@ -23,21 +23,11 @@ from server.routes.common import json_response
 from sync.attachments import images
 from sync.attachments.blobs import BlobMissing, BlobTampered
 from sync.attachments.index import AttachmentMeta
+from sync.attachments.sniff import EXTENSIONS
 from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound
 from sync.store.records import AuditEvent, Identity, StoredRecord
 
-EXTENSIONS = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/heic": "heic",
-    "video/mp4": "mp4",
-    "audio/mp4": "m4a",
-    "audio/ogg": "ogg",
-    "audio/wav": "wav",
-    "application/pdf": "pdf",
-}
 # Compressed already (or not worth it): the app's gzip middleware leaves these alone.
 NO_GZIP = ("text/event-stream", *EXTENSIONS)
 

@@ -30,20 +30,9 @@ import pyogrio
 from server.attachment_service import AttachmentService, refs_of
 from sync.attachments import images
 from sync.attachments.blobs import BlobMissing, BlobTampered
+from sync.attachments.sniff import EXTENSIONS
 from sync.store.base import Store
 from sync.store.records import PullScope
-
-EXTENSIONS = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/heic": "heic",
-    "video/mp4": "mp4",
-    "audio/mp4": "m4a",
-    "audio/ogg": "ogg",
-    "audio/wav": "wav",
-    "application/pdf": "pdf",
-}
 
 
 @dataclass(slots=True)

@@ -7,6 +7,18 @@ SNIFF_BYTES = 64  # enough for every signature below
 # ISO base media file (MP4, M4A, HEIC): "ftyp" at offset 4, then the major brand.
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P "}
+# The file name ending of each media type sniff() answers, for downloads and exports.
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "video/mp4": "mp4",
+    "audio/mp4": "m4a",
+    "audio/ogg": "ogg",
+    "audio/wav": "wav",
+    "application/pdf": "pdf",
+}
 
 
 def sniff(head: bytes) -> str | None:
