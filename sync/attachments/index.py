@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.store import sql_tables as t
+from sync.store.driver_errors import UNAVAILABLE, translated, unavailable
 from sync.store.records import StoredRecord
 from sync.store.sql_rows import dialect_insert, stored_from_row
 from sync.store.sqlite_unit import LOAD_SQL
@@ -76,7 +77,8 @@ class SQLiteAccess:
         self._queue: list[tuple[str, tuple[Any, ...], asyncio.Future[None]]] = []
 
     def read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        return self.reader.execute(sql, params).fetchall()
+        with translated():  # a locked or lost file is 503 store_unavailable, as elsewhere
+            return self.reader.execute(sql, params).fetchall()
 
     def record(self, collection: str, record_id: str) -> StoredRecord | None:
         """The record an upload names (the store's ``record``, without the thread hops)."""
@@ -100,15 +102,20 @@ class SQLiteAccess:
     def _write_queued(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
             batch, self._queue = self._queue, []
+        outcomes: list[BaseException | None]
         try:
             self._commit([(sql, params) for sql, params, _ in batch])
-            outcomes: list[BaseException | None] = [None] * len(batch)
+            outcomes = [None] * len(batch)
+        except UNAVAILABLE as exc:  # the database, not a row: every write fails, none retried
+            outcomes = [unavailable(exc)] * len(batch)
         except Exception:  # one of them failed: each alone, so only it fails
             outcomes = []
             for sql, params, _ in batch:
                 try:
                     self._commit([(sql, params)])
                     outcomes.append(None)
+                except UNAVAILABLE as exc:
+                    outcomes.append(unavailable(exc))
                 except Exception as exc:
                     outcomes.append(exc)
         for (_, _, done), outcome in zip(batch, outcomes, strict=True):
@@ -122,7 +129,8 @@ class SQLiteAccess:
                 conn.execute(sql, params)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk, say)
+                conn.execute("ROLLBACK")
             raise
 
     def close(self) -> None:

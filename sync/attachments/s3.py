@@ -214,10 +214,17 @@ class S3BlobStore(BlobStore):
         for folder in os.scandir(self.cache):
             if not folder.is_dir():
                 continue
-            for entry in os.scandir(folder.path):
+            try:
+                entries = list(os.scandir(folder.path))
+            except FileNotFoundError:
+                continue  # removed by another shrink meanwhile
+            for entry in entries:
                 if entry.name.startswith("."):
                     continue  # a download in progress
-                size = entry.stat().st_size
+                try:
+                    size = entry.stat().st_size
+                except FileNotFoundError:
+                    continue  # removed by another shrink meanwhile
                 total += size
                 try:
                     used = (self.fingerprints / entry.name).stat().st_mtime_ns

@@ -206,3 +206,9 @@ class UploadStore:
             if durable:
                 os.fsync(f.fileno())
         os.replace(tmp, self._info_path(info.id))
+        if durable:  # the rename, and the part file made at creation, survive a power cut
+            fd = os.open(self.dir, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
