@@ -10,6 +10,8 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -112,7 +114,9 @@ async def test_how_to_read_in_plain_words_with_the_real_rules(served: Served) ->
     assert "no cambia nunca" in how  # the freeze rule
     # published on the day the month was frozen; the newest published is February (the
     # seed's April report holds March back), so March may appear 28 days after 1 April
-    day = int(data["published_at"][8:10])
+    # (people read Lima's day; the wire's UTC day differs from 00:00 to 05:00 UTC)
+    published = datetime.fromisoformat(data["published_at"].replace("Z", "+00:00"))
+    day = published.astimezone(ZoneInfo("America/Lima")).day
     assert re.search(rf"\b{day} de \w+ de 20\d\d", how), how
     assert "Marzo de 2025 se publicará no antes del 29 de abril de 2025" in how
     # the worked rate example is a real published row
