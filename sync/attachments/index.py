@@ -107,7 +107,7 @@ class SQLiteAccess:
             self._commit([(sql, params) for sql, params, _ in batch])
             outcomes = [None] * len(batch)
         except UNAVAILABLE as exc:  # the database, not a row: every write fails, none retried
-            outcomes = [unavailable(exc)] * len(batch)
+            outcomes = [unavailable(exc) for _ in batch]  # one error each: raised in each caller
         except Exception:  # one of them failed: each alone, so only it fails
             outcomes = []
             for sql, params, _ in batch:
