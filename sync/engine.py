@@ -31,7 +31,7 @@ from sync.protocol_fast import fast_push, fast_request_hash, parse_change, stamp
 from sync.push_batch import PushWork
 from sync.push_writes import rewrite_derived
 from sync.store.base import PushUnit, Store
-from sync.store.records import Identity, PullScope, RecordWrite, StoredAnswer
+from sync.store.records import Identity, PullScope, RecordWrite, StoredAnswer, UnitReads
 from sync.wire_json import load_json, request_hash
 
 # Derived fields (district, sector, cell, ...) for incidents whose place changed, in one call
@@ -184,6 +184,7 @@ class SyncEngine:
         outcomes: list[PushOutcome | BaseException] = []
         all_writes: list[RecordWrite] = []
         async with self.store.push_unit() as unit:
+            await unit.prefetch(_reads_of(group))
             for pending in group:
                 try:
                     outcome, writes = await self._write_one(unit, pending)
@@ -312,6 +313,15 @@ class SyncEngine:
         else:
             pii = "none"
         return PullScope(stations, pii, who.officer_id)  # type: ignore[arg-type]
+
+
+def _reads_of(group: list[_Pending]) -> UnitReads:
+    """Everything the group's pushes will read in their unit."""
+    reads = UnitReads()
+    for pending in group:
+        reads.answers.add((pending.work.who.device_id, pending.batch_id))
+        pending.work.reads(reads)
+    return reads
 
 
 def _general_hash(body: bytes) -> str | None:

@@ -17,7 +17,7 @@ import orjson
 from sync.errors import RecordNotFound
 from sync.protocol_notices import NOTICE_ACKS, NOTICES, NoticeAckChange, ack_id, copy_id
 from sync.store.base import PushUnit
-from sync.store.records import Identity, RecordWrite, StoredRecord
+from sync.store.records import Identity, RecordWrite, StoredRecord, UnitReads
 
 
 @dataclass(slots=True)
@@ -45,10 +45,22 @@ class AckWork:
         if not changes:
             self._copies, self._stored = {}, {}
             return
+        copies, acks = self._ids(changes)
+        self._copies = await unit.load(NOTICES, copies)
+        self._stored = await unit.load(NOTICE_ACKS, acks)
+
+    def reads(self, changes: list[NoticeAckChange], into: UnitReads) -> None:
+        """Add what ``load`` will read to a group's reads."""
+        if changes:
+            copies, acks = self._ids(changes)
+            into.add_records(NOTICES, copies)
+            into.add_records(NOTICE_ACKS, acks)
+
+    def _ids(self, changes: list[NoticeAckChange]) -> tuple[list[str], list[str]]:
+        """The station's copies of the notices named, and this officer's acknowledgements."""
         station, officer = self.who.station_id or "", self.who.officer_id
         notices = sorted({c.id for c in changes})
-        self._copies = await unit.load(NOTICES, [copy_id(n, station) for n in notices])
-        self._stored = await unit.load(NOTICE_ACKS, [ack_id(n, officer) for n in notices])
+        return [copy_id(n, station) for n in notices], [ack_id(n, officer) for n in notices]
 
     def apply(
         self, index: int, change: NoticeAckChange

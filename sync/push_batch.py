@@ -48,6 +48,7 @@ from sync.store.records import (
     Identity,
     RecordWrite,
     StoredRecord,
+    UnitReads,
 )
 
 PLACE_FIELDS = frozenset({"location", "address_text"})
@@ -124,21 +125,12 @@ class PushWork:
         self._results = dict(self._invalid)
         self._targets, self._incidents, self._entries = {}, {}, {}
         self._head, self._head_moved = None, False
-        incident_ids = [c.id for _, c, _ in self._accepted if isinstance(c, IncidentEdit)]
-        log_ids: list[str] = []
-        for _, c, _ in self._accepted:
-            if isinstance(c, LogEntryChange):
-                log_ids.append(c.id)
-                if c.body.amends:
-                    log_ids.append(c.body.amends)
-        stored = await unit.load("incidents", sorted(set(incident_ids)))
-        self._stored_logs = await unit.load("patrol_logs", sorted(set(log_ids)))
+        incident_ids, log_ids = self._ids()
+        stored = await unit.load("incidents", sorted(incident_ids))
+        self._stored_logs = await unit.load("patrol_logs", sorted(log_ids))
         if log_ids:
             self._head = await unit.chain_head(self.who.device_id)
-        acks: list[NoticeAckChange] = [
-            c for _, c, _ in self._accepted if isinstance(c, NoticeAckChange)
-        ]
-        await self._acks.load(unit, acks)
+        await self._acks.load(unit, self._ack_changes())
         for index, change, _stamp in self._accepted:
             try:
                 if isinstance(change, IncidentEdit):
@@ -150,6 +142,32 @@ class PushWork:
             except ChangeError as exc:
                 raw = {"collection": _collection(change), "id": change.id}
                 self._results[index] = _rejected(index, raw, exc)
+
+    def reads(self, into: UnitReads) -> None:
+        """Add what ``apply`` will read to a group's reads (read ahead, a query per table)."""
+        incident_ids, log_ids = self._ids()
+        if incident_ids:
+            into.add_records("incidents", incident_ids)
+        if log_ids:
+            into.add_records("patrol_logs", log_ids)
+            into.heads.add(self.who.device_id)
+        self._acks.reads(self._ack_changes(), into)
+
+    def _ids(self) -> tuple[set[str], set[str]]:
+        """The incidents and the patrol-log entries this push reads."""
+        incident_ids: set[str] = set()
+        log_ids: set[str] = set()
+        for _, c, _ in self._accepted:
+            if isinstance(c, IncidentEdit):
+                incident_ids.add(c.id)
+            elif isinstance(c, LogEntryChange):
+                log_ids.add(c.id)
+                if c.body.amends:
+                    log_ids.add(c.body.amends)
+        return incident_ids, log_ids
+
+    def _ack_changes(self) -> list[NoticeAckChange]:
+        return [c for _, c, _ in self._accepted if isinstance(c, NoticeAckChange)]
 
     def _apply_incident(
         self, index: int, change: IncidentEdit, stored: StoredRecord | None

@@ -41,6 +41,7 @@ from sync.store.records import (
     StoredAnswer,
     StoredRecord,
     SyncState,
+    UnitReads,
     WebSession,
 )
 
@@ -51,6 +52,10 @@ class PushUnit(ABC):
     Entering the unit takes the write lock, so every unit sees the effects of the ones
     committed before it and sequence numbers commit in order (promise 5).
     """
+
+    async def prefetch(self, reads: UnitReads) -> None:  # noqa: B027 - optional, no-op here
+        """Read ahead what the group's pushes will ask for (an adapter may; this one reads
+        each thing when asked).  Answers afterwards are the same either way."""
 
     @abstractmethod
     async def replay(self, device_id: str, batch_id: str) -> StoredAnswer | None:

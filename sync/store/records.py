@@ -3,6 +3,7 @@ or driver type.  The engine, the server and the adapters all speak in these."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -142,6 +143,23 @@ class StoredRecord:
     author_officer: str
     author_device: str
     chain_n: int | None = None
+
+
+@dataclass(slots=True)
+class UnitReads:
+    """What a group's pushes will read in their unit, known before any is applied.
+
+    A unit reads it in a few round trips for the whole group (``PushUnit.prefetch``) rather
+    than two to four per push: on PostgreSQL each round trip holds the write lock while it
+    waits for a turn of the event loop, so fewer of them is less time every writer waits.
+    """
+
+    answers: set[tuple[str, str]] = field(default_factory=set)  # (device id, batch id)
+    records: dict[str, set[str]] = field(default_factory=dict)  # collection -> ids
+    heads: set[str] = field(default_factory=set)  # device ids
+
+    def add_records(self, collection: str, ids: Iterable[str]) -> None:
+        self.records.setdefault(collection, set()).update(ids)
 
 
 @dataclass(slots=True)

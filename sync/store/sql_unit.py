@@ -36,6 +36,12 @@ LOAD_SQL = (
     "SELECT collection, id, station_id, seq, deleted, doc, clocks, pii, author_officer,"
     " author_device, chain_n FROM record WHERE collection = $1 AND id = ANY($2::text[])"
 )
+ANSWERS_SQL = (
+    "SELECT a.device_id, a.batch_id, a.request_hash, a.answer, a.created_ms"
+    " FROM unnest($1::text[], $2::text[]) AS k(device_id, batch_id)"
+    " JOIN batch_answer AS a USING (device_id, batch_id)"
+)
+HEADS_SQL = "SELECT device_id, n, hash FROM chain_head WHERE device_id = ANY($1::text[])"
 
 # Columns and their PostgreSQL types, in the order of the tuples of ``sql_rows``.
 RECORD = (
@@ -157,26 +163,20 @@ class SQLPushUnit(BufferedUnit):
         raw = await self.conn.get_raw_connection()
         self._driver = raw.driver_connection
 
-    async def _read_answer(self, device_id: str, batch_id: str) -> StoredAnswer | None:
-        row = await self._driver.fetchrow(
-            "SELECT request_hash, answer, created_ms FROM batch_answer"
-            " WHERE device_id = $1 AND batch_id = $2",
-            device_id,
-            batch_id,
-        )
-        if row is None:
-            return None
-        return StoredAnswer(device_id, batch_id, row[0], bytes(row[1]), row[2])
+    async def _read_answers(
+        self, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredAnswer]:
+        devices, batches = columns_of(keys, 2)
+        rows = await self._driver.fetch(ANSWERS_SQL, devices, batches)
+        return {(r[0], r[1]): StoredAnswer(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows}
 
     async def _read_records(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
         rows = await self._driver.fetch(LOAD_SQL, collection, ids)
         return {row[1]: stored_from_row(row) for row in rows}
 
-    async def _read_head(self, device_id: str) -> ChainHead | None:
-        row = await self._driver.fetchrow(
-            "SELECT n, hash FROM chain_head WHERE device_id = $1", device_id
-        )
-        return ChainHead(device_id, row[0], row[1]) if row else None
+    async def _read_heads(self, device_ids: list[str]) -> dict[str, ChainHead]:
+        rows = await self._driver.fetch(HEADS_SQL, device_ids)
+        return {row[0]: ChainHead(row[0], row[1], row[2]) for row in rows}
 
     async def _read_counter(self) -> int:
         return self._counter

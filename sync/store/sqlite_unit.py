@@ -50,6 +50,14 @@ LOAD_SQL = (
     "SELECT collection, id, station_id, seq, deleted, doc, clocks, pii, author_officer,"
     " author_device, chain_n FROM record WHERE collection = ? AND id IN ({})"
 )
+# The keys as a table joined to the primary key (CROSS JOIN keeps that order): the plainer
+# ``(device_id, batch_id) IN (VALUES ...)`` scans the whole table in SQLite 3.40.
+ANSWERS_SQL = (
+    "SELECT a.device_id, a.batch_id, a.request_hash, a.answer, a.created_ms"
+    " FROM (VALUES {}) AS k CROSS JOIN batch_answer AS a"
+    " ON a.device_id = k.column1 AND a.batch_id = k.column2"
+)
+HEADS_SQL = "SELECT device_id, n, hash FROM chain_head WHERE device_id IN ({})"
 BUSY_TIMEOUT_MS = 10_000
 # SQLite's limit on parameters in one statement is 32,766.
 IDS_PER_QUERY = 30_000
@@ -116,30 +124,31 @@ class SQLitePushUnit(BufferedUnit):
         super().__init__()
         self.conn = conn
 
-    async def _read_answer(self, device_id: str, batch_id: str) -> StoredAnswer | None:
-        row = self.conn.execute(
-            "SELECT request_hash, answer, created_ms FROM batch_answer"
-            " WHERE device_id = ? AND batch_id = ?",
-            (device_id, batch_id),
-        ).fetchone()
-        if row is None:
-            return None
-        return StoredAnswer(device_id, batch_id, row[0], bytes(row[1]), row[2])
+    async def _read_answers(
+        self, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredAnswer]:
+        out: dict[tuple[str, str], StoredAnswer] = {}
+        for part in _parts(keys, IDS_PER_QUERY // 2):
+            sql = ANSWERS_SQL.format(", ".join(["(?, ?)"] * len(part)))
+            for row in self.conn.execute(sql, [v for key in part for v in key]):
+                out[row[0], row[1]] = StoredAnswer(row[0], row[1], row[2], bytes(row[3]), row[4])
+        return out
 
     async def _read_records(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
         out: dict[str, StoredRecord] = {}
-        for start in range(0, len(ids), IDS_PER_QUERY):
-            part = ids[start : start + IDS_PER_QUERY]
+        for part in _parts(ids, IDS_PER_QUERY):
             sql = LOAD_SQL.format(", ".join("?" * len(part)))
             for row in self.conn.execute(sql, (collection, *part)):
                 out[row[1]] = stored_from_row(row)
         return out
 
-    async def _read_head(self, device_id: str) -> ChainHead | None:
-        row = self.conn.execute(
-            "SELECT n, hash FROM chain_head WHERE device_id = ?", (device_id,)
-        ).fetchone()
-        return ChainHead(device_id, row[0], row[1]) if row else None
+    async def _read_heads(self, device_ids: list[str]) -> dict[str, ChainHead]:
+        out: dict[str, ChainHead] = {}
+        for part in _parts(device_ids, IDS_PER_QUERY):
+            sql = HEADS_SQL.format(", ".join("?" * len(part)))
+            for row in self.conn.execute(sql, part):
+                out[row[0]] = ChainHead(row[0], row[1], row[2])
+        return out
 
     async def _read_counter(self) -> int:
         row = self.conn.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()
@@ -164,6 +173,10 @@ class SQLitePushUnit(BufferedUnit):
         if self._seq is not None:
             out.append(("UPDATE counter SET value = ? WHERE name = 'seq'", [self._seq]))
         return out
+
+
+def _parts(items: list[T], size: int) -> list[list[T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _try_begin(conn: sqlite3.Connection) -> bool:

@@ -5,6 +5,11 @@ from their database (replay, records, chain head) and keep their writes here; la
 the group read them back from here (``overlay``), and the unit writes everything at the end,
 a few multi-row statements and one commit.  Only the statements differ: multi-row ``VALUES``
 for sqlite3 (``sqlite_unit``), arrays through ``unnest`` for asyncpg (``sql_unit``).
+
+Reads too are done for the whole group where they can be: ``prefetch`` reads every answer,
+record and chain head the group's pushes will ask for, a query per table, and the pushes then
+find them here.  The unit holds the write lock from its start, so nothing it read changes
+under it but its own writes, which the overlay gives first.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sync.store.records import (
     StoredAnswer,
     StoredRecord,
     TrackPoint,
+    UnitReads,
 )
 
 
@@ -55,29 +61,63 @@ class BufferedUnit(PushUnit):
         self._conflicts: list[Conflict] = []
         self._heads: dict[str, ChainHead] = {}
         self._answers: dict[tuple[str, str], StoredAnswer] = {}
+        # What ``prefetch`` read from the database (None: read, and there is none).
+        self._known_answers: dict[tuple[str, str], StoredAnswer | None] = {}
+        self._known_records: dict[tuple[str, str], StoredRecord | None] = {}
+        self._known_heads: dict[str, ChainHead | None] = {}
 
-    # --- what a subclass reads from its database ---
+    # --- what a subclass reads from its database (many keys a query) ---
     @abstractmethod
-    async def _read_answer(self, device_id: str, batch_id: str) -> StoredAnswer | None: ...
+    async def _read_answers(
+        self, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredAnswer]: ...
 
     @abstractmethod
     async def _read_records(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]: ...
 
     @abstractmethod
-    async def _read_head(self, device_id: str) -> ChainHead | None: ...
+    async def _read_heads(self, device_ids: list[str]) -> dict[str, ChainHead]: ...
 
     @abstractmethod
     async def _read_counter(self) -> int: ...
 
     # --- the port ---
+    async def prefetch(self, reads: UnitReads) -> None:
+        if reads.answers:
+            keys = sorted(reads.answers)
+            answers = await self._read_answers(keys)
+            self._known_answers.update((key, answers.get(key)) for key in keys)
+        for collection, wanted in sorted(reads.records.items()):
+            ids = sorted(wanted)
+            records = await self._read_records(collection, ids) if ids else {}
+            self._known_records.update(((collection, i), records.get(i)) for i in ids)
+        if reads.heads:
+            devices = sorted(reads.heads)
+            heads = await self._read_heads(devices)
+            self._known_heads.update((device, heads.get(device)) for device in devices)
+
     async def replay(self, device_id: str, batch_id: str) -> StoredAnswer | None:
-        pending = self._answers.get((device_id, batch_id))
+        key = (device_id, batch_id)
+        pending = self._answers.get(key)
         if pending is not None:
             return pending
-        return await self._read_answer(device_id, batch_id)
+        if key in self._known_answers:
+            return self._known_answers[key]
+        return (await self._read_answers([key])).get(key)
 
     async def load(self, collection: str, ids: list[str]) -> dict[str, StoredRecord]:
-        out = await self._read_records(collection, ids) if ids else {}
+        out: dict[str, StoredRecord] = {}
+        unknown: list[str] = []
+        known = self._known_records
+        for record_id in ids:
+            key = (collection, record_id)
+            if key not in known:
+                unknown.append(record_id)
+            elif (record := known[key]) is not None:
+                # Shared by the pushes of the group that read it: merging only reads it.
+                out[record_id] = record
+        if unknown:
+            out.update(await self._read_records(collection, unknown))
         if self._records:
             for record_id in ids:
                 pending = self._records.get((collection, record_id))
@@ -88,7 +128,9 @@ class BufferedUnit(PushUnit):
     async def chain_head(self, device_id: str) -> ChainHead | None:
         if device_id in self._heads:
             return self._heads[device_id]
-        return await self._read_head(device_id)
+        if device_id in self._known_heads:
+            return self._known_heads[device_id]
+        return (await self._read_heads([device_id])).get(device_id)
 
     async def allocate(self, count: int) -> int:
         if self._seq is None:

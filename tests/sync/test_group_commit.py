@@ -19,6 +19,8 @@ from sync.engine import SyncEngine, SyncLimits
 from sync.errors import BatchIdReused
 from sync.store.base import PushUnit, Store
 from sync.store.records import ChainHead, Conflict, RecordWrite, StoredAnswer
+from sync.store.sql_unit import SQLPushUnit
+from sync.store.sqlite_unit import SQLitePushUnit
 from tests.support import People, batch, incident, log_entry, new_id
 
 
@@ -110,6 +112,46 @@ async def test_one_device_chain_across_pushes_of_one_group(
     )
     assert answer(first)["summary"]["applied"] == 3
     assert answer(second)["summary"]["applied"] == 3
+
+
+async def test_a_group_reads_the_database_a_query_per_table_not_per_push(
+    engine: SyncEngine, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pushes of a group find what they read in what the unit read ahead: on PostgreSQL
+    each read is a round trip made while the write lock is held (docs/benchmarks.md, "Load")."""
+    clock, clock2 = HybridClock(), HybridClock()
+    known = new_id()
+    earlier = batch([incident(known, clock)])
+    await engine.push(people.officer_a, earlier)  # stored before the group: its replay is read
+    reads: list[str] = []
+    for unit_class in (SQLitePushUnit, SQLPushUnit):
+        for name in ("_read_answers", "_read_records", "_read_heads"):
+            monkeypatch.setattr(unit_class, name, _counted(getattr(unit_class, name), reads))
+    device = people.officer_a2.device_id
+    entry = log_entry(device, 1, "", clock2)
+    pushes = [
+        (
+            people.officer_a,
+            batch([incident(new_id(), clock), incident(known, clock, {"description": f"v{i}"})]),
+        )
+        for i in range(10)
+    ]
+    pushes.append((people.officer_a2, batch([entry])))
+    pushes.append((people.officer_a, earlier))  # a retry: answered from the stored answer
+    outcomes = await asyncio.gather(*(engine.push(who, body) for who, body in pushes))
+    assert outcomes[-1].replayed and not any(o.replayed for o in outcomes[:-1])
+    assert sum(answer(o)["summary"]["applied"] for o in outcomes[:-1]) == 21
+    # One query for the answers, one for each collection, one for the chain heads; before
+    # the group read ahead it was 27 (two or three per push).
+    assert sorted(reads) == ["_read_answers", "_read_heads", "_read_records", "_read_records"]
+
+
+def _counted(read: Any, calls: list[str]) -> Any:
+    async def counted(self: Any, *args: Any) -> Any:
+        calls.append(read.__name__)
+        return await read(self, *args)
+
+    return counted
 
 
 class _FailingStore:

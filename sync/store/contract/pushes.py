@@ -13,6 +13,7 @@ from sync.store.records import (
     PullScope,
     StoredAnswer,
     SyncState,
+    UnitReads,
 )
 
 
@@ -44,6 +45,56 @@ async def check_push_unit_roundtrip(store: Store) -> None:
     assert len(await store.conflicts(None, 0, 10)) == 1  # the duplicate was ignored
     rows = await store.pull(PullScope(None, "all", "o1"), 0, 10)
     assert [(r.seq, r.doc) for r in rows][-1] == (3, '{"v":2}')
+
+
+async def check_prefetch_answers_as_reads_do(store: Store) -> None:
+    """A unit that read ahead (``prefetch``) answers every read as one that did not: stored
+    rows, missing ones (found absent, not read again as present), keys it was not told of, and
+    the unit's own writes over what it read ahead."""
+    async with store.push_unit() as unit:
+        first = await unit.allocate(3)
+        await unit.save(
+            [
+                record_write("r1", first),
+                record_write("e1", first + 1, collection="patrol_logs", chain_n=1),
+                record_write("r3", first + 2),
+            ],
+            [],
+            [ChainHead("d1", 1, "h1")],
+            stored_answer("b1"),
+        )
+    ahead = UnitReads(answers={("d1", "b1"), ("d1", "b9"), ("d2", "b1")}, heads={"d1", "d2"})
+    ahead.add_records("incidents", ["r1", "missing"])
+    ahead.add_records("patrol_logs", ["e1"])
+    async with store.push_unit() as unit:
+        await unit.prefetch(ahead)
+        assert await unit.replay("d1", "b1") == stored_answer("b1")
+        assert await unit.replay("d1", "b9") is None and await unit.replay("d2", "b1") is None
+        loaded = await unit.load("incidents", ["r1", "missing", "r3"])  # r3: not read ahead
+        assert sorted(loaded) == ["r1", "r3"] and loaded["r1"].doc["fields"] == {"n": 1}
+        assert sorted(await unit.load("patrol_logs", ["e1", "e9"])) == ["e1"]
+        assert await unit.chain_head("d1") == ChainHead("d1", 1, "h1")
+        assert await unit.chain_head("d2") is None
+        assert await unit.chain_head("d3") is None  # not read ahead: read now
+        seq = await unit.allocate(2)
+        await unit.save(
+            [
+                record_write("r1", seq, doc='{"v":2}', is_new=False),
+                record_write("missing", seq + 1),
+            ],
+            [],
+            [ChainHead("d2", 1, "h2")],
+            stored_answer("b9"),
+        )
+        again = await unit.load("incidents", ["r1", "missing"])
+        assert again["r1"].seq == seq and again["missing"].seq == seq + 1
+        assert await unit.chain_head("d2") == ChainHead("d2", 1, "h2")
+        assert await unit.replay("d1", "b9") == stored_answer("b9")
+    async with store.push_unit() as unit:
+        await unit.prefetch(ahead)  # a new unit reads ahead what the last one committed
+        assert await unit.replay("d1", "b9") == stored_answer("b9")
+        assert (await unit.load("incidents", ["missing"]))["missing"].seq == seq + 1
+        assert await unit.chain_head("d2") == ChainHead("d2", 1, "h2")
 
 
 async def check_push_unit_rollback(store: Store) -> None:
