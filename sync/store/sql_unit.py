@@ -5,7 +5,8 @@ A unit (a group of pushes) used to write each push's rows as it was applied, thr
 this machine that made 1,700-3,000 new incidents/s and 700-1,400 merges/s (docs/benchmarks.md).
 Now the unit keeps its writes in memory (``unit_buffer``) and writes each table once, at the
 end, as one ``INSERT ... SELECT * FROM unnest($1::text[], ...)`` (or ``UPDATE ... FROM
-unnest(...)``): one statement and one round trip per table for the whole group.
+unnest(...)``), all of them in one statement (``WITH`` parts) for a usual group, or by COPY
+for a large one.
 
 The counter row's lock, taken when the unit opens, serialises writers across processes until
 commit (sequence order is commit order); so what the unit read stays true until it commits.
@@ -13,6 +14,8 @@ commit (sequence order is commit order); so what the unit read stays true until 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
@@ -29,7 +32,7 @@ from sync.store.sql_rows import (
     track_tuple,
     update_tuple,
 )
-from sync.store.unit_buffer import BufferedUnit
+from sync.store.unit_buffer import BufferedUnit, Flush
 
 LOCK_SQL = "UPDATE counter SET value = value WHERE name = 'seq' RETURNING value"
 LOAD_SQL = (
@@ -113,40 +116,116 @@ ANSWER = (
 )
 
 
-def _unnest(columns: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
+def _unnest(columns: tuple[tuple[str, str], ...], start: int = 1) -> str:
+    return ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, start))
 
 
-def insert_sql(table: str, columns: tuple[tuple[str, str], ...], conflict: str = "") -> str:
+def insert_sql(
+    table: str, columns: tuple[tuple[str, str], ...], conflict: str = "", start: int = 1
+) -> str:
     names = ", ".join(name for name, _ in columns)
     tail = f" {conflict}" if conflict else ""
-    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({_unnest(columns)}){tail}"
+    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({_unnest(columns, start)}){tail}"
 
 
 def _set_all(columns: tuple[tuple[str, str], ...], skip: int) -> str:
     return ", ".join(f"{name} = excluded.{name}" for name, _ in columns[skip:])
 
 
-UPDATE_RECORD = (
-    "UPDATE record AS r SET seq = u.seq, deleted = u.deleted, doc = u.doc, clocks = u.clocks,"
-    " pii = u.pii, updated_ms = u.updated_ms"
-    f" FROM unnest({_unnest(RECORD_UPDATE)})"
-    f" AS u({', '.join(name for name, _ in RECORD_UPDATE)})"
-    " WHERE r.collection = u.collection AND r.id = u.id"
-)
-UPSERT_POINT = insert_sql(
-    "incident_point", POINT, f"ON CONFLICT (id) DO UPDATE SET {_set_all(POINT, 1)}"
-)
-INSERT_TRACK = insert_sql("track_point", TRACK, "ON CONFLICT (entry_id) DO NOTHING")
-INSERT_CONFLICT = insert_sql("conflict", CONFLICT, "ON CONFLICT DO NOTHING")
-UPSERT_HEAD = insert_sql(
-    "chain_head", HEAD, f"ON CONFLICT (device_id) DO UPDATE SET {_set_all(HEAD, 1)}"
-)
+def update_record_sql(start: int = 1) -> str:
+    return (
+        "UPDATE record AS r SET seq = u.seq, deleted = u.deleted, doc = u.doc, clocks = u.clocks,"
+        " pii = u.pii, updated_ms = u.updated_ms"
+        f" FROM unnest({_unnest(RECORD_UPDATE, start)})"
+        f" AS u({', '.join(name for name, _ in RECORD_UPDATE)})"
+        " WHERE r.collection = u.collection AND r.id = u.id"
+    )
+
+
+def upsert_point_sql(start: int = 1) -> str:
+    return insert_sql(
+        "incident_point", POINT, f"ON CONFLICT (id) DO UPDATE SET {_set_all(POINT, 1)}", start
+    )
+
+
+def insert_track_sql(start: int = 1) -> str:
+    return insert_sql("track_point", TRACK, "ON CONFLICT (entry_id) DO NOTHING", start)
+
+
+def insert_conflict_sql(start: int = 1) -> str:
+    return insert_sql("conflict", CONFLICT, "ON CONFLICT DO NOTHING", start)
+
+
+def upsert_head_sql(start: int = 1) -> str:
+    return insert_sql(
+        "chain_head", HEAD, f"ON CONFLICT (device_id) DO UPDATE SET {_set_all(HEAD, 1)}", start
+    )
+
+
+def counter_sql(start: int = 1) -> str:
+    return f"UPDATE counter SET value = ${start} WHERE name = 'seq'"
+
+
+UPDATE_RECORD = update_record_sql()
+UPSERT_POINT = upsert_point_sql()
+INSERT_TRACK = insert_track_sql()
+INSERT_CONFLICT = insert_conflict_sql()
+UPSERT_HEAD = upsert_head_sql()
+
+# A unit of at most this many rows is written in one statement; a larger one by COPY.
+ONE_STATEMENT_ROWS = 1_000
+
+
+class OneStatement:
+    """Every table's rows of a unit as one statement: each table's write a data-modifying
+    ``WITH`` part, all in one round trip.  A flush touches each row once, as one statement
+    requires (``unit_buffer.Flush``), and no part needs to see another's rows."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.args: list[Any] = []
+
+    def add(self, sql: Callable[[int], str], tuples: list[tuple[Any, ...]], width: int) -> None:
+        if tuples:
+            self.parts.append(sql(len(self.args) + 1))
+            self.args.extend(columns_of(tuples, width))
+
+    def add_value(self, sql: Callable[[int], str], value: Any) -> None:
+        self.parts.append(sql(len(self.args) + 1))
+        self.args.append(value)
+
+    def sql(self) -> str:
+        parts = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(self.parts))
+        return f"WITH {parts} SELECT 1"
 
 
 def columns_of(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """Row tuples as one list per column (the arrays ``unnest`` takes)."""
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
+
+
+def _inserts(rows: Flush) -> list[tuple[Any, ...]]:
+    return [insert_tuple(w) for w in rows.inserts]
+
+
+def _updates(rows: Flush) -> list[tuple[Any, ...]]:
+    return [update_tuple(w) for w in rows.updates]
+
+
+def _tracks(rows: Flush) -> list[tuple[Any, ...]]:
+    return [track_tuple(t) for t in rows.tracks]
+
+
+def _conflicts(rows: Flush) -> list[tuple[Any, ...]]:
+    return [conflict_tuple(c) for c in rows.conflicts]
+
+
+def _heads(rows: Flush) -> list[tuple[Any, ...]]:
+    return [head_tuple(h) for h in rows.heads]
+
+
+def _answers(rows: Flush) -> list[tuple[Any, ...]]:
+    return [answer_tuple(a) for a in rows.answers]
 
 
 class SQLPushUnit(BufferedUnit):
@@ -182,33 +261,55 @@ class SQLPushUnit(BufferedUnit):
         return self._counter
 
     async def write(self) -> None:
-        """Everything the unit saved, a statement or a COPY per table (the caller commits)."""
+        """Everything the unit saved (the caller commits).  The write lock is held meanwhile,
+        and on a busy worker every round trip waits for a turn of the event loop: a usual
+        group (a few pushes) goes in one statement; a large one by COPY, which takes twice
+        the rows a second of an INSERT here but costs a round trip or three per table."""
         rows = self.flush()
+        size = len(rows.inserts) + len(rows.updates) + len(rows.points) + len(rows.tracks)
+        if size <= ONE_STATEMENT_ROWS:
+            await self._write_in_one_statement(rows)
+        else:
+            await self._write_by_copy(rows)
+
+    async def _write_in_one_statement(self, rows: Flush) -> None:
+        one = OneStatement()
+        one.add(partial(insert_sql, "record", RECORD, ""), _inserts(rows), len(RECORD))
+        one.add(update_record_sql, _updates(rows), len(RECORD_UPDATE))
+        one.add(insert_track_sql, _tracks(rows), len(TRACK))
+        one.add(upsert_point_sql, [point_tuple(p) for p in rows.points], len(POINT))
+        one.add(insert_conflict_sql, _conflicts(rows), len(CONFLICT))
+        one.add(upsert_head_sql, _heads(rows), len(HEAD))
+        one.add(partial(insert_sql, "batch_answer", ANSWER, ""), _answers(rows), len(ANSWER))
+        if rows.last_seq is not None and rows.last_seq != self._counter:
+            one.add_value(counter_sql, rows.last_seq)
+        if one.parts:
+            await self._driver.execute(one.sql(), *one.args)
+
+    async def _write_by_copy(self, rows: Flush) -> None:
         # New records go in by COPY: twice the rows/s of an INSERT here, and a second
         # creation of an id still fails (unique key), failing the unit as it must.
-        await self._copy("record", RECORD, [insert_tuple(w) for w in rows.inserts])
+        await self._copy("record", RECORD, _inserts(rows))
         inserted = {w.id for w in rows.inserts}
         fresh = [point_tuple(p) for p in rows.points if p.id in inserted]
         await self._copy_points(fresh)
         batches: list[tuple[str, int, list[tuple[Any, ...]]]] = [
-            (UPDATE_RECORD, len(RECORD_UPDATE), [update_tuple(w) for w in rows.updates]),
-            (INSERT_TRACK, len(TRACK), [track_tuple(t) for t in rows.tracks]),
+            (UPDATE_RECORD, len(RECORD_UPDATE), _updates(rows)),
+            (INSERT_TRACK, len(TRACK), _tracks(rows)),
             (
                 UPSERT_POINT,
                 len(POINT),
                 [point_tuple(p) for p in rows.points if p.id not in inserted],
             ),
-            (INSERT_CONFLICT, len(CONFLICT), [conflict_tuple(c) for c in rows.conflicts]),
-            (UPSERT_HEAD, len(HEAD), [head_tuple(h) for h in rows.heads]),
+            (INSERT_CONFLICT, len(CONFLICT), _conflicts(rows)),
+            (UPSERT_HEAD, len(HEAD), _heads(rows)),
         ]
         for statement, width, tuples in batches:
             if tuples:
                 await self._driver.execute(statement, *columns_of(tuples, width))
-        await self._copy("batch_answer", ANSWER, [answer_tuple(a) for a in rows.answers])
+        await self._copy("batch_answer", ANSWER, _answers(rows))
         if rows.last_seq is not None and rows.last_seq != self._counter:
-            await self._driver.execute(
-                "UPDATE counter SET value = $1 WHERE name = 'seq'", rows.last_seq
-            )
+            await self._driver.execute(counter_sql(), rows.last_seq)
 
     async def _copy(
         self, table: str, columns: tuple[tuple[str, str], ...], tuples: list[tuple[Any, ...]]

@@ -10,10 +10,29 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from sync.store.records import IncidentPoint, PointQuery, PullScope, RecordWrite, StoredAnswer
+from sync.store import sql_unit
+from sync.store.records import (
+    ChainHead,
+    Conflict,
+    IncidentPoint,
+    PointQuery,
+    PullScope,
+    RecordWrite,
+    StoredAnswer,
+    TrackPoint,
+)
 from sync.store.sql import SQLStore
 
 EVERYTHING = PullScope(None, "all", "o1")
+
+
+@pytest.fixture(autouse=True, params=["one statement", "copy"])
+def write_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """PostgreSQL writes a usual unit in one statement and a large one by COPY: every test
+    here runs both ways (SQLite has one way; it runs twice)."""
+    if request.param == "copy":
+        monkeypatch.setattr(sql_unit, "ONE_STATEMENT_ROWS", -1)
+    return str(request.param)
 
 
 def _point(rid: str, seq: int, lon: float) -> IncidentPoint:
@@ -112,3 +131,36 @@ async def test_a_point_left_without_its_record_does_not_block_the_new_incident(
         await unit.save([_write("r8", 1, True), _write("r9", 2, True)], [], [], _answer("b1"))
     assert await _points(store) == [("r8", 1, -77.0), ("r9", 2, -77.0)]
     assert [r.seq for r in await store.pull(EVERYTHING, 0, 10)] == [1, 2]
+
+
+async def test_a_unit_writing_every_table_reads_back_the_same(store: SQLStore) -> None:
+    """New and changed records, a patrol position, map points, conflicts (one twice), chain
+    heads, answers and the counter, in one unit: each where it belongs, once."""
+    async with store.push_unit() as unit:
+        await unit.allocate(1)
+        await unit.save([_write("old", 1, True)], [], [ChainHead("d1", 1, "a")], _answer("b0"))
+    track = TrackPoint("e1", "d1", "o1", "s1", 1_000, -77.05, -12.05)
+    entry = RecordWrite(
+        "patrol_logs", "e1", "s1", 4, False, '{"id":"e1"}', "{}", None, "o1", "d1", 2, 4, True,
+        track=track,
+    )  # fmt: skip
+    lost = Conflict("s1", "incidents", "old", "v", "1", "h1", "d2", "h2", "d1", 2, 9)
+    async with store.push_unit() as unit:
+        first = await unit.allocate(3)
+        await unit.save(
+            [_write("new", first, True), _write("old", first + 1, False, -77.4)],
+            [lost, lost],
+            [ChainHead("d1", 2, "b"), ChainHead("d2", 1, "c")],
+            _answer("b1"),
+        )
+        await unit.save([entry], [], [], _answer("b2"))
+    assert await store.last_seq() == 4
+    assert [r.seq for r in await store.pull(EVERYTHING, 0, 10)] == [2, 3, 4]
+    assert await _points(store) == [("new", 2, -77.0), ("old", 3, -77.4)]
+    assert list((await store.tracks(PointQuery(), ("entry_id",)))["entry_id"]) == ["e1"]
+    assert [c for _, c in await store.conflicts(None, 0, 10)] == [lost]
+    async with store.push_unit() as unit:
+        assert await unit.chain_head("d1") == ChainHead("d1", 2, "b")
+        assert await unit.chain_head("d2") == ChainHead("d2", 1, "c")
+        assert await unit.replay("d1", "b2") == _answer("b2")
+        assert (await unit.load("incidents", ["old"]))["old"].seq == 3
