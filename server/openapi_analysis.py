@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.maps.window import TIME_MAX_S, TIME_MIN_S
+from server.maps.window import END_MAX_S, TIME_MAX_S, TIME_MIN_S
 from server.openapi import ROLE_ERRORS, STR, _errors, _op, _query
 
 Schema = dict[str, Any]
@@ -16,7 +16,8 @@ TIME: Schema = {
     ],
     "description": "Epoch seconds, or an ISO 8601 date (a whole Lima day) or date-time (UTC "
     "when no zone); "
-    f"either way within {TIME_MIN_S}..{TIME_MAX_S} (1970 to the end of year 9999 UTC)",
+    f"either way within {TIME_MIN_S}..{TIME_MAX_S} (1970 to the end of year 9999 UTC); an "
+    f"end date or date-time past it is clamped to {END_MAX_S}",
 }
 START_DOC = (
     "Window start (inclusive; a date: its 00:00 Lima); default `end` minus the default weeks."

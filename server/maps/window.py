@@ -10,6 +10,9 @@ The rule. Every window is ``[since_s, until_s)`` in UTC epoch seconds.
 - A date-time (UTC when it has no zone) or epoch seconds is an instant, and an end instant is
   exclusive, except in OGC ``datetime`` intervals, which are closed (OGC API - Features): there
   the end instant itself is included, to the second.
+- An end past the last second we can represent (``9999-12-31`` as a Lima day ends at
+  10000-01-01T05:00:00Z; "everything up to 9999-12-31" is a common client habit) is clamped to
+  ``END_MAX_S``, just after that second: every incident is in, and no 400.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ DAY_S = 86_400
 # int64 (a bigger number reached the database, and numpy, as an overflow: a 500).
 TIME_MIN_S = 0
 TIME_MAX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+# The exclusive end that holds every representable second: where a date or date-time end past
+# TIME_MAX_S stops (epoch seconds keep their documented range, TIME_MIN_S..TIME_MAX_S).
+END_MAX_S = TIME_MAX_S + 1
 MAX_CATEGORIES = 50
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -79,36 +85,43 @@ def day_window(first: dt.date, last: dt.date, offset_s: int) -> tuple[int, int]:
 def bound(text: str, *, end: bool, offset_s: int, closed: bool = False) -> int:
     """A window edge from a date or an RFC 3339 / ISO 8601 date-time (the rule above).
 
-    ``closed``: an end instant is included (OGC intervals). Raises ``ValueError``."""
+    ``closed``: an end instant is included (OGC intervals). An end is at most ``END_MAX_S``.
+    Raises ``ValueError``."""
     if _DATE.fullmatch(text):
         start = day_start(dt.date.fromisoformat(text), offset_s)
-        return start + DAY_S if end else start
+        return min(start + DAY_S, END_MAX_S) if end else start
     # Python 3.11 reads "Z" but not "z", which RFC 3339 allows.
     moment = dt.datetime.fromisoformat(text.replace("z", "Z"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     # Whole seconds: "< floor + 1" keeps the fraction of the end's own second in a closed end.
     seconds = int(moment.timestamp() // 1)
-    return seconds + 1 if end and closed else seconds
+    if not end:
+        return seconds
+    return min(seconds + 1 if closed else seconds, END_MAX_S)
 
 
 def time_param(raw: str | None, name: str, *, end: bool, offset_s: int) -> int | None:
     """An analysis edge: a date, a date-time or epoch seconds (an instant); None when absent.
 
-    The edge must fall within ``TIME_MIN_S..TIME_MAX_S`` (400 ``invalid_request``)."""
+    Epoch seconds and starts must fall within ``TIME_MIN_S..TIME_MAX_S``, a date or date-time
+    end within ``TIME_MIN_S..END_MAX_S`` (later ones are clamped by ``bound``); outside, 400
+    ``invalid_request``."""
     if raw is None or raw == "":
         return None
     limits = {"parameter": name, "minimum": TIME_MIN_S, "maximum": TIME_MAX_S}
     if raw.isascii() and raw.isdigit():  # not "²" or other digits int() refuses
         seconds = int(raw) if len(raw) <= 20 else TIME_MAX_S + 1
+        top = TIME_MAX_S
     else:
+        top = END_MAX_S if end else TIME_MAX_S
         try:
             seconds = bound(raw, end=end, offset_s=offset_s)
         except (ValueError, OverflowError) as exc:
             raise InvalidRequest(
                 f"{name} must be an ISO 8601 date or time, or epoch seconds", limits
             ) from exc
-    if not TIME_MIN_S <= seconds <= TIME_MAX_S:
+    if not TIME_MIN_S <= seconds <= top:
         raise InvalidRequest(f"{name} must be between 1970 and the end of year 9999", limits)
     return seconds
 

@@ -132,3 +132,67 @@ async def test_web_since_until(served: Served) -> None:
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["count"] == 3
+
+
+# The far future as an end ("everything up to 9999-12-31", a habit of QGIS and scripts): the
+# end is the next Lima midnight, 10000-01-01T05:00:00Z, past what the window can hold; it is
+# clamped to just after the last second we can represent (9999-12-31T23:59:59Z, 253402300799),
+# so every incident is in. 10000-01-01 is no date at all: still a 400.
+END_OF_TIME = 253_402_300_800  # 10000-01-01T00:00:00Z, worked out by hand: 2932897 days * 86400
+
+
+def test_a_far_future_end_is_clamped() -> None:
+    assert bound("9999-12-31", end=True, offset_s=LIMA_S) == END_OF_TIME
+    assert bound("9999-12-31T23:59:59-05:00", end=True, offset_s=LIMA_S) == END_OF_TIME
+    assert interval("../9999-12-31", LIMA_S) == (None, END_OF_TIME)
+    assert interval("2026-03-01/9999-12-31", LIMA_S) == (MAR_1_LIMA, END_OF_TIME)
+    # 9999-12-31 00:00 Lima is 05:00 UTC that day
+    assert interval("9999-12-31", LIMA_S) == (END_OF_TIME - 86_400 + 5 * 3600, END_OF_TIME)
+    assert time_param("9999-12-31", "end", end=True, offset_s=LIMA_S) == END_OF_TIME
+    # The last second itself, as an exclusive end, stays what it says.
+    assert time_param("9999-12-31T23:59:59Z", "end", end=True, offset_s=LIMA_S) == END_OF_TIME - 1
+    for bad in ("10000-01-01", "9999-12-32", "9999-13-01", "tomorrow"):
+        with pytest.raises(InvalidRequest):
+            time_param(bad, "end", end=True, offset_s=LIMA_S)
+        with pytest.raises(InvalidRequest):
+            interval(f"../{bad}", LIMA_S)
+    with pytest.raises(InvalidRequest):  # epoch seconds keep their documented range
+        time_param(str(END_OF_TIME), "end", end=True, offset_s=LIMA_S)
+
+
+async def test_far_future_ends_through_the_routes(served: Served) -> None:
+    await _push(served)
+    auth = served.auth("chief-a")
+
+    async def get(path: str, **params: str) -> dict[str, object]:
+        answer = await served.client.get(path, params=params, headers=auth)
+        assert answer.status_code == 200, (path, params, answer.text)
+        body: dict[str, object] = answer.json()
+        return body
+
+    items = "/ogc/collections/incidents/items"
+    for value in ("../9999-12-31", "2026-03-01/9999-12-31", "../9999-12-31T23:59:59-05:00"):
+        # every incident, or the four from 1 March Lima on
+        expected = 5 if value.startswith("..") else 4
+        assert (await get(items, datetime=value))["numberMatched"] == expected, value
+    assert (await get(items, datetime="9999-12-31"))["numberMatched"] == 0
+    hotspots = await get("/v1/analysis/hotspots", start="2026-03-01", end="9999-12-31")
+    window = hotspots["window"]
+    assert isinstance(window, dict) and (window["start"], window["end"]) == (
+        MAR_1_LIMA,
+        END_OF_TIME,
+    )
+    assert hotspots["n_incidents"] == 4
+    to_last_second = await get(
+        "/v1/analysis/hotspots", start="2026-03-01", end="9999-12-31T23:59:59-05:00"
+    )
+    assert to_last_second["n_incidents"] == 4
+    for path, params in (
+        (items, {"datetime": "../10000-01-01"}),
+        (items, {"datetime": "2026-03-01/9999-12-3x"}),
+        ("/v1/analysis/hotspots", {"start": "2026-03-01", "end": "10000-01-01"}),
+        ("/v1/analysis/hotspots", {"end": "9999-12-31T25:00:00Z"}),
+    ):
+        answer = await served.client.get(path, params=params, headers=auth)
+        assert answer.status_code == 400, (path, params, answer.text)
+        assert answer.json()["error"]["code"] == "invalid_request"
