@@ -11,19 +11,14 @@ from starlette.responses import HTMLResponse, Response
 
 from server.context import ctx
 from server.web import admin_text
-from server.web.pages import unauthorized_redirect
+from server.web.guard import page_user
 from server.web.render import page_language, render
-from server.web.sessions import SignedIn, signed_in
+from server.web.sessions import SignedIn
 
 
 async def admin_user(request: Request) -> SignedIn | Response:
     """The signed-in administrator, or the answer to give instead (sign in, or forbidden)."""
-    user = await signed_in(request)
-    if user is None:
-        return unauthorized_redirect(request)
-    if user.who.role != "admin":
-        return render(request, "forbidden.html", user=user, status=403)
-    return user
+    return await page_user(request, ("admin",))
 
 
 def lima_offset(request: Request) -> int:

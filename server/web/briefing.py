@@ -14,16 +14,17 @@ import datetime as dt
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server.context import ctx
 from server.routes.common import json_response
 from server.web.filters import MAP_ROLES, map_view
+from server.web.guard import page_user
 from server.web.hotspot_places import Analysis, analyse, place_index
 from server.web.render import page_language, render
 from server.web.review_text import gi_class, text
-from server.web.sessions import signed_in
+from server.web.sessions import SignedIn
 from sync.errors import InvalidRequest, NotFound
 
 NO_STORE = {"Cache-Control": "private, no-store"}
@@ -83,11 +84,9 @@ def _day(day: dt.date) -> str:
 
 async def briefing_page(request: Request) -> Response:
     """The top places as one printable page (print styles in review.css)."""
-    user = await signed_in(request)
-    if user is None:
-        return RedirectResponse("/login?next=/map", 303)
-    if user.who.role not in MAP_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
+    user = await page_user(request, MAP_ROLES, "/map")  # back to the map it is printed from
+    if not isinstance(user, SignedIn):
+        return user
     view = await map_view(request)
     analysis = await analyse(view, request)
     lang = page_language(request)

@@ -15,16 +15,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server.context import ctx
 from server.routes.analysis_compstat import ROLES, compstat_report, csv_response, csv_section
 from server.web.compstat_pdf import html_to_pdf
+from server.web.guard import page_user
 from server.web.i18n import category_name
 from server.web.render import page_language, render
 from server.web.review_text import gi_class
-from server.web.sessions import signed_in
+from server.web.sessions import SignedIn
 
 _TEXT: dict[str, tuple[str, str]] = {
     "title": ("CompStat", "CompStat"),
@@ -130,11 +131,9 @@ def _share(value: float | None) -> str:
 
 
 async def _user_report(request: Request) -> tuple[Any, dict[str, Any] | None, Response | None]:
-    user = await signed_in(request)
-    if user is None:
-        return None, None, RedirectResponse("/login?next=/compstat", 303)
-    if user.who.role not in ROLES:
-        return user, None, render(request, "forbidden.html", user=user, status=403)
+    user = await page_user(request, ROLES, "/compstat")  # the CSV and PDF return to the page
+    if not isinstance(user, SignedIn):
+        return None, None, user
     return user, await compstat_report(request, user.who), None
 
 

@@ -18,19 +18,16 @@ from server import conflict_view
 from server.conflict_decide import REVIEW_ROLES, AlreadyReviewed, ReviewRefused, decide
 from server.context import AppContext, ctx
 from server.web.forms import read_form
+from server.web.guard import page_user
 from server.web.render import page_language, render
 from server.web.review_text import field_name, text, value_text
-from server.web.sessions import SignedIn, check_csrf, signed_in
+from server.web.sessions import SignedIn, check_csrf
 from sync.errors import NotFound
 from sync.store.records import Conflict, ConflictReview, StoredRecord
 
 VIEW_ROLES = ("chief", "analyst")
 PAGE = 100
 MESSAGES = ("done", "done_other", "already_reviewed", "review_refused", "not_found")
-
-
-def _login(request: Request) -> Response:
-    return RedirectResponse(f"/login?{urlencode({'next': '/conflicts'})}", 303)
 
 
 class _Names:
@@ -110,11 +107,9 @@ def _row(
 async def conflicts_page(request: Request) -> Response:
     """The conflicts of the officer's scope, oldest first, a hundred a page."""
     c = ctx(request)
-    user = await signed_in(request)
-    if user is None:
-        return _login(request)
-    if user.who.role not in VIEW_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
+    user = await page_user(request, VIEW_ROLES, "/conflicts")
+    if not isinstance(user, SignedIn):
+        return user
     scope = c.engine.scope(user.who)
     after = request.query_params.get("after", "0")
     after_id = int(after) if after.isdigit() and len(after) < 18 else 0
@@ -148,11 +143,9 @@ async def conflicts_page(request: Request) -> Response:
 async def review(request: Request) -> Response:
     """The chief's decision on one conflict; redirects back to the page with a message."""
     c = ctx(request)
-    user: SignedIn | None = await signed_in(request)
-    if user is None:
-        return _login(request)
-    if user.who.role not in REVIEW_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
+    user = await page_user(request, REVIEW_ROLES, "/conflicts")
+    if not isinstance(user, SignedIn):
+        return user
     form = await read_form(request)
     check_csrf(request, user, str(form.get("csrf", "")))
     raw = request.path_params["conflict_id"]

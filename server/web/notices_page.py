@@ -19,9 +19,10 @@ from starlette.routing import Route
 from server.conflict_decide import web_identity
 from server.context import ctx
 from server.web.forms import FORM_MAX_BYTES, read_form
+from server.web.guard import page_user
 from server.web.notice_photo import PHOTO_MAX_BYTES, PhotoRefused, store_photo
 from server.web.render import page_language, render
-from server.web.sessions import SignedIn, check_csrf, signed_in
+from server.web.sessions import SignedIn, check_csrf
 from sync.clock import now_ms
 from sync.errors import Forbidden, InvalidRequest, NotFound
 from sync.notices import POSTER_ROLES, Notice, acks_of, end_notice, notices_for, post_notice
@@ -89,18 +90,9 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def _login() -> Response:
-    return RedirectResponse(f"/login?{urlencode({'next': '/notices'})}", 303)
-
-
 async def _poster(request: Request) -> SignedIn | Response:
     """The signed-in user when they may post notices; else the answer to give instead."""
-    user = await signed_in(request)
-    if user is None:
-        return _login()
-    if user.who.role not in POSTER_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
-    return user
+    return await page_user(request, POSTER_ROLES, "/notices")
 
 
 def _lima(text: str, offset_min: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -16,9 +16,10 @@ from server.context import ctx
 from server.web import sessions
 from server.web.filters import MAP_ROLES, default_until, page_values
 from server.web.forms import read_form
+from server.web.guard import page_user
 from server.web.i18n import CATEGORIES, LANGUAGES, STRINGS, category_name
 from server.web.render import page_language, render, script_json
-from server.web.sessions import SignInFailed, check_csrf, check_login_csrf, signed_in
+from server.web.sessions import SignedIn, SignInFailed, check_csrf, check_login_csrf, signed_in
 from sync.store.records import PointQuery
 
 ADMIN_HOME = "/admin/devices"
@@ -145,20 +146,11 @@ async def switch_language(request: Request) -> Response:
     return answer
 
 
-def unauthorized_redirect(request: Request) -> Response:
-    query = urlencode(
-        {"next": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
-    )
-    return RedirectResponse(f"/login?{query}", 303)
-
-
 async def map_page(request: Request) -> Response:
     c = ctx(request)
-    user = await signed_in(request)
-    if user is None:
-        return unauthorized_redirect(request)
-    if user.who.role not in MAP_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
+    user = await page_user(request, MAP_ROLES)
+    if not isinstance(user, SignedIn):
+        return user
     scope = c.engine.scope(user.who)
     times = await c.store.points(
         PointQuery(station_ids=scope.station_ids), ("occurred_s", "lon", "lat")

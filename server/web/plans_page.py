@@ -14,14 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server import plans
 from server.context import ctx
 from server.routes.plans import hot_cells_of
+from server.web.guard import page_user
 from server.web.render import page_language, render, script_json
-from server.web.sessions import signed_in
+from server.web.sessions import SignedIn
 from sync.protocol_plans import LIMA, SHIFTS
 
 PAGE_ROLES = ("chief", "analyst")
@@ -104,11 +105,9 @@ def _when(seconds: int) -> str:
 
 
 async def plans_page(request: Request) -> Response:
-    user = await signed_in(request)
-    if user is None:
-        return RedirectResponse("/login?next=/plans", 303)
-    if user.who.role not in PAGE_ROLES:
-        return render(request, "forbidden.html", user=user, status=403)
+    user = await page_user(request, PAGE_ROLES, "/plans")
+    if not isinstance(user, SignedIn):
+        return user
     c, who = ctx(request), user.who
     r = _text(page_language(request))
     asked = request.query_params.get("date", "")
