@@ -1,11 +1,16 @@
 """Partial uploads (tus resources) on the filesystem, apart from finished blobs.
 
 Each upload is ``uploads/<id>.json`` (what it is: length, expected hash, record, device,
-expiry) and ``uploads/<id>.part`` (the bytes so far). The offset is the size of the part
-file: after a crash (kill -9) it is what reached the file, and the client asks for it with
-HEAD and goes on from there. Every PATCH ends with an fsync, so an offset the server has
-answered survives a power loss too. One PATCH at a time per upload (``flock``: other
-workers see the lock).
+expiry) and ``uploads/<id>.part`` (the bytes so far). The id is random and says nothing of
+the device: it is in URLs, client and proxy logs, and a part shared by one device's uploads
+would link them. The daily cap reads a device's own uploads through an empty marker file
+``uploads/devices/<device key>/<id>``, made at creation and dropped once the upload is done
+or gone (the device key is a hash of the device id, on the server's disk only).
+
+The offset is the size of the part file: after a crash (kill -9) it is what reached the
+file, and the client asks for it with HEAD and goes on from there. Every PATCH ends with an
+fsync, so an offset the server has answered survives a power loss too. One PATCH at a time
+per upload (``flock``: other workers see the lock).
 
 A client whose connection died comes back with HEAD (then PATCH) while the request that was
 writing may still be running: its connection may have closed with bytes still on their way
@@ -32,12 +37,12 @@ from pathlib import Path
 from sync.errors import SyncError
 
 ID_ALPHABET_BYTES = 16
-TAG_BYTES = 4  # of the id: a tag of the device (another device may share it: it is checked)
 
 
-def device_tag(device_id: str) -> str:
-    """The first hex digits of every upload id of this device."""
-    return hashlib.sha256(device_id.encode()).hexdigest()[: 2 * TAG_BYTES]
+def device_key(device_id: str) -> str:
+    """The folder of a device's markers: a fixed-length name whatever the device id holds.
+    Not secret (each upload's record names its device in clear) and never sent anywhere."""
+    return hashlib.sha256(device_id.encode()).hexdigest()[:32]
 
 
 class UploadLocked(SyncError):
@@ -69,17 +74,22 @@ class UploadStore:
 
     def __init__(self, root: Path) -> None:
         self.dir = root / "uploads"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.devices = self.dir / "devices"
+        self.devices.mkdir(parents=True, exist_ok=True)
 
     def create(self, info: UploadInfo) -> UploadInfo:
         """A new upload. Its record is not fsynced here: until a PATCH answers an offset
         above 0 nothing of it has been promised (lost in a power cut, the client's HEAD gets
         404 and it creates the upload again, as tus clients do), and that PATCH makes the
         record durable (``mark_touched``), or the upload is done and needs it no more."""
-        info.id = device_tag(info.device_id) + secrets.token_hex(ID_ALPHABET_BYTES - TAG_BYTES)
+        info.id = secrets.token_hex(ID_ALPHABET_BYTES)
         if not info.done:
             self.part(info.id).touch()
         self._write_info(info, durable=False)
+        if not info.done:  # after the record: a marker without one is stale (open_for_device)
+            folder = self.devices / device_key(info.device_id)
+            folder.mkdir(exist_ok=True)
+            (folder / info.id).touch()
         return info
 
     def get(self, upload_id: str) -> UploadInfo | None:
@@ -113,8 +123,12 @@ class UploadStore:
         # Not fsynced: if lost, the part file is gone (moved into the store), which reads as done.
         info.done = True
         self._write_info(info, durable=False)
+        self._marker(info).unlink(missing_ok=True)
 
     def delete(self, upload_id: str) -> None:
+        info = self.get(upload_id)
+        if info is not None:
+            self._marker(info).unlink(missing_ok=True)
         self.part(upload_id).unlink(missing_ok=True)
         self._info_path(upload_id).unlink(missing_ok=True)
         self.stop_path(upload_id).unlink(missing_ok=True)
@@ -172,17 +186,22 @@ class UploadStore:
 
     def open_for_device(self, device_id: str, now_ms: int) -> list[UploadInfo]:
         """Unfinished, unexpired uploads of a device (they count against its daily cap).
-        Only uploads with a part file are read: a finished one has none (its bytes moved into
-        the blob store), and finished ones stay until they expire, so reading every record
-        on each creation grew with the uploads of the last day. Only this device's are read:
-        an upload's id starts with a tag of its device (``device_tag``)."""
+        Only this device's markers are read (reading every record on each creation grew with
+        the uploads of the last day). A marker whose upload is finished (its part file moved
+        into the blob store), done or gone is stale and dropped here. Uploads created before
+        the markers (their ids began with a hash of the device) have none: they keep working
+        but no longer count, for at most their expiry."""
+        folder = self.devices / device_key(device_id)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return []
         out = []
-        tag = device_tag(device_id)
-        for name in os.listdir(self.dir):
-            if not (name.endswith(".part") and name.startswith(tag)):
-                continue
-            info = self.get(name[: -len(".part")])
-            if info and info.device_id == device_id and not info.done and info.expires_ms > now_ms:
+        for name in names:
+            info = self.get(name)
+            if info is None or info.done or not self.part(name).exists():
+                (folder / name).unlink(missing_ok=True)
+            elif info.device_id == device_id and info.expires_ms > now_ms:
                 out.append(info)
         return out
 
@@ -194,6 +213,9 @@ class UploadStore:
             self.delete(info.id)
             gone += 1
         return gone
+
+    def _marker(self, info: UploadInfo) -> Path:
+        return self.devices / device_key(info.device_id) / info.id
 
     def _info_path(self, upload_id: str) -> Path:
         return self.dir / f"{upload_id}.json"

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from server.attachment_settings import AttachmentSettings
 from server.settings import Settings
-from sync.attachments.uploads import device_tag
+from sync.attachments.uploads import device_key
 from tests.attachments.support import TUS, create, jpeg_with_gps, patch, push_incident, ref, sha
 from tests.server.conftest import Served, served_on_both_backends
 
@@ -83,8 +83,11 @@ async def test_the_record_is_made_durable_with_the_first_offset(served: Served) 
     await push_incident(client, auth, "inc-sync", [ref(data)])
     location = (await create(client, auth, data, "inc-sync")).headers["location"]
     upload_id = location.rsplit("/", 1)[1]
-    # The id starts with its device's tag: a creation reads only this device's uploads.
-    assert upload_id.startswith(device_tag(served.people.officer_a.device_id))
+    # A creation reads only this device's uploads: through its marker.
+    device = device_key(served.people.officer_a.device_id)
+    assert (
+        Path(served.settings.attachments.dir) / "uploads" / "devices" / device / upload_id
+    ).exists()
     record = Path(served.settings.attachments.dir) / "uploads" / f"{upload_id}.json"
     assert json.loads(record.read_text())["synced"] is False
     assert (await patch(client, auth, location, 0, data[:500])).status_code == 204
