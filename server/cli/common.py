@@ -11,19 +11,24 @@ from typing import TypeVar
 import click
 from rich.console import Console
 
+from core.errors import RondaError
 from server.app import build_store
 from server.settings import Settings
 from sync.errors import StoreUnavailable
-from sync.store.base import Store
+from sync.store.sql import SQLStore
 
 console = Console(stderr=True)
 LOG_CONFIG = Path(__file__).parents[1] / "uvicorn_log.json"
 T = TypeVar("T")
 
 
-def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+def with_store(
+    settings: Settings,
+    work: Callable[[SQLStore], Awaitable[T]],
+    stops: tuple[type[RondaError], ...] = (),
+) -> T:
     """Open the configured store, run ``work`` on it, close it; a store that cannot open
-    (an old schema, say) ends the command with its message."""
+    (an old schema, say), or an error of ``stops``, ends the command with its message."""
 
     async def run() -> T:
         store = build_store(settings)
@@ -33,9 +38,10 @@ def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
         finally:
             await store.close()
 
+    ends: tuple[type[RondaError], ...] = (StoreUnavailable, *stops)
     try:
         return asyncio.run(run())
-    except StoreUnavailable as exc:  # e.g. an old schema: the message says what to do
+    except ends as exc:  # e.g. an old schema: the message says what to do
         raise click.ClickException(exc.message) from exc
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -14,27 +13,17 @@ from server.retention.archive import verify_archive
 from server.retention.run import Report, RetentionBusy, apply, plan
 from server.settings import Settings
 from sync.clock import now_ms
-from sync.errors import StoreUnavailable
 from sync.store.sql import SQLStore
 
 T = TypeVar("T")
 
 
 def _with_store(settings: Settings, work: Callable[[SQLStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        from server.app import build_store  # the app module is heavy: only when a command runs
+    """``with_store``, and a run that finds another one going ends the command too."""
+    # server.cli imports this module, and server.cli.common the heavy app: when a command runs
+    from server.cli.common import with_store
 
-        store = build_store(settings)
-        await store.open()
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(run())
-    except (StoreUnavailable, RetentionBusy) as exc:
-        raise click.ClickException(exc.message) from exc
+    return with_store(settings, work, stops=(RetentionBusy,))
 
 
 def _show(report: Report, as_json: bool, verb: str) -> None:
