@@ -112,22 +112,32 @@ def ref_in(record: StoredRecord, sha256: str) -> dict[str, Any]:
 
 async def attachment_report(request: Request, entries: list[StoredRecord]) -> dict[str, Any]:
     """The attachments of these patrol-log entries, each blob hashed again in full: which
-    are ``tampered`` (now quarantined) and which have not arrived yet (``pending``)."""
+    are ``tampered`` (now quarantined), which were received but are gone from the blob store
+    (``missing``: the index holds them, the store does not) and which have not arrived yet
+    (``pending``)."""
     hashes = [ref["sha256"] for entry in entries for ref in refs_of(entry)]
     if not hashes:  # no blob store is touched (or made) for a chain without attachments
-        return {"checked": 0, "tampered": [], "pending": []}
+        return {"checked": 0, "tampered": [], "missing": [], "pending": []}
     svc = service(request)
     held = await svc.index.many(hashes)
-    tampered, pending = [], []
+    tampered, missing, pending = [], [], []
     for sha in dict.fromkeys(hashes):  # each blob once, in chain order
         meta = held.get(sha)
         if meta is None:
             pending.append(sha)
-        elif meta.quarantined_ms is not None or await svc.run(svc.blobs.verify, sha) is False:
-            if meta.quarantined_ms is None:
-                await svc.index.quarantined(sha, int(time.time() * 1000))
+        elif meta.quarantined_ms is not None:
             tampered.append(sha)
-    return {"checked": len(dict.fromkeys(hashes)), "tampered": tampered, "pending": pending}
+        elif (intact := await svc.run(svc.blobs.verify, sha)) is None:
+            missing.append(sha)  # received once, the store has no such blob now
+        elif not intact:
+            await svc.index.quarantined(sha, int(time.time() * 1000))
+            tampered.append(sha)
+    return {
+        "checked": len(dict.fromkeys(hashes)),
+        "tampered": tampered,
+        "missing": missing,
+        "pending": pending,
+    }
 
 
 async def with_received(request: Request, page: bytes) -> bytes:

@@ -170,6 +170,7 @@ class ChainGap(Answer):
 class ChainAttachments(Answer):
     checked: int
     tampered: list[str]
+    missing: list[str]  # received (the index holds them) but gone from the blob store
     pending: list[str]
 
 

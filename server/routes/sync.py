@@ -119,7 +119,8 @@ async def chain(request: Request) -> Response:
     report = verify_chain(device_id, entries, await c.store.chain_base(device_id)).as_dict()
     # Evidence files of the entries are hashed again too: a changed one breaks the report.
     report["attachments"] = await attachment_report(request, entries)
-    report["intact"] = report["intact"] and not report["attachments"]["tampered"]
+    attachments = report["attachments"]
+    report["intact"] = report["intact"] and not (attachments["tampered"] or attachments["missing"])
     return json_response(answer_of(ChainReport, report))
 
 

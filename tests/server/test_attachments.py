@@ -275,7 +275,12 @@ async def test_chain_verification_hashes_the_entries_attachments(
     chief = served.auth("chief-a")
     report = (await client.get(f"/v1/chains/{device}", headers=chief)).json()
     assert report["intact"] is True
-    assert report["attachments"] == {"checked": 2, "tampered": [], "pending": [sha(later)]}
+    assert report["attachments"] == {
+        "checked": 2,
+        "tampered": [],
+        "missing": [],
+        "pending": [sha(later)],
+    }
     digest = sha(data)
     path = tmp_path / "att" / "blobs" / digest[:2] / digest[2:4] / digest
     path.chmod(0o644)
