@@ -275,6 +275,16 @@ def rewrite_derived(
 ) -> RecordWrite:
     """A new version of a stored incident with only its derived part replaced."""
     doc = {**record.doc, "seq": seq, "derived": derived}
+    pii = orjson.dumps(record.pii).decode() if record.pii else None
+    return server_version(record, doc, seq, now, pii)
+
+
+def server_version(
+    record: StoredRecord, doc: dict[str, Any], seq: int, now: int, pii: str | None
+) -> RecordWrite:
+    """A new version ``seq`` of a stored incident that the server writes, not a device (a
+    re-placement, retention's erasure): ``doc`` and ``pii`` (JSON text) are new; its author,
+    clocks, chain entry and deletion stay the record's, and devices pull it like any other."""
     return RecordWrite(
         collection=record.collection,
         id=record.id,
@@ -283,14 +293,14 @@ def rewrite_derived(
         deleted=record.deleted,
         doc=orjson.dumps(doc).decode(),
         clocks=orjson.dumps(record.clocks).decode(),
-        pii=orjson.dumps(record.pii).decode() if record.pii else None,
+        pii=pii,
         author_officer=record.author_officer,
         author_device=record.author_device,
         chain_n=record.chain_n,
         updated_ms=now,
         is_new=False,
         point=incident_point(
-            record.id, record.station_id, seq, record.deleted, record.doc["fields"], derived
+            record.id, record.station_id, seq, record.deleted, doc["fields"], doc.get("derived", {})
         ),
     )
 

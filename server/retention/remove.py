@@ -15,14 +15,13 @@ from itertools import groupby, islice
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import bindparam, delete, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
 
 from server.retention import select as due
 from server.retention.archive import read_rows
-from sync.push_writes import incident_point
+from sync.push_writes import server_version
 from sync.store import sql_tables as t
 from sync.store.records import RecordWrite, StoredRecord
 from sync.store.sql import SQLStore
@@ -178,21 +177,4 @@ def _erased(record: StoredRecord, seq: int, now: int, clear_description: bool) -
     if clear_description and fields.get("description"):
         fields["description"] = ""
     doc = {**record.doc, "seq": seq, "fields": fields}
-    return RecordWrite(
-        collection=record.collection,
-        id=record.id,
-        station_id=record.station_id,
-        seq=seq,
-        deleted=record.deleted,
-        doc=orjson.dumps(doc).decode(),
-        clocks=orjson.dumps(record.clocks).decode(),
-        pii=due.ERASED,
-        author_officer=record.author_officer,
-        author_device=record.author_device,
-        chain_n=record.chain_n,
-        updated_ms=now,
-        is_new=False,
-        point=incident_point(
-            record.id, record.station_id, seq, record.deleted, fields, doc.get("derived", {})
-        ),
-    )
+    return server_version(record, doc, seq, now, due.ERASED)
