@@ -25,7 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.store import sql_tables as t
-from sync.store.driver_errors import UNAVAILABLE, translated, unavailable
+from sync.store.driver_errors import is_unavailable, translated, unavailable
 from sync.store.records import StoredRecord
 from sync.store.sql_rows import dialect_insert, stored_from_row
 from sync.store.sqlite_unit import LOAD_SQL
@@ -77,7 +77,8 @@ class SQLiteAccess:
         self._queue: list[tuple[str, tuple[Any, ...], asyncio.Future[None]]] = []
 
     def read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        with translated():  # a locked or lost file is 503 store_unavailable, as elsewhere
+        # A locked or lost file is 503 store_unavailable, as elsewhere; bad SQL stays a bug.
+        with translated():
             return self.reader.execute(sql, params).fetchall()
 
     def record(self, collection: str, record_id: str) -> StoredRecord | None:
@@ -106,20 +107,20 @@ class SQLiteAccess:
         try:
             self._commit([(sql, params) for sql, params, _ in batch])
             outcomes = [None] * len(batch)
-        except UNAVAILABLE as exc:  # the database, not a row: every write fails, none retried
-            outcomes = [unavailable(exc) for _ in batch]  # one error each: raised in each caller
-        except Exception:  # one of them failed: each alone, so only it fails
-            outcomes = []
-            for sql, params, _ in batch:
-                try:
-                    self._commit([(sql, params)])
-                    outcomes.append(None)
-                except UNAVAILABLE as exc:
-                    outcomes.append(unavailable(exc))
-                except Exception as exc:
-                    outcomes.append(exc)
+        except Exception as exc:
+            if is_unavailable(exc):  # the database, not a row: every write fails, none retried
+                outcomes = [unavailable(exc) for _ in batch]  # one each: raised in each caller
+            else:  # one of them failed: each alone, so only it fails
+                outcomes = [self._commit_alone(sql, params) for sql, params, _ in batch]
         for (_, _, done), outcome in zip(batch, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, done, outcome)
+
+    def _commit_alone(self, sql: str, params: tuple[Any, ...]) -> Exception | None:
+        try:
+            self._commit([(sql, params)])
+            return None
+        except Exception as exc:
+            return unavailable(exc) if is_unavailable(exc) else exc
 
     def _commit(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         conn = self.writer

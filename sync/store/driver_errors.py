@@ -15,9 +15,11 @@ The port (``sync.store.base``) promises that a database that cannot be reached s
   SQLAlchemy passes through unwrapped; covered by ``translated()`` inside the store only.
 
 Only errors that mean "the database is not there or not answering" are translated: a
-constraint violation or bad SQL is a bug and stays a 500.  The message is the one the client
-got before this module existed; the driver's own text goes to the log as the cause, never to
-the client (it may quote data).
+constraint violation or bad SQL is a bug and stays a 500.  ``is_unavailable`` is the one test,
+for every door: PostgreSQL's errors by class, SQLite's by result code (sqlite3 raises the same
+``OperationalError`` for a locked file and for a misspelt column).  The message is the one the
+client got before this module existed; the driver's own text goes to the log as the cause,
+never to the client (it may quote data).
 """
 
 from __future__ import annotations
@@ -32,24 +34,25 @@ from typing import Any, TypeVar
 import asyncpg.exceptions as pg
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.errors import StoreUnavailable
 
 MESSAGE = "the database is unavailable; retry"
 
-# Raised by SQLAlchemy around any DB-API driver: connection lost or refused, database locked
-# past its busy timeout, disk I/O error (OperationalError); connection closed under us
-# (InterfaceError); a pooled connection found dead (DisconnectionError).
+# Raised by SQLAlchemy around PostgreSQL's driver: connection lost or refused (OperationalError);
+# connection closed under us (InterfaceError); a pooled connection found dead
+# (DisconnectionError).  Around sqlite3 the same classes also carry bugs ("no such column" is
+# an OperationalError, a parameter of the wrong type an InterfaceError): the driver's error,
+# kept as ``.orig``, decides there (SQLITE_UNAVAILABLE).
 SQLALCHEMY_UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
     DisconnectionError,
 )
-# The same conditions as the drivers raise them when used directly.
+# The same conditions as asyncpg raises them when used directly.
 DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
-    sqlite3.OperationalError,
     pg.InterfaceError,  # connection closed, or in a state where it cannot run a query
     pg.PostgresConnectionError,  # SQLSTATE class 08: connection does not exist, failed
     pg.AdminShutdownError,  # 57P01: the server is shutting down (pg_terminate_backend too)
@@ -59,6 +62,54 @@ DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,  # the socket: refused, reset, unreachable, timed out (TimeoutError is one)
 )
 UNAVAILABLE = SQLALCHEMY_UNAVAILABLE + DRIVER_UNAVAILABLE
+
+# SQLite's primary result codes (https://sqlite.org/rescode.html; sqlite3's
+# ``sqlite_errorcode`` is the extended code, whose low byte is the primary one) that mean the
+# database cannot serve now, whatever the request.  What the client does with the answer
+# decides: 503 ``store_unavailable`` says "your request was right, the database was not:
+# keep it and retry with back-off", and the same request succeeds once the database is back;
+# 500 ``internal_error`` says "the server has a bug": counted as one, and a retry meets it
+# again.  Either way the log has the driver's text.
+SQLITE_UNAVAILABLE = frozenset(
+    {
+        3,  # SQLITE_PERM: the file system refused access, as for CANTOPEN
+        5,  # SQLITE_BUSY: another writer held the lock past the busy timeout; waiting cures it
+        6,  # SQLITE_LOCKED: the same, between connections of this process
+        10,  # SQLITE_IOERR and all its extended codes: the disk failed a read, write, fsync
+        11,  # SQLITE_CORRUPT: the file is damaged; the operator restores it (ronda db
+        #      restore), no code of ours is wrong and no request can do better meanwhile
+        13,  # SQLITE_FULL: the disk is full until the operator frees space
+        14,  # SQLITE_CANTOPEN: the file is gone, a folder, or its folder unreadable
+        15,  # SQLITE_PROTOCOL: a race for the WAL's locks that SQLite gave up retrying
+        26,  # SQLITE_NOTADB: the path holds some other file (a botched restore): as CORRUPT
+    }
+)
+# SQLITE_READONLY (8) only with an extended code: the file moved or was deleted under an open
+# connection (READONLY_DBMOVED), its locks or log cannot be set up (CANTLOCK, CANTINIT,
+# RECOVERY, ROLLBACK, DIRECTORY).  Plain READONLY is a write sent through one of our
+# ``query_only`` connections: a bug.  Everything else (SQLITE_ERROR: bad SQL, a missing table
+# or column; CONSTRAINT; MISMATCH; MISUSE; RANGE; TOOBIG; ...) is a bug too.
+SQLITE_READONLY = 8
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc``, a driver's error or SQLAlchemy's wrapping of one, means the database
+    is not there or not answering (``StoreUnavailable``), rather than a bug (a 500)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True  # SQLAlchemy found the connection dead (a disconnect)
+    driver = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(driver, sqlite3.Error):
+        return _sqlite_unavailable(driver)
+    return isinstance(exc, UNAVAILABLE)
+
+
+def _sqlite_unavailable(exc: sqlite3.Error) -> bool:
+    code: int | None = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # made by Python or an adapter, not by SQLite: a misuse of the module
+        return False
+    primary = code & 0xFF
+    return primary in SQLITE_UNAVAILABLE or (primary == SQLITE_READONLY and code != primary)
+
 
 T = TypeVar("T")
 C = TypeVar("C", bound=type)
@@ -76,8 +127,10 @@ def translated() -> Iterator[None]:
     """Run a block whose driver errors leave it as ``StoreUnavailable``."""
     try:
         yield
-    except UNAVAILABLE as exc:
-        raise unavailable(exc) from exc
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise unavailable(exc) from exc
+        raise
 
 
 def translate_engine_errors(engine: AsyncEngine) -> None:
@@ -92,10 +145,11 @@ def _on_engine_error(context: ExceptionContext) -> None:
     # a cancellation, or a background loop that retries on StoreUnavailable never stops.
     if not isinstance(context.original_exception, Exception):
         return
+    wrapped = context.sqlalchemy_exception
     if (
         context.is_disconnect
-        or isinstance(context.sqlalchemy_exception, SQLALCHEMY_UNAVAILABLE)
-        or isinstance(context.original_exception, DRIVER_UNAVAILABLE)
+        or is_unavailable(context.original_exception)
+        or (wrapped is not None and is_unavailable(wrapped))
     ):
         raise unavailable(context.original_exception)
 
@@ -120,10 +174,8 @@ def translating(cls: C) -> C:
 def _coroutine(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with translated():
             return await method(*args, **kwargs)
-        except UNAVAILABLE as exc:
-            raise unavailable(exc) from exc
 
     return wrapper
 
