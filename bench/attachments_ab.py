@@ -20,8 +20,15 @@ import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-import httpx
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path[0] = str(ROOT)  # run as a file: this folder, not the repo, would be on the path
+
+import httpx  # noqa: E402
+
+from bench.serve import free_port, wait_ready  # noqa: E402  (before the tree's on the path)
 
 
 def load_bench(tree: Path) -> ModuleType:
@@ -39,7 +46,7 @@ def thread_cpu_s(pid: int, tid: int) -> float:
 
 
 async def main(tree: Path, rounds: int, small: bool) -> None:
-    b = load_bench(tree)
+    b: Any = load_bench(tree)  # the tree's module: its constants are set below
     if small:
         b.SIZE = 4096
     unit = b.FILES if small else b.FILES * b.SIZE / b.MIB  # per upload, or per MiB
@@ -48,7 +55,7 @@ async def main(tree: Path, rounds: int, small: bool) -> None:
         url = f"sqlite+aiosqlite:///{folder / 'ronda.db'}"
         token = await b.seed(url)
         auth = {"Authorization": f"Bearer {token}"}
-        port = b.free_port()
+        port = free_port()
         env = {
             **os.environ,
             "RONDA_DATABASE__URL": url,
@@ -62,13 +69,7 @@ async def main(tree: Path, rounds: int, small: bool) -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             async with httpx.AsyncClient(base_url=base) as client:
-                for _ in range(1200):
-                    try:
-                        if (await client.get("/readyz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
+                await wait_ready(client, server, seconds=120)
             cpu, loop_cpu, wall = [], [], []
             for r in range(rounds):
                 before, loop_before = b.cpu_s(server.pid), thread_cpu_s(server.pid, server.pid)
