@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
 
+PG_EXTRA_CONNECTIONS = 5  # on PostgreSQL a worker may open pool_size + this many
+
 
 def make_engine(
     url: str,
@@ -24,13 +26,20 @@ def make_engine(
 ) -> tuple[AsyncEngine, WalCheckpointer | None]:
     """The engine for ``url``, and on SQLite the WAL checkpointer its commits report to."""
     if not url.startswith("sqlite"):
+        # The 5 connections beyond ``pool_size`` are kept once opened, not SQLAlchemy's
+        # overflow, which closes them as soon as they are returned: under load that was a
+        # connection opened and closed every few requests, each costing a backend fork and
+        # asyncpg's type introspection on the new connection (three round trips, ~13 ms of
+        # PostgreSQL); PostgreSQL's CPU per served request halved without it (bench.load).
         engine = create_async_engine(
             url,
-            pool_size=pool_size,
-            max_overflow=5,
+            pool_size=pool_size + PG_EXTRA_CONNECTIONS,
+            max_overflow=0,
             hide_parameters=True,
             connect_args=_pgbouncer_args() if pgbouncer else {},
         )
+        if not pgbouncer:
+            _plan_for_values(engine)
         return engine, None
     # Reads run without BEGIN (one statement sees one snapshot) and every write path
     # commits or rolls back itself, so a returned connection has nothing to reset:
@@ -60,6 +69,30 @@ def _pgbouncer_args() -> dict[str, Any]:
         "prepared_statement_cache_size": 0,
         "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
     }
+
+
+def _plan_for_values(engine: AsyncEngine) -> None:
+    """Every statement planned for its values, on each new connection straight to PostgreSQL.
+
+    asyncpg prepares and caches every statement, and PostgreSQL may keep a generic plan,
+    made without the values, after five runs of one.  Ronda's reads are the kind that plan
+    hurts: how many rows a station, a cursor or a time window selects varies by orders of
+    magnitude.  The pull of one station, planned generically on records of many stations
+    interleaved (as pushes write them), walked the sequence index and threw the other
+    stations' rows away (tests/sync/test_pull_plan.py); in the load runs that was 15-20 ms a
+    pull instead of under 1.  A custom plan costs a fraction of a millisecond of planning.
+    Through PgBouncer statements are unnamed (``_pgbouncer_args``), so always planned so; a
+    ``SET`` there would stay on a server connection other clients share, so none is sent.
+    (A SET, not asyncpg's ``server_settings``: PgBouncer refuses unknown startup parameters,
+    and a deployment that forgot ``database.pgbouncer`` should fail as docs/operations.md
+    says, on its first prepared statement.)
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+        cursor.close()
 
 
 def open_lookup(engine: AsyncEngine) -> sqlite3.Connection:
