@@ -90,9 +90,15 @@ def _plan_for_values(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Outside a transaction (SQLAlchemy's recipe for search_path): the driver would open
+        # one, and a connection whose first use only reads is rolled back when returned to
+        # the pool, taking the SET with it.
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
         cursor = dbapi_conn.cursor()
         cursor.execute("SET plan_cache_mode = force_custom_plan")
         cursor.close()
+        dbapi_conn.autocommit = autocommit
 
 
 def open_lookup(engine: AsyncEngine) -> sqlite3.Connection:

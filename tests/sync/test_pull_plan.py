@@ -73,3 +73,15 @@ async def test_a_stations_pull_walks_its_station_index(store: SQLStore) -> None:
     two = await store.pull(PullScope(("s07", "s08"), "all", "o1"), 0, 2000)
     assert len(two) == 1600 and [r.seq for r in two] == sorted(r.seq for r in two)
     assert await store.pull(PullScope((), "all", "o1"), 0, 10) == []
+
+
+async def test_a_new_connection_keeps_custom_plans_after_a_read_first(store: SQLStore) -> None:
+    """The setting survives a connection whose first use only reads: such a use is rolled
+    back when the pool takes the connection back, and a SET made in its transaction with
+    it."""
+    await store.engine.dispose()  # the next checkout opens a new connection
+    assert await store.pull(PullScope(("s07",), "all", "o1"), 0, 10) == []  # a read, first
+    async with store.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        assert await driver.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
