@@ -137,7 +137,8 @@ class Metrics:
         )
         self.shed = Counter(
             "ronda_shed_total",
-            "Requests answered 429 busy by the load shedder, by reason.",
+            "Requests answered 429 busy by the load shedder, by reason; client_gone: left"
+            " unanswered, its client gone while it waited.",
             ["reason"],
             registry=self._own,
         )

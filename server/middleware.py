@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.client_gone import CLIENT_GONE, CLIENT_GONE_STATUS
 from server.errors import RequestTimeout, error_response
 from server.metrics import Metrics
 
@@ -44,7 +45,10 @@ class ObserveMiddleware:
             answer = error_response(RequestTimeout.code, "the request took too long", 503)
             await answer(scope, receive, observe)
         finally:
-            self._record(scope, int(status["code"]), time.perf_counter() - started)
+            code = int(status["code"])
+            if not status["sent"] and scope.get(CLIENT_GONE):
+                code = CLIENT_GONE_STATUS
+            self._record(scope, code, time.perf_counter() - started)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "unmatched"

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.client_gone import CLIENT_GONE, ClientWatch
 from server.errors import Busy, error_response
 from server.metrics import Metrics
 from server.settings import Settings
@@ -46,6 +47,9 @@ from server.settings import Settings
 # coroutine for up to sync.wait_max_s and has its own bound (sync.wait_waiters).
 SHED_PREFIXES = ("/v1/sync/push", "/v1/sync/pull", "/v1/sync/snapshot", "/tiles/")
 BUDGET_PREFIXES = ("/v1/sync/push", "/v1/sync/pull", "/v1/sync/snapshot")
+# Read-only work a gone client's request is cancelled in (a tile, built for nobody). A pull is
+# not: cancelling it saves little and its answer is cheap next to a tile's.
+BUILT_PREFIXES = ("/tiles/",)
 MAX_TRACKED_DEVICES = 100_000  # buckets kept per worker; the least recently seen go first
 
 
@@ -104,14 +108,20 @@ class Admission:
         since = self._backlog_since
         return since is not None and now - since >= STANDING_AFTER_S
 
-    async def enter(self) -> bool:
-        """Take a place (True), or False when the queue is full, the wait ran out, or the
-        request was cut from a standing queue."""
-        now = self.clock()
-        self._cut(now)
+    def try_enter(self) -> bool:
+        """Take a free place at once if there is one and nobody waits for it."""
+        self._cut(self.clock())
         if self.inflight < self.limit and not self._queue:
             self.inflight += 1
             return True
+        return False
+
+    async def enter(self) -> bool:
+        """Take a place (True), or False when the queue is full, the wait ran out, or the
+        request was cut from a standing queue."""
+        if self.try_enter():
+            return True
+        now = self.clock()
         if len(self._queue) >= self.max_queued or self.wait_s <= 0:
             return False
         waiter = _Waiter(now, asyncio.get_running_loop().create_future())
@@ -244,25 +254,50 @@ class ShedMiddleware:
             if wait_s > 0:
                 await self._shed(scope, receive, send, "device_budget", wait_s)
                 return
-        if not await self.admission.enter():
-            if key is not None:
-                self.budgets.refund(key)  # the device did not get served
-            await self._shed(scope, receive, send, "saturated", self.limits.retry_after_s)
-            return
+        watched = ClientWatch.wanted(scope)
+        watch: ClientWatch | None = None
         try:
-            await self.app(scope, receive, send)
+            if self.admission.try_enter():
+                admitted: bool | None = True
+            elif not watched:
+                admitted = await self.admission.enter()
+            else:  # a client that goes while it waits leaves its place in the queue to others
+                watch = ClientWatch(receive)
+                admitted = await watch.unless_gone(self.admission.enter)
+            if not admitted:
+                if key is not None:
+                    self.budgets.refund(key)  # the device did not get served
+                if admitted is None:  # nobody to answer
+                    self.metrics.shed.labels("client_gone").inc()
+                    scope[CLIENT_GONE] = True
+                    self._name_route(scope)
+                else:
+                    await self._shed(scope, receive, send, "saturated", self.limits.retry_after_s)
+                return
+            try:
+                if watched and path.startswith(BUILT_PREFIXES):
+                    watch = watch or ClientWatch(receive)
+                    await watch.serve(self.app, scope, send)
+                else:
+                    await self.app(scope, watch.receive if watch else receive, send)
+            finally:
+                self.admission.leave()
         finally:
-            self.admission.leave()
+            if watch is not None:
+                watch.close()
+
+    def _name_route(self, scope: Scope) -> None:
+        """The access log and the request metrics name the route, as for a served request."""
+        scope["route"] = next(
+            (r for r in self.shed_routes if r.matches(scope)[0] == Match.FULL), scope.get("route")
+        )
 
     async def _shed(
         self, scope: Scope, receive: Receive, send: Send, reason: str, wait_s: float
     ) -> None:
         self.metrics.shed.labels(reason).inc()
         self.metrics.errors.labels(Busy.code).inc()
-        # The access log and the request metrics name the route, as for a served request.
-        scope["route"] = next(
-            (r for r in self.shed_routes if r.matches(scope)[0] == Match.FULL), scope.get("route")
-        )
+        self._name_route(scope)
         retry = jittered(wait_s, self.rng)
         message = (
             "this device is over its request budget; retry after Retry-After seconds"

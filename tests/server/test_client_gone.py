@@ -1,0 +1,166 @@
+"""A request whose client goes away: dropped from the admission queue, a tile not built.
+
+A real uvicorn serves the real middlewares (observe, shed) around a small app whose tile and
+pull routes wait on the test; the clients are raw sockets, closed as a browser closes the
+connection of a tile request MapLibre aborted. What is asserted is what uvicorn really does
+on a closed connection, not what this module assumes of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.metrics import Metrics
+from server.middleware import ObserveMiddleware
+from server.shedding import ShedLimits, ShedMiddleware
+
+
+@dataclass
+class Slow:
+    """Routes that wait for ``release``; what each request did is written down by path."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    started: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        self.started.append(path)
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(path)
+            raise
+        self.finished.append(path)
+        return Response(b"tile", media_type="application/vnd.mapbox-vector-tile")
+
+
+@dataclass
+class Served:
+    port: int
+    slow: Slow
+    shed: ShedMiddleware
+    metrics: Metrics
+
+    def count(self, name: str, **labels: str) -> float:
+        value = self.metrics.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Served]:
+    slow = Slow()
+    routes = [
+        Route("/tiles/{layer}/{z}/{x}/{y}.mvt", slow.handle),
+        Route("/v1/sync/pull", slow.handle),
+    ]
+    metrics = Metrics()
+    limits = ShedLimits(
+        max_inflight=1,
+        max_queued=8,
+        queue_wait_s=30.0,
+        queue_target_s=30.0,
+        device_rate_per_s=100.0,
+        device_burst=100,
+        retry_after_s=1,
+    )
+    shed = ShedMiddleware(Starlette(routes=routes), limits, metrics, routes)
+    app = ObserveMiddleware(shed, metrics, timeout_s=60.0)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield Served(sock.getsockname()[1], slow, shed, metrics)
+    finally:
+        slow.release.set()
+        server.should_exit = True
+        await serving
+
+
+async def send_get(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    await writer.drain()
+    return reader, writer
+
+
+async def hang_up(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    await writer.wait_closed()
+
+
+async def until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+async def status_of(reader: asyncio.StreamReader) -> int:
+    line = await asyncio.wait_for(reader.readline(), 10)
+    return int(line.split()[1])
+
+
+TILE = "/tiles/hotspots/16/18736/34967.mvt"
+
+
+async def test_a_tile_whose_client_goes_is_not_built_and_frees_its_place(served: Served) -> None:
+    _, writer = await send_get(served.port, TILE)
+    await until(lambda: served.slow.started == [TILE])
+    assert served.shed.admission.inflight == 1
+    await hang_up(writer)
+    await until(lambda: served.slow.cancelled == [TILE])
+    await until(lambda: served.shed.admission.inflight == 0)
+    # Logged and counted as nginx does a request its client closed, not as our error (500).
+    route = "/tiles/{layer}/{z}/{x}/{y}.mvt"
+    await until(lambda: served.count("ronda_http_requests_total", route=route, status="499") == 1)
+    assert served.count("ronda_http_requests_total", route=route, status="500") == 0
+    # The place is free: the next tile is built and answered.
+    served.slow.release.set()
+    reader, writer = await send_get(served.port, TILE)
+    assert await status_of(reader) == 200
+    await hang_up(writer)
+    assert served.slow.finished == [TILE]
+
+
+async def test_a_queued_request_whose_client_goes_leaves_the_queue(served: Served) -> None:
+    holder, holding = await send_get(served.port, "/v1/sync/pull")
+    await until(lambda: served.slow.started == ["/v1/sync/pull"])
+    _, leaving = await send_get(served.port, TILE)
+    _, staying = await send_get(served.port, "/tiles/streets/16/1/1.mvt")
+    await until(lambda: len(served.shed.admission._queue) == 2)
+    await hang_up(leaving)
+    await until(lambda: len(served.shed.admission._queue) == 1)
+    assert served.count("ronda_shed_total", reason="client_gone") == 1
+    served.slow.release.set()
+    assert await status_of(holder) == 200
+    await until(lambda: served.slow.finished == ["/v1/sync/pull", "/tiles/streets/16/1/1.mvt"])
+    assert TILE not in served.slow.started  # never built
+    await until(lambda: served.shed.admission.inflight == 0)
+    for writer in (holding, staying):
+        await hang_up(writer)
+
+
+async def test_a_pull_whose_client_goes_while_served_is_finished(served: Served) -> None:
+    """Only tiles are cancelled: a pull is cheap next to a tile, and finishing it is simple."""
+    _, writer = await send_get(served.port, "/v1/sync/pull")
+    await until(lambda: served.slow.started == ["/v1/sync/pull"])
+    await hang_up(writer)
+    await asyncio.sleep(0.3)
+    assert served.slow.cancelled == [] and served.shed.admission.inflight == 1
+    served.slow.release.set()
+    await until(lambda: served.slow.finished == ["/v1/sync/pull"])
+    await until(lambda: served.shed.admission.inflight == 0)
