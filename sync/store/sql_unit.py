@@ -21,7 +21,7 @@ from typing import Any
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sync.store.records import ChainHead, StoredAnswer, StoredRecord
+from sync.store.records import ChainHead, StoredAnswer, StoredRecord, UnitReads
 from sync.store.sql_rows import (
     answer_tuple,
     conflict_tuple,
@@ -32,7 +32,7 @@ from sync.store.sql_rows import (
     track_tuple,
     update_tuple,
 )
-from sync.store.unit_buffer import BufferedUnit, Flush
+from sync.store.unit_buffer import BufferedUnit, Flush, ReadAhead
 
 LOCK_SQL = "UPDATE counter SET value = value WHERE name = 'seq' RETURNING value"
 LOAD_SQL = (
@@ -45,6 +45,20 @@ ANSWERS_SQL = (
     " JOIN batch_answer AS a USING (device_id, batch_id)"
 )
 HEADS_SQL = "SELECT device_id, n, hash FROM chain_head WHERE device_id = ANY($1::text[])"
+# A group's read-ahead in one round trip: answers (part 0), records of any collection (1) and
+# chain heads (2) in one shape. A record's row, from its second column, is LOAD_SQL's.
+READ_AHEAD_SQL = (
+    "SELECT 0, a.device_id, a.batch_id, a.request_hash, NULL::int8, NULL::bool, NULL::text,"
+    " NULL::text, NULL::text, NULL::text, NULL::text, a.created_ms, a.answer"
+    " FROM unnest($1::text[], $2::text[]) AS k(device_id, batch_id)"
+    " JOIN batch_answer AS a USING (device_id, batch_id)"
+    " UNION ALL SELECT 1, r.collection, r.id, r.station_id, r.seq, r.deleted, r.doc, r.clocks,"
+    " r.pii, r.author_officer, r.author_device, r.chain_n, NULL"
+    " FROM unnest($3::text[], $4::text[]) AS k(collection, id)"
+    " JOIN record AS r USING (collection, id)"
+    " UNION ALL SELECT 2, h.device_id, NULL, h.hash, h.n, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " NULL, NULL FROM chain_head AS h WHERE h.device_id = ANY($5::text[])"
+)
 
 # Columns and their PostgreSQL types, in the order of the tuples of ``sql_rows``.
 RECORD = (
@@ -241,6 +255,23 @@ class SQLPushUnit(BufferedUnit):
         self._counter = int(result.scalar_one())
         raw = await self.conn.get_raw_connection()
         self._driver = raw.driver_connection
+
+    async def _read_ahead(self, reads: UnitReads) -> ReadAhead:
+        devices, batches = columns_of(sorted(reads.answers), 2)
+        wanted = [(c, i) for c, ids in sorted(reads.records.items()) for i in sorted(ids)]
+        collections, ids = columns_of(wanted, 2)
+        rows = await self._driver.fetch(
+            READ_AHEAD_SQL, devices, batches, collections, ids, sorted(reads.heads)
+        )
+        ahead = ReadAhead()
+        for r in rows:
+            if r[0] == 0:
+                ahead.answers[r[1], r[2]] = StoredAnswer(r[1], r[2], r[3], bytes(r[12]), r[11])
+            elif r[0] == 1:
+                ahead.records[r[1], r[2]] = stored_from_row(tuple(r)[1:12])
+            else:
+                ahead.heads[r[1]] = ChainHead(r[1], r[4], r[3])
+        return ahead
 
     async def _read_answers(
         self, keys: list[tuple[str, str]]

@@ -7,8 +7,9 @@ a few multi-row statements and one commit.  Only the statements differ: multi-ro
 for sqlite3 (``sqlite_unit``), arrays through ``unnest`` for asyncpg (``sql_unit``).
 
 Reads too are done for the whole group where they can be: ``prefetch`` reads every answer,
-record and chain head the group's pushes will ask for, a query per table, and the pushes then
-find them here.  The unit holds the write lock from its start, so nothing it read changes
+record and chain head the group's pushes will ask for (a query per table; one query in all on
+PostgreSQL, where each is a round trip under the write lock), and the pushes then find them
+here.  The unit holds the write lock from its start, so nothing it read changes
 under it but its own writes, which the overlay gives first.
 """
 
@@ -51,6 +52,15 @@ class Flush:
     last_seq: int | None = None
 
 
+@dataclass(slots=True)
+class ReadAhead:
+    """What a unit's read-ahead found (a key it asked for and is absent here does not exist)."""
+
+    answers: dict[tuple[str, str], StoredAnswer] = field(default_factory=dict)
+    records: dict[tuple[str, str], StoredRecord] = field(default_factory=dict)  # (coll., id)
+    heads: dict[str, ChainHead] = field(default_factory=dict)
+
+
 class BufferedUnit(PushUnit):
     """The reads-through-writes bookkeeping of a push unit; subclasses read the database."""
 
@@ -81,20 +91,30 @@ class BufferedUnit(PushUnit):
     @abstractmethod
     async def _read_counter(self) -> int: ...
 
+    async def _read_ahead(self, reads: UnitReads) -> ReadAhead:
+        """Everything ``reads`` names that the database holds; an adapter whose every query
+        is a round trip may read it all in one."""
+        ahead = ReadAhead()
+        if reads.answers:
+            ahead.answers = await self._read_answers(sorted(reads.answers))
+        for collection, wanted in sorted(reads.records.items()):
+            if wanted:
+                found = await self._read_records(collection, sorted(wanted))
+                ahead.records.update(((collection, i), r) for i, r in found.items())
+        if reads.heads:
+            ahead.heads = await self._read_heads(sorted(reads.heads))
+        return ahead
+
     # --- the port ---
     async def prefetch(self, reads: UnitReads) -> None:
-        if reads.answers:
-            keys = sorted(reads.answers)
-            answers = await self._read_answers(keys)
-            self._known_answers.update((key, answers.get(key)) for key in keys)
-        for collection, wanted in sorted(reads.records.items()):
-            ids = sorted(wanted)
-            records = await self._read_records(collection, ids) if ids else {}
-            self._known_records.update(((collection, i), records.get(i)) for i in ids)
-        if reads.heads:
-            devices = sorted(reads.heads)
-            heads = await self._read_heads(devices)
-            self._known_heads.update((device, heads.get(device)) for device in devices)
+        ahead = await self._read_ahead(reads)
+        self._known_answers.update((key, ahead.answers.get(key)) for key in reads.answers)
+        self._known_records.update(
+            ((collection, i), ahead.records.get((collection, i)))
+            for collection, ids in reads.records.items()
+            for i in ids
+        )
+        self._known_heads.update((device, ahead.heads.get(device)) for device in reads.heads)
 
     async def replay(self, device_id: str, batch_id: str) -> StoredAnswer | None:
         key = (device_id, batch_id)
