@@ -34,7 +34,7 @@ from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
 from sync.store import schema, sql_admin, sql_cluster, sql_geo, sql_reviews, sql_throttle
 from sync.store import sql_tables as t
 from sync.store.base import PushUnit, Store
-from sync.store.driver_errors import translate_engine_errors, translating
+from sync.store.driver_errors import is_unavailable, translate_engine_errors, translating
 from sync.store.records import (
     TRACK_COLUMNS,
     AuditEvent,
@@ -153,6 +153,8 @@ class SQLStore(Store):
             await self._prepare_schema(engine)
         except (OperationalError, OSError, SAInterfaceError) as exc:
             await self._discard_engine()
+            if not is_unavailable(exc):
+                raise  # a schema the code cannot read: its own error, not "retry later"
             raise StoreUnavailable(
                 "cannot open the database", {"reason": type(exc).__name__}
             ) from exc

@@ -107,6 +107,29 @@ def test_sqlite3_errors_meaning_unavailable_become_store_unavailable(tmp_path: P
         assert isinstance(exc.__cause__, sqlite3.Error)  # the driver's text, for the log
 
 
+async def test_opening_a_store_tells_a_broken_schema_from_an_unavailable_file(
+    tmp_path: Path,
+) -> None:
+    """A schema an upgrade cannot apply to (made by hand: an index where migration 0007 puts
+    a table) is shown as its own error: "cannot open the database", which means "retry
+    later", would send the operator to wait for nothing."""
+    broken = tmp_path / "broken.db"
+    store = SQLStore(f"sqlite+aiosqlite:///{broken}", upgrade=True)
+    await store.open()
+    await store.close()
+    with contextlib.closing(sqlite3.connect(broken)) as conn:
+        conn.execute("DROP TABLE chain_base")
+        conn.execute("UPDATE alembic_version SET version_num = '0006_cluster'")
+        conn.execute("CREATE INDEX chain_base ON record (id)")
+        conn.commit()
+    with pytest.raises(DBAPIError, match="already an index named chain_base"):
+        await SQLStore(f"sqlite+aiosqlite:///{broken}", upgrade=True).open()
+    folder = tmp_path / "folder.db"
+    folder.mkdir()  # SQLITE_CANTOPEN: unavailable, as before
+    with pytest.raises(StoreUnavailable, match="cannot open the database"):
+        await SQLStore(f"sqlite+aiosqlite:///{folder}", upgrade=True).open()
+
+
 def test_sqlite3_errors_of_a_bug_pass_through(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
     conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
