@@ -87,6 +87,9 @@ class Phone:
 
 
 # --- seeding ---
+SEED_PUSH = 20  # incidents a seed push
+
+
 async def seed(url: str, devices: int, records: int) -> list[Phone]:
     """The demo city's boundaries and stations, ``records`` incidents a station, the phones."""
     from fixtures.city import load_city
@@ -122,15 +125,20 @@ async def seed(url: str, devices: int, records: int) -> list[Phone]:
             await store.put_officer(officer)
             _, token = await create_device_token(store, officer.id, f"load-{i}", 0)
             phones.append(Phone(token, str(row.code), float(row.lon), float(row.lat), role))
+        writers = []
         for row in stations:
             code = str(row.code)
             await store.put_officer(Officer(f"load-seed-{code}", "Semilla", "officer", code))
             device, _ = await create_device_token(store, f"load-seed-{code}", "seed", 0)
-            writer = Identity(device.id, "seed", f"load-seed-{code}", "officer", code)
-            rows = [_incident(rng, clock, float(row.lon), float(row.lat)) for _ in range(records)]
-            for start in range(0, len(rows), 500):
-                batch = {"batch_id": uuid.uuid4().hex, "changes": rows[start : start + 500]}
-                await engine.push(writer, batch)
+            writers.append(Identity(device.id, "seed", f"load-seed-{code}", "officer", code))
+        # Stations take turns, a small push each, as phones write them: PostgreSQL's plans
+        # for a station's pull depend on how its rows are spread among the others'.
+        for start in range(0, records, SEED_PUSH):
+            count = min(SEED_PUSH, records - start)
+            for writer, row in zip(writers, stations, strict=True):
+                lon, lat = float(row.lon), float(row.lat)
+                rows = [_incident(rng, clock, lon, lat) for _ in range(count)]
+                await engine.push(writer, {"batch_id": uuid.uuid4().hex, "changes": rows})
         officers = [p for p in phones if p.role == "officer"]
         for phone in rng.sample(officers, round(len(officers) * FIRST_SYNC_SHARE)):
             phone.first_sync = True
