@@ -5,7 +5,8 @@ expiry) and ``uploads/<id>.part`` (the bytes so far). The id is random and says 
 the device: it is in URLs, client and proxy logs, and a part shared by one device's uploads
 would link them. The daily cap reads a device's own uploads through an empty marker file
 ``uploads/devices/<device key>/<id>``, made at creation and dropped once the upload is done
-or gone (the device key is a hash of the device id, on the server's disk only).
+or gone (the device key is a hash of the device id, on the server's disk only); an emptied
+device folder goes with the sweep of expired uploads.
 
 The offset is the size of the part file: after a crash (kill -9) it is what reached the
 file, and the client asks for it with HEAD and goes on from there. Every PATCH ends with an
@@ -23,6 +24,7 @@ answered is what reached the server, not what happened to be on disk at that mom
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -88,8 +90,13 @@ class UploadStore:
         self._write_info(info, durable=False)
         if not info.done:  # after the record: a marker without one is stale (open_for_device)
             folder = self.devices / device_key(info.device_id)
-            folder.mkdir(exist_ok=True)
-            (folder / info.id).touch()
+            for _ in range(3):
+                folder.mkdir(exist_ok=True)
+                try:
+                    (folder / info.id).touch()
+                    break
+                except FileNotFoundError:  # clean_expired took the empty folder just then
+                    continue
         return info
 
     def get(self, upload_id: str) -> UploadInfo | None:
@@ -212,6 +219,11 @@ class UploadStore:
         for info in self.expired(now):
             self.delete(info.id)
             gone += 1
+        # A device folder empties when its uploads end; kept, there would be one for every
+        # device that ever uploaded. rmdir takes only an empty one (create() makes it again).
+        for folder in self.devices.iterdir():
+            with contextlib.suppress(OSError):  # not empty, or not a folder
+                folder.rmdir()
         return gone
 
     def _marker(self, info: UploadInfo) -> Path:

@@ -248,9 +248,16 @@ async def test_termination_and_expiry(served: Served) -> None:
     from server.attachment_service import AttachmentService
 
     svc: AttachmentService = served.app.state.attachments
+    devices = svc.uploads.devices
+    assert len(list(devices.iterdir())) == 1  # the device's folder of open uploads
     assert svc.uploads.clean_expired(now_ms=2**62) == 1
     assert (await client.head(location, headers={**TUS, **auth})).status_code == 404
     assert not list(svc.uploads.dir.glob("*.part"))
+    assert not list(devices.iterdir())  # its last upload gone, the folder goes too
+    location = (await create(client, auth, data, "inc-1")).headers["location"]
+    await patch(client, auth, location, 0, data[:100])
+    assert svc.uploads.clean_expired() == 0  # one still open: its folder stays
+    assert [len(list(f.iterdir())) for f in devices.iterdir()] == [1]
 
 
 async def test_chain_verification_hashes_the_entries_attachments(
