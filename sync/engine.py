@@ -25,7 +25,7 @@ from sync.errors import (
     OutOfScope,
     ReadOnlyRole,
 )
-from sync.group_commit import GroupCommit
+from sync.group_commit import GroupCommit, Taker
 from sync.protocol import Change, IncidentEdit, LogEntryChange, check_size, parse_envelope
 from sync.protocol_fast import fast_push, fast_request_hash, parse_change, stamp_wall_ms
 from sync.push_batch import PushWork
@@ -179,11 +179,13 @@ class SyncEngine:
         )
         return await self._group.submit(pending, max(1, len(envelope.changes)))
 
-    async def _write_group(self, group: list[_Pending]) -> list[PushOutcome | BaseException]:
-        """Apply pushes in order in one unit (each sees the writes before it); one commit."""
+    async def _write_group(self, take: Taker[_Pending]) -> list[PushOutcome | BaseException]:
+        """Apply pushes in order in one unit (each sees the writes before it); one commit.
+        The group is taken once the unit holds the write lock (sync/group_commit.py)."""
         outcomes: list[PushOutcome | BaseException] = []
         all_writes: list[RecordWrite] = []
         async with self.store.push_unit() as unit:
+            group = take()
             await unit.prefetch(_reads_of(group))
             for pending in group:
                 try:

@@ -8,6 +8,11 @@ by themselves (the longer a commit, the more pushes queue behind it), which is w
 write path from being the bottleneck: 500-row pushes committed in fours cost SQLite a third
 less per row than one by one (docs/benchmarks.md).
 
+The group is taken once the writer holds the lock, not before it asks for it: on PostgreSQL
+with several workers the lock is often held by another process, and the pushes that queue
+while this one waits for it (about as long as a transaction) go in with the others instead of
+waiting for one more turn of the lock (docs/benchmarks.md, "Load").
+
 Acknowledgement is unchanged: a request gets its answer only after the commit that holds it.
 If a group fails, its pushes are written again one by one, so one bad push fails alone.
 """
@@ -34,9 +39,11 @@ class Queued(Generic[Item, Result]):
     future: asyncio.Future[Result] = field(default_factory=_new_future)
 
 
-# Writes a group in one transaction; returns, for each item in order, its result or the
-# exception that item alone must get (an exception raised fails the whole group).
-GroupWriter = Callable[[list[Item]], Awaitable[list[Result | BaseException]]]
+# Writes a group in one transaction: calls the taker once it holds the write lock, for the
+# items to write; returns, for each of them in order, its result or the exception that item
+# alone must get (an exception raised fails the whole group).
+Taker = Callable[[], list[Item]]
+GroupWriter = Callable[[Taker[Item]], Awaitable[list[Result | BaseException]]]
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -60,8 +67,8 @@ class GroupCommit(Generic[Item, Result]):
         group: list[Queued[Item, Result]] = []
         try:
             while self._queue:
-                group = self._take()
-                await self._commit(group)
+                group = []
+                await self._commit_next(group)
         except BaseException:
             # Cancelled (shutdown): nobody may wait for an answer that will never come.
             for queued in [*group, *self._queue]:
@@ -81,18 +88,42 @@ class GroupCommit(Generic[Item, Result]):
         group, self._queue = self._queue[:taken], self._queue[taken:]
         return group
 
-    async def _commit(self, group: list[Queued[Item, Result]]) -> None:
+    async def _commit_next(self, group: list[Queued[Item, Result]]) -> None:
+        """Write the next group; ``group`` (empty) gets what was taken for it."""
+
+        taken = False
+
+        def take() -> list[Item]:
+            nonlocal taken
+            if not taken:
+                taken = True
+                group.extend(self._take())
+            return [q.item for q in group]
+
         try:
-            outcomes = await self._write([q.item for q in group])
+            outcomes = await self._write(take)
         except Exception as exc:
-            if len(group) == 1:
-                _settle(group[0], exc)
-                return
-            for queued in group:  # again one by one: only the push at fault fails
-                await self._commit([queued])
+            take()  # if it failed before taking (the lock, say), the group it would have had
+            await self._again_one_by_one(group, exc)
             return
         for queued, outcome in zip(group, outcomes, strict=True):
             _settle(queued, outcome)
+
+    async def _again_one_by_one(self, group: list[Queued[Item, Result]], exc: Exception) -> None:
+        if len(group) == 1:
+            _settle(group[0], exc)
+            return
+        for queued in group:  # only the push at fault fails
+            try:
+                outcomes = await self._write(_only(queued.item))
+            except Exception as alone:
+                _settle(queued, alone)
+            else:
+                _settle(queued, outcomes[0])
+
+
+def _only(item: Item) -> Taker[Item]:
+    return lambda: [item]
 
 
 def _settle(queued: Queued[Item, Result], outcome: Result | BaseException) -> None:

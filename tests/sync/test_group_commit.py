@@ -19,6 +19,7 @@ from sync.engine import SyncEngine, SyncLimits
 from sync.errors import BatchIdReused
 from sync.store.base import PushUnit, Store
 from sync.store.records import ChainHead, Conflict, RecordWrite, StoredAnswer
+from sync.store.sql import SQLStore
 from sync.store.sql_unit import SQLPushUnit
 from sync.store.sqlite_unit import SQLitePushUnit
 from tests.support import People, batch, incident, log_entry, new_id
@@ -151,6 +152,49 @@ async def test_a_group_reads_the_database_a_query_per_table_not_per_push(
         )
     else:
         assert reads == ["_read_ahead"]
+
+
+async def test_pushes_that_queue_while_the_writer_waits_for_the_lock_join_its_group(
+    engine: SyncEngine, store: Store, people: People
+) -> None:
+    """Another process's transaction holds the write lock (a second store on the same
+    database); the pushes that arrive meanwhile are written with the first, in one group,
+    not in a group of one and then one of the rest (a turn of the lock each)."""
+    assert isinstance(store, SQLStore)
+    groups: list[int] = []
+    write = engine._group._write
+
+    async def counted(take: Any) -> list[Any]:
+        def counted_take() -> list[Any]:
+            group: list[Any] = take()
+            groups.append(len(group))
+            return group
+
+        return await write(counted_take)
+
+    engine._group._write = counted
+    clock = HybridClock()
+    other = SQLStore(store.url)
+    await other.open()
+    try:
+        async with other.push_unit():
+            first = asyncio.ensure_future(
+                engine.push(people.officer_a, batch([incident(new_id(), clock)]))
+            )
+            await asyncio.sleep(0.3)  # its writer waits for the lock
+            later = [
+                asyncio.ensure_future(
+                    engine.push(people.officer_a2, batch([incident(new_id(), clock)]))
+                )
+                for _ in range(2)
+            ]
+            await asyncio.sleep(0.3)
+            assert not first.done() and groups == []
+        outcomes = await asyncio.gather(first, *later)
+    finally:
+        await other.close()
+    assert [answer(o)["summary"]["applied"] for o in outcomes] == [1, 1, 1]
+    assert groups == [3]
 
 
 def _counted(read: Any, calls: list[str]) -> Any:

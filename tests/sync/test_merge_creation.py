@@ -107,9 +107,13 @@ async def test_creation_and_blind_edit_in_one_group_commit(
     groups: list[int] = []
     write = engine._group._write
 
-    async def counted(group: list[Any]) -> list[Any]:
-        groups.append(len(group))
-        return await write(group)
+    async def counted(take: Any) -> list[Any]:
+        def counted_take() -> list[Any]:
+            group: list[Any] = take()
+            groups.append(len(group))
+            return group
+
+        return await write(counted_take)
 
     engine._group._write = counted
     # gather: both pushes validate and queue before the writer runs, so one unit holds both.
