@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("ronda.server")
 
 BODYLESS = frozenset({"GET", "HEAD"})
 # Set in the scope of a request left unanswered because its client went away; the access log
@@ -33,7 +37,8 @@ class ClientWatch:
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
-        self._messages: asyncio.Queue[Message] = asyncio.Queue()
+        self._pending: deque[Message] = deque()
+        self._arrived = asyncio.Event()
         self.gone = asyncio.Event()
         self._pump = asyncio.ensure_future(self._relay())
 
@@ -42,31 +47,50 @@ class ClientWatch:
         return scope["type"] == "http" and scope.get("method", "") in BODYLESS
 
     async def _relay(self) -> None:
-        while True:
-            message = await self._receive()
-            self._messages.put_nowait(message)
-            if message["type"] == "http.disconnect":
-                self.gone.set()
-                return
+        try:
+            while (message := await self._receive())["type"] != "http.disconnect":
+                self._pending.append(message)
+                self._arrived.set()
+        except Exception:  # the server cannot read the connection: as good as gone
+            log.debug("receive failed; the client counts as gone", exc_info=True)
+        finally:  # gone, or closed at the request's end (then nobody waits any more)
+            self.gone.set()
+            self._arrived.set()
 
     async def receive(self) -> Message:
-        """The app's ``receive``: the relayed messages, then ``http.disconnect`` for ever."""
-        if self.gone.is_set() and self._messages.empty():
-            return {"type": "http.disconnect"}
-        return await self._messages.get()
+        """The app's ``receive``: the relayed messages, then ``http.disconnect`` for ever
+        (to every caller: the app and, say, a streaming answer's disconnect listener)."""
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            if self.gone.is_set():
+                return {"type": "http.disconnect"}
+            self._arrived.clear()
+            await self._arrived.wait()
 
-    async def unless_gone(self, work: Callable[[], Awaitable[bool]]) -> bool | None:
-        """``work()``'s answer, or None (``work`` cancelled) if the client goes first."""
-        doing = asyncio.ensure_future(work())
+    async def unless_gone(
+        self, enter: Callable[[], Awaitable[bool]], leave: Callable[[], None]
+    ) -> bool | None:
+        """``enter()``'s answer (a place taken or not), or None if the client goes first
+        (``enter`` cancelled: it gives back a place handed to it meanwhile). If this request
+        itself is cancelled (a timeout, shutdown) after ``enter`` took a place, ``leave``
+        gives it back: nobody else would."""
+        doing = asyncio.ensure_future(enter())
         waiting = asyncio.ensure_future(self.gone.wait())
         try:
             await asyncio.wait({doing, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
+        except BaseException:
             waiting.cancel()
             if not doing.done():
                 doing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await doing
+            elif not doing.cancelled() and doing.exception() is None and doing.result():
+                leave()
+            raise
+        waiting.cancel()
+        if not doing.done():
+            doing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await doing
         return None if doing.cancelled() else doing.result()
 
     async def serve(self, app: ASGIApp, scope: Scope, send: Send) -> None:

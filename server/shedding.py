@@ -263,7 +263,7 @@ class ShedMiddleware:
                 admitted = await self.admission.enter()
             else:  # a client that goes while it waits leaves its place in the queue to others
                 watch = ClientWatch(receive)
-                admitted = await watch.unless_gone(self.admission.enter)
+                admitted = await watch.unless_gone(self.admission.enter, self.admission.leave)
             if not admitted:
                 if key is not None:
                     self.budgets.refund(key)  # the device did not get served
@@ -278,6 +278,8 @@ class ShedMiddleware:
                 if watched and path.startswith(BUILT_PREFIXES):
                     watch = watch or ClientWatch(receive)
                     await watch.serve(self.app, scope, send)
+                    if scope.get(CLIENT_GONE) and scope.get("route") is None:
+                        self._name_route(scope)  # cancelled before the router named it
                 else:
                     await self.app(scope, watch.receive if watch else receive, send)
             finally:

@@ -10,8 +10,9 @@ declared in :mod:`server.maps.registry`; what a request asks for is read in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,11 +96,15 @@ class Layers:
         than the one-second bound."""
         async with self.refresh_lock:
             if self.foreign_check.due():
-                last = await self.store.last_seq()
+                # A tile whose client went away is cancelled here (server/client_gone.py): the
+                # check did not happen, so the next request makes it.
+                with _undone_unless_done(self.foreign_check):
+                    last = await self.store.last_seq()
                 if last > self.versions.seen_seq:
                     self.versions.everything_changed(last)
             if self.boundary_check.due():
-                sig = await self._boundary_signature()
+                with _undone_unless_done(self.boundary_check):
+                    sig = await self._boundary_signature()
                 if sig != self.boundary_sig:
                     self.boundary_sig = sig
                     self.versions.bump("boundaries", set())
@@ -195,6 +200,15 @@ class Layers:
         while len(self.tables) > 64:
             self.tables.popitem(last=False)
         return built
+
+
+@contextlib.contextmanager
+def _undone_unless_done(throttle: Throttle) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        throttle.undo()
+        raise
 
 
 def _empty_index() -> PointIndex:

@@ -118,3 +118,7 @@ class Throttle:
             return False
         self.last = now
         return True
+
+    def undo(self) -> None:
+        """The check ``due`` allowed did not happen (cancelled, failed): the next call is due."""
+        self.last = float("-inf")

@@ -90,13 +90,14 @@ class UploadStore:
         self._write_info(info, durable=False)
         if not info.done:  # after the record: a marker without one is stale (open_for_device)
             folder = self.devices / device_key(info.device_id)
-            for _ in range(3):
+            for attempt in range(3):
                 folder.mkdir(exist_ok=True)
                 try:
                     (folder / info.id).touch()
                     break
                 except FileNotFoundError:  # clean_expired took the empty folder just then
-                    continue
+                    if attempt == 2:
+                        raise
         return info
 
     def get(self, upload_id: str) -> UploadInfo | None:

@@ -9,9 +9,12 @@ on a closed connection, not what this module assumes of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import pytest
 import uvicorn
@@ -19,10 +22,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message
 
+from server.client_gone import ClientWatch
+from server.maps.layers import Layers
 from server.metrics import Metrics
 from server.middleware import ObserveMiddleware
-from server.shedding import ShedLimits, ShedMiddleware
+from server.settings import LayerSettings
+from server.shedding import Admission, ShedLimits, ShedMiddleware
 
 
 @dataclass
@@ -164,3 +171,78 @@ async def test_a_pull_whose_client_goes_while_served_is_finished(served: Served)
     served.slow.release.set()
     await until(lambda: served.slow.finished == ["/v1/sync/pull"])
     await until(lambda: served.shed.admission.inflight == 0)
+
+
+# --- the parts, without a server ---
+async def test_a_place_handed_over_as_the_request_is_cancelled_is_given_back() -> None:
+    """The waiter is handed a place, then its own request is cancelled (a timeout, shutdown)
+    before it wakes: the place goes back instead of being lost for the worker's life."""
+    for turns in range(3):
+        admission = Admission(limit=1, max_queued=4, wait_s=30.0)
+        assert admission.try_enter()
+        watch = ClientWatch(_never_receive)
+        waiting = asyncio.ensure_future(watch.unless_gone(admission.enter, admission.leave))
+        await until(partial(_queued, admission, 1))
+        admission.leave()  # the place passes to the waiter
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        await until(partial(_idle, admission))
+        watch.close()
+
+
+async def test_every_caller_of_receive_hears_the_disconnect() -> None:
+    """The app and a streaming answer's disconnect listener may both wait on ``receive``."""
+    messages: asyncio.Queue[Message] = asyncio.Queue()
+    messages.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+    watch = ClientWatch(messages.get)
+    assert (await watch.receive())["type"] == "http.request"
+    waiters = [asyncio.ensure_future(watch.receive()) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    assert not any(w.done() for w in waiters)
+    messages.put_nowait({"type": "http.disconnect"})
+    assert [(await w)["type"] for w in waiters] == ["http.disconnect"] * 2
+    assert watch.gone.is_set()
+    watch.close()
+
+
+async def test_a_refresh_cancelled_mid_check_leaves_the_check_due() -> None:
+    """A tile cancelled while its refresh asks the database (its client went away) must not
+    use up the once-a-second check of other processes' commits."""
+    release = asyncio.Event()
+
+    class SlowStore:
+        asked = 0
+
+        async def last_seq(self) -> int:
+            SlowStore.asked += 1
+            await release.wait()
+            return 0
+
+        async def boundaries(self, name: str) -> list[Any]:
+            return []
+
+    layers = Layers(SlowStore(), LayerSettings())  # type: ignore[arg-type]
+    refreshing = asyncio.ensure_future(layers.refresh())
+    await until(lambda: SlowStore.asked == 1)
+    refreshing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await refreshing
+    release.set()
+    await layers.refresh()  # within the second: checked again, not skipped
+    assert SlowStore.asked == 2
+
+
+def _queued(admission: Admission, count: int) -> bool:
+    return len(admission._queue) == count
+
+
+def _idle(admission: Admission) -> bool:
+    return admission.inflight == 0 and not admission._queue
+
+
+async def _never_receive() -> Message:
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
