@@ -492,9 +492,14 @@ def test_the_form_with_attachments_is_accessible_on_a_phone(
             assert found["passes"] > 10, found
             assert found["violations"] == [], (lang, found["violations"])
             page.click(tid("lang-toggle"))
-        # the language switch drew the form again: the chosen files are still there
+        # the language switch drew the form again (render() is asynchronous: wait for the
+        # Spanish legend, which a slow machine showed after the read): the files are still there
+        legend = tid("inc-attachments") + " legend"
+        page.wait_for_function(
+            "(sel) => document.querySelector(sel)?.innerText === 'Fotos, audio y documentos'",
+            arg=legend,
+        )
         assert page.locator(tid("att-new")).count() == 2
-        assert page.inner_text(tid("inc-attachments") + " legend") == "Fotos, audio y documentos"
         guard.check()
         assert failed.seen == []
     finally:
