@@ -148,3 +148,21 @@ def log_entry(
 
 def batch(changes: list[dict[str, Any]], batch_id: str | None = None) -> dict[str, Any]:
     return {"batch_id": batch_id or new_id(), "changes": changes}
+
+
+def count_groups(engine: Any) -> list[int]:
+    """The sizes of the groups ``engine``'s group commit writes from now on, in order."""
+    groups: list[int] = []
+    write = engine._group._write
+
+    async def counted(take: Any) -> list[Any]:
+        def counted_take() -> list[Any]:
+            group: list[Any] = take()
+            groups.append(len(group))
+            return group
+
+        answers: list[Any] = await write(counted_take)
+        return answers
+
+    engine._group._write = counted
+    return groups

@@ -22,7 +22,7 @@ from sync.store.records import ChainHead, Conflict, RecordWrite, StoredAnswer
 from sync.store.sql import SQLStore
 from sync.store.sql_unit import SQLPushUnit
 from sync.store.sqlite_unit import SQLitePushUnit
-from tests.support import People, batch, incident, log_entry, new_id
+from tests.support import People, batch, count_groups, incident, log_entry, new_id
 
 
 async def pull_all(engine: SyncEngine, who: Any) -> list[dict[str, Any]]:
@@ -161,18 +161,7 @@ async def test_pushes_that_queue_while_the_writer_waits_for_the_lock_join_its_gr
     database); the pushes that arrive meanwhile are written with the first, in one group,
     not in a group of one and then one of the rest (a turn of the lock each)."""
     assert isinstance(store, SQLStore)
-    groups: list[int] = []
-    write = engine._group._write
-
-    async def counted(take: Any) -> list[Any]:
-        def counted_take() -> list[Any]:
-            group: list[Any] = take()
-            groups.append(len(group))
-            return group
-
-        return await write(counted_take)
-
-    engine._group._write = counted
+    groups = count_groups(engine)
     clock = HybridClock()
     other = SQLStore(store.url)
     await other.open()

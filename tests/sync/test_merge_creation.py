@@ -15,7 +15,7 @@ from sync.clock import now_ms
 from sync.engine import SyncEngine
 from sync.store.base import Store
 from sync.store.records import Identity
-from tests.support import People, new_id
+from tests.support import People, count_groups, new_id
 
 START = now_ms() - 60_000  # stamps in the past are never refused
 OPEN_VICTIM = [{"name": "María Condori", "dni": "41234567"}]
@@ -104,18 +104,7 @@ async def test_creation_and_blind_edit_in_one_group_commit(
     engine: SyncEngine, store: Store, people: People, fast: bool
 ) -> None:
     rid = new_id()
-    groups: list[int] = []
-    write = engine._group._write
-
-    async def counted(take: Any) -> list[Any]:
-        def counted_take() -> list[Any]:
-            group: list[Any] = take()
-            groups.append(len(group))
-            return group
-
-        return await write(counted_take)
-
-    engine._group._write = counted
+    groups = count_groups(engine)
     # gather: both pushes validate and queue before the writer runs, so one unit holds both.
     created, edited = await asyncio.gather(
         send(engine, people.officer_a, [creation(rid)], fast),
