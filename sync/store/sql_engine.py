@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
+from sync.store.sqlite_wal import BUSY_TIMEOUT_MS, WalCheckpointer, set_wal_pragmas
 
 PG_EXTRA_CONNECTIONS = 5  # on PostgreSQL a worker may open pool_size + this many
 
@@ -105,7 +105,7 @@ def open_lookup(engine: AsyncEngine) -> sqlite3.Connection:
     """A plain, read-only sqlite3 connection to the engine's database file."""
     path = engine.url.database or ""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA query_only=ON")
     return conn
 
@@ -121,10 +121,8 @@ def _sqlite_pragmas(
         # We issue BEGIN ourselves (below), so the driver must not.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        for pragma in WAL_PRAGMAS:
-            cursor.execute(pragma)
+        set_wal_pragmas(cursor.execute)
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        cursor.execute("PRAGMA busy_timeout=10000")
         # The default 2 MB cache holds a sliver of the indexes a push inserts into at random.
         cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
         cursor.close()

@@ -41,7 +41,7 @@ from sync.store.sql_rows import (
     stored_from_row,
     track_tuple,
 )
-from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
+from sync.store.sqlite_wal import BUSY_TIMEOUT_MS, WalCheckpointer, set_wal_pragmas
 from sync.store.unit_buffer import BufferedUnit
 
 T = TypeVar("T")
@@ -58,7 +58,6 @@ ANSWERS_SQL = (
     " ON a.device_id = k.column1 AND a.batch_id = k.column2"
 )
 HEADS_SQL = "SELECT device_id, n, hash FROM chain_head WHERE device_id IN ({})"
-BUSY_TIMEOUT_MS = 10_000
 # SQLite's limit on parameters in one statement is 32,766.
 IDS_PER_QUERY = 30_000
 
@@ -111,10 +110,8 @@ class SQLiteWriter:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in WAL_PRAGMAS:
-            conn.execute(pragma)
+        set_wal_pragmas(conn.execute)
         conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
         return conn
 

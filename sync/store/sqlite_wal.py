@@ -12,17 +12,45 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from contextlib import closing
 
 log = logging.getLogger("ronda.store")
 
-# page_size first: it only takes on a new database, before WAL mode is set.  8 KiB pages made
-# the random index inserts of a push cheaper (fewer splits, one level less) than 4 KiB.
+BUSY_TIMEOUT_MS = 10_000
+
+# busy_timeout first, so every later statement waits for another process's lock. page_size
+# before WAL: it only takes on a new database, before WAL mode is set. 8 KiB pages made the
+# random index inserts of a push cheaper (fewer splits, one level less) than 4 KiB.
 WAL_PRAGMAS = (
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA page_size=8192",
     "PRAGMA journal_mode=WAL",
     "PRAGMA wal_autocheckpoint=0",
 )
+RETRY_SLEEP_S = 0.02
+
+
+def set_wal_pragmas(execute: Callable[[str], object]) -> None:
+    """Run ``WAL_PRAGMAS`` through ``execute`` (a connection's or a cursor's).
+
+    Switching an old rollback-journal file to WAL needs its exclusive lock. When another
+    connection holds the reserved lock, or is switching at the same moment, SQLite answers
+    "database is locked" at once, without the busy handler (waiting could deadlock): three
+    processes opening an old file together lost that race on CI. The switch is retried until
+    the busy timeout; by then the other process has usually made the file WAL already.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    for pragma in WAL_PRAGMAS:
+        while True:
+            try:
+                execute(pragma)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(RETRY_SLEEP_S)
 
 
 class WalCheckpointer:
@@ -87,5 +115,5 @@ def _checkpoint(conn: sqlite3.Connection, mode: str) -> bool:
 
 def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return conn

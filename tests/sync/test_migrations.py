@@ -13,6 +13,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
@@ -333,6 +334,23 @@ def test_processes_starting_together_upgrade_once(url: str) -> None:
         found = sorted(pool.map(open_upgrading, [url] * 3))
     assert found == [schema.head(), schema.head(), schema.LEGACY]
     assert asyncio.run(run(url, read_rows)) == ROWS
+
+
+def test_opening_waits_for_another_process_holding_the_file(tmp_path: Path) -> None:
+    """Switching an old (rollback-journal) file to WAL needs its lock: held by another
+    process, opening waits for it instead of failing with "database is locked" (a CI run of
+    the test above lost that race)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ronda.db'}"
+    asyncio.run(run(url, make_legacy("34ec50d")))
+    holder = sqlite3.connect(tmp_path / "ronda.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # the reserved lock: SQLite does not wait for it
+    releaser = threading.Timer(0.5, holder.execute, ["COMMIT"])
+    releaser.start()
+    try:
+        assert open_upgrading(url) == schema.LEGACY
+    finally:
+        releaser.join()
+        holder.close()
 
 
 def test_db_current_changes_nothing_and_db_upgrade_makes_a_new_database(tmp_path: Path) -> None:

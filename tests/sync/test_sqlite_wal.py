@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sync.store.sqlite_wal import WAL_PRAGMAS, WalCheckpointer
+from sync.store.sqlite_wal import WalCheckpointer, set_wal_pragmas
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 5.0) -> bool:
@@ -22,8 +22,7 @@ def wait_for(check: Callable[[], bool], seconds: float = 5.0) -> bool:
 def test_log_is_checkpointed_then_truncated_when_idle(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     writer = sqlite3.connect(path, isolation_level=None)
-    for pragma in WAL_PRAGMAS:
-        writer.execute(pragma)
+    set_wal_pragmas(writer.execute)
     writer.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
     checkpointer = WalCheckpointer(str(path), interval_s=0.02, idle_s=0.3)
     checkpointer.start()
