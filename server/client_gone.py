@@ -16,7 +16,6 @@ Requests with a body are never watched: the watcher would read the body ahead of
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -89,8 +88,9 @@ class ClientWatch:
         waiting.cancel()
         if not doing.done():
             doing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await doing
+            # Waited for, not awaited: awaiting would raise its CancelledError, and suppressing
+            # that would also swallow a cancellation of this request arriving meanwhile.
+            await asyncio.wait({doing})
         return None if doing.cancelled() else doing.result()
 
     async def serve(self, app: ASGIApp, scope: Scope, send: Send) -> None:
@@ -114,8 +114,7 @@ class ClientWatch:
             waiting.cancel()
             if not serving.done():  # this request itself was cancelled (shutdown)
                 serving.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await serving
+                await asyncio.wait({serving})
         if serving.cancelled():
             scope[CLIENT_GONE] = True
         else:

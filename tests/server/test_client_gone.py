@@ -193,6 +193,33 @@ async def test_a_place_handed_over_as_the_request_is_cancelled_is_given_back() -
         watch.close()
 
 
+async def test_a_request_cancelled_while_its_abandoned_wait_winds_down_stays_cancelled() -> None:
+    """The client went away, so the wait for admission is cancelled; while that wait winds
+    down, the request itself is cancelled (shutdown): it must end cancelled, not return as if
+    only its client had gone."""
+    winding_down = asyncio.Event()
+
+    async def enter() -> bool:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            winding_down.set()
+            await asyncio.sleep(0.2)
+            raise
+        return True
+
+    async def gone_at_once() -> Message:
+        return {"type": "http.disconnect"}
+
+    watch = ClientWatch(gone_at_once)
+    request = asyncio.ensure_future(watch.unless_gone(enter, lambda: None))
+    await winding_down.wait()
+    request.cancel()
+    await asyncio.wait({request})
+    assert request.cancelled()
+    watch.close()
+
+
 async def test_every_caller_of_receive_hears_the_disconnect() -> None:
     """The app and a streaming answer's disconnect listener may both wait on ``receive``."""
     messages: asyncio.Queue[Message] = asyncio.Queue()
