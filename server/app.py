@@ -77,7 +77,6 @@ def build_engine(settings: Settings, store: Store, enricher: Enricher | None = N
         pull_max_limit=s.pull_max_limit,
         pii_roles=frozenset(s.pii_roles),
         group_max_changes=s.group_max_changes,
-        max_waiting_pushes=s.max_waiting_pushes,
     )
     return SyncEngine(store, limits, enricher)
 

@@ -68,12 +68,6 @@ class SyncSettings(BaseModel):
     max_queued: int = Field(
         256, ge=0, le=100_000, description="Requests one worker lets wait for max_inflight."
     )
-    max_waiting_pushes: int = Field(
-        32,
-        ge=0,
-        le=100_000,
-        description="Pushes one worker lets wait for the write lock without an admission place.",
-    )
     queue_wait_s: float = Field(
         0.5, ge=0, le=30, description="Longest a request waits for admission before a 429."
     )

@@ -42,8 +42,6 @@ from server.client_gone import CLIENT_GONE, ClientWatch
 from server.errors import Busy, error_response
 from server.metrics import Metrics
 from server.settings import Settings
-from sync import admission_place
-from sync.admission_place import Place
 
 # Paths whose requests are admitted and budgeted. The wake-up long-poll is not: it holds a
 # coroutine for up to sync.wait_max_s and has its own bound (sync.wait_waiters).
@@ -276,8 +274,6 @@ class ShedMiddleware:
                 else:
                     await self._shed(scope, receive, send, "saturated", self.limits.retry_after_s)
                 return
-            place = Place(self.admission.leave)
-            token = admission_place.hold(place)
             try:
                 if watched and path.startswith(BUILT_PREFIXES):
                     watch = watch or ClientWatch(receive)
@@ -287,8 +283,7 @@ class ShedMiddleware:
                 else:
                     await self.app(scope, watch.receive if watch else receive, send)
             finally:
-                admission_place.release(token)
-                place.give_back()
+                self.admission.leave()
         finally:
             if watch is not None:
                 watch.close()

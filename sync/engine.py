@@ -49,7 +49,6 @@ class SyncLimits:
     pull_default_limit: int = 500
     pull_max_limit: int = 5000
     group_max_changes: int = 20_000  # changes written in one group commit at most
-    max_waiting_pushes: int = 32  # pushes waiting for their group without an admission place
     pii_roles: frozenset[str] = frozenset({"chief"})
     all_station_roles: frozenset[str] = frozenset({"analyst"})
 
@@ -110,7 +109,7 @@ class SyncEngine:
         # Synchronous and quick (mark caches stale, wake a task); they must not raise.
         self.listeners: list[Listener] = []
         self._group: GroupCommit[_Pending, PushOutcome] = GroupCommit(
-            self._write_group, self.limits.group_max_changes, self.limits.max_waiting_pushes
+            self._write_group, self.limits.group_max_changes
         )
 
     async def push_json(self, who: Identity, body: bytes) -> PushOutcome:

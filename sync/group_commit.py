@@ -13,10 +13,6 @@ with several workers the lock is often held by another process, and the pushes t
 while this one waits for it (about as long as a transaction) go in with the others instead of
 waiting for one more turn of the lock (docs/benchmarks.md, "Load").
 
-While it waits for its group, a push gives its admission place back (sync/admission_place.py)
-so that the worker serves other requests meanwhile, as long as fewer than ``max_waiting`` pushes
-wait that way; beyond, a push keeps its place, and admission pushes back on new ones.
-
 Acknowledgement is unchanged: a request gets its answer only after the commit that holds it.
 If a group fails, its pushes are written again one by one, so one bad push fails alone.
 """
@@ -27,8 +23,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-
-from sync import admission_place
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -53,13 +47,9 @@ GroupWriter = Callable[[Taker[Item]], Awaitable[list[Result | BaseException]]]
 
 
 class GroupCommit(Generic[Item, Result]):
-    def __init__(
-        self, write: GroupWriter[Item, Result], max_size: int, max_waiting: int = 0
-    ) -> None:
+    def __init__(self, write: GroupWriter[Item, Result], max_size: int) -> None:
         self._write = write
         self._max_size = max_size
-        self._max_waiting = max_waiting
-        self.waiting = 0  # items waiting that gave their admission place back
         self._queue: list[Queued[Item, Result]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -71,12 +61,7 @@ class GroupCommit(Generic[Item, Result]):
             # A task of its own, not the caller's: a request cancelled by its client must not
             # cancel a transaction that holds other devices' pushes.
             self._task = asyncio.create_task(self._drain(), name="ronda-group-commit")
-        gave = self.waiting < self._max_waiting and admission_place.give_back()
-        self.waiting += gave
-        try:
-            return await queued.future
-        finally:
-            self.waiting -= gave
+        return await queued.future
 
     async def _drain(self) -> None:
         group: list[Queued[Item, Result]] = []

@@ -254,54 +254,6 @@ async def test_a_saturated_worker_sheds_instead_of_queueing(store: Store) -> Non
         assert shed_count((await client.get("/metrics")).text, "saturated") >= 1
 
 
-@pytest.mark.parametrize("max_waiting_pushes", [32, 0])
-async def test_a_push_waiting_for_the_write_lock_gives_its_place_to_others(
-    store: Store, max_waiting_pushes: int
-) -> None:
-    """One place, no queue: a push that waits for the write lock (another process's
-    transaction holds it) frees the place for a pull, unless ``max_waiting_pushes`` already
-    wait so (0 here), when it keeps it as before. Either way the place is given back once."""
-    async with serve(
-        store, max_inflight=1, max_queued=0, max_waiting_pushes=max_waiting_pushes
-    ) as (client, people):
-        assert isinstance(store, SQLStore)
-        other = SQLStore(store.url)
-        await other.open()
-        try:
-            push = {"batch_id": "b-wait", "changes": [incident("inc-wait", HybridClock())]}
-            async with other.push_unit():
-                pushed = asyncio.create_task(
-                    client.post("/v1/sync/push", json=push, headers=bearer(people, "off-a"))
-                )
-                await asyncio.sleep(0.3)  # parsed, queued, its writer waits for the lock
-                probe = await client.get("/v1/sync/pull", headers=bearer(people, "off-b"))
-                assert not pushed.done()
-            answer = await pushed
-        finally:
-            await other.close()
-        assert answer.status_code == 200 and answer.json()["summary"]["applied"] == 1
-        assert probe.status_code == (200 if max_waiting_pushes else 429)
-        # The place was given back once, not twice: one place still admits one request only.
-        release, inside = asyncio.Event(), asyncio.Event()
-
-        async def slow_body() -> AsyncIterator[bytes]:
-            inside.set()
-            yield b'{"batch_id": "slow", "changes": ['
-            await release.wait()
-            yield json.dumps(incident("inc-slow", HybridClock())).encode() + b"]}"
-
-        headers = {**bearer(people, "off-a"), "Content-Type": "application/json"}
-        held = asyncio.create_task(
-            client.post("/v1/sync/push", content=slow_body(), headers=headers)
-        )
-        await inside.wait()
-        assert (
-            await client.get("/v1/sync/pull", headers=bearer(people, "off-b"))
-        ).status_code == 429
-        release.set()
-        assert (await held).status_code == 200
-
-
 # --- the clients, against a real server that sheds ---
 @pytest.fixture
 async def shedding_server(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, People]]:
