@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -210,6 +211,16 @@ def tree_cpu(pid: int) -> float:
         except (OSError, ValueError):
             continue  # gone meanwhile
     return total
+
+
+def machine_cpu() -> dict[str, float]:
+    """CPU seconds of the whole machine so far, all cores (/proc/stat): busy, and stolen by
+    the hypervisor. Busy includes what no process is charged for: the kernel's loopback
+    networking (softirq), which the per-process figures above leave out."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"machine": (user + nice + system + irq + softirq) / tick, "stolen": steal / tick}
 
 
 def own_cpu() -> float:
@@ -381,7 +392,8 @@ class Result:
     served: int
     seconds: float
     tally: Tally
-    cpu: dict[str, float]
+    cpu: dict[str, float]  # cores, from the start to the deadline
+    cpu_ms: dict[str, float]  # CPU ms per served request, the whole run
     load: tuple[str, str]
     server_shed: str
 
@@ -398,9 +410,16 @@ class Result:
         return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-async def drive(args: argparse.Namespace, base: str, phones: list[Phone], tally: Tally) -> None:
+async def drive(
+    args: argparse.Namespace,
+    base: str,
+    phones: list[Phone],
+    tally: Tally,
+    at_deadline: Callable[[], None],
+) -> None:
     run = RunLimits(time.monotonic() + args.seconds, args.think, args.max_rounds)
     tally.deadline = run.deadline
+    asyncio.get_running_loop().call_at(run.deadline, at_deadline)
     connector = aiohttp.TCPConnector(limit=len(phones), limit_per_host=0, keepalive_timeout=30)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -441,24 +460,34 @@ def run_one(
         asyncio.run(ready(base))
         load_before = load_avg()
         postmaster = postmaster_pid(pg_dir) if pg_dir else None
-        before = {"generator": own_cpu(), "server": tree_cpu(server.pid)}
-        if postmaster:
-            before["postgresql"] = tree_cpu(postmaster)
+
+        def cpu_now() -> dict[str, float]:
+            now = {"generator": own_cpu(), "server": tree_cpu(server.pid)}
+            if postmaster:
+                now["postgresql"] = tree_cpu(postmaster)
+            return {**now, **machine_cpu(), "at": time.perf_counter()}
+
+        before = cpu_now()
+        # CPU is read again at the deadline: after it the phones only finish their last
+        # pause (up to --think seconds), an idle tail that would dilute the figures.
+        at_deadline: list[dict[str, float]] = []
         tally = Tally()
         started = time.perf_counter()
         fresh = [dataclasses.replace(p, own=[]) for p in phones]  # each run from the same start
-        asyncio.run(drive(args, base, fresh, tally))
+        asyncio.run(drive(args, base, fresh, tally, lambda: at_deadline.append(cpu_now())))
         seconds = time.perf_counter() - started
-        after = {"generator": own_cpu(), "server": tree_cpu(server.pid)}
-        if postmaster:
-            after["postgresql"] = tree_cpu(postmaster)
+        end = cpu_now()
+        after = at_deadline[0] if at_deadline else end
         server_shed = asyncio.run(metrics(base))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
     served = sum(len(v) for v in tally.latencies.values())
-    cpu = {k: (after[k] - before[k]) / seconds for k in after}
-    return Result(label, served, seconds, tally, cpu, (load_before, load_avg()), server_shed)
+    cpu = {k: (after[k] - before[k]) / (after["at"] - before["at"]) for k in after if k != "at"}
+    # Per served request, over the whole run (the tail's few answers with its little CPU).
+    cpu_ms = {k: (end[k] - before[k]) / max(1, served) * 1000 for k in end if k != "at"}
+    load = (load_before, load_avg())
+    return Result(label, served, seconds, tally, cpu, cpu_ms, load, server_shed)
 
 
 def free_port() -> int:
@@ -499,10 +528,18 @@ def report(result: Result) -> None:
     )
     print(f"  errors {sum(t.errors.values())}: {t.errors or 'none'}; reconnects {t.reconnects}")
     print(f"  first syncs: {t.snapshot_docs} documents streamed")
-    print("  CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in result.cpu.items()))
+    named = {k: v for k, v in result.cpu.items() if k not in ("machine", "stolen")}
+    cores = ", ".join(f"{k} {v:.2f}" for k, v in named.items())
+    print(f"  CPU (cores, from the start to the deadline): {cores}")
+    whole, stolen = result.cpu["machine"], result.cpu["stolen"]
+    print(
+        f"  machine: {whole:.2f} of {os.cpu_count()} cores busy"
+        f" ({whole - sum(named.values()):.2f} charged to no process above: the kernel's"
+        f" loopback network, others), {stolen:.2f} stolen"
+    )
     # Steadier than rps on a shared machine: the CPU one served request costs (shed answers
     # included), which is what a capacity plan multiplies.
-    per = {k: v * result.seconds / max(1, result.served) * 1000 for k, v in result.cpu.items()}
+    per = {k: v for k, v in result.cpu_ms.items() if k in named}
     print("  CPU per served request (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
 
 

@@ -331,6 +331,8 @@ def test_the_load_benchmark_runs_small_and_ends_with_its_line(tmp_path: Path) ->
     )
     assert re.fullmatch(pattern, last), last
     assert float(last.split()[1].removeprefix("rps=")) > 0
+    busy = re.search(r"machine: ([\d.]+) of \d+ cores busy", done.stdout)
+    assert busy and float(busy.group(1)) > 0, done.stdout[-2000:]
 
 
 def test_the_budget_key_is_a_short_digest_of_the_token() -> None:
