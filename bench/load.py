@@ -215,8 +215,8 @@ def tree_cpu(pid: int) -> float:
 
 def machine_cpu() -> dict[str, float]:
     """CPU seconds of the whole machine so far, all cores (/proc/stat): busy, and stolen by
-    the hypervisor. Busy includes what no process is charged for: the kernel's loopback
-    networking (softirq), which the per-process figures above leave out."""
+    the hypervisor. Busy includes any work not charged to the processes measured (other
+    programs, interrupts): whether the machine, not just Ronda, was full."""
     fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields
     tick = os.sysconf("SC_CLK_TCK")
@@ -534,8 +534,8 @@ def report(result: Result) -> None:
     whole, stolen = result.cpu["machine"], result.cpu["stolen"]
     print(
         f"  machine: {whole:.2f} of {os.cpu_count()} cores busy"
-        f" ({whole - sum(named.values()):.2f} charged to no process above: the kernel's"
-        f" loopback network, others), {stolen:.2f} stolen"
+        f" ({whole - sum(named.values()):.2f} charged to no process above),"
+        f" {stolen:.2f} stolen by the hypervisor"
     )
     # Steadier than rps on a shared machine: the CPU one served request costs (shed answers
     # included), which is what a capacity plan multiplies.
