@@ -468,8 +468,9 @@ def run_one(
             return {**now, **machine_cpu(), "at": time.perf_counter()}
 
         before = cpu_now()
-        # CPU is read again at the deadline: after it the phones only finish their last
-        # pause (up to --think seconds), an idle tail that would dilute the figures.
+        # CPU in cores is read again at the deadline: after it the phones finish the round
+        # under way (a pull after a late push) and their last pause, up to --think seconds:
+        # a nearly idle tail that would dilute the figures. rps still counts the whole run.
         at_deadline: list[dict[str, float]] = []
         tally = Tally()
         started = time.perf_counter()

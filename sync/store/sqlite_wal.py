@@ -39,7 +39,9 @@ def set_wal_pragmas(execute: Callable[[str], object]) -> None:
     connection holds the reserved lock, or is switching at the same moment, SQLite answers
     "database is locked" at once, without the busy handler (waiting could deadlock): three
     processes opening an old file together lost that race on CI. The switch is retried until
-    the busy timeout; by then the other process has usually made the file WAL already.
+    the busy timeout; by then the other process has usually made the file WAL already. In the
+    engine's connect hook the retry sleeps on the event loop: only the first opening of an old
+    file, at start-up, can meet it (the file is WAL from then on).
     """
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     for pragma in WAL_PRAGMAS:
