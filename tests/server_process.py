@@ -66,6 +66,15 @@ async def own_postgres_database(name: str) -> str:
     return f"{base}/{name}"
 
 
+# For the browser tests' servers. They share a CI machine with a second test worker and a
+# Chromium, where a chief's map (6 connections, and the tiles of every view it leaves still
+# being built until the disconnect is noticed) can stand in the default admission queue for
+# longer than its 0.05 s target and get tiles shed: CI saw 429s on street tiles of a lone
+# chief's map. The pages are judged on what they do; shedding has its own tests
+# (tests/server/test_shedding.py, test_client_gone.py), at the default limits.
+ROOMY_ADMISSION = {"RONDA_SYNC__MAX_INFLIGHT": "32", "RONDA_SYNC__QUEUE_TARGET_S": "0.5"}
+
+
 class ServerProcess:
     """One uvicorn process serving ``server.app:create_app`` on a database."""
 

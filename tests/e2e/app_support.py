@@ -29,7 +29,7 @@ from sync.store.records import Identity, Officer, Station
 from sync.store.sql import SQLStore
 from tests.e2e.city import ADMIN, CHIEF, PASSWORD
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.server_process import ServerProcess, own_postgres_database
+from tests.server_process import ROOMY_ADMISSION, ServerProcess, own_postgres_database
 
 T = TypeVar("T")
 STATION = "st-150135-2"
@@ -96,7 +96,7 @@ def start_app_server(folder: Path, postgres_db: str | None = None) -> AppServer:
     else:
         url = run_async(own_postgres_database(postgres_db))
     token = run_async(seed_app_city(url))
-    env = {"RONDA_DATABASE__SQLITE_SYNCHRONOUS": "FULL"}
+    env = {**ROOMY_ADMISSION, "RONDA_DATABASE__SQLITE_SYNCHRONOUS": "FULL"}
     process = ServerProcess(url, folder, env=env)
     run_async(process.start(timeout_s=60))
     return AppServer(process, url, token)

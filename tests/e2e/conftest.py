@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e.city import seed_part_of_city
-from tests.server_process import ServerProcess
+from tests.server_process import ROOMY_ADMISSION, ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,7 +40,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("e2e")
     url = f"sqlite+aiosqlite:///{folder / 'ronda.db'}"
     counts = asyncio.run(seed_part_of_city(url))
-    server = ServerProcess(url, folder, env={"RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL"})
+    env = {**ROOMY_ADMISSION, "RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL"}
+    server = ServerProcess(url, folder, env=env)
     asyncio.run(server.start(timeout_s=60))
     try:
         yield Site(server.base_url, counts)

@@ -22,7 +22,7 @@ from sync.store.sql import SQLStore
 from tests.e2e.city import ADMIN, CHIEF, PASSWORD, seed_part_of_city
 from tests.e2e.conftest import CHROMIUM, Site
 from tests.e2e.pages_support import Tab, assert_accessible, open_tab
-from tests.server_process import ServerProcess
+from tests.server_process import ROOMY_ADMISSION, ServerProcess
 
 pytestmark = pytest.mark.slow
 VIEWPORTS = ["desktop", "phone"]
@@ -64,7 +64,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = f"sqlite+aiosqlite:///{folder / 'ronda.db'}"
     counts = asyncio.run(seed_part_of_city(url))
     asyncio.run(_seed_admin_data(url))
-    server = ServerProcess(url, folder, env={"RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL"})
+    env = {**ROOMY_ADMISSION, "RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL"}
+    server = ServerProcess(url, folder, env=env)
     asyncio.run(server.start(timeout_s=120))
     try:
         yield Site(server.base_url, counts)

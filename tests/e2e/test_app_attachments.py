@@ -33,7 +33,7 @@ from tests.e2e.app_support import (
     run_async,
     seed_app_city,
 )
-from tests.server_process import ServerProcess, own_postgres_database
+from tests.server_process import ROOMY_ADMISSION, ServerProcess, own_postgres_database
 from tests.support import PG_URL
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ CHUNK = 256 * 1024  # what the app stores and sends per PATCH (js/attachments.js
 
 def _start(folder: Path, url: str) -> AppServer:
     token = run_async(seed_app_city(url, incidents=20))
-    env = {"RONDA_ATTACHMENTS__DIR": str(folder / "attachments")}
+    env = {**ROOMY_ADMISSION, "RONDA_ATTACHMENTS__DIR": str(folder / "attachments")}
     process = ServerProcess(url, folder, env=env)
     run_async(process.start(timeout_s=120))  # a loaded machine starts it slowly
     return AppServer(process, url, token)

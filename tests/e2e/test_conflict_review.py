@@ -31,7 +31,7 @@ from sync.store.sql import SQLStore
 from tests.e2e.city import CHIEF, PASSWORD, seed_part_of_city
 from tests.e2e.conftest import CHROMIUM, Site
 from tests.e2e.pages_support import Tab, assert_accessible, open_tab
-from tests.server_process import ServerProcess
+from tests.server_process import ROOMY_ADMISSION, ServerProcess
 
 pytestmark = pytest.mark.slow
 STATION = "st-150135-2"  # the chief's
@@ -96,7 +96,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSite]:
     url = f"sqlite+aiosqlite:///{folder / 'ronda.db'}"
     counts = asyncio.run(seed_part_of_city(url))
     made = asyncio.run(_make_conflicts(url))
-    server = ServerProcess(url, folder, env={"RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL"})
+    env = {**ROOMY_ADMISSION, "RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL"}
+    server = ServerProcess(url, folder, env=env)
     asyncio.run(server.start(timeout_s=120))
     try:
         yield ReviewSite(server.base_url, counts, made=made)

@@ -26,7 +26,7 @@ from sync.store.sql import SQLStore
 from tests.attachments.support import jpeg_with_gps, push_incident, ref, sha, upload
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.pages_support import Tab, assert_accessible, open_tab
-from tests.server_process import ServerProcess
+from tests.server_process import ROOMY_ADMISSION, ServerProcess
 
 pytestmark = pytest.mark.slow
 STATION = "st-m"
@@ -99,6 +99,7 @@ def media_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaSite]:
     folder = tmp_path_factory.mktemp("e2e-media")
     url, token = asyncio.run(_seed(folder))
     env = {
+        **ROOMY_ADMISSION,
         "RONDA_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL",
         "RONDA_ATTACHMENTS__DIR": str(folder / "attachments"),
     }

@@ -23,7 +23,7 @@ from tests.e2e.app_support import (
     run_async,
     seed_app_city,
 )
-from tests.server_process import ServerProcess
+from tests.server_process import ROOMY_ADMISSION, ServerProcess
 
 pytestmark = pytest.mark.slow
 PIN = "135790"
@@ -37,7 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     folder = tmp_path_factory.mktemp("forms")
     url = f"sqlite+aiosqlite:///{folder / 'ronda.db'}"
     token = run_async(seed_app_city(url, incidents=20))
-    process = ServerProcess(url, folder)
+    process = ServerProcess(url, folder, env=ROOMY_ADMISSION)
     run_async(process.start(timeout_s=60))
     try:
         yield AppServer(process, url, token)
