@@ -158,8 +158,8 @@ class SQLStore(Store):
             raise StoreUnavailable(
                 "cannot open the database", {"reason": type(exc).__name__}
             ) from exc
-        except StoreUnavailable:
-            await self._discard_engine()
+        except BaseException:  # unavailable, refused (SchemaOutdated), cancelled, a bug
+            await self._discard_engine()  # its pooled connection would be left open
             raise
         translate_engine_errors(engine)  # after the schema: open() names its own failures
         if self._checkpointer is not None:
