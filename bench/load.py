@@ -16,7 +16,9 @@ by ``--seconds`` and by ``--max-rounds`` rounds each, with a pause of 0 to ``--t
 - a chief loads a map view: 9 incident tiles at z14 round the station, 6 at a time, as a
   browser does.
 
-HTTP is aiohttp (on uvloop), one connection pool for all. A request whose kept-alive
+HTTP is bench/phone_http.py on uvloop: each officer's phone holds its own kept-alive
+connection and a chief's browser six, as real devices do, and every answer is read whole and
+gzip decoded (``Accept-Encoding: gzip``, as browsers ask). A request whose kept-alive
 connection was closed under it is sent once more, as real clients do. A 429 ``busy`` is
 *shed*: the device waits its ``Retry-After`` and sends the same request again (at most
 ``MAX_SHED_RETRIES`` times, and not after the run's end: then it gives up the round, as a
@@ -28,9 +30,14 @@ server's (uvicorn and its workers) and PostgreSQL's, in cores, from /proc.
 PostgreSQL is the benchmarks' own loopback server (bench/pg.py, ``scripts/pg-start``,
 default settings); each run gets a fresh copy of a seeded template database.
 
+With ``--repeat K`` the runs alternate in K rounds (sqlite, pg1, pg2, sqlite, pg1, ...), each
+on a fresh copy of its seeded database, and the figures of the last line are each run's
+median.
+
 Last line: ``devices=N rps=X p50_ms=X p99_ms=X errors=N shed=N sqlite_rps=X pg1_rps=X
-pg2_rps=X``: rps, p50 and p99 of the last run made (pg2 by default), errors and shed summed
-over every run; a run not made prints ``-``.
+pg2_rps=X``: rps, p50 and p99 of the last kind of run made (pg2 by default; with ``--repeat``,
+its run of median rps), each kind's rps (its median), errors and shed summed over every run;
+a run not made prints ``-``.
 """
 
 from __future__ import annotations
@@ -43,11 +50,11 @@ import random
 import resource
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,21 +64,24 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
     sys.path[0] = str(ROOT)  # run as a file: this folder would shadow the ``sync`` package
 
-import aiohttp  # noqa: E402
 import numpy as np  # noqa: E402
 import orjson  # noqa: E402
 
 from bench import pg  # noqa: E402
+from bench.phone_http import Broken, PhoneHttp, Stale  # noqa: E402
 from geo.tiles.tilemath import lonlat_to_world  # noqa: E402
 
 PG_DATABASE = "ronda_bench_load"
 PG_TEMPLATE = "ronda_bench_load_seed"
+PG_BASE = "postgresql+asyncpg://postgres@127.0.0.1:{port}"
 FIRST_SYNC_SHARE = 0.10
 MAX_PAGES = 20
 MAX_SHED_RETRIES = 8
 # The server answers 503 timeout at 30 s (server.request_timeout_s); beyond that, a client's own.
 REQUEST_TIMEOUT_S = 40
 TILE_ZOOM = 14
+BROWSER_CONNECTIONS = 6  # a browser's connections to one host
+HOST = "127.0.0.1"
 CATEGORIES = ("robo", "hurto", "violencia_familiar", "vandalismo", "persona_sospechosa")
 
 
@@ -139,13 +149,19 @@ async def seed(url: str, devices: int, records: int) -> list[Phone]:
             for writer, row in zip(writers, stations, strict=True):
                 lon, lat = float(row.lon), float(row.lat)
                 rows = [_incident(rng, clock, lon, lat) for _ in range(count)]
-                await engine.push(writer, {"batch_id": uuid.uuid4().hex, "changes": rows})
+                await engine.push(writer, {"batch_id": _hex_id(rng), "changes": rows})
         officers = [p for p in phones if p.role == "officer"]
         for phone in rng.sample(officers, round(len(officers) * FIRST_SYNC_SHARE)):
             phone.first_sync = True
         return phones
     finally:
         await store.close()
+
+
+def _hex_id(rng: random.Random) -> str:
+    """A random 128-bit id in hex, from the device's own generator: uuid4 reads the
+    kernel's random source, a system call per id that cost the generator 5 % of its CPU."""
+    return f"{rng.getrandbits(128):032x}"
 
 
 def _incident(
@@ -163,7 +179,7 @@ def _incident(
             "accuracy_m": float(rng.randrange(3, 40)),
         },
     }
-    change = {"collection": "incidents", "id": record_id or uuid.uuid4().hex, "op": "upsert"}
+    change = {"collection": "incidents", "id": record_id or _hex_id(rng), "op": "upsert"}
     return change | {"hlc": str(clock.tick()), "base_seq": 0, "fields": fields}
 
 
@@ -182,18 +198,6 @@ def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Pop
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
     )
-
-
-async def wait_ready(session: aiohttp.ClientSession, base: str) -> None:
-    for _ in range(1200):
-        try:
-            async with session.get(f"{base}/readyz") as answer:
-                if answer.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("the Ronda server did not become ready")
 
 
 def tree_cpu(pid: int) -> float:
@@ -255,12 +259,12 @@ class Shed(Exception):
 
 
 async def send(
-    session: aiohttp.ClientSession,
+    http: PhoneHttp,
     tally: Tally,
     kind: str,
     method: str,
-    url: str,
-    headers: dict[str, str],
+    target: str,
+    headers: bytes,
     body: bytes | None = None,
 ) -> bytes | None:
     """One request as a phone sends it: again after a 429's Retry-After, and once more if
@@ -270,25 +274,24 @@ async def send(
     while True:
         started = time.perf_counter()
         try:
-            async with session.request(method, url, headers=headers, data=body) as answer:
-                content = await answer.read()
-                status = answer.status
-                retry_after = answer.headers.get("Retry-After", "")
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            answer = await http.request(method, target, headers, body)
+        except Stale:
             # The server closed an idle kept-alive connection (uvicorn: after 5 s) as this
-            # request went out on it: "disconnected" or "connection reset by peer".
+            # request went out on it.
             if reconnected:
                 tally.error(f"{kind}: disconnected twice")
                 return None
             reconnected = True
             tally.reconnects += 1
             continue
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (Broken, OSError, TimeoutError) as exc:
             tally.error(f"{kind}: {type(exc).__name__}")
             return None
+        status = answer.status
         if status == 429:
             tally.shed += 1
             sheds += 1
+            retry_after = answer.headers.get("retry-after", "")
             wait_s = float(retry_after) if retry_after.isdigit() else 5.0
             if sheds > MAX_SHED_RETRIES or time.monotonic() + wait_s >= tally.deadline:
                 return None  # the phone gives up this round, as told, and syncs next time
@@ -296,22 +299,25 @@ async def send(
             continue
         if 200 <= status < 300:
             tally.latencies.setdefault(kind, []).append(time.perf_counter() - started)
-            return content
-        tally.error(f"{kind}: {status} {content[:80]!r}")
+            return answer.body
+        tally.error(f"{kind}: {status} {answer.body[:80]!r}")
         return None
 
 
-async def officer(
-    session: aiohttp.ClientSession, base: str, phone: Phone, tally: Tally, run: RunLimits
-) -> None:
+def _auth(phone: Phone) -> bytes:
+    return f"Authorization: Bearer {phone.token}\r\n".encode()
+
+
+async def officer(http: PhoneHttp, phone: Phone, tally: Tally, run: RunLimits) -> None:
     rng = random.Random(phone.token)
     from sync.clock import HybridClock
 
     clock = HybridClock()
-    auth = {"Authorization": f"Bearer {phone.token}"}
+    auth = _auth(phone)
+    push_headers = auth + b"Content-Type: application/json\r\n"
     await asyncio.sleep(rng.uniform(0, run.think_s))
     if phone.first_sync and time.monotonic() < run.deadline:
-        await first_sync(session, base, phone, tally, auth)
+        await first_sync(http, phone, tally, auth)
     for _ in range(run.max_rounds):
         if time.monotonic() >= run.deadline:
             return
@@ -322,19 +328,16 @@ async def officer(
             changes.append(_incident(rng, clock, phone.lon, phone.lat, record_id))
             if not edit:
                 phone.own.append(changes[-1]["id"])
-        body = orjson.dumps({"batch_id": uuid.uuid4().hex, "changes": changes})
-        headers = {**auth, "Content-Type": "application/json"}
-        await send(session, tally, "push", "POST", f"{base}/v1/sync/push", headers, body)
-        await pull(session, base, phone, tally, auth)
+        body = orjson.dumps({"batch_id": _hex_id(rng), "changes": changes})
+        await send(http, tally, "push", "POST", "/v1/sync/push", push_headers, body)
+        await pull(http, phone, tally, auth)
         await asyncio.sleep(rng.uniform(0, run.think_s))
 
 
-async def pull(
-    session: aiohttp.ClientSession, base: str, phone: Phone, tally: Tally, auth: dict[str, str]
-) -> None:
+async def pull(http: PhoneHttp, phone: Phone, tally: Tally, auth: bytes) -> None:
     for _ in range(MAX_PAGES):
-        url = f"{base}/v1/sync/pull?cursor={phone.cursor}&limit=500"
-        page = await send(session, tally, "pull", "GET", url, auth)
+        target = f"/v1/sync/pull?cursor={phone.cursor}&limit=500"
+        page = await send(http, tally, "pull", "GET", target, auth)
         if page is None:
             return
         tail = page[page.rindex(b'"cursor":"') :]
@@ -343,11 +346,8 @@ async def pull(
             return
 
 
-async def first_sync(
-    session: aiohttp.ClientSession, base: str, phone: Phone, tally: Tally, auth: dict[str, str]
-) -> None:
-    headers = {**auth, "Accept-Encoding": "gzip"}
-    stream = await send(session, tally, "snapshot", "GET", f"{base}/v1/sync/snapshot", headers)
+async def first_sync(http: PhoneHttp, phone: Phone, tally: Tally, auth: bytes) -> None:
+    stream = await send(http, tally, "snapshot", "GET", "/v1/sync/snapshot", auth)
     if stream is None:
         return
     last = orjson.loads(stream.rstrip(b"\n").rsplit(b"\n", 1)[-1])
@@ -355,26 +355,26 @@ async def first_sync(
     phone.cursor = last.get("cursor", "")
 
 
-async def chief(
-    session: aiohttp.ClientSession, base: str, phone: Phone, tally: Tally, run: RunLimits
-) -> None:
+async def chief(connections: list[PhoneHttp], phone: Phone, tally: Tally, run: RunLimits) -> None:
+    """A chief's map view: its 9 tiles over the browser's few connections to the host."""
     rng = random.Random(phone.token)
-    auth = {"Authorization": f"Bearer {phone.token}", "Accept-Encoding": "gzip"}
+    auth = _auth(phone)
     wx, wy = lonlat_to_world(np.array([phone.lon]), np.array([phone.lat]))
     cx, cy = int(wx[0] * 2**TILE_ZOOM), int(wy[0] * 2**TILE_ZOOM)
     tiles = [(cx + dx, cy + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
-    gate = asyncio.Semaphore(6)  # a browser's connections per host
 
-    async def one(x: int, y: int) -> None:
-        async with gate:
-            url = f"{base}/tiles/incidents/{TILE_ZOOM}/{x}/{y}.mvt"
-            await send(session, tally, "tile", "GET", url, auth)
+    async def fetch(http: PhoneHttp, todo: list[tuple[int, int]]) -> None:
+        while todo:
+            x, y = todo.pop()
+            target = f"/tiles/incidents/{TILE_ZOOM}/{x}/{y}.mvt"
+            await send(http, tally, "tile", "GET", target, auth)
 
     await asyncio.sleep(rng.uniform(0, run.think_s))
     for _ in range(run.max_rounds):
         if time.monotonic() >= run.deadline:
             return
-        await asyncio.gather(*(one(x, y) for x, y in tiles))
+        todo = list(reversed(tiles))
+        await asyncio.gather(*(fetch(http, todo) for http in connections))
         await asyncio.sleep(rng.uniform(0, run.think_s))
 
 
@@ -412,7 +412,7 @@ class Result:
 
 async def drive(
     args: argparse.Namespace,
-    base: str,
+    port: int,
     phones: list[Phone],
     tally: Tally,
     at_deadline: Callable[[], None],
@@ -420,26 +420,48 @@ async def drive(
     run = RunLimits(time.monotonic() + args.seconds, args.think, args.max_rounds)
     tally.deadline = run.deadline
     asyncio.get_running_loop().call_at(run.deadline, at_deadline)
-    connector = aiohttp.TCPConnector(limit=len(phones), limit_per_host=0, keepalive_timeout=30)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(
-            *(
-                (chief if p.role == "chief" else officer)(session, base, p, tally, run)
-                for p in phones
-            )
-        )
+
+    def connect() -> PhoneHttp:
+        return PhoneHttp(HOST, port, REQUEST_TIMEOUT_S)
+
+    devices = []
+    connections: list[PhoneHttp] = []
+    for phone in phones:
+        if phone.role == "chief":
+            mine = [connect() for _ in range(BROWSER_CONNECTIONS)]
+            devices.append(chief(mine, phone, tally, run))
+        else:
+            mine = [connect()]
+            devices.append(officer(mine[0], phone, tally, run))
+        connections += mine
+    try:
+        await asyncio.gather(*devices)
+    finally:
+        for http in connections:
+            http.close()
 
 
-async def ready(base: str) -> str:
-    async with aiohttp.ClientSession() as session:
-        await wait_ready(session, base)
-        return ""
+async def ready(port: int) -> str:
+    http = PhoneHttp(HOST, port, 5)
+    try:
+        for _ in range(1200):
+            try:
+                if (await http.request("GET", "/readyz")).status == 200:
+                    return ""
+            except (Stale, Broken, OSError, TimeoutError):
+                http.close()
+            await asyncio.sleep(0.1)
+    finally:
+        http.close()
+    raise SystemExit("the Ronda server did not become ready")
 
 
-async def metrics(base: str) -> str:
-    async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as answer:
-        text = await answer.text()
+async def metrics(port: int) -> str:
+    http = PhoneHttp(HOST, port, 30)
+    try:
+        text = (await http.request("GET", "/metrics")).body.decode()
+    finally:
+        http.close()
     lines = [ln for ln in text.splitlines() if ln.startswith("ronda_shed_total{")]
     return ", ".join(ln.removeprefix("ronda_shed_total") for ln in lines) or "none"
 
@@ -454,10 +476,9 @@ def run_one(
     pg_dir: Path | None,
 ) -> Result:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     server = start_server(url, port, workers, work / f"{label}.log")
     try:
-        asyncio.run(ready(base))
+        asyncio.run(ready(port))
         load_before = load_avg()
         postmaster = postmaster_pid(pg_dir) if pg_dir else None
 
@@ -475,11 +496,11 @@ def run_one(
         tally = Tally()
         started = time.perf_counter()
         fresh = [dataclasses.replace(p, own=[]) for p in phones]  # each run from the same start
-        asyncio.run(drive(args, base, fresh, tally, lambda: at_deadline.append(cpu_now())))
+        asyncio.run(drive(args, port, fresh, tally, lambda: at_deadline.append(cpu_now())))
         seconds = time.perf_counter() - started
         end = cpu_now()
         after = at_deadline[0] if at_deadline else end
-        server_shed = asyncio.run(metrics(base))
+        server_shed = asyncio.run(metrics(port))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
@@ -552,6 +573,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-rounds", type=int, default=1000, help="rounds per device")
     parser.add_argument("--records", type=int, default=200, help="incidents per station")
     parser.add_argument("--runs", default="sqlite,pg1,pg2", help="of sqlite, pg1, pg2")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of the runs, alternating; the last line gives each run's median",
+    )
     parser.add_argument("--pg-port", type=int, default=55433)
     parser.add_argument("--pg-dir", default=None)
     parser.add_argument("--keep-pg", action="store_true", help="leave PostgreSQL running")
@@ -563,6 +590,11 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.devices < 57:
         parser.error("--devices: at least 57 (56 chiefs and an officer)")
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    if not runs or set(runs) - {"sqlite", "pg1", "pg2"} or len(set(runs)) < len(runs):
+        parser.error("--runs: some of sqlite, pg1, pg2, each once")
+    if args.repeat < 1:
+        parser.error("--repeat: at least 1")
     return args
 
 
@@ -605,38 +637,72 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ronda-bench-load-"))
     pg_dir = Path(args.pg_dir or f"/tmp/ronda-bench-pg-{args.pg_port}")
     use_pg = any(r.startswith("pg") for r in runs)
-    results: dict[str, Result] = {}
+    results: dict[str, list[Result]] = {label: [] for label in runs}
     try:
+        phones: dict[str, list[Phone]] = {}
         if "sqlite" in runs:
-            url = f"sqlite+aiosqlite:///{work / 'ronda.db'}"
-            phones = timed_seed(url, args)
-            results["sqlite"] = run_one(args, "sqlite", url, 1, phones, work, None)
-            report(results["sqlite"])
+            phones["sqlite"] = timed_seed(f"sqlite+aiosqlite:///{work / 'seed.db'}", args)
         if use_pg:
             pg.start(args.pg_port, pg_dir)
-            base = f"postgresql+asyncpg://postgres@127.0.0.1:{args.pg_port}"
-            phones = seeded_pg(args, base, pg_dir)
+            phones["pg"] = seeded_pg(args, PG_BASE.format(port=args.pg_port), pg_dir)
             print(f"PostgreSQL: {pg.settings(args.pg_port)}")
-            for label in [r for r in runs if r.startswith("pg")]:
-                pg.psql(args.pg_port, f"DROP DATABASE IF EXISTS {PG_DATABASE}")
-                pg.psql(args.pg_port, f"CREATE DATABASE {PG_DATABASE} TEMPLATE {PG_TEMPLATE}")
-                url = f"{base}/{PG_DATABASE}"
-                results[label] = run_one(args, label, url, int(label[2:]), phones, work, pg_dir)
-                report(results[label])
+        # Rounds alternate the runs: the machine's speed drifts by tens of percent over
+        # minutes (docs/benchmarks.md), and each run of a round meets the same drift.
+        for round_no in range(1, args.repeat + 1):
+            if args.repeat > 1:
+                print(f"round {round_no} of {args.repeat}:")
+            for label in runs:
+                result = run_fresh(args, label, phones, work, pg_dir)
+                results[label].append(result)
+                report(result)
     finally:
         if use_pg and not args.keep_pg:
             pg.stop(pg_dir)
         shutil.rmtree(work, ignore_errors=True)
-    last = results[runs[-1]]
-    errors = sum(sum(r.tally.errors.values()) for r in results.values())
-    shed = sum(r.tally.shed for r in results.values())
-    rates = {k: f"{results[k].rps:.1f}" if k in results else "-" for k in ("sqlite", "pg1", "pg2")}
+    typical = {label: median_run(made) for label, made in results.items()}
+    last = typical[runs[-1]]
+    everything = [r for made in results.values() for r in made]
+    errors = sum(sum(r.tally.errors.values()) for r in everything)
+    shed = sum(r.tally.shed for r in everything)
+    rates = {k: f"{typical[k].rps:.1f}" if k in typical else "-" for k in ("sqlite", "pg1", "pg2")}
+    if args.repeat > 1:
+        for label, made in results.items():
+            each = ", ".join(f"{r.rps:.1f}" for r in made)
+            print(f"{label}: rps of each round {each}; the median {typical[label].rps:.1f}")
     print(f"load average after: {load_avg()}")
     print(
         f"devices={args.devices} rps={last.rps:.1f} p50_ms={last.percentile(0.5):.0f} "
         f"p99_ms={last.percentile(0.99):.0f} errors={errors} shed={shed} "
         f"sqlite_rps={rates['sqlite']} pg1_rps={rates['pg1']} pg2_rps={rates['pg2']}"
     )
+
+
+def run_fresh(
+    args: argparse.Namespace,
+    label: str,
+    phones: dict[str, list[Phone]],
+    work: Path,
+    pg_dir: Path,
+) -> Result:
+    """One run on a fresh copy of the seeded database."""
+    if label == "sqlite":
+        db = work / "ronda.db"
+        for stale in work.glob("ronda.db*"):
+            stale.unlink()
+        with sqlite3.connect(work / "seed.db") as source, sqlite3.connect(db) as copy:
+            source.backup(copy)
+        source.close()
+        copy.close()
+        return run_one(args, label, f"sqlite+aiosqlite:///{db}", 1, phones["sqlite"], work, None)
+    pg.psql(args.pg_port, f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+    pg.psql(args.pg_port, f"CREATE DATABASE {PG_DATABASE} TEMPLATE {PG_TEMPLATE}")
+    url = f"{PG_BASE.format(port=args.pg_port)}/{PG_DATABASE}"
+    return run_one(args, label, url, int(label[2:]), phones["pg"], work, pg_dir)
+
+
+def median_run(made: list[Result]) -> Result:
+    """The run of median rps (the lower middle one of an even count)."""
+    return sorted(made, key=lambda r: r.rps)[(len(made) - 1) // 2]
 
 
 if __name__ == "__main__":
