@@ -615,7 +615,8 @@ def seeded_pg(args: argparse.Namespace, base: str, pg_dir: Path) -> list[Phone]:
         phones = [Phone(**p) for p in orjson.loads(saved.read_bytes())]
         print(f"reused the seeded template: {len(phones)} devices")
         return phones
-    saved.unlink(missing_ok=True)
+    for other in pg_dir.parent.glob(f"{pg_dir.name}-phones-*.json"):
+        other.unlink()  # the template they were made with is about to go
     pg.fresh_database(args.pg_port, PG_TEMPLATE)
     phones = timed_seed(f"{base}/{PG_TEMPLATE}", args)
     saved.write_bytes(orjson.dumps([dataclasses.asdict(p) for p in phones]))
