@@ -576,7 +576,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=1,
+        default=3,
         help="rounds of the runs, alternating; the last line gives each run's median",
     )
     parser.add_argument("--pg-port", type=int, default=55433)

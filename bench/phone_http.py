@@ -60,8 +60,8 @@ class _Exchange(asyncio.Protocol):
         self.received = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(Broken(f"not an HTTP answer: {exc}"))
+        except Exception as exc:  # not HTTP, or a body that is not the gzip it says it is
+            self._fail(Broken(f"not a readable HTTP answer: {exc!r}"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:

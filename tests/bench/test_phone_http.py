@@ -175,7 +175,13 @@ async def test_an_answer_cut_short_or_not_http_is_broken() -> None:
         await writer.drain()
         await asyncio.sleep(5)  # the client must not wait for more of it
 
-    for handle in (cut, nonsense):
+    async def not_gzip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc")
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    for handle in (cut, nonsense, not_gzip):
         async with raw_server(handle) as port:
             http = PhoneHttp("127.0.0.1", port, 10)
             with pytest.raises(Broken):
