@@ -80,10 +80,11 @@ async def uvicorn_on(keep_alive_s: int) -> AsyncIterator[int]:
         await serving
 
 
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
 @contextlib.asynccontextmanager
-async def raw_server(
-    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
-) -> AsyncIterator[int]:
+async def raw_server(handle: Handler) -> AsyncIterator[int]:
     """A server that does what ``handle`` says; each connection closed when it returns."""
     handlers: set[asyncio.Task[None]] = set()
 
@@ -163,30 +164,36 @@ async def test_a_request_the_server_drops_unanswered_is_stale() -> None:
         http.close()
 
 
-async def test_an_answer_cut_short_or_not_http_is_broken() -> None:
-    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
-        await writer.drain()  # and closed before the other 91 bytes
+def answering(raw: bytes, hold_s: float) -> Handler:
+    """A server that reads a request, writes ``raw``, and closes after ``hold_s`` seconds."""
 
-    async def nonsense(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        writer.write(raw)
         await writer.drain()
-        await asyncio.sleep(5)  # the client must not wait for more of it
+        await asyncio.sleep(hold_s)
 
-    async def not_gzip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc")
-        await writer.drain()
-        await asyncio.sleep(5)
+    return handle
 
-    for handle in (cut, nonsense, not_gzip):
-        async with raw_server(handle) as port:
-            http = PhoneHttp("127.0.0.1", port, 10)
-            with pytest.raises(Broken):
-                await http.request("GET", "/")
-            http.close()
+
+@pytest.mark.parametrize(
+    ("raw", "hold_s"),
+    [
+        # closed before the other 91 bytes of the body
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", 0),
+        # not HTTP: the client must not wait for more of it
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", 5),
+        # a body that is not the gzip it says it is
+        (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc", 5),
+    ],
+    ids=["cut-short", "not-http", "not-gzip"],
+)
+async def test_an_answer_cut_short_or_unreadable_is_broken(raw: bytes, hold_s: float) -> None:
+    async with raw_server(answering(raw, hold_s)) as port:
+        http = PhoneHttp("127.0.0.1", port, 10)
+        with pytest.raises(Broken):
+            await http.request("GET", "/")
+        http.close()
 
 
 async def test_an_answer_that_never_comes_times_out_and_the_next_request_reconnects() -> None:
