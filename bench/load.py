@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import random
@@ -193,10 +194,10 @@ def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Pop
     command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
     command += ["--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
-    # Phones keep their connection between syncs, as they do with nginx in front (its
-    # keepalive_timeout, 75 s by default; docs/operations.md): at uvicorn's own 5 s nearly
-    # every round opened a new one, work that nginx takes off the app server in production
-    # (on SQLite's one worker that churn alone took p99 from 271 to 851 ms).
+    # Phones keep their connection between syncs, as they do with nginx in front (nginx's
+    # keepalive_timeout is 75 s by default, and deploy/nginx-ronda.conf leaves it so): at
+    # uvicorn's own 5 s nearly every round opened a new one, work that nginx takes off the
+    # app server in production (on SQLite's one worker that churn took p99 from 271 to 851 ms).
     command += ["--backlog", "4096", "--workers", str(workers), "--timeout-keep-alive", "75"]
     out = log.open("wb")
     return subprocess.Popen(
@@ -280,8 +281,8 @@ async def send(
         try:
             answer = await http.request(method, target, headers, body)
         except Stale:
-            # The server closed an idle kept-alive connection (uvicorn: after 5 s) as this
-            # request went out on it.
+            # The server closed an idle kept-alive connection (at its keep-alive timeout) as
+            # this request went out on it.
             if reconnected:
                 tally.error(f"{kind}: disconnected twice")
                 return None
@@ -674,6 +675,14 @@ def main() -> None:
         for label, made in results.items():
             each = ", ".join(f"{r.rps:.1f}" for r in made)
             print(f"{label}: rps of each round {each}; the median {typical[label].rps:.1f}")
+        if results.get("pg1") and results.get("pg2"):
+            # The line's pg2_rps / pg1_rps is a ratio of medians, which may come from
+            # different rounds; each round's own ratio, and their median, are printed too.
+            ratios = sorted(
+                b.rps / a.rps for a, b in zip(results["pg1"], results["pg2"], strict=True)
+            )
+            each = ", ".join(f"{r:.2f}" for r in ratios)
+            print(f"pg2/pg1 of each round (sorted) {each}; their median {median(ratios):.2f}")
     print(f"load average after: {load_avg()}")
     print(
         f"devices={args.devices} rps={last.rps:.1f} p50_ms={last.percentile(0.5):.0f} "
@@ -694,15 +703,21 @@ def run_fresh(
         db = work / "ronda.db"
         for stale in work.glob("ronda.db*"):
             stale.unlink()
-        with sqlite3.connect(work / "seed.db") as source, sqlite3.connect(db) as copy:
+        with (
+            contextlib.closing(sqlite3.connect(work / "seed.db")) as source,
+            contextlib.closing(sqlite3.connect(db)) as copy,
+        ):
             source.backup(copy)
-        source.close()
-        copy.close()
         return run_one(args, label, f"sqlite+aiosqlite:///{db}", 1, phones["sqlite"], work, None)
     pg.psql(args.pg_port, f"DROP DATABASE IF EXISTS {PG_DATABASE}")
     pg.psql(args.pg_port, f"CREATE DATABASE {PG_DATABASE} TEMPLATE {PG_TEMPLATE}")
     url = f"{PG_BASE.format(port=args.pg_port)}/{PG_DATABASE}"
     return run_one(args, label, url, int(label[2:]), phones["pg"], work, pg_dir)
+
+
+def median(values: list[float]) -> float:
+    """The lower middle value, as ``median_run`` takes."""
+    return sorted(values)[(len(values) - 1) // 2]
 
 
 def median_run(made: list[Result]) -> Result:

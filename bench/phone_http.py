@@ -1,16 +1,20 @@
 """A phone's own HTTP/1.1 connection, for the load benchmark.
 
 The load generator shares the machine with the server it measures, so every millisecond of
-CPU it spends is taken from the server. aiohttp cost about 1.1 ms of generator CPU per
-served request at 2,000 phones (a pool, a request object, a response object and a payload
-registry per call); this client is what a phone needs and no more: one kept-alive connection
-(a browser's tab holds a few), requests sent one at a time on it, answers parsed by
-httptools (llhttp, the parser uvicorn's httptools mode uses too), gzip decoded as a phone's
-browser decodes it.
+CPU it spends is taken from the server. aiohttp cost 1.3-1.9 ms of generator CPU per served
+request at 2,000 phones (a pool, a request object, a response object and a payload registry
+per call; this client 0.9-1.2 ms, docs/benchmarks.md). This client is what a phone needs and
+no more: one kept-alive connection (a browser's tab holds a few), requests sent one at a time
+on it, answers parsed by httptools (llhttp, the parser uvicorn's httptools mode uses too),
+gzip decoded as a phone's browser decodes it.
 
-A connection the server closed while it was idle (uvicorn closes them after 5 s) is seen
-closed before the next request and opened again; one closed under a request, before any byte
-of the answer, raises ``Stale``: the caller sends the request once more, as browsers do.
+A connection the server closed while it was idle (at its keep-alive timeout) is seen closed
+before the next request and opened again; one closed under a request, before any byte of the
+answer, raises ``Stale``: the caller sends the request once more, as browsers do.
+
+What it does not do, because Ronda's server never needs it: HEAD (refused), answers framed
+by closing the connection (uvicorn always sends a length or chunks; such an answer reads as
+``Broken``), several requests at once on one connection (refused; use one client each).
 """
 
 from __future__ import annotations
@@ -79,6 +83,9 @@ class _Exchange(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        if 100 <= self.parser.get_status_code() < 200:  # interim (103 Early Hints): not it
+            self.headers, self.body = {}, []
+            return
         body = b"".join(self.body)
         if self.headers.get("content-encoding") == "gzip":
             body = zlib.decompress(body, 31)
@@ -92,6 +99,8 @@ class _Exchange(asyncio.Protocol):
 
     def send(self, data: bytes) -> asyncio.Future[Answer]:
         assert self.transport is not None
+        if self.waiter is not None and not self.waiter.done():
+            raise RuntimeError("one request at a time on a connection")
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return self.waiter
@@ -119,6 +128,8 @@ class PhoneHttp:
     ) -> Answer:
         """Send one request and read its whole answer. ``headers``: ready-made header lines,
         each ending in CRLF. Raises ``Stale``, ``Broken``, ``OSError`` or ``TimeoutError``."""
+        if method == "HEAD":
+            raise ValueError("HEAD is not supported: its answer has no body to wait for")
         head = [f"{method} {target} HTTP/1.1\r\n".encode(), self._host_line, headers]
         head.append(b"User-Agent: %s\r\nAccept-Encoding: gzip\r\n" % USER_AGENT)
         if body is not None:

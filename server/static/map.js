@@ -110,7 +110,30 @@
     if (f.cats) p.set("category", f.cats.length ? [...f.cats].sort().join(",") : "none");
     return p.toString();
   }
-  const tileUrl = (layer, query) => `${location.origin}/tiles/${layer}/{z}/{x}/{y}.mvt${query ? "?" + query : ""}`;
+  const tileUrl = (layer, query) => `ronda://${location.host}/tiles/${layer}/{z}/{x}/{y}.mvt${query ? "?" + query : ""}`;
+
+  // Tiles come through this fetch rather than MapLibre's own, to honour the server's 429
+  // "busy" (at a shift change it sheds requests and says in Retry-After when to come back):
+  // MapLibre alone would leave a hole in the map until the next move. A tile is asked again
+  // at most TILE_RETRIES times; then it fails as any failed tile does (the layer is said).
+  const TILE_RETRIES = 3;
+  const pause = (ms, signal) => new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+  });
+  maplibregl.addProtocol("ronda", async (params, abort) => {
+    const url = location.protocol + params.url.slice("ronda:".length);
+    for (let attempt = 0; ; attempt++) {
+      const answer = await fetch(url, { credentials: "same-origin", signal: abort.signal });
+      const wait = answer.headers.get("Retry-After");
+      if (answer.status === 429 && attempt < TILE_RETRIES) {
+        await pause((/^\d+$/.test(wait || "") ? Number(wait) : 5) * 1000, abort.signal);
+        continue;
+      }
+      if (!answer.ok) throw new Error(`${answer.status} ${answer.statusText}: ${url}`);
+      return { data: await answer.arrayBuffer(), cacheControl: answer.headers.get("Cache-Control"), expires: answer.headers.get("Expires") };
+    }
+  });
 
   function layerOn(name) {
     const box = document.querySelector(`#layers input[data-layer="${name}"]`);

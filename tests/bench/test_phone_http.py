@@ -51,7 +51,8 @@ async def busy(request: Request) -> Response:
 
 
 async def closing(request: Request) -> Response:
-    return Response(b"bye", headers={"Connection": "close"})
+    port = str(request.client.port if request.client else 0)
+    return Response(b"bye", headers={"Connection": "close", "X-Peer-Port": port})
 
 
 @contextlib.asynccontextmanager
@@ -125,8 +126,9 @@ async def test_answers_are_read_whole_on_one_kept_alive_connection() -> None:
             assert packed.headers["content-encoding"] == "gzip"  # the server compressed it
             assert packed.body == BIG  # and the client decoded it
 
-            chunked = await http.request("GET", "/stream")
+            chunked = await http.request("GET", "/stream")  # as the snapshot comes
             assert chunked.headers["transfer-encoding"] == "chunked"
+            assert chunked.headers["content-encoding"] == "gzip"
             assert chunked.body == b'{"n":0}\n{"n":1}\n{"n":2}\n'
 
             shed = await http.request("GET", "/busy")
@@ -145,9 +147,10 @@ async def test_a_connection_the_server_closed_is_opened_again() -> None:
             assert after.status == 200
             assert after.headers["x-peer-port"] != before.headers["x-peer-port"]
 
-            await http.request("GET", "/closing")  # Connection: close
+            closed = await http.request("GET", "/closing")  # Connection: close
             again = await http.request("GET", "/echo")
             assert again.status == 200 and again.body == b"GET "
+            assert closed.headers["x-peer-port"] != again.headers["x-peer-port"]
         finally:
             http.close()
 
@@ -181,16 +184,17 @@ def answering(raw: bytes, hold_s: float) -> Handler:
     [
         # closed before the other 91 bytes of the body
         (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", 0),
-        # not HTTP: the client must not wait for more of it
-        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", 5),
-        # a body that is not the gzip it says it is
-        (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc", 5),
+        # not HTTP, and the server keeps the connection open: the client must not wait on
+        # (its timeout, 5 s, is well short of the server's hold: waiting would time out)
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", 60),
+        # a body that is not the gzip it says it is, the connection kept open too
+        (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc", 60),
     ],
     ids=["cut-short", "not-http", "not-gzip"],
 )
 async def test_an_answer_cut_short_or_unreadable_is_broken(raw: bytes, hold_s: float) -> None:
     async with raw_server(answering(raw, hold_s)) as port:
-        http = PhoneHttp("127.0.0.1", port, 10)
+        http = PhoneHttp("127.0.0.1", port, 5)
         with pytest.raises(Broken):
             await http.request("GET", "/")
         http.close()
@@ -225,3 +229,13 @@ async def test_refused_is_an_os_error() -> None:
         http = PhoneHttp("127.0.0.1", port, 5)
         with pytest.raises(OSError):
             await http.request("GET", "/")
+
+
+async def test_an_interim_answer_is_not_taken_for_the_answer() -> None:
+    raw = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+    raw += b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"
+    async with raw_server(answering(raw, 60)) as port:
+        http = PhoneHttp("127.0.0.1", port, 5)
+        answer = await http.request("GET", "/")
+        assert (answer.status, answer.body) == (200, b"final")
+        http.close()

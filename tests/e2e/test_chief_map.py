@@ -8,6 +8,7 @@ the map, and a filter change fetches the tiles of the new filters.
 Every layer is toggled and must draw (or say why it is empty), every form is sent, the
 quick periods and the comparison are used, failures are provoked (an aborted layer, a
 server error, the network gone, dates the wrong way round) and must be said on the page,
+tiles the server sheds (429 busy) are asked again after their Retry-After and drawn,
 the incident detail is used by keyboard only. axe-core finds 0 critical/serious problems
 in each state; any console error or failed request not provoked on purpose fails the test
 (``pages_support``). Waits are on ``#mapshell[data-ready]``, the number of the last load
@@ -16,6 +17,7 @@ the map has drawn."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -208,6 +210,40 @@ def _categories_and_exports(page: Any, ready: int) -> int:
     return apply(page, ready)
 
 
+BUSY = (
+    '{"error":{"code":"busy","message":"the server is saturated; retry after Retry-After'
+    ' seconds","details":{"retry_after_s":1}}}'
+)
+
+
+def _busy_tiles(tab: Tab, ready: int) -> int:
+    """The server sheds every incidents tile once (429 busy, Retry-After: 1), as at a shift
+    change: the map asks again when told, draws them all and says nothing went wrong."""
+    page = tab.page
+    asked: dict[str, list[float]] = {}
+
+    def shed_once(route: Any) -> None:
+        times = asked.setdefault(route.request.url, [])
+        times.append(time.monotonic())
+        if len(times) == 1:
+            headers = {"Retry-After": "1"}
+            route.fulfill(status=429, headers=headers, body=BUSY, content_type="application/json")
+        else:
+            route.continue_()
+
+    page.route("**/tiles/incidents/**", shed_once)  # routing also turns the HTTP cache off
+    ready = apply(page, ready)  # Apply reloads the tiles
+    page.unroute("**/tiles/incidents/**")
+    allow_failed(tab, "/tiles/incidents/")
+    assert asked, "no incidents tile was asked for"
+    assert all(len(times) == 2 for times in asked.values()), asked
+    assert all(times[1] - times[0] >= 1.0 for times in asked.values()), asked  # Retry-After
+    assert not page.locator("#alert").is_visible()
+    assert page.get_attribute("#mapshell", "data-state") == "ready"
+    assert counts(page)["incidents"] > 0 and drawn(page, "incidents") > 0
+    return ready
+
+
 def _failures(tab: Tab, ready: int, viewport: str) -> int:
     page = tab.page
     alert = page.locator("#alert")
@@ -224,6 +260,7 @@ def _failures(tab: Tab, ready: int, viewport: str) -> int:
     assert_accessible(page, f"{viewport}: a layer failed")
     page.unroute("**/tiles/hotspots/**")
     allow_failed(tab, "/tiles/hotspots/")
+    ready = _busy_tiles(tab, ready)
     # the server answers 500 for the incidents' count and list
     page.route(
         "**/web/data/meta/incidents.json*",

@@ -340,6 +340,8 @@ def test_the_load_benchmark_runs_small_and_ends_with_its_line(tmp_path: Path) ->
     assert rounds, done.stdout[-2000:]
     first, second, median = (float(x) for x in rounds.groups())
     assert median == min(first, second) and f"sqlite_rps={median}" in last
+    assert f"rps={median}" in last.split()  # rps, p50, p99 are of the median run
+    assert " errors=0 " in last, done.stdout[-3000:]
 
 
 def test_the_budget_key_is_a_short_digest_of_the_token() -> None:
