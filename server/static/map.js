@@ -114,8 +114,9 @@
 
   // Tiles come through this fetch rather than MapLibre's own, to honour the server's 429
   // "busy" (at a shift change it sheds requests and says in Retry-After when to come back):
-  // MapLibre alone would leave a hole in the map until the next move. A tile is asked again
-  // at most TILE_RETRIES times; then it fails as any failed tile does (the layer is said).
+  // with MapLibre's own, a shed tile failed its layer (cleared, and the alarm said) until the
+  // chief pressed Apply. A tile is asked again at most TILE_RETRIES times; then, and for any
+  // other failure, it fails as MapLibre's own fetch fails (an AJAXError: a 404 is no tile).
   const TILE_RETRIES = 3;
   const pause = (ms, signal) => new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
@@ -127,10 +128,11 @@
       const answer = await fetch(url, { credentials: "same-origin", signal: abort.signal });
       const wait = answer.headers.get("Retry-After");
       if (answer.status === 429 && attempt < TILE_RETRIES) {
+        answer.body?.cancel();
         await pause((/^\d+$/.test(wait || "") ? Number(wait) : 5) * 1000, abort.signal);
         continue;
       }
-      if (!answer.ok) throw new Error(`${answer.status} ${answer.statusText}: ${url}`);
+      if (!answer.ok) throw new maplibregl.AJAXError(answer.status, answer.statusText, url, await answer.blob());
       return { data: await answer.arrayBuffer(), cacheControl: answer.headers.get("Cache-Control"), expires: answer.headers.get("Expires") };
     }
   });

@@ -237,7 +237,8 @@ def _busy_tiles(tab: Tab, ready: int) -> int:
     allow_failed(tab, "/tiles/incidents/")
     assert asked, "no incidents tile was asked for"
     assert all(len(times) == 2 for times in asked.values()), asked
-    assert all(times[1] - times[0] >= 1.0 for times in asked.values()), asked  # Retry-After
+    # after Retry-After's 1 s, not the map's own 5 s for a 429 that says nothing
+    assert all(1.0 <= times[1] - times[0] < 4.0 for times in asked.values()), asked
     assert not page.locator("#alert").is_visible()
     assert page.get_attribute("#mapshell", "data-state") == "ready"
     assert counts(page)["incidents"] > 0 and drawn(page, "incidents") > 0
