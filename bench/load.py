@@ -446,13 +446,13 @@ async def drive(
             http.close()
 
 
-async def ready(port: int) -> str:
+async def ready(port: int) -> None:
     http = PhoneHttp(HOST, port, 5)
     try:
         for _ in range(1200):
             try:
                 if (await http.request("GET", "/readyz")).status == 200:
-                    return ""
+                    return
             except (Stale, Broken, OSError, TimeoutError):
                 http.close()
             await asyncio.sleep(0.1)
@@ -716,13 +716,14 @@ def run_fresh(
 
 
 def median(values: list[float]) -> float:
-    """The lower middle value, as ``median_run`` takes."""
+    """The lower middle value of an even count, so that it is one of the values."""
     return sorted(values)[(len(values) - 1) // 2]
 
 
 def median_run(made: list[Result]) -> Result:
-    """The run of median rps (the lower middle one of an even count)."""
-    return sorted(made, key=lambda r: r.rps)[(len(made) - 1) // 2]
+    """The run of median rps."""
+    rps = median([r.rps for r in made])
+    return next(r for r in made if r.rps == rps)
 
 
 if __name__ == "__main__":
