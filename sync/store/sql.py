@@ -60,7 +60,7 @@ from sync.store.records import (
     WebSession,
 )
 from sync.store.schema import SchemaChange
-from sync.store.sql_engine import make_engine, open_lookup
+from sync.store.sql_engine import make_engine, make_point_engine, open_lookup
 from sync.store.sql_epoch import (
     STATE_SQL,
     ensure_epoch,
@@ -125,6 +125,8 @@ class SQLStore(Store):
         self._writer: SQLiteWriter | None = None
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
+        # PostgreSQL straight: the pool of statements planned once (token lookup, push unit).
+        self._points: AsyncEngine | None = None
         self._write_lock = asyncio.Lock()
         # SQLite only: a plain connection for the token lookup every request makes. An
         # indexed point read takes microseconds, less than one hop to aiosqlite's thread,
@@ -139,6 +141,11 @@ class SQLStore(Store):
         if self._engine is None:
             raise StoreUnavailable("the store is not open")
         return self._engine
+
+    @property
+    def point_engine(self) -> AsyncEngine | None:
+        """PostgreSQL straight: the pool of statements planned once (``make_point_engine``)."""
+        return self._points
 
     async def open(self) -> None:
         engine, self._checkpointer = make_engine(
@@ -162,6 +169,9 @@ class SQLStore(Store):
             await self._discard_engine()  # its pooled connection would be left open
             raise
         translate_engine_errors(engine)  # after the schema: open() names its own failures
+        if not self.is_sqlite and not self.pgbouncer:
+            self._points = make_point_engine(self.url)
+            translate_engine_errors(self._points)
         if self._checkpointer is not None:
             self._checkpointer.start()
             self._writer = SQLiteWriter(
@@ -203,6 +213,9 @@ class SQLStore(Store):
             async with self._write_lock:
                 await self._writer.close()
             self._writer = None
+        if self._points is not None:
+            await self._points.dispose()
+            self._points = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -274,7 +287,8 @@ class SQLStore(Store):
         if self._lookup is not None:
             row = self._lookup.execute(TOKEN_SQL, (token_hash,)).fetchone()
         else:  # every request makes it: one round trip (no BEGIN/ROLLBACK around it)
-            rows = await self._driver_fetch(TOKEN_SQL.replace("?", "$1"), token_hash)
+            sql = TOKEN_SQL.replace("?", "$1")
+            rows = await self._driver_fetch(sql, token_hash, engine=self._points)
             row = rows[0] if rows else None
         return None if row is None else Identity(row[0], row[1], row[2], row[3], row[4])
 
@@ -369,7 +383,8 @@ class SQLStore(Store):
             async with self._write_lock, self._writer.unit() as sqlite_unit:
                 yield sqlite_unit
             return
-        async with self._write_lock, self.engine.connect() as conn, conn.begin():
+        points = self._points or self.engine
+        async with self._write_lock, points.connect() as conn, conn.begin():
             unit = SQLPushUnit(conn)
             await unit.lock()
             yield unit
@@ -566,9 +581,12 @@ class SQLStore(Store):
                 await conn.rollback()
             return result
 
-    async def _driver_fetch(self, sql: str, *params: Any) -> list[Any]:
-        """One read through asyncpg itself, in autocommit (PostgreSQL's hot reads)."""
-        async with self.engine.connect() as conn:
+    async def _driver_fetch(
+        self, sql: str, *params: Any, engine: AsyncEngine | None = None
+    ) -> list[Any]:
+        """One read through asyncpg itself, in autocommit (PostgreSQL's hot reads), on
+        ``engine`` (the main pool if None)."""
+        async with (engine or self.engine).connect() as conn:
             driver: Any = (await conn.get_raw_connection()).driver_connection
             if not self.pgbouncer:
                 return list(await driver.fetch(sql, *params))

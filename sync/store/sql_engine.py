@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sync.store.sqlite_wal import BUSY_TIMEOUT_MS, WalCheckpointer, set_wal_pragmas
 
 PG_EXTRA_CONNECTIONS = 5  # on PostgreSQL a worker may open pool_size + this many
+# Of those, straight to PostgreSQL, the pool of statements planned once (make_point_engine).
+POINT_CONNECTIONS = 3
 
 
 def make_engine(
@@ -31,9 +33,10 @@ def make_engine(
         # connection opened and closed every few requests, each costing a backend fork and
         # asyncpg's type introspection on the new connection (three round trips, ~13 ms of
         # PostgreSQL); PostgreSQL's CPU per served request halved without it (bench.load).
+        extra = PG_EXTRA_CONNECTIONS - (0 if pgbouncer else POINT_CONNECTIONS)
         engine = create_async_engine(
             url,
-            pool_size=pool_size + PG_EXTRA_CONNECTIONS,
+            pool_size=pool_size + extra,
             max_overflow=0,
             hide_parameters=True,
             connect_args=_pgbouncer_args() if pgbouncer else {},
@@ -57,6 +60,25 @@ def make_engine(
     checkpointer = WalCheckpointer(path)
     _sqlite_pragmas(engine, synchronous, cache_mb, checkpointer)
     return engine, checkpointer
+
+
+def make_point_engine(url: str) -> AsyncEngine:
+    """PostgreSQL straight (not through PgBouncer): the pool of the statements whose best plan
+    is the same for every value, so PostgreSQL may keep the plan it made once.
+
+    They are the token lookup every request makes and the push unit's statements (a key, or a
+    list of keys through ``unnest``).  On the main pool, where every statement is planned for
+    its values (``_plan_for_values``), planning cost more than running them: the token
+    lookup's join 0.18 ms of planning against 0.02 ms of execution, and with the push unit's
+    statements a fifth of PostgreSQL's CPU in the load runs (pg_stat_statements with
+    ``track_planning``, docs/benchmarks.md).  The server's default ``plan_cache_mode``
+    (``auto``) keeps a generic plan after five runs when it costs no more than the custom
+    ones.  Through PgBouncer statements are unnamed and planned on every run anyway, so
+    there is no such pool there.
+    """
+    return create_async_engine(
+        url, pool_size=POINT_CONNECTIONS, max_overflow=0, hide_parameters=True
+    )
 
 
 def _pgbouncer_args() -> dict[str, Any]:

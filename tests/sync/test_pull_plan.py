@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sync.identity import identify
 from sync.store.contract.data import record_write
 from sync.store.records import PullScope
 from sync.store.sql import SQLStore, pg_pull_sql
-from tests.support import PG_URL, open_store
+from sync.store.sql_unit import SQLPushUnit
+from tests.support import PG_URL, open_store, seed_people
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (RONDA_TEST_PG_URL)")
 
@@ -85,3 +88,44 @@ async def test_a_new_connection_keeps_custom_plans_after_a_read_first(store: SQL
         driver = (await conn.get_raw_connection()).driver_connection
         assert driver is not None
         assert await driver.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+
+
+async def _prepared(conn: AsyncConnection) -> dict[str, tuple[int, int]]:
+    """The statements prepared on ``conn``: their generic and custom plans so far."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    rows = await driver.fetch(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+    )
+    return {r["statement"]: (r["generic_plans"], r["custom_plans"]) for r in rows}
+
+
+async def test_the_token_lookup_and_the_push_unit_keep_one_plan(store: SQLStore) -> None:
+    """Their best plan is the same whatever the values (a key, a list of keys), and planning
+    the token lookup's join took longer than running it: they run on a second pool, where
+    PostgreSQL keeps the plan it made once.  A pull is still planned for its values."""
+    people = await seed_people(store)
+    points = store.point_engine
+    assert points is not None
+    for _ in range(8):  # one after another: one pooled connection serves them all
+        assert await identify(store, people.tokens["off-a"]) == people.officer_a
+    assert points.pool.checkedin() == 1  # type: ignore[attr-defined]
+    async with points.connect() as conn:
+        plans = await _prepared(conn)
+    [(generic, custom)] = [n for sql, n in plans.items() if "token_hash" in sql]
+    assert (generic, custom) == (3, 5), plans  # PostgreSQL weighs a generic plan after five
+    async with store.push_unit() as unit:
+        assert isinstance(unit, SQLPushUnit)
+        mode = await unit.conn.exec_driver_sql("SHOW plan_cache_mode")
+        assert mode.scalar() == "auto"
+        unit_plans = await _prepared(unit.conn)
+        assert any("token_hash" in sql for sql in unit_plans)  # the same pool
+    await store.engine.dispose()  # the main pool's next checkout: a new connection
+    scope = PullScope(("st-a",), "all", "off-a")
+    for _ in range(8):
+        assert await store.pull(scope, 0, 10) == []
+    async with store.engine.connect() as conn:
+        plans = await _prepared(conn)
+    [(generic, custom)] = [n for sql, n in plans.items() if "FROM record WHERE seq" in sql]
+    assert (generic, custom) == (0, 8), plans
+    assert not any("token_hash" in sql for sql in plans)
