@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,6 +402,7 @@ class Result:
     cpu_ms: dict[str, float]  # CPU ms per served request, the whole run
     load: tuple[str, str]
     server_shed: str
+    speed: tuple[float, float] = (0.0, 0.0)  # reference_ms() before and after the run
 
     @property
     def rps(self) -> float:
@@ -484,6 +486,7 @@ def run_one(
     server = start_server(url, port, workers, work / f"{label}.log")
     try:
         asyncio.run(ready(port))
+        speed_before = reference_ms()
         load_before = load_avg()
         postmaster = postmaster_pid(pg_dir) if pg_dir else None
 
@@ -514,7 +517,8 @@ def run_one(
     # Per served request, over the whole run (the tail's few answers with its little CPU).
     cpu_ms = {k: (end[k] - before[k]) / max(1, served) * 1000 for k in end if k != "at"}
     load = (load_before, load_avg())
-    return Result(label, served, seconds, tally, cpu, cpu_ms, load, server_shed)
+    speed = (speed_before, reference_ms())
+    return Result(label, served, seconds, tally, cpu, cpu_ms, load, server_shed, speed)
 
 
 def free_port() -> int:
@@ -527,6 +531,35 @@ def free_port() -> int:
 
 def load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _reference_page() -> bytes:
+    """A pull page's worth of incident JSON (500 records), the same bytes every time."""
+    rng = random.Random(7)
+    clock = _FixedClock(iter(range(1_700_000_000_000, 1_800_000_000_000, 977)))
+    records = [_incident(rng, clock, -77.03 + rng.random() / 10, -12.05) for _ in range(500)]
+    return orjson.dumps({"changes": records})
+
+
+class _FixedClock:
+    def __init__(self, stamps: Any) -> None:
+        self.stamps = stamps
+
+    def tick(self) -> int:
+        return int(next(self.stamps))
+
+
+def reference_ms(seconds: float = 0.5) -> float:
+    """The machine's speed now: wall milliseconds one gzip (level 5, the server's) of a pull
+    page takes on this process's core, averaged over ``seconds``.  The server spends about a
+    third of its CPU so; on this shared machine the same task's time moves from run to run,
+    and with it every run's CPU a request (docs/benchmarks.md)."""
+    page = _reference_page()
+    done, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        zlib.compress(page, 5)
+        done += 1
+    return elapsed / done * 1000
 
 
 def machine() -> str:
@@ -549,6 +582,8 @@ def report(result: Result) -> None:
     )
     print(f"  served: {kinds}")
     print(f"  rps {result.rps:.1f}, p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms")
+    before, after = result.speed
+    print(f"  reference task (gzip of a pull page): {before:.2f} ms before, {after:.2f} ms after")
     print(
         f"  shed (429 busy, waited and sent again) {t.shed};"
         f" server's ronda_shed_total: {result.server_shed}"
@@ -675,6 +710,8 @@ def main() -> None:
         for label, made in results.items():
             each = ", ".join(f"{r.rps:.1f}" for r in made)
             print(f"{label}: rps of each round {each}; the median {typical[label].rps:.1f}")
+            speeds = ", ".join(f"{sum(r.speed) / 2:.2f}" for r in made)
+            print(f"{label}: reference task of each round (ms, lower is faster) {speeds}")
         if results.get("pg1") and results.get("pg2"):
             # The line's pg2_rps / pg1_rps is a ratio of medians, which may come from
             # different rounds; each round's own ratio, and their median, are printed too.

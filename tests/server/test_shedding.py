@@ -342,6 +342,15 @@ def test_the_load_benchmark_runs_small_and_ends_with_its_line(tmp_path: Path) ->
     assert median == min(first, second) and f"sqlite_rps={median}" in last
     assert f"rps={median}" in last.split()  # rps, p50, p99 are of the median run
     assert " errors=0 " in last, done.stdout[-3000:]
+    # The machine's speed around each run, by a fixed task timed before and after it.
+    speeds = re.findall(
+        r"\(gzip of a pull page\): ([\d.]+) ms before, ([\d.]+) ms after", done.stdout
+    )
+    assert len(speeds) == 2 and all(float(ms) > 0 for pair in speeds for ms in pair), speeds
+    assert re.search(
+        r"sqlite: reference task of each round \(ms, lower is faster\) [\d.]+, [\d.]+\n",
+        done.stdout,
+    )
 
 
 def test_the_budget_key_is_a_short_digest_of_the_token() -> None:
