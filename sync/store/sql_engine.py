@@ -66,15 +66,15 @@ def make_point_engine(url: str) -> AsyncEngine:
     """PostgreSQL straight (not through PgBouncer): the pool of the statements whose best plan
     is the same for every value, so PostgreSQL may keep the plan it made once.
 
-    They are the token lookup every request makes and the push unit's statements (a key, or a
-    list of keys through ``unnest``).  On the main pool, where every statement is planned for
-    its values (``_plan_for_values``), planning cost more than running them: the token
-    lookup's join 0.18 ms of planning against 0.02 ms of execution, and with the push unit's
-    statements a fifth of PostgreSQL's CPU in the load runs (pg_stat_statements with
-    ``track_planning``, docs/benchmarks.md).  The server's default ``plan_cache_mode``
-    (``auto``) keeps a generic plan after five runs when it costs no more than the custom
-    ones.  Through PgBouncer statements are unnamed and planned on every run anyway, so
-    there is no such pool there.
+    They are the token lookup every request makes (a browser's session lookup in its stead)
+    and the push unit's statements (a key, or a list of keys through ``unnest``).  On the main
+    pool, where every statement is planned for its values (``_plan_for_values``), planning
+    cost more than running them: the token lookup's join 0.18 ms of planning against 0.02 ms
+    of execution, and with the push unit's statements a fifth of PostgreSQL's CPU in the load
+    runs (pg_stat_statements with ``track_planning``, docs/benchmarks.md).  The server's
+    default ``plan_cache_mode`` (``auto``) keeps a generic plan after five runs when it costs
+    no more than the custom ones.  Through PgBouncer statements are unnamed and planned on
+    every run anyway, so there is no such pool there.
     """
     return create_async_engine(
         url, pool_size=POINT_CONNECTIONS, max_overflow=0, hide_parameters=True

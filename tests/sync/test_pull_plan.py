@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sync.identity import identify
 from sync.store.contract.data import record_write
-from sync.store.records import PullScope
+from sync.store.records import PullScope, WebSession
 from sync.store.sql import SQLStore, pg_pull_sql
 from sync.store.sql_unit import SQLPushUnit
 from tests.support import PG_URL, open_store, seed_people
@@ -107,13 +107,19 @@ async def test_the_token_lookup_and_the_push_unit_keep_one_plan(store: SQLStore)
     people = await seed_people(store)
     points = store.point_engine
     assert points is not None
-    for _ in range(8):  # one after another: one pooled connection serves them all
+    await store.add_session(WebSession("sh", "chief-a", "csrf", expires_ms=100))
+    for now_ms in range(90, 98):  # one after another: one pooled connection serves them all
         assert await identify(store, people.tokens["off-a"]) == people.officer_a
+        found = await store.session("sh", now_ms)
+        assert found is not None and found[1].officer_id == "chief-a"
+    assert await store.session("sh", 100) is None
     assert points.pool.checkedin() == 1  # type: ignore[attr-defined]
     async with points.connect() as conn:
         plans = await _prepared(conn)
-    [(generic, custom)] = [n for sql, n in plans.items() if "token_hash" in sql]
+    [(generic, custom)] = [n for sql, n in plans.items() if "FROM device" in sql]
     assert (generic, custom) == (3, 5), plans  # PostgreSQL weighs a generic plan after five
+    [(generic, custom)] = [n for sql, n in plans.items() if "FROM web_session" in sql]
+    assert (generic, custom) == (4, 5), plans
     async with store.push_unit() as unit:
         assert isinstance(unit, SQLPushUnit)
         mode = await unit.conn.exec_driver_sql("SHOW plan_cache_mode")
