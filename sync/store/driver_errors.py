@@ -34,7 +34,13 @@ from typing import Any, TypeVar
 import asyncpg.exceptions as pg
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.errors import StoreUnavailable
@@ -50,6 +56,9 @@ SQLALCHEMY_UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
     DisconnectionError,
+    # No pooled connection came free in the pool's 30 s: every one is held by a statement the
+    # database has not answered; the request is right and may be sent again.
+    PoolTimeout,
 )
 # The same conditions as asyncpg raises them when used directly.
 DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -59,6 +68,10 @@ DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
     pg.CrashShutdownError,  # 57P02
     pg.CannotConnectNowError,  # 57P03: starting up, or in recovery
     pg.TooManyConnectionsError,  # 53300
+    # The protocol's state broken under a connection the server ended while it sat in the
+    # pool ("cannot switch to state 12; another operation (2) is in progress", asyncpg
+    # #784 and #1069): the connection is unusable, and the same request on another serves.
+    pg.InternalClientError,
     OSError,  # the socket: refused, reset, unreachable, timed out (TimeoutError is one)
 )
 UNAVAILABLE = SQLALCHEMY_UNAVAILABLE + DRIVER_UNAVAILABLE
@@ -145,6 +158,11 @@ def _on_engine_error(context: ExceptionContext) -> None:
     # a cancellation, or a background loop that retries on StoreUnavailable never stops.
     if not isinstance(context.original_exception, Exception):
         return
+    if isinstance(context.original_exception, pg.InternalClientError):
+        # SQLAlchemy's asyncpg dialect calls a connection gone only when asyncpg says it is
+        # closed, and this one is not: it would go back to the pool and fail every use
+        # (sqlalchemy #13241). Marked a disconnect, the pool throws it away.
+        context.is_disconnect = True
     wrapped = context.sqlalchemy_exception
     if (
         context.is_disconnect

@@ -46,6 +46,8 @@ class ReplicaStore(SQLStore):
     and connects lazily, so a replica that is down does not stop the server from starting.
     Its schema is the primary's, which the primary's own open checked."""
 
+    serves_lookups = False
+
     async def _prepare_schema(self, engine: AsyncEngine) -> None:
         return None
 

@@ -101,6 +101,10 @@ def pg_pull_sql(stations: int | None) -> str:
 class SQLStore(Store):
     """Store on SQLAlchemy's async engine: ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``."""
 
+    # Token and session lookups and pushes come here (a replica's store serves bulk reads
+    # only, so it keeps every connection for them and opens no pool for the lookups).
+    serves_lookups = True
+
     def __init__(
         self,
         url: str,
@@ -143,6 +147,10 @@ class SQLStore(Store):
         return self._engine
 
     @property
+    def _wants_point_pool(self) -> bool:
+        return self.serves_lookups and not self.is_sqlite and not self.pgbouncer
+
+    @property
     def point_engine(self) -> AsyncEngine | None:
         """PostgreSQL straight: the pool of statements planned once (``make_point_engine``)."""
         return self._points
@@ -154,6 +162,7 @@ class SQLStore(Store):
             pgbouncer=self.pgbouncer,
             synchronous=self._synchronous,
             cache_mb=self._cache_mb,
+            point_pool=self._wants_point_pool,
         )
         self._engine = engine
         try:
@@ -169,7 +178,7 @@ class SQLStore(Store):
             await self._discard_engine()  # its pooled connection would be left open
             raise
         translate_engine_errors(engine)  # after the schema: open() names its own failures
-        if not self.is_sqlite and not self.pgbouncer:
+        if self._wants_point_pool:
             self._points = make_point_engine(self.url)
             translate_engine_errors(self._points)
         if self._checkpointer is not None:
@@ -589,12 +598,20 @@ class SQLStore(Store):
         ``engine`` (the main pool if None)."""
         async with (engine or self.engine).connect() as conn:
             driver: Any = (await conn.get_raw_connection()).driver_connection
-            if not self.pgbouncer:
-                return list(await driver.fetch(sql, *params))
-            # asyncpg prepares, then binds, in two round trips; out of a transaction
-            # PgBouncer may send the second to another server, which lacks the statement.
-            async with driver.transaction(readonly=True):
-                return list(await driver.fetch(sql, *params))
+            try:
+                if not self.pgbouncer:
+                    return list(await driver.fetch(sql, *params))
+                # asyncpg prepares, then binds, in two round trips; out of a transaction
+                # PgBouncer may send the second to another server, which lacks the statement.
+                async with driver.transaction(readonly=True):
+                    return list(await driver.fetch(sql, *params))
+            except Exception as exc:
+                if driver.is_closed() or is_unavailable(exc):
+                    # SQLAlchemy never saw this error, so its pool would hand the dead
+                    # connection out again, and on the point pool nothing else would find
+                    # it dead (tests/sync/test_pg_reconnect.py): thrown away instead.
+                    await conn.invalidate()
+                raise
 
     async def _upsert(self, table: Any, row: dict[str, Any], keys: list[str]) -> None:
         stmt = dialect_insert(self.is_sqlite, table).values(**row)

@@ -25,15 +25,18 @@ def make_engine(
     pgbouncer: bool,
     synchronous: str,
     cache_mb: int,
+    point_pool: bool = False,
 ) -> tuple[AsyncEngine, WalCheckpointer | None]:
-    """The engine for ``url``, and on SQLite the WAL checkpointer its commits report to."""
+    """The engine for ``url``, and on SQLite the WAL checkpointer its commits report to.
+    ``point_pool``: PostgreSQL only, ``make_point_engine``'s pool takes ``POINT_CONNECTIONS``
+    of the connections beyond ``pool_size``."""
     if not url.startswith("sqlite"):
-        # The 5 connections beyond ``pool_size`` are kept once opened, not SQLAlchemy's
+        # The connections beyond ``pool_size`` are kept once opened, not SQLAlchemy's
         # overflow, which closes them as soon as they are returned: under load that was a
         # connection opened and closed every few requests, each costing a backend fork and
         # asyncpg's type introspection on the new connection (three round trips, ~13 ms of
         # PostgreSQL); PostgreSQL's CPU per served request halved without it (bench.load).
-        extra = PG_EXTRA_CONNECTIONS - (0 if pgbouncer else POINT_CONNECTIONS)
+        extra = PG_EXTRA_CONNECTIONS - (POINT_CONNECTIONS if point_pool else 0)
         engine = create_async_engine(
             url,
             pool_size=pool_size + extra,

@@ -103,14 +103,16 @@ class Proxy:
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
+        self.port = 0  # where it listens
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port: int = self.server.sockets[0].getsockname()[1]
-        return port
+    async def start(self, port: int = 0) -> int:
+        """Listen on ``port`` (0: any free one), as PostgreSQL back after a restart."""
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+        bound: int = self.server.sockets[0].getsockname()[1]
+        return bound
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(*self.target)
@@ -150,7 +152,8 @@ class Proxy:
 async def app_through(proxy: Proxy) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
     assert PG_URL
     await reset_postgres(PG_URL)
-    url = make_url(PG_URL).set(port=await proxy.start()).render_as_string(hide_password=False)
+    proxy.port = await proxy.start()
+    url = make_url(PG_URL).set(port=proxy.port).render_as_string(hide_password=False)
     settings = Settings(_env_file=None, database=DatabaseSettings(url=url))
     store = SQLStore(url)
     app = create_app(settings, store)
@@ -177,5 +180,15 @@ async def test_postgres_gone_answers_503() -> None:
                 error = assert_error_shape(answer, 503, "store_unavailable")
                 assert error["message"] == "the database is unavailable; retry"
                 assert error["details"] == {}
+            # PostgreSQL back on its address: the pooled connections that died are thrown
+            # away as requests meet them (each may cost one 503), and the server serves
+            # again by itself, every request after.
+            await proxy.start(proxy.port)
+            statuses = [(await client.get("/v1/admin/stations", headers=admin)).status_code]
+            while statuses[-1] != 200 and len(statuses) < 15:
+                statuses.append((await client.get("/v1/admin/stations", headers=admin)).status_code)
+            assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
+            for path in ("/v1/admin/stations", "/v1/admin/officers", "/v1/admin/devices") * 3:
+                assert (await client.get(path, headers=admin)).status_code == 200, path
     finally:
         await proxy.shut()
