@@ -37,6 +37,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
+    EmulatedDBAPIException,
     InterfaceError,
     OperationalError,
 )
@@ -68,13 +69,19 @@ DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
     pg.CrashShutdownError,  # 57P02
     pg.CannotConnectNowError,  # 57P03: starting up, or in recovery
     pg.TooManyConnectionsError,  # 53300
-    # The protocol's state broken under a connection the server ended while it sat in the
-    # pool ("cannot switch to state 12; another operation (2) is in progress", asyncpg
-    # #784 and #1069): the connection is unusable, and the same request on another serves.
-    pg.InternalClientError,
     OSError,  # the socket: refused, reset, unreachable, timed out (TimeoutError is one)
 )
 UNAVAILABLE = SQLALCHEMY_UNAVAILABLE + DRIVER_UNAVAILABLE
+# PostgreSQL's own answers that the connection is over, looked for behind SQLAlchemy's
+# wrapping too: its asyncpg dialect raises them as plain DBAPI errors, and calls the
+# connection gone only once asyncpg says it is closed.
+SERVER_ENDED: tuple[type[Exception], ...] = (
+    pg.PostgresConnectionError,
+    pg.AdminShutdownError,
+    pg.CrashShutdownError,
+    pg.CannotConnectNowError,
+    pg.TooManyConnectionsError,
+)
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html; sqlite3's
 # ``sqlite_errorcode`` is the extended code, whose low byte is the primary one) that mean the
@@ -110,10 +117,32 @@ def is_unavailable(exc: BaseException) -> bool:
     is not there or not answering (``StoreUnavailable``), rather than a bug (a 500)."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True  # SQLAlchemy found the connection dead (a disconnect)
-    driver = exc.orig if isinstance(exc, DBAPIError) else exc
+    driver = driver_error(exc)
     if isinstance(driver, sqlite3.Error):
         return _sqlite_unavailable(driver)
-    return isinstance(exc, UNAVAILABLE)
+    return (
+        isinstance(exc, UNAVAILABLE)
+        or isinstance(driver, SERVER_ENDED)
+        or protocol_state_lost(driver)
+    )
+
+
+def driver_error(exc: BaseException) -> BaseException:
+    """The driver's own exception behind SQLAlchemy's ``DBAPIError`` and behind the DBAPI
+    class its asyncpg dialect emulates (each keeps the one it wraps as ``orig``)."""
+    inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if isinstance(inner, EmulatedDBAPIException) and inner.orig is not None:
+        inner = inner.orig
+    return inner
+
+
+def protocol_state_lost(driver: BaseException) -> bool:
+    """asyncpg's protocol state broken under a connection the server ended while it sat in
+    the pool ("cannot switch to state 12; another operation (2) is in progress", "got result
+    for unknown protocol state", asyncpg #784 and #1069): the connection is unusable and the
+    same request on another one serves.  asyncpg's other ``InternalClientError``s (a type
+    without a codec, a failed start-up) are bugs or set-up and stay 500s."""
+    return isinstance(driver, pg.InternalClientError) and "state" in str(driver)
 
 
 def _sqlite_unavailable(exc: sqlite3.Error) -> bool:
@@ -158,7 +187,7 @@ def _on_engine_error(context: ExceptionContext) -> None:
     # a cancellation, or a background loop that retries on StoreUnavailable never stops.
     if not isinstance(context.original_exception, Exception):
         return
-    if isinstance(context.original_exception, pg.InternalClientError):
+    if protocol_state_lost(driver_error(context.original_exception)):
         # SQLAlchemy's asyncpg dialect calls a connection gone only when asyncpg says it is
         # closed, and this one is not: it would go back to the pool and fail every use
         # (sqlalchemy #13241). Marked a disconnect, the pool throws it away.

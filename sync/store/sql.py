@@ -34,7 +34,12 @@ from sync.errors import AlreadyExists, EnrollmentInvalid, StoreUnavailable
 from sync.store import schema, sql_admin, sql_cluster, sql_geo, sql_reviews, sql_throttle
 from sync.store import sql_tables as t
 from sync.store.base import PushUnit, Store
-from sync.store.driver_errors import is_unavailable, translate_engine_errors, translating
+from sync.store.driver_errors import (
+    is_unavailable,
+    translate_engine_errors,
+    translating,
+    unavailable,
+)
 from sync.store.records import (
     TRACK_COLUMNS,
     AuditEvent,
@@ -606,11 +611,14 @@ class SQLStore(Store):
                 async with driver.transaction(readonly=True):
                     return list(await driver.fetch(sql, *params))
             except Exception as exc:
-                if driver.is_closed() or is_unavailable(exc):
+                closed = driver.is_closed()
+                if closed or is_unavailable(exc):
                     # SQLAlchemy never saw this error, so its pool would hand the dead
-                    # connection out again, and on the point pool nothing else would find
+                    # connection out again, and on the lookup pool only a push would find
                     # it dead (tests/sync/test_pg_reconnect.py): thrown away instead.
-                    await conn.invalidate()
+                    await conn.invalidate(exc)
+                if closed:  # whatever PostgreSQL's reason (57P05 idle_session_timeout...)
+                    raise unavailable(exc) from exc
                 raise
 
     async def _upsert(self, table: Any, row: dict[str, Any], keys: list[str]) -> None:
