@@ -46,6 +46,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import random
 import resource
@@ -533,6 +534,7 @@ def load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+@functools.cache
 def _reference_page() -> bytes:
     """A pull page's worth of incident JSON (500 records), the same bytes every time."""
     rng = random.Random(7)

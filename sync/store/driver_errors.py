@@ -61,27 +61,23 @@ SQLALCHEMY_UNAVAILABLE: tuple[type[Exception], ...] = (
     # database has not answered; the request is right and may be sent again.
     PoolTimeout,
 )
-# The same conditions as asyncpg raises them when used directly.
-DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
-    pg.InterfaceError,  # connection closed, or in a state where it cannot run a query
+# PostgreSQL's own answers that the connection is over. Looked for behind SQLAlchemy's
+# wrapping too (``is_unavailable``): its asyncpg dialect raises them as plain DBAPI errors,
+# and calls the connection gone only once asyncpg says it is closed.
+SERVER_ENDED: tuple[type[Exception], ...] = (
     pg.PostgresConnectionError,  # SQLSTATE class 08: connection does not exist, failed
     pg.AdminShutdownError,  # 57P01: the server is shutting down (pg_terminate_backend too)
     pg.CrashShutdownError,  # 57P02
     pg.CannotConnectNowError,  # 57P03: starting up, or in recovery
     pg.TooManyConnectionsError,  # 53300
+)
+# The same conditions as asyncpg raises them when used directly.
+DRIVER_UNAVAILABLE: tuple[type[Exception], ...] = (
+    pg.InterfaceError,  # connection closed, or in a state where it cannot run a query
+    *SERVER_ENDED,
     OSError,  # the socket: refused, reset, unreachable, timed out (TimeoutError is one)
 )
 UNAVAILABLE = SQLALCHEMY_UNAVAILABLE + DRIVER_UNAVAILABLE
-# PostgreSQL's own answers that the connection is over, looked for behind SQLAlchemy's
-# wrapping too: its asyncpg dialect raises them as plain DBAPI errors, and calls the
-# connection gone only once asyncpg says it is closed.
-SERVER_ENDED: tuple[type[Exception], ...] = (
-    pg.PostgresConnectionError,
-    pg.AdminShutdownError,
-    pg.CrashShutdownError,
-    pg.CannotConnectNowError,
-    pg.TooManyConnectionsError,
-)
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html; sqlite3's
 # ``sqlite_errorcode`` is the extended code, whose low byte is the primary one) that mean the

@@ -301,8 +301,7 @@ class SQLStore(Store):
         if self._lookup is not None:
             row = self._lookup.execute(TOKEN_SQL, (token_hash,)).fetchone()
         else:  # every request makes it: one round trip (no BEGIN/ROLLBACK around it)
-            sql = TOKEN_SQL.replace("?", "$1")
-            rows = await self._driver_fetch(sql, token_hash, engine=self._points)
+            rows = await self._driver_fetch(PG_TOKEN_SQL, token_hash, engine=self._points)
             row = rows[0] if rows else None
         return None if row is None else Identity(row[0], row[1], row[2], row[3], row[4])
 
@@ -361,8 +360,7 @@ class SQLStore(Store):
         if self._lookup is not None:
             row = self._lookup.execute(SESSION_SQL, (token_hash, now_ms)).fetchone()
         else:
-            sql = SESSION_SQL.replace("?", "$1", 1).replace("?", "$2", 1)
-            rows = await self._driver_fetch(sql, token_hash, now_ms, engine=self._points)
+            rows = await self._driver_fetch(PG_SESSION_SQL, token_hash, now_ms, engine=self._points)
             row = rows[0] if rows else None
         if row is None:
             return None
@@ -645,6 +643,9 @@ SESSION_SQL = (
     " FROM web_session s JOIN officer o ON o.id = s.officer_id"
     " WHERE s.token_hash = ? AND s.expires_ms > ?"
 )
+# The same two for asyncpg, whose placeholders are numbered.
+PG_TOKEN_SQL = TOKEN_SQL.replace("?", "$1")
+PG_SESSION_SQL = SESSION_SQL.replace("?", "$1", 1).replace("?", "$2", 1)
 
 
 def _credential(row: Any) -> Credential:
