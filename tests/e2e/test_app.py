@@ -291,13 +291,13 @@ def incidents_by_description(server: AppServer, device_id: str) -> dict[str, int
 def test_offline_patrol_and_incidents_arrive_exactly_once(
     browser: Any, server: AppServer, phones: Any
 ) -> None:
-    context, _ = phones()
+    context, guard = phones()
     page = context.new_page()
     code = make_code(browser, server, OFFICERS[0])
     device_id = enroll(page, server, code)
     wait_worker(page)
 
-    context.set_offline(True)
+    guard.go_offline(context)
     page.reload()
     unlock(page)
     assert page.get_attribute(tid("net-status"), "data-online") == "0"
@@ -350,7 +350,7 @@ def kill_in_the_middle_of_a_sync(
     context, guard = phones(server)
     page = context.new_page()
     device_id = enroll(page, server, make_code(browser, server, OFFICERS[1]), "Moto kill")
-    context.set_offline(True)
+    guard.go_offline(context)
     total = 600
     page.evaluate(
         r"""async (n) => {
@@ -411,11 +411,11 @@ def test_a_phone_two_hours_fast_is_corrected_and_its_changes_arrive(
 ) -> None:
     """The phone's clock jumps two hours ahead after enrollment: the server refuses the stamps
     (clock_skew), the app corrects its offset, stamps its outbox again and sends it again."""
-    context, _ = phones()
+    context, guard = phones()
     page = context.new_page()
     device_id = enroll(page, server, make_code(browser, server, OFFICERS[1]), "Moto adelantada")
     wait_worker(page)
-    context.set_offline(True)
+    guard.go_offline(context)
     context.clock.install(time=datetime.now(UTC) + timedelta(hours=2))
     page.reload()
     unlock(page)
@@ -457,11 +457,11 @@ def test_positions_while_locked_are_sealed_and_survive_a_reload(
 ) -> None:
     """Locked, the PIN key is gone: fixes are sealed to the enrollment's public key in IndexedDB,
     kept across a reload, and written to the chain at the next unlock."""
-    context, _ = phones()
+    context, guard = phones()
     page = context.new_page()
     device_id = enroll(page, server, make_code(browser, server, OFFICERS[0]), "Moto bloqueada")
     wait_worker(page)
-    context.set_offline(True)
+    guard.go_offline(context)
     go(page, "shift")
     page.click(tid("shift-start"))
     page.wait_for_function(
@@ -504,8 +504,8 @@ def test_positions_while_locked_are_sealed_and_survive_a_reload(
 
 
 def test_two_phones_edit_one_incident_offline(browser: Any, server: AppServer, phones: Any) -> None:
-    a_context, _ = phones()
-    b_context, _ = phones()
+    a_context, a_guard = phones()
+    b_context, b_guard = phones()
     a, b = a_context.new_page(), b_context.new_page()
     a_device = enroll(a, server, make_code(browser, server, OFFICERS[0]), "Moto A")
     enroll(b, server, make_code(browser, server, OFFICERS[1]), "Moto B")
@@ -520,8 +520,8 @@ def test_two_phones_edit_one_incident_offline(browser: Any, server: AppServer, p
     wait_synced(b)
     assert b.evaluate("id => !!window.rondaApp.outbox.incident(id)", record_id)
 
-    a_context.set_offline(True)
-    b_context.set_offline(True)
+    a_guard.go_offline(a_context)
+    b_guard.go_offline(b_context)
     for page, status in ((a, "closed"), (b, "referred")):  # A first: B's edit is the later one
         go(page, "incidents")
         page.click(f'{tid("incident-item")}[data-id="{record_id}"]')
@@ -572,10 +572,10 @@ def test_revoked_phone_wipes_itself_and_says_why(
 
 
 def test_wrong_pins_wipe_the_phone(browser: Any, server: AppServer, phones: Any) -> None:
-    context, _ = phones()
+    context, guard = phones()
     page = context.new_page()
     enroll(page, server, make_code(browser, server, OFFICERS[1]), "Moto perdida")
-    context.set_offline(True)
+    guard.go_offline(context)
     new_incident(page, "sin enviar")
     page.click(tid("lock-button"))
     wipe_after = page.evaluate("window.rondaApp.settings.wipeAfter")

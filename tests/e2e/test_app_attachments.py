@@ -295,7 +295,7 @@ def check_sealed(page: Any, data: bytes, sha: str) -> None:
 def attach_offline_then_arrive(browser: Any, server: AppServer, photo: Path, png: Path) -> None:
     context, page, guard, failed = enroll(browser, server, OFFICERS[0])
     try:
-        context.set_offline(True)
+        guard.go_offline(context)
         page.click(tid("nav-incidents"))
         page.click(tid("incident-new"))
         page.wait_for_selector(tid("screen-incident"))
