@@ -115,11 +115,17 @@ async def attachment_report(request: Request, entries: list[StoredRecord]) -> di
     are ``tampered`` (now quarantined), which were received but are gone from the blob store
     (``missing``: the index holds them, the store does not) and which have not arrived yet
     (``pending``)."""
-    hashes = [ref["sha256"] for entry in entries for ref in refs_of(entry)]
+    named = [
+        (entry.collection, entry.id, entry.author_officer, ref["sha256"])
+        for entry in entries
+        for ref in refs_of(entry)
+    ]
+    hashes = [sha for *_, sha in named]
     if not hashes:  # no blob store is touched (or made) for a chain without attachments
         return {"checked": 0, "tampered": [], "missing": [], "pending": []}
     svc = service(request)
-    held = await svc.index.many(hashes)
+    delivered = await svc.index.held_for(named)
+    held = {sha: meta for (_, _, sha), meta in delivered.items()}
     tampered, missing, pending = [], [], []
     for sha in dict.fromkeys(hashes):  # each blob once, in chain order
         meta = held.get(sha)
@@ -146,15 +152,20 @@ async def with_received(request: Request, page: bytes) -> bytes:
     substring search)."""
     if b'"attachments"' not in page or not page.endswith(b"}"):
         return page
-    hashes = []
+    named = []
     for change in orjson.loads(page)["changes"]:
-        part = change.get("fields" if change.get("collection") == "incidents" else "body") or {}
-        hashes += [ref["sha256"] for ref in part.get("attachments") or []]
-    if not hashes:
+        collection = change.get("collection")
+        part = change.get("fields" if collection == "incidents" else "body") or {}
+        for ref in part.get("attachments") or []:
+            named.append((collection, change.get("id"), change.get("author"), ref["sha256"]))
+    if not named:
         return page
-    held = await service(request).index.many(hashes)
+    # A hash counts as arrived if it arrived for one of the page's records that names it
+    # (the page's ``attachments`` is by hash, as the protocol gives it).
+    delivered = await service(request).index.held_for(named)
+    held = {sha: meta for (_, _, sha), meta in delivered.items()}
     status = {}
-    for sha in dict.fromkeys(hashes):
+    for sha in dict.fromkeys(sha for *_, sha in named):
         meta = held.get(sha)
         ok = meta is not None and meta.quarantined_ms is None
         status[sha] = {"received": ok, "media_type": meta.media_type if ok and meta else None}

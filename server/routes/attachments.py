@@ -22,7 +22,7 @@ from server.context import ctx
 from server.routes.common import json_response
 from sync.attachments import images
 from sync.attachments.blobs import BlobMissing, BlobTampered
-from sync.attachments.index import AttachmentMeta
+from sync.attachments.index import AttachmentMeta, delivered
 from sync.attachments.sniff import EXTENSIONS
 from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound
@@ -53,10 +53,12 @@ async def _record(request: Request) -> tuple[Identity, StoredRecord, bool]:
 async def listing(request: Request) -> Response:
     _, record, _ = await _record(request)
     refs = refs_of(record)
-    held = await service(request).index.many(r["sha256"] for r in refs)
+    held = await service(request).index.held_for(
+        (record.collection, record.id, record.author_officer, r["sha256"]) for r in refs
+    )
     items = []
     for ref in refs:
-        meta = held.get(ref["sha256"])
+        meta = held.get((record.collection, record.id, ref["sha256"]))
         items.append(
             {
                 **ref,
@@ -70,14 +72,20 @@ async def listing(request: Request) -> Response:
 
 async def _held(svc: AttachmentService, sha256: str, record: StoredRecord) -> AttachmentMeta:
     meta = await svc.index.get(sha256)
+    if meta is not None and record.collection == "notices":
+        if meta.officer_id != record.author_officer:
+            # A notice may name any hash: served only if its poster uploaded those bytes, so
+            # a notice cannot pass on another station's (or a victim's) photo to everyone.
+            raise Forbidden(
+                "a notice shows only a photo its poster uploaded",
+                {"reason": "not_posters_upload"},
+            )
+    elif meta is not None:
+        bound = (record.collection, record.id, sha256) in await svc.index.uses([sha256])
+        if not delivered(meta, record.collection, record.author_officer, bound):
+            meta = None  # held, but never sent for this record: for it, not received
     if meta is None:
         raise BlobMissing("this attachment has not been received", {"sha256": sha256})
-    if record.collection == "notices" and meta.officer_id != record.author_officer:
-        # A notice may name any hash: served only if its poster uploaded those bytes, so a
-        # notice cannot pass on another station's (or a victim's) photo to everyone in scope.
-        raise Forbidden(
-            "a notice shows only a photo its poster uploaded", {"reason": "not_posters_upload"}
-        )
     if meta.quarantined_ms is not None:
         raise BlobTampered(
             "the stored file no longer matched its hash and was quarantined", {"sha256": sha256}

@@ -40,7 +40,7 @@ from server.routes.tus import (
 )
 from server.routes.upload_body import Reading, Stopped, body, watch_stop
 from sync.attachments.blobs import BlobMissing, file_sha256
-from sync.attachments.index import AttachmentMeta
+from sync.attachments.index import AttachmentMeta, delivered
 from sync.attachments.part_write import write_all, write_last
 from sync.attachments.sniff import SNIFF_BYTES, sniff
 from sync.attachments.uploads import UploadInfo, UploadLocked
@@ -52,7 +52,7 @@ from sync.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from sync.store.records import Identity
+from sync.store.records import Identity, StoredRecord
 
 WRITE_BLOCK = 1024 * 1024  # bytes gathered before one write to the part file
 # A request that finds another writing the same upload asks it to stop and waits this long for
@@ -129,13 +129,7 @@ async def create(request: Request) -> Response:
             "Upload-Length must be the size the record declares", {"size": ref["size"]}
         )
     now = now_ms()
-    held = await svc.index.get(sha)
-    # stat in a thread: with the S3 store it is a request to the bucket.
-    done = (
-        held is not None
-        and held.quarantined_ms is None
-        and await svc.run(svc.blobs.stat, sha) is not None
-    )
+    done = await _held_for(svc, who, record, sha, now)
     if not done:
         await _quota(svc, who, length, now)
         await svc.clean_if_due()
@@ -154,6 +148,29 @@ async def create(request: Request) -> Response:
         offset = await _append(request, svc, info, 0)
         headers["Upload-Offset"] = str(offset)
     return Response(status_code=201, headers=tus_headers(headers))
+
+
+async def _held_for(
+    svc: AttachmentService, who: Identity, record: StoredRecord, sha: str, now: int
+) -> bool:
+    """Whether the server holds these bytes for this record already, so none are sent.
+
+    Held for it: sent for it before, or sent by its author (``index.delivered``), or sent by
+    this very officer before (who then has them: the record is bound to them now). Bytes
+    the server holds but this caller never proved to have are asked for in full: knowing a
+    hash (every officer of a station sees them in a pull) is not having the file."""
+    held = await svc.index.get(sha)
+    if held is None or held.quarantined_ms is not None:
+        return False
+    bound = (record.collection, record.id, sha) in await svc.index.uses([sha])
+    mine = held.officer_id == who.officer_id
+    if not (mine or delivered(held, record.collection, record.author_officer, bound)):
+        return False
+    if await svc.run(svc.blobs.stat, sha) is None:  # in a thread: S3 is a request
+        return False
+    if not bound:
+        await svc.index.bind(sha, record.collection, record.id, who.officer_id, now)
+    return True
 
 
 async def _own_upload(request: Request, svc: AttachmentService) -> tuple[UploadInfo, Identity]:
@@ -315,7 +332,13 @@ async def _index_stored(svc: AttachmentService, info: UploadInfo) -> None:
             await svc.run(svc.uploads.delete, info.id)
             raise UploadExpired("the upload was lost; create it again", {}) from exc
         await svc.index.add(_meta(info, media_type))
+    await _bind(svc, info)
     await svc.run(svc.uploads.mark_done, info)
+
+
+async def _bind(svc: AttachmentService, info: UploadInfo) -> None:
+    """The bytes arrived whole for the upload's record: that record may serve them."""
+    await svc.index.bind(info.sha256, info.collection, info.record_id, info.officer_id, now_ms())
 
 
 def _sniff_stored(svc: AttachmentService, sha256: str) -> str:
@@ -337,6 +360,7 @@ async def _finish(svc: AttachmentService, info: UploadInfo, digest: str | None) 
     # Marked done only once the index has its row: if the row fails, the upload is not
     # done, and the next HEAD adds it (``_finish_stalled``) before answering the offset.
     await svc.index.add(_meta(info, media_type))
+    await _bind(svc, info)
     await svc.run(svc.uploads.mark_done, info)
 
 

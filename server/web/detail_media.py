@@ -76,7 +76,10 @@ async def media(
     refs = refs_of(found)
     if not refs:
         return {}
-    held = await index.many(r["sha256"] for r in refs)
+    delivered = await index.held_for(
+        (found.collection, found.id, found.author_officer, r["sha256"]) for r in refs
+    )
+    held = {sha: meta for (_, _, sha), meta in delivered.items()}
     base = f"/v1/attachments/incidents/{quote(found.id, safe='')}"
     items = []
     for ref in refs:

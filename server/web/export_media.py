@@ -66,12 +66,14 @@ async def entries(
             scope.pii == "own" and record.author_officer == scope.officer_id
         )
         for ref in refs_of(record):
-            found.append((record.id, ref, allowed))
-    held = await svc.index.many(str(ref["sha256"]) for _, ref, _ in found)
+            found.append((record, ref, allowed))
+    held = await svc.index.held_for(
+        ("incidents", r.id, r.author_officer, str(ref["sha256"])) for r, ref, _ in found
+    )
     out = []
-    for record_id, ref, allowed in found:
-        sha = str(ref["sha256"])
-        meta = held.get(sha)
+    for record, ref, allowed in found:
+        record_id, sha = record.id, str(ref["sha256"])
+        meta = held.get(("incidents", record_id, sha))
         media_type = meta.media_type if meta else str(ref.get("media_type", ""))
         pii = bool(ref.get("pii"))
         if pii and not allowed:

@@ -41,6 +41,11 @@ INSERT_SQL = (
     " ON CONFLICT (sha256) DO UPDATE SET quarantined_ms = NULL"
 )
 QUARANTINE_SQL = "UPDATE attachment SET quarantined_ms = ? WHERE sha256 = ?"
+BIND_SQL = (
+    "INSERT INTO attachment_use (sha256, collection, record_id, officer_id, bound_ms)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256, collection, record_id) DO NOTHING"
+)
+USES_SQL = "SELECT sha256, collection, record_id FROM attachment_use WHERE sha256 IN ({})"
 BYTES_SQL = "SELECT COALESCE(SUM(size), 0) FROM attachment WHERE device_id = ? AND received_ms >= ?"
 BUSY_TIMEOUT_MS = 10_000
 HASHES_PER_QUERY = 500  # well below SQLite's parameter limit
@@ -57,6 +62,20 @@ class AttachmentMeta:
     station_id: str
     received_ms: int
     quarantined_ms: int | None = None
+
+
+Use = tuple[str, str, str]  # (collection, record_id, sha256): a file named by a record
+
+
+def delivered(meta: AttachmentMeta, collection: str, author: str, bound: bool) -> bool:
+    """Whether a record may serve a held blob: its bytes were sent for that record (``bound``)
+    or by the record's author. A hash alone proves nothing: any officer sees the hashes of
+    the station's files in a pull, and naming one in a record of their own must not hand out
+    the file (the uploader's pii photo, another station's PDF). A notice serves only its
+    poster's upload, whatever was sent for it (a notice is shown to the whole station)."""
+    if collection == "notices":
+        return meta.officer_id == author
+    return bound or meta.officer_id == author
 
 
 class SQLiteAccess:
@@ -196,6 +215,61 @@ class AttachmentIndex:
                 await conn.execute(select(t.attachment).where(t.attachment.c.sha256.in_(wanted)))
             ).all()
         return {r.sha256: AttachmentMeta(**r._mapping) for r in rows}
+
+    async def bind(
+        self, sha256: str, collection: str, record_id: str, officer_id: str, at_ms: int
+    ) -> None:
+        """The bytes of ``sha256`` were delivered for this record (see ``delivered``)."""
+        params = (sha256, collection, record_id, officer_id, at_ms)
+        if self.sqlite is not None:
+            await self.sqlite.write(BIND_SQL, params)
+            return
+        stmt = dialect_insert(self.is_sqlite, t.attachment_use).values(
+            sha256=sha256, collection=collection, record_id=record_id,
+            officer_id=officer_id, bound_ms=at_ms,
+        )  # fmt: skip
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt.on_conflict_do_nothing())
+
+    async def uses(self, hashes: Iterable[str]) -> set[Use]:
+        """Every (collection, record_id, sha256) the bytes of these hashes were sent for."""
+        wanted = sorted(set(hashes))
+        if not wanted:
+            return set()
+        if self.sqlite is not None:
+            out: set[Use] = set()
+            for i in range(0, len(wanted), HASHES_PER_QUERY):
+                part = tuple(wanted[i : i + HASHES_PER_QUERY])
+                for sha, collection, record_id in self.sqlite.read(
+                    USES_SQL.format(",".join("?" * len(part))), part
+                ):
+                    out.add((collection, record_id, sha))
+            return out
+        c = t.attachment_use.c
+        query = select(c.collection, c.record_id, c.sha256).where(c.sha256.in_(wanted))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    async def held_for(
+        self, named: Iterable[tuple[str, str, str, str]]
+    ) -> dict[Use, AttachmentMeta]:
+        """Of the files named ``(collection, record_id, author, sha256)``, those held and
+        delivered for their record (``delivered``), by ``(collection, record_id, sha256)``;
+        a file not in the answer is, for that record, not received."""
+        named = list(named)
+        hashes = [sha for *_, sha in named]
+        held = await self.many(hashes)
+        if not held:
+            return {}
+        bound = await self.uses(held)
+        out = {}
+        for collection, record_id, author, sha in named:
+            meta = held.get(sha)
+            use = (collection, record_id, sha)
+            if meta is not None and delivered(meta, collection, author, use in bound):
+                out[use] = meta
+        return out
 
     async def quarantined(self, sha256: str, at_ms: int) -> None:
         if self.sqlite is not None:

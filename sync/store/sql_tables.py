@@ -252,6 +252,19 @@ class AttachmentRow(SQLModel, table=True):
     quarantined_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
+class AttachmentUseRow(SQLModel, table=True):
+    """A record an attachment's bytes were delivered for (an upload for that record, or a
+    device that had sent those very bytes before): the proof of possession a download
+    through the record needs, so naming a hash seen in a pull does not hand out its file."""
+
+    __tablename__ = "attachment_use"
+    sha256: str = Field(primary_key=True)
+    collection: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    officer_id: str  # who delivered them for the record
+    bound_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class AnalysisResultRow(SQLModel, table=True):
     """A computed analysis result (server/maps/analysis_codec.py), shared by every worker and host.
 
@@ -305,5 +318,6 @@ login_throttle = metadata.tables[LoginThrottleRow.__tablename__]
 audit = metadata.tables[AuditRow.__tablename__]
 public_snapshot = metadata.tables[PublicSnapshotRow.__tablename__]
 attachment = metadata.tables[AttachmentRow.__tablename__]
+attachment_use = metadata.tables[AttachmentUseRow.__tablename__]
 analysis_result = metadata.tables[AnalysisResultRow.__tablename__]
 lease = metadata.tables[LeaseRow.__tablename__]
