@@ -24,6 +24,7 @@ from server.maps.places import load_places_at_start
 from server.metrics import Metrics, shared_dir
 from server.middleware import ObserveMiddleware
 from server.openapi import openapi_document
+from server.private_cache import PrivateCacheMiddleware
 from server.routes import admin, features, health, tiles, uploads
 from server.routes import analysis as analysis_routes
 from server.routes import attachments as attachment_routes
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     middleware = [
         Middleware(ObserveMiddleware, metrics=metrics, timeout_s=settings.server.request_timeout_s),
         Middleware(ShedMiddleware, limits=shed_limits(settings), metrics=metrics, routes=routes),
+        Middleware(PrivateCacheMiddleware),
         Middleware(
             GZipMiddleware,
             minimum_size=1024,

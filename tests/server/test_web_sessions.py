@@ -68,12 +68,13 @@ async def test_login_form_needs_its_csrf_cookie(served: Served) -> None:
     )
     assert answer.status_code == 403
     served.client.cookies.set(LOGIN_CSRF_COOKIE, "x")
-    cross = await served.client.post(
-        "/login",
-        data={"csrf": "x", "officer_id": "chief-a", "password": PASSWORD},
-        headers={"Origin": "https://evil.example"},
-    )
-    assert cross.status_code == 403
+    for origin in ("https://evil.example", "null"):  # "null": a sandboxed frame's form
+        cross = await served.client.post(
+            "/login",
+            data={"csrf": "x", "officer_id": "chief-a", "password": PASSWORD},
+            headers={"Origin": origin},
+        )
+        assert cross.status_code == 403
 
 
 async def test_back_off_after_repeated_failures(served: Served) -> None:
