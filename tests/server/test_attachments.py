@@ -315,39 +315,3 @@ async def test_pull_says_whether_each_attachment_has_arrived(served: Served) -> 
     await push_incident(client, auth, "inc-2", [])
     page = await client.get(f"/v1/sync/pull?cursor={body['cursor']}", headers=auth)
     assert "attachments" not in page.json()
-
-
-async def test_naming_a_held_hash_in_a_record_of_ones_own_does_not_hand_out_the_file(
-    served: Served,
-) -> None:
-    """Every officer of a station sees the hashes of its files in a pull (an analyst those
-    of every station). An officer who names one in a new incident of their own gets, for
-    that incident, a file not received, and must send its bytes to have it served: a
-    victim's photo is not handed out for knowing its hash (found by a review, 2026-12-04)."""
-    client = served.client
-    data = jpeg_with_gps()
-    await push_incident(client, served.auth("off-a"), "inc-1", [ref(data, pii=True)])
-    assert (await upload(client, served.auth("off-a"), data, "inc-1")).status_code == 204
-    for who, record_id in (("off-b", "inc-b"), ("off-a2", "inc-a2")):  # another station; own
-        auth = served.auth(who)
-        await push_incident(client, auth, record_id, [ref(data)])  # not marked pii
-        got = await client.get(url(record_id, data), headers=auth)
-        assert got.status_code == 404, got.text
-        assert got.json()["error"]["code"] == "attachment_missing"
-        thumb = await client.get(url(record_id, data, "/thumbnail"), headers=auth)
-        assert thumb.status_code == 404
-        listed = await client.get(f"/v1/attachments/incidents/{record_id}", headers=auth)
-        assert listed.json()["attachments"][0]["received"] is False
-        page = (await client.get("/v1/sync/pull?limit=5000", headers=auth)).json()
-        if who == "off-b":
-            assert page["attachments"] == {sha(data): {"received": False, "media_type": None}}
-        # nor does the upload pretend the bytes are there: they are asked for in full
-        created = await create(client, auth, data, record_id)
-        assert created.status_code == 201 and "upload-offset" not in created.headers
-        if who == "off-a2":  # sending them proves having them: then the record serves them
-            done = await patch(client, auth, created.headers["location"], 0, data)
-            assert done.status_code == 204
-            assert (await client.get(url(record_id, data), headers=auth)).content == data
-    # the uploader's record still serves it, to the roles that may see it
-    assert (await client.get(url("inc-1", data), headers=served.auth("chief-a"))).status_code == 200
-    assert (await client.get(url("inc-b", data), headers=served.auth("analyst"))).status_code == 404
