@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -23,6 +24,7 @@ class AppContext:
     analysis: Analysis
     places: PlacesState = field(default_factory=PlacesState)
     snapshots: int = 0  # snapshot streams this worker is serving (server/routes/snapshot.py)
+    rng: random.Random = field(default_factory=random.Random)  # Retry-After's jitter
     # Layers, analysis and public pages read through this when a replica is configured
     # (sync.store.replica.ReplicaRouter); sync never does.
     replica_reads: Store | None = None

@@ -217,6 +217,14 @@ def jittered(seconds: float, rng: random.Random) -> int:
     return max(1, math.ceil(seconds * (1.0 + 0.5 * rng.random())))
 
 
+def busy(message: str, seconds: float, reason: str, rng: random.Random) -> Busy:
+    """A 429 ``busy`` saying why (``details.reason``), its ``Retry-After`` ``seconds``
+    jittered: every shed answer, whatever sheds it, spreads its devices' returns alike."""
+    shed = Busy(message, jittered(seconds, rng))
+    shed.details["reason"] = reason
+    return shed
+
+
 class ShedMiddleware:
     """Pure ASGI: budget, then admission, then the app; 429 ``busy`` when either says no."""
 
@@ -300,15 +308,13 @@ class ShedMiddleware:
         self.metrics.shed.labels(reason).inc()
         self.metrics.errors.labels(Busy.code).inc()
         self._name_route(scope)
-        retry = jittered(wait_s, self.rng)
         message = (
             "this device is over its request budget; retry after Retry-After seconds"
             if reason == "device_budget"
             else "the server is saturated; retry after Retry-After seconds"
         )
-        busy = Busy(message, retry)
-        busy.details["reason"] = reason
-        answer = error_response(busy.code, busy.message, 429, busy.details, busy.headers)
+        shed = busy(message, wait_s, reason, self.rng)
+        answer = error_response(shed.code, shed.message, 429, shed.details, shed.headers)
         await answer(scope, receive, send)
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 
-from server.errors import Busy
+from server.shedding import busy
 from sync.engine import Committed, SyncEngine
 from sync.errors import StoreUnavailable
 from sync.store.records import Identity
@@ -34,10 +35,17 @@ POLL_S = 0.25
 class WakeHub:
     """The waiters of one worker, bounded in number, woken by the sequence number moving."""
 
-    def __init__(self, engine: SyncEngine, max_waiters: int, retry_after_s: int) -> None:
+    def __init__(
+        self,
+        engine: SyncEngine,
+        max_waiters: int,
+        retry_after_s: int,
+        rng: random.Random | None = None,
+    ) -> None:
         self.engine = engine
         self.max_waiters = max_waiters
         self.retry_after_s = retry_after_s
+        self.rng = rng or random.Random()  # Retry-After's jitter
         self.waiting = 0
         self._moved = asyncio.Event()
         self._last = -1
@@ -57,7 +65,12 @@ class WakeHub:
         """True as soon as the scope of ``who`` holds a record after ``after_seq``; False
         when ``timeout_s`` passes first. Raises ``Busy`` when the worker holds enough."""
         if self.waiting >= self.max_waiters:
-            raise Busy("too many devices are waiting; pull later", self.retry_after_s)
+            raise busy(
+                "too many devices are waiting; pull later",
+                self.retry_after_s,
+                "wait_waiters",
+                self.rng,
+            )
         scope = self.engine.scope(who)
         self.waiting += 1
         self._start()

@@ -7,14 +7,12 @@ one bad change gets its own error and the others still apply (promise 6).
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -24,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from sync import rfc3339
 from sync.clock import Stamp, parse_stamp
 from sync.errors import (
     BatchTooLarge,
@@ -45,23 +44,23 @@ NOT_NULL_FIELDS = ("category", "occurred_at")
 # Hashed numbers must be the integers the device hashed: "1" or 1.0 would be converted by a
 # lax validator and then fail the hash check with a misleading chain_tampered.
 HashedInt = Annotated[int, Strict()]
-_DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _date_time_text(value: Any) -> Any:
-    """Only a date-time string reaches the parser: lax pydantic would read a number, or a
-    string of digits, as seconds since the epoch."""
-    if not isinstance(value, str) or not _DATE_TIME_START.match(value):
-        raise ValueError("must be an RFC 3339 date-time string, e.g. 2026-11-26T14:05:00-05:00")
-    return value
+# A device's date-time: an RFC 3339 string, checked and never rewritten (sync.rfc3339): read
+# into a datetime and written out again it came back changed (".123456789" cut to 6 digits,
+# "z" upper-cased, ":00" added). Neither a number nor a string of digits is one.
+DateTimeText = Annotated[
+    str,
+    Field(
+        min_length=rfc3339.MIN_LENGTH,
+        max_length=rfc3339.MAX_LENGTH,
+        json_schema_extra={"format": "date-time", "pattern": rfc3339.PATTERN},
+    ),
+    AfterValidator(rfc3339.check),
+]
 
 
 # Strict mode: a value of the wrong JSON type is refused, never converted ("34" or true for
 # an integer, "-77.03" or true for a number). An integer where a number is expected is a
 # number (JSON has one number type); a boolean is never a number.
-DateTime = Annotated[datetime, Field(strict=False), BeforeValidator(_date_time_text)]
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -105,27 +104,11 @@ class AttachmentRef(_Strict):
     sha256: Annotated[str, Field(pattern=HASH_PATTERN)]
     media_type: MediaType
     size: Annotated[HashedInt, Field(ge=1, le=MAX_ATTACHMENT_BYTES)]
-    captured_at: Annotated[str, Field(min_length=20, max_length=40)]
+    captured_at: DateTimeText
     pii: bool = False
-
-    @field_validator("captured_at")
-    @classmethod
-    def _captured_with_zone(cls, value: str) -> str:
-        return _iso_with_zone(value, "captured_at")
 
 
 Attachments = Annotated[list[AttachmentRef], Field(max_length=MAX_ATTACHMENTS)]
-
-
-def _iso_with_zone(value: str, name: str) -> str:
-    """Checked, never rewritten: a hash covers the string exactly as the device sent it."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be ISO 8601, e.g. 2026-11-26T14:05:00-05:00") from exc
-    if parsed.tzinfo is None:
-        raise ValueError(f"{name} needs a time zone (e.g. 2026-11-26T14:05:00-05:00)")
-    return value
 
 
 def _distinct(refs: list[AttachmentRef] | None) -> list[AttachmentRef] | None:
@@ -138,7 +121,7 @@ class IncidentFields(_Strict):
     """Fields an officer may set. A field absent from a change is left as it is."""
 
     category: Annotated[str, Field(pattern=CATEGORY_PATTERN)] | None = None
-    occurred_at: DateTime | None = None
+    occurred_at: DateTimeText | None = None
     status: Literal["open", "closed", "referred"] | None = None
     description: Text | None = None
     address_text: Annotated[str, Field(max_length=500)] | None = None
@@ -153,13 +136,6 @@ class IncidentFields(_Strict):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null: every incident keeps one")
         return self
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("occurred_at needs a time zone (e.g. 2026-11-26T14:05:00-05:00)")
-        return value
 
 
 class IncidentPII(_Strict):
@@ -194,7 +170,7 @@ class LogBody(_Strict):
     """A patrol log entry. Numbers are integers only, so every language hashes it alike."""
 
     kind: Literal["shift_start", "shift_end", "checkpoint", "note", "stop", "correction"]
-    at: Annotated[str, Field(min_length=20, max_length=40)]
+    at: DateTimeText  # hashed as sent
     text: Text = ""
     lon_e6: Annotated[HashedInt, Field(ge=-180_000_000, le=180_000_000)] | None = None
     lat_e6: Annotated[HashedInt, Field(ge=-90_000_000, le=90_000_000)] | None = None
@@ -203,18 +179,6 @@ class LogBody(_Strict):
     attachments: Attachments | None = None
 
     _distinct_attachments = field_validator("attachments")(_distinct)
-
-    @field_validator("at")
-    @classmethod
-    def _iso_with_zone(cls, value: str) -> str:
-        # Checked, never rewritten: the hash covers the string exactly as the device sent it.
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError("at must be ISO 8601, e.g. 2026-11-26T14:05:00-05:00") from exc
-        if parsed.tzinfo is None:
-            raise ValueError("at needs a time zone (e.g. 2026-11-26T14:05:00-05:00)")
-        return value
 
 
 class LogEntryChange(_Strict):

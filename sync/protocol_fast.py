@@ -5,22 +5,21 @@ them, and their errors are the ones devices get).  Validating a 500-change push 
 a fifth of the server's time, so the common case goes through msgspec first, with the same
 constraints or stricter: what msgspec accepts, pydantic accepts with the same values (a
 differential test holds the two together, ``tests/sync/test_protocol_fast.py``).  Anything
-msgspec refuses (a bad change, or a good one in a form it does not take, such as a time with
-fractions of a second) is validated again by pydantic, so errors are pydantic's alone.  Both
-are strict about JSON types: neither converts "34" or true into a number.
+msgspec refuses (a bad change, or a good one in a form it does not take) is validated again
+by pydantic, so errors are pydantic's alone.  Both are strict about JSON types: neither
+converts "34" or true into a number, and both keep a date-time as the string sent.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from sync import protocol
+from sync import protocol, rfc3339
 from sync.clock import Stamp, parse_stamp
 from sync.protocol import (
     CATEGORY_PATTERN,
@@ -42,19 +41,15 @@ def _whole(pattern: str) -> str:
     return pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
 
 
-# Only the forms whose pydantic JSON dump is the string itself: seconds, a 'T', an offset
-# other than +00:00/-00:00 (pydantic writes those as 'Z').  Others go the slow way.
-OCCURRED = _whole(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-](?!00:00)[0-9]{2}:[0-9]{2})$"
+# Any RFC 3339 date-time, within pydantic's length bounds; ``_edit`` checks it names a real
+# moment (the pattern lets 2026-02-31 through).
+DATE_TIME = Meta(
+    pattern=_whole(rfc3339.PATTERN), min_length=rfc3339.MIN_LENGTH, max_length=rfc3339.MAX_LENGTH
 )
 CATEGORY = _whole(CATEGORY_PATTERN)
 RECORD_ID = _whole(ID_PATTERN)
 DNI = _whole(r"^[0-9]{8}$")
 SHA256 = _whole(HASH_PATTERN)
-# Any RFC 3339 date-time with an offset; 20-40 characters as pydantic's bound says.
-CAPTURED = _whole(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
-)
 
 
 class _Closed(Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
@@ -71,14 +66,14 @@ class _Attachment(_Closed):
     sha256: Annotated[str, Meta(pattern=SHA256)]
     media_type: MediaType
     size: Annotated[int, Meta(ge=1, le=MAX_ATTACHMENT_BYTES)]
-    captured_at: Annotated[str, Meta(pattern=CAPTURED)]
+    captured_at: Annotated[str, DATE_TIME]
     pii: bool | UnsetType = UNSET
 
 
 class _Fields(_Closed):
     # category and occurred_at may not be cleared: null is refused here (pydantic says why).
     category: Annotated[str, Meta(pattern=CATEGORY)] | UnsetType = UNSET
-    occurred_at: Annotated[str, Meta(pattern=OCCURRED)] | UnsetType = UNSET
+    occurred_at: Annotated[str, DATE_TIME] | UnsetType = UNSET
     status: Literal["open", "closed", "referred"] | UnsetType | None = UNSET
     description: Annotated[str, Meta(max_length=4000)] | UnsetType | None = UNSET
     address_text: Annotated[str, Meta(max_length=500)] | UnsetType | None = UNSET
@@ -199,11 +194,8 @@ def _edit(change: _Incident) -> IncidentEdit | None:
         msgspec.to_builtins(change.fields) if change.fields is not UNSET else {}
     )
     occurred = fields.get("occurred_at")
-    if occurred is not None:
-        try:
-            datetime.fromisoformat(occurred)  # the pattern lets 2026-02-31 through
-        except ValueError:
-            return None
+    if occurred is not None and not _real_moment(occurred):
+        return None  # pydantic says why
     if not _attachments_ok(fields.get("attachments")):
         return None  # pydantic says why
     pii: dict[str, Any] = {}
@@ -220,12 +212,17 @@ def _attachments_ok(refs: list[dict[str, Any]] | None) -> bool:
     """What the patterns cannot say: real dates, and no sha256 twice."""
     if not refs:
         return True
-    try:
-        for ref in refs:
-            datetime.fromisoformat(ref["captured_at"])
-    except ValueError:
+    if not all(_real_moment(ref["captured_at"]) for ref in refs):
         return False
     return len({ref["sha256"] for ref in refs}) == len(refs)
+
+
+def _real_moment(text: str) -> bool:
+    try:
+        rfc3339.instant(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_change(raw: Any) -> tuple[Change, Stamp]:

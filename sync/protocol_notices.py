@@ -13,12 +13,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from sync import rfc3339
 from sync.protocol import (
     CATEGORY_PATTERN,
     COLLECTIONS,
     AttachmentRef,
+    DateTimeText,
     RecordId,
-    _iso_with_zone,
     _Strict,
 )
 
@@ -37,12 +38,7 @@ class NoticeAckChange(_Strict):
     id: RecordId
     op: Literal["ack"]
     hlc: str
-    at: Annotated[str, Field(min_length=20, max_length=40)]
-
-    @field_validator("at")
-    @classmethod
-    def _at_with_zone(cls, value: str) -> str:
-        return _iso_with_zone(value, "at")
+    at: DateTimeText
 
 
 COLLECTIONS[NOTICE_ACKS] = NoticeAckChange
@@ -53,17 +49,12 @@ class NoticeDraft(_Strict):
 
     text: Annotated[str, Field(min_length=1, max_length=NOTICE_TEXT_MAX)]
     category: Annotated[str, Field(pattern=CATEGORY_PATTERN)]
-    expires_at: Annotated[str, Field(min_length=20, max_length=40)]
+    expires_at: DateTimeText
     stations: (
         Annotated[list[RecordId], Field(min_length=1, max_length=MAX_NOTICE_STATIONS)] | None
     ) = None
     district: Annotated[str, Field(pattern=r"^[0-9A-Za-z_-]{1,20}$")] | None = None
     photo: AttachmentRef | None = None
-
-    @field_validator("expires_at")
-    @classmethod
-    def _expiry_with_zone(cls, value: str) -> str:
-        return _iso_with_zone(value, "expires_at")
 
     @field_validator("text")
     @classmethod
@@ -89,8 +80,8 @@ def ack_id(notice_id: str, officer_id: str) -> str:
 
 
 def expiry_ms(expires_at: str) -> int:
-    """Epoch milliseconds of an ISO 8601 time with zone."""
-    return int(datetime.fromisoformat(expires_at).timestamp() * 1000)
+    """Epoch milliseconds of an RFC 3339 date-time."""
+    return rfc3339.epoch_ms(expires_at)
 
 
 def utc_text(ms: int) -> str:

@@ -9,11 +9,11 @@ module reads as the push's bookkeeping and this one as the shape of what is stor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
 
+from sync import rfc3339
 from sync.merge import DELETED, PENDING, FieldConflict, RecordState
 from sync.protocol import IncidentEdit, LogEntryChange, log_body
 from sync.store.records import (
@@ -235,7 +235,7 @@ def _track(who: Identity, change: LogEntryChange) -> TrackPoint | None:
         device_id=who.device_id,
         officer_id=who.officer_id,
         station_id=who.station_id or "",
-        at_s=int(datetime.fromisoformat(body.at).timestamp()),
+        at_s=rfc3339.epoch_s(body.at),
         lon=body.lon_e6 / 1e6,
         lat=body.lat_e6 / 1e6,
     )
@@ -328,7 +328,7 @@ def incident_point(
         id=record_id,
         station_id=station_id,
         category=category,
-        occurred_s=int(datetime.fromisoformat(occurred).timestamp()),
+        occurred_s=rfc3339.epoch_s(occurred),
         lon=lon,
         lat=lat,
         district=derived.get("district"),

@@ -70,7 +70,7 @@ def hub(request: Request) -> WakeHub:
     found: WakeHub | None = getattr(request.app.state, "wake", None)
     if found is None:
         s = ctx(request).settings.sync
-        found = WakeHub(ctx(request).engine, s.wait_waiters, s.busy_retry_after_s)
+        found = WakeHub(ctx(request).engine, s.wait_waiters, s.busy_retry_after_s, ctx(request).rng)
         request.app.state.wake = found
     return found
 

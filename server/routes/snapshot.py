@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from server.attachment_service import with_received
 from server.auth import authenticate
 from server.context import AppContext, ctx
-from server.errors import Busy
+from server.shedding import busy
 from sync.clock import now_ms
 from sync.store.records import AuditEvent, Identity
 
@@ -46,9 +46,11 @@ async def snapshot(request: Request) -> Response:
     c.engine.scope(who)  # admins and officers without a station: 403 before anything streams
     limit = c.settings.sync.pull_max_limit
     if c.snapshots >= c.settings.sync.snapshot_streams:
-        raise Busy(
+        raise busy(
             "too many first syncs at once; retry after Retry-After seconds",
             c.settings.sync.busy_retry_after_s,
+            "snapshot_streams",
+            c.rng,
         )
     # The slot is taken at the check, before any await: a burst arriving together must not
     # all see the count still at zero.

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from server.web.i18n import PEOPLE_GROUPS, PERSON_ROLES, STATUSES, category_name, label
+from sync import rfc3339
 from sync.store.base import Store
 from sync.store.records import StoredRecord
 
@@ -15,15 +16,13 @@ PEOPLE_KEYS = ("victims", "witnesses", "suspects")
 
 
 def local_time(value: Any, offset_s: int) -> str | None:
-    """An ISO 8601 instant as ``dd/mm/yyyy HH:MM`` at ``offset_s`` from UTC (Lima: -5 h)."""
+    """An RFC 3339 instant as ``dd/mm/yyyy HH:MM`` at ``offset_s`` from UTC (Lima: -5 h)."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        at = dt.datetime.fromisoformat(value)
+        at = rfc3339.instant(value)  # "t" and "z" too, which fromisoformat refuses
     except ValueError:
         return value  # shown as it was written rather than hidden
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
     local = at.astimezone(dt.timezone(dt.timedelta(seconds=offset_s)))
     return local.strftime("%d/%m/%Y %H:%M")
 

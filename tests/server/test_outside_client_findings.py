@@ -67,3 +67,33 @@ async def test_a_bad_hlc_and_an_unknown_collection_are_not_echoed(
     assert first["error"]["details"] == {"field": "hlc"}
     assert second["error"]["code"] == "unknown_collection"
     assert len(second["error"]["details"]["collection"]) == 64
+
+
+@pytest.mark.parametrize("with_log", [False, True])
+async def test_a_new_record_with_a_base_seq_never_issued_is_refused(
+    app_client: httpx.AsyncClient, served: Served, with_log: bool
+) -> None:
+    # "Above the record's current seq (a version never issued)": a create took 99999999.
+    clock, device = HybridClock(), served.people.officer_a.device_id
+    first = incident(new_id(), clock)
+    answer = await app_client.post(
+        "/v1/sync/push", json=batch([first]), headers=served.auth("off-a")
+    )
+    issued = answer.json()["results"][0]["seq"]
+    never = incident(new_id(), clock, base_seq=99_999_999)
+    above = incident(new_id(), clock, base_seq=issued + 1)
+    at_last = incident(new_id(), clock, base_seq=issued)  # issued: a record lost since, say
+    plain = incident(new_id(), clock)
+    del plain["base_seq"]
+    changes = [never, above, at_last, plain, incident(new_id(), clock, base_seq=0)]
+    if with_log:  # a patrol-log entry sends the body down the general parse path
+        changes.append(log_entry(device, 1, "", clock))
+    answer = await app_client.post(
+        "/v1/sync/push", json=batch(changes), headers=served.auth("off-a")
+    )
+    results = answer.json()["results"]
+    for refused in results[:2]:
+        assert refused["status"] == "rejected", refused
+        assert refused["error"]["code"] == "invalid_field"
+        assert refused["error"]["details"] == {"field": "base_seq", "seq": 0}
+    assert [r["status"] for r in results[2:]] == ["applied"] * (len(changes) - 2)

@@ -1,11 +1,13 @@
 """Request bodies the server refuses before looking into them (docs/protocol.md, "Transport"):
-a body not sent as ``application/json`` (415 ``unsupported_media_type``) and JSON nested deeper
-than 32 levels (400 ``too_deep``), on every endpoint that reads a JSON body.
+a body not sent as ``application/json`` (415 ``unsupported_media_type``), JSON nested deeper
+than 32 levels (400 ``too_deep``), on every endpoint that reads a JSON body; compressed
+bodies (every gzip member read, nothing after the last one); and JSON as read.
 """
 
 from __future__ import annotations
 
 import gzip
+import zlib
 from typing import Any
 
 import httpx
@@ -99,12 +101,16 @@ REFUSED_TYPES = [
     "application/json-seq",
     "application/json; charset=latin-1",
     "application/json; charset=utf-16",
+    "application/json; foo=bar",  # the doc allows only a charset parameter
+    "application/json; charset=utf-8; foo=bar",
+    "application/json; version",
 ]
 ACCEPTED_TYPES = [
     "application/json",
     "application/json; charset=utf-8",
     'Application/JSON;charset="UTF-8"',
     "application/json ; charset=utf8",
+    "application/json;",  # an empty parameter (RFC 9110 allows it)
 ]
 
 
@@ -130,3 +136,78 @@ async def test_json_with_a_utf8_charset_is_read(served: Served, content_type: st
     headers = {**served.auth("off-a"), "Content-Type": content_type}
     answer = await served.client.post("/v1/sync/push", content=body, headers=headers)
     assert answer.status_code == 200 and answer.json()["summary"]["applied"] == 1
+
+
+async def push_bytes(served: Served, content: bytes, encoding: str) -> httpx.Response:
+    headers = {**served.auth("off-a"), **JSON, "Content-Encoding": encoding}
+    return await served.client.post("/v1/sync/push", content=content, headers=headers)
+
+
+async def test_every_gzip_member_is_read(served: Served) -> None:
+    """RFC 1952: a gzip file is a series of members; the body is all of them, in turn."""
+    for encoding in ("gzip", "x-gzip"):
+        body = orjson.dumps(batch([incident(new_id(), HybridClock())]))
+        half = len(body) // 2
+        members = gzip.compress(body[:half]) + gzip.compress(b"") + gzip.compress(body[half:])
+        answer = await push_bytes(served, members, encoding)
+        assert answer.status_code == 200, answer.text  # was 400 invalid_json: one member read
+        assert answer.json()["summary"]["applied"] == 1
+    assert await pulled(served) == 2
+
+
+@pytest.mark.parametrize(
+    ("encoding", "trailing"),
+    [
+        ("gzip", b"xx"),
+        ("gzip", b"\x00\x00\x00\x00"),  # zero padding is bytes after the last member too
+        ("gzip", b"\x1f"),
+        ("gzip", b"\x1f\x8b\x08"),  # a member cut short
+        ("deflate", b"xx"),
+        ("deflate", zlib.compress(b"{}")),  # zlib has one stream
+    ],
+)
+async def test_bytes_after_the_compressed_body_are_corrupt(
+    served: Served, encoding: str, trailing: bytes
+) -> None:
+    body = orjson.dumps(batch([incident(new_id(), HybridClock())]))
+    compressed = gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
+    answer = await push_bytes(served, compressed + trailing, encoding)
+    assert (answer.status_code, code(answer)) == (400, "invalid_request")  # was 200: ignored
+    assert await pulled(served) == 0
+
+
+@pytest.mark.parametrize("split", [True, False])
+async def test_the_decompressed_cap_holds_across_members(
+    app_client: httpx.AsyncClient, served: Served, split: bool
+) -> None:
+    cap = served.settings.sync.max_decompressed_bytes
+    body = orjson.dumps(batch([incident(new_id(), HybridClock())]))
+    padding = b" " * (cap - len(body) + 1)  # one byte over the cap in all
+    parts = [body, padding] if split else [body + padding]
+    content = b"".join(gzip.compress(part) for part in parts)
+    answer = await push_bytes(served, content, "gzip")
+    assert (answer.status_code, code(answer)) == (413, "payload_too_large")
+    assert answer.json()["error"]["details"] == {"max_decompressed_bytes": cap}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xef\xbb\xbf" + orjson.dumps(batch([], "b0")),  # a UTF-8 byte order mark
+        b'{"batch_id": "b1", "device_time_ms": 1e400, "changes": []}',
+    ],
+)
+async def test_a_bom_or_an_infinite_number_is_not_json(served: Served, body: bytes) -> None:
+    answer = await push_bytes(served, body, "identity")
+    assert (answer.status_code, code(answer)) == (400, "invalid_json")
+
+
+async def test_a_repeated_member_takes_its_last_value(served: Served) -> None:
+    change = orjson.dumps(incident(new_id(), HybridClock(), {"category": "hurto"}))
+    # Both "fields" are valid; the first is dropped unseen, as the doc says.
+    twice = change[:-1] + b',"fields":{"category":"robo","occurred_at":"2026-11-20T22:15:00Z"}}'
+    body = b'{"batch_id":"b1","batch_id":"b2","changes":[' + twice + b"]}"
+    answer = await push_bytes(served, body, "identity")
+    assert answer.json()["batch_id"] == "b2"
+    page = await served.client.get("/v1/sync/pull", headers=served.auth("off-a"))
+    assert page.json()["changes"][0]["fields"]["category"] == "robo"

@@ -12,7 +12,8 @@ export const PII_LISTS = ["victims", "witnesses", "suspects"];
 const FIELDS = ["category", "occurred_at", "status", "description", "address_text", "location", "attachments"];
 const PERSON = { name: 200, dni: 8, phone: 30, age: 130, role: 40, notes: 1000 };
 const CATEGORY_RE = /^[a-z][a-z0-9_]{1,40}$/;
-const RFC3339_TZ = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+// RFC 3339 section 5.6, as the server checks it (seconds required; at most 40 characters).
+const RFC3339_TZ = /^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$/;
 
 /** A UTC RFC 3339 time without milliseconds (20 characters): what the app sends. */
 export function utcNow(ms = Date.now()) {
@@ -27,7 +28,7 @@ export function check(fields = {}, pii = null, isNew = false) {
   // Required on a new incident, and never cleared later (the server refuses null for them).
   for (const k of ["category", "occurred_at"]) if ((isNew || k in f) && f[k] == null) errs.push(`${k}: required`);
   if (f.category != null && !CATEGORY_RE.test(f.category)) errs.push("category: invalid");
-  if (f.occurred_at != null && !(RFC3339_TZ.test(f.occurred_at) && !Number.isNaN(Date.parse(f.occurred_at)))) {
+  if (f.occurred_at != null && !(RFC3339_TZ.test(f.occurred_at) && f.occurred_at.length <= 40 && !Number.isNaN(Date.parse(f.occurred_at)))) {
     errs.push("occurred_at: invalid");
   }
   if (f.status != null && !STATUSES.includes(f.status)) errs.push("status: invalid");
