@@ -121,7 +121,7 @@ class SyncEngine:
             return await self.push(who, load_json(body))
         check_size(len(fast.changes), self.limits.max_changes)
         now = self.clock()
-        work = PushWork(who, now, self.enricher)
+        work = PushWork(who, now, self.enricher, self.limits.pii_roles)
         # The usual change passes every check below: said once per push, not per change
         # (the checks, which say what is wrong, run for the others).
         latest_ms = now + self.limits.max_clock_ahead_ms
@@ -159,7 +159,7 @@ class SyncEngine:
         """Apply a push body (its JSON value) from an authenticated device."""
         envelope = parse_envelope(body, self.limits.max_changes)
         now = self.clock()
-        work = PushWork(who, now, self.enricher)
+        work = PushWork(who, now, self.enricher, self.limits.pii_roles)
         for index, raw in enumerate(envelope.changes):
             try:
                 change, stamp = parse_change(raw)

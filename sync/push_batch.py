@@ -16,6 +16,7 @@ from sync.errors import (
     ChainFork,
     ChangeError,
     InvalidField,
+    NotAllowed,
     OutOfScope,
     RecordNotFound,
 )
@@ -63,8 +64,10 @@ class PushWork:
         who: Identity,
         now: int,
         enricher: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None,
+        pii_roles: frozenset[str] = frozenset({"chief"}),
     ) -> None:
         self.who = who
+        self.pii_roles = pii_roles
         self.now = now
         self.enricher = enricher
         self._invalid: dict[int, dict[str, Any]] = {}  # refused before the write lock
@@ -131,9 +134,11 @@ class PushWork:
         if log_ids:
             self._head = await unit.chain_head(self.who.device_id)
         await self._acks.load(unit, self._ack_changes())
+        issued = await self._issued(unit, stored)
         for index, change, _stamp in self._accepted:
             try:
                 if isinstance(change, IncidentEdit):
+                    _check_base_seq(change, stored.get(change.id), issued)
                     self._apply_incident(index, change, stored.get(change.id))
                 elif isinstance(change, NoticeAckChange):
                     self._results[index], self._targets[index] = self._acks.apply(index, change)
@@ -142,6 +147,14 @@ class PushWork:
             except ChangeError as exc:
                 raw = {"collection": _collection(change), "id": change.id}
                 self._results[index] = _rejected(index, raw, exc)
+
+    async def _issued(self, unit: PushUnit, stored: dict[str, StoredRecord]) -> int | None:
+        """The last sequence number issued, read only when a change to a record the store
+        does not hold names a ``base_seq`` (rare: a device sends 0 for a new record)."""
+        for _, change, _ in self._accepted:
+            if isinstance(change, IncidentEdit) and change.base_seq and change.id not in stored:
+                return await unit.allocate(0) - 1  # reserves nothing: the next number, less 1
+        return None
 
     def reads(self, into: UnitReads) -> None:
         """Add what ``apply`` will read to a group's reads (read ahead, a query per table)."""
@@ -176,16 +189,11 @@ class PushWork:
         if fresh is not None and stored is None:
             self._apply_fresh(index, change, fresh)
             return
-        if stored is not None and change.base_seq > stored.seq:
-            # A version nobody was given: it would mark every current value as seen and
-            # keep the overwrite out of the conflict log (base_seq 10^30 did).
-            raise InvalidField(
-                "base_seq is newer than any version of this record",
-                {"field": "base_seq", "seq": stored.seq},
-            )
         work = self._incidents.get(change.id) or self._open_incident(change, stored)
         if work.station_id != self.who.station_id:
             raise OutOfScope("this record belongs to another station", {"id": change.id})
+        if work.author_officer != self.who.officer_id and self.who.role not in self.pii_roles:
+            _check_blind_write(change, work.state.values)
         merged = merge_fields(
             work.state, _updates(change), change.hlc, self.who.device_id, change.base_seq
         )
@@ -344,6 +352,23 @@ class PushWork:
         return dict(Counter(result["status"] for result in self._results.values()))
 
 
+def _check_base_seq(change: IncidentEdit, stored: StoredRecord | None, issued: int | None) -> None:
+    """Refuse a ``base_seq`` that names a version never issued: above the record's current
+    seq, or, for a record the store does not hold, above the last seq issued at all. It
+    would mark every current value as seen and keep the overwrite out of the conflict log
+    (base_seq 10^30 did)."""
+    if stored is not None and change.base_seq > stored.seq:
+        raise InvalidField(
+            "base_seq is newer than any version of this record",
+            {"field": "base_seq", "seq": stored.seq},
+        )
+    if stored is None and issued is not None and change.base_seq > issued:
+        raise InvalidField(
+            "base_seq is newer than any version the server has given",
+            {"field": "base_seq", "seq": 0},
+        )
+
+
 def _rejected(index: int, raw: Any, exc: ChangeError) -> dict[str, Any]:
     result: dict[str, Any] = {"index": index, "status": "rejected", "error": exc.as_dict()}
     if isinstance(raw, dict):
@@ -351,6 +376,33 @@ def _rejected(index: int, raw: Any, exc: ChangeError) -> dict[str, Any]:
             if isinstance(raw.get(key), str):
                 result[key] = raw[key][:64]
     return result
+
+
+def _check_blind_write(change: IncidentEdit, stored: dict[str, Any]) -> None:
+    """A writer who may not read an incident's personal data (an officer on another
+    officer's incident) may not write it either: they would overwrite lists they cannot see
+    (the chief then reads the overwrite) or, by sending the attachments list without an
+    attachment's ``pii`` mark, hand a victim's photo to every role in scope."""
+    if change.pii:
+        raise NotAllowed(
+            "only the incident's author or a chief may write its personal data",
+            {"field": "pii", "fields": sorted(change.pii)},
+        )
+    if "attachments" not in change.fields:
+        return
+    marked = {
+        ref.get("sha256") for ref in stored.get("attachments") or [] if ref.get("pii") is True
+    }
+    unmarked = [
+        ref.get("sha256")
+        for ref in change.fields["attachments"] or []
+        if ref.get("sha256") in marked and ref.get("pii") is not True
+    ]
+    if unmarked:
+        raise NotAllowed(
+            "only the incident's author or a chief may lift an attachment's pii mark",
+            {"field": "fields.attachments", "sha256": unmarked},
+        )
 
 
 def _updates(change: IncidentEdit) -> dict[str, Any]:

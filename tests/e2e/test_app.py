@@ -526,6 +526,11 @@ def test_two_phones_edit_one_incident_offline(browser: Any, server: AppServer, p
         go(page, "incidents")
         page.click(f'{tid("incident-item")}[data-id="{record_id}"]')
         page.wait_for_selector(tid("screen-incident"))
+        # the people of A's incident are A's (and the chief's): B is told so, not given a
+        # form whose lists the server would refuse (not_allowed)
+        owner = page is a
+        assert page.locator(tid("person-add-victims")).count() == (1 if owner else 0)
+        assert page.locator(tid("inc-people-locked")).count() == (0 if owner else 1)
         page.select_option(tid("inc-status"), status)
         page.click(tid("inc-save"))
         page.wait_for_selector(tid("screen-incidents"))

@@ -198,7 +198,8 @@ async def personal_data_conflict(served: Served) -> tuple[str, dict[str, Any]]:
     rid, early, later = new_id(), HybridClock(), HybridClock(offset_ms=5000)
     fields = {"category": "robo", "occurred_at": WHEN}
     await push(served, "off-a", incident(rid, early, fields, pii={"victims": [{"name": "Ana"}]}))
-    await push(served, "off-a2", incident(rid, later, {}, 1, pii={"victims": [{"name": "Ana R."}]}))
+    later_victims = {"victims": [{"name": "Ana R."}]}
+    await push(served, "chief-a", incident(rid, later, {}, 1, pii=later_victims))
     losing = {"victims": [{"name": SECRET_NAME, "dni": "40917733"}]}
     await push(served, "off-a", incident(rid, early, {}, 1, pii=losing))
     return rid, losing

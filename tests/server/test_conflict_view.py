@@ -13,7 +13,8 @@ SECRET_NAME = "Teodora Ccahuana"
 
 
 async def personal_data_conflict(served: Served) -> str:
-    """An incident whose victims two officers changed concurrently: off-a's version loses."""
+    """An incident whose victims its author and the chief changed concurrently: off-a's
+    version loses."""
     rid, early, later = new_id(), HybridClock(), HybridClock(offset_ms=5000)
     fields = {"category": "robo", "occurred_at": "2026-11-20T22:15:00-05:00"}
     first = incident(rid, early, fields, pii={"victims": [{"name": "Ana", "dni": "11111111"}]})
@@ -21,7 +22,7 @@ async def personal_data_conflict(served: Served) -> str:
     win = incident(rid, later, {"status": "closed"}, 1, pii={"victims": [{"name": "Ana R."}]})
     losing = {"victims": [{"name": SECRET_NAME, "dni": SECRET_DNI}]}
     lose = incident(rid, early, {"status": "referred"}, 1, pii=losing)
-    for who, change in [*changes, ("off-a2", win), ("off-a", lose)]:
+    for who, change in [*changes, ("chief-a", win), ("off-a", lose)]:
         answer = await served.client.post(
             "/v1/sync/push", json=batch([change]), headers=served.auth(who)
         )

@@ -144,11 +144,11 @@ async def build(store: SQLStore) -> World:
             incident(world.closed_old_plain, old.clock, fields(OLD, "closed")),
         ],
     )
-    # Two officers change the victims concurrently: one conflict on pii.victims.
+    # The author and the chief change the victims concurrently: one conflict on pii.victims.
     seen = (await store.record("incidents", world.closed_old)).seq  # type: ignore[union-attr]
     other = {"victims": [{"name": "María Pérez Soto"}]}
     same = {"status": "closed"}
-    await old.push(p.officer_a2, [incident(world.closed_old, old.clock, same, seen, other)])
+    await old.push(p.chief_a, [incident(world.closed_old, old.clock, same, seen, other)])
     await old.push(p.officer_a, [incident(world.closed_old, old.clock, same, seen, VICTIM)])
     recent = Pusher(store, RECENT)
     await recent.push(

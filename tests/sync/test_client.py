@@ -212,28 +212,33 @@ async def test_chain_continues_across_sessions_and_after_a_refused_entry(
     assert [e["n"] for e in again.log_entries()] == [1, 2, 3, 4]
 
 
-async def test_local_pii_is_kept_when_the_pull_redacts_it(
+async def test_personal_data_of_a_colleagues_incident_is_refused_and_kept_for_the_user(
     device: Callable[..., SyncClient],
 ) -> None:
+    """An officer reads the people of their own incidents only, so the server refuses their
+    lists on a colleague's incident (they would replace lists the officer cannot see); the
+    client keeps the refused change for its user, the author's lists are untouched, and the
+    officer's fields-only edit of the same incident goes through."""
     author = device("off-a", "a")
-    rid = author.create_incident(ROBO)
+    rid = author.create_incident(ROBO, pii={"victims": [{"name": "Ana Quispe"}]})
     await author.sync()
     other = device("off-a2", "a2")
     await other.sync()
+    pulled = other.box.record("incidents", rid)
+    assert pulled is not None and "pii" not in pulled  # not the author: kept back
     witness = {"witnesses": [{"name": "Rosa Quispe", "dni": "12345678"}]}
     other.update_incident(rid, {"status": "referred"}, pii=witness)
     await other.sync()
-    pulled = other.box.record("incidents", rid)
-    assert (
-        pulled is not None and "pii" not in pulled
-    )  # not the author: the server keeps the personal data back
-    assert known(other, rid)["pii"] == witness
-    assert known(other, rid)["fields"]["status"] == "referred"
+    [refused] = other.rejected()
+    assert (refused.record_id, refused.error["code"]) == (rid, "not_allowed")
+    other.update_incident(rid, {"status": "referred"})
+    await other.sync()
     chief = device("chief-a", "chief")
     await chief.sync()
-    assert known(chief, rid)["pii"] == witness
+    assert known(chief, rid)["pii"] == {"victims": [{"name": "Ana Quispe"}]}
+    assert known(chief, rid)["fields"]["status"] == "referred"
     await author.sync()
-    assert known(author, rid)["pii"] == witness  # the author may see it
+    assert known(author, rid)["pii"] == {"victims": [{"name": "Ana Quispe"}]}
 
 
 async def test_a_refused_change_is_kept_for_the_user(device: Callable[..., SyncClient]) -> None:

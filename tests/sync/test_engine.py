@@ -328,3 +328,37 @@ async def test_a_batch_of_bytes_is_checked_like_one_of_values(
         await SyncEngine(engine.store, SyncLimits(max_changes=2)).push_json(
             people.officer_a, orjson.dumps(batch(changes))
         )
+
+
+async def test_an_officer_may_not_write_personal_data_they_may_not_read(
+    engine: SyncEngine, people: People
+) -> None:
+    """An officer reads the personal data of their own incidents only, so they may not
+    overwrite another officer's lists blind, nor lift the ``pii`` mark of an attachment on
+    another officer's incident (which would show a victim's photo to every role in scope);
+    the author and a chief may, and the incident's other fields stay open to the station
+    (found by a review, 2026-12-04)."""
+    clock = HybridClock()
+    rid = new_id()
+    photo = {"sha256": "ab" * 32, "media_type": "image/jpeg", "size": 10,
+             "captured_at": "2026-11-20T22:15:00-05:00", "pii": True}  # fmt: skip
+    fields = {"category": "robo", "occurred_at": "2026-11-20T22:15:00-05:00",
+              "attachments": [photo]}  # fmt: skip
+    victims = {"victims": [{"name": "María Quispe"}]}
+    await push(engine, people.officer_a, [incident(rid, clock, fields, pii=victims)])
+    overwrite = incident(rid, clock, {"status": "closed"}, pii={"victims": [{"name": "x"}]})
+    unmark = incident(rid, clock, {"attachments": [{**photo, "pii": False}]})
+    answer = await push(engine, people.officer_a2, [overwrite, unmark])
+    assert codes(answer) == ["not_allowed", "not_allowed"]
+    assert answer["results"][0]["error"]["details"]["field"] == "pii"
+    assert answer["results"][1]["error"]["details"]["sha256"] == [photo["sha256"]]
+    # the station's fields stay open to its officers; the chief and the author may do both
+    answer = await push(engine, people.officer_a2, [incident(rid, clock, {"status": "closed"})])
+    assert statuses(answer) == ["applied"]
+    chief = incident(rid, clock, {"attachments": [photo, {**photo, "sha256": "cd" * 32}]})
+    assert statuses(await push(engine, people.chief_a, [chief])) == ["applied"]
+    author = incident(rid, clock, pii={"victims": [{"name": "María Quispe Rojas"}]})
+    assert statuses(await push(engine, people.officer_a, [author])) == ["applied"]
+    doc = (await pull_all(engine, people.chief_a))[rid]
+    assert doc["pii"]["victims"] == [{"name": "María Quispe Rojas"}]
+    assert [a.get("pii") for a in doc["fields"]["attachments"]] == [True, True]

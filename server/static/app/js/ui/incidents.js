@@ -83,6 +83,10 @@ export function incidentScreen(app, { id, draft }) {
   const view = id ? app.outbox.incident(id) : null;
   const f = draft?.fields || view?.fields || {};
   const isNew = !view;
+  // An officer sees the people of their own incidents only, and the server refuses a write of
+  // lists one cannot read (not_allowed): on a colleague's incident the section says so instead.
+  const me = app.outbox.me();
+  const ownsPeople = isNew || me?.role === "chief" || view?.author === me?.officer_id;
   const cat = select("inc-category", CATEGORIES.map((c) => [c, category(c)]), f.category || "robo");
   const desc = h("textarea", { testid: "inc-description", rows: 4, maxlength: 4000 }, f.description || "");
   const occurred = h("input", { testid: "inc-occurred", type: "datetime-local", required: true, value: f.occurred_at ? limaInput(Date.parse(f.occurred_at)) : limaInput() });
@@ -171,7 +175,9 @@ export function incidentScreen(app, { id, draft }) {
   },
   field(t("category"), cat), field(t("occurred"), occurred), field(t("status"), status), field(t("description"), desc),
   h("fieldset", {}, h("legend", {}, t("where")), locText, h("div", { class: "row-buttons" }, gps, pick), field(t("address"), address)),
-  h("fieldset", {}, h("legend", {}, t("people")), people, h("div", { class: "row-buttons" }, adders)),
+  ownsPeople
+    ? h("fieldset", {}, h("legend", {}, t("people")), people, h("div", { class: "row-buttons" }, adders))
+    : h("fieldset", {}, h("legend", {}, t("people")), h("p", { class: "sub", testid: "inc-people-locked" }, t("people_locked"))),
   attach,
   h("h2", {}, t("placement")), placement, err,
   h("div", { class: "actions" },
