@@ -25,6 +25,7 @@ from sync.errors import (
     OutOfScope,
     ReadOnlyRole,
 )
+from sync.free_text import without_free_text
 from sync.group_commit import GroupCommit, Taker
 from sync.protocol import Change, IncidentEdit, LogEntryChange, check_size, parse_envelope
 from sync.protocol_fast import fast_push, fast_request_hash, parse_change, stamp_wall_ms
@@ -237,7 +238,13 @@ class SyncEngine:
         rows = await self.store.pull(scope, after, size + 1)
         has_more = len(rows) > size
         rows = rows[:size]
-        parts = [r.doc if r.pii is None else f'{r.doc[:-1]},"pii":{r.pii}}}' for r in rows]
+        docs = [r.doc for r in rows]
+        if scope.pii == "none":
+            docs = [without_free_text(doc) for doc in docs]
+        parts = [
+            doc if r.pii is None else f'{doc[:-1]},"pii":{r.pii}}}'
+            for doc, r in zip(docs, rows, strict=True)
+        ]
         next_cursor = format_cursor(state.epoch, rows[-1].seq if rows else after)
         head = f'{{"changes":[{",".join(parts)}],"cursor":"{next_cursor}",'
         tail = f'"has_more":{"true" if has_more else "false"},"server_time_ms":{self.clock()}}}'

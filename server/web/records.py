@@ -31,6 +31,7 @@ from server.web.render import page_language
 from server.web.sessions import require_web
 from sync.clock import now_ms
 from sync.errors import Forbidden, NotFound
+from sync.free_text import fields_without_free_text
 from sync.store.records import AuditEvent
 
 EXPORT_COLUMNS = ("id", "station_id", "category", "occurred_s", "lon", "lat", "district", "sector")
@@ -52,10 +53,11 @@ async def incident(request: Request) -> Response:
     )
     lang = page_language(request)
     offset = c.settings.public.utc_offset_minutes * 60
+    fields = found.doc.get("fields", {})
     body: dict[str, Any] = {
         "id": found.id,
         "station_id": found.station_id,
-        "fields": found.doc.get("fields", {}),
+        "fields": fields if scope.pii != "none" else fields_without_free_text(fields),
         "derived": found.doc.get("derived", {}),
         "readable": await readable(request.app.state, c.store, found, lang, offset),
         "pii_allowed": pii_allowed,

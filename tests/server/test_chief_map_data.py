@@ -37,6 +37,7 @@ async def _push(served: Served, rows: list[tuple[str, str]], pii: Any = None) ->
             "occurred_at": at,
             "status": "closed",
             "location": {"lon": -77.03 + i * 1e-4, "lat": -12.05, "accuracy_m": 10},
+            "description": "Denuncia de Luis Ficticio",
         }
         changes.append(incident(rid, clock, fields, pii=pii))
         ids.append(rid)
@@ -154,6 +155,7 @@ async def test_incident_detail_reads_in_spanish_and_lima_time(served: Served) ->
     await _sign_in(served, "chief-a")
     before = await _pii_views(served)
     body = (await served.client.get(f"/web/data/incident/{rid}")).json()
+    assert body["fields"]["description"] == "Denuncia de Luis Ficticio"
     readable = body["readable"]
     assert readable["occurred"] == "10/11/2026 22:15"  # 03:15 UTC is 22:15 the day before
     assert readable["status"] == "cerrado"
@@ -185,6 +187,7 @@ async def test_incident_detail_reads_in_spanish_and_lima_time(served: Served) ->
     assert other["pii_allowed"] is False
     assert "pii" not in other and "people" not in other
     assert other["readable"]["status"] == "cerrado"
+    assert "description" not in other["fields"]  # free text names people too
     assert await _pii_views(served) == seen
 
 

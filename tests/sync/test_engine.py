@@ -362,3 +362,27 @@ async def test_an_officer_may_not_write_personal_data_they_may_not_read(
     doc = (await pull_all(engine, people.chief_a))[rid]
     assert doc["pii"]["victims"] == [{"name": "María Quispe Rojas"}]
     assert [a.get("pii") for a in doc["fields"]["attachments"]] == [True, True]
+
+
+async def test_an_analyst_gets_incidents_without_their_free_text(
+    engine: SyncEngine, people: People
+) -> None:
+    """A description names people as often as not (the retention policy empties it with the
+    personal data): roles that see no personal data get the incident without it, the other
+    fields intact; the station's officers and chief still read it (found by a review,
+    2026-12-04)."""
+    clock = HybridClock()
+    rid, plain = new_id(), new_id()
+    told = {
+        "category": "robo",
+        "occurred_at": "2026-11-20T22:15:00-05:00",
+        "description": "La Sra. Pérez, DNI 45781234, fue asaltada",
+        "status": "open",
+    }
+    await push(engine, people.officer_a, [incident(rid, clock, told), incident(plain, clock)])
+    seen = (await pull_all(engine, people.analyst))[rid]
+    assert seen["fields"] == {k: v for k, v in told.items() if k != "description"}
+    assert "Pérez" not in (await engine.pull(people.analyst, None, 10)).decode()
+    for who in (people.officer_a2, people.chief_a):
+        assert (await pull_all(engine, who))[rid]["fields"] == told
+    assert (await pull_all(engine, people.analyst))[plain]["fields"]["category"] == "robo"
