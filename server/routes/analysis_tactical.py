@@ -32,10 +32,10 @@ from server.answers.analysis import (
 )
 from server.auth import require
 from server.context import AppContext, ctx
-from server.errors import Busy
 from server.routes.analysis_params import Window, parse_window
 from server.routes.analysis_queries import VictimRow, victims
 from server.routes.common import int_param, json_response
+from server.shedding import busy
 from sync.clock import now_ms
 from sync.errors import InvalidRequest
 from sync.store.records import AuditEvent
@@ -131,9 +131,11 @@ async def near_repeat(request: Request) -> Response:
     seed = int_param(request, "seed", 42, 0, 2**31 - 1)
     gate = knox_gate(request)
     if gate.waiting >= KNOX_WAITING:
-        raise Busy(
+        raise busy(
             "too many near-repeat tests at once; retry after Retry-After seconds",
             c.settings.sync.busy_retry_after_s,
+            "near_repeat_tests",
+            c.rng,
         )
     gate.waiting += 1
     try:

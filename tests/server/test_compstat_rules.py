@@ -134,6 +134,7 @@ async def test_near_repeat_requests_wait_on_the_loop_or_get_busy(
         assert len(done) == 1, "a request beyond the queue must be answered at once"
         busy = next(iter(done)).result()
         assert busy.status_code == 429 and busy.json()["error"]["code"] == "busy"
+        assert busy.json()["error"]["details"]["reason"] == "near_repeat_tests"
         assert int(busy.headers["retry-after"]) >= 1
         check(busy, "/v1/analysis/near-repeat", "get")
         for _ in range(12_000):  # until the running one is in its thread (a bound, not a timing)
