@@ -124,8 +124,7 @@ async def attachment_report(request: Request, entries: list[StoredRecord]) -> di
     if not hashes:  # no blob store is touched (or made) for a chain without attachments
         return {"checked": 0, "tampered": [], "missing": [], "pending": []}
     svc = service(request)
-    delivered = await svc.index.held_for(named)
-    held = {sha: meta for (_, _, sha), meta in delivered.items()}
+    held = await svc.index.held_by_hash(named)
     tampered, missing, pending = [], [], []
     for sha in dict.fromkeys(hashes):  # each blob once, in chain order
         meta = held.get(sha)
@@ -160,10 +159,7 @@ async def with_received(request: Request, page: bytes) -> bytes:
             named.append((collection, change.get("id"), change.get("author"), ref["sha256"]))
     if not named:
         return page
-    # A hash counts as arrived if it arrived for one of the page's records that names it
-    # (the page's ``attachments`` is by hash, as the protocol gives it).
-    delivered = await service(request).index.held_for(named)
-    held = {sha: meta for (_, _, sha), meta in delivered.items()}
+    held = await service(request).index.held_by_hash(named)  # the protocol's is by hash
     status = {}
     for sha in dict.fromkeys(sha for *_, sha in named):
         meta = held.get(sha)

@@ -238,13 +238,10 @@ class SyncEngine:
         rows = await self.store.pull(scope, after, size + 1)
         has_more = len(rows) > size
         rows = rows[:size]
-        docs = [r.doc for r in rows]
-        if scope.pii == "none":
-            docs = [without_free_text(doc) for doc in docs]
-        parts = [
-            doc if r.pii is None else f'{doc[:-1]},"pii":{r.pii}}}'
-            for doc, r in zip(docs, rows, strict=True)
-        ]
+        if scope.pii == "none":  # no personal data to add, and no free text either
+            parts = [without_free_text(r.doc) for r in rows]
+        else:
+            parts = [r.doc if r.pii is None else f'{r.doc[:-1]},"pii":{r.pii}}}' for r in rows]
         next_cursor = format_cursor(state.epoch, rows[-1].seq if rows else after)
         head = f'{{"changes":[{",".join(parts)}],"cursor":"{next_cursor}",'
         tail = f'"has_more":{"true" if has_more else "false"},"server_time_ms":{self.clock()}}}'

@@ -64,7 +64,7 @@ class PushWork:
         who: Identity,
         now: int,
         enricher: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None,
-        pii_roles: frozenset[str] = frozenset({"chief"}),
+        pii_roles: frozenset[str],
     ) -> None:
         self.who = who
         self.pii_roles = pii_roles

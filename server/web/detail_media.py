@@ -76,10 +76,9 @@ async def media(
     refs = refs_of(found)
     if not refs:
         return {}
-    delivered = await index.held_for(
+    held = await index.held_by_hash(
         (found.collection, found.id, found.author_officer, r["sha256"]) for r in refs
     )
-    held = {sha: meta for (_, _, sha), meta in delivered.items()}
     base = f"/v1/attachments/incidents/{quote(found.id, safe='')}"
     items = []
     for ref in refs:

@@ -159,6 +159,12 @@ class SQLiteAccess:
         self.writer.close()
 
 
+def _parts(wanted: list[str]) -> Iterable[tuple[str, ...]]:
+    """``wanted`` in runs of at most ``HASHES_PER_QUERY``, one query each."""
+    for i in range(0, len(wanted), HASHES_PER_QUERY):
+        yield tuple(wanted[i : i + HASHES_PER_QUERY])
+
+
 def _settle(done: asyncio.Future[None], outcome: BaseException | None) -> None:
     if done.done():  # its request was cancelled meanwhile
         return
@@ -205,8 +211,7 @@ class AttachmentIndex:
             return {}
         if self.sqlite is not None:
             out = {}
-            for i in range(0, len(wanted), HASHES_PER_QUERY):
-                part = tuple(wanted[i : i + HASHES_PER_QUERY])
+            for part in _parts(wanted):
                 for row in self.sqlite.read(SELECT_SQL.format(",".join("?" * len(part))), part):
                     out[row[0]] = AttachmentMeta(*row)
             return out
@@ -238,8 +243,7 @@ class AttachmentIndex:
             return set()
         if self.sqlite is not None:
             out: set[Use] = set()
-            for i in range(0, len(wanted), HASHES_PER_QUERY):
-                part = tuple(wanted[i : i + HASHES_PER_QUERY])
+            for part in _parts(wanted):
                 for sha, collection, record_id in self.sqlite.read(
                     USES_SQL.format(",".join("?" * len(part))), part
                 ):
@@ -270,6 +274,13 @@ class AttachmentIndex:
             if meta is not None and delivered(meta, collection, author, use in bound):
                 out[use] = meta
         return out
+
+    async def held_by_hash(
+        self, named: Iterable[tuple[str, str, str, str]]
+    ) -> dict[str, AttachmentMeta]:
+        """``held_for`` by hash: a file counts as arrived if it arrived for one of the records
+        naming it (a pull page's ``attachments``, a chain's report, one record's detail)."""
+        return {sha: meta for (_, _, sha), meta in (await self.held_for(named)).items()}
 
     async def quarantined(self, sha256: str, at_ms: int) -> None:
         if self.sqlite is not None:
