@@ -46,8 +46,7 @@ async def _record(request: Request) -> tuple[Identity, StoredRecord, bool]:
         raise NotFound("no such record", {})
     if scope.station_ids is not None and record.station_id not in scope.station_ids:
         raise Forbidden("the record belongs to another station", {})
-    own = scope.pii == "own" and record.author_officer == who.officer_id
-    return who, record, scope.pii == "all" or own
+    return who, record, scope.reads_pii_of(record.author_officer)
 
 
 async def listing(request: Request) -> Response:

@@ -62,9 +62,7 @@ async def entries(
         record = await store.record("incidents", record_id)
         if record is None or record.deleted:
             continue
-        allowed = scope.pii == "all" or (
-            scope.pii == "own" and record.author_officer == scope.officer_id
-        )
+        allowed = scope.reads_pii_of(record.author_officer)
         for ref in refs_of(record):
             found.append((record, ref, allowed))
     held = await svc.index.held_for(

@@ -48,9 +48,7 @@ async def incident(request: Request) -> Response:
         raise NotFound("no such incident", {"id": record_id[:64]})
     if scope.station_ids is not None and found.station_id not in scope.station_ids:
         raise Forbidden("this incident is outside your jurisdiction")
-    pii_allowed = scope.pii == "all" or (
-        scope.pii == "own" and found.author_officer == scope.officer_id
-    )
+    pii_allowed = scope.reads_pii_of(found.author_officer)
     lang = page_language(request)
     offset = c.settings.public.utc_offset_minutes * 60
     fields = found.doc.get("fields", {})

@@ -302,6 +302,11 @@ class PullScope:
     pii: PiiAccess
     officer_id: str
 
+    def reads_pii_of(self, author_officer: str) -> bool:
+        """Whether the caller may read the personal data of a record this officer wrote
+        (pull, attachments, the map's detail and exports ask the same question)."""
+        return self.pii == "all" or (self.pii == "own" and author_officer == self.officer_id)
+
 
 @dataclass(frozen=True, slots=True)
 class PullRow:
