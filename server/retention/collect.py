@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from server.retention import select as due
 from server.retention.dosage import MonthlyDosage
+from server.retention.files import named_elsewhere, pii_refs, pii_shas
 from server.retention.policy import Cutoffs
 from server.retention.settings import RetentionSettings
 from sync.store import sql_tables as t
@@ -30,6 +31,7 @@ class CountingSink:
 class Collected:
     segments: list[dict[str, Any]] = field(default_factory=list)  # archived chain segments
     pii_ids: list[str] = field(default_factory=list)
+    pii_files: int = 0  # files marked as personal data that would go (named by no other record)
     conflict_pii: int = 0
     answers: int = 0
 
@@ -71,10 +73,14 @@ async def collect(store: SQLStore, ctx: Context, sink: Sink) -> Collected:
             }
         )
     clear = ctx.policy.pii_clear_description
+    files: set[str] = set()
     async for rows in due.pii_pages(store, ctx.cut.pii_ms, clear, page):
         for row in rows:
             sink.write("incident_pii", _pii_row(row, ctx.policy.pii_archive))
             out.pii_ids.append(row.id)
+            files.update(pii_shas(due.record_json(row)["doc"].get("fields", {})))
+    leaving = {("incidents", record_id) for record_id in out.pii_ids}
+    out.pii_files = len(files - await named_elsewhere(store, files, leaving))
     out.conflict_pii = await _count_conflict_pii(store, out.pii_ids, clear)
     await _conflicts(store, ctx.cut.conflicts_ms, page, sink, ctx.policy.pii_archive)
     async for rows in due.id_pages(store, t.audit, "at_ms", ctx.cut.audit_ms, page):
@@ -87,7 +93,9 @@ async def collect(store: SQLStore, ctx: Context, sink: Sink) -> Collected:
 def _pii_row(row: Any, keep: bool) -> dict[str, Any]:
     """What the archive says of removed personal data: that it was there, the data itself
     only if the policy keeps it (then the archive is personal data too)."""
-    description = due.record_json(row)["doc"].get("fields", {}).get("description")
+    fields = due.record_json(row)["doc"].get("fields", {})
+    description = fields.get("description")
+    files = pii_refs(fields)
     pii = row.pii if row.pii not in (None, due.ERASED) else None
     out: dict[str, Any] = {
         "id": row.id,
@@ -97,9 +105,10 @@ def _pii_row(row: Any, keep: bool) -> dict[str, Any]:
         # inside a small JSON) can be reversed by trying every value (review finding).
         "had_pii": bool(pii),
         "had_description": bool(description),
+        "had_files": len(files),
     }
-    if keep:
-        out["pii"], out["description"] = pii, description
+    if keep:  # the files' references, not their bytes: the files themselves are removed
+        out["pii"], out["description"], out["files"] = pii, description, files
     return out
 
 

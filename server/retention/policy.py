@@ -16,6 +16,7 @@ KINDS = (
     "track_points",
     "patrol_logs",
     "incident_pii",
+    "pii_files",
     "conflict_pii",
     "conflicts",
     "audit",

@@ -21,6 +21,7 @@ from sqlalchemy.sql.expression import Executable
 
 from server.retention import select as due
 from server.retention.archive import read_rows
+from server.retention.files import PiiFiles, pii_shas, without_pii_files
 from sync.push_writes import server_version
 from sync.store import sql_tables as t
 from sync.store.records import RecordWrite, StoredRecord
@@ -32,10 +33,17 @@ Progress = Callable[[str, int], None]
 
 class Remover:
     def __init__(
-        self, store: SQLStore, archive: Path, batch: int, now_ms: int, progress: Progress
+        self,
+        store: SQLStore,
+        archive: Path,
+        batch: int,
+        now_ms: int,
+        progress: Progress,
+        files: PiiFiles,
     ) -> None:
         self.store, self.archive, self.batch = store, archive, batch
-        self.now_ms, self.progress = now_ms, progress
+        self.now_ms, self.progress, self.files = now_ms, progress, files
+        self.files_removed = 0
 
     def _chunks(self, rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         while chunk := list(islice(rows, self.batch)):
@@ -110,6 +118,7 @@ class Remover:
         done = 0
         for chunk in self._chunks(read_rows(self.archive, "incident_pii")):
             seqs = {row["id"]: row["seq"] for row in chunk}
+            await self._pii_files(seqs)
             async with self.store.push_unit() as unit:
                 found = await unit.load("incidents", list(seqs))
                 # An incident changed since it was archived is left for the next run.
@@ -124,6 +133,20 @@ class Remover:
             done += len(records)
             self.progress("incident_pii", len(records))
         return done
+
+    async def _pii_files(self, seqs: dict[str, int]) -> None:
+        """The files these incidents mark as personal data, before their new versions (see
+        server/retention/files.py)."""
+        shas: set[str] = set()
+        for record_id, seq in seqs.items():
+            record = await self.store.record("incidents", record_id)
+            if record is not None and record.seq == seq:
+                shas.update(pii_shas(record.doc.get("fields", {})))
+        leaving = {("incidents", record_id) for record_id in seqs}
+        removed = await self.files.remove(shas, leaving)
+        self.files_removed += removed
+        if removed:
+            self.progress("pii_files", removed)
 
     async def conflict_pii(self, clear_description: bool) -> int:
         """Personal values that lost a merge, of incidents whose personal data is removed."""
@@ -172,8 +195,9 @@ async def _drop_conflicts(conn: AsyncConnection, chunk: list[dict[str, Any]]) ->
 
 def _erased(record: StoredRecord, seq: int, now: int, clear_description: bool) -> RecordWrite:
     """A new version of the incident without its personal data; ``pii`` is ``{}`` (not
-    absent) so that a device that pulls it replaces the personal data it holds with nothing."""
-    fields = dict(record.doc.get("fields", {}))
+    absent) so that a device that pulls it replaces the personal data it holds with nothing,
+    and its attachments list without the files marked as personal data."""
+    fields = without_pii_files(dict(record.doc.get("fields", {})))
     if clear_description and fields.get("description"):
         fields["description"] = ""
     doc = {**record.doc, "seq": seq, "fields": fields}

@@ -14,6 +14,7 @@ from typing import Any
 
 from server.retention.archive import ArchiveWriter, manifest
 from server.retention.collect import Collected, Context, CountingSink, collect
+from server.retention.files import PiiFiles
 from server.retention.policy import KINDS, Cutoffs, cutoffs
 from server.retention.remove import Progress, Remover
 from server.settings import Settings
@@ -68,6 +69,7 @@ def context(settings: Settings, now_ms: int) -> Context:
 def _report(ctx: Context, rows: dict[str, int], got: Collected) -> Report:
     counts = {kind: rows.get(kind, 0) for kind in KINDS}
     counts["conflict_pii"], counts["batch_answers"] = got.conflict_pii, got.answers
+    counts["pii_files"] = got.pii_files
     return Report(ctx.cut, counts, rows.get("dosage", 0), len(got.segments))
 
 
@@ -158,19 +160,25 @@ async def _apply(
     if report.nothing:
         return report
     await _audit(store, "retention_archive", report, run_id)
-    await _remove(store, ctx, report, progress)
+    await _remove(store, settings, ctx, report, progress)
     await _audit(store, "retention_apply", report, run_id)
     return report
 
 
-async def _remove(store: SQLStore, ctx: Context, report: Report, progress: Progress) -> None:
+async def _remove(
+    store: SQLStore, settings: Settings, ctx: Context, report: Report, progress: Progress
+) -> None:
     clear = ctx.policy.pii_clear_description
     done = report.counts
     if report.archive is not None:
-        remover = Remover(store, report.archive, ctx.policy.batch_rows, ctx.cut.now_ms, progress)
+        files = PiiFiles(store, settings.attachments)
+        remover = Remover(
+            store, report.archive, ctx.policy.batch_rows, ctx.cut.now_ms, progress, files
+        )
         done["track_points"] = await remover.track_points()
         done["patrol_logs"] = await remover.patrol_logs()
         done["incident_pii"] = await remover.incident_pii(clear)
+        done["pii_files"] = remover.files_removed
         done["conflict_pii"] = await remover.conflict_pii(clear)
         done["conflicts"] = await remover.conflicts()
         done["audit"] = await remover.audit()

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, bindparam, or_, select, text, tuple_
 
+from server.retention.files import PII_MARK, pii_shas
 from sync.clock import parse_stamp
 from sync.store import sql_tables as t
 from sync.store.records import ChainHead
@@ -111,11 +112,11 @@ def last_edit_ms(clocks: dict[str, list[Any]]) -> int:
 
 def pii_due(row: Any, before_ms: int, clear_description: bool) -> bool:
     """A closed incident, last edited before ``before_ms``, that still holds personal data
-    (or, if asked, a description)."""
+    (people, or files marked as personal data; or, if asked, a description)."""
     fields = orjson.loads(row.doc).get("fields", {})
     if fields.get("status") != "closed":
         return False
-    has_pii = row.pii is not None and row.pii != ERASED
+    has_pii = (row.pii is not None and row.pii != ERASED) or bool(pii_shas(fields))
     if not (has_pii or (clear_description and fields.get("description"))):
         return False
     return last_edit_ms(orjson.loads(row.clocks)) < before_ms
@@ -138,9 +139,12 @@ async def pii_pages(
                 p.occurred_s < before_ms // 1000,
                 tuple_(p.occurred_s, p.id) > tuple_(*after),
                 # Incidents already anonymised are not read again, run after run.
-                or_(r.pii.is_(None), r.pii != ERASED)
-                if clear_description
-                else and_(r.pii.is_not(None), r.pii != ERASED),
+                or_(
+                    or_(r.pii.is_(None), r.pii != ERASED)
+                    if clear_description
+                    else and_(r.pii.is_not(None), r.pii != ERASED),
+                    r.doc.contains(PII_MARK),
+                ),
             )
             .order_by(p.occurred_s, p.id)
             .limit(page)

@@ -40,7 +40,8 @@ class RetentionSettings(BaseModel):
     pii_archive: bool = Field(
         False,
         description="Write the removed personal data into the archive (then the archive is "
-        "personal data too); otherwise only its SHA-256.",
+        "personal data too), with the references of the files removed (not their bytes); "
+        "otherwise only whether there was some.",
     )
     conflict_years: int = Field(
         2, ge=1, le=100, description="Conflict log rows (and their reviews) older than this."

@@ -120,10 +120,10 @@ async def _audit(
 
 def _derived(svc: AttachmentService, sha256: str, kind: str, source: Path, media: str) -> Path:
     """A metadata-free copy (``stripped`` or ``thumb``), made once and kept beside the blobs."""
-    folder = svc.blobs.root / "derived"
-    target = folder / f"{sha256}.{kind}"
+    target = svc.blobs.derived_path(sha256, kind)
     if target.exists():
         return target
+    folder = target.parent
     folder.mkdir(exist_ok=True)
     with open(source, "rb") as f:
         data = images.thumbnail(f) if kind == "thumb" else images.stripped(f, media)

@@ -23,6 +23,7 @@ from typing import BinaryIO
 from sync.errors import SyncError
 
 READ_CHUNK = 1024 * 1024
+DERIVED_KINDS = ("stripped", "thumb")  # metadata-free copies of images, made on first view
 
 
 class BlobTampered(SyncError):
@@ -72,6 +73,19 @@ class BlobStore(ABC):
     @abstractmethod
     def verify(self, sha256: str) -> bool | None:
         """Hash the whole blob again: True intact, False tampered (now quarantined), None absent."""
+
+    @abstractmethod
+    def remove(self, sha256: str) -> bool:
+        """Remove the blob and every copy made of it here (retention's erasure of personal
+        data); whether the blob was stored. Removing an absent blob is not an error."""
+
+    def derived_path(self, sha256: str, kind: str) -> Path:
+        """Where the metadata-free copy ``kind`` (one of ``DERIVED_KINDS``) of a blob is kept."""
+        return self.root / "derived" / f"{sha256}.{kind}"
+
+    def drop_derived(self, sha256: str) -> None:
+        for kind in DERIVED_KINDS:
+            self.derived_path(sha256, kind).unlink(missing_ok=True)
 
 
 def file_sha256(path: Path) -> str:
@@ -147,6 +161,19 @@ class FileBlobStore(BlobStore):
             return True
         self.quarantine(sha256)
         return False
+
+    def remove(self, sha256: str) -> bool:
+        path = self.path(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            stored = False
+        else:
+            stored = True
+            fsync_dir(path.parent)
+        self._fingerprint_path(sha256).unlink(missing_ok=True)
+        self.drop_derived(sha256)
+        return stored
 
     def quarantine(self, sha256: str) -> Path:
         """Move the blob aside (kept for investigation, never served)."""

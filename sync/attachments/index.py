@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sync.store import sql_tables as t
@@ -281,6 +281,18 @@ class AttachmentIndex:
         """``held_for`` by hash: a file counts as arrived if it arrived for one of the records
         naming it (a pull page's ``attachments``, a chain's report, one record's detail)."""
         return {sha: meta for (_, _, sha), meta in (await self.held_for(named)).items()}
+
+    async def forget(self, hashes: Iterable[str]) -> None:
+        """These blobs are gone for good (retention): their rows and every use of them."""
+        wanted = sorted(set(hashes))
+        if not wanted:
+            return
+        async with self.engine.begin() as conn:
+            for part in _parts(wanted):
+                await conn.execute(
+                    delete(t.attachment_use).where(t.attachment_use.c.sha256.in_(part))
+                )
+                await conn.execute(delete(t.attachment).where(t.attachment.c.sha256.in_(part)))
 
     async def quarantined(self, sha256: str, at_ms: int) -> None:
         if self.sqlite is not None:

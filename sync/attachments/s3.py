@@ -144,6 +144,17 @@ class S3BlobStore(BlobStore):
         self.shrink_cache(keep=sha256)
         return True
 
+    def remove(self, sha256: str) -> bool:
+        """Delete the object, then this host's copies. In a bucket with versioning on, the
+        older versions stay until the bucket's own lifecycle rules expire them."""
+        stored = self._head(sha256) is not None
+        if stored:
+            self._call("delete_object", Bucket=self.bucket, Key=self.key(sha256))
+        self.path(sha256).unlink(missing_ok=True)
+        (self.fingerprints / sha256).unlink(missing_ok=True)
+        self.drop_derived(sha256)
+        return stored
+
     def quarantine(self, sha256: str) -> str:
         """Copy the object to ``quarantine/`` (kept for investigation) and delete it."""
         target = f"{self.prefix}quarantine/{sha256}.{os.getpid()}.{os.urandom(4).hex()}"

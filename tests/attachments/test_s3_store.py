@@ -272,3 +272,20 @@ def test_the_local_cache_keeps_the_most_used_copies_within_its_cap(s3: S3, tmp_p
         assert f.read() == second
     assert blobs.path(hashes[1]).read_bytes() == second
     assert sum(p.stat().st_size for p in blobs.cache.rglob("*") if p.is_file()) <= 25_000
+
+
+def test_a_removed_blob_leaves_no_object_and_no_copy_here(s3: S3, tmp_path: Path) -> None:
+    """Retention's erasure of a file marked as personal data (server/retention/files.py)."""
+    blobs = store(s3, tmp_path)
+    data = os.urandom(2000)
+    digest, path = blob(tmp_path, data)
+    blobs.put_file(digest, path)
+    thumb = blobs.derived_path(digest, "thumb")
+    thumb.parent.mkdir(parents=True, exist_ok=True)
+    thumb.write_bytes(b"a thumbnail")
+    assert blobs.remove(digest) is True
+    assert s3.keys(blobs.bucket) == []
+    assert not blobs.path(digest).exists() and not thumb.exists()
+    assert not (blobs.fingerprints / digest).exists()
+    assert blobs.stat(digest) is None
+    assert blobs.remove(digest) is False  # again: nothing left, not an error

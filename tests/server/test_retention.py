@@ -192,6 +192,7 @@ async def expected(world: World) -> dict[str, int]:
         "track_points": len(world.old_entries),
         "patrol_logs": len(world.old_entries),
         "incident_pii": 1,  # closed_old only: open_old is open, closed_old_plain holds none
+        "pii_files": 0,  # no attachments here (tests/attachments/test_retention_files.py)
         "conflict_pii": sum(
             1
             for _, c in conflicts
