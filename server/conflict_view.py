@@ -1,9 +1,10 @@
 """What a caller sees of the conflict log: one rule for ``GET /v1/conflicts`` and the web page.
 
 A conflict on a personal-data member (``pii.victims``, ...) holds the losing personal data
-itself, so it is shown only to callers whose scope sees all personal data (``pii == "all"``,
-by default chiefs, of their own station), and every showing is audited like an incident's
-personal data on the map (``view_pii``, one event per record).
+itself, and one on the free-text description the losing text, which names people as often
+as not (sync/free_text.py); so either is shown only to callers whose scope sees all personal
+data (``pii == "all"``, by default chiefs, of their own station), and every showing is
+audited like an incident's personal data on the map (``view_pii``, one event per record).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import orjson
 
 from sync.clock import now_ms
+from sync.free_text import FREE_TEXT
 from sync.store.base import Store
 from sync.store.records import AuditEvent, Conflict, PullScope
 
@@ -21,8 +23,9 @@ PII_PREFIX = "pii."
 
 
 def is_personal(conflict: Conflict) -> bool:
-    """Whether the losing value is personal data."""
-    return conflict.field.startswith(PII_PREFIX) or conflict.field == "pii"
+    """Whether the losing value is personal data (or the free text, which names people)."""
+    field = conflict.field
+    return field.startswith(PII_PREFIX) or field in ("pii", FREE_TEXT)
 
 
 def visible(

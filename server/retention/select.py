@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, or_, select, text, tuple_
+from sqlalchemy import and_, bindparam, false, or_, select, text, tuple_
 
 from server.retention.files import PII_MARK, pii_shas
 from sync.clock import parse_stamp
@@ -23,6 +23,9 @@ from sync.store.sql import SQLStore
 from sync.store.sql_rows import RECORD_FIELDS
 
 ERASED = "{}"  # the pii of an incident whose personal data retention removed
+# A stored document (compact JSON, written by the server) with a description, and with an
+# empty one; ``pii_due`` reads the document itself for the exact answer.
+DESCRIPTION_MARK, NO_DESCRIPTION = '"description":"', '"description":""'
 
 
 async def fetch(store: SQLStore, query: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
@@ -111,10 +114,12 @@ def last_edit_ms(clocks: dict[str, list[Any]]) -> int:
 
 
 def pii_due(row: Any, before_ms: int, clear_description: bool) -> bool:
-    """A closed incident, last edited before ``before_ms``, that still holds personal data
-    (people, or files marked as personal data; or, if asked, a description)."""
+    """A closed (or deleted) incident, last edited before ``before_ms``, that still holds
+    personal data (people, or files marked as personal data; or, if asked, a description).
+    A deleted report has no purpose left: its people go as a closed one's do (review finding,
+    2026-12-05: an incident deleted while open kept them for ever, and chiefs pulled them)."""
     fields = orjson.loads(row.doc).get("fields", {})
-    if fields.get("status") != "closed":
+    if fields.get("status") != "closed" and not row.deleted:
         return False
     has_pii = (row.pii is not None and row.pii != ERASED) or bool(pii_shas(fields))
     if not (has_pii or (clear_description and fields.get("description"))):
@@ -138,12 +143,15 @@ async def pii_pages(
             .where(
                 p.occurred_s < before_ms // 1000,
                 tuple_(p.occurred_s, p.id) > tuple_(*after),
-                # Incidents already anonymised are not read again, run after run.
+                # Incidents already anonymised are not read again, run after run; one
+                # anonymised while descriptions were kept is, once they are not (review
+                # finding: turning pii_clear_description on later emptied none).
                 or_(
-                    or_(r.pii.is_(None), r.pii != ERASED)
-                    if clear_description
-                    else and_(r.pii.is_not(None), r.pii != ERASED),
+                    and_(r.pii.is_not(None), r.pii != ERASED),
                     r.doc.contains(PII_MARK),
+                    and_(r.doc.contains(DESCRIPTION_MARK), ~r.doc.contains(NO_DESCRIPTION))
+                    if clear_description
+                    else false(),
                 ),
             )
             .order_by(p.occurred_s, p.id)

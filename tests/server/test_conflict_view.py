@@ -69,3 +69,26 @@ async def test_chief_sees_it_and_every_view_is_audited(served: Served) -> None:
     assert await pii_views(served) == [("chief-a", rid, "api"), ("chief-a", rid, "conflicts_page")]
     events = [e for _, e in await served.store.audit_events(0, 1000) if e.action == "view_pii"]
     assert events[-1].details["fields"] == ["pii.victims"]
+
+
+async def test_a_lost_description_is_shown_as_personal_data(served: Served) -> None:
+    """The free text names people as often as not (sync/free_text.py): an analyst, who pulls
+    incidents without it, does not read a losing version of it in the conflict log either
+    (found by a review, 2026-12-05); the chief does, audited."""
+    rid, early, later = new_id(), HybridClock(), HybridClock(offset_ms=5000)
+    fields = {"category": "robo", "occurred_at": "2026-11-20T22:15:00-05:00"}
+    win = incident(rid, later, {"description": "Robo de celular"}, 1)
+    lose = incident(rid, early, {"description": f"{SECRET_NAME}, DNI {SECRET_DNI}"}, 1)
+    for who, change in [("off-a", incident(rid, early, fields)), ("chief-a", win), ("off-a", lose)]:
+        answer = await served.client.post(
+            "/v1/sync/push", json=batch([change]), headers=served.auth(who)
+        )
+        assert answer.status_code == 200, answer.text
+    api = await served.client.get("/v1/conflicts", headers=served.auth("analyst"))
+    assert api.status_code == 200 and SECRET_DNI not in api.text
+    page = await page_as(served, "analyst")
+    assert SECRET_DNI not in page and SECRET_NAME not in page
+    chief = (await served.client.get("/v1/conflicts", headers=served.auth("chief-a"))).json()
+    assert [c["field"] for c in chief["conflicts"]] == ["description"]
+    assert SECRET_DNI in chief["conflicts"][0]["losing_value"]
+    assert await pii_views(served) == [("chief-a", rid, "api")]

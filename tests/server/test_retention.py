@@ -455,3 +455,42 @@ async def test_a_run_that_loses_its_lease_stops(
     with pytest.raises(RetentionBusy):
         await asyncio.wait_for(apply(s, settings(), tmp_path / "archive", NOW), 10)
     assert renewals == [True, True, False]  # taken, renewed once, then lost: stopped
+
+
+async def test_descriptions_kept_once_are_emptied_when_the_policy_changes(
+    world: World, tmp_path: Path
+) -> None:
+    """Review finding (2026-12-05): an incident anonymised while descriptions were kept was
+    never read again, so turning ``pii_clear_description`` on later emptied none."""
+    s = world.store
+    kept = await apply(s, settings(pii_clear_description=False), tmp_path / "a", NOW)
+    assert kept.counts["incident_pii"] == 1
+    record = await s.record("incidents", world.closed_old)
+    assert record is not None and record.pii == {}
+    assert record.doc["fields"]["description"] == "la Sra. Pérez"
+    assert (await plan(s, settings(), NOW)).counts["incident_pii"] == 1
+    await apply(s, settings(), tmp_path / "b", NOW)
+    record = await s.record("incidents", world.closed_old)
+    assert record is not None and record.doc["fields"]["description"] == ""
+    assert (await plan(s, settings(), NOW)).counts["incident_pii"] == 0
+
+
+async def test_a_deleted_incident_loses_its_people_as_a_closed_one_does(
+    world: World, tmp_path: Path
+) -> None:
+    """Review finding (2026-12-05): an incident deleted while open was never due, and the
+    chief's pull kept serving its victims."""
+    s, p = world.store, world.people
+    old, deleted = Pusher(s, OLD), new_id()
+    victim = {"victims": [{"name": "Zoila Quispe", "dni": "77777777"}]}
+    await old.push(p.officer_a, [incident(deleted, old.clock, fields(OLD, "open"), 0, victim)])
+    seq = (await s.record("incidents", deleted)).seq  # type: ignore[union-attr]
+    await old.push(p.chief_a, [incident(deleted, old.clock, None, seq, op="delete")])
+    want = await expected(world)
+    assert (await plan(s, settings(), NOW)).counts["incident_pii"] == want["incident_pii"] + 1
+    await apply(s, settings(), tmp_path / "archive", NOW)
+    gone = await s.record("incidents", deleted)
+    assert gone is not None and gone.deleted and gone.pii == {}
+    page = orjson.loads(await SyncEngine(s).pull(p.chief_a, None, 5000))
+    assert "Zoila" not in orjson.dumps(page).decode()
+    assert (await s.record("incidents", world.open_old)).pii == VICTIM  # type: ignore[union-attr]
