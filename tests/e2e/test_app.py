@@ -548,7 +548,10 @@ def test_two_phones_edit_one_incident_offline(browser: Any, server: AppServer, p
     go(a, "sync")
     won = a.locator(f'{tid("conflict-item")}[data-id="{record_id}"] {tid("conflict-won")}')
     assert won.get_attribute("data-field") == "status"
-    assert won.inner_text() == "referred"
+    # as people read it: the status's name, not its code (review finding, 2026-12-05)
+    assert won.inner_text() == "Derivado"
+    item = a.locator(f'{tid("conflict-item")}[data-id="{record_id}"]').inner_text()
+    assert "Su valor: Cerrado" in item and "Robo" in item, item
     go(a, "incidents")
     a.click(f'{tid("incident-item")}[data-id="{record_id}"]')
     assert a.input_value(tid("inc-status")) == "referred"
@@ -583,7 +586,19 @@ def test_wrong_pins_wipe_the_phone(browser: Any, server: AppServer, phones: Any)
     guard.go_offline(context)
     new_incident(page, "sin enviar")
     page.click(tid("lock-button"))
+    page.wait_for_selector(tid("screen-lock"), timeout=T)
     wipe_after = page.evaluate("window.rondaApp.settings.wipeAfter")
+    # Taps that cannot be a PIN (enrolment takes 6 to 12 digits) are refused and not counted:
+    # five of them in a pocket used to wipe the phone, unsynced incident and all (review).
+    for not_a_pin in ("", "", "1", "12", "", "1234567890123"):
+        page.evaluate("document.querySelector('[data-testid=\"lock-error\"]').textContent = ''")
+        page.fill(tid("lock-pin"), not_a_pin)
+        page.click(tid("lock-submit"))
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"lock-error\"]').textContent"
+            ".includes('6 a 12')",
+            timeout=T,
+        )
     for attempt in range(1, wipe_after):
         page.fill(tid("lock-pin"), "000000")
         page.click(tid("lock-submit"))
@@ -599,6 +614,62 @@ def test_wrong_pins_wipe_the_phone(browser: Any, server: AppServer, phones: Any)
     page.click(tid("lock-submit"))
     page.wait_for_selector(tid("wiped-reason") + "[data-reason='pins']", timeout=T)
     assert all(n == 0 for n in (idb_counts(page) or {}).values()), idb_counts(page)
+
+
+def test_a_person_without_a_name_is_not_dropped_silently(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    """A suspect known only by a DNI: saving says the name is missing (the protocol requires
+    one) instead of saving the incident without the person (review finding, 2026-12-05)."""
+    context, _ = phones()
+    page = context.new_page()
+    enroll(page, server, make_code(browser, server, OFFICERS[1]), "Moto sospechoso")
+    go(page, "incidents")
+    page.click(tid("incident-new"))
+    page.click(tid("person-add-suspects"))
+    suspect = page.locator(tid("person-suspects"))
+    suspect.locator(tid("person-dni")).fill("41234567")
+    before = queued(page)
+    page.click(tid("inc-save"))
+    error = page.locator(tid("inc-error"))
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"inc-error\"]').textContent.length > 0",
+        timeout=T,
+    )
+    assert "Sospechoso 1" in error.inner_text() and "obligatorio" in error.inner_text()
+    assert page.locator(tid("screen-incident")).is_visible() and queued(page) == before
+    suspect.locator(tid("person-name")).fill("Desconocido")
+    page.click(tid("inc-save"))
+    page.wait_for_selector(tid("screen-incidents"), timeout=T)
+    assert queued(page) == before + 1
+
+
+def test_two_fixes_at_once_make_one_checkpoint(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    """Two fixes handed over together both passed the 10 s thinning against the same last
+    kept one, and the chain got the same position twice (review finding, 2026-12-05)."""
+    context, guard = phones()
+    page = context.new_page()
+    enroll(page, server, make_code(browser, server, OFFICERS[0]), "Moto doble")
+    guard.go_offline(context)
+    go(page, "shift")
+    page.click(tid("shift-start"))
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"shift-positions\"]')?.textContent === '1'",
+        timeout=T,
+    )
+    kept = page.evaluate(
+        """async ([lon, lat]) => {
+            const fix = {lon: lon + 0.01, lat, accuracy: 5, time: Date.now() + 60000};
+            const patrol = window.rondaApp.patrol;
+            await Promise.all([patrol.take(fix), patrol.take({...fix})]);
+            return window.rondaApp.vault.get('shift').positions;
+        }""",
+        [LIMA["longitude"], LIMA["latitude"]],
+    )
+    assert kept == 2
+    assert queued(page) == 1 + 2  # the shift's start and two positions, not three
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ export class Patrol {
     this.lastKept = null; // thinning while locked (the shift record is sealed then)
     this.lastFix = null; // the latest fix (kept or not), for the screen
     this.onFix = () => {};
+    this.recording = Promise.resolve(); // one fix at a time: see record()
   }
 
   get shift() {
@@ -78,7 +79,16 @@ export class Patrol {
     this.onFix(fix);
   }
 
-  async record(fix) {
+  /** Write a fix as a checkpoint if the thinning keeps it. One at a time: two fixes that
+   * came together both passed the thinning against the same last kept one, and the chain got
+   * the same position twice (review finding). */
+  record(fix) {
+    const run = this.recording.then(() => this._record(fix));
+    this.recording = run.catch(() => {});
+    return run;
+  }
+
+  async _record(fix) {
     const shift = this.shift;
     if (!shift || !keepFix(shift.last_kept, fix)) return false;
     await this.app.outbox.appendLog({

@@ -81,8 +81,11 @@ export class Vault {
     return values.filter((v) => v !== null);
   }
 
-  /** {ok: true} or {ok: false, remaining} or {ok: false, wiped: true}. */
+  /** {ok: true} or {ok: false, remaining} or {ok: false, wiped: true}; {ok: false, notPin:
+   * true} for what cannot be a PIN (enrolment takes 6 to 12 digits): not counted, so empty
+   * taps in a pocket do not wipe the phone (review finding), and no guess is given away. */
   async unlock(pin) {
+    if (!/^\d{6,12}$/.test(pin)) return { ok: false, notPin: true };
     const kdf = await this.meta("kdf");
     const settings = await this.settings();
     // Counted before trying: closing the app mid-try does not give a free guess.

@@ -74,7 +74,9 @@ function readPeople(form) {
     const p = { ...row.person };
     for (const input of row.querySelectorAll("input")) p[input.name] = input.value;
     const clean = cleanPerson(p);
-    if (clean.name) out[row.dataset.list].push(clean);
+    // A row left empty is dropped; one with a DNI or a phone but no name is kept, so that the
+    // check says the name is missing instead of the person vanishing on save (review finding).
+    if (Object.keys(clean).length) out[row.dataset.list].push(clean);
   }
   return out;
 }

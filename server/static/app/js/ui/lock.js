@@ -19,6 +19,7 @@ export function lockScreen(app) {
       if (result.ok) return;
       submit.disabled = false;
       submit.textContent = t("unlock");
+      if (result.notPin) return (err.textContent = t("pin_short"));
       pin.value = "";
       if (result.wiped) return app.wiped("pins");
       err.textContent = t("wrong_pin", { n: result.remaining });
