@@ -36,6 +36,7 @@ class _Names:
     def __init__(self, c: AppContext, lang: str) -> None:
         self.c, self.lang = c, lang
         self.offset = dt.timedelta(minutes=c.settings.public.utc_offset_minutes)
+        self.offset_s = int(self.offset.total_seconds())
         self.devices: dict[str, tuple[str, str]] = {}
         self.officers: dict[str, str] = {}
         self.stations: dict[str, str] = {}
@@ -87,9 +88,9 @@ def _row(
         "station": names.stations.get(cf.station_id, cf.station_id),
         "record_id": cf.record_id,
         "field": field_name(lang, cf.field),
-        "current": value_text(lang, cf.field, value),
+        "current": value_text(lang, cf.field, value, names.offset_s),
         "current_by": names.writer(device),
-        "other": value_text(lang, cf.field, orjson.loads(cf.losing_value)),
+        "other": value_text(lang, cf.field, orjson.loads(cf.losing_value), names.offset_s),
         "other_by": names.writer(cf.losing_device),
         "same": value == orjson.loads(cf.losing_value),
         "review": None,

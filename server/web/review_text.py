@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.web.detail import local_time
 from server.web.i18n import category_name
 
 _TEXT: dict[str, tuple[str, str]] = {
@@ -132,8 +133,9 @@ def gi_class(lang: str, gi_bin: int) -> str:
     return text(lang)[key.get(gi_bin, "not_significant")]
 
 
-def value_text(lang: str, name: str, value: Any) -> str:
-    """A field's value as a person reads it (cut at ``MAX_SHOWN`` characters)."""
+def value_text(lang: str, name: str, value: Any, offset_s: int) -> str:
+    """A field's value as a person reads it (cut at ``MAX_SHOWN`` characters); times at
+    ``offset_s`` from UTC (Lima)."""
     t = text(lang)
     shown: str
     if value is None or value == [] or value == "":
@@ -145,6 +147,8 @@ def value_text(lang: str, name: str, value: Any) -> str:
     elif name == "status" and isinstance(value, str):
         pair = STATUSES.get(value)
         shown = pair[1 if lang == "en" else 0] if pair else value
+    elif name == "occurred_at" and isinstance(value, str):
+        shown = local_time(value, offset_s) or value
     elif name == "location" and isinstance(value, dict):
         shown = f"{value.get('lat')}, {value.get('lon')}"
         if value.get("accuracy_m") is not None:

@@ -110,6 +110,20 @@ async def test_the_page_shows_both_values_with_officer_names_and_a_link(served: 
     assert "Current value" in english and "Recorded by" in english and "referred" in english
 
 
+async def test_times_read_in_lima(served: Served) -> None:
+    """An incident's time is shown as people read it, in Lima (review finding, 2026-12-05:
+    "Valor vigente 2026-12-04T15:30:00Z" for times typed as 10:30)."""
+    rid, early, later = new_id(), HybridClock(), HybridClock(offset_ms=5000)
+    await push(served, "off-a", incident(rid, early, {"category": "robo", "occurred_at": WHEN}))
+    await push(served, "off-a2", incident(rid, later, {"occurred_at": "2026-12-04T15:30:00Z"}, 1))
+    lost = incident(rid, early, {"occurred_at": "2026-12-04T10:15:00-05:00"}, 1)
+    assert (await push(served, "off-a", lost))["conflicts"] == 1
+    await sign_in(served, "chief-a")
+    page = (await served.client.get("/conflicts")).text
+    assert "04/12/2026 10:30" in page and "04/12/2026 10:15" in page
+    assert "15:30:00Z" not in page
+
+
 async def test_choosing_the_other_value_is_a_synced_write_and_audited(served: Served) -> None:
     rid = await status_conflict(served)
     before = await pulled(served, "off-a2", rid)

@@ -1,7 +1,7 @@
 // The sync screen: sync now, per-change results, rejected changes (fix and re-queue, or
 // dismiss), conflicts (the value that won), queue and last sync.
 
-import { errorText, t, when } from "../i18n.js";
+import { category, errorText, t, when } from "../i18n.js";
 import { FIXABLE } from "../settle.js";
 import { h, screen } from "./dom.js";
 
@@ -49,10 +49,12 @@ function conflictItem(app, c) {
   const now = app.outbox.incident(c.id);
   const rows = Object.entries(c.fields).filter(([k]) => JSON.stringify(now?.fields?.[k] ?? null) !== JSON.stringify(c.fields[k]));
   return h("li", { class: "card", testid: "conflict-item", dataset: { id: c.id } },
-    h("button", { class: "row", onclick: () => app.go("incident", { id: c.id }) }, `${String(c.id).slice(0, 8)} · ${when(c.at)}`),
+    // Which incident, as the officer knows it (its category and time), then when it happened.
+    h("button", { class: "row", testid: "conflict-open", onclick: () => app.go("incident", { id: c.id }) },
+      `${now?.fields?.category ? `${category(now.fields.category)} · ${when(now.fields.occurred_at)}` : String(c.id).slice(0, 8)} · ${t("conflicts")}: ${when(c.at)}`),
     rows.length ? h("dl", {}, rows.map(([k, v]) => [
       h("dt", {}, t(`field_${k}`) === `field_${k}` ? k : t(`field_${k}`)),
-      h("dd", {}, `${t("yours")}: ${fmt(v)} → ${t("won")}: `, h("b", { testid: "conflict-won", dataset: { field: k } }, fmt(now?.fields?.[k]))),
+      h("dd", {}, `${t("yours")}: ${fmt(k, v)} → ${t("won")}: `, h("b", { testid: "conflict-won", dataset: { field: k } }, fmt(k, now?.fields?.[k]))),
     ])) : h("p", { class: "muted" }, `${t("won")}: ${t("yours")}`));
 }
 
@@ -62,7 +64,13 @@ function collectionName(name) {
   return key ? t(key) : name || "?";
 }
 
-function fmt(v) {
-  if (v === null || v === undefined) return "—";
+/** A field's value as people read it: Lima time, names not codes (review finding). */
+function fmt(k, v) {
+  if (v === null || v === undefined || v === "") return "—";
+  if (k === "occurred_at") return when(v);
+  if (k === "status") return t(`status_${v}`);
+  if (k === "category") return category(v);
+  if (k === "location" && typeof v === "object") return `${v.lat}, ${v.lon}`;
+  if (k === "attachments" && Array.isArray(v)) return String(v.length);
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
