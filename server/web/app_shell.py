@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from server.web.glyphs import GLYPHS
 from server.web.render import CSP
 from sync.errors import NotFound
 
@@ -70,6 +71,21 @@ def maplibre_version() -> str:
         return "none"
 
 
+# The map font's range of Latin letters (server/web/glyphs.py): street names in Spanish need
+# no other, and the app's map labels its streets offline too. Kept by the worker in a cache of
+# its own, as MapLibre is (the shell's size budget leaves both out); other ranges are kept as
+# they are first asked for, online.
+PRECACHED_GLYPHS = ("DejaVuSans/0-255.pbf",)
+
+
+@cache
+def glyphs_stamp() -> dict[str, object]:
+    digest = hashlib.sha256()
+    for rel in PRECACHED_GLYPHS:
+        digest.update(rel.encode() + b"\0" + (GLYPHS / rel).read_bytes())
+    return {"version": digest.hexdigest()[:12], "files": [f"/glyphs/{r}" for r in PRECACHED_GLYPHS]}
+
+
 def build_stamp(root: Path = ROOT) -> dict[str, object]:
     """What the worker is told: a version hashing every shell file, and the files."""
     files = shell_files(root)
@@ -81,6 +97,7 @@ def build_stamp(root: Path = ROOT) -> dict[str, object]:
     return {
         "version": digest.hexdigest()[:16],
         "files": ["/app", *files],
+        "glyphs": glyphs_stamp(),
         "maplibre": maplibre_version(),
     }
 

@@ -672,6 +672,38 @@ def test_two_fixes_at_once_make_one_checkpoint(
     assert queued(page) == 1 + 2  # the shift's start and two positions, not three
 
 
+STREETS_SHOWN = """async () => {
+    const map = window.rondaMap;
+    map.jumpTo({ center: map.getCenter(), zoom: 16 });
+    await new Promise((done) => map.once("idle", done));
+    const count = (layer) => map.queryRenderedFeatures({ layers: [layer] }).length;
+    return [count("streets"), count("street-names")];
+}"""
+
+
+def test_the_pick_map_shows_named_streets_offline_too(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    """Picking an incident's place on a map needs the streets (review finding, 2026-12-05: a
+    beige square with one sector line at zoom 16): drawn, named, and again offline from what
+    the phone keeps (the tiles it saw, the font the worker precached)."""
+    context, guard = phones()
+    page = context.new_page()
+    enroll(page, server, make_code(browser, server, OFFICERS[0]), "Moto calles")
+    wait_worker(page)
+    for offline in (False, True):
+        if offline:
+            guard.go_offline(context)
+        go(page, "incidents")
+        page.click(tid("incident-new"))
+        page.click(tid("inc-pick"))
+        page.wait_for_selector(tid("briefing-map") + "[data-ready='1']", timeout=T)
+        lines, names = page.evaluate(STREETS_SHOWN)
+        assert lines > 0 and names > 0, (offline, lines, names)
+        page.click(tid("pick-cancel"))
+        page.wait_for_selector(tid("screen-incident"))
+
+
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     if not page.evaluate("() => !!window.axe"):
         page.evaluate(AXE.read_text(encoding="utf-8"))

@@ -54,6 +54,11 @@ async def test_service_worker_scope_headers_and_build_stamp(served: Served) -> N
     # cache.addAll fails as a whole on one missing file: every precached URL must answer 200.
     for url in files:
         assert (await served.client.get(url)).status_code == 200, url
+    # the map's font for street names, kept in a cache of its own (a glyph set, not empty)
+    glyphs = stamp["glyphs"]
+    assert isinstance(glyphs, dict) and glyphs["files"] == ["/glyphs/DejaVuSans/0-255.pbf"]
+    font = await served.client.get(glyphs["files"][0])
+    assert font.status_code == 200 and len(font.content) > 10_000
 
 
 async def test_manifest_media_type_scope_and_icons(served: Served) -> None:

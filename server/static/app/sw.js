@@ -2,13 +2,14 @@
 // per build), MapLibre from this server, and the station's map tiles within a size budget.
 // Protocol data (/v1, /ogc) is never cached here: it lives sealed in IndexedDB.
 //
-// The server replaces the placeholder below with {"version", "files", "maplibre"}: the
+// The server replaces the placeholder below with {"version", "files", "maplibre", "glyphs"}: the
 // version hashes every shell file, so any change to the app is a new worker (and the app
 // says "new version ready"); nobody has to remember to bump a number.
 const BUILD = "__RONDA_BUILD__";
-const INFO = typeof BUILD === "object" ? BUILD : { version: "dev", files: ["/app"], maplibre: "none" };
+const INFO = typeof BUILD === "object" ? BUILD : { version: "dev", files: ["/app"], maplibre: "none", glyphs: { version: "none", files: [] } };
 const SHELL = `ronda-shell-${INFO.version}`;
 const MAPLIBRE = `ronda-maplibre-${INFO.maplibre}`;
+const GLYPHS = `ronda-glyphs-${INFO.glyphs.version}`; // the street names' font (map labels)
 const TILES = "ronda-data-tiles"; // "ronda-data-*" caches are wiped with the phone's data
 const INDEX_URL = "/__ronda_tile_index__";
 const MAPLIBRE_FILES = ["/vendor/maplibre/maplibre-gl.js", "/vendor/maplibre/maplibre-gl.css"];
@@ -25,6 +26,10 @@ self.addEventListener("install", (event) => {
       for (const url of MAPLIBRE_FILES) {
         if (!(await lib.match(url))) await lib.add(url).catch(() => {});
       }
+      const font = await caches.open(GLYPHS);
+      for (const url of INFO.glyphs.files) {
+        if (!(await font.match(url))) await font.add(url).catch(() => {});
+      }
     })(),
   );
 });
@@ -33,7 +38,8 @@ self.addEventListener("activate", (event) => {
   event.waitUntil(
     (async () => {
       for (const name of await caches.keys()) {
-        const old = (name.startsWith("ronda-shell-") && name !== SHELL) || (name.startsWith("ronda-maplibre-") && name !== MAPLIBRE);
+        const old = (name.startsWith("ronda-shell-") && name !== SHELL) || (name.startsWith("ronda-maplibre-") && name !== MAPLIBRE)
+          || (name.startsWith("ronda-glyphs-") && name !== GLYPHS);
         if (old) await caches.delete(name);
       }
       await self.clients.claim();
@@ -62,6 +68,8 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (url.pathname.startsWith("/tiles/") && url.pathname.endsWith(".mvt")) {
     event.respondWith(tile(event, req, url));
+  } else if (url.pathname.startsWith("/glyphs/")) {
+    event.respondWith(cacheFirst(GLYPHS, req));
   } else if (MAPLIBRE_FILES.includes(url.pathname)) {
     event.respondWith(cacheFirst(MAPLIBRE, req));
   } else if (req.mode === "navigate" && (url.pathname === "/app" || url.pathname.startsWith("/app/"))) {

@@ -5,7 +5,9 @@
 import { request } from "./api.js";
 import { bounds, centre, contains, tilesFor } from "./geo.js";
 
-export const TILE_LAYERS = ["districts", "sectors", "stations", "incidents"];
+export const TILE_LAYERS = ["districts", "sectors", "stations", "incidents", "streets"];
+export const STREETS_MINZOOM = 12; // the streets layer's own (server/maps/registry.py)
+export const FONT = "DejaVuSans"; // server/static/glyphs, cached with the app (sw.js)
 
 async function items(app, collection) {
   const { data } = await request("GET", `/ogc/collections/${collection}/items?limit=1000`, { token: app.vault.get("token") });
@@ -53,7 +55,8 @@ export function areaTiles(app, max = 800) {
   if (!b) return [];
   const urls = [];
   for (let z = 11; z <= 16; z++) {
-    for (const [tz, x, y] of tilesFor(b, z)) for (const layer of TILE_LAYERS) urls.push(`/tiles/${layer}/${tz}/${x}/${y}.mvt`);
+    const layers = TILE_LAYERS.filter((layer) => layer !== "streets" || z >= STREETS_MINZOOM);
+    for (const [tz, x, y] of tilesFor(b, z)) for (const layer of layers) urls.push(`/tiles/${layer}/${tz}/${x}/${y}.mvt`);
     if (urls.length > max) break;
   }
   return urls.slice(0, max);

@@ -3,7 +3,7 @@
 // incidents; the sector's hotspot list; station notices (placeholder: no API yet).
 // Also used to pick an incident's location on the map.
 
-import { areaTiles, briefing, sectorHotspots, sectorName } from "../briefing.js";
+import { areaTiles, briefing, FONT, sectorHotspots, sectorName, STREETS_MINZOOM } from "../briefing.js";
 import { bounds as boundsOf, centre, contains } from "../geo.js";
 import { t, when } from "../i18n.js";
 import { setTileBudget, tileUsage } from "../swclient.js";
@@ -120,7 +120,7 @@ async function drawMap(app, box, cells, pick) {
     drawMap.protocol = true;
   }
   const b = briefing(app);
-  const vector = (layer) => ({ type: "vector", tiles: [`ronda://tiles/${layer}/{z}/{x}/{y}.mvt`], minzoom: 0, maxzoom: 16 });
+  const vector = (layer, minzoom = 0) => ({ type: "vector", tiles: [`ronda://tiles/${layer}/{z}/{x}/{y}.mvt`], minzoom, maxzoom: 16 });
   // Incidents not yet on the server (the vector tiles show the rest).
   const mine = app.outbox.incidents().filter((v) => v.pending && v.fields.location).map((v) => ({
     type: "Feature", properties: { id: v.id, category: v.fields.category }, geometry: { type: "Point", coordinates: [v.fields.location.lon, v.fields.location.lat] },
@@ -131,20 +131,34 @@ async function drawMap(app, box, cells, pick) {
     container: box,
     style: {
       version: 8,
+      // Street names need glyphs: the service worker keeps the font's ranges with the app.
+      glyphs: `${location.origin}/glyphs/{fontstack}/{range}.pbf`,
       sources: {
         districts: vector("districts"), sectors: vector("sectors"), stations: vector("stations"), incidents: vector("incidents"),
+        streets: vector("streets", STREETS_MINZOOM),
         hot: { type: "geojson", data: { type: "FeatureCollection", features: cells } },
         mine: { type: "geojson", data: { type: "FeatureCollection", features: mine } },
         me: { type: "geojson", data: { type: "FeatureCollection", features: fix ? [{ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: [fix.lon, fix.lat] } }] : [] } },
       },
       layers: [
         { id: "bg", type: "background", paint: { "background-color": "#f4f1ea" } },
+        // Streets, so that an officer picking an incident's place sees where it is (a
+        // review found a beige square with one sector line at zoom 16).
+        { id: "streets", type: "line", source: "streets", "source-layer": "streets",
+          paint: { "line-color": "#c9c4b8", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 0.5, 16, 3] } },
         { id: "districts", type: "line", source: "districts", "source-layer": "districts", paint: { "line-color": "#6b6355", "line-width": 1.2 } },
         { id: "hot", type: "fill", source: "hot", paint: { "fill-color": HOT, "fill-opacity": 0.75 } },
         { id: "sectors", type: "line", source: "sectors", "source-layer": "sectors", paint: { "line-color": "#0b4f8a", "line-width": 2, "line-dasharray": [3, 2] } },
         { id: "incidents", type: "circle", source: "incidents", "source-layer": "incidents", minzoom: 13, paint: { "circle-radius": 3, "circle-color": "#222", "circle-opacity": 0.5 } },
         { id: "stations", type: "circle", source: "stations", "source-layer": "stations", paint: { "circle-radius": 6, "circle-color": "#0b4f8a" } },
         { id: "mine", type: "circle", source: "mine", paint: { "circle-radius": 7, "circle-color": "#ffb000", "circle-stroke-color": "#000", "circle-stroke-width": 2 } },
+        { id: "street-names", type: "symbol", source: "streets", "source-layer": "streets", minzoom: 15,
+          layout: {
+            "symbol-placement": "line", "symbol-spacing": 320, "text-font": [FONT], "text-max-angle": 35,
+            "text-field": ["case", ["to-boolean", ["get", "type"]], ["concat", ["get", "type"], " ", ["get", "name"]], ["get", "name"]],
+            "text-size": ["interpolate", ["linear"], ["zoom"], 15, 11, 18, 14],
+          },
+          paint: { "text-color": "#4a4438", "text-halo-color": "#fbfaf6", "text-halo-width": 1.4 } },
         { id: "me", type: "circle", source: "me", paint: { "circle-radius": 8, "circle-color": "#1565c0", "circle-stroke-color": "#fff", "circle-stroke-width": 3 } },
       ],
     },
