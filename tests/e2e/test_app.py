@@ -644,6 +644,31 @@ def test_a_person_without_a_name_is_not_dropped_silently(
     assert queued(page) == before + 1
 
 
+def test_an_incident_dated_in_the_future_is_refused(
+    browser: Any, server: AppServer, phones: Any
+) -> None:
+    """A crime cannot have happened next year: the form says so instead of queueing it for
+    the chief's counts (review finding, 2026-12-05)."""
+    context, _ = phones()
+    page = context.new_page()
+    enroll(page, server, make_code(browser, server, OFFICERS[0]), "Moto futuro")
+    go(page, "incidents")
+    page.click(tid("incident-new"))
+    page.fill(tid("inc-occurred"), f"{datetime.now().year + 1}-12-04T21:30")
+    before = queued(page)
+    page.click(tid("inc-save"))
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"inc-error\"]').textContent.length > 0",
+        timeout=T,
+    )
+    assert "posterior a ahora" in page.inner_text(tid("inc-error"))
+    assert queued(page) == before
+    page.fill(tid("inc-occurred"), f"{datetime.now().year - 1}-12-04T21:30")
+    page.click(tid("inc-save"))
+    page.wait_for_selector(tid("screen-incidents"), timeout=T)
+    assert queued(page) == before + 1
+
+
 def test_two_fixes_at_once_make_one_checkpoint(
     browser: Any, server: AppServer, phones: Any
 ) -> None:

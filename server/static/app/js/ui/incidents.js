@@ -8,6 +8,8 @@ import { category, fromLimaInput, limaInput, t, when } from "../i18n.js";
 import { CATEGORIES, changedFields, changedPii, cleanPerson, PII_LISTS, STATUSES } from "../incidents.js";
 import { field, h, screen, select, toast } from "./dom.js";
 
+const FUTURE_SLACK_MS = 10 * 60 * 1000; // a watch a few minutes fast is not a future crime
+
 export function listScreen(app) {
   const all = app.outbox.incidents().sort((a, b) => String(b.fields.occurred_at).localeCompare(String(a.fields.occurred_at)));
   const search = h("input", { testid: "incident-search", type: "search", placeholder: t("search") });
@@ -148,6 +150,13 @@ export function incidentScreen(app, { id, draft }) {
       ev.preventDefault();
       err.textContent = "";
       const edited = read();
+      // A crime cannot have happened later than now (by the clock the server corrected): an
+      // incident dated next year went into the chief's counts (review finding).
+      const now = Date.now() + (app.vault.get("clock", {}).offset || 0);
+      if (edited.fields.occurred_at && Date.parse(edited.fields.occurred_at) > now + FUTURE_SLACK_MS) {
+        err.textContent = t("future_time");
+        return;
+      }
       const recordId = id || randomId();
       let prepared = null; // new files: their bytes stored sealed first, queued with the change
       try {
