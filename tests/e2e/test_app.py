@@ -684,6 +684,7 @@ def test_two_fixes_at_once_make_one_checkpoint(
         "() => document.querySelector('[data-testid=\"shift-positions\"]')?.textContent === '1'",
         timeout=T,
     )
+    page.fill(tid("note-text"), "a medio escribir")
     kept = page.evaluate(
         """async ([lon, lat]) => {
             const fix = {lon: lon + 0.01, lat, accuracy: 5, time: Date.now() + 60000};
@@ -695,6 +696,9 @@ def test_two_fixes_at_once_make_one_checkpoint(
     )
     assert kept == 2
     assert queued(page) == 1 + 2  # the shift's start and two positions, not three
+    # the log on screen has the new position at once, and the note being typed is kept
+    assert page.locator(tid("log-item")).count() == 3
+    assert page.input_value(tid("note-text")) == "a medio escribir"
 
 
 STREETS_SHOWN = """async () => {

@@ -41,18 +41,29 @@ function fixText(fix) {
   return `${fix.lat.toFixed(5)}, ${fix.lon.toFixed(5)} (${t("accuracy")} ±${Math.round(fix.accuracy)} m)`;
 }
 
+/** The latest 30 patrol-log entries, newest first. */
+function logItems(app) {
+  return app.outbox.logEntries().slice(-30).reverse().map((e) =>
+    h("li", { testid: "log-item", dataset: { n: e.n, kind: e.body.kind, pending: e.pending ? "1" : "0" } },
+      h("b", {}, `#${e.n} ${logKind(e.body.kind)}`), " ", when(e.body.at), " ", e.body.text || "", e.pending ? h("span", { class: "badge" }, t("pending")) : null));
+}
+
 function onShift(app, shift) {
   const kind = select("note-kind", [["visit", t("kind_visit")], ["junta", t("kind_junta")], ["intervention", t("kind_intervention")], ["other", t("kind_other")]], "visit");
   const text = h("textarea", { testid: "note-text", rows: 3, maxlength: 3900, required: true });
   const add = h("button", { type: "submit", class: "secondary", testid: "note-add" }, t("add_note"));
   const fixLine = h("span", { testid: "shift-last-fix" }, fixText(app.patrol.lastFix));
   const count = h("b", { testid: "shift-positions" }, String(shift.positions));
+  const list = h("ol", { class: "log", testid: "log-list" }, logItems(app));
   app.patrol.onFix = (fix) => {
     fixLine.textContent = fixText(fix);
-    count.textContent = String(app.patrol.shift?.positions ?? 0);
+    const positions = String(app.patrol.shift?.positions ?? 0);
+    // A new position is a new log entry: the list shows it now, not at the next redraw
+    // (hours, offline), and the note being typed stays as it is (review finding).
+    if (count.textContent !== positions) list.replaceChildren(...logItems(app));
+    count.textContent = positions;
     app.renderStatus();
   };
-  const entries = app.outbox.logEntries().slice(-30).reverse();
   return h("div", { class: "stack" },
     h("p", { testid: "shift-status" }, `${t("on_shift_since")} ${when(shift.started_ms)} · ${t("sector")}: ${sectorName(app, shift.sector) || t("any_sector")}`),
     h("p", {}, `${t("positions")}: `, count),
@@ -69,9 +80,7 @@ function onShift(app, shift) {
       },
     }, field(t("note_kind"), kind), field(t("note_text"), text), h("div", { class: "actions" }, add)),
     h("h2", {}, t("log")),
-    h("ol", { class: "log", testid: "log-list" }, entries.map((e) =>
-      h("li", { testid: "log-item", dataset: { n: e.n, kind: e.body.kind, pending: e.pending ? "1" : "0" } },
-        h("b", {}, `#${e.n} ${logKind(e.body.kind)}`), " ", when(e.body.at), " ", e.body.text || "", e.pending ? h("span", { class: "badge" }, t("pending")) : null))),
+    list,
     h("div", { class: "end" }, h("button", {
       class: "danger", testid: "shift-end",
       onclick: async () => {
