@@ -115,7 +115,7 @@ async def seed(url: str, devices: int, records: int) -> list[Phone]:
     from sync.identity import create_device_token
     from sync.store.records import Identity, Officer, Station
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     database = DatabaseSettings(url=url, sqlite_synchronous="NORMAL")  # seeding only
     settings = settings.model_copy(update={"database": database})
     store = build_store(settings, upgrade=True)
@@ -722,6 +722,13 @@ def main() -> None:
             )
             each = ", ".join(f"{r:.2f}" for r in ratios)
             print(f"pg2/pg1 of each round (sorted) {each}; their median {median(ratios):.2f}")
+            same_cpu, ceiling = zip(*scaling(results["pg1"], results["pg2"]), strict=True)
+            print(
+                "pg2/pg1 at equal server CPU a request (pg1's / pg2's, each round) "
+                + ", ".join(f"{r:.2f}" for r in same_cpu)
+                + f"; the most pg2/pg1 this machine allows ({os.cpu_count()} cores shared with"
+                " the phones and PostgreSQL), each round " + ", ".join(f"{r:.2f}" for r in ceiling)
+            )
     print(f"load average after: {load_avg()}")
     print(
         f"devices={args.devices} rps={last.rps:.1f} p50_ms={last.percentile(0.5):.0f} "
@@ -752,6 +759,22 @@ def run_fresh(
     pg.psql(args.pg_port, f"CREATE DATABASE {PG_DATABASE} TEMPLATE {PG_TEMPLATE}")
     url = f"{PG_BASE.format(port=args.pg_port)}/{PG_DATABASE}"
     return run_one(args, label, url, int(label[2:]), phones["pg"], work, pg_dir)
+
+
+def scaling(pg1: list[Result], pg2: list[Result]) -> list[tuple[float, float]]:
+    """For each round: how much server CPU a request pg1's one worker spends against pg2's
+    two (1.0: a second worker costs nothing a request: no lock, cache or queue shared between
+    them), and the most pg2/pg1 this machine allows: every core busy with pg2's requests at
+    what each cost the server, PostgreSQL and the phones (``cores / (s2 + p2 + g2)``), against
+    pg1's measured rps (docs/benchmarks.md, "pg2 against pg1")."""
+    cores = os.cpu_count() or 1
+    out = []
+    for one, two in zip(pg1, pg2, strict=True):
+        s1, s2 = one.cpu_ms["server"], two.cpu_ms["server"]
+        whole_ms = s2 + two.cpu_ms.get("postgresql", 0.0) + two.cpu_ms["generator"]
+        possible_rps = cores * 1000 / whole_ms if whole_ms else float("nan")
+        out.append((s1 / s2 if s2 else float("nan"), possible_rps / one.rps))
+    return out
 
 
 def median(values: list[float]) -> float:
