@@ -382,7 +382,9 @@ def _check_blind_write(change: IncidentEdit, stored: dict[str, Any]) -> None:
     """A writer who may not read an incident's personal data (an officer on another
     officer's incident) may not write it either: they would overwrite lists they cannot see
     (the chief then reads the overwrite) or, by sending the attachments list without an
-    attachment's ``pii`` mark, hand a victim's photo to every role in scope."""
+    attachment's ``pii`` mark, hand a victim's photo to every role in scope. Nor may they take
+    a marked attachment off the list: cleared and then named again unmarked, it was served
+    to them (security review, 2026-12-05)."""
     if change.pii:
         raise NotAllowed(
             "only the incident's author or a chief may write its personal data",
@@ -393,15 +395,15 @@ def _check_blind_write(change: IncidentEdit, stored: dict[str, Any]) -> None:
     marked = {
         ref.get("sha256") for ref in stored.get("attachments") or [] if ref.get("pii") is True
     }
-    unmarked = [
-        ref.get("sha256")
-        for ref in change.fields["attachments"] or []
-        if ref.get("sha256") in marked and ref.get("pii") is not True
-    ]
-    if unmarked:
+    kept = {
+        ref.get("sha256") for ref in change.fields["attachments"] or [] if ref.get("pii") is True
+    }
+    lifted = sorted(marked - kept)
+    if lifted:
         raise NotAllowed(
-            "only the incident's author or a chief may lift an attachment's pii mark",
-            {"field": "fields.attachments", "sha256": unmarked},
+            "only the incident's author or a chief may remove an attachment marked pii or "
+            "lift its mark",
+            {"field": "fields.attachments", "sha256": lifted},
         )
 
 

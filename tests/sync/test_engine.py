@@ -352,6 +352,16 @@ async def test_an_officer_may_not_write_personal_data_they_may_not_read(
     assert codes(answer) == ["not_allowed", "not_allowed"]
     assert answer["results"][0]["error"]["details"]["field"] == "pii"
     assert answer["results"][1]["error"]["details"]["sha256"] == [photo["sha256"]]
+    # nor take the marked photo off the list: cleared, then named again unmarked, it was
+    # served to them (security review, 2026-12-05); adding one's own photo beside it is fine
+    other = {**photo, "sha256": "ef" * 32, "pii": False}
+    for cleared in ([], None, [other]):
+        answer = await push(
+            engine, people.officer_a2, [incident(rid, clock, {"attachments": cleared})]
+        )
+        assert codes(answer) == ["not_allowed"], cleared
+    beside = incident(rid, clock, {"attachments": [photo, other]})
+    assert statuses(await push(engine, people.officer_a2, [beside])) == ["applied"]
     # the station's fields stay open to its officers; the chief and the author may do both
     answer = await push(engine, people.officer_a2, [incident(rid, clock, {"status": "closed"})])
     assert statuses(answer) == ["applied"]
