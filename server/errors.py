@@ -24,6 +24,7 @@ from geo.errors import GeoError
 from server.logs import mark_logged
 from sync import errors as e
 from sync.attachments.blobs import BlobMissing, BlobTampered
+from sync.attachments.images import UnreadableImage
 from sync.attachments.s3 import BlobStoreUnavailable
 from sync.attachments.uploads import UploadLocked
 
@@ -114,6 +115,7 @@ STATUS: dict[type[RondaError], int] = {
     BlobStoreUnavailable: 503,
     BlobTampered: 409,
     BlobMissing: 404,
+    UnreadableImage: 422,
     UploadLocked: 423,
     TusVersionUnsupported: 412,
     OffsetMismatch: 409,

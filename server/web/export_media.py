@@ -123,6 +123,9 @@ def write_zip(target: Path, gpkg: bytes, files: list[Entry], svc: AttachmentServ
                 except BlobMissing:  # gone from the store (deleted behind the server's back)
                     e.status = "missing"  # not tampering: nothing is quarantined for it
                     continue
+                except images.UnreadableImage:  # no copy: one file does not stop the zip
+                    e.status = "unreadable_image"
+                    continue
                 z.writestr(name, data)
                 written[key] = (name, hashlib.sha256(data).hexdigest(), len(data))
             e.path, e.sha256, e.file_size = written[key]

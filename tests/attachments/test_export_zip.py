@@ -228,3 +228,59 @@ async def test_a_blob_gone_from_the_store_is_missing_not_tampered(
     assert answer.status_code == 404  # not 409 attachment_tampered: nothing was quarantined
     assert answer.json()["error"]["code"] == "attachment_missing"
     assert not list((tmp_path / "att" / "quarantine").iterdir())
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A real PNG of ``width`` x ``height`` one-bit pixels, all zero: a few KB on the wire,
+    ``width * height`` bytes and more once decoded for a copy."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (width, height)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_an_image_no_copy_can_be_made_of_is_refused_not_a_500(
+    site: Site, tmp_path: Path
+) -> None:
+    """Security review (2026-12-05): a 760 KB PNG of 14000 x 14000 took 2 GB to thumbnail,
+    and one such file (or a JPEG header on HTML) failed an analyst's whole zip with a 500.
+    Above 64 M pixels (here 100 M, which Pillow's own guard only warns about) or undecodable:
+    422 ``attachment_unreadable`` on the copy and the thumbnail, ``unreadable_image`` in the
+    zip, whose other files are all there."""
+    huge, fake, fine = (
+        png_claiming(10_000, 10_000),
+        b"\xff\xd8\xff" + b"<html>x</html>" * 50,
+        jpeg_with_gps(noise=21),
+    )
+    fields = {
+        "category": "robo",
+        "occurred_at": "2026-11-20T22:15:00-05:00",
+        "location": {"lon": -77.03, "lat": -12.05},
+        "attachments": [ref(huge, "image/png"), ref(fake), ref(fine)],
+    }
+    pushed = await site.client.post(
+        "/v1/sync/push",
+        json=batch([incident("inc-z3", HybridClock(), fields)]),
+        headers=site.auth("off-a"),
+    )
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+    for data in (huge, fake, fine):
+        assert (await upload(site.client, site.auth("off-a"), data, "inc-z3")).status_code == 204
+    for data in (huge, fake):
+        for tail, who in (("/thumbnail", "chief-a"), ("", "analyst")):
+            where = f"/v1/attachments/incidents/inc-z3/{sha(data)}{tail}"
+            answer = await site.client.get(where, headers=site.auth(who))
+            assert answer.status_code == 422, (tail, who, answer.text)
+            assert answer.json()["error"]["code"] == "attachment_unreadable"
+    big = await site.client.get(
+        f"/v1/attachments/incidents/inc-z3/{sha(huge)}/thumbnail", headers=site.auth("chief-a")
+    )
+    assert big.json()["error"]["details"] == {
+        "width": 10_000, "height": 10_000, "max_pixels": 64_000_000
+    }  # fmt: skip
+    z, _ = await export(site, "analyst", tmp_path)
+    with z:
+        items = by_hash(json.loads(z.read("manifest.json")))
+        assert items[sha(huge)]["status"] == items[sha(fake)]["status"] == "unreadable_image"
+        assert items[sha(fine)]["status"] == "copy" and items[sha(fine)]["path"] in z.namelist()
