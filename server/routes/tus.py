@@ -20,6 +20,7 @@ from sync.errors import InvalidRequest, PayloadTooLarge, SyncError
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OFFSET_TYPE = "application/offset+octet-stream"
+MAX_DIGITS = 18  # a byte count: 10**18 bytes is an exabyte
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -70,13 +71,24 @@ def parse_metadata(raw: str) -> dict[str, str]:
     return out
 
 
+def byte_count(raw: str, header: str) -> int:
+    """A header's non-negative byte count. At most 18 digits, far beyond any file: a longer
+    number is no size, and one past 64 bits could not even be written back in an error's
+    details (a security review got a 500 for Upload-Length 2**64)."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidRequest(f"{header} must be a non-negative integer", {})
+    if len(raw) > MAX_DIGITS:
+        raise InvalidRequest(
+            f"{header} has more digits than any file's size", {"max_digits": MAX_DIGITS}
+        )
+    return int(raw)
+
+
 def upload_length(request: Request) -> int:
     raw = request.headers.get("upload-length")
     if raw is None:
         raise InvalidRequest("Upload-Length is required (Upload-Defer-Length is not supported)")
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidRequest("Upload-Length must be a non-negative integer")
-    return int(raw)
+    return byte_count(raw, "Upload-Length")
 
 
 def upload_checksum(request: Request) -> bytes | None:

@@ -31,6 +31,7 @@ from server.routes.tus import (
     EXTENSIONS,
     OFFSET_TYPE,
     TUS_VERSION,
+    byte_count,
     expires,
     parse_metadata,
     tus,
@@ -221,15 +222,13 @@ async def patch(request: Request) -> Response:
     info, _ = await _own_upload(request, svc)
     if request.headers.get("content-type") != OFFSET_TYPE:
         raise UnsupportedMediaType(f"PATCH bodies are {OFFSET_TYPE}", {})
-    raw = request.headers.get("upload-offset", "")
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidRequest("Upload-Offset must be a non-negative integer", {})
+    start = byte_count(request.headers.get("upload-offset", ""), "Upload-Offset")
     try:  # the lock is tried first: another writer is the rare case
-        offset = await _append(request, svc, info, int(raw))
+        offset = await _append(request, svc, info, start)
     except UploadLocked:
         if not await _writer_gone(svc, info):
             raise
-        offset = await _append(request, svc, info, int(raw))  # 423 if it is taken again
+        offset = await _append(request, svc, info, start)  # 423 if it is taken again
     headers = {"Upload-Offset": str(offset), "Upload-Expires": expires(info.expires_ms)}
     return Response(status_code=204, headers=tus_headers(headers))
 

@@ -118,6 +118,17 @@ async def test_upload_needs_the_record_its_station_and_a_writer(served: Served) 
     assert wrong_size.status_code == 400
     no_version = await client.post("/v1/uploads", headers=served.auth("off-a"))
     assert no_version.status_code == 412
+    # A size past 64 bits was a 500 (it could not be written back in the error's details:
+    # security review, 2026-12-05); a size of more than 18 digits is no file's.
+    for huge in (2**64, 10**40 - 1, 10**18):
+        answer = await create(client, served.auth("off-a"), data, "inc-1", length=huge)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["details"] == {"max_digits": 18}
+    created = await create(client, served.auth("off-a"), data, "inc-1")
+    headers = {**served.auth("off-a"), "Tus-Resumable": "1.0.0", "Upload-Offset": "9" * 40,
+               "Content-Type": "application/offset+octet-stream"}  # fmt: skip
+    answer = await client.patch(created.headers["location"], content=data, headers=headers)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_request"
 
 
 async def test_daily_cap_is_429_with_retry_after(served: Served) -> None:
