@@ -25,7 +25,17 @@ from server.web.render import page_language, render
 from server.web.sessions import SignedIn, check_csrf
 from sync.clock import now_ms
 from sync.errors import Forbidden, InvalidRequest, NotFound
-from sync.notices import POSTER_ROLES, Notice, acks_of, end_notice, notices_for, post_notice
+from sync.notices import (
+    POSTER_ROLES,
+    Notice,
+    acks_of,
+    area_of,
+    check_expiry,
+    check_poster,
+    end_notice,
+    notices_for,
+    post_notice,
+)
 from sync.protocol_notices import NoticeDraft, expiry_ms, utc_text
 
 HOURS = (1, 4, 8, 12, 24, 48, 72, 168)
@@ -193,6 +203,11 @@ async def _post(request: Request, who: Any, form: Any) -> str:
     try:
         device = await web_identity(c.store, who)
         draft = _draft(form, now)  # checked before a photo is stored
+        # And who may post it where: a refused notice stored its photo all the same
+        # (security review, 2026-12-05).
+        check_poster(device)
+        await area_of(c.engine, device, draft)
+        check_expiry(draft.expires_at, now)
         chosen = form.get("photo")
         if isinstance(chosen, UploadFile):
             draft = _draft(form, now, await store_photo(request, device, chosen, now))

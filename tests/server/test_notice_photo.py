@@ -111,3 +111,16 @@ async def test_the_web_form_refuses_what_is_not_a_photo_and_posts_nothing(served
     too_big = {"photo": ("big.jpg", b"\xff\xd8\xff" + b"0" * (13 * 1024 * 1024), "image/jpeg")}
     refused = await client.post("/notices", data=form, files=too_big)
     assert refused.status_code == 413 and refused.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_a_refused_notice_stores_no_photo(served: Served, tmp_path: Path) -> None:
+    """Security review (2026-12-05): a chief's notice for another station was refused, but
+    its photo was stored first (up to 12 MB a post, outside any daily cap)."""
+    client, photo = served.client, jpeg_with_gps(noise=5)
+    await sign_in_web(served, "chief-a")
+    form = {"csrf": await _page_csrf(served), "text": "Auto gris", "category": "robo",
+            "hours": "4", "stations": "st-b"}  # fmt: skip
+    files = {"photo": ("foto.jpg", photo, "image/jpeg")}
+    posted = await client.post("/notices", data=form, files=files)
+    assert posted.headers["location"] == "/notices?msg=forbidden", posted.text
+    assert not [p for p in (tmp_path / "att").rglob("*") if p.is_file() and sha(photo) in p.name]
