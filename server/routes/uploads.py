@@ -9,8 +9,11 @@ again (creation answers with the upload complete).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import weakref
+from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -96,6 +99,24 @@ async def _quota(svc: AttachmentService, who: Identity, length: int, now: int) -
         )
 
 
+# One creation at a time per device in this process; the lock file does it across workers.
+_DEVICE_LOCKS: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _reserving(svc: AttachmentService, device_id: str) -> AsyncIterator[None]:
+    """The daily cap checked and the upload that counts against it made as one step."""
+    lock = _DEVICE_LOCKS.get(device_id)
+    if lock is None:
+        lock = _DEVICE_LOCKS[device_id] = asyncio.Lock()
+    async with lock:
+        fd = await svc.run(svc.uploads.lock_device, device_id)
+        try:
+            yield
+        finally:
+            svc.uploads.unlock_device(fd)
+
+
 async def create(request: Request) -> Response:
     svc = service(request)
     who = await _writer(request)
@@ -131,16 +152,19 @@ async def create(request: Request) -> Response:
         )
     now = now_ms()
     done = await _held_for(svc, who, record, sha, now)
-    if not done:
-        await _quota(svc, who, length, now)
-        await svc.clean_if_due()
     expiry_ms = int(svc.settings.upload_expiry_hours * 3_600_000)
     info = UploadInfo(
         "", length, sha, collection, record_id, who.device_id, who.officer_id,
         record.station_id, now, now + expiry_ms, meta.get("filename", "")[:200],
         str(ref["media_type"]), done,
     )  # fmt: skip
-    info = await svc.run(svc.uploads.create, info)
+    if done:
+        info = await svc.run(svc.uploads.create, info)
+    else:
+        await svc.clean_if_due()
+        async with _reserving(svc, who.device_id):
+            await _quota(svc, who, length, now)
+            info = await svc.run(svc.uploads.create, info)
     location = str(request.url_for("upload", upload_id=info.id))
     headers = {"Location": location, "Upload-Expires": expires(info.expires_ms)}
     if done:

@@ -78,6 +78,7 @@ class UploadStore:
         self.dir = root / "uploads"
         self.devices = self.dir / "devices"
         self.devices.mkdir(parents=True, exist_ok=True)
+        self.locks = self.dir / "locks"
 
     def create(self, info: UploadInfo) -> UploadInfo:
         """A new upload. Its record is not fsynced here: until a PATCH answers an offset
@@ -212,6 +213,25 @@ class UploadStore:
             elif info.device_id == device_id and info.expires_ms > now_ms:
                 out.append(info)
         return out
+
+    def lock_device(self, device_id: str) -> int:
+        """Wait for the device's reservation lock (``flock``: every worker on this disk sees
+        it); its descriptor, for ``unlock_device``. Held while the daily cap is checked and
+        the upload that counts against it is made: twenty parallel creations each passed the
+        same check before any was made (security review, 2026-12-05)."""
+        self.locks.mkdir(exist_ok=True)
+        fd = os.open(self.locks / device_key(device_id), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def unlock_device(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
     def clean_expired(self, now_ms: int | None = None) -> int:
         """Remove expired partial uploads; how many went."""

@@ -3,6 +3,7 @@ media types that lie, tampering on disk (docs/attachments.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -140,6 +141,17 @@ async def test_daily_cap_is_429_with_retry_after(served: Served) -> None:
     refused = await create(client, auth, other, "inc-1")
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     assert refused.json()["error"]["code"] == "quota_exceeded"
+
+
+async def test_the_daily_cap_holds_against_parallel_creations(served: Served) -> None:
+    """Security review (2026-12-05): twenty parallel creations each passed the same check
+    before any was made (4.98 GiB reserved against a 2 GiB cap). Five files of 150 kB against
+    the 200 kB cap here: one is taken, four are refused."""
+    client, auth = served.client, served.auth("off-a")
+    files = [jpeg_with_gps((900, 700)) + bytes([i]) * 150_000 for i in range(5)]
+    await push_incident(client, auth, "inc-1", [ref(f) for f in files])
+    answers = await asyncio.gather(*(create(client, auth, f, "inc-1") for f in files))
+    assert sorted(a.status_code for a in answers) == [201, 429, 429, 429, 429]
 
 
 async def test_a_declared_type_that_lies_is_stored_as_what_the_bytes_are(served: Served) -> None:
