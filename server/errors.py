@@ -81,6 +81,16 @@ class HashMismatch(e.SyncError):
     code = "attachment_hash_mismatch"
 
 
+class RangeOutside(e.SyncError):
+    """A download's ``Range`` starts past the file's end (RFC 9110 §15.5.17)."""
+
+    code = "range_not_satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__("the range starts past the end of the file", {"size": size})
+        self.headers = {"Content-Range": f"bytes */{size}"}
+
+
 class MediaTypeRefused(e.UnsupportedMediaType):
     """The bytes are none of the media types attachments may have."""
 
@@ -116,6 +126,7 @@ STATUS: dict[type[RondaError], int] = {
     BlobTampered: 409,
     BlobMissing: 404,
     UnreadableImage: 422,
+    RangeOutside: 416,
     UploadLocked: 423,
     TusVersionUnsupported: 412,
     OffsetMismatch: 409,

@@ -13,12 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import (
+    FileResponse,
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    Response,
+)
 from starlette.routing import Route
 
 from server.attachment_service import AttachmentService, ref_in, refs_of, service
 from server.auth import authenticate_reader
 from server.context import ctx
+from server.errors import RangeOutside
 from server.routes.common import json_response
 from sync.attachments import images
 from sync.attachments.blobs import BlobMissing, BlobTampered
@@ -142,7 +148,22 @@ def _file(request: Request, path: Path, media_type: str, etag: str, name: str) -
     }
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    return FileResponse(path, media_type=media_type, headers=headers)
+    return EvidenceFile(path, media_type=media_type, headers=headers)
+
+
+class EvidenceFile(FileResponse):
+    """Starlette's file answer with our errors for ``Range``: one it cannot read is ignored
+    and the whole file sent (RFC 9110 §14.2 allows it), one past the end is our JSON 416 with
+    ``Content-Range`` (both were plain-text answers: security review, 2026-12-05)."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []  # the whole file, 200
+        except RangeNotSatisfiable as exc:
+            raise RangeOutside(file_size) from exc
 
 
 async def download(request: Request) -> Response:

@@ -70,6 +70,14 @@ async def test_resumed_upload_arrives_whole_and_downloads_with_range(served: Ser
     assert "content-encoding" not in got.headers  # a JPEG is not gzipped again
     part = await client.get(url("inc-1", data), headers={**auth, "Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == data[10:20]
+    # A Range the server cannot read is ignored (RFC 9110 §14.2): the whole file; one past
+    # the end is our JSON 416 (both were plain text: security review, 2026-12-05).
+    for unreadable in ("bytes=5-1", "bytes=abc", "items=0-1"):
+        whole = await client.get(url("inc-1", data), headers={**auth, "Range": unreadable})
+        assert whole.status_code == 200 and whole.content == data, unreadable
+    past = await client.get(url("inc-1", data), headers={**auth, "Range": "bytes=1000000-"})
+    assert past.status_code == 416 and past.json()["error"]["code"] == "range_not_satisfiable"
+    assert past.headers["content-range"] == f"bytes */{len(data)}"
     cached = await client.get(
         url("inc-1", data), headers={**auth, "If-None-Match": got.headers["etag"]}
     )
