@@ -764,16 +764,16 @@ def run_fresh(
 def scaling(pg1: list[Result], pg2: list[Result]) -> list[tuple[float, float]]:
     """For each round: how much server CPU a request pg1's one worker spends against pg2's
     two (1.0: a second worker costs nothing a request: no lock, cache or queue shared between
-    them), and the most pg2/pg1 this machine allows: every core busy with pg2's requests at
-    what each cost the server, PostgreSQL and the phones (``cores / (s2 + p2 + g2)``), against
-    pg1's measured rps (docs/benchmarks.md, "pg2 against pg1")."""
+    them), and the most pg2/pg1 this machine allows at those costs: pg1 bound by its one
+    worker (``1 / s1``), pg2 by every core, shared with PostgreSQL and the phones
+    (``cores / (s2 + p2 + g2)``). Costs, not rps: a run's rps is diluted by its tail, after the
+    deadline (docs/benchmarks.md, "pg2 against pg1 on these 2 cores")."""
     cores = os.cpu_count() or 1
     out = []
     for one, two in zip(pg1, pg2, strict=True):
         s1, s2 = one.cpu_ms["server"], two.cpu_ms["server"]
         whole_ms = s2 + two.cpu_ms.get("postgresql", 0.0) + two.cpu_ms["generator"]
-        possible_rps = cores * 1000 / whole_ms if whole_ms else float("nan")
-        out.append((s1 / s2 if s2 else float("nan"), possible_rps / one.rps))
+        out.append((s1 / s2, cores * s1 / whole_ms))
     return out
 
 
