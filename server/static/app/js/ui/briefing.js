@@ -1,6 +1,7 @@
 // The briefing screen: MapLibre (loaded on demand from this server) with the station's
-// vector tiles (cached offline by the service worker), hot cells and the officer's own
-// incidents; the sector's hotspot list; station notices (placeholder: no API yet).
+// vector tiles (cached offline by the service worker), named streets, hot cells and the
+// officer's own incidents; the sector's hotspot list; the station's notices (js/notices.js
+// replaces the placeholder with their card).
 // Also used to pick an incident's location on the map.
 
 import { areaTiles, briefing, FONT, sectorHotspots, sectorName, STREETS_MINZOOM } from "../briefing.js";
