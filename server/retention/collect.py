@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from server.retention import select as due
 from server.retention.dosage import MonthlyDosage
 from server.retention.files import named_elsewhere, pii_refs, pii_shas
@@ -76,9 +78,10 @@ async def collect(store: SQLStore, ctx: Context, sink: Sink) -> Collected:
     files: set[str] = set()
     async for rows in due.pii_pages(store, ctx.cut.pii_ms, clear, page):
         for row in rows:
-            sink.write("incident_pii", _pii_row(row, ctx.policy.pii_archive))
+            fields = orjson.loads(row.doc).get("fields", {})
+            sink.write("incident_pii", _pii_row(row, fields, ctx.policy.pii_archive))
             out.pii_ids.append(row.id)
-            files.update(pii_shas(due.record_json(row)["doc"].get("fields", {})))
+            files.update(pii_shas(fields))
     leaving = {("incidents", record_id) for record_id in out.pii_ids}
     out.pii_files = len(files - await named_elsewhere(store, files, leaving))
     out.conflict_pii = await _count_conflict_pii(store, out.pii_ids, clear)
@@ -90,10 +93,10 @@ async def collect(store: SQLStore, ctx: Context, sink: Sink) -> Collected:
     return out
 
 
-def _pii_row(row: Any, keep: bool) -> dict[str, Any]:
-    """What the archive says of removed personal data: that it was there, the data itself
-    only if the policy keeps it (then the archive is personal data too)."""
-    fields = due.record_json(row)["doc"].get("fields", {})
+def _pii_row(row: Any, fields: dict[str, Any], keep: bool) -> dict[str, Any]:
+    """What the archive says of removed personal data (``fields``: the row's incident fields):
+    that it was there, the data itself only if the policy keeps it (then the archive is
+    personal data too)."""
     description = fields.get("description")
     files = pii_refs(fields)
     pii = row.pii if row.pii not in (None, due.ERASED) else None

@@ -15,7 +15,8 @@ from itertools import groupby, islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, text, update
+import orjson
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
 
@@ -137,11 +138,12 @@ class Remover:
     async def _pii_files(self, seqs: dict[str, int]) -> None:
         """The files these incidents mark as personal data, before their new versions (see
         server/retention/files.py)."""
+        r = t.record.c
+        query = select(r.id, r.seq, r.doc).where(r.collection == "incidents", r.id.in_(seqs))
         shas: set[str] = set()
-        for record_id, seq in seqs.items():
-            record = await self.store.record("incidents", record_id)
-            if record is not None and record.seq == seq:
-                shas.update(pii_shas(record.doc.get("fields", {})))
+        for record_id, seq, doc in await due.fetch(self.store, query):  # one read a batch
+            if seq == seqs[record_id]:
+                shas.update(pii_shas(orjson.loads(doc).get("fields", {})))
         leaving = {("incidents", record_id) for record_id in seqs}
         removed = await self.files.remove(shas, leaving)
         self.files_removed += removed

@@ -203,13 +203,13 @@ async def _post(request: Request, who: Any, form: Any) -> str:
     try:
         device = await web_identity(c.store, who)
         draft = _draft(form, now)  # checked before a photo is stored
-        # And who may post it where: a refused notice stored its photo all the same
-        # (security review, 2026-12-05).
-        check_poster(device)
-        await area_of(c.engine, device, draft)
-        check_expiry(draft.expires_at, now)
         chosen = form.get("photo")
         if isinstance(chosen, UploadFile):
+            # And who may post it where, before the photo is stored: a refused notice stored
+            # its photo all the same (security review, 2026-12-05).
+            check_poster(device)
+            await area_of(c.engine, device, draft)
+            check_expiry(draft.expires_at, now)
             draft = _draft(form, now, await store_photo(request, device, chosen, now))
         await post_notice(c.engine, device, draft, now)
         return "posted"

@@ -89,6 +89,27 @@ async def sign_in(client: httpx.AsyncClient, store: Store, officer: str) -> None
     client.cookies.set(SESSION_COOKIE, answer.cookies[SESSION_COOKIE])
 
 
+async def push_and_send(
+    site: Site, record_id: str, refs: list[dict[str, Any]], files: list[bytes]
+) -> None:
+    """off-a's incident naming ``refs``, then the bytes of ``files`` uploaded for it."""
+    fields = {
+        "category": "robo",
+        "occurred_at": "2026-11-20T22:15:00-05:00",
+        "location": {"lon": -77.03, "lat": -12.05},
+        "attachments": refs,
+    }
+    pushed = await site.client.post(
+        "/v1/sync/push",
+        json=batch([incident(record_id, HybridClock(), fields)]),
+        headers=site.auth("off-a"),
+    )
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+    for data in files:
+        done = await upload(site.client, site.auth("off-a"), data, record_id)
+        assert done.status_code == 204, done.text
+
+
 async def export(site: Site, officer: str, tmp_path: Path) -> tuple[zipfile.ZipFile, Path]:
     await sign_in(site.client, site.store, officer)
     answer = await site.client.get("/web/export.zip", params=PERIOD)
@@ -110,26 +131,8 @@ async def test_export_zip_holds_the_files_by_role_with_hashes(site: Site, tmp_pa
         wav(),
         jpeg_with_gps(noise=3),
     )
-    fields = {
-        "category": "robo",
-        "occurred_at": "2026-11-20T22:15:00-05:00",
-        "location": {"lon": -77.03, "lat": -12.05},
-        "attachments": [
-            ref(photo),
-            ref(pii_photo, pii=True),
-            ref(audio, "audio/wav"),
-            ref(missing),
-        ],
-    }
-    pushed = await site.client.post(
-        "/v1/sync/push",
-        json=batch([incident("inc-z1", HybridClock(), fields)]),
-        headers=site.auth("off-a"),
-    )
-    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
-    for data in (photo, pii_photo, audio):
-        done = await upload(site.client, site.auth("off-a"), data, "inc-z1")
-        assert done.status_code == 204, done.text
+    refs = [ref(photo), ref(pii_photo, pii=True), ref(audio, "audio/wav"), ref(missing)]
+    await push_and_send(site, "inc-z1", refs, [photo, pii_photo, audio])
 
     # The chief: every received file, as the phone sent it.
     z, _ = await export(site, "chief-a", tmp_path)
@@ -201,20 +204,7 @@ async def test_a_blob_gone_from_the_store_is_missing_not_tampered(
     """A received file deleted from the store behind the server's back is ``missing`` in the
     export, and is not quarantined as tampered (review finding: it read as tampered)."""
     kept, gone = jpeg_with_gps(noise=11), jpeg_with_gps(noise=12)
-    fields = {
-        "category": "robo",
-        "occurred_at": "2026-11-20T22:15:00-05:00",
-        "location": {"lon": -77.03, "lat": -12.05},
-        "attachments": [ref(kept), ref(gone)],
-    }
-    pushed = await site.client.post(
-        "/v1/sync/push",
-        json=batch([incident("inc-z2", HybridClock(), fields)]),
-        headers=site.auth("off-a"),
-    )
-    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
-    for data in (kept, gone):
-        assert (await upload(site.client, site.auth("off-a"), data, "inc-z2")).status_code == 204
+    await push_and_send(site, "inc-z2", [ref(kept), ref(gone)], [kept, gone])
     blob = tmp_path / "att" / "blobs" / sha(gone)[:2] / sha(gone)[2:4] / sha(gone)
     blob.unlink()
     z, _ = await export(site, "chief-a", tmp_path)
@@ -253,20 +243,8 @@ async def test_an_image_no_copy_can_be_made_of_is_refused_not_a_500(
         b"\xff\xd8\xff" + b"<html>x</html>" * 50,
         jpeg_with_gps(noise=21),
     )
-    fields = {
-        "category": "robo",
-        "occurred_at": "2026-11-20T22:15:00-05:00",
-        "location": {"lon": -77.03, "lat": -12.05},
-        "attachments": [ref(huge, "image/png"), ref(fake), ref(fine)],
-    }
-    pushed = await site.client.post(
-        "/v1/sync/push",
-        json=batch([incident("inc-z3", HybridClock(), fields)]),
-        headers=site.auth("off-a"),
-    )
-    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
-    for data in (huge, fake, fine):
-        assert (await upload(site.client, site.auth("off-a"), data, "inc-z3")).status_code == 204
+    refs = [ref(huge, "image/png"), ref(fake), ref(fine)]
+    await push_and_send(site, "inc-z3", refs, [huge, fake, fine])
     for data in (huge, fake):
         for tail, who in (("/thumbnail", "chief-a"), ("", "analyst")):
             where = f"/v1/attachments/incidents/inc-z3/{sha(data)}{tail}"
