@@ -17,7 +17,7 @@ from starlette.requests import Request
 from server.attachment_settings import AttachmentSettings
 from server.context import ctx
 from sync.attachments.blobs import BlobStore, FileBlobStore
-from sync.attachments.index import AttachmentIndex, SQLiteAccess
+from sync.attachments.index import AttachmentIndex, SQLiteAccess, Use
 from sync.attachments.s3 import S3BlobStore, make_client
 from sync.attachments.uploads import UploadStore
 from sync.errors import NotFound
@@ -108,6 +108,29 @@ def ref_in(record: StoredRecord, sha256: str) -> dict[str, Any]:
         if ref.get("sha256") == sha256:
             return ref
     raise NotFound("this record has no attachment with that sha256", {"sha256": sha256})
+
+
+def as_marked(record: StoredRecord, ref: dict[str, Any], marks: set[Use]) -> dict[str, Any]:
+    """The reference with ``pii`` as the server applies it: marked if the record ever marked
+    that file (``attachment_mark``), whatever its current version says."""
+    if ref.get("pii") is not True and (record.collection, record.id, ref["sha256"]) in marks:
+        return {**ref, "pii": True}
+    return ref
+
+
+async def marked_refs(index: AttachmentIndex, record: StoredRecord) -> list[dict[str, Any]]:
+    """``refs_of`` with each ``pii`` as the server applies it (``as_marked``)."""
+    refs = refs_of(record)
+    if not refs:
+        return refs
+    marks = await index.marked([(record.collection, record.id)])
+    return [as_marked(record, ref, marks) for ref in refs]
+
+
+async def marked_ref(index: AttachmentIndex, record: StoredRecord, sha256: str) -> dict[str, Any]:
+    """``ref_in`` with ``pii`` as the server applies it (``as_marked``)."""
+    ref = ref_in(record, sha256)
+    return as_marked(record, ref, await index.marked([(record.collection, record.id)]))
 
 
 async def attachment_report(request: Request, entries: list[StoredRecord]) -> dict[str, Any]:

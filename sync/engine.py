@@ -219,7 +219,7 @@ class SyncEngine:
         stored_answer = StoredAnswer(
             device_id, pending.batch_id, pending.request_hash, answer, work.now
         )
-        await unit.save(writes, conflicts, heads, stored_answer)
+        await unit.save(writes, conflicts, heads, stored_answer, work.marks)
         return PushOutcome(answer, False, counts), writes
 
     async def pull(self, who: Identity, cursor: str | None, limit: int | None) -> bytes:

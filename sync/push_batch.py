@@ -47,6 +47,7 @@ from sync.store.records import (
     ChainHead,
     Conflict,
     Identity,
+    MarkKey,
     RecordWrite,
     StoredRecord,
     UnitReads,
@@ -81,6 +82,7 @@ class PushWork:
         self._head: ChainHead | None = None
         self._head_moved = False
         self._fresh: dict[str, Fresh] = {}
+        self.marks: dict[MarkKey, bool] = {}  # attachment_mark's rows this push writes
 
     def reject(self, index: int, raw: Any, exc: ChangeError) -> None:
         """A change refused by validation (kept however often ``apply`` runs)."""
@@ -128,6 +130,7 @@ class PushWork:
         self._results = dict(self._invalid)
         self._targets, self._incidents, self._entries = {}, {}, {}
         self._head, self._head_moved = None, False
+        self.marks = {}
         incident_ids, log_ids = self._ids()
         stored = await unit.load("incidents", sorted(incident_ids))
         self._stored_logs = await unit.load("patrol_logs", sorted(log_ids))
@@ -192,12 +195,14 @@ class PushWork:
         work = self._incidents.get(change.id) or self._open_incident(change, stored)
         if work.station_id != self.who.station_id:
             raise OutOfScope("this record belongs to another station", {"id": change.id})
-        if work.author_officer != self.who.officer_id and self.who.role not in self.pii_roles:
+        reads_pii = work.author_officer == self.who.officer_id or self.who.role in self.pii_roles
+        if not reads_pii:
             _check_blind_write(change, work.state.values)
         merged = merge_fields(
             work.state, _updates(change), change.hlc, self.who.device_id, change.base_seq
         )
         self._incidents[change.id] = work
+        self._note_marks(change, may_lift=reads_pii)
         work.changed |= merged.changed
         work.replace_place |= any(name in PLACE_FIELDS for name in merged.touched)
         work.conflicts.extend(merged.conflicts)
@@ -210,7 +215,22 @@ class PushWork:
         }
         self._targets[index] = work
 
+    def _note_marks(self, change: IncidentEdit, may_lift: bool) -> None:
+        """A file the change names ``pii: true`` is marked in this incident for good; one it
+        names unmarked loses its mark only when the writer may read the incident's personal
+        data (docs/attachments.md, "The pii mark")."""
+        refs = change.fields.get("attachments") if change.op == "upsert" else None
+        for ref in refs or []:
+            sha = ref.get("sha256") if isinstance(ref, dict) else None
+            if not isinstance(sha, str):
+                continue
+            if ref.get("pii") is True:
+                self.marks["incidents", change.id, sha] = True
+            elif may_lift:
+                self.marks["incidents", change.id, sha] = False
+
     def _apply_fresh(self, index: int, change: IncidentEdit, fresh: Fresh) -> None:
+        self._note_marks(change, may_lift=True)
         who = self.who
         work = IncidentWork(
             change.id,

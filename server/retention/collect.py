@@ -6,8 +6,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-
 from server.retention import select as due
 from server.retention.dosage import MonthlyDosage
 from server.retention.files import named_elsewhere, pii_refs, pii_shas
@@ -77,8 +75,7 @@ async def collect(store: SQLStore, ctx: Context, sink: Sink) -> Collected:
     clear = ctx.policy.pii_clear_description
     files: set[str] = set()
     async for rows in due.pii_pages(store, ctx.cut.pii_ms, clear, page):
-        for row in rows:
-            fields = orjson.loads(row.doc).get("fields", {})
+        for row, fields in rows:
             sink.write("incident_pii", _pii_row(row, fields, ctx.policy.pii_archive))
             out.pii_ids.append(row.id)
             files.update(pii_shas(fields))

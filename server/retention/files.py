@@ -27,6 +27,7 @@ from sync.store.sql import SQLStore
 # only attachment references have a "pii" key inside an incident's document.
 PII_MARK = '"pii":true'
 HASHES_PER_QUERY = 50  # each is a LIKE over the documents
+IDS_PER_QUERY = 500  # well below SQLite's parameter limit
 
 
 def pii_refs(fields: dict[str, Any]) -> list[dict[str, Any]]:
@@ -39,6 +40,35 @@ def pii_refs(fields: dict[str, Any]) -> list[dict[str, Any]]:
 
 def pii_shas(fields: dict[str, Any]) -> list[str]:
     return [str(ref["sha256"]) for ref in pii_refs(fields)]
+
+
+def marked_fields(fields: dict[str, Any], marked: set[str]) -> dict[str, Any]:
+    """The fields with every file the incident ever marked (``attachment_mark``: ``marked``,
+    its hashes) marked as personal data, whatever the reference says now."""
+    refs = fields.get("attachments")
+    if not marked or not isinstance(refs, list):
+        return fields
+    out = [
+        {**ref, "pii": True} if isinstance(ref, dict) and ref.get("sha256") in marked else ref
+        for ref in refs
+    ]
+    return {**fields, "attachments": out}
+
+
+async def marks_of(store: SQLStore, ids: Iterable[str]) -> dict[str, set[str]]:
+    """The files each of these incidents ever marked as personal data, by incident id."""
+    m = t.attachment_mark.c
+    wanted = sorted(set(ids))
+    out: dict[str, set[str]] = {}
+    for start in range(0, len(wanted), IDS_PER_QUERY):
+        part = wanted[start : start + IDS_PER_QUERY]
+        query = select(m.record_id, m.sha256).where(
+            m.collection == "incidents", m.record_id.in_(part)
+        )
+        async with store.engine.connect() as conn:
+            for record_id, sha in (await conn.execute(query)).all():
+                out.setdefault(record_id, set()).add(sha)
+    return out
 
 
 def without_pii_files(fields: dict[str, Any]) -> dict[str, Any]:

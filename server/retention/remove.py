@@ -22,7 +22,13 @@ from sqlalchemy.sql.expression import Executable
 
 from server.retention import select as due
 from server.retention.archive import read_rows
-from server.retention.files import PiiFiles, pii_shas, without_pii_files
+from server.retention.files import (
+    PiiFiles,
+    marked_fields,
+    marks_of,
+    pii_shas,
+    without_pii_files,
+)
 from sync.push_writes import server_version
 from sync.store import sql_tables as t
 from sync.store.records import RecordWrite, StoredRecord
@@ -119,7 +125,8 @@ class Remover:
         done = 0
         for chunk in self._chunks(read_rows(self.archive, "incident_pii")):
             seqs = {row["id"]: row["seq"] for row in chunk}
-            await self._pii_files(seqs)
+            marks = await marks_of(self.store, seqs)
+            await self._pii_files(seqs, marks)
             async with self.store.push_unit() as unit:
                 found = await unit.load("incidents", list(seqs))
                 # An incident changed since it was archived is left for the next run.
@@ -127,7 +134,9 @@ class Remover:
                 if records:
                     first = await unit.allocate(len(records))
                     writes = [
-                        _erased(rec, first + i, self.now_ms, clear_description)
+                        _erased(
+                            rec, marks.get(rec.id, set()), first + i, self.now_ms, clear_description
+                        )
                         for i, rec in enumerate(records)
                     ]
                     await unit.save(writes, [], [], None)
@@ -135,7 +144,7 @@ class Remover:
             self.progress("incident_pii", len(records))
         return done
 
-    async def _pii_files(self, seqs: dict[str, int]) -> None:
+    async def _pii_files(self, seqs: dict[str, int], marks: dict[str, set[str]]) -> None:
         """The files these incidents mark as personal data, before their new versions (see
         server/retention/files.py)."""
         r = t.record.c
@@ -143,7 +152,8 @@ class Remover:
         shas: set[str] = set()
         for record_id, seq, doc in await due.fetch(self.store, query):  # one read a batch
             if seq == seqs[record_id]:
-                shas.update(pii_shas(orjson.loads(doc).get("fields", {})))
+                fields = orjson.loads(doc).get("fields", {})
+                shas.update(pii_shas(marked_fields(fields, marks.get(record_id, set()))))
         leaving = {("incidents", record_id) for record_id in seqs}
         removed = await self.files.remove(shas, leaving)
         self.files_removed += removed
@@ -195,11 +205,13 @@ async def _drop_conflicts(conn: AsyncConnection, chunk: list[dict[str, Any]]) ->
     await conn.execute(sql, {"ids": [row["id"] for row in chunk]})
 
 
-def _erased(record: StoredRecord, seq: int, now: int, clear_description: bool) -> RecordWrite:
+def _erased(
+    record: StoredRecord, marked: set[str], seq: int, now: int, clear_description: bool
+) -> RecordWrite:
     """A new version of the incident without its personal data; ``pii`` is ``{}`` (not
     absent) so that a device that pulls it replaces the personal data it holds with nothing,
     and its attachments list without the files marked as personal data."""
-    fields = without_pii_files(dict(record.doc.get("fields", {})))
+    fields = without_pii_files(marked_fields(dict(record.doc.get("fields", {})), marked))
     if clear_description and fields.get("description"):
         fields["description"] = ""
     doc = {**record.doc, "seq": seq, "fields": fields}

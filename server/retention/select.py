@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, bindparam, false, or_, select, text, tuple_
 
-from server.retention.files import PII_MARK, pii_shas
+from server.retention.files import PII_MARK, marked_fields, marks_of, pii_shas
 from sync.clock import parse_stamp
 from sync.store import sql_tables as t
 from sync.store.records import ChainHead
@@ -113,12 +113,12 @@ def last_edit_ms(clocks: dict[str, list[Any]]) -> int:
     return max((parse_stamp(clock[0]).wall_ms for clock in clocks.values()), default=0)
 
 
-def pii_due(row: Any, before_ms: int, clear_description: bool) -> bool:
+def pii_due(row: Any, fields: dict[str, Any], before_ms: int, clear_description: bool) -> bool:
     """A closed (or deleted) incident, last edited before ``before_ms``, that still holds
     personal data (people, or files marked as personal data; or, if asked, a description).
     A deleted report has no purpose left: its people go as a closed one's do (review finding,
-    2026-12-05: an incident deleted while open kept them for ever, and chiefs pulled them)."""
-    fields = orjson.loads(row.doc).get("fields", {})
+    2026-12-05: an incident deleted while open kept them for ever, and chiefs pulled them).
+    ``fields``: the row's, with the files it ever marked marked (``files.marked_fields``)."""
     if fields.get("status") != "closed" and not row.deleted:
         return False
     has_pii = (row.pii is not None and row.pii != ERASED) or bool(pii_shas(fields))
@@ -129,10 +129,12 @@ def pii_due(row: Any, before_ms: int, clear_description: bool) -> bool:
 
 async def pii_pages(
     store: SQLStore, before_ms: int, clear_description: bool, page: int
-) -> AsyncIterator[list[Any]]:
+) -> AsyncIterator[list[tuple[Any, dict[str, Any]]]]:
     """Closed incidents that occurred and were last edited before ``before_ms`` and still
-    hold personal data, in time order."""
-    p, r = t.incident_point.c, t.record.c
+    hold personal data, in time order: each row with its fields, the files it ever marked
+    as personal data marked (``files.marked_fields``)."""
+    p, r, m = t.incident_point.c, t.record.c, t.attachment_mark.c
+    ever_marked = select(m.record_id).where(m.collection == "incidents")
     after: tuple[int, str] = (-(2**62), "")
     while True:
         query = (
@@ -149,6 +151,7 @@ async def pii_pages(
                 or_(
                     and_(r.pii.is_not(None), r.pii != ERASED),
                     r.doc.contains(PII_MARK),
+                    r.id.in_(ever_marked),
                     and_(r.doc.contains(DESCRIPTION_MARK), ~r.doc.contains(NO_DESCRIPTION))
                     if clear_description
                     else false(),
@@ -160,7 +163,13 @@ async def pii_pages(
         rows = await fetch(store, query)
         if not rows:
             return
-        due = [row for row in rows if pii_due(row, before_ms, clear_description)]
+        marks = await marks_of(store, [row.id for row in rows])
+        due = []
+        for row in rows:
+            fields = orjson.loads(row.doc).get("fields", {})
+            fields = marked_fields(fields, marks.get(row.id, set()))
+            if pii_due(row, fields, before_ms, clear_description):
+                due.append((row, fields))
         if due:
             yield due
         after = (rows[-1].occurred_s, rows[-1].id)

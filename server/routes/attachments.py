@@ -21,7 +21,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from server.attachment_service import AttachmentService, ref_in, refs_of, service
+from server.attachment_service import AttachmentService, marked_ref, marked_refs, service
 from server.auth import authenticate_reader
 from server.context import ctx
 from server.errors import RangeOutside
@@ -57,8 +57,9 @@ async def _record(request: Request) -> tuple[Identity, StoredRecord, bool]:
 
 async def listing(request: Request) -> Response:
     _, record, _ = await _record(request)
-    refs = refs_of(record)
-    held = await service(request).index.held_for(
+    index = service(request).index
+    refs = await marked_refs(index, record)
+    held = await index.held_for(
         (record.collection, record.id, record.author_officer, r["sha256"]) for r in refs
     )
     items = []
@@ -170,7 +171,7 @@ async def download(request: Request) -> Response:
     svc = service(request)
     who, record, restricted = await _record(request)
     sha = request.path_params["sha256"]
-    ref = ref_in(record, sha)
+    ref = await marked_ref(svc.index, record, sha)
     if ref.get("pii") and not restricted:
         raise Forbidden("this attachment holds personal data", {"reason": "pii"})
     meta = await _held(svc, sha, record)
@@ -193,7 +194,7 @@ async def thumbnail(request: Request) -> Response:
     svc = service(request)
     who, record, restricted = await _record(request)
     sha = request.path_params["sha256"]
-    ref = ref_in(record, sha)
+    ref = await marked_ref(svc.index, record, sha)
     if ref.get("pii") and not restricted:
         raise Forbidden("this attachment holds personal data", {"reason": "pii"})
     meta = await _held(svc, sha, record)

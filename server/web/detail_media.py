@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from server.attachment_service import refs_of
+from server.attachment_service import marked_refs
 from server.web.detail import local_time
 from sync.attachments.images import STRIPPABLE
 from sync.attachments.index import AttachmentIndex
@@ -73,7 +73,7 @@ async def media(
     ``restricted_media``, ``tampered``), and when ``ok`` the ``url`` of the file (the original
     for roles allowed personal data, else the copy without metadata) and for JPEG/PNG/WebP a
     ``thumbnail``. The rules are the download endpoint's (server/routes/attachments.py)."""
-    refs = refs_of(found)
+    refs = await marked_refs(index, found)
     if not refs:
         return {}
     held = await index.held_by_hash(

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import pyogrio
 
-from server.attachment_service import AttachmentService, refs_of
+from server.attachment_service import AttachmentService, as_marked, refs_of
 from sync.attachments import images
 from sync.attachments.blobs import BlobMissing, BlobTampered
 from sync.attachments.sniff import EXTENSIONS
@@ -65,6 +65,8 @@ async def entries(
         allowed = scope.reads_pii_of(record.author_officer)
         for ref in refs_of(record):
             found.append((record, ref, allowed))
+    marks = await svc.index.marked({(r.collection, r.id) for r, _, _ in found})
+    found = [(r, as_marked(r, ref, marks), allowed) for r, ref, allowed in found]
     held = await svc.index.held_for(
         ("incidents", r.id, r.author_officer, str(ref["sha256"])) for r, ref, _ in found
     )

@@ -282,6 +282,26 @@ class AttachmentIndex:
         naming it (a pull page's ``attachments``, a chain's report, one record's detail)."""
         return {sha: meta for (_, _, sha), meta in (await self.held_for(named)).items()}
 
+    async def marked(self, records: Iterable[tuple[str, str]]) -> set[Use]:
+        """Every file these records ((collection, id) pairs) have marked as personal data
+        (``attachment_mark``): personal data in that record whatever its references say now."""
+        by_collection: dict[str, set[str]] = {}
+        for collection, record_id in records:
+            by_collection.setdefault(collection, set()).add(record_id)
+        m = t.attachment_mark.c
+        out: set[Use] = set()
+        if not by_collection:
+            return out
+        async with self.engine.connect() as conn:
+            for collection, ids in sorted(by_collection.items()):
+                for part in _parts(sorted(ids)):
+                    query = select(m.record_id, m.sha256).where(
+                        m.collection == collection, m.record_id.in_(part)
+                    )
+                    rows = (await conn.execute(query)).all()
+                    out.update((collection, r[0], r[1]) for r in rows)
+        return out
+
     async def forget(self, hashes: Iterable[str]) -> None:
         """These blobs are gone for good (retention): their rows and every use of them."""
         wanted = sorted(set(hashes))
@@ -291,6 +311,9 @@ class AttachmentIndex:
             for part in _parts(wanted):
                 await conn.execute(
                     delete(t.attachment_use).where(t.attachment_use.c.sha256.in_(part))
+                )
+                await conn.execute(
+                    delete(t.attachment_mark).where(t.attachment_mark.c.sha256.in_(part))
                 )
                 await conn.execute(delete(t.attachment).where(t.attachment.c.sha256.in_(part)))
 

@@ -12,7 +12,7 @@ database). Anything else is a bug.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
 import numpy as np
@@ -31,6 +31,7 @@ from sync.store.records import (
     Enrollment,
     Identity,
     LoginKey,
+    MarkKey,
     Officer,
     PointQuery,
     PublicSnapshot,
@@ -80,10 +81,13 @@ class PushUnit(ABC):
         conflicts: list[Conflict],
         heads: list[ChainHead],
         answer: StoredAnswer | None,
+        marks: Mapping[MarkKey, bool] | None = None,
     ) -> None:
         """Write everything of the push; it becomes durable when the unit commits.
 
         ``answer`` is None for server-side rewrites (re-placement after an import).
+        ``marks``: files an incident marks as personal data (True) or whose mark a writer
+        allowed its personal data lifts (False), kept in ``attachment_mark``.
         """
 
 

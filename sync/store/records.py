@@ -10,6 +10,7 @@ from typing import Any, Literal
 Role = Literal["officer", "chief", "analyst", "admin"]
 ROLES: tuple[Role, ...] = ("officer", "chief", "analyst", "admin")
 PiiAccess = Literal["all", "own", "none"]
+MarkKey = tuple[str, str, str]  # (collection, record_id, sha256): a file as a record names it
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,10 @@ INSERT_CONFLICT = (
     " losing_device, winning_hlc, winning_device, seq, created_ms)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
+INSERT_MARK = (
+    "INSERT INTO attachment_mark (collection, record_id, sha256, marked_ms)"
+    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
 UPSERT_HEAD = (
     "INSERT INTO chain_head (device_id, n, hash) VALUES (?, ?, ?)"
     " ON CONFLICT (device_id) DO UPDATE SET n = excluded.n, hash = excluded.hash"

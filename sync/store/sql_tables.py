@@ -265,6 +265,20 @@ class AttachmentUseRow(SQLModel, table=True):
     bound_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class AttachmentMarkRow(SQLModel, table=True):
+    """A file an incident has named with ``pii: true``: personal data in that incident from
+    then on, whatever a later version says, until a writer allowed the incident's personal
+    data names it again with ``pii: false``. Without it, a file its author took off the list
+    and a colleague then named again unmarked was served to the colleague (docs/attachments.md,
+    "The pii mark")."""
+
+    __tablename__ = "attachment_mark"
+    collection: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    sha256: str = Field(primary_key=True)
+    marked_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class AnalysisResultRow(SQLModel, table=True):
     """A computed analysis result (server/maps/analysis_codec.py), shared by every worker and host.
 
@@ -319,5 +333,6 @@ audit = metadata.tables[AuditRow.__tablename__]
 public_snapshot = metadata.tables[PublicSnapshotRow.__tablename__]
 attachment = metadata.tables[AttachmentRow.__tablename__]
 attachment_use = metadata.tables[AttachmentUseRow.__tablename__]
+attachment_mark = metadata.tables[AttachmentMarkRow.__tablename__]
 analysis_result = metadata.tables[AnalysisResultRow.__tablename__]
 lease = metadata.tables[LeaseRow.__tablename__]

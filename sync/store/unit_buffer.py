@@ -16,15 +16,18 @@ under it but its own writes, which the overlay gives first.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
 
+from sync.clock import now_ms
 from sync.store.base import PushUnit
 from sync.store.records import (
     ChainHead,
     Conflict,
     IncidentPoint,
+    MarkKey,
     RecordWrite,
     StoredAnswer,
     StoredRecord,
@@ -50,6 +53,8 @@ class Flush:
     heads: list[ChainHead] = field(default_factory=list)
     answers: list[StoredAnswer] = field(default_factory=list)
     last_seq: int | None = None
+    marks: list[tuple[str, str, str, int]] = field(default_factory=list)  # MarkKey, at ms
+    unmarks: list[MarkKey] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -71,6 +76,8 @@ class BufferedUnit(PushUnit):
         self._conflicts: list[Conflict] = []
         self._heads: dict[str, ChainHead] = {}
         self._answers: dict[tuple[str, str], StoredAnswer] = {}
+        self._marks: dict[MarkKey, bool] = {}  # the last a unit's pushes said of each
+        self._marked_ms = 0
         # What ``prefetch`` read from the database (None: read, and there is none).
         self._known_answers: dict[tuple[str, str], StoredAnswer | None] = {}
         self._known_records: dict[tuple[str, str], StoredRecord | None] = {}
@@ -165,8 +172,12 @@ class BufferedUnit(PushUnit):
         conflicts: list[Conflict],
         heads: list[ChainHead],
         answer: StoredAnswer | None,
+        marks: Mapping[MarkKey, bool] | None = None,
     ) -> None:
         self._writes.extend(writes)
+        if marks:
+            self._marks.update(marks)
+            self._marked_ms = now_ms()
         for write in writes:
             self._records[write.collection, write.id] = write
         self._conflicts.extend(conflicts)
@@ -200,6 +211,8 @@ class BufferedUnit(PushUnit):
             heads=list(self._heads.values()),
             answers=list(self._answers.values()),
             last_seq=self._seq,
+            marks=[(*k, self._marked_ms) for k, on in self._marks.items() if on],
+            unmarks=[k for k, on in self._marks.items() if not on],
         )
 
 

@@ -117,3 +117,29 @@ async def test_files_marked_personal_go_with_the_people(served: Served, tmp_path
     # No personal data is due any more (the audit of the views, six years old then, is).
     again = (await plan(store, settings, LATER)).counts
     assert (again["incident_pii"], again["pii_files"]) == (0, 0), again
+
+
+async def test_a_file_the_incident_ever_marked_goes_too(served: Served, tmp_path: Path) -> None:
+    """A file marked once stays personal data in its incident (docs/attachments.md, "The pii
+    mark"): taken off the list by the author and named again unmarked by a colleague, it
+    still goes with the incident's personal data, and the incident is due for it alone."""
+    client, store = served.client, served.store
+    assert isinstance(store, SQLStore)
+    author, colleague = served.auth("off-a"), served.auth("off-a2")
+    photo = jpeg_with_gps(noise=5)
+    await push(client, author, "inc-4", "closed", [ref(photo, pii=True)])
+    assert (await upload(client, author, photo, "inc-4")).status_code == 204
+    await push(client, author, "inc-4", "closed", [])
+    await push(client, colleague, "inc-4", "closed", [ref(photo)])  # unmarked now
+
+    planned = await plan(store, served.settings, LATER)
+    assert (planned.counts["incident_pii"], planned.counts["pii_files"]) == (1, 1)
+    await apply(store, served.settings, tmp_path / "archive", LATER)
+
+    assert blob_files(tmp_path / "att") == set()
+    chief = served.auth("chief-a")
+    got = await client.get(f"/v1/attachments/incidents/inc-4/{sha(photo)}", headers=chief)
+    assert got.status_code == 404, got.text
+    page = (await client.get("/v1/sync/pull?limit=5000", headers=chief)).json()
+    assert {c["id"]: c for c in page["changes"]}["inc-4"]["fields"]["attachments"] == []
+    assert await held(store, "attachment_mark") == set()

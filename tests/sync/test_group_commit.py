@@ -7,7 +7,7 @@ suspending, and the writer task takes the whole queue when it first runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ from sync.clock import HybridClock
 from sync.engine import SyncEngine, SyncLimits
 from sync.errors import BatchIdReused
 from sync.store.base import PushUnit, Store
-from sync.store.records import ChainHead, Conflict, RecordWrite, StoredAnswer
+from sync.store.records import ChainHead, Conflict, MarkKey, RecordWrite, StoredAnswer
 from sync.store.sql import SQLStore
 from sync.store.sql_unit import SQLPushUnit
 from sync.store.sqlite_unit import SQLitePushUnit
@@ -234,10 +234,11 @@ class _FailingUnit(PushUnit):
         conflicts: list[Conflict],
         heads: list[ChainHead],
         answer: StoredAnswer | None,
+        marks: Mapping[MarkKey, bool] | None = None,
     ) -> None:
         if answer is not None and answer.batch_id == self._bad:
             raise RuntimeError("disk full")
-        await self._unit.save(writes, conflicts, heads, answer)
+        await self._unit.save(writes, conflicts, heads, answer, marks)
 
 
 async def test_a_failing_push_fails_alone(store: Store, people: People) -> None:

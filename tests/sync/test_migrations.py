@@ -8,6 +8,7 @@ migration: ``ronda db revision "what changed"`` drafts one.
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import re
 import sqlite3
@@ -214,6 +215,39 @@ async def test_a_new_database_is_made_from_the_models_at_the_newest_revision(url
     await store.open()  # at head: opens as it is
     await store.close()
     assert store.schema_change == schema.SchemaChange(schema.head(), schema.head())
+
+
+async def test_the_upgrade_marks_the_files_incidents_mark_as_personal_data(url: str) -> None:
+    """0009 fills ``attachment_mark`` from the incidents' current versions: a reference
+    marked ``pii: true`` is marked, an unmarked one and a patrol log's are not."""
+    await run(url, lambda c: schema.run_upgrade(c, "0008_attachment_use"))
+    marked, plain = "ab" * 32, "cd" * 32
+    refs = [{"sha256": marked, "pii": True}, {"sha256": plain, "pii": False}]
+    docs = {
+        ("incidents", "inc-1"): {"fields": {"attachments": refs}},
+        ("incidents", "inc-2"): {"fields": {"attachments": refs[1:]}},
+        ("patrol_logs", "log-1"): {"body": {"attachments": refs}},
+    }
+
+    def insert(conn: Connection) -> None:
+        for seq, ((collection, record_id), doc) in enumerate(docs.items(), start=1):
+            row = dict(ROWS[5][1], collection=collection, id=record_id, seq=seq)
+            row["doc"] = json.dumps(doc, separators=(",", ":"))
+            names = ", ".join(row)
+            conn.execute(
+                text(f"INSERT INTO record ({names}) VALUES ({', '.join(':' + k for k in row)})"),
+                row,
+            )
+
+    await run(url, insert)
+    await run(url, schema.run_upgrade)
+    found = await run(
+        url,
+        lambda c: c.execute(
+            text("SELECT collection, record_id, sha256 FROM attachment_mark")
+        ).all(),
+    )
+    assert [tuple(r) for r in found] == [("incidents", "inc-1", marked)]
 
 
 async def check_upgraded(url: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from sync.store.records import (
     ChainHead,
     Conflict,
     Identity,
+    MarkKey,
     RecordWrite,
     StoredAnswer,
     StoredRecord,
@@ -70,8 +71,9 @@ class _SlowUnit(PushUnit):
         conflicts: list[Conflict],
         heads: list[ChainHead],
         answer: StoredAnswer | None,
+        marks: Mapping[MarkKey, bool] | None = None,
     ) -> None:
-        await self.unit.save(writes, conflicts, heads, answer)
+        await self.unit.save(writes, conflicts, heads, answer, marks)
         await asyncio.sleep(self.rng.uniform(0, 0.004))
 
 
