@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,12 @@ def demo(db_file: str, incidents: int | None, port: int, no_serve: bool) -> None
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     settings = Settings()
     settings.database.url = f"sqlite+aiosqlite:///{path}"
+    if "dir" not in settings.attachments.model_fields_set:
+        # Beside the file and fresh with it: files of an earlier demo would be left in the
+        # folder the command ran from, named by no record (a security review noticed 32).
+        folder = path.with_name(f"{path.stem}-attachments")
+        shutil.rmtree(folder, ignore_errors=True)
+        settings.attachments.dir = os.environ["RONDA_ATTACHMENTS__DIR"] = str(folder)
 
     async def work(store: Store) -> Any:
         with Progress(console=console) as bar:
