@@ -17,7 +17,7 @@ from starlette.requests import Request
 from server.attachment_settings import AttachmentSettings
 from server.context import ctx
 from sync.attachments.blobs import BlobStore, FileBlobStore
-from sync.attachments.index import AttachmentIndex, SQLiteAccess, Use
+from sync.attachments.index import AttachmentIndex, SQLiteAccess
 from sync.attachments.s3 import S3BlobStore, make_client
 from sync.attachments.uploads import UploadStore
 from sync.errors import NotFound
@@ -110,10 +110,10 @@ def ref_in(record: StoredRecord, sha256: str) -> dict[str, Any]:
     raise NotFound("this record has no attachment with that sha256", {"sha256": sha256})
 
 
-def as_marked(record: StoredRecord, ref: dict[str, Any], marks: set[Use]) -> dict[str, Any]:
-    """The reference with ``pii`` as the server applies it: marked if the record ever marked
-    that file (``attachment_mark``), whatever its current version says."""
-    if ref.get("pii") is not True and (record.collection, record.id, ref["sha256"]) in marks:
+def as_marked(ref: dict[str, Any], marked: set[str]) -> dict[str, Any]:
+    """The reference with ``pii`` as the server applies it: true if an incident ever named
+    that file as personal data (``marked``, from ``AttachmentIndex.marked``)."""
+    if ref.get("pii") is not True and ref.get("sha256") in marked:
         return {**ref, "pii": True}
     return ref
 
@@ -123,14 +123,13 @@ async def marked_refs(index: AttachmentIndex, record: StoredRecord) -> list[dict
     refs = refs_of(record)
     if not refs:
         return refs
-    marks = await index.marked([(record.collection, record.id)])
-    return [as_marked(record, ref, marks) for ref in refs]
+    marked = await index.marked(str(ref["sha256"]) for ref in refs)
+    return [as_marked(ref, marked) for ref in refs]
 
 
 async def marked_ref(index: AttachmentIndex, record: StoredRecord, sha256: str) -> dict[str, Any]:
     """``ref_in`` with ``pii`` as the server applies it (``as_marked``)."""
-    ref = ref_in(record, sha256)
-    return as_marked(record, ref, await index.marked([(record.collection, record.id)]))
+    return as_marked(ref_in(record, sha256), await index.marked([sha256]))
 
 
 async def attachment_report(request: Request, entries: list[StoredRecord]) -> dict[str, Any]:

@@ -82,7 +82,7 @@ class PushWork:
         self._head: ChainHead | None = None
         self._head_moved = False
         self._fresh: dict[str, Fresh] = {}
-        self.marks: dict[MarkKey, bool] = {}  # attachment_mark's rows this push writes
+        self.marks: set[MarkKey] = set()  # attachment_mark's rows this push writes
 
     def reject(self, index: int, raw: Any, exc: ChangeError) -> None:
         """A change refused by validation (kept however often ``apply`` runs)."""
@@ -130,7 +130,7 @@ class PushWork:
         self._results = dict(self._invalid)
         self._targets, self._incidents, self._entries = {}, {}, {}
         self._head, self._head_moved = None, False
-        self.marks = {}
+        self.marks = set()
         incident_ids, log_ids = self._ids()
         stored = await unit.load("incidents", sorted(incident_ids))
         self._stored_logs = await unit.load("patrol_logs", sorted(log_ids))
@@ -195,14 +195,13 @@ class PushWork:
         work = self._incidents.get(change.id) or self._open_incident(change, stored)
         if work.station_id != self.who.station_id:
             raise OutOfScope("this record belongs to another station", {"id": change.id})
-        reads_pii = work.author_officer == self.who.officer_id or self.who.role in self.pii_roles
-        if not reads_pii:
+        if work.author_officer != self.who.officer_id and self.who.role not in self.pii_roles:
             _check_blind_write(change, work.state.values)
         merged = merge_fields(
             work.state, _updates(change), change.hlc, self.who.device_id, change.base_seq
         )
         self._incidents[change.id] = work
-        self._note_marks(change, may_lift=reads_pii)
+        self._note_marks(change)
         work.changed |= merged.changed
         work.replace_place |= any(name in PLACE_FIELDS for name in merged.touched)
         work.conflicts.extend(merged.conflicts)
@@ -215,22 +214,16 @@ class PushWork:
         }
         self._targets[index] = work
 
-    def _note_marks(self, change: IncidentEdit, may_lift: bool) -> None:
-        """A file the change names ``pii: true`` is marked in this incident for good; one it
-        names unmarked loses its mark only when the writer may read the incident's personal
-        data (docs/attachments.md, "The pii mark")."""
+    def _note_marks(self, change: IncidentEdit) -> None:
+        """A file the change names ``pii: true`` is personal data from now on, in every
+        record (docs/attachments.md, "The pii mark")."""
         refs = change.fields.get("attachments") if change.op == "upsert" else None
         for ref in refs or []:
-            sha = ref.get("sha256") if isinstance(ref, dict) else None
-            if not isinstance(sha, str):
-                continue
-            if ref.get("pii") is True:
-                self.marks["incidents", change.id, sha] = True
-            elif may_lift:
-                self.marks["incidents", change.id, sha] = False
+            if isinstance(ref, dict) and ref.get("pii") is True:
+                self.marks.add(("incidents", change.id, str(ref["sha256"])))
 
     def _apply_fresh(self, index: int, change: IncidentEdit, fresh: Fresh) -> None:
-        self._note_marks(change, may_lift=True)
+        self._note_marks(change)
         who = self.who
         work = IncidentWork(
             change.id,

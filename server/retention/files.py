@@ -19,23 +19,29 @@ from sqlalchemy import or_, select
 
 from server.attachment_settings import AttachmentSettings
 from sync.attachments.blobs import BlobStore
-from sync.attachments.index import AttachmentIndex
+from sync.attachments.index import AttachmentIndex, marked
+from sync.clock import now_ms
 from sync.store import sql_tables as t
 from sync.store.sql import SQLStore
+from sync.store.sql_rows import dialect_insert
 
 # A marked reference as it reads in a stored document (compact JSON, written by the server):
 # only attachment references have a "pii" key inside an incident's document.
 PII_MARK = '"pii":true'
 HASHES_PER_QUERY = 50  # each is a LIKE over the documents
-IDS_PER_QUERY = 500  # well below SQLite's parameter limit
+
+
+def attachment_refs(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """The attachment references of these incident fields."""
+    refs = fields.get("attachments")
+    if not isinstance(refs, list):
+        return []
+    return [ref for ref in refs if isinstance(ref, dict) and isinstance(ref.get("sha256"), str)]
 
 
 def pii_refs(fields: dict[str, Any]) -> list[dict[str, Any]]:
     """The attachment references these incident fields mark as personal data."""
-    refs = fields.get("attachments")
-    if not isinstance(refs, list):
-        return []
-    return [ref for ref in refs if isinstance(ref, dict) and ref.get("pii") is True]
+    return [ref for ref in attachment_refs(fields) if ref.get("pii") is True]
 
 
 def pii_shas(fields: dict[str, Any]) -> list[str]:
@@ -43,8 +49,9 @@ def pii_shas(fields: dict[str, Any]) -> list[str]:
 
 
 def marked_fields(fields: dict[str, Any], marked: set[str]) -> dict[str, Any]:
-    """The fields with every file the incident ever marked (``attachment_mark``: ``marked``,
-    its hashes) marked as personal data, whatever the reference says now."""
+    """The fields with every file an incident ever marked as personal data (``marked``, from
+    ``attachment_mark``) marked, whatever the reference says now (docs/attachments.md, "The
+    pii mark")."""
     refs = fields.get("attachments")
     if not marked or not isinstance(refs, list):
         return fields
@@ -55,20 +62,11 @@ def marked_fields(fields: dict[str, Any], marked: set[str]) -> dict[str, Any]:
     return {**fields, "attachments": out}
 
 
-async def marks_of(store: SQLStore, ids: Iterable[str]) -> dict[str, set[str]]:
-    """The files each of these incidents ever marked as personal data, by incident id."""
-    m = t.attachment_mark.c
-    wanted = sorted(set(ids))
-    out: dict[str, set[str]] = {}
-    for start in range(0, len(wanted), IDS_PER_QUERY):
-        part = wanted[start : start + IDS_PER_QUERY]
-        query = select(m.record_id, m.sha256).where(
-            m.collection == "incidents", m.record_id.in_(part)
-        )
-        async with store.engine.connect() as conn:
-            for record_id, sha in (await conn.execute(query)).all():
-                out.setdefault(record_id, set()).add(sha)
-    return out
+async def with_marks(store: SQLStore, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each incident's ``fields`` through ``marked_fields``, one read for them all."""
+    named = {str(ref["sha256"]) for f in fields for ref in attachment_refs(f)}
+    found = await marked(store.engine, named)
+    return [marked_fields(f, found) for f in fields]
 
 
 def without_pii_files(fields: dict[str, Any]) -> dict[str, Any]:
@@ -85,8 +83,15 @@ async def named_elsewhere(
     """Of ``hashes``, those a record other than ``leaving`` ((collection, id) pairs) names:
     in use there, so kept. A deleted record still counts (its document keeps its
     references), which keeps a file rather than removing one a record may still show."""
+    return set(await namers(store, hashes, leaving))
+
+
+async def namers(
+    store: SQLStore, hashes: Iterable[str], leaving: set[tuple[str, str]]
+) -> dict[str, set[tuple[str, str]]]:
+    """``named_elsewhere`` with the records (collection, id) naming each."""
     wanted = sorted(set(hashes))
-    found: set[str] = set()
+    found: dict[str, set[tuple[str, str]]] = {}
     r = t.record.c
     for start in range(0, len(wanted), HASHES_PER_QUERY):
         part = wanted[start : start + HASHES_PER_QUERY]
@@ -95,7 +100,9 @@ async def named_elsewhere(
             rows = (await conn.execute(query)).all()
         for collection, record_id, doc in rows:
             if (collection, record_id) not in leaving:
-                found.update(s for s in part if s in doc)
+                for s in part:
+                    if s in doc:
+                        found.setdefault(s, set()).add((collection, record_id))
     return found
 
 
@@ -120,7 +127,9 @@ class PiiFiles:
         wanted = set(hashes)
         if not wanted:
             return 0
-        going = sorted(wanted - await named_elsewhere(self.store, wanted, leaving))
+        kept = await namers(self.store, wanted, leaving)
+        await self._mark(kept)
+        going = sorted(wanted - set(kept))
         if not going:
             return 0
         blobs = self.blobs()
@@ -131,3 +140,18 @@ class PiiFiles:
         # answer as not received, and the next run removes.
         await AttachmentIndex(self.store.engine).forget(going)
         return removed
+
+    async def _mark(self, kept: dict[str, set[tuple[str, str]]]) -> None:
+        """A personal file kept because other incidents name it is marked in each of them,
+        so that each is read when its own personal data is due, even if it names the file
+        unmarked and holds no people (the file goes with the last of them)."""
+        rows = [
+            {"sha256": sha, "collection": c, "record_id": rid, "marked_ms": now_ms()}
+            for sha, records in sorted(kept.items())
+            for c, rid in sorted(records)
+            if c == "incidents"
+        ]
+        if rows:
+            stmt = dialect_insert(self.store.is_sqlite, t.attachment_mark).values(rows)
+            async with self.store.engine.begin() as conn:
+                await conn.execute(stmt.on_conflict_do_nothing())

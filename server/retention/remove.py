@@ -24,11 +24,12 @@ from server.retention import select as due
 from server.retention.archive import read_rows
 from server.retention.files import (
     PiiFiles,
+    attachment_refs,
     marked_fields,
-    marks_of,
     pii_shas,
     without_pii_files,
 )
+from sync.attachments.index import marked
 from sync.push_writes import server_version
 from sync.store import sql_tables as t
 from sync.store.records import RecordWrite, StoredRecord
@@ -125,8 +126,7 @@ class Remover:
         done = 0
         for chunk in self._chunks(read_rows(self.archive, "incident_pii")):
             seqs = {row["id"]: row["seq"] for row in chunk}
-            marks = await marks_of(self.store, seqs)
-            await self._pii_files(seqs, marks)
+            marked = await self._pii_files(seqs)
             async with self.store.push_unit() as unit:
                 found = await unit.load("incidents", list(seqs))
                 # An incident changed since it was archived is left for the next run.
@@ -134,9 +134,7 @@ class Remover:
                 if records:
                     first = await unit.allocate(len(records))
                     writes = [
-                        _erased(
-                            rec, marks.get(rec.id, set()), first + i, self.now_ms, clear_description
-                        )
+                        _erased(rec, marked, first + i, self.now_ms, clear_description)
                         for i, rec in enumerate(records)
                     ]
                     await unit.save(writes, [], [], None)
@@ -144,21 +142,26 @@ class Remover:
             self.progress("incident_pii", len(records))
         return done
 
-    async def _pii_files(self, seqs: dict[str, int], marks: dict[str, set[str]]) -> None:
-        """The files these incidents mark as personal data, before their new versions (see
-        server/retention/files.py)."""
+    async def _pii_files(self, seqs: dict[str, int]) -> set[str]:
+        """Remove the files these incidents mark as personal data, before their new versions
+        (see server/retention/files.py); the hashes of the files they name that were ever
+        marked, read before the removal forgets them."""
         r = t.record.c
         query = select(r.id, r.seq, r.doc).where(r.collection == "incidents", r.id.in_(seqs))
-        shas: set[str] = set()
-        for record_id, seq, doc in await due.fetch(self.store, query):  # one read a batch
-            if seq == seqs[record_id]:
-                fields = orjson.loads(doc).get("fields", {})
-                shas.update(pii_shas(marked_fields(fields, marks.get(record_id, set()))))
+        every = [
+            orjson.loads(doc).get("fields", {})
+            for record_id, seq, doc in await due.fetch(self.store, query)  # one read a batch
+            if seq == seqs[record_id]
+        ]
+        named = {str(ref["sha256"]) for fields in every for ref in attachment_refs(fields)}
+        found = await marked(self.store.engine, named)
+        shas = {sha for fields in every for sha in pii_shas(marked_fields(fields, found))}
         leaving = {("incidents", record_id) for record_id in seqs}
         removed = await self.files.remove(shas, leaving)
         self.files_removed += removed
         if removed:
             self.progress("pii_files", removed)
+        return found
 
     async def conflict_pii(self, clear_description: bool) -> int:
         """Personal values that lost a merge, of incidents whose personal data is removed."""
@@ -210,7 +213,8 @@ def _erased(
 ) -> RecordWrite:
     """A new version of the incident without its personal data; ``pii`` is ``{}`` (not
     absent) so that a device that pulls it replaces the personal data it holds with nothing,
-    and its attachments list without the files marked as personal data."""
+    and its attachments list without the files marked as personal data (now, or ever:
+    ``marked``)."""
     fields = without_pii_files(marked_fields(dict(record.doc.get("fields", {})), marked))
     if clear_description and fields.get("description"):
         fields["description"] = ""

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, bindparam, false, or_, select, text, tuple_
 
-from server.retention.files import PII_MARK, marked_fields, marks_of, pii_shas
+from server.retention.files import PII_MARK, pii_shas, with_marks
 from sync.clock import parse_stamp
 from sync.store import sql_tables as t
 from sync.store.records import ChainHead
@@ -131,8 +131,9 @@ async def pii_pages(
     store: SQLStore, before_ms: int, clear_description: bool, page: int
 ) -> AsyncIterator[list[tuple[Any, dict[str, Any]]]]:
     """Closed incidents that occurred and were last edited before ``before_ms`` and still
-    hold personal data, in time order: each row with its fields, the files it ever marked
-    as personal data marked (``files.marked_fields``)."""
+    hold personal data, in time order: each row with its fields, every file ever marked as
+    personal data marked (``files.with_marks``). An incident that marked a file is read
+    even if its reference no longer says so."""
     p, r, m = t.incident_point.c, t.record.c, t.attachment_mark.c
     ever_marked = select(m.record_id).where(m.collection == "incidents")
     after: tuple[int, str] = (-(2**62), "")
@@ -163,13 +164,12 @@ async def pii_pages(
         rows = await fetch(store, query)
         if not rows:
             return
-        marks = await marks_of(store, [row.id for row in rows])
-        due = []
-        for row in rows:
-            fields = orjson.loads(row.doc).get("fields", {})
-            fields = marked_fields(fields, marks.get(row.id, set()))
-            if pii_due(row, fields, before_ms, clear_description):
-                due.append((row, fields))
+        every = await with_marks(store, [orjson.loads(row.doc).get("fields", {}) for row in rows])
+        due = [
+            (row, fields)
+            for row, fields in zip(rows, every, strict=True)
+            if pii_due(row, fields, before_ms, clear_description)
+        ]
         if due:
             yield due
         after = (rows[-1].occurred_s, rows[-1].id)

@@ -65,8 +65,8 @@ async def entries(
         allowed = scope.reads_pii_of(record.author_officer)
         for ref in refs_of(record):
             found.append((record, ref, allowed))
-    marks = await svc.index.marked({(r.collection, r.id) for r, _, _ in found})
-    found = [(r, as_marked(r, ref, marks), allowed) for r, ref, allowed in found]
+    marked = await svc.index.marked(str(ref["sha256"]) for _, ref, _ in found)
+    found = [(r, as_marked(ref, marked), allowed) for r, ref, allowed in found]
     held = await svc.index.held_for(
         ("incidents", r.id, r.author_officer, str(ref["sha256"])) for r, ref, _ in found
     )

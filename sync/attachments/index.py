@@ -159,6 +159,20 @@ class SQLiteAccess:
         self.writer.close()
 
 
+async def marked(engine: AsyncEngine, hashes: Iterable[str]) -> set[str]:
+    """``AttachmentIndex.marked`` on any engine (retention reads it too)."""
+    wanted = sorted(set(hashes))
+    out: set[str] = set()
+    if not wanted:
+        return out
+    m = t.attachment_mark.c
+    async with engine.connect() as conn:
+        for part in _parts(wanted):
+            query = select(m.sha256).distinct().where(m.sha256.in_(part))
+            out.update(r[0] for r in (await conn.execute(query)).all())
+    return out
+
+
 def _parts(wanted: list[str]) -> Iterable[tuple[str, ...]]:
     """``wanted`` in runs of at most ``HASHES_PER_QUERY``, one query each."""
     for i in range(0, len(wanted), HASHES_PER_QUERY):
@@ -282,25 +296,10 @@ class AttachmentIndex:
         naming it (a pull page's ``attachments``, a chain's report, one record's detail)."""
         return {sha: meta for (_, _, sha), meta in (await self.held_for(named)).items()}
 
-    async def marked(self, records: Iterable[tuple[str, str]]) -> set[Use]:
-        """Every file these records ((collection, id) pairs) have marked as personal data
-        (``attachment_mark``): personal data in that record whatever its references say now."""
-        by_collection: dict[str, set[str]] = {}
-        for collection, record_id in records:
-            by_collection.setdefault(collection, set()).add(record_id)
-        m = t.attachment_mark.c
-        out: set[Use] = set()
-        if not by_collection:
-            return out
-        async with self.engine.connect() as conn:
-            for collection, ids in sorted(by_collection.items()):
-                for part in _parts(sorted(ids)):
-                    query = select(m.record_id, m.sha256).where(
-                        m.collection == collection, m.record_id.in_(part)
-                    )
-                    rows = (await conn.execute(query)).all()
-                    out.update((collection, r[0], r[1]) for r in rows)
-        return out
+    async def marked(self, hashes: Iterable[str]) -> set[str]:
+        """Of these files, those an incident has ever named as personal data
+        (``attachment_mark``): personal data in every record, whatever its reference says."""
+        return await marked(self.engine, hashes)
 
     async def forget(self, hashes: Iterable[str]) -> None:
         """These blobs are gone for good (retention): their rows and every use of them."""

@@ -12,7 +12,7 @@ database). Anything else is a bug.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 
 import numpy as np
@@ -81,13 +81,12 @@ class PushUnit(ABC):
         conflicts: list[Conflict],
         heads: list[ChainHead],
         answer: StoredAnswer | None,
-        marks: Mapping[MarkKey, bool] | None = None,
+        marks: Collection[MarkKey] = (),
     ) -> None:
         """Write everything of the push; it becomes durable when the unit commits.
 
         ``answer`` is None for server-side rewrites (re-placement after an import).
-        ``marks``: files an incident marks as personal data (True) or whose mark a writer
-        allowed its personal data lifts (False), kept in ``attachment_mark``.
+        ``marks``: files incidents name as personal data, kept in ``attachment_mark``.
         """
 
 

@@ -266,16 +266,15 @@ class AttachmentUseRow(SQLModel, table=True):
 
 
 class AttachmentMarkRow(SQLModel, table=True):
-    """A file an incident has named with ``pii: true``: personal data in that incident from
-    then on, whatever a later version says, until a writer allowed the incident's personal
-    data names it again with ``pii: false``. Without it, a file its author took off the list
-    and a colleague then named again unmarked was served to the colleague (docs/attachments.md,
-    "The pii mark")."""
+    """A file an incident has named with ``pii: true``: personal data from then on, in every
+    record naming it, whatever the references say. A colleague could otherwise name a
+    victim's photo unmarked (after its author took it off the list, or in another incident of
+    the same author) and be served it (docs/attachments.md, "The pii mark")."""
 
     __tablename__ = "attachment_mark"
-    collection: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
     sha256: str = Field(primary_key=True)
+    collection: str = Field(primary_key=True)  # the record that named it pii
+    record_id: str = Field(primary_key=True)
     marked_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 

@@ -189,11 +189,6 @@ INSERT_MARK = insert_sql(
     (("collection", "text"), ("record_id", "text"), ("sha256", "text"), ("marked_ms", "int8")),
     "ON CONFLICT DO NOTHING",
 )
-DELETE_MARK = (
-    "DELETE FROM attachment_mark AS m"
-    " USING unnest($1::text[], $2::text[], $3::text[]) AS k(collection, record_id, sha256)"
-    " WHERE (m.collection, m.record_id, m.sha256) = (k.collection, k.record_id, k.sha256)"
-)
 UPSERT_HEAD = upsert_head_sql()
 
 # A unit of at most this many rows is written in one statement; a larger one by COPY.
@@ -315,8 +310,6 @@ class SQLPushUnit(BufferedUnit):
         # Rare (a push naming a file marked pii): a round trip of their own when there are.
         if rows.marks:
             await self._driver.execute(INSERT_MARK, *columns_of(rows.marks, 4))
-        if rows.unmarks:
-            await self._driver.execute(DELETE_MARK, *columns_of(rows.unmarks, 3))
 
     async def _write_in_one_statement(self, rows: Flush) -> None:
         one = OneStatement()

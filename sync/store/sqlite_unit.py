@@ -61,7 +61,6 @@ ANSWERS_SQL = (
 HEADS_SQL = "SELECT device_id, n, hash FROM chain_head WHERE device_id IN ({})"
 # SQLite's limit on parameters in one statement is 32,766.
 IDS_PER_QUERY = 30_000
-DELETE_MARK = "DELETE FROM attachment_mark WHERE collection = ? AND record_id = ? AND sha256 = ?"
 
 
 class SQLiteWriter:
@@ -168,12 +167,9 @@ class SQLitePushUnit(BufferedUnit):
             (UPSERT_HEAD, [head_tuple(h) for h in self._heads.values()]),
             (INSERT_ANSWER, answers),
         ]
-        flush = self.flush() if self._marks else None
-        if flush is not None:
-            batches.append((INSERT_MARK, list(flush.marks)))
+        if self._marks:
+            batches.append((INSERT_MARK, list(self.flush().marks)))
         out = [pair for statement, rows in batches for pair in multirow(statement, rows)]
-        if flush is not None:
-            out += [(DELETE_MARK, list(key)) for key in flush.unmarks]
         if self._seq is not None:
             out.append(("UPDATE counter SET value = ? WHERE name = 'seq'", [self._seq]))
         return out

@@ -16,7 +16,7 @@ under it but its own writes, which the overlay gives first.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import orjson
@@ -54,7 +54,6 @@ class Flush:
     answers: list[StoredAnswer] = field(default_factory=list)
     last_seq: int | None = None
     marks: list[tuple[str, str, str, int]] = field(default_factory=list)  # MarkKey, at ms
-    unmarks: list[MarkKey] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -76,7 +75,7 @@ class BufferedUnit(PushUnit):
         self._conflicts: list[Conflict] = []
         self._heads: dict[str, ChainHead] = {}
         self._answers: dict[tuple[str, str], StoredAnswer] = {}
-        self._marks: dict[MarkKey, bool] = {}  # the last a unit's pushes said of each
+        self._marks: set[MarkKey] = set()
         self._marked_ms = 0
         # What ``prefetch`` read from the database (None: read, and there is none).
         self._known_answers: dict[tuple[str, str], StoredAnswer | None] = {}
@@ -172,7 +171,7 @@ class BufferedUnit(PushUnit):
         conflicts: list[Conflict],
         heads: list[ChainHead],
         answer: StoredAnswer | None,
-        marks: Mapping[MarkKey, bool] | None = None,
+        marks: Collection[MarkKey] = (),
     ) -> None:
         self._writes.extend(writes)
         if marks:
@@ -211,8 +210,7 @@ class BufferedUnit(PushUnit):
             heads=list(self._heads.values()),
             answers=list(self._answers.values()),
             last_seq=self._seq,
-            marks=[(*k, self._marked_ms) for k, on in self._marks.items() if on],
-            unmarks=[k for k, on in self._marks.items() if not on],
+            marks=[(*key, self._marked_ms) for key in sorted(self._marks)],
         )
 
 

@@ -57,38 +57,36 @@ async def test_naming_a_held_hash_in_a_record_of_ones_own_does_not_hand_out_the_
             assert (await client.get(url(record_id, data), headers=auth)).content == data
     # the uploader's record still serves it, to the roles that may see it
     assert (await client.get(url("inc-1", data), headers=served.auth("chief-a"))).status_code == 200
-    assert (await client.get(url("inc-b", data), headers=served.auth("analyst"))).status_code == 404
+    # and to the analyst it is personal data wherever it is named (it was marked in inc-1)
+    assert (await client.get(url("inc-b", data), headers=served.auth("analyst"))).status_code == 403
 
 
-async def test_a_file_once_marked_pii_stays_personal_data_in_its_incident(
-    served: Served,
-) -> None:
+async def test_a_file_once_marked_pii_stays_personal_data(served: Served) -> None:
     """The author takes a victim's photo off the list; a colleague then names its hash
-    again, unmarked: the file was "delivered" by the incident's author, so it was served to
-    the colleague (the residual of the security review, 2026-12-05). The mark now sticks to
-    the file in that incident (the download, thumbnail and list here; the map's detail and
-    the export read it through the same ``as_marked``); only a writer allowed the incident's
-    personal data lifts it."""
+    again, unmarked, there or in another incident of the same author: the file was
+    "delivered" by the incident's author, so it was served to the colleague (the residual of
+    the security review, 2026-12-05, and its sibling). A file once marked is now personal data
+    in every record (the download, thumbnail and list here; the map's detail and the export
+    read it through the same ``as_marked``), whoever names it unmarked after."""
     client = served.client
     data = jpeg_with_gps()
     author, colleague = served.auth("off-a"), served.auth("off-a2")
     await push_incident(client, author, "inc-1", [ref(data, pii=True)])
     assert (await upload(client, author, data, "inc-1")).status_code == 204
     await push_incident(client, author, "inc-1", [])  # the author takes it off the list
+    await push_incident(client, author, "inc-5", [])  # another incident of the author's
     await push_incident(client, colleague, "inc-1", [ref(data)])  # named again, unmarked
-    for who in ("off-a2", "analyst"):
-        for tail in ("", "/thumbnail"):
-            got = await client.get(url("inc-1", data, tail), headers=served.auth(who))
-            assert got.status_code == 403, (who, tail, got.text)
-            assert got.json()["error"]["details"]["reason"] == "pii"
-    listed = await client.get("/v1/attachments/incidents/inc-1", headers=colleague)
-    assert listed.json()["attachments"][0]["pii"] is True
-    chief = await client.get(url("inc-1", data), headers=served.auth("chief-a"))
-    assert chief.status_code == 200 and chief.content == data  # the original, as before
-    # the colleague may not lift it by naming it unmarked again; the author may
-    await push_incident(client, colleague, "inc-1", [ref(data)])
-    got = await client.get(url("inc-1", data), headers=colleague)
-    assert got.status_code == 403
+    await push_incident(client, colleague, "inc-5", [ref(data)])
+    for record_id in ("inc-1", "inc-5"):
+        for who in ("off-a2", "analyst"):
+            for tail in ("", "/thumbnail"):
+                got = await client.get(url(record_id, data, tail), headers=served.auth(who))
+                assert got.status_code == 403, (record_id, who, tail, got.text)
+                assert got.json()["error"]["details"]["reason"] == "pii"
+        listed = await client.get(f"/v1/attachments/incidents/{record_id}", headers=colleague)
+        assert listed.json()["attachments"][0]["pii"] is True
+        chief = await client.get(url(record_id, data), headers=served.auth("chief-a"))
+        assert chief.status_code == 200 and chief.content == data  # the original, as before
+    # naming it unmarked again, even by the author, does not make it public to the station
     await push_incident(client, author, "inc-1", [ref(data)])
-    got = await client.get(url("inc-1", data), headers=colleague)
-    assert got.status_code == 200 and got.content != data  # the copy without metadata
+    assert (await client.get(url("inc-1", data), headers=colleague)).status_code == 403

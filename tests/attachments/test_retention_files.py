@@ -143,3 +143,27 @@ async def test_a_file_the_incident_ever_marked_goes_too(served: Served, tmp_path
     page = (await client.get("/v1/sync/pull?limit=5000", headers=chief)).json()
     assert {c["id"]: c for c in page["changes"]}["inc-4"]["fields"]["attachments"] == []
     assert await held(store, "attachment_mark") == set()
+
+
+async def test_a_marked_file_kept_for_another_incident_goes_with_that_one(
+    served: Served, tmp_path: Path
+) -> None:
+    """A personal file kept because an open incident names it (unmarked, by a colleague)
+    goes when that incident's personal data is due, though it holds no people: retention
+    marks the file in it when it keeps the file."""
+    client, store = served.client, served.store
+    assert isinstance(store, SQLStore)
+    author, colleague = served.auth("off-a"), served.auth("off-a2")
+    photo = jpeg_with_gps(noise=6)
+    await push(client, author, "inc-6", "closed", [ref(photo, pii=True)], VICTIM)
+    assert (await upload(client, author, photo, "inc-6")).status_code == 204
+    await push(client, author, "inc-7", "open", [])
+    await push(client, colleague, "inc-7", "open", [ref(photo)])  # unmarked
+    report = await apply(store, served.settings, tmp_path / "a1", LATER)
+    assert (report.counts["incident_pii"], report.counts["pii_files"]) == (1, 0)
+    assert blob_files(tmp_path / "att") == {sha(photo)}  # kept: inc-7 names it
+
+    await push(client, colleague, "inc-7", "closed", [ref(photo)])
+    report = await apply(store, served.settings, tmp_path / "a2", LATER)
+    assert (report.counts["incident_pii"], report.counts["pii_files"]) == (1, 1)
+    assert blob_files(tmp_path / "att") == set()

@@ -51,16 +51,21 @@ async def test_a_notice_photo_reaches_the_station_without_its_exif(served: Serve
 
 
 async def test_a_notice_cannot_pass_on_a_photo_its_poster_did_not_upload(served: Served) -> None:
-    client, victim = served.client, jpeg_with_gps(noise=2)
-    await push_incident(client, served.auth("off-a"), "inc-v", [ref(victim, pii=True)])
-    assert (await upload(client, served.auth("off-a"), victim, "inc-v")).status_code == 204
-    record_id = await _post(served, victim)  # the chief names the victim photo's hash
-    got = await client.get(
-        f"/v1/attachments/notices/{record_id}/{sha(victim)}", headers=served.auth("off-a2")
-    )
-    assert got.status_code == 403, got.text
-    assert got.json()["error"]["details"]["reason"] == "not_posters_upload"
-    assert io.BytesIO(got.content).read(2) != b"\xff\xd8"
+    client = served.client
+    # An officer's photo, and a victim's (marked pii: personal data wherever it is named)
+    scene, victim = jpeg_with_gps(noise=2), jpeg_with_gps(noise=4)
+    refs = [ref(scene), ref(victim, pii=True)]
+    await push_incident(client, served.auth("off-a"), "inc-v", refs)
+    for data in (scene, victim):
+        assert (await upload(client, served.auth("off-a"), data, "inc-v")).status_code == 204
+    for data, reason in ((scene, "not_posters_upload"), (victim, "pii")):
+        record_id = await _post(served, data)  # the chief names the photo's hash
+        got = await client.get(
+            f"/v1/attachments/notices/{record_id}/{sha(data)}", headers=served.auth("off-a2")
+        )
+        assert got.status_code == 403, got.text
+        assert got.json()["error"]["details"]["reason"] == reason
+        assert io.BytesIO(got.content).read(2) != b"\xff\xd8"
 
 
 async def _page_csrf(served: Served) -> str:

@@ -7,7 +7,7 @@ suspending, and the writer task takes the whole queue when it first runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -234,7 +234,7 @@ class _FailingUnit(PushUnit):
         conflicts: list[Conflict],
         heads: list[ChainHead],
         answer: StoredAnswer | None,
-        marks: Mapping[MarkKey, bool] | None = None,
+        marks: Collection[MarkKey] = (),
     ) -> None:
         if answer is not None and answer.batch_id == self._bad:
             raise RuntimeError("disk full")

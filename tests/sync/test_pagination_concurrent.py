@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +71,7 @@ class _SlowUnit(PushUnit):
         conflicts: list[Conflict],
         heads: list[ChainHead],
         answer: StoredAnswer | None,
-        marks: Mapping[MarkKey, bool] | None = None,
+        marks: Collection[MarkKey] = (),
     ) -> None:
         await self.unit.save(writes, conflicts, heads, answer, marks)
         await asyncio.sleep(self.rng.uniform(0, 0.004))

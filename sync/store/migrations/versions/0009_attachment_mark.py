@@ -1,5 +1,5 @@
-"""Attachments: the files an incident has marked as personal data (attachment_mark), so the
-mark sticks to the file in that incident (docs/attachments.md, "The pii mark").
+"""Attachments: the files incidents have marked as personal data (attachment_mark), so the
+mark sticks to the file in every record (docs/attachments.md, "The pii mark").
 
 Filled from the incidents' current versions: every reference marked ``pii: true`` now. A
 mark an earlier version held and the current one dropped cannot be recovered (versions are
@@ -34,11 +34,11 @@ def upgrade() -> None:
         return
     mark = op.create_table(
         "attachment_mark",
+        sa.Column("sha256", sa.String(), nullable=False),
         sa.Column("collection", sa.String(), nullable=False),
         sa.Column("record_id", sa.String(), nullable=False),
-        sa.Column("sha256", sa.String(), nullable=False),
         sa.Column("marked_ms", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("collection", "record_id", "sha256"),
+        sa.PrimaryKeyConstraint("sha256", "collection", "record_id"),
     )
     bind = op.get_bind()
     record = sa.table("record", sa.column("collection"), sa.column("id"), sa.column("doc"))
