@@ -20,6 +20,11 @@ class AttachmentSettings(BaseModel):
         ge=1024,
         description="Bytes one device may upload per UTC day, started uploads included (429).",
     )
+    max_export_bytes: int = Field(
+        2 * 1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Most bytes of files one zip export of the map holds (422 above).",
+    )
     upload_expiry_hours: float = Field(
         24.0, gt=0, le=720, description="A partial upload untouched this long is removed."
     )

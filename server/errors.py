@@ -91,6 +91,18 @@ class RangeOutside(e.SyncError):
         self.headers = {"Content-Range": f"bytes */{size}"}
 
 
+class ExportTooLarge(e.SyncError):
+    """A zip export would hold more bytes of files than ``max_export_bytes`` allows."""
+
+    code = "export_too_large"
+
+    def __init__(self, planned: int, most: int) -> None:
+        super().__init__(
+            "the export's files exceed the limit: narrow the period, area or categories",
+            {"bytes": planned, "max_bytes": most},
+        )
+
+
 class MediaTypeRefused(e.UnsupportedMediaType):
     """The bytes are none of the media types attachments may have."""
 
@@ -126,6 +138,7 @@ STATUS: dict[type[RondaError], int] = {
     BlobTampered: 409,
     BlobMissing: 404,
     UnreadableImage: 422,
+    ExportTooLarge: 422,
     RangeOutside: 416,
     UploadLocked: 423,
     TusVersionUnsupported: 412,

@@ -22,17 +22,21 @@ import json
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyogrio
 
 from server.attachment_service import AttachmentService, as_marked, refs_of
+from server.errors import ExportTooLarge
 from sync.attachments import images
 from sync.attachments.blobs import BlobMissing, BlobTampered
 from sync.attachments.sniff import EXTENSIONS
 from sync.store.base import Store
 from sync.store.records import PullScope
+
+GIVEN = ("original", "copy")  # the statuses whose file is in the zip
+CHUNK = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -100,13 +104,52 @@ def _copy_bytes(svc: AttachmentService, sha: str, media_type: str) -> bytes:
         return images.stripped(f, media_type)
 
 
+def planned_bytes(files: list[Entry]) -> int:
+    """The bytes of files a zip of these entries would hold, by the sizes the records
+    declare (a copy counted as its original: it is rarely larger)."""
+    given: dict[tuple[str, str], int] = {}
+    for e in files:
+        if e.status in GIVEN:
+            key = (e.record_sha256, e.status)
+            given[key] = max(given.get(key, 0), e.size)
+    return sum(given.values())
+
+
+def _stream(source: BinaryIO, z: zipfile.ZipFile, name: str, budget: Budget) -> tuple[str, int]:
+    """``source`` into the zip as ``name`` a chunk at a time (a video does not sit whole in
+    memory); its SHA-256 and size."""
+    digest, size = hashlib.sha256(), 0
+    with z.open(name, "w", force_zip64=True) as out:
+        while chunk := source.read(CHUNK):
+            budget.take(len(chunk))
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+@dataclass(slots=True)
+class Budget:
+    """The bytes of files a zip may still take: records may declare sizes smaller than
+    their files, so the limit is kept as the files are written too."""
+
+    most: int
+    taken: int = 0
+
+    def take(self, size: int) -> None:
+        self.taken += size
+        if self.taken > self.most:
+            raise ExportTooLarge(self.taken, self.most)
+
+
 def write_zip(target: Path, gpkg: bytes, files: list[Entry], svc: AttachmentService) -> None:
     """The zip at ``target`` (blocking: run in a thread). Fills each entry's path and hash.
     Files are stored, not deflated: photos and audio are compressed already."""
+    budget = Budget(svc.settings.max_export_bytes)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
         written: dict[tuple[str, str], tuple[str, str, int]] = {}
         for e in files:
-            if e.status not in ("original", "copy"):
+            if e.status not in GIVEN:
                 continue
             key = (e.record_sha256, e.status)
             if key not in written:  # one file per blob and variant, however many records
@@ -116,9 +159,12 @@ def write_zip(target: Path, gpkg: bytes, files: list[Entry], svc: AttachmentServ
                 try:
                     if e.status == "original":
                         with svc.blobs.open_checked(e.record_sha256) as f:
-                            data = f.read()
+                            written[key] = (name, *_stream(f, z, name, budget))
                     else:
                         data = _copy_bytes(svc, e.record_sha256, e.media_type)
+                        budget.take(len(data))
+                        z.writestr(name, data)
+                        written[key] = (name, hashlib.sha256(data).hexdigest(), len(data))
                 except BlobTampered:  # changed since the index said it was held: quarantined
                     e.status = "tampered"
                     continue
@@ -128,8 +174,6 @@ def write_zip(target: Path, gpkg: bytes, files: list[Entry], svc: AttachmentServ
                 except images.UnreadableImage:  # no copy: one file does not stop the zip
                     e.status = "unreadable_image"
                     continue
-                z.writestr(name, data)
-                written[key] = (name, hashlib.sha256(data).hexdigest(), len(data))
             e.path, e.sha256, e.file_size = written[key]
         z.writestr("incidents.gpkg", _with_table(gpkg, files))
         manifest = {"format": "ronda-export-1", "attachments": [asdict(e) for e in files]}

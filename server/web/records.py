@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from server.attachment_service import refs_of, service
 from server.context import ctx
+from server.errors import ExportTooLarge
 from server.routes.common import json_response
 from server.web import export_media
 from server.web.detail import people_rows, readable
@@ -168,6 +169,9 @@ async def export_zip(request: Request) -> Response:
     files = await export_media.entries(
         c.store, svc, c.engine.scope(view.user.who), cols["id"].tolist()
     )
+    planned = export_media.planned_bytes(files)
+    if planned > svc.settings.max_export_bytes:  # said before any work, as far as known
+        raise ExportTooLarge(planned, svc.settings.max_export_bytes)
     gpkg = await asyncio.to_thread(_gpkg_bytes, cols)
     folder = svc.blobs.root / "exports"
     folder.mkdir(exist_ok=True)

@@ -34,8 +34,15 @@ PERIOD = {"since": "2026-11-01", "until": "2026-11-30"}
 
 
 class Site:
-    def __init__(self, client: httpx.AsyncClient, store: Store, tokens: dict[str, str]) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        store: Store,
+        tokens: dict[str, str],
+        settings: AttachmentSettings,
+    ) -> None:
         self.client, self.store, self.tokens = client, store, tokens
+        self.settings = settings
 
     def auth(self, officer: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[officer]}"}
@@ -60,7 +67,7 @@ async def site(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         people = await seed_people(store)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Site(client, store, people.tokens)
+            yield Site(client, store, people.tokens, settings.attachments)
 
 
 def wav() -> bytes:
@@ -262,3 +269,45 @@ async def test_an_image_no_copy_can_be_made_of_is_refused_not_a_500(
         items = by_hash(json.loads(z.read("manifest.json")))
         assert items[sha(huge)]["status"] == items[sha(fake)]["status"] == "unreadable_image"
         assert items[sha(fine)]["status"] == "copy" and items[sha(fine)]["path"] in z.namelist()
+
+
+async def test_an_export_over_the_limit_is_refused_and_leaves_nothing(
+    site: Site, tmp_path: Path
+) -> None:
+    """A zip is built in the attachment folder before it is sent: without a limit, a year of
+    every station's videos filled the disk (security review, 2026-12-05). Over
+    ``max_export_bytes`` the export is a 422 ``export_too_large``: at once when the records'
+    declared sizes pass it, and while writing when a record declares less than its file."""
+    photo, other = jpeg_with_gps(noise=5), jpeg_with_gps(noise=6)
+    await push_and_send(site, "inc-big", [ref(photo), ref(other)], [photo, other])
+    exports = tmp_path / "att" / "exports"
+    site.settings.max_export_bytes = len(photo) + len(other) - 1
+    await sign_in(site.client, site.store, "chief-a")
+    answer = await site.client.get("/web/export.zip", params=PERIOD)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "export_too_large"
+    assert error["details"] == {
+        "bytes": len(photo) + len(other),
+        "max_bytes": len(photo) + len(other) - 1,
+    }
+    assert not exports.exists() or not any(exports.iterdir())
+    # a record that names a file by its hash with a smaller size than it has (the bytes
+    # came for another of the author's incidents, outside the period): refused while writing
+    liar = jpeg_with_gps(noise=7)
+    await push_and_send(site, "inc-true", [ref(liar)], [liar])
+    moved = incident("inc-true", HybridClock(), {"occurred_at": "2026-10-02T10:00:00-05:00"})
+    pushed = await site.client.post(
+        "/v1/sync/push", json=batch([moved]), headers=site.auth("off-a")
+    )
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+    await push_and_send(site, "inc-liar", [{**ref(liar), "size": 1}], [])
+    site.settings.max_export_bytes = len(photo) + len(other) + 1 + len(liar) // 2
+    answer = await site.client.get("/web/export.zip", params=PERIOD)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"]["bytes"] > site.settings.max_export_bytes
+    assert not any(exports.iterdir())
+    site.settings.max_export_bytes = 2**31  # and within the limit, the zip as ever
+    z, _ = await export(site, "chief-a", tmp_path)
+    with z:
+        assert len([n for n in z.namelist() if n.startswith("attachments/")]) == 3
