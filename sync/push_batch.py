@@ -216,7 +216,8 @@ class PushWork:
 
     def _note_marks(self, change: IncidentEdit) -> None:
         """A file the change names ``pii: true`` is personal data from now on, in every
-        record (docs/attachments.md, "The pii mark")."""
+        record (docs/attachments.md, "The pii mark"); so is one a patrol-log entry marks
+        (``_apply_entry``)."""
         refs = change.fields.get("attachments") if change.op == "upsert" else None
         for ref in refs or []:
             if isinstance(ref, dict) and ref.get("pii") is True:
@@ -284,6 +285,9 @@ class PushWork:
             self._head = ChainHead(device, change.n, computed)
             self._head_moved = True
             self._targets[index] = entry
+            for ref in change.body.attachments or []:
+                if ref.pii:  # as an incident's mark (_note_marks): the file's, everywhere
+                    self.marks.add(("patrol_logs", change.id, ref.sha256))
         else:
             self._targets[index] = self._entries.get(change.id) or self._stored_logs[change.id]
         self._results[index] = {

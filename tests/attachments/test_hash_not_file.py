@@ -9,8 +9,10 @@ import pytest
 
 from server.attachment_settings import AttachmentSettings
 from server.settings import Settings
+from sync.clock import HybridClock
 from tests.attachments.support import create, jpeg_with_gps, patch, push_incident, ref, sha, upload
 from tests.server.conftest import Served, served_on_both_backends
+from tests.support import batch, log_entry
 
 served = served_on_both_backends()
 
@@ -90,3 +92,25 @@ async def test_a_file_once_marked_pii_stays_personal_data(served: Served) -> Non
     # naming it unmarked again, even by the author, does not make it public to the station
     await push_incident(client, author, "inc-1", [ref(data)])
     assert (await client.get(url("inc-1", data), headers=colleague)).status_code == 403
+
+
+async def test_a_file_a_patrol_log_marks_pii_is_personal_data_everywhere(served: Served) -> None:
+    """The same rule for a patrol-log entry's ``body.attachments``: a photo the author marked
+    there and a colleague named unmarked in another of the author's incidents was served to
+    the colleague and to analysts through that incident (found by a review, 2026-12-05)."""
+    client, author = served.client, served.auth("off-a")
+    data = jpeg_with_gps(noise=8)
+    body = {"kind": "note", "at": "2026-11-20T22:15:00-05:00", "attachments": [ref(data, pii=True)]}
+    entry = log_entry(served.people.officer_a.device_id, 1, "", HybridClock(), body)
+    pushed = await client.post("/v1/sync/push", json=batch([entry]), headers=author)
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+    created = await create(client, author, data, entry["id"], collection="patrol_logs")
+    assert (await patch(client, author, created.headers["location"], 0, data)).status_code == 204
+    await push_incident(client, author, "inc-6", [])
+    await push_incident(client, served.auth("off-a2"), "inc-6", [ref(data)])  # unmarked
+    for who in ("off-a2", "analyst"):
+        for tail in ("", "/thumbnail"):
+            got = await client.get(url("inc-6", data, tail), headers=served.auth(who))
+            assert got.status_code == 403, (who, tail, got.text)
+    chief = await client.get(url("inc-6", data), headers=served.auth("chief-a"))
+    assert chief.status_code == 200 and chief.content == data

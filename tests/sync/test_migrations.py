@@ -218,8 +218,8 @@ async def test_a_new_database_is_made_from_the_models_at_the_newest_revision(url
 
 
 async def test_the_upgrade_marks_the_files_incidents_mark_as_personal_data(url: str) -> None:
-    """0009 fills ``attachment_mark`` from the incidents' current versions: a reference
-    marked ``pii: true`` is marked, an unmarked one and a patrol log's are not."""
+    """0009 fills ``attachment_mark`` from the records' current versions: a reference an
+    incident or a patrol-log entry marks ``pii: true`` is marked, an unmarked one is not."""
     await run(url, lambda c: schema.run_upgrade(c, "0008_attachment_use"))
     marked, plain = "ab" * 32, "cd" * 32
     refs = [{"sha256": marked, "pii": True}, {"sha256": plain, "pii": False}]
@@ -247,7 +247,10 @@ async def test_the_upgrade_marks_the_files_incidents_mark_as_personal_data(url: 
             text("SELECT collection, record_id, sha256 FROM attachment_mark")
         ).all(),
     )
-    assert [tuple(r) for r in found] == [("incidents", "inc-1", marked)]
+    assert sorted(tuple(r) for r in found) == [
+        ("incidents", "inc-1", marked),
+        ("patrol_logs", "log-1", marked),
+    ]
 
 
 async def check_upgraded(url: str) -> None:

@@ -1,9 +1,9 @@
 """Attachments: the files incidents have marked as personal data (attachment_mark), so the
 mark sticks to the file in every record (docs/attachments.md, "The pii mark").
 
-Filled from the incidents' current versions: every reference marked ``pii: true`` now. A
-mark an earlier version held and the current one dropped cannot be recovered (versions are
-not kept); those files stay as the current version says.
+Filled from the records' current versions: every reference an incident (``fields``) or a
+patrol-log entry (``body``) marks ``pii: true`` now. A mark an earlier version of an incident
+held and the current one dropped cannot be recovered (versions are not kept).
 
 Revision ID: 0009_attachment_mark
 Revises: 0008_attachment_use
@@ -25,8 +25,9 @@ down_revision = "0008_attachment_use"
 branch_labels = None
 depends_on = None
 
-# Only attachment references have a "pii" key inside an incident's document.
+# Only attachment references have a "pii" key inside a record's document (compact JSON).
 MARKED = '%"pii":true%'
+PARTS = {"incidents": "fields", "patrol_logs": "body"}  # where each names its attachments
 
 
 def upgrade() -> None:
@@ -42,20 +43,20 @@ def upgrade() -> None:
     )
     bind = op.get_bind()
     record = sa.table("record", sa.column("collection"), sa.column("id"), sa.column("doc"))
-    query = sa.select(record.c.id, record.c.doc).where(
-        record.c.collection == "incidents", record.c.doc.like(MARKED)
+    query = sa.select(record.c.collection, record.c.id, record.c.doc).where(
+        record.c.collection.in_(PARTS), record.c.doc.like(MARKED)
     )
     now = int(time.time() * 1000)
     rows: list[dict[str, Any]] = []
-    for record_id, doc in bind.execute(query):
-        refs = (json.loads(doc).get("fields") or {}).get("attachments") or []
+    for collection, record_id, doc in bind.execute(query):
+        refs = (json.loads(doc).get(PARTS[collection]) or {}).get("attachments") or []
         shas = {
             r["sha256"]
             for r in refs
             if isinstance(r, dict) and r.get("pii") is True and isinstance(r.get("sha256"), str)
         }
         rows += [
-            {"collection": "incidents", "record_id": record_id, "sha256": s, "marked_ms": now}
+            {"collection": collection, "record_id": record_id, "sha256": s, "marked_ms": now}
             for s in sorted(shas)
         ]
     if rows:
