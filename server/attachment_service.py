@@ -111,8 +111,8 @@ def ref_in(record: StoredRecord, sha256: str) -> dict[str, Any]:
 
 
 def as_marked(ref: dict[str, Any], marked: set[str]) -> dict[str, Any]:
-    """The reference with ``pii`` as the server applies it: true if an incident ever named
-    that file as personal data (``marked``, from ``AttachmentIndex.marked``)."""
+    """The reference with ``pii`` as the server applies it: true if a record ever named that
+    file as personal data (``marked``, from ``AttachmentIndex.marked``)."""
     if ref.get("pii") is not True and ref.get("sha256") in marked:
         return {**ref, "pii": True}
     return ref

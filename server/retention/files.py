@@ -49,7 +49,7 @@ def pii_shas(fields: dict[str, Any]) -> list[str]:
 
 
 def marked_fields(fields: dict[str, Any], marked: set[str]) -> dict[str, Any]:
-    """The fields with every file an incident ever marked as personal data (``marked``, from
+    """The fields with every file a record ever marked as personal data (``marked``, from
     ``attachment_mark``) marked, whatever the reference says now (docs/attachments.md, "The
     pii mark")."""
     refs = fields.get("attachments")

@@ -126,7 +126,7 @@ class Remover:
         done = 0
         for chunk in self._chunks(read_rows(self.archive, "incident_pii")):
             seqs = {row["id"]: row["seq"] for row in chunk}
-            marked = await self._pii_files(seqs)
+            ever_marked = await self._pii_files(seqs)
             async with self.store.push_unit() as unit:
                 found = await unit.load("incidents", list(seqs))
                 # An incident changed since it was archived is left for the next run.
@@ -134,7 +134,7 @@ class Remover:
                 if records:
                     first = await unit.allocate(len(records))
                     writes = [
-                        _erased(rec, marked, first + i, self.now_ms, clear_description)
+                        _erased(rec, ever_marked, first + i, self.now_ms, clear_description)
                         for i, rec in enumerate(records)
                     ]
                     await unit.save(writes, [], [], None)

@@ -297,7 +297,7 @@ class AttachmentIndex:
         return {sha: meta for (_, _, sha), meta in (await self.held_for(named)).items()}
 
     async def marked(self, hashes: Iterable[str]) -> set[str]:
-        """Of these files, those an incident has ever named as personal data
+        """Of these files, those a record has ever named as personal data
         (``attachment_mark``): personal data in every record, whatever its reference says."""
         return await marked(self.engine, hashes)
 

@@ -86,7 +86,8 @@ class PushUnit(ABC):
         """Write everything of the push; it becomes durable when the unit commits.
 
         ``answer`` is None for server-side rewrites (re-placement after an import).
-        ``marks``: files incidents name as personal data, kept in ``attachment_mark``.
+        ``marks``: files incidents or patrol-log entries name as personal data, kept in
+        ``attachment_mark``.
         """
 
 

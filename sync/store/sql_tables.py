@@ -266,10 +266,11 @@ class AttachmentUseRow(SQLModel, table=True):
 
 
 class AttachmentMarkRow(SQLModel, table=True):
-    """A file an incident has named with ``pii: true``: personal data from then on, in every
-    record naming it, whatever the references say. A colleague could otherwise name a
-    victim's photo unmarked (after its author took it off the list, or in another incident of
-    the same author) and be served it (docs/attachments.md, "The pii mark")."""
+    """A file a record (incident or patrol-log entry) named ``pii: true``: personal data from
+    then on, in every record naming it, whatever the references say. A colleague could
+    otherwise name a victim's photo unmarked (after its author took it off the list, or in
+    another incident of the same author) and be served it (docs/attachments.md, "The pii
+    mark")."""
 
     __tablename__ = "attachment_mark"
     sha256: str = Field(primary_key=True)
