@@ -17,7 +17,7 @@ from starlette.requests import Request
 from server.attachment_settings import AttachmentSettings
 from server.context import ctx
 from sync.attachments.blobs import BlobStore, FileBlobStore
-from sync.attachments.index import AttachmentIndex, SQLiteAccess
+from sync.attachments.index import AttachmentIndex, SQLiteAccess, as_marked
 from sync.attachments.s3 import S3BlobStore, make_client
 from sync.attachments.uploads import UploadStore
 from sync.errors import NotFound
@@ -108,14 +108,6 @@ def ref_in(record: StoredRecord, sha256: str) -> dict[str, Any]:
         if ref.get("sha256") == sha256:
             return ref
     raise NotFound("this record has no attachment with that sha256", {"sha256": sha256})
-
-
-def as_marked(ref: dict[str, Any], marked: set[str]) -> dict[str, Any]:
-    """The reference with ``pii`` as the server applies it: true if a record ever named that
-    file as personal data (``marked``, from ``AttachmentIndex.marked``)."""
-    if ref.get("pii") is not True and ref.get("sha256") in marked:
-        return {**ref, "pii": True}
-    return ref
 
 
 async def marked_refs(index: AttachmentIndex, record: StoredRecord) -> list[dict[str, Any]]:

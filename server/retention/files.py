@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 
 from server.attachment_settings import AttachmentSettings
 from sync.attachments.blobs import BlobStore
-from sync.attachments.index import AttachmentIndex, marked
+from sync.attachments.index import AttachmentIndex, as_marked, marked
 from sync.clock import now_ms
 from sync.store import sql_tables as t
 from sync.store.sql import SQLStore
@@ -55,10 +55,7 @@ def marked_fields(fields: dict[str, Any], marked: set[str]) -> dict[str, Any]:
     refs = fields.get("attachments")
     if not marked or not isinstance(refs, list):
         return fields
-    out = [
-        {**ref, "pii": True} if isinstance(ref, dict) and ref.get("sha256") in marked else ref
-        for ref in refs
-    ]
+    out = [as_marked(ref, marked) if isinstance(ref, dict) else ref for ref in refs]
     return {**fields, "attachments": out}
 
 

@@ -22,14 +22,7 @@ from sqlalchemy.sql.expression import Executable
 
 from server.retention import select as due
 from server.retention.archive import read_rows
-from server.retention.files import (
-    PiiFiles,
-    attachment_refs,
-    marked_fields,
-    pii_shas,
-    without_pii_files,
-)
-from sync.attachments.index import marked
+from server.retention.files import PiiFiles, pii_shas, with_marks, without_pii_files
 from sync.push_writes import server_version
 from sync.store import sql_tables as t
 from sync.store.records import RecordWrite, StoredRecord
@@ -126,7 +119,7 @@ class Remover:
         done = 0
         for chunk in self._chunks(read_rows(self.archive, "incident_pii")):
             seqs = {row["id"]: row["seq"] for row in chunk}
-            ever_marked = await self._pii_files(seqs)
+            fields = await self._pii_files(seqs)
             async with self.store.push_unit() as unit:
                 found = await unit.load("incidents", list(seqs))
                 # An incident changed since it was archived is left for the next run.
@@ -134,7 +127,7 @@ class Remover:
                 if records:
                     first = await unit.allocate(len(records))
                     writes = [
-                        _erased(rec, ever_marked, first + i, self.now_ms, clear_description)
+                        _erased(rec, fields.get(rec.id), first + i, self.now_ms, clear_description)
                         for i, rec in enumerate(records)
                     ]
                     await unit.save(writes, [], [], None)
@@ -142,26 +135,25 @@ class Remover:
             self.progress("incident_pii", len(records))
         return done
 
-    async def _pii_files(self, seqs: dict[str, int]) -> set[str]:
+    async def _pii_files(self, seqs: dict[str, int]) -> dict[str, dict[str, Any]]:
         """Remove the files these incidents mark as personal data, before their new versions
-        (see server/retention/files.py); the hashes of the files they name that were ever
-        marked, read before the removal forgets them."""
+        (see server/retention/files.py); each incident's fields with every file ever marked
+        marked (``files.with_marks``), read before the removal forgets the marks."""
         r = t.record.c
         query = select(r.id, r.seq, r.doc).where(r.collection == "incidents", r.id.in_(seqs))
-        every = [
-            orjson.loads(doc).get("fields", {})
+        rows = [
+            (record_id, orjson.loads(doc).get("fields", {}))
             for record_id, seq, doc in await due.fetch(self.store, query)  # one read a batch
             if seq == seqs[record_id]
         ]
-        named = {str(ref["sha256"]) for fields in every for ref in attachment_refs(fields)}
-        found = await marked(self.store.engine, named)
-        shas = {sha for fields in every for sha in pii_shas(marked_fields(fields, found))}
+        every = await with_marks(self.store, [fields for _, fields in rows])
+        shas = {sha for fields in every for sha in pii_shas(fields)}
         leaving = {("incidents", record_id) for record_id in seqs}
         removed = await self.files.remove(shas, leaving)
         self.files_removed += removed
         if removed:
             self.progress("pii_files", removed)
-        return found
+        return {record_id: fields for (record_id, _), fields in zip(rows, every, strict=True)}
 
     async def conflict_pii(self, clear_description: bool) -> int:
         """Personal values that lost a merge, of incidents whose personal data is removed."""
@@ -209,13 +201,17 @@ async def _drop_conflicts(conn: AsyncConnection, chunk: list[dict[str, Any]]) ->
 
 
 def _erased(
-    record: StoredRecord, marked: set[str], seq: int, now: int, clear_description: bool
+    record: StoredRecord,
+    marked: dict[str, Any] | None,
+    seq: int,
+    now: int,
+    clear_description: bool,
 ) -> RecordWrite:
     """A new version of the incident without its personal data; ``pii`` is ``{}`` (not
     absent) so that a device that pulls it replaces the personal data it holds with nothing,
     and its attachments list without the files marked as personal data (now, or ever:
-    ``marked``)."""
-    fields = without_pii_files(marked_fields(dict(record.doc.get("fields", {})), marked))
+    ``marked``, its fields as ``Remover._pii_files`` read them)."""
+    fields = without_pii_files(marked or dict(record.doc.get("fields", {})))
     if clear_description and fields.get("description"):
         fields["description"] = ""
     doc = {**record.doc, "seq": seq, "fields": fields}

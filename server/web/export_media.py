@@ -27,10 +27,11 @@ from typing import Any, BinaryIO
 import pandas as pd
 import pyogrio
 
-from server.attachment_service import AttachmentService, as_marked, refs_of
+from server.attachment_service import AttachmentService, refs_of
 from server.errors import ExportTooLarge
 from sync.attachments import images
 from sync.attachments.blobs import BlobMissing, BlobTampered
+from sync.attachments.index import as_marked
 from sync.attachments.sniff import EXTENSIONS
 from sync.store.base import Store
 from sync.store.records import PullScope

@@ -173,6 +173,14 @@ async def marked(engine: AsyncEngine, hashes: Iterable[str]) -> set[str]:
     return out
 
 
+def as_marked(ref: dict[str, Any], marked: set[str]) -> dict[str, Any]:
+    """The reference with ``pii`` as the server applies it: true if a record ever named that
+    file as personal data (``marked``: what ``marked`` answered for its hashes)."""
+    if ref.get("pii") is not True and ref.get("sha256") in marked:
+        return {**ref, "pii": True}
+    return ref
+
+
 def _parts(wanted: list[str]) -> Iterable[tuple[str, ...]]:
     """``wanted`` in runs of at most ``HASHES_PER_QUERY``, one query each."""
     for i in range(0, len(wanted), HASHES_PER_QUERY):

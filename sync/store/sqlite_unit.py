@@ -168,7 +168,7 @@ class SQLitePushUnit(BufferedUnit):
             (INSERT_ANSWER, answers),
         ]
         if self._marks:
-            batches.append((INSERT_MARK, list(self.flush().marks)))
+            batches.append((INSERT_MARK, self.mark_rows()))
         out = [pair for statement, rows in batches for pair in multirow(statement, rows)]
         if self._seq is not None:
             out.append(("UPDATE counter SET value = ? WHERE name = 'seq'", [self._seq]))

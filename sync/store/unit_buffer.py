@@ -185,6 +185,10 @@ class BufferedUnit(PushUnit):
         if answer is not None:
             self._answers[answer.device_id, answer.batch_id] = answer
 
+    def mark_rows(self) -> list[tuple[str, str, str, int]]:
+        """``attachment_mark``'s rows of the unit: (collection, record_id, sha256, at ms)."""
+        return [(*key, self._marked_ms) for key in sorted(self._marks)]
+
     def flush(self) -> Flush:
         """The rows to write, each table's rows once (see ``Flush``)."""
         inserts: dict[tuple[str, str], RecordWrite] = {}
@@ -210,7 +214,7 @@ class BufferedUnit(PushUnit):
             heads=list(self._heads.values()),
             answers=list(self._answers.values()),
             last_seq=self._seq,
-            marks=[(*key, self._marked_ms) for key in sorted(self._marks)],
+            marks=self.mark_rows(),
         )
 
 
